@@ -1,0 +1,182 @@
+// `npm run conformance`: drives the real S3 clients (aws-cli, rclone, s3cmd,
+// boto3, AWS SDK for JavaScript v3) against one live aerostore.
+//
+//   npm run conformance                      # every scenario
+//   npm run conformance -- --only aws-cli,rclone
+//   npm run conformance -- --keep            # keep temp files and server data for a post-mortem
+//
+// Each scenario runs in its own bucket; the first failing step ends that
+// scenario and is printed with the command it ran and its output. The last
+// line is `N passed, N failed`; the exit status is 1 if any failed.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { awsCliScenario } from './aws-cli.ts';
+import { boto3Scenario } from './boto3.ts';
+import { CommandError, randomFile, takeTranscript, truncate, type Scenario, type ScenarioContext, type ServerInfo, type Transcript } from './lib.ts';
+import { rcloneScenario } from './rclone.ts';
+import { s3cmdScenario } from './s3cmd.ts';
+import { sdkJsScenario } from './sdk-js.ts';
+
+const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario];
+
+const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
+const BIG_SIZE = 50 * 1024 * 1024;
+
+function parseArgs(argv: string[]): { only?: Set<string>; keep: boolean } {
+  let only: Set<string> | undefined;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--keep') keep = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      if (!v) throw new Error('--only needs a comma-separated list of scenarios');
+      only = new Set(v.split(',').map((s) => s.trim()).filter(Boolean));
+    } else if (a === '--help' || a === '-h') {
+      console.log(`usage: npm run conformance -- [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--keep]`);
+      process.exit(0);
+    } else throw new Error(`unknown argument: ${a}`);
+  }
+  if (only) {
+    const known = new Set(SCENARIOS.map((s) => s.name));
+    const unknown = [...only].filter((n) => !known.has(n));
+    if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  }
+  return { only, keep };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function indent(s: string, pad = '      '): string {
+  return s.replace(/\n$/, '').split('\n').map((l) => pad + l).join('\n');
+}
+
+function printFailure(err: unknown, transcript: Transcript | undefined): void {
+  if (err instanceof CommandError) {
+    transcript = { command: err.command, code: err.result.code, signal: err.result.signal, stdout: err.result.stdout, stderr: err.result.stderr };
+    console.log(`    error: ${err.message}`);
+  } else {
+    const e = err as Error;
+    console.log(`    error: ${indent(e?.stack ?? String(err), '      ').trimStart()}`);
+  }
+  if (transcript) {
+    console.log(`    last command: ${transcript.command}`);
+    if (transcript.code !== undefined || transcript.signal) console.log(`    exit: ${transcript.code ?? transcript.signal}`);
+    if (transcript.detail) console.log(`    detail:\n${indent(truncate(transcript.detail))}`);
+    if (transcript.stdout) console.log(`    stdout:\n${indent(truncate(transcript.stdout))}`);
+    if (transcript.stderr) console.log(`    stderr:\n${indent(truncate(transcript.stderr))}`);
+  }
+}
+
+async function main(): Promise<number> {
+  const { only, keep } = parseArgs(process.argv.slice(2));
+  const selected = SCENARIOS.filter((s) => !only || only.has(s.name));
+  const t0 = Date.now();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'aerostore-conformance-'));
+  let server: TestServer | undefined;
+  let passed = 0;
+  let failed = 0;
+  const summary: string[] = [];
+  try {
+    console.log(`conformance: ${selected.map((s) => s.name).join(', ')}`);
+    console.log(`temp dir ${tmp}`);
+    const shared = path.join(tmp, 'shared');
+    const [small, big] = await Promise.all([
+      randomFile(path.join(shared, 'small.bin'), SMALL_SIZE),
+      randomFile(path.join(shared, 'big.bin'), BIG_SIZE),
+    ]);
+    const ts = Date.now();
+    server = await startTestServer();
+    const srv = server;
+    // Ctrl-C: stop the server we started (by its handle) before leaving.
+    process.once('SIGINT', () => {
+      console.log('\ninterrupted: stopping the server');
+      void srv.stop().finally(() => process.exit(130));
+    });
+    console.log(`server ${server.url} started in ${secs(Date.now() - ts)} (data ${server.dataDir})`);
+    const info: ServerInfo = { url: server.url, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: 'us-east-1' };
+    const runId = Date.now().toString(36);
+
+    for (const scenario of selected) {
+      const started = Date.now();
+      console.log(`\n== ${scenario.name}`);
+      const skip = await scenario.unavailable?.();
+      if (skip) {
+        // A client that is not installed is a failure, not a silent pass.
+        failed++;
+        console.log(`FAIL ${scenario.name}: client not available: ${skip}`);
+        summary.push(`FAIL ${scenario.name} (client not available)`);
+        continue;
+      }
+      const work = path.join(tmp, scenario.name);
+      await mkdir(work, { recursive: true });
+      let currentStep = '(setup)';
+      let stepNo = 0;
+      const ctx: ScenarioContext = {
+        server: info,
+        bucket: `conf-${scenario.name.replace(/[^a-z0-9-]/g, '')}-${runId}`,
+        work,
+        small,
+        big,
+        async step(name, fn) {
+          currentStep = name;
+          stepNo++;
+          const s = Date.now();
+          takeTranscript();
+          const out = await fn();
+          console.log(`  ok ${String(stepNo).padStart(2)}  ${name}  (${Date.now() - s} ms)`);
+          return out;
+        },
+        note(msg) {
+          console.log(`         ${msg}`);
+        },
+      };
+      try {
+        await scenario.run(ctx);
+        passed++;
+        console.log(`PASS ${scenario.name} (${secs(Date.now() - started)})`);
+        summary.push(`PASS ${scenario.name} (${secs(Date.now() - started)})`);
+      } catch (err) {
+        failed++;
+        const transcript = takeTranscript();
+        console.log(`  FAILED step ${stepNo}: ${currentStep}`);
+        printFailure(err, transcript);
+        console.log(`FAIL ${scenario.name} at step ${stepNo} "${currentStep}" (${secs(Date.now() - started)})`);
+        summary.push(`FAIL ${scenario.name} at step ${stepNo} "${currentStep}"`);
+      } finally {
+        if (!keep) await rm(work, { recursive: true, force: true });
+      }
+    }
+  } catch (err) {
+    failed++;
+    console.log(`\nFAIL harness: ${(err as Error)?.stack ?? err}`);
+    summary.push('FAIL harness');
+  } finally {
+    if (server) {
+      if (failed > 0) {
+        const log = server.log();
+        const errors = log.split('\n').filter((l) => /"level":(50|60)/.test(l));
+        if (errors.length) console.log(`\nserver error log lines (${errors.length}):\n${indent(truncate(errors.join('\n'), 8000), '  ')}`);
+      }
+      await server.stop({ keepData: keep });
+      if (keep) console.log(`server data kept in ${server.dataDir}`);
+    }
+    if (!keep) await rm(tmp, { recursive: true, force: true });
+    else console.log(`temp files kept in ${tmp}`);
+  }
+  console.log(`\n${summary.join('\n')}`);
+  console.log(`total ${secs(Date.now() - t0)}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,203 @@
+// The bytes side of the store. Content-addressed: a blob lives at
+// <root>/<bucket-id>/<sha[0:2]>/<sha[2:4]>/<sha256>, so identical content in
+// one bucket is stored once. The interface is what a second backend (an
+// upstream S3-compatible cluster) would implement; LocalDiskBlobStore is the
+// default.
+//
+// Write protocol (DESIGN.md "Blobs"): ingest() streams the body into a temp
+// file on the same filesystem, hashing on the way, and fsyncs it; the caller
+// then takes the blob row lock in Postgres and calls place(), which links the
+// file into its final name unless that content is already there; only then
+// does the transaction commit and the client get its 200. A crash at any
+// point leaves at most a file without a row, never a row without a file.
+import { createHash, randomUUID } from 'node:crypto';
+import { constants as fsConstants, createReadStream } from 'node:fs';
+import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createChecksummer, type ChecksumAlgorithm, type Checksummer } from '../core/checksums.ts';
+import { S3Error } from '../s3/errors.ts';
+
+/** A body that has been written to a temp file and fsynced, not yet placed. */
+export interface StagedBlob {
+  tempPath: string;
+  size: number;
+  sha256: string;
+  md5: Buffer;
+  /** Base64 digests of the extra checksums asked for in ingest(). */
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export interface IngestOptions {
+  /** Bytes the client promised (Content-Length or x-amz-decoded-content-length). */
+  expectedSize?: number;
+  /** Refuse bodies beyond this many bytes. */
+  maxSize: number;
+  checksums?: readonly ChecksumAlgorithm[];
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive, as in HTTP Range. */
+  end: number;
+}
+
+export interface BlobStore {
+  ingest(body: Readable, opts: IngestOptions): Promise<StagedBlob>;
+  /** Must be called while holding the blob's row lock. */
+  place(bucketId: string, staged: StagedBlob): Promise<void>;
+  discard(staged: StagedBlob): Promise<void>;
+  /** Opens the blob before streaming so a concurrent delete cannot pull it away mid-read. */
+  openRead(bucketId: string, sha256: string, range?: ByteRange): Promise<Readable>;
+  exists(bucketId: string, sha256: string): Promise<boolean>;
+  /** Must be called while holding the blob's row lock with ref_count = 0. */
+  remove(bucketId: string, sha256: string): Promise<void>;
+  removeBucket(bucketId: string): Promise<void>;
+}
+
+/** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
+class HashingMeter extends Transform {
+  readonly sha256 = createHash('sha256');
+  readonly md5 = createHash('md5');
+  size = 0;
+
+  constructor(
+    private readonly maxSize: number,
+    private readonly extra: Checksummer[],
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
+    this.size += chunk.length;
+    if (this.size > this.maxSize) {
+      done(new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(this.maxSize) }));
+      return;
+    }
+    this.sha256.update(chunk);
+    this.md5.update(chunk);
+    for (const c of this.extra) c.update(chunk);
+    done(null, chunk);
+  }
+}
+
+const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+const READ_HIGH_WATER_MARK = 512 * 1024;
+
+export class LocalDiskBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly tempDir: string;
+  /** Directories already known to exist; saves a mkdir per write. */
+  private readonly knownDirs = new Set<string>();
+
+  constructor(dataDir: string) {
+    this.blobsDir = path.join(dataDir, 'blobs');
+    this.tempDir = path.join(dataDir, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.tempDir, { recursive: true });
+  }
+
+  blobPath(bucketId: string, sha256: string): string {
+    return path.join(this.blobsDir, bucketId, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  async ingest(body: Readable, opts: IngestOptions): Promise<StagedBlob> {
+    if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxSize) {
+      throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxSize) });
+    }
+    const algorithms = opts.checksums ?? [];
+    const extra = algorithms.map((a) => createChecksummer(a));
+    const meter = new HashingMeter(opts.maxSize, extra);
+    const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
+    const file = await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+    try {
+      await pipeline(
+        body,
+        meter,
+        file.createWriteStream({ autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK }),
+      );
+      if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
+        throw new S3Error('IncompleteBody');
+      }
+      await file.datasync();
+      await file.close();
+    } catch (err) {
+      await file.close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      throw err;
+    }
+    const checksums: StagedBlob['checksums'] = {};
+    algorithms.forEach((a, i) => (checksums[a] = extra[i].digest()));
+    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5: meter.md5.digest(), checksums };
+  }
+
+  async place(bucketId: string, staged: StagedBlob): Promise<void> {
+    const finalPath = this.blobPath(bucketId, staged.sha256);
+    const dir = path.dirname(finalPath);
+    if (!this.knownDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    try {
+      // link() never replaces: if the content is already there, keep it.
+      await link(staged.tempPath, finalPath);
+      await fsyncDir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // The directory went away (bucket removed and recreated): recreate and retry once.
+        this.knownDirs.delete(dir);
+        await mkdir(dir, { recursive: true });
+        await link(staged.tempPath, finalPath);
+        await fsyncDir(dir);
+      } else if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw err;
+      }
+    }
+    await unlink(staged.tempPath).catch(() => {});
+  }
+
+  async discard(staged: StagedBlob): Promise<void> {
+    await unlink(staged.tempPath).catch(() => {});
+  }
+
+  async openRead(bucketId: string, sha256: string, range?: ByteRange): Promise<Readable> {
+    const handle = await open(this.blobPath(bucketId, sha256), 'r');
+    return createReadStream('', {
+      fd: handle,
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: READ_HIGH_WATER_MARK,
+    });
+  }
+
+  async exists(bucketId: string, sha256: string): Promise<boolean> {
+    return stat(this.blobPath(bucketId, sha256)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async remove(bucketId: string, sha256: string): Promise<void> {
+    await unlink(this.blobPath(bucketId, sha256)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  async removeBucket(bucketId: string): Promise<void> {
+    for (const dir of this.knownDirs) if (dir.startsWith(path.join(this.blobsDir, bucketId))) this.knownDirs.delete(dir);
+    await rm(path.join(this.blobsDir, bucketId), { recursive: true, force: true });
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,70 @@
+// Typed configuration: every setting comes from an environment variable and
+// the same setting as a CLI flag (`AEROSTORE_DATA_DIR` ⇔ `--data-dir`); flags win.
+import path from 'node:path';
+import { z } from 'zod';
+
+const settings = {
+  host: { env: 'AEROSTORE_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
+  port: { env: 'AEROSTORE_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65535).default(9000) },
+  dataDir: { env: 'AEROSTORE_DATA_DIR', flag: 'data-dir', schema: z.string().min(1).default('./data') },
+  rootAccessKey: { env: 'AEROSTORE_ROOT_ACCESS_KEY', flag: 'root-access-key', schema: z.string().min(3).max(128).optional() },
+  rootSecretKey: { env: 'AEROSTORE_ROOT_SECRET_KEY', flag: 'root-secret-key', schema: z.string().min(8).max(256).optional() },
+  region: { env: 'AEROSTORE_REGION', flag: 'region', schema: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1') },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().url().optional() },
+  logLevel: {
+    env: 'AEROSTORE_LOG_LEVEL',
+    flag: 'log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  /** Largest single PUT body S3 accepts is 5 GiB; multipart goes beyond. */
+  maxObjectSize: {
+    env: 'AEROSTORE_MAX_OBJECT_SIZE',
+    flag: 'max-object-size',
+    schema: z.coerce.number().int().positive().default(5 * 1024 ** 3),
+  },
+} as const;
+
+type Settings = typeof settings;
+export type Config = { -readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+export class ConfigError extends Error {}
+
+/** Reads `--name value` and `--name=value` pairs; anything else is an error. */
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set<string>(Object.values(settings).map((s) => s.flag));
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m || !known.has(m[1])) throw new ConfigError(`unknown argument: ${arg}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`--${m[1]} needs a value`);
+    flags.set(m[1], value);
+  }
+  return flags;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Config {
+  const flags = parseFlags(argv);
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(settings)) {
+    const raw = flags.get(s.flag) ?? (env[s.env] === '' ? undefined : env[s.env]);
+    const parsed = s.schema.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => i.message).join('; ');
+      throw new ConfigError(`invalid ${s.env} (--${s.flag}) ${JSON.stringify(raw)}: ${why}`);
+    }
+    out[name] = parsed.data;
+  }
+  const config = out as Config;
+  if ((config.rootAccessKey === undefined) !== (config.rootSecretKey === undefined)) {
+    throw new ConfigError('set both AEROSTORE_ROOT_ACCESS_KEY and AEROSTORE_ROOT_SECRET_KEY, or neither');
+  }
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}
+
+/** The configuration table for the README and `--help`. */
+export function describeSettings(): string[] {
+  return Object.values(settings).map((s) => `  --${s.flag.padEnd(18)} ${s.env}`);
+}

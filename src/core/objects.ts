@@ -1,0 +1,248 @@
+// Objects: the write transaction, reads, deletes and the blob collector.
+// Everything here is protocol-neutral; S3 and /storage/v1 call the same code.
+import type { Readable } from 'node:stream';
+import type { StagedBlob } from '../blobs/store.ts';
+import type { TransactionSql } from '../db/connect.ts';
+import { ownerId, type Principal } from '../principals/principal.ts';
+import { S3Error } from '../s3/errors.ts';
+import { requireBucket } from './buckets.ts';
+import type { ChecksumAlgorithm } from './checksums.ts';
+import type { BucketRow, Storage } from './storage.ts';
+
+/** The standard headers S3 stores with an object and returns on GET/HEAD. */
+export interface ObjectHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+  /** x-amz-meta-* without the prefix, names lower-cased. */
+  userMetadata: Record<string, string>;
+}
+
+export interface ObjectRow {
+  id: string;
+  bucket_id: string;
+  key: string;
+  size: number;
+  etag: string;
+  sha256: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  content_type: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  content_language: string | null;
+  cache_control: string | null;
+  expires: string | null;
+  user_metadata: Record<string, string>;
+  owner_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** S3's limit on a key: 1,024 bytes of UTF-8. Postgres text cannot hold NUL. */
+export function validateKey(key: string): void {
+  if (key.length === 0) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+  if (Buffer.byteLength(key, 'utf8') > 1024) throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
+  if (key.includes('\0')) throw new S3Error('InvalidArgument', 'Object key must not contain a NUL character.');
+}
+
+export interface PutObjectInput {
+  bucket: string;
+  key: string;
+  body: Readable;
+  /** Bytes promised by the client, when known before the body. */
+  expectedSize?: number;
+  headers: ObjectHeaders;
+  principal: Principal;
+  /** Extra checksums to compute while storing (x-amz-checksum-*). */
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  /** Called after the request has been checked, right before the body is read. */
+  beforeBody?: () => void;
+  /** Called once the body is on disk, before anything is committed: throw to refuse it. */
+  verify?: (staged: StagedBlob) => void;
+}
+
+export interface PutObjectResult {
+  object: ObjectRow;
+  replaced: boolean;
+}
+
+/** Advisory-lock key for one object name: writers to one key take turns. */
+function keyLock(tx: TransactionSql, bucketId: string, key: string) {
+  return tx`select pg_advisory_xact_lock(hashtextextended(${bucketId + '/' + key}, 0))`;
+}
+
+export async function putObject(storage: Storage, input: PutObjectInput): Promise<PutObjectResult> {
+  validateKey(input.key);
+  const bucket = await requireBucket(storage, input.bucket);
+  input.beforeBody?.();
+  const staged = await storage.blobs.ingest(input.body, {
+    expectedSize: input.expectedSize,
+    maxSize: storage.maxObjectSize,
+    checksums: input.checksumAlgorithms,
+  });
+  try {
+    input.verify?.(staged);
+    const checksums = staged.checksums;
+    const etag = `"${staged.md5.toString('hex')}"`;
+    return await commitObject(storage, bucket, input, staged, { etag, checksums });
+  } finally {
+    // place() consumed it when the content was new; otherwise it is a duplicate.
+    await storage.blobs.discard(staged);
+  }
+}
+
+async function commitObject(
+  storage: Storage,
+  bucket: BucketRow,
+  input: PutObjectInput,
+  staged: StagedBlob,
+  computed: { etag: string; checksums: StagedBlob['checksums'] },
+): Promise<PutObjectResult> {
+  const owner = ownerId(input.principal);
+  const h = input.headers;
+  let released: string | undefined;
+  const result = await storage.sql
+    .begin(async (tx) => {
+      await keyLock(tx, bucket.id, input.key);
+      const [old] = await tx<{ sha256: string }[]>`
+        select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`;
+      if (old?.sha256 !== staged.sha256) {
+        // Blob row locks are always taken in sha256 order, so two writers
+        // swapping contents between keys cannot deadlock.
+        const steps = [staged.sha256, ...(old ? [old.sha256] : [])].sort();
+        for (const sha of steps) {
+          if (sha === staged.sha256) {
+            const [blob] = await tx<{ ref_count: number }[]>`
+              insert into storage.blobs (bucket_id, sha256, size, ref_count)
+              values (${bucket.id}, ${staged.sha256}, ${staged.size}, 1)
+              on conflict (bucket_id, sha256) do update set ref_count = storage.blobs.ref_count + 1
+              returning ref_count`;
+            // A row at ref_count > 1 guarantees the file is there; at 1 it may
+            // be new, or a zero-reference row the collector has not reached.
+            if (blob.ref_count === 1) await storage.blobs.place(bucket.id, staged);
+          } else {
+            const [blob] = await tx<{ ref_count: number }[]>`
+              update storage.blobs set ref_count = ref_count - 1
+              where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`;
+            if (blob?.ref_count === 0) released = sha;
+          }
+        }
+      }
+      const [object] = await tx<ObjectRow[]>`
+        with o as (
+          insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
+            content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id)
+          values (${bucket.id}, ${input.key}, ${staged.size}, ${computed.etag}, ${staged.sha256},
+            ${tx.json(computed.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
+            ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
+            ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${owner})
+          on conflict (bucket_id, key) do update set
+            size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
+            content_type = excluded.content_type, content_encoding = excluded.content_encoding,
+            content_disposition = excluded.content_disposition, content_language = excluded.content_language,
+            cache_control = excluded.cache_control, expires = excluded.expires,
+            user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, updated_at = now()
+          returning *
+        ), e as (
+          insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
+          select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id,
+            jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
+              'owner_id', o.owner_id, 'replaced', ${old !== undefined}::boolean)
+          from o
+        )
+        select * from o`;
+      return { object, replaced: old !== undefined };
+    })
+    .catch((err: { code?: string }) => {
+      // The bucket was deleted after we looked it up: its foreign key is gone.
+      if (err.code === '23503') {
+        storage.bucketCache.delete(input.bucket);
+        throw new S3Error('NoSuchBucket', undefined, { BucketName: input.bucket });
+      }
+      throw err;
+    });
+  if (released) await collectBlob(storage, bucket.id, released);
+  return result;
+}
+
+export interface ObjectLookup {
+  bucket: BucketRow;
+  object: ObjectRow;
+}
+
+export async function headObject(storage: Storage, bucketName: string, key: string): Promise<ObjectLookup> {
+  const bucket = await requireBucket(storage, bucketName);
+  const [object] = await storage.sql<ObjectRow[]>`
+    select * from storage.objects where bucket_id = ${bucket.id} and key = ${key}`;
+  if (!object) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  return { bucket, object };
+}
+
+/** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */
+export async function openObject(
+  storage: Storage,
+  found: ObjectLookup,
+  range?: { start: number; end: number },
+): Promise<Readable> {
+  try {
+    return await storage.blobs.openRead(found.bucket.id, found.object.sha256, range);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const [still] = await storage.sql`
+      select 1 from storage.objects where bucket_id = ${found.bucket.id} and key = ${found.object.key}
+        and sha256 = ${found.object.sha256}`;
+    if (!still) throw new S3Error('NoSuchKey', undefined, { Key: found.object.key });
+    storage.log.error({ bucket: found.bucket.name, key: found.object.key }, 'object row without its blob file');
+    throw err;
+  }
+}
+
+/** Deletes a key; deleting a missing key is not an error (S3 answers 204 either way). */
+export async function deleteObject(
+  storage: Storage,
+  bucketName: string,
+  key: string,
+  _principal: Principal,
+): Promise<boolean> {
+  const bucket = await requireBucket(storage, bucketName);
+  let released: string | undefined;
+  const deleted = await storage.sql.begin(async (tx) => {
+    await keyLock(tx, bucket.id, key);
+    const [gone] = await tx<{ id: string; sha256: string; size: number }[]>`
+      delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size`;
+    if (!gone) return false;
+    const [blob] = await tx<{ ref_count: number }[]>`
+      update storage.blobs set ref_count = ref_count - 1
+      where bucket_id = ${bucket.id} and sha256 = ${gone.sha256} returning ref_count`;
+    if (blob?.ref_count === 0) released = gone.sha256;
+    await tx`insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
+      values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id},
+        ${tx.json({ size: gone.size, sha256: gone.sha256 })})`;
+    return true;
+  });
+  if (released) await collectBlob(storage, bucket.id, released);
+  return deleted;
+}
+
+/**
+ * Removes a zero-reference blob: row lock first, then the file, then the row.
+ * An upload of the same content waits on that row lock, finds the row gone
+ * and places its own copy; if we crash between unlink and commit, the row
+ * stays at zero and the next upload re-places the file.
+ */
+export async function collectBlob(storage: Storage, bucketId: string, sha256: string): Promise<void> {
+  try {
+    await storage.sql.begin(async (tx) => {
+      const [row] = await tx`
+        delete from storage.blobs where bucket_id = ${bucketId} and sha256 = ${sha256} and ref_count = 0
+        returning sha256`;
+      if (row) await storage.blobs.remove(bucketId, sha256);
+    });
+  } catch (err) {
+    // Garbage stays garbage: the sweeper will retry. The client's request succeeded.
+    storage.log.warn({ err, bucketId, sha256 }, 'blob collection failed; left for the sweeper');
+  }
+}

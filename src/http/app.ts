@@ -1,0 +1,61 @@
+// The HTTP application: Hono routes for the service's own endpoints, and the
+// S3 protocol for everything else (S3 owns the root of the URL space).
+import http from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono } from 'hono';
+import type { Storage } from '../core/storage.ts';
+import type { S3Handler } from '../s3/handler.ts';
+
+type Env = { Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse } };
+
+export function createApp(storage: Storage, s3: S3Handler): Hono<Env> {
+  const app = new Hono<Env>();
+  app.get('/health/live', (c) => c.json({ status: 'ok' }));
+  app.get('/health/ready', async (c) => {
+    try {
+      await storage.sql`select 1`;
+      return c.json({ status: 'ok', database: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
+    }
+  });
+  app.all('*', async (c) => {
+    await s3(c.env.incoming, c.env.outgoing);
+    return RESPONSE_ALREADY_SENT;
+  });
+  return app;
+}
+
+export interface ServerLimits {
+  /** Whole request, body included: large uploads must fit. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  requestTimeoutMs: 0, // a 5 GiB PUT on a slow link may take hours; idle sockets are reaped below
+  headersTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+};
+
+export function createHttpServer(app: Hono<Env>, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
+  const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  const server = http.createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: 16 * 1024,
+    },
+    listener,
+  );
+  // Answer `Expect: 100-continue` ourselves, after authentication and checks
+  // (see acceptBody), instead of Node's automatic 100.
+  server.on('checkContinue', listener);
+  // Sockets idle (no bytes either way) for this long are closed: slow-loris
+  // bodies cannot hold a connection forever.
+  server.setTimeout(120_000, (socket) => socket.destroy());
+  return server;
+}

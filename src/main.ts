@@ -1,0 +1,60 @@
+// `npm start`: configuration from environment and flags, then the server,
+// then a banner a person can act on. SIGINT/SIGTERM shut down gracefully.
+import pino from 'pino';
+import { ConfigError, describeSettings, loadConfig } from './config.ts';
+import { startServer } from './server.ts';
+
+function banner(url: string, region: string, accessKeyId: string, secret: string, generated: boolean): string {
+  return [
+    '',
+    `aerostore is serving S3 at ${url} (region ${region})`,
+    `  access key: ${accessKeyId}`,
+    `  secret key: ${secret}${generated ? '   (generated now and kept in the data directory)' : ''}`,
+    '',
+    'Try it with aws-cli:',
+    `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secret} AWS_DEFAULT_REGION=${region}`,
+    `  aws --endpoint-url ${url} s3 mb s3://demo`,
+    `  aws --endpoint-url ${url} s3 cp ./README.md s3://demo/`,
+    `  aws --endpoint-url ${url} s3 ls s3://demo/`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(['usage: aerostore [--flag value ...]', 'settings (flag / environment variable):', ...describeSettings()].join('\n'));
+    return;
+  }
+  const config = loadConfig(process.env, args);
+  const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+  const server = await startServer(config, log);
+  const { root } = server;
+  console.log(banner(server.url, config.region, root.accessKeyId, root.secretAccessKey, server.rootGenerated));
+  log.info({ url: server.url, dataDir: config.dataDir }, 'ready');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(`aerostore: ${err.message}`);
+  else console.error('aerostore failed to start:', err);
+  process.exit(1);
+});

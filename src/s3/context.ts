@@ -1,0 +1,54 @@
+// The shapes an S3 operation works with: what it is given, what it returns.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Storage } from '../core/storage.ts';
+import type { Principal } from '../principals/principal.ts';
+import type { VerifiedSignature } from './auth/sigv4.ts';
+import type { S3Route } from './router.ts';
+
+export interface S3Context {
+  storage: Storage;
+  route: S3Route;
+  req: IncomingMessage;
+  res: ServerResponse;
+  principal: Principal;
+  /** null for anonymous requests. */
+  signature: VerifiedSignature | null;
+  requestId: string;
+}
+
+export type HeaderValue = string | number | readonly string[];
+
+export interface S3Reply {
+  status: number;
+  headers?: Record<string, HeaderValue | undefined>;
+  body?: string | Buffer | Readable;
+}
+
+export type S3Operation = (ctx: S3Context) => Promise<S3Reply>;
+
+/** Route parts that the router guarantees for bucket and object endpoints. */
+export function bucketOf(ctx: S3Context): string {
+  return ctx.route.bucket as string;
+}
+
+export function keyOf(ctx: S3Context): string {
+  return ctx.route.key as string;
+}
+
+export function xmlReply(body: string, status = 200): S3Reply {
+  return { status, headers: { 'content-type': 'application/xml' }, body };
+}
+
+/**
+ * Tells a client that sent `Expect: 100-continue` to go ahead. Called once
+ * the request has been authenticated and checked, right before the body is
+ * read, so a refused upload costs no transfer (the server listens for
+ * 'checkContinue' instead of letting Node answer 100 on its own).
+ */
+export function acceptBody(ctx: Pick<S3Context, 'req' | 'res'>): void {
+  const expect = ctx.req.headers.expect;
+  if (typeof expect === 'string' && expect.toLowerCase() === '100-continue' && !ctx.res.headersSent) {
+    ctx.res.writeContinue();
+  }
+}

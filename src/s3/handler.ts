@@ -1,0 +1,128 @@
+// The S3 front end: route → authenticate → authorise → operation → reply.
+// Every response carries x-amz-request-id; every failure becomes S3 XML.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Storage } from '../core/storage.ts';
+import type { KeyResolver, ResolvedKey } from '../principals/keys.ts';
+import { ANONYMOUS, type Principal } from '../principals/principal.ts';
+import { verifySigV4 } from './auth/sigv4.ts';
+import type { S3Context, S3Operation, S3Reply } from './context.ts';
+import { isS3Error, S3Error } from './errors.ts';
+import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
+import { deleteObjectOp } from './ops/delete.ts';
+import { getObjectOp, headObjectOp } from './ops/get.ts';
+import { listObjectsOp, listObjectsV2Op } from './ops/list.ts';
+import { putObjectOp } from './ops/put.ts';
+import { routeS3, type Endpoint } from './router.ts';
+import { errorXml } from './xml.ts';
+
+const OPERATIONS: Record<Endpoint, S3Operation> = {
+  ListBuckets: listBucketsOp,
+  CreateBucket: createBucketOp,
+  DeleteBucket: deleteBucketOp,
+  HeadBucket: headBucketOp,
+  GetBucketLocation: getBucketLocationOp,
+  GetBucketVersioning: getBucketVersioningOp,
+  ListObjects: listObjectsOp,
+  ListObjectsV2: listObjectsV2Op,
+  PutObject: putObjectOp,
+  GetObject: getObjectOp,
+  HeadObject: headObjectOp,
+  DeleteObject: deleteObjectOp,
+};
+
+export interface S3Handler {
+  (req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export function createS3Handler(storage: Storage, keys: KeyResolver): S3Handler {
+  return async (req, res) => {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
+    res.setHeader('server', 'aerostore');
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    try {
+      const route = routeS3(method, url);
+      let resolved: ResolvedKey | undefined;
+      const signature = await verifySigV4(
+        { method, url, headers: req.headers },
+        async (id) => {
+          resolved = await keys.resolve(id);
+          return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
+        },
+        { region: storage.region },
+      );
+      const principal: Principal = (signature && resolved?.principal) || ANONYMOUS;
+      // Until bucket policies exist, only signed requests get in.
+      if (principal.kind === 'anonymous') throw new S3Error('AccessDenied');
+      const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
+      const reply = await OPERATIONS[route.endpoint](ctx);
+      await sendReply(req, res, reply);
+    } catch (err) {
+      sendError(storage, req, res, err, requestId);
+    }
+  };
+}
+
+async function sendReply(req: IncomingMessage, res: ServerResponse, reply: S3Reply): Promise<void> {
+  for (const [name, value] of Object.entries(reply.headers ?? {})) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  const body = reply.body;
+  if (body instanceof Readable) {
+    res.writeHead(reply.status);
+    if (req.method === 'HEAD') {
+      body.destroy();
+      res.end();
+      return;
+    }
+    await pipeline(body, res);
+    return;
+  }
+  if (body !== undefined) {
+    if (!res.hasHeader('content-length')) res.setHeader('content-length', Buffer.byteLength(body));
+  } else if (!res.hasHeader('content-length')) {
+    res.setHeader('content-length', 0);
+  }
+  res.writeHead(reply.status);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+  if (res.headersSent) {
+    // Mid-stream failure: the status line is gone; cut the connection so the
+    // client sees a truncated body rather than a short one passed off as whole.
+    storage.log.warn({ err, requestId }, 'response failed after headers were sent');
+    res.destroy();
+    return;
+  }
+  let error: S3Error;
+  if (isS3Error(err)) {
+    error = err;
+  } else if ((err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed) {
+    // The client went away mid-request; nobody is left to answer.
+    storage.log.debug({ requestId }, 'client disconnected');
+    res.destroy();
+    return;
+  } else {
+    storage.log.error({ err, requestId, method: req.method, url: req.url }, 'internal error');
+    error = new S3Error('InternalError');
+  }
+  const resource = (req.url ?? '/').split('?')[0];
+  const body = errorXml({ code: error.code, message: error.message, resource, requestId, details: error.details });
+  for (const name of res.getHeaderNames()) {
+    if (!['x-amz-request-id', 'x-amz-id-2', 'server'].includes(name)) res.removeHeader(name);
+  }
+  res.setHeader('content-type', 'application/xml');
+  // A body we never read would otherwise be drained (possibly gigabytes) to
+  // keep the connection alive: close it instead.
+  if (!req.complete) res.setHeader('connection', 'close');
+  const payload = req.method === 'HEAD' ? undefined : body;
+  res.setHeader('content-length', payload ? Buffer.byteLength(payload) : 0);
+  res.writeHead(error.status);
+  res.end(payload);
+}

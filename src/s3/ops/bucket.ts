@@ -1,0 +1,61 @@
+// Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
+// GetBucketLocation, GetBucketVersioning.
+import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
+import { ownerId } from '../../principals/principal.ts';
+import { acceptBody, bucketOf, xmlReply, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { readXmlBody } from '../request-body.ts';
+import { isoTime, toXml } from '../xml.ts';
+
+export function ownerXml(id: string | null) {
+  const owner = id ?? 'aerostore';
+  return { ID: owner, DisplayName: owner };
+}
+
+export const listBucketsOp: S3Operation = async (ctx) => {
+  const buckets = await listBuckets(ctx.storage, ctx.principal);
+  return xmlReply(
+    toXml('ListAllMyBucketsResult', {
+      Owner: ownerXml(ownerId(ctx.principal)),
+      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoTime(b.created_at), BucketRegion: b.region })) },
+    }),
+  );
+};
+
+export const createBucketOp: S3Operation = async (ctx) => {
+  acceptBody(ctx);
+  const body = await readXmlBody(ctx.req, { optional: true });
+  const config = body?.CreateBucketConfiguration as { LocationConstraint?: string } | '' | undefined;
+  const location = typeof config === 'object' ? config?.LocationConstraint : undefined;
+  if (location && location !== ctx.storage.region) {
+    throw new S3Error(
+      'IllegalLocationConstraintException',
+      `The ${location} location constraint is incompatible with the region this server serves (${ctx.storage.region}).`,
+    );
+  }
+  const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal);
+  return { status: 200, headers: { location: `/${bucket.name}` } };
+};
+
+export const deleteBucketOp: S3Operation = async (ctx) => {
+  await deleteBucket(ctx.storage, bucketOf(ctx));
+  return { status: 204 };
+};
+
+export const headBucketOp: S3Operation = async (ctx) => {
+  const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  return { status: 200, headers: { 'x-amz-bucket-region': bucket.region } };
+};
+
+export const getBucketLocationOp: S3Operation = async (ctx) => {
+  const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  // us-east-1 is reported as an empty LocationConstraint (GetBucketLocation docs).
+  const region = bucket.region === 'us-east-1' ? '' : bucket.region;
+  return xmlReply(toXml('LocationConstraint', { '#text': region }));
+};
+
+export const getBucketVersioningOp: S3Operation = async (ctx) => {
+  await requireBucket(ctx.storage, bucketOf(ctx));
+  // Versioning is never enabled here; S3 answers an empty configuration then.
+  return xmlReply(toXml('VersioningConfiguration', {}));
+};

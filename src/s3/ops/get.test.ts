@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { S3Error } from '../errors.ts';
+import { parseRange } from './get.ts';
+
+describe('parseRange', () => {
+  it('parses the three forms of a single byte range', () => {
+    assert.deepEqual(parseRange('bytes=0-99', 1000), { start: 0, end: 99 });
+    assert.deepEqual(parseRange('bytes=900-', 1000), { start: 900, end: 999 });
+    assert.deepEqual(parseRange('bytes=-100', 1000), { start: 900, end: 999 });
+  });
+
+  it('clamps the end and a long suffix to the object', () => {
+    assert.deepEqual(parseRange('bytes=990-5000', 1000), { start: 990, end: 999 });
+    assert.deepEqual(parseRange('bytes=-5000', 1000), { start: 0, end: 999 });
+  });
+
+  it('ignores headers it cannot honour, as S3 does', () => {
+    assert.equal(parseRange(undefined, 10), undefined);
+    assert.equal(parseRange('bytes=0-1,5-6', 10), undefined);
+    assert.equal(parseRange('items=0-1', 10), undefined);
+    assert.equal(parseRange('bytes=5-2', 10), undefined);
+    assert.equal(parseRange('bytes=-', 10), undefined);
+  });
+
+  it('answers InvalidRange for a range starting past the end', () => {
+    assert.throws(() => parseRange('bytes=1000-', 1000), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRange' && e.status === 416);
+    assert.throws(() => parseRange('bytes=-0', 1000), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRange');
+  });
+});

@@ -1,0 +1,80 @@
+// GetObject and HeadObject.
+import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
+import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+
+/** What S3 reports for an object stored without a Content-Type. */
+const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * One byte range per RFC 9110 §14.1.2. S3 serves a single range; a header it
+ * cannot parse, or one with several ranges, is ignored (the whole object is
+ * sent), while a well-formed range that starts past the end is 416.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+  return { start, end };
+}
+
+function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<string, HeaderValue | undefined> {
+  const headers: Record<string, HeaderValue | undefined> = {
+    'content-type': o.content_type ?? DEFAULT_CONTENT_TYPE,
+    etag: o.etag,
+    'last-modified': o.updated_at.toUTCString(),
+    'accept-ranges': 'bytes',
+    'cache-control': o.cache_control ?? undefined,
+    'content-disposition': o.content_disposition ?? undefined,
+    'content-encoding': o.content_encoding ?? undefined,
+    'content-language': o.content_language ?? undefined,
+    expires: o.expires ?? undefined,
+  };
+  for (const [name, value] of Object.entries(o.user_metadata)) headers[`x-amz-meta-${name}`] = value;
+  // A stored full-object checksum describes the whole body only: never send
+  // it with a range, or a client validating it would reject good bytes.
+  if (whole && ctx.req.headers['x-amz-checksum-mode']?.toString().toUpperCase() === 'ENABLED') {
+    for (const [alg, value] of Object.entries(o.checksums)) {
+      headers[checksumHeaderName(alg as ChecksumAlgorithm)] = value;
+    }
+  }
+  return headers;
+}
+
+/** Status and headers for a read of `object`, honouring a Range header. */
+function readReply(ctx: S3Context, object: ObjectRow): { status: number; headers: Record<string, HeaderValue | undefined>; range?: ByteRange } {
+  // S3 ignores Range on an empty object and sends it whole.
+  const range = object.size > 0 ? parseRange(ctx.req.headers.range, object.size) : undefined;
+  const headers = objectHeaders(ctx, object, !range);
+  if (!range) return { status: 200, headers: { ...headers, 'content-length': object.size } };
+  headers['content-length'] = range.end - range.start + 1;
+  headers['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
+  return { status: 206, headers, range };
+}
+
+export const headObjectOp: S3Operation = async (ctx) => {
+  const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const { status, headers } = readReply(ctx, object);
+  return { status, headers };
+};
+
+export const getObjectOp: S3Operation = async (ctx) => {
+  const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const { status, headers, range } = readReply(ctx, found.object);
+  return { status, headers, body: await openObject(ctx.storage, found, range) };
+};

@@ -1,0 +1,98 @@
+// ListObjects (v1) and ListObjectsV2.
+import { listObjects, type ListResult } from '../../core/list.ts';
+import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { isoTime, toXml, type XmlNode } from '../xml.ts';
+import { ownerXml } from './bucket.ts';
+
+const MAX_KEYS = 1000;
+
+function parseMaxKeys(raw: string | null): number {
+  if (raw === null) return MAX_KEYS;
+  if (!/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: 'max-keys', ArgumentValue: raw });
+  return Math.min(Number(raw), MAX_KEYS);
+}
+
+function encodingOf(ctx: S3Context): (s: string) => string {
+  const type = ctx.route.query.get('encoding-type');
+  if (type === null) return (s) => s;
+  if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
+  // S3 encodes like a URL path component but keeps '/' readable.
+  return (s) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+function listing(result: ListResult, enc: (s: string) => string, withOwner: boolean): XmlNode {
+  return {
+    Contents: result.objects.map((o) => ({
+      Key: enc(o.key),
+      LastModified: isoTime(o.updated_at),
+      ETag: o.etag,
+      ...(Object.keys(o.checksums ?? {}).length ? { ChecksumAlgorithm: Object.keys(o.checksums) } : {}),
+      Size: o.size,
+      ...(withOwner ? { Owner: ownerXml(o.owner_id) } : {}),
+      StorageClass: 'STANDARD',
+    })),
+    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  };
+}
+
+export const listObjectsV2Op: S3Operation = async (ctx) => {
+  const q = ctx.route.query;
+  const enc = encodingOf(ctx);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const token = q.get('continuation-token');
+  const startAfter = q.get('start-after') ?? '';
+  let after = startAfter;
+  if (token !== null) {
+    const decoded = Buffer.from(token, 'base64url').toString('utf8');
+    if (token === '' || !decoded.startsWith('v1:')) {
+      throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+    }
+    after = decoded.slice(3);
+  }
+  const maxKeys = parseMaxKeys(q.get('max-keys'));
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after, maxKeys });
+  const body = listing(result, enc, q.get('fetch-owner') === 'true');
+  return xmlReply(
+    toXml('ListBucketResult', {
+      Name: result.bucket.name,
+      Prefix: enc(prefix),
+      ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+      MaxKeys: maxKeys,
+      ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
+      KeyCount: result.objects.length + result.commonPrefixes.length,
+      ...(token !== null ? { ContinuationToken: token } : {}),
+      ...(startAfter ? { StartAfter: enc(startAfter) } : {}),
+      IsTruncated: result.isTruncated,
+      ...(result.isTruncated && result.last
+        ? { NextContinuationToken: Buffer.from('v1:' + result.last.value).toString('base64url') }
+        : {}),
+      ...body,
+    }),
+  );
+};
+
+export const listObjectsOp: S3Operation = async (ctx) => {
+  const q = ctx.route.query;
+  const enc = encodingOf(ctx);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const marker = q.get('marker') ?? '';
+  const maxKeys = parseMaxKeys(q.get('max-keys'));
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: marker, maxKeys });
+  return xmlReply(
+    toXml('ListBucketResult', {
+      Name: result.bucket.name,
+      Prefix: enc(prefix),
+      Marker: enc(marker),
+      // S3 returns NextMarker only with a delimiter; without one clients use the last key.
+      ...(delimiter && result.isTruncated && result.last ? { NextMarker: enc(result.last.value) } : {}),
+      MaxKeys: maxKeys,
+      ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+      ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
+      IsTruncated: result.isTruncated,
+      ...listing(result, enc, true),
+    }),
+  );
+};

@@ -1,0 +1,57 @@
+// PutObject.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ObjectHeaders } from '../../core/objects.ts';
+import { putObject } from '../../core/objects.ts';
+import { acceptBody, bucketOf, keyOf, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { objectPayload } from '../request-body.ts';
+
+/** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
+const MAX_USER_METADATA = 2048;
+
+export function objectHeadersFrom(headers: IncomingHttpHeaders, contentEncoding?: string): ObjectHeaders {
+  const userMetadata: Record<string, string> = {};
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const key = name.slice('x-amz-meta-'.length);
+    const text = Array.isArray(value) ? value.join(',') : value;
+    userMetadata[key] = text;
+    metaBytes += Buffer.byteLength(key) + Buffer.byteLength(text);
+  }
+  if (metaBytes > MAX_USER_METADATA) throw new S3Error('MetadataTooLarge', undefined, { MaxSizeAllowed: String(MAX_USER_METADATA) });
+  const one = (name: string) => {
+    const v = headers[name];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  return {
+    contentType: one('content-type'),
+    contentEncoding,
+    contentDisposition: one('content-disposition'),
+    contentLanguage: one('content-language'),
+    cacheControl: one('cache-control'),
+    expires: one('expires'),
+    userMetadata,
+  };
+}
+
+export const putObjectOp: S3Operation = async (ctx) => {
+  const payload = objectPayload(ctx.req, ctx.signature);
+  const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
+  let echo: Record<string, string> = {};
+  const { object } = await putObject(ctx.storage, {
+    bucket: bucketOf(ctx),
+    key: keyOf(ctx),
+    body: payload.body,
+    expectedSize: payload.expectedSize,
+    headers,
+    principal: ctx.principal,
+    checksumAlgorithms: payload.checksumAlgorithms,
+    beforeBody: () => acceptBody(ctx),
+    verify(staged) {
+      payload.verify(staged);
+      echo = payload.echoChecksums(staged);
+    },
+  });
+  return { status: 200, headers: { etag: object.etag, ...echo } };
+};

@@ -1,0 +1,120 @@
+// Request bodies: small XML documents, and object payloads in every framing
+// S3 clients send (plain, signed hash, UNSIGNED-PAYLOAD, aws-chunked with
+// signed chunks or unsigned trailers), with the integrity checks each implies.
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StagedBlob } from '../blobs/store.ts';
+import {
+  checksumHeaderName,
+  parseRequestedChecksum,
+  verifyContentMd5,
+  type ChecksumAlgorithm,
+} from '../core/checksums.ts';
+import { classifyPayload, type VerifiedSignature } from './auth/sigv4.ts';
+import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
+import { S3Error } from './errors.ts';
+import { MAX_REQUEST_XML, parseXml } from './xml.ts';
+
+export async function readXmlBody(
+  req: IncomingMessage,
+  opts: { optional: boolean },
+): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') {
+    if (opts.optional) return undefined;
+    throw new S3Error('MalformedXML');
+  }
+  return parseXml(text);
+}
+
+function headerNumber(req: IncomingMessage, name: string): number | undefined {
+  const raw = req.headers[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', `Invalid ${name} header.`);
+  return Number(raw);
+}
+
+export interface ObjectPayload {
+  body: Readable;
+  expectedSize?: number;
+  checksumAlgorithms: ChecksumAlgorithm[];
+  /** Throws the S3 error for any integrity check the stored bytes fail. */
+  verify(staged: StagedBlob): void;
+  /** Checksum headers to echo in the response (x-amz-checksum-*). */
+  echoChecksums(staged: StagedBlob): Record<string, string>;
+  /** Content-Encoding to store: aws-chunked is transport framing, not the object's encoding. */
+  contentEncoding?: string;
+}
+
+export function objectPayload(req: IncomingMessage, signature: VerifiedSignature | null): ObjectPayload {
+  const payload = classifyPayload(signature?.payloadHash ?? 'UNSIGNED-PAYLOAD');
+  const requested = parseRequestedChecksum(req.headers);
+  const contentMd5 = req.headers['content-md5'];
+  const encodings = (req.headers['content-encoding'] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked');
+
+  let body: Readable = req;
+  let expectedSize: number | undefined;
+  let decoder: AwsChunkedDecoder | undefined;
+  if (payload.kind === 'streaming-signed' || payload.kind === 'streaming-unsigned-trailer') {
+    expectedSize = headerNumber(req, 'x-amz-decoded-content-length');
+    if (expectedSize === undefined) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked bodies.');
+    const trailer = String(req.headers['x-amz-trailer'] ?? '')
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean);
+    decoder = createAwsChunkedDecoder({
+      signing:
+        payload.kind === 'streaming-signed' && signature
+          ? {
+              signingKey: signature.signingKey,
+              amzDate: signature.amzDate,
+              scope: signature.scope,
+              seedSignature: signature.seedSignature,
+            }
+          : undefined,
+      trailer,
+      decodedContentLength: expectedSize,
+    });
+    // Errors on either side surface through the decoder, which ingest() consumes.
+    pipeline(req, decoder).catch(() => {});
+    body = decoder;
+  } else {
+    expectedSize = headerNumber(req, 'content-length');
+    if (expectedSize === undefined) throw new S3Error('MissingContentLength');
+  }
+
+  const algorithm = requested?.algorithm;
+  return {
+    body,
+    expectedSize,
+    checksumAlgorithms: algorithm ? [algorithm] : [],
+    contentEncoding: encodings.length ? encodings.join(',') : undefined,
+    verify(staged) {
+      if (contentMd5 !== undefined) verifyContentMd5(String(contentMd5), staged.md5);
+      if (payload.kind === 'sha256' && payload.hex !== staged.sha256) throw new S3Error('XAmzContentSHA256Mismatch');
+      if (!requested || !algorithm) return;
+      const header = checksumHeaderName(algorithm);
+      const expected = requested.fromTrailer ? decoder?.trailers[header] : requested.expected;
+      if (expected === undefined) {
+        throw new S3Error('InvalidRequest', `The ${header} trailer was declared but not sent.`);
+      }
+      if (expected !== staged.checksums[algorithm]) {
+        throw new S3Error('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`);
+      }
+    },
+    echoChecksums(staged) {
+      return algorithm ? { [checksumHeaderName(algorithm)]: staged.checksums[algorithm] as string } : {};
+    },
+  };
+}

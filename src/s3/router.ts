@@ -1,0 +1,105 @@
+// Turns an HTTP request into one S3 endpoint. The table below is the whole
+// supported S3 API at a glance; anything else is answered with a clear error.
+import { S3Error } from './errors.ts';
+
+export type Endpoint =
+  | 'ListBuckets'
+  | 'CreateBucket'
+  | 'DeleteBucket'
+  | 'HeadBucket'
+  | 'GetBucketLocation'
+  | 'GetBucketVersioning'
+  | 'ListObjects'
+  | 'ListObjectsV2'
+  | 'PutObject'
+  | 'GetObject'
+  | 'HeadObject'
+  | 'DeleteObject';
+
+type Target = 'service' | 'bucket' | 'object';
+
+interface Route {
+  method: string;
+  target: Target;
+  /** A query parameter that selects the operation: `name` present, or `name=value`. */
+  query?: string;
+  endpoint: Endpoint;
+}
+
+// Order matters: routes with a selecting query parameter come before the
+// plain route for the same method and target.
+const ROUTES: readonly Route[] = [
+  { method: 'GET', target: 'service', endpoint: 'ListBuckets' },
+  { method: 'GET', target: 'bucket', query: 'location', endpoint: 'GetBucketLocation' },
+  { method: 'GET', target: 'bucket', query: 'versioning', endpoint: 'GetBucketVersioning' },
+  { method: 'GET', target: 'bucket', query: 'list-type=2', endpoint: 'ListObjectsV2' },
+  { method: 'GET', target: 'bucket', endpoint: 'ListObjects' },
+  { method: 'PUT', target: 'bucket', endpoint: 'CreateBucket' },
+  { method: 'DELETE', target: 'bucket', endpoint: 'DeleteBucket' },
+  { method: 'HEAD', target: 'bucket', endpoint: 'HeadBucket' },
+  { method: 'PUT', target: 'object', endpoint: 'PutObject' },
+  { method: 'GET', target: 'object', endpoint: 'GetObject' },
+  { method: 'HEAD', target: 'object', endpoint: 'HeadObject' },
+  { method: 'DELETE', target: 'object', endpoint: 'DeleteObject' },
+];
+
+/**
+ * Query parameters that name an S3 sub-resource. A request carrying one that
+ * no route above selects is an operation we do not implement; answering it
+ * as the plain route (e.g. PUT ?acl as PutObject) would silently do harm.
+ */
+const SUBRESOURCES = new Set([
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
+  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock',
+  'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication',
+  'requestPayment', 'restore', 'retention', 'select', 'tagging', 'torrent', 'uploadId', 'uploads',
+  'versionId', 'versioning', 'versions', 'website',
+]);
+
+export interface S3Route {
+  endpoint: Endpoint;
+  bucket?: string;
+  key?: string;
+  query: URLSearchParams;
+}
+
+function decodePathPart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new S3Error('InvalidURI');
+  }
+}
+
+/** Path-style addressing: /<bucket>/<key...>, the key taken verbatim (`//` and all). */
+export function routeS3(method: string, rawUrl: string): S3Route {
+  const q = rawUrl.indexOf('?');
+  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+  if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
+
+  const slash = rawPath.indexOf('/', 1);
+  const bucket = decodePathPart(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash));
+  const key = slash === -1 ? '' : decodePathPart(rawPath.slice(slash + 1));
+  const target: Target = bucket === '' ? 'service' : key === '' ? 'bucket' : 'object';
+
+  const candidates = ROUTES.filter((r) => r.target === target);
+  const route = candidates.find((r) => r.method === method && (r.query === undefined || queryMatches(query, r.query)));
+  const selectedBy = route?.query?.split('=')[0];
+  const unhandled = [...query.keys()].find((k) => SUBRESOURCES.has(k) && k !== selectedBy);
+  if (unhandled !== undefined) {
+    throw new S3Error('NotImplemented', `This server does not implement ${method} ?${unhandled} on a ${target}.`);
+  }
+  if (!route) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: target.toUpperCase() });
+  return {
+    endpoint: route.endpoint,
+    bucket: bucket || undefined,
+    key: key || undefined,
+    query,
+  };
+}
+
+function queryMatches(query: URLSearchParams, selector: string): boolean {
+  const [name, value] = selector.split('=');
+  return value === undefined ? query.has(name) : query.get(name) === value;
+}

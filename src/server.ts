@@ -1,0 +1,94 @@
+// Assembles a running aerostore: data directory, database (embedded or
+// DATABASE_URL), migrations, blob store, principals, HTTP server.
+import { mkdir } from 'node:fs/promises';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { LocalDiskBlobStore } from './blobs/store.ts';
+import type { Config } from './config.ts';
+import { createStorage, type Storage } from './core/storage.ts';
+import { connect } from './db/connect.ts';
+import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createApp, createHttpServer } from './http/app.ts';
+import { RootKeyResolver } from './principals/keys.ts';
+import { loadOrCreateSecretFile, loadRootCredentials, type RootCredentials } from './principals/root-key.ts';
+import { createS3Handler } from './s3/handler.ts';
+
+export interface RunningServer {
+  url: string;
+  root: RootCredentials;
+  rootGenerated: boolean;
+  storage: Storage;
+  /** Stop accepting, finish in-flight requests (up to graceMs), then close the database. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
+  const { credentials: root, generated: rootGenerated } = await loadRootCredentials(config.dataDir, {
+    accessKeyId: config.rootAccessKey,
+    secretAccessKey: config.rootSecretKey,
+  });
+
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const password = await loadOrCreateSecretFile(path.join(config.dataDir, 'pg-password'), generateDatabasePassword);
+    embedded = await startEmbeddedPostgres(config.dataDir, password, log.child({ component: 'postgres' }));
+    databaseUrl = embedded.url;
+  }
+  const sql = connect(databaseUrl);
+  try {
+    const applied = await migrate(sql);
+    if (applied.length) log.info({ applied }, 'database migrations applied');
+
+    const blobs = new LocalDiskBlobStore(config.dataDir);
+    await blobs.init();
+    const storage = createStorage({ sql, blobs, log, region: config.region, maxObjectSize: config.maxObjectSize });
+    const s3 = createS3Handler(storage, new RootKeyResolver(root));
+    const server = createHttpServer(createApp(storage, s3));
+    await listen(server, config.host, config.port);
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${host}:${port}`,
+      root,
+      rootGenerated,
+      storage,
+      close: async (graceMs = 30_000) => {
+        await drain(server, graceMs);
+        await sql.end({ timeout: 5 });
+        await embedded?.stop();
+      },
+    };
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish, then cuts what is left. */
+function drain(server: http.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

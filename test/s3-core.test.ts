@@ -1,0 +1,359 @@
+// The S3 core against a real server process on a real (embedded) Postgres.
+import assert from 'node:assert/strict';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { encodeKey, S3RawClient, sendRaw } from './support/signer.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+let server: TestServer;
+let s3: S3RawClient;
+
+before(async () => {
+  server = await startTestServer();
+  s3 = new S3RawClient(server.url, server);
+});
+after(async () => {
+  await server?.stop();
+});
+
+const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
+const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
+const xmlValues = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
+const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name));
+}
+
+async function createBucket(name: string) {
+  const res = await s3.send({ method: 'PUT', path: `/${name}` });
+  assert.equal(res.status, 200, res.body.toString());
+}
+
+const put = (bucket: string, key: string, body: Buffer | string, headers: Record<string, string> = {}) =>
+  s3.send({ method: 'PUT', path: `/${bucket}/${encodeKey(key)}`, body, headers });
+const get = (bucket: string, key: string, headers: Record<string, string> = {}) =>
+  s3.send({ method: 'GET', path: `/${bucket}/${encodeKey(key)}`, headers });
+
+describe('buckets', () => {
+  it('creates, reports, lists and deletes a bucket', async () => {
+    await createBucket('lifecycle');
+    assert.equal((await s3.send({ method: 'HEAD', path: '/lifecycle' })).status, 200);
+    const list = await s3.send({ method: 'GET', path: '/' });
+    assert.ok(xmlValues(list.body.toString(), 'Name').includes('lifecycle'));
+    const loc = await s3.send({ method: 'GET', path: '/lifecycle', query: { location: '' } });
+    assert.match(loc.body.toString(), /<LocationConstraint[^>]*><\/LocationConstraint>|<LocationConstraint[^>]*\/>/);
+    const again = await s3.send({ method: 'PUT', path: '/lifecycle' });
+    assert.equal(again.status, 409);
+    assert.equal(errorCode(again.body), 'BucketAlreadyOwnedByYou');
+    assert.equal((await s3.send({ method: 'DELETE', path: '/lifecycle' })).status, 204);
+    const gone = await s3.send({ method: 'HEAD', path: '/lifecycle' });
+    assert.equal(gone.status, 404);
+  });
+
+  it('enforces naming rules and refuses to delete a non-empty bucket', async () => {
+    const bad = await s3.send({ method: 'PUT', path: '/Bad_Name' });
+    assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad.body), 'InvalidBucketName');
+    await createBucket('nonempty');
+    assert.equal((await put('nonempty', 'k', 'x')).status, 200);
+    const del = await s3.send({ method: 'DELETE', path: '/nonempty' });
+    assert.equal(del.status, 409);
+    assert.equal(errorCode(del.body), 'BucketNotEmpty');
+  });
+
+  it('never creates a bucket implicitly', async () => {
+    const res = await put('no-such-bucket', 'k', 'x');
+    assert.equal(res.status, 404);
+    assert.equal(errorCode(res.body), 'NoSuchBucket');
+    assert.equal((await s3.send({ method: 'HEAD', path: '/no-such-bucket' })).status, 404);
+  });
+});
+
+describe('objects', () => {
+  before(() => createBucket('objects'));
+
+  it('stores and returns bytes, ETag, metadata and standard headers', async () => {
+    const body = randomBytes(10_000);
+    const res = await put('objects', 'docs/a.bin', body, {
+      'content-type': 'application/x-test',
+      'content-md5': md5b64(body),
+      'cache-control': 'max-age=60',
+      'content-disposition': 'attachment; filename="a.bin"',
+      'x-amz-meta-color': 'blue',
+    });
+    assert.equal(res.status, 200, res.body.toString());
+    assert.equal(res.headers.etag, `"${md5hex(body)}"`);
+    assert.ok(res.headers['x-amz-request-id']);
+
+    const got = await get('objects', 'docs/a.bin');
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(body));
+    assert.equal(got.headers['content-type'], 'application/x-test');
+    assert.equal(got.headers['cache-control'], 'max-age=60');
+    assert.equal(got.headers['content-disposition'], 'attachment; filename="a.bin"');
+    assert.equal(got.headers['x-amz-meta-color'], 'blue');
+    assert.equal(got.headers.etag, `"${md5hex(body)}"`);
+    assert.ok(!Number.isNaN(Date.parse(String(got.headers['last-modified']))));
+
+    const head = await s3.send({ method: 'HEAD', path: '/objects/docs/a.bin' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '10000');
+    assert.equal(head.body.length, 0);
+  });
+
+  it('serves single ranges and refuses unsatisfiable ones', async () => {
+    const body = Buffer.from('0123456789');
+    await put('objects', 'range', body);
+    const part = await get('objects', 'range', { range: 'bytes=2-5' });
+    assert.equal(part.status, 206);
+    assert.equal(part.body.toString(), '2345');
+    assert.equal(part.headers['content-range'], 'bytes 2-5/10');
+    const tail = await get('objects', 'range', { range: 'bytes=-3' });
+    assert.equal(tail.body.toString(), '789');
+    const bad = await get('objects', 'range', { range: 'bytes=10-' });
+    assert.equal(bad.status, 416);
+    assert.equal(errorCode(bad.body), 'InvalidRange');
+  });
+
+  it('refuses a wrong Content-MD5 with BadDigest and stores nothing', async () => {
+    const res = await put('objects', 'bad-md5', 'hello', { 'content-md5': md5b64('other') });
+    assert.equal(res.status, 400);
+    assert.equal(errorCode(res.body), 'BadDigest');
+    assert.equal((await get('objects', 'bad-md5')).status, 404);
+  });
+
+  it('refuses a body that does not match its signed SHA-256', async () => {
+    const { path: p, headers } = await s3.sign({ method: 'PUT', path: '/objects/sha-mismatch', body: 'signed body' });
+    const res = await sendRaw(s3.base, 'PUT', p, { ...headers, 'content-length': '11' }, 'other body!');
+    assert.equal(res.status, 400);
+    assert.equal(errorCode(res.body), 'XAmzContentSHA256Mismatch');
+    assert.equal((await get('objects', 'sha-mismatch')).status, 404);
+  });
+
+  it('keeps keys exactly: spaces, plus, equals, tilde, percent, unicode, double slashes', async () => {
+    const keys = ['a b', 'a+b', 'a=b', 'a~b', '100%', 'ünï/cödé ✓', 'x//y', 'dir/', 'trailing/./dot/../x'];
+    for (const key of keys) {
+      const res = await put('objects', key, `body of ${key}`);
+      assert.equal(res.status, 200, `${key}: ${res.body}`);
+      const got = await get('objects', key);
+      assert.equal(got.status, 200, key);
+      assert.equal(got.body.toString(), `body of ${key}`);
+    }
+    const list = await s3.send({ method: 'GET', path: '/objects', query: { 'list-type': '2' } });
+    const listed = xmlValues(list.body.toString(), 'Key').map((k) => k.replace(/&amp;/g, '&'));
+    for (const key of keys) assert.ok(listed.includes(key), key);
+  });
+
+  it('deletes idempotently', async () => {
+    await put('objects', 'to-delete', 'x');
+    assert.equal((await s3.send({ method: 'DELETE', path: '/objects/to-delete' })).status, 204);
+    assert.equal((await s3.send({ method: 'DELETE', path: '/objects/to-delete' })).status, 204);
+    const res = await get('objects', 'to-delete');
+    assert.equal(res.status, 404);
+    assert.equal(errorCode(res.body), 'NoSuchKey');
+  });
+});
+
+describe('authentication', () => {
+  it('refuses anonymous requests, unknown keys and bad signatures with S3 codes', async () => {
+    const anon = await sendRaw(s3.base, 'GET', '/', {});
+    assert.equal(anon.status, 403);
+    assert.equal(errorCode(anon.body), 'AccessDenied');
+    const stranger = new S3RawClient(server.url, { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'x'.repeat(40) });
+    const unknown = await stranger.send({ method: 'GET', path: '/' });
+    assert.equal(unknown.status, 403);
+    assert.equal(errorCode(unknown.body), 'InvalidAccessKeyId');
+    const wrong = new S3RawClient(server.url, { accessKeyId: server.accessKeyId, secretAccessKey: 'wrong-secret' });
+    const bad = await wrong.send({ method: 'GET', path: '/' });
+    assert.equal(bad.status, 403);
+    assert.equal(errorCode(bad.body), 'SignatureDoesNotMatch');
+  });
+
+  it('serves presigned GETs until they expire', async () => {
+    await createBucket('presign');
+    await put('presign', 'p.txt', 'presigned');
+    const { path: p } = await s3.sign({ method: 'GET', path: '/presign/p.txt', presignExpiresIn: 60 });
+    const ok = await sendRaw(s3.base, 'GET', p, {});
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.toString(), 'presigned');
+    const tampered = await sendRaw(s3.base, 'GET', p.replace('p.txt', 'q.txt'), {});
+    assert.equal(tampered.status, 403);
+    assert.equal(errorCode(tampered.body), 'SignatureDoesNotMatch');
+  });
+
+  it('verifies every chunk signature of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body', async () => {
+    await createBucket('chunked');
+    const data = randomBytes(70_000);
+    const build = async (tamper: boolean) => {
+      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      const headers = {
+        'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+        'x-amz-decoded-content-length': String(data.length),
+        'content-encoding': 'aws-chunked',
+        'x-amz-date': amzDate,
+      };
+      const signed = await s3.sign({ method: 'PUT', path: '/chunked/obj', headers });
+      const seed = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)![1];
+      const day = amzDate.slice(0, 8);
+      const scope = `${day}/us-east-1/s3/aws4_request`;
+      let key: Buffer = createHmac('sha256', 'AWS4' + server.secretAccessKey).update(day).digest();
+      for (const part of ['us-east-1', 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      let prev = seed;
+      const pieces: Buffer[] = [];
+      for (const chunk of [data.subarray(0, 65536), data.subarray(65536), Buffer.alloc(0)]) {
+        const toSign = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, prev, sha(Buffer.alloc(0)), sha(chunk)].join('\n');
+        prev = createHmac('sha256', key).update(toSign).digest('hex');
+        const sent = tamper && chunk.length > 0 && chunk.length < 65536 ? Buffer.from(chunk).fill(1, 0, 1) : chunk;
+        pieces.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${prev}\r\n`), sent, Buffer.from('\r\n'));
+      }
+      const body = Buffer.concat(pieces);
+      return sendRaw(s3.base, 'PUT', signed.path, { ...signed.headers, 'content-length': String(body.length) }, body);
+    };
+    const ok = await build(false);
+    assert.equal(ok.status, 200, ok.body.toString());
+    const got = await get('chunked', 'obj');
+    assert.ok(got.body.equals(data));
+    const tampered = await build(true);
+    assert.equal(tampered.status, 403);
+    assert.equal(errorCode(tampered.body), 'SignatureDoesNotMatch');
+    assert.ok((await get('chunked', 'obj')).body.equals(data), 'the refused upload left the old object intact');
+  });
+});
+
+describe('content-addressed blobs', () => {
+  before(() => createBucket('dedup'));
+
+  it('stores identical content once, and releases blobs on overwrite and delete', async () => {
+    const blobs = path.join(server.dataDir, 'blobs');
+    const before = (await filesUnder(blobs)).length;
+    const content = randomBytes(50_000);
+    await put('dedup', 'one', content);
+    await put('dedup', 'two', content);
+    assert.equal((await filesUnder(blobs)).length, before + 1, 'two keys, same bytes: one blob file');
+
+    await put('dedup', 'one', randomBytes(1000));
+    assert.equal((await filesUnder(blobs)).length, before + 2, 'overwriting one key keeps the shared blob');
+    await put('dedup', 'two', randomBytes(1000));
+    assert.equal((await filesUnder(blobs)).length, before + 2, 'the last reference gone: the old blob is removed');
+
+    await s3.send({ method: 'DELETE', path: '/dedup/one' });
+    await s3.send({ method: 'DELETE', path: '/dedup/two' });
+    assert.equal((await filesUnder(blobs)).length, before);
+  });
+
+  it('leaves no object, blob or temp file when the client disconnects mid-upload', async () => {
+    const blobs = path.join(server.dataDir, 'blobs');
+    const tmp = path.join(server.dataDir, 'tmp');
+    const blobsBefore = (await filesUnder(blobs)).length;
+    const { path: p, headers } = await s3.sign({
+      method: 'PUT',
+      path: '/dedup/cut-off',
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
+    const socket = net.connect(Number(s3.base.port), s3.base.hostname);
+    await new Promise((r) => socket.once('connect', r));
+    const head = Object.entries({ ...headers, 'content-length': String(10 * 1024 * 1024) })
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n');
+    socket.write(`PUT ${p} HTTP/1.1\r\n${head}\r\n\r\n`);
+    socket.write(randomBytes(1024 * 1024));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await filesUnder(tmp)).length, 1, 'the upload is being staged');
+    socket.destroy();
+    // The server notices the reset and cleans up.
+    for (let i = 0; i < 50 && (await filesUnder(tmp)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await filesUnder(tmp), []);
+    assert.equal((await filesUnder(blobs)).length, blobsBefore);
+    assert.equal((await get('dedup', 'cut-off')).status, 404);
+  });
+});
+
+describe('listing', () => {
+  const keys = [
+    'a.txt', 'b/1', 'b/2', 'b/c/1', 'b/c/2', 'b/d/1', 'b/e', 'c/1', 'c/2/3', 'd', 'e/', 'e/1', 'f+g/1', 'f g/1', 'ü/1', 'z',
+  ].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+
+  before(async () => {
+    await createBucket('listing');
+    for (const key of keys) await put('listing', key, key);
+  });
+
+  /** What S3 should answer for a full listing: keys and common prefixes in byte order. */
+  function expected(prefix: string, delimiter: string): string[] {
+    const out: string[] = [];
+    for (const key of keys) {
+      if (!key.startsWith(prefix)) continue;
+      const i = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+      const entry = i >= 0 ? 'P:' + key.slice(0, i + delimiter.length) : 'K:' + key;
+      if (out[out.length - 1] !== entry) out.push(entry);
+    }
+    return out;
+  }
+
+  async function listAllV2(prefix: string, delimiter: string, maxKeys: number): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const query: Record<string, string> = { 'list-type': '2', prefix, 'max-keys': String(maxKeys) };
+      if (delimiter) query.delimiter = delimiter;
+      if (token) query['continuation-token'] = token;
+      const res = await s3.send({ method: 'GET', path: '/listing', query });
+      assert.equal(res.status, 200, res.body.toString());
+      const xml = res.body.toString();
+      const entries = [
+        ...xmlValues(xml, 'Key').map((k) => 'K:' + k),
+        ...[...xml.matchAll(/<CommonPrefixes><Prefix>([^<]*)<\/Prefix><\/CommonPrefixes>/g)].map((m) => 'P:' + m[1]),
+      ].sort((x, y) => Buffer.compare(Buffer.from(x.slice(2)), Buffer.from(y.slice(2))));
+      assert.ok(entries.length <= maxKeys);
+      assert.equal(Number(xmlValues(xml, 'KeyCount')[0]), entries.length);
+      out.push(...entries);
+      const truncated = xmlValues(xml, 'IsTruncated')[0] === 'true';
+      token = xmlValues(xml, 'NextContinuationToken')[0];
+      if (!truncated) {
+        assert.equal(token, undefined);
+        return out;
+      }
+      assert.ok(token, 'a truncated page carries a continuation token');
+    }
+    assert.fail('listing did not end');
+  }
+
+  it('pages through keys and common prefixes at every page size, in byte order', async () => {
+    for (const [prefix, delimiter] of [['', ''], ['', '/'], ['b/', '/'], ['b/', ''], ['b/c', '/'], ['f', '/'], ['nothing', '/']]) {
+      const want = expected(prefix, delimiter);
+      for (let maxKeys = 1; maxKeys <= want.length + 1; maxKeys++) {
+        assert.deepEqual(await listAllV2(prefix, delimiter, maxKeys), want, `prefix=${prefix} delimiter=${delimiter} max-keys=${maxKeys}`);
+      }
+    }
+  });
+
+  it('honours start-after, V1 markers and url encoding', async () => {
+    const res = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', 'start-after': 'b/c/2', delimiter: '/', prefix: 'b/' } });
+    assert.deepEqual(xmlValues(res.body.toString(), 'Key'), ['b/e']);
+    assert.deepEqual([...res.body.toString().matchAll(/<Prefix>(b\/[^<]+)<\/Prefix>/g)].map((m) => m[1]), ['b/d/']);
+
+    const v1 = await s3.send({ method: 'GET', path: '/listing', query: { delimiter: '/', 'max-keys': '3' } });
+    const xml = v1.body.toString();
+    assert.equal(xmlValues(xml, 'IsTruncated')[0], 'true');
+    assert.equal(xmlValues(xml, 'NextMarker')[0], 'c/');
+    const next = await s3.send({ method: 'GET', path: '/listing', query: { delimiter: '/', marker: 'c/' } });
+    assert.deepEqual(xmlValues(next.body.toString(), 'Key'), ['d', 'z']);
+
+    const enc = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', prefix: 'f', 'encoding-type': 'url' } });
+    assert.deepEqual(xmlValues(enc.body.toString(), 'Key'), ['f%20g/1', 'f%2Bg/1']);
+  });
+
+  it('validates max-keys and continuation tokens', async () => {
+    const bad = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', 'max-keys': 'ten' } });
+    assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad.body), 'InvalidArgument');
+    const token = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', 'continuation-token': 'garbage' } });
+    assert.equal(token.status, 400);
+  });
+});
