@@ -182,7 +182,7 @@ export function shellQuote(args: readonly string[]): string {
 /** Runs a command; never throws for a non-zero exit (see runOk). */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
-  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env as NodeJS.ProcessEnv | undefined, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

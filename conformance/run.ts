@@ -4,6 +4,8 @@
 //   npm run conformance                      # every scenario
 //   npm run conformance -- --only aws-cli,rclone
 //   npm run conformance -- --keep            # keep temp files and server data for a post-mortem
+//   npm run conformance -- --endpoint http://127.0.0.1:9000 --access-key K --secret-key S
+//                                            # against a server that is already running (e.g. `npm start`)
 //
 // Each scenario runs in its own bucket; the first failing step ends that
 // scenario and is printed with the command it ran and its output. The last
@@ -23,19 +25,40 @@ const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, bo
 
 const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
 const BIG_SIZE = 50 * 1024 * 1024;
+/** A step that takes longer than this fails (a hung request must not stall the suite). */
+const STEP_TIMEOUT_MS = 150_000;
 
-function parseArgs(argv: string[]): { only?: Set<string>; keep: boolean } {
+interface Args {
+  only?: Set<string>;
+  keep: boolean;
+  endpoint?: string;
+  accessKey?: string;
+  secretKey?: string;
+}
+
+function parseArgs(argv: string[]): Args {
   let only: Set<string> | undefined;
   let keep = false;
+  const ext: Pick<Args, 'endpoint' | 'accessKey' | 'secretKey'> = {};
+  const value = (i: number, name: string) => {
+    const v = argv[i];
+    if (!v) throw new Error(`${name} needs a value`);
+    return v;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--keep') keep = true;
+    else if (a === '--endpoint') ext.endpoint = value(++i, a).replace(/\/+$/, '');
+    else if (a === '--access-key') ext.accessKey = value(++i, a);
+    else if (a === '--secret-key') ext.secretKey = value(++i, a);
     else if (a === '--only' || a.startsWith('--only=')) {
       const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
       if (!v) throw new Error('--only needs a comma-separated list of scenarios');
       only = new Set(v.split(',').map((s) => s.trim()).filter(Boolean));
     } else if (a === '--help' || a === '-h') {
-      console.log(`usage: npm run conformance -- [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--keep]`);
+      console.log(
+        `usage: npm run conformance -- [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--keep] [--endpoint URL --access-key K --secret-key S]`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument: ${a}`);
   }
@@ -44,7 +67,8 @@ function parseArgs(argv: string[]): { only?: Set<string>; keep: boolean } {
     const unknown = [...only].filter((n) => !known.has(n));
     if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   }
-  return { only, keep };
+  if (ext.endpoint && !(ext.accessKey && ext.secretKey)) throw new Error('--endpoint needs --access-key and --secret-key');
+  return { only, keep, ...ext };
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -71,7 +95,8 @@ function printFailure(err: unknown, transcript: Transcript | undefined): void {
 }
 
 async function main(): Promise<number> {
-  const { only, keep } = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2));
+  const { only, keep } = args;
   const selected = SCENARIOS.filter((s) => !only || only.has(s.name));
   const t0 = Date.now();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'aerostore-conformance-'));
@@ -87,16 +112,22 @@ async function main(): Promise<number> {
       randomFile(path.join(shared, 'small.bin'), SMALL_SIZE),
       randomFile(path.join(shared, 'big.bin'), BIG_SIZE),
     ]);
-    const ts = Date.now();
-    server = await startTestServer();
-    const srv = server;
-    // Ctrl-C: stop the server we started (by its handle) before leaving.
-    process.once('SIGINT', () => {
-      console.log('\ninterrupted: stopping the server');
-      void srv.stop().finally(() => process.exit(130));
-    });
-    console.log(`server ${server.url} started in ${secs(Date.now() - ts)} (data ${server.dataDir})`);
-    const info: ServerInfo = { url: server.url, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: 'us-east-1' };
+    let info: ServerInfo;
+    if (args.endpoint) {
+      info = { url: args.endpoint, accessKeyId: args.accessKey!, secretAccessKey: args.secretKey!, region: 'us-east-1' };
+      console.log(`server ${info.url} (already running)`);
+    } else {
+      const ts = Date.now();
+      server = await startTestServer();
+      const srv = server;
+      // Ctrl-C: stop the server we started (by its handle) before leaving.
+      process.once('SIGINT', () => {
+        console.log('\ninterrupted: stopping the server');
+        void srv.stop().finally(() => process.exit(130));
+      });
+      console.log(`server ${server.url} started in ${secs(Date.now() - ts)} (data ${server.dataDir})`);
+      info = { url: server.url, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: 'us-east-1' };
+    }
     const runId = Date.now().toString(36);
 
     for (const scenario of selected) {
@@ -125,7 +156,11 @@ async function main(): Promise<number> {
           stepNo++;
           const s = Date.now();
           takeTranscript();
-          const out = await fn();
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
+          });
+          const out = await Promise.race([fn(), timeout]).finally(() => clearTimeout(timer));
           console.log(`  ok ${String(stepNo).padStart(2)}  ${name}  (${Date.now() - s} ms)`);
           return out;
         },

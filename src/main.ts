@@ -29,9 +29,6 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, args);
   const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
   const server = await startServer(config, log);
-  const { root } = server;
-  console.log(banner(server.url, config.region, root.accessKeyId, root.secretAccessKey, server.rootGenerated));
-  log.info({ url: server.url, dataDir: config.dataDir }, 'ready');
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -51,6 +48,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  // Last: whoever waits for the banner may signal us at once.
+  const { root } = server;
+  console.log(banner(server.url, config.region, root.accessKeyId, root.secretAccessKey, server.rootGenerated));
+  log.info({ url: server.url, dataDir: config.dataDir }, 'ready');
 }
 
 main().catch((err) => {

@@ -84,9 +84,12 @@ function listen(server: http.Server, host: string, port: number): Promise<void> 
 function drain(server: http.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    timer.unref();
+    // Keep-alive connections turn idle as their last response ends: close
+    // them as they do, rather than waiting out the keep-alive timeout.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(reaper);
       resolve();
     });
     server.closeIdleConnections();

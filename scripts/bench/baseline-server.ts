@@ -3,6 +3,7 @@
 // (keyed by the URL path); GET streams the file back. No auth, no metadata,
 // no database: it ignores the signature headers the bench client sends.
 import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,15 +17,16 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   const file = fileOf(req.url);
   if (req.method === 'PUT') {
     const tmp = `${file}.${randomUUID()}.tmp`;
-    const fh = await open(tmp, 'wx');
     try {
-      await pipeline(req, fh.createWriteStream({ autoClose: false }));
-      await fh.datasync();
-      await fh.close();
+      await pipeline(req, createWriteStream(tmp, { flags: 'wx' }));
+      // fsync through a second descriptor: the stream has closed its own
+      // (FileHandle.createWriteStream({ autoClose: false }) would leave the
+      // handle's close() pending forever on Node 20: nodejs/node#54797).
+      const fh = await open(tmp, 'r');
+      await fh.datasync().finally(() => fh.close());
       await rename(tmp, file);
       res.writeHead(200, { 'content-length': 0 }).end();
     } catch {
-      await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       res.destroy();
     }

@@ -3,7 +3,7 @@
 // the baseline server process, /proc sampling (CPU, RSS) and statistics.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, type BinaryLike } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -92,8 +92,14 @@ export class FastSigner {
 
 class NodeSha256 {
   private readonly hash;
-  constructor(secret?: BinaryLike) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key =
+      secret === undefined || typeof secret === 'string'
+        ? secret
+        : ArrayBuffer.isView(secret)
+          ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
+          : Buffer.from(secret);
+    this.hash = key === undefined ? createHash('sha256') : createHmac('sha256', key);
   }
   update(data: Uint8Array | string): void {
     this.hash.update(data);
@@ -155,6 +161,9 @@ export interface Reply {
   body?: Buffer;
 }
 
+/** A request with no bytes moving either way for this long fails (a hung server must not hang the bench). */
+export const IDLE_TIMEOUT_MS = 30_000;
+
 /**
  * One request over `agent`. PUT bodies are a Buffer written in one go; GET
  * bodies are counted and dropped unless keepBody.
@@ -193,6 +202,9 @@ export function send(
       },
     );
     req.on('error', reject);
+    req.setTimeout(IDLE_TIMEOUT_MS, () =>
+      req.destroy(new Error(`${method} ${path}: no progress for ${IDLE_TIMEOUT_MS / 1000} s (server hung?)`)),
+    );
     req.end(opts.body);
   });
 }
@@ -355,6 +367,52 @@ export function table(header: string[], rows: string[][], rightAlignFrom = 1): s
     '| ' + cells.map((c, i) => (i >= rightAlignFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (i >= rightAlignFrom ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
   return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/**
+ * Environment for startTestServer that lets startPhaseProfile() take V8 CPU
+ * profiles of the server (node's --cpu-prof is refused in NODE_OPTIONS, so a
+ * preloaded module drives node:inspector on SIGUSR2).
+ */
+export function cpuProfileEnv(dir: string): Record<string, string> {
+  const preload = path.join(BENCH_DIR, 'cpu-profiler.mjs');
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(),
+    AEROSTORE_BENCH_CPU_PROF_DIR: path.resolve(dir),
+  };
+}
+
+/** Starts a CPU profile in a server started with cpuProfileEnv(dir); stop(name) writes DIR/<name>.cpuprofile. */
+export async function startPhaseProfile(pid: number, dir: string): Promise<{ stop(name: string): Promise<string> }> {
+  const abs = path.resolve(dir);
+  const before = new Set(existsSync(abs) ? readdirSync(abs) : []);
+  process.kill(pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 50));
+  return {
+    async stop(name) {
+      process.kill(pid, 'SIGUSR2');
+      for (let i = 0; i < 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const fresh = (existsSync(abs) ? readdirSync(abs) : []).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
+        if (fresh) {
+          const target = path.join(abs, `${name}.cpuprofile`);
+          renameSync(path.join(abs, fresh), target);
+          return target;
+        }
+      }
+      throw new Error(`no CPU profile appeared in ${abs} (was the server started with cpuProfileEnv?)`);
+    },
+  };
+}
+
+/** Runs `cleanup` and exits on SIGINT, SIGTERM or SIGHUP, so no server is left behind. */
+export function onInterrupt(cleanup: () => Promise<unknown>): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping the servers`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
 }
 
 export function machineSummary(): string {

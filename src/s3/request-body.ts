@@ -11,7 +11,7 @@ import {
   verifyContentMd5,
   type ChecksumAlgorithm,
 } from '../core/checksums.ts';
-import { classifyPayload, type VerifiedSignature } from './auth/sigv4.ts';
+import { classifyPayload, contentSha256Mismatch, type VerifiedSignature } from './auth/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
 import { S3Error } from './errors.ts';
 import { MAX_REQUEST_XML, parseXml } from './xml.ts';
@@ -102,7 +102,7 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
     contentEncoding: encodings.length ? encodings.join(',') : undefined,
     verify(staged) {
       if (contentMd5 !== undefined) verifyContentMd5(String(contentMd5), staged.md5);
-      if (payload.kind === 'sha256' && payload.hex !== staged.sha256) throw new S3Error('XAmzContentSHA256Mismatch');
+      if (payload.kind === 'sha256' && payload.hex !== staged.sha256) throw contentSha256Mismatch(payload.hex, staged.sha256);
       if (!requested || !algorithm) return;
       const header = checksumHeaderName(algorithm);
       const expected = requested.fromTrailer ? decoder?.trailers[header] : requested.expected;

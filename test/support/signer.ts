@@ -6,16 +6,30 @@ import http from 'node:http';
 import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 
+function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+/** The Hash shape @smithy/signature-v4 asks for, on node:crypto. */
 class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: BinaryLike) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  private hash;
+  private readonly secret?: BinaryLike;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.secret = secret === undefined ? undefined : bytes(secret);
+    this.hash = this.fresh();
   }
-  update(data: Uint8Array | string): void {
-    this.hash.update(data);
+  private fresh() {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(bytes(data));
   }
   async digest(): Promise<Uint8Array> {
     return this.hash.digest();
+  }
+  reset(): void {
+    this.hash = this.fresh();
   }
 }
 
@@ -63,11 +77,15 @@ export class S3RawClient {
   async sign(req: RawRequest): Promise<{ path: string; headers: Record<string, string> }> {
     const isStream = req.body !== undefined && typeof req.body !== 'string' && !Buffer.isBuffer(req.body);
     const headers: Record<string, string> = { host: this.base.host, ...req.headers };
-    if (!isStream && !req.presignExpiresIn) {
+    if (req.presignExpiresIn) {
+      // Presigned URLs are signed over UNSIGNED-PAYLOAD (as S3's presigner does);
+      // the header only feeds the signer and never goes on the wire.
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    } else if (!isStream) {
       headers['x-amz-content-sha256'] ??= createHash('sha256')
         .update((req.body as Buffer | string | undefined) ?? '')
         .digest('hex');
-    } else if (!req.presignExpiresIn) {
+    } else {
       headers['x-amz-content-sha256'] ??= 'UNSIGNED-PAYLOAD';
     }
     const request = {
@@ -80,7 +98,11 @@ export class S3RawClient {
       headers,
     };
     const signed = req.presignExpiresIn
-      ? await this.signer.presign(request, { expiresIn: req.presignExpiresIn })
+      ? await this.signer.presign(request, {
+          expiresIn: req.presignExpiresIn,
+          unhoistableHeaders: new Set(['x-amz-content-sha256']),
+          unsignableHeaders: new Set(['x-amz-content-sha256']),
+        })
       : await this.signer.sign(request);
     const q = signed.query as Record<string, string>;
     const queryString = Object.keys(q)

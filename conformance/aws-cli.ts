@@ -1,0 +1,263 @@
+// aws-cli v2 (Debian's /usr/bin/aws; a pip aws-cli v1 shim may shadow `aws`
+// on PATH, so the path is explicit). Config through AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE in the scenario's temp dir, path-style, and
+// --endpoint-url on every call (2.9 has no AWS_ENDPOINT_URL).
+//
+// Multipart: the config sets multipart_threshold = 64MB, above the 50 MiB
+// file, because aerostore has no multipart upload yet; aws-cli's default
+// (8 MiB) would upload and download it in parts.
+// Deletes: `aws s3 rm --recursive` deletes object by object (DeleteObject,
+// s3transfer's DeleteSubmitter), never DeleteObjects, so it is used as is.
+import { access, readFile, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ALL_KEYS,
+  DIR_LISTING,
+  LIST_KEYS,
+  ROOT_LISTING,
+  WEIRD_KEY,
+  assert,
+  assertEqual,
+  assertSameFile,
+  clientEnv,
+  listKeyBody,
+  md5,
+  recordTranscript,
+  runFails,
+  runOk,
+  sha256,
+  writeAwsConfig,
+  writeFileDeep,
+  type Scenario,
+} from './lib.ts';
+
+const AWS = '/usr/bin/aws';
+
+/** `aws s3 ls` lines: "                           PRE dir/" and "2024-01-01 00:00:00       1234 key". */
+function parseS3Ls(out: string): { keys: string[]; prefixes: string[] } {
+  const keys: string[] = [];
+  const prefixes: string[] = [];
+  for (const line of out.split('\n')) {
+    if (!line.trim()) continue;
+    const pre = /^\s+PRE (.*)$/.exec(line);
+    if (pre) {
+      prefixes.push(pre[1]);
+      continue;
+    }
+    const obj = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+ (.*)$/.exec(line);
+    if (!obj) throw new Error(`unexpected line in aws s3 ls output: ${JSON.stringify(line)}`);
+    keys.push(obj[1]);
+  }
+  return { keys, prefixes };
+}
+
+function uploads(out: string): string[] {
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('upload:'))
+    .map((l) => l.replace(/^upload: .* to s3:\/\/[^/]+\//, ''))
+    .sort();
+}
+
+export const awsCliScenario: Scenario = {
+  name: 'aws-cli',
+  async unavailable() {
+    try {
+      await access(AWS);
+      return undefined;
+    } catch {
+      return `${AWS} is missing: apt-get install -y awscli`;
+    }
+  },
+  async run(ctx) {
+    const { bucket, work, small, big, server } = ctx;
+    const home = path.join(work, 'home');
+    const env = clientEnv(home, await writeAwsConfig(work, server));
+    const aws = (...args: string[]) => runOk(AWS, ['--endpoint-url', server.url, ...args], { env, cwd: work });
+    const awsFails = (...args: string[]) => runFails(AWS, ['--endpoint-url', server.url, ...args], { env, cwd: work });
+    const json = async (...args: string[]) => {
+      const r = await aws(...args);
+      return (r.stdout.trim() ? JSON.parse(r.stdout) : {}) as Record<string, any>;
+    };
+    const s3url = (key = '') => `s3://${bucket}/${key}`;
+
+    await ctx.step('aws --version is Debian aws-cli v2', async () => {
+      const r = await runOk(AWS, ['--version'], { env });
+      ctx.note(r.stdout.trim());
+      assert(/^aws-cli\/2\./.test(r.stdout), `expected aws-cli/2.x, got ${r.stdout}`);
+    });
+
+    await ctx.step('aws s3 mb (CreateBucket)', async () => {
+      const r = await aws('s3', 'mb', s3url());
+      assert(r.stdout.includes(`make_bucket: ${bucket}`), `unexpected output: ${r.stdout}`);
+    });
+
+    await ctx.step('aws s3 ls lists the bucket (ListBuckets)', async () => {
+      const r = await aws('s3', 'ls');
+      assert(r.stdout.split('\n').some((l) => l.endsWith(` ${bucket}`)), `bucket ${bucket} missing from:\n${r.stdout}`);
+    });
+
+    await ctx.step('aws s3api head-bucket and get-bucket-location', async () => {
+      await aws('s3api', 'head-bucket', '--bucket', bucket);
+      const loc = await json('s3api', 'get-bucket-location', '--bucket', bucket);
+      // us-east-1 is reported as an empty/null LocationConstraint.
+      assert(loc.LocationConstraint == null || loc.LocationConstraint === '', `LocationConstraint ${JSON.stringify(loc)}`);
+    });
+
+    await ctx.step(`aws s3 cp small (${small.size} B) and big (${big.size} B) up`, async () => {
+      await aws('s3', 'cp', '--no-progress', small.path, s3url('blobs/small.bin'));
+      await aws('s3', 'cp', '--no-progress', big.path, s3url('blobs/big.bin'));
+    });
+
+    await ctx.step('aws s3 cp both down and compare SHA-256', async () => {
+      const dl = path.join(work, 'dl');
+      await aws('s3', 'cp', '--no-progress', s3url('blobs/small.bin'), path.join(dl, 'small.bin'));
+      await aws('s3', 'cp', '--no-progress', s3url('blobs/big.bin'), path.join(dl, 'big.bin'));
+      await assertSameFile(path.join(dl, 'small.bin'), small);
+      await assertSameFile(path.join(dl, 'big.bin'), big);
+      await rm(dl, { recursive: true, force: true });
+    });
+
+    await ctx.step('aws s3api head-object: size and MD5 ETag', async () => {
+      const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'blobs/big.bin');
+      assertEqual(h.ContentLength, big.size, 'ContentLength');
+      assertEqual(h.ETag, `"${big.md5}"`, 'ETag');
+    });
+
+    await ctx.step('aws s3api put-object the listing keys (space, +, unicode)', async () => {
+      for (const key of LIST_KEYS) {
+        const file = path.join(work, 'keys', sha256(key).slice(0, 12));
+        await writeFileDeep(file, listKeyBody(key));
+        const r = await json('s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', file, '--content-type', 'text/plain');
+        assertEqual(r.ETag, `"${md5(listKeyBody(key))}"`, `ETag of ${key}`);
+      }
+    });
+
+    await ctx.step('aws s3api get-object the unicode key, whole and --range', async () => {
+      const out = path.join(work, 'weird.out');
+      const r = await json('s3api', 'get-object', '--bucket', bucket, '--key', WEIRD_KEY, out);
+      assertEqual(await readFile(out, 'utf8'), listKeyBody(WEIRD_KEY), 'body of the unicode key');
+      assertEqual(r.ContentType, 'text/plain', 'ContentType');
+      const ranged = await json('s3api', 'get-object', '--bucket', bucket, '--key', WEIRD_KEY, '--range', 'bytes=0-6', out);
+      assertEqual(await readFile(out, 'utf8'), listKeyBody(WEIRD_KEY).slice(0, 7), 'ranged body');
+      assertEqual(ranged.ContentRange, `bytes 0-6/${Buffer.byteLength(listKeyBody(WEIRD_KEY))}`, 'ContentRange');
+      await rm(out);
+    });
+
+    await ctx.step('aws s3api list-objects-v2 --delimiter / at the root', async () => {
+      const r = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--delimiter', '/');
+      assertEqual((r.Contents ?? []).map((o: any) => o.Key), ROOT_LISTING.keys, 'keys');
+      assertEqual((r.CommonPrefixes ?? []).map((p: any) => p.Prefix), ROOT_LISTING.prefixes, 'common prefixes');
+    });
+
+    await ctx.step('aws s3api list-objects-v2 --prefix dir/ --delimiter /', async () => {
+      const r = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'dir/', '--delimiter', '/');
+      assertEqual((r.Contents ?? []).map((o: any) => o.Key), DIR_LISTING.keys, 'keys');
+      assertEqual((r.CommonPrefixes ?? []).map((p: any) => p.Prefix), DIR_LISTING.prefixes, 'common prefixes');
+    });
+
+    await ctx.step('aws s3api list-objects-v2 --page-size 2 (continuation tokens)', async () => {
+      const r = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--page-size', '2');
+      assertEqual((r.Contents ?? []).map((o: any) => o.Key), ALL_KEYS, 'all keys over 3 pages');
+      const sizes = Object.fromEntries((r.Contents ?? []).map((o: any) => [o.Key, o.Size]));
+      assertEqual(sizes['blobs/big.bin'], big.size, 'Size of blobs/big.bin');
+    });
+
+    await ctx.step('aws s3 ls with prefix and --recursive', async () => {
+      const root = parseS3Ls((await aws('s3', 'ls', s3url())).stdout);
+      assertEqual(root, { keys: ROOT_LISTING.keys, prefixes: ROOT_LISTING.prefixes }, 'aws s3 ls s3://bucket/');
+      const dir = parseS3Ls((await aws('s3', 'ls', s3url('dir/'))).stdout);
+      // aws s3 ls shows names relative to the prefix.
+      assertEqual(dir, { keys: ['a.txt'], prefixes: ['sub/'] }, 'aws s3 ls s3://bucket/dir/');
+      const all = parseS3Ls((await aws('s3', 'ls', '--recursive', s3url())).stdout);
+      assertEqual(all, { keys: ALL_KEYS, prefixes: [] }, 'aws s3 ls --recursive');
+    });
+
+    await ctx.step('aws s3 cp --metadata, read back with s3api head-object', async () => {
+      await aws('s3', 'cp', '--no-progress', small.path, s3url('meta/small.bin'), '--metadata', 'color=blue,owner=alice', '--content-type', 'application/x-conformance');
+      const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'meta/small.bin');
+      assertEqual(h.Metadata, { color: 'blue', owner: 'alice' }, 'Metadata');
+      assertEqual(h.ContentType, 'application/x-conformance', 'ContentType');
+      assertEqual(h.ContentLength, small.size, 'ContentLength');
+      await aws('s3api', 'put-object', '--bucket', bucket, '--key', 'meta/api.bin', '--body', small.path, '--metadata', 'k1=v1,k2=v 2');
+      const h2 = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'meta/api.bin');
+      assertEqual(h2.Metadata, { k1: 'v1', k2: 'v 2' }, 'Metadata from s3api put-object');
+    });
+
+    await ctx.step('aws s3 presign, fetched with plain fetch (small and unicode key)', async () => {
+      for (const [key, expected] of [
+        ['blobs/small.bin', await readFile(small.path)],
+        [WEIRD_KEY, Buffer.from(listKeyBody(WEIRD_KEY))],
+      ] as const) {
+        const r = await aws('s3', 'presign', s3url(key), '--expires-in', '300');
+        const url = r.stdout.trim();
+        assert(url.includes('X-Amz-Signature='), `not a SigV4 presigned URL: ${url}`);
+        const res = await fetch(url);
+        const body = Buffer.from(await res.arrayBuffer());
+        recordTranscript({ command: `fetch(${url})`, detail: `HTTP ${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${res.ok ? '' : body.toString()}` });
+        assertEqual(res.status, 200, `status of GET ${key}`);
+        assertEqual(sha256(body), sha256(expected), `SHA-256 of presigned GET ${key}`);
+      }
+    });
+
+    const tree = path.join(work, 'tree');
+    await ctx.step('aws s3 sync a directory tree up', async () => {
+      await writeFileDeep(path.join(tree, 'a.txt'), 'alpha\n');
+      await writeFileDeep(path.join(tree, 'x', 'y.txt'), 'why\n');
+      await writeFileDeep(path.join(tree, 'x', 'z', 'w.bin'), (await readFile(small.path)).subarray(0, 3000));
+      await writeFileDeep(path.join(tree, 'with space', 'ü+1.txt'), 'unicode\n');
+      // Backdate the local files a little, as an older working copy would be.
+      const past = new Date(Date.now() - 3600_000);
+      for (const f of ['a.txt', 'x/y.txt', 'x/z/w.bin', 'with space/ü+1.txt']) await utimes(path.join(tree, f), past, past);
+      const r = await aws('s3', 'sync', '--no-progress', tree, s3url('tree/'));
+      assertEqual(uploads(r.stdout), ['tree/a.txt', 'tree/with space/ü+1.txt', 'tree/x/y.txt', 'tree/x/z/w.bin'].sort(), 'uploaded files');
+    });
+
+    await ctx.step('aws s3 sync again: nothing re-uploaded', async () => {
+      const r = await aws('s3', 'sync', '--no-progress', tree, s3url('tree/'));
+      assertEqual(uploads(r.stdout), [], 'uploaded files on the second sync');
+    });
+
+    await ctx.step('aws s3 sync after changing one file: only that file', async () => {
+      await writeFileDeep(path.join(tree, 'x', 'y.txt'), 'why not, a longer line\n');
+      const r = await aws('s3', 'sync', '--no-progress', tree, s3url('tree/'));
+      assertEqual(uploads(r.stdout), ['tree/x/y.txt'], 'uploaded files');
+    });
+
+    await ctx.step('aws s3 sync down into a fresh directory, bytes equal', async () => {
+      const down = path.join(work, 'tree-down');
+      await aws('s3', 'sync', '--no-progress', s3url('tree/'), down);
+      for (const f of ['a.txt', 'x/y.txt', 'x/z/w.bin', 'with space/ü+1.txt']) {
+        assertEqual(sha256(await readFile(path.join(down, f))), sha256(await readFile(path.join(tree, f))), `SHA-256 of ${f}`);
+        assert((await stat(path.join(down, f))).isFile(), `${f} missing`);
+      }
+    });
+
+    await ctx.step('aws s3 rm one key, s3api delete-object another', async () => {
+      const r = await aws('s3', 'rm', s3url('dir/a.txt'));
+      assert(r.stdout.includes('delete: '), `unexpected output: ${r.stdout}`);
+      await aws('s3api', 'delete-object', '--bucket', bucket, '--key', WEIRD_KEY);
+      const gone = await awsFails('s3api', 'head-object', '--bucket', bucket, '--key', WEIRD_KEY);
+      assert(/\(404\)|Not Found/.test(gone.stderr), `expected 404 for a deleted key, got: ${gone.stderr}`);
+      const left = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--delimiter', '/');
+      assertEqual((left.Contents ?? []).map((o: any) => o.Key), ['other.txt'], 'root keys after deletes');
+    });
+
+    await ctx.step('aws s3api get-object of a missing key: NoSuchKey', async () => {
+      const r = await awsFails('s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', path.join(work, 'nothing'));
+      assert(r.stderr.includes('NoSuchKey'), `expected NoSuchKey, got: ${r.stderr}`);
+    });
+
+    await ctx.step('aws s3 rm --recursive (one DeleteObject per key), bucket empty', async () => {
+      await aws('s3', 'rm', '--recursive', s3url());
+      const r = await json('s3api', 'list-objects-v2', '--bucket', bucket);
+      assertEqual(r.Contents ?? [], [], 'objects left');
+    });
+
+    await ctx.step('aws s3 rb (DeleteBucket); head-bucket then 404', async () => {
+      await aws('s3', 'rb', s3url());
+      const r = await awsFails('s3api', 'head-bucket', '--bucket', bucket);
+      assert(/\(404\)|Not Found|NoSuchBucket/.test(r.stderr), `expected 404, got: ${r.stderr}`);
+    });
+  },
+};

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""boto3 conformance scenario, driven by conformance/boto3.ts.
+
+Run with Debian's /usr/bin/python3 (python3-boto3). Arguments: one JSON
+object on argv[1] with url, accessKeyId, secretAccessKey, region, bucket,
+work, small {path,size,sha256,md5}, big {...}, listKeys, allKeys,
+rootListing, dirListing.
+
+Protocol on stdout: "::step <name>" before a step, "::ok <name> <ms>" after
+it, "::note <text>" for details. On failure the traceback and the last HTTP
+request go to stderr and the exit status is 1.
+
+Multipart: the TransferConfig sets multipart_threshold = 64 MiB, above the
+50 MiB file, because aerostore has no multipart upload yet (boto3's default
+is 8 MiB); downloads below the threshold are one GET too.
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+args = json.loads(sys.argv[1])
+bucket = args["bucket"]
+work = args["work"]
+small = args["small"]
+big = args["big"]
+MiB = 1024 * 1024
+
+last_request = {}
+
+
+def remember_request(request, **kwargs):
+    last_request.clear()
+    last_request.update(method=request.method, url=request.url, headers={k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+
+
+s3 = boto3.client(
+    "s3",
+    endpoint_url=args["url"],
+    aws_access_key_id=args["accessKeyId"],
+    aws_secret_access_key=args["secretAccessKey"],
+    region_name=args["region"],
+    config=Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        # Test strictness only: a retried failure would hide a server bug.
+        retries={"mode": "standard", "total_max_attempts": 1},
+    ),
+)
+s3.meta.events.register("before-send.s3", remember_request)
+
+# Until aerostore implements multipart upload: one PUT / one GET up to 64 MiB.
+transfer = TransferConfig(multipart_threshold=64 * MiB, multipart_chunksize=64 * MiB)
+
+
+def out(line):
+    print(line, flush=True)
+
+
+def note(text):
+    out("::note " + text)
+
+
+current = [None]
+
+
+def step(name):
+    def wrap(fn):
+        current[0] = name
+        out("::step " + name)
+        t = time.monotonic()
+        fn()
+        out("::ok %s %d" % (name, (time.monotonic() - t) * 1000))
+        current[0] = None
+        return fn
+
+    return wrap
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise AssertionError("%s:\n  expected %r\n  actual   %r" % (what, expected, actual))
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MiB), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def body_of(key):
+    return ("content of %s\n" % key).encode()
+
+
+def client_error_code(fn):
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["Error"].get("Code"), e.response["ResponseMetadata"].get("HTTPStatusCode")
+    raise AssertionError("expected a ClientError")
+
+
+def list_all_v2(**kw):
+    """Follows ContinuationToken by hand; returns (keys, prefixes, pages)."""
+    keys, prefixes, pages, token = [], [], 0, None
+    while True:
+        req = dict(Bucket=bucket, **kw)
+        if token:
+            req["ContinuationToken"] = token
+        r = s3.list_objects_v2(**req)
+        pages += 1
+        eq(r["KeyCount"], len(r.get("Contents", [])) + len(r.get("CommonPrefixes", [])), "KeyCount of page %d" % pages)
+        if "MaxKeys" in kw:
+            assert r["KeyCount"] <= kw["MaxKeys"], "page of %d entries with MaxKeys %d" % (r["KeyCount"], kw["MaxKeys"])
+        keys += [o["Key"] for o in r.get("Contents", [])]
+        prefixes += [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        if not r["IsTruncated"]:
+            assert "NextContinuationToken" not in r, "NextContinuationToken on the last page"
+            return keys, prefixes, pages
+        token = r["NextContinuationToken"]
+        assert pages < 100, "pagination does not end"
+
+
+def main():
+    note("boto3 %s, botocore %s" % (boto3.__version__, botocore.__version__))
+
+    @step("create_bucket, head_bucket, get_bucket_location")
+    def _():
+        s3.create_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket)
+        loc = s3.get_bucket_location(Bucket=bucket)
+        eq(loc.get("LocationConstraint"), None, "LocationConstraint for us-east-1")
+        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert bucket in names, "bucket missing from list_buckets: %r" % names
+
+    @step("put_object small with Metadata and ContentType")
+    def _():
+        with open(small["path"], "rb") as f:
+            r = s3.put_object(Bucket=bucket, Key="blobs/small.bin", Body=f.read(), Metadata={"color": "blue", "x-y": "z w"}, ContentType="application/x-conformance")
+        eq(r["ETag"], '"%s"' % small["md5"], "ETag")
+
+    @step("head_object: metadata, size, ETag, type")
+    def _():
+        h = s3.head_object(Bucket=bucket, Key="blobs/small.bin")
+        eq(h["Metadata"], {"color": "blue", "x-y": "z w"}, "Metadata")
+        eq(h["ContentLength"], small["size"], "ContentLength")
+        eq(h["ETag"], '"%s"' % small["md5"], "ETag")
+        eq(h["ContentType"], "application/x-conformance", "ContentType")
+
+    @step("get_object small, whole")
+    def _():
+        r = s3.get_object(Bucket=bucket, Key="blobs/small.bin")
+        data = r["Body"].read()
+        eq(hashlib.sha256(data).hexdigest(), small["sha256"], "SHA-256")
+        eq(r["ContentLength"], small["size"], "ContentLength")
+        eq(r["Metadata"], {"color": "blue", "x-y": "z w"}, "Metadata on GET")
+
+    @step("get_object with Range (first, middle, suffix, open-ended)")
+    def _():
+        with open(small["path"], "rb") as f:
+            data = f.read()
+        n = len(data)
+        for rng, lo, hi in [("bytes=0-0", 0, 0), ("bytes=100-1099", 100, 1099), ("bytes=-500", n - 500, n - 1), ("bytes=%d-" % (n - 10), n - 10, n - 1), ("bytes=5000-999999", 5000, n - 1)]:
+            r = s3.get_object(Bucket=bucket, Key="blobs/small.bin", Range=rng)
+            eq(r["ResponseMetadata"]["HTTPStatusCode"], 206, "status for " + rng)
+            eq(r["ContentRange"], "bytes %d-%d/%d" % (lo, hi, n), "ContentRange for " + rng)
+            eq(r["ContentLength"], hi - lo + 1, "ContentLength for " + rng)
+            eq(r["Body"].read(), data[lo : hi + 1], "body for " + rng)
+        code = client_error_code(lambda: s3.get_object(Bucket=bucket, Key="blobs/small.bin", Range="bytes=%d-" % (n + 10)))
+        eq(code, ("InvalidRange", 416), "unsatisfiable range")
+
+    @step("upload_file big (TransferConfig multipart_threshold 64 MiB: one PUT)")
+    def _():
+        s3.upload_file(big["path"], bucket, "blobs/big.bin", Config=transfer)
+        h = s3.head_object(Bucket=bucket, Key="blobs/big.bin")
+        eq(h["ContentLength"], big["size"], "ContentLength")
+        eq(h["ETag"], '"%s"' % big["md5"], "ETag (a single-PUT MD5, not a multipart -N ETag)")
+
+    @step("download_file big and compare SHA-256")
+    def _():
+        dest = os.path.join(work, "big.down")
+        s3.download_file(bucket, "blobs/big.bin", dest, Config=transfer)
+        eq(sha256_file(dest), big["sha256"], "SHA-256 of the download")
+        os.unlink(dest)
+
+    @step("put_object the listing keys (space, +, unicode)")
+    def _():
+        for key in args["listKeys"]:
+            s3.put_object(Bucket=bucket, Key=key, Body=body_of(key))
+        r = s3.get_object(Bucket=bucket, Key=args["listKeys"][-1])
+        eq(r["Body"].read(), body_of(args["listKeys"][-1]), "body of the unicode key")
+
+    @step("list_objects_v2 Prefix/Delimiter")
+    def _():
+        r = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+        eq([o["Key"] for o in r.get("Contents", [])], args["rootListing"]["keys"], "root keys")
+        eq([p["Prefix"] for p in r.get("CommonPrefixes", [])], args["rootListing"]["prefixes"], "root common prefixes")
+        eq(r["IsTruncated"], False, "IsTruncated")
+        r = s3.list_objects_v2(Bucket=bucket, Prefix="dir/", Delimiter="/")
+        eq(r["Prefix"], "dir/", "Prefix echoed")
+        eq([o["Key"] for o in r.get("Contents", [])], args["dirListing"]["keys"], "dir/ keys")
+        eq([p["Prefix"] for p in r.get("CommonPrefixes", [])], args["dirListing"]["prefixes"], "dir/ common prefixes")
+        r = s3.list_objects_v2(Bucket=bucket, Prefix="nothing-here/")
+        eq(r.get("Contents", []), [], "empty prefix")
+        eq(r["KeyCount"], 0, "KeyCount of an empty listing")
+
+    @step("list_objects_v2 pagination: MaxKeys 2 following ContinuationToken")
+    def _():
+        keys, prefixes, pages = list_all_v2(MaxKeys=2)
+        eq(keys, args["allKeys"], "all keys over the pages")
+        eq(prefixes, [], "no prefixes without a delimiter")
+        eq(pages, 3, "pages of 2 for 6 keys")
+
+    @step("list_objects_v2 pagination with Delimiter: MaxKeys 1 (keys and prefixes count alike)")
+    def _():
+        keys, prefixes, pages = list_all_v2(MaxKeys=1, Delimiter="/")
+        eq(keys, args["rootListing"]["keys"], "keys")
+        eq(prefixes, args["rootListing"]["prefixes"], "prefixes")
+        eq(pages, 4, "pages of 1 for 2 prefixes + 2 keys")
+
+    @step("list_objects_v2 StartAfter, and the paginator")
+    def _():
+        r = s3.list_objects_v2(Bucket=bucket, StartAfter="dir/a.txt")
+        eq([o["Key"] for o in r.get("Contents", [])], [k for k in args["allKeys"] if k.encode() > b"dir/a.txt"], "keys after dir/a.txt")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 4})
+        eq([o["Key"] for p in pages for o in p.get("Contents", [])], args["allKeys"], "paginator keys")
+
+    @step("list_objects (v1) pagination: MaxKeys 2 following Marker")
+    def _():
+        keys, marker = [], ""
+        for _ in range(10):
+            r = s3.list_objects(Bucket=bucket, MaxKeys=2, Marker=marker)
+            page = [o["Key"] for o in r.get("Contents", [])]
+            keys += page
+            if not r["IsTruncated"]:
+                break
+            marker = r.get("NextMarker") or page[-1]
+        eq(keys, args["allKeys"], "all keys over v1 pages")
+
+    @step("generate_presigned_url GET, fetched with urllib")
+    def _():
+        for key, expected in [("blobs/small.bin", small["sha256"]), (args["listKeys"][-1], hashlib.sha256(body_of(args["listKeys"][-1])).hexdigest())]:
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+            last_request.update(method="GET", url=url, headers={})
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                eq(resp.status, 200, "status")
+                eq(hashlib.sha256(resp.read()).hexdigest(), expected, "SHA-256 of presigned GET " + key)
+
+    @step("generate_presigned_url PUT, uploaded with urllib, read back")
+    def _():
+        data = os.urandom(7000)
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "presigned/put.bin"}, ExpiresIn=300)
+        last_request.update(method="PUT", url=url, headers={})
+        # urllib would otherwise label the body application/x-www-form-urlencoded.
+        req = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            eq(resp.status, 200, "status")
+            eq(resp.headers.get("ETag"), '"%s"' % hashlib.md5(data).hexdigest(), "ETag")
+        r = s3.get_object(Bucket=bucket, Key="presigned/put.bin")
+        eq(r["Body"].read(), data, "bytes read back")
+        eq(r["ContentType"], "application/octet-stream", "ContentType")
+
+    @step("presigned GET with a bad signature is refused (403)")
+    def _():
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "blobs/small.bin"}, ExpiresIn=300)
+        bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+        last_request.update(method="GET", url=bad, headers={})
+        try:
+            urllib.request.urlopen(bad, timeout=60)
+            raise AssertionError("a tampered presigned URL was accepted")
+        except urllib.error.HTTPError as e:
+            eq(e.code, 403, "status")
+
+    @step("get_object / head_object of a missing key: NoSuchKey / 404")
+    def _():
+        eq(client_error_code(lambda: s3.get_object(Bucket=bucket, Key="no/such/key")), ("NoSuchKey", 404), "get_object")
+        eq(client_error_code(lambda: s3.head_object(Bucket=bucket, Key="no/such/key"))[1], 404, "head_object status")
+
+    @step("delete_bucket of a non-empty bucket: BucketNotEmpty")
+    def _():
+        eq(client_error_code(lambda: s3.delete_bucket(Bucket=bucket)), ("BucketNotEmpty", 409), "delete_bucket")
+
+    @step("delete_object every key, bucket empty")
+    def _():
+        for key in args["allKeys"] + ["presigned/put.bin"]:
+            r = s3.delete_object(Bucket=bucket, Key=key)
+            eq(r["ResponseMetadata"]["HTTPStatusCode"], 204, "status of delete_object " + key)
+        # Deleting a missing key is a success in S3.
+        eq(s3.delete_object(Bucket=bucket, Key="no/such/key")["ResponseMetadata"]["HTTPStatusCode"], 204, "delete of a missing key")
+        eq(s3.list_objects_v2(Bucket=bucket).get("Contents", []), [], "objects left")
+
+    @step("delete_bucket, then head_bucket is 404")
+    def _():
+        s3.delete_bucket(Bucket=bucket)
+        eq(client_error_code(lambda: s3.head_bucket(Bucket=bucket))[1], 404, "head_bucket status")
+        eq(client_error_code(lambda: s3.list_objects_v2(Bucket=bucket)), ("NoSuchBucket", 404), "list of a deleted bucket")
+
+
+try:
+    main()
+except Exception as e:
+    traceback.print_exc()
+    if isinstance(e, ClientError):
+        print("response: %r" % (e.response,), file=sys.stderr)
+    if last_request:
+        print("last request: %s %s" % (last_request.get("method"), last_request.get("url")), file=sys.stderr)
+        for k, v in last_request.get("headers", {}).items():
+            print("  %s: %s" % (k, v), file=sys.stderr)
+    print("::failed %s" % (current[0],), flush=True)
+    sys.exit(1)

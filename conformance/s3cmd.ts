@@ -1,0 +1,147 @@
+// s3cmd 2.3 with its own config file (`-c`): path-style (host_bucket
+// without %(bucket)s), SigV4 (signature_v2 = False), plain http.
+//
+// Multipart: s3cmd splits files above 15 MiB by default; aerostore has no
+// multipart upload yet, so the config says enable_multipart = False and every
+// put also passes --disable-multipart.
+// Deletes: `s3cmd del` without --recursive deletes each named key with one
+// DeleteObject; --recursive would use DeleteObjects (batch), which aerostore
+// does not have yet, so keys are deleted by name.
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  ALL_KEYS,
+  DIR_LISTING,
+  LIST_KEYS,
+  ROOT_LISTING,
+  WEIRD_KEY,
+  assert,
+  assertEqual,
+  assertSameFile,
+  clientEnv,
+  listKeyBody,
+  run,
+  runFails,
+  runOk,
+  sha256,
+  writeFileDeep,
+  writeS3cmdConfig,
+  type Scenario,
+} from './lib.ts';
+
+const S3CMD = 's3cmd';
+
+/** `s3cmd ls` lines: "                          DIR  s3://b/dir/" and "2024-01-01 00:00         20  s3://b/key". */
+function parseLs(out: string, bucket: string): { keys: string[]; prefixes: string[] } {
+  const keys: string[] = [];
+  const prefixes: string[] = [];
+  const strip = (u: string) => {
+    assert(u.startsWith(`s3://${bucket}/`), `unexpected URI ${u}`);
+    return u.slice(`s3://${bucket}/`.length);
+  };
+  for (const line of out.split('\n')) {
+    if (!line.trim()) continue;
+    const dir = /^\s*DIR\s+(s3:\/\/.*)$/.exec(line);
+    if (dir) {
+      prefixes.push(strip(dir[1]));
+      continue;
+    }
+    const obj = /^\d{4}-\d\d-\d\d \d\d:\d\d\s+\d+\s+(s3:\/\/.*)$/.exec(line);
+    if (!obj) throw new Error(`unexpected line in s3cmd ls output: ${JSON.stringify(line)}`);
+    keys.push(strip(obj[1]));
+  }
+  return { keys, prefixes };
+}
+
+/** s3cmd reports a checksum mismatch as a WARNING and still exits 0. */
+function noMd5Warning(stderr: string): void {
+  assert(!/MD5|md5/.test(stderr), `s3cmd warned about MD5:\n${stderr}`);
+}
+
+export const s3cmdScenario: Scenario = {
+  name: 's3cmd',
+  async unavailable() {
+    const r = await run(S3CMD, ['--version']).catch(() => undefined);
+    return r?.code === 0 ? undefined : 's3cmd is missing: apt-get install -y s3cmd';
+  },
+  async run(ctx) {
+    const { bucket, work, small, big, server } = ctx;
+    const config = await writeS3cmdConfig(work, server);
+    const env = clientEnv(path.join(work, 'home'));
+    const s3cmd = (...args: string[]) => runOk(S3CMD, ['-c', config, ...args], { env, cwd: work });
+    const s3url = (key = '') => `s3://${bucket}/${key}`;
+
+    await ctx.step('s3cmd --version', async () => {
+      ctx.note((await s3cmd('--version')).stdout.trim());
+    });
+
+    await ctx.step('s3cmd mb (CreateBucket), ls shows it (ListBuckets)', async () => {
+      await s3cmd('mb', `s3://${bucket}`);
+      const r = await s3cmd('ls');
+      assert(r.stdout.split('\n').some((l) => l.trim().endsWith(`s3://${bucket}`)), `bucket missing from ls:\n${r.stdout}`);
+    });
+
+    await ctx.step(`s3cmd put small (${small.size} B) and big (${big.size} B) with --disable-multipart`, async () => {
+      noMd5Warning((await s3cmd('put', '--no-progress', '--disable-multipart', small.path, s3url('blobs/small.bin'))).stderr);
+      noMd5Warning((await s3cmd('put', '--no-progress', '--disable-multipart', big.path, s3url('blobs/big.bin'))).stderr);
+    });
+
+    await ctx.step('s3cmd get both and compare SHA-256', async () => {
+      const dl = path.join(work, 'dl');
+      noMd5Warning((await s3cmd('get', '--no-progress', '--force', s3url('blobs/small.bin'), path.join(dl, 'small.bin'))).stderr);
+      noMd5Warning((await s3cmd('get', '--no-progress', '--force', s3url('blobs/big.bin'), path.join(dl, 'big.bin'))).stderr);
+      await assertSameFile(path.join(dl, 'small.bin'), small);
+      await assertSameFile(path.join(dl, 'big.bin'), big);
+      await rm(dl, { recursive: true, force: true });
+    });
+
+    await ctx.step('s3cmd put the listing keys (space, +, unicode)', async () => {
+      for (const key of LIST_KEYS) {
+        const file = path.join(work, 'keys', sha256(key).slice(0, 12));
+        await writeFileDeep(file, listKeyBody(key));
+        await s3cmd('put', '--no-progress', '--disable-multipart', file, s3url(key));
+      }
+      const out = path.join(work, 'weird.out');
+      await s3cmd('get', '--no-progress', '--force', s3url(WEIRD_KEY), out);
+      assertEqual(await readFile(out, 'utf8'), listKeyBody(WEIRD_KEY), 'body of the unicode key');
+    });
+
+    await ctx.step('s3cmd ls at the root and under dir/', async () => {
+      assertEqual(parseLs((await s3cmd('ls', s3url())).stdout, bucket), { keys: ROOT_LISTING.keys, prefixes: ROOT_LISTING.prefixes }, 's3cmd ls s3://bucket/');
+      assertEqual(parseLs((await s3cmd('ls', s3url('dir/'))).stdout, bucket), { keys: DIR_LISTING.keys, prefixes: DIR_LISTING.prefixes }, 's3cmd ls s3://bucket/dir/');
+    });
+
+    await ctx.step('s3cmd ls --recursive', async () => {
+      const r = await s3cmd('ls', '--recursive', s3url());
+      assertEqual(parseLs(r.stdout, bucket), { keys: ALL_KEYS, prefixes: [] }, 's3cmd ls --recursive');
+      const big = r.stdout.split('\n').find((l) => l.endsWith(s3url('blobs/big.bin')));
+      assert(big && new RegExp(`\\s${ctx.big.size}\\s`).test(big), `size of big.bin not shown: ${big}`);
+    });
+
+    await ctx.step('s3cmd put --add-header x-amz-meta-*, s3cmd info reads it back', async () => {
+      await s3cmd('put', '--no-progress', '--disable-multipart', '--mime-type=application/x-conformance', '--add-header=x-amz-meta-color:blue', small.path, s3url('meta/small.bin'));
+      const r = await s3cmd('info', s3url('meta/small.bin'));
+      assert(/x-amz-meta-color: blue/.test(r.stdout), `metadata missing from info:\n${r.stdout}`);
+      assert(new RegExp(`File size: ${small.size}\\b`).test(r.stdout), `size missing from info:\n${r.stdout}`);
+      assert(/MIME type: application\/x-conformance/.test(r.stdout), `MIME type missing from info:\n${r.stdout}`);
+      assert(new RegExp(`MD5 sum:\\s+${small.md5}`).test(r.stdout), `MD5 missing from info:\n${r.stdout}`);
+    });
+
+    await ctx.step('s3cmd get of a missing key fails with 404', async () => {
+      const r = await runFails(S3CMD, ['-c', config, 'get', '--force', s3url('no/such/key'), path.join(work, 'nothing')], { env });
+      assert(/404|NoSuchKey|does not exist/i.test(r.stderr), `expected a 404, got:\n${r.stderr}`);
+    });
+
+    await ctx.step('s3cmd del each key (one DeleteObject per key), bucket empty', async () => {
+      await s3cmd('del', ...[...ALL_KEYS, 'meta/small.bin'].map((k) => s3url(k)));
+      const r = await s3cmd('ls', '--recursive', s3url());
+      assertEqual(r.stdout.trim(), '', 'objects left');
+    });
+
+    await ctx.step('s3cmd rb (DeleteBucket), gone from ls', async () => {
+      await s3cmd('rb', `s3://${bucket}`);
+      const r = await s3cmd('ls');
+      assert(!r.stdout.includes(`s3://${bucket}`), `bucket still listed:\n${r.stdout}`);
+    });
+  },
+};

@@ -1,0 +1,297 @@
+// AWS SDK for JavaScript v3 (@aws-sdk/client-s3, pinned) with DEFAULT client
+// settings: only endpoint, region, credentials and forcePathStyle. That means
+// CRC32 checksums on every PutObject (a header for a Buffer body; aws-chunked
+// with an unsigned x-amz-checksum-crc32 trailer for a stream), checksum mode
+// ENABLED and validation on GetObject, and presigned PUT URLs that carry
+// x-amz-checksum-crc32=AAAAAA== (the CRC32 of an empty body) in their query.
+//
+// A read-only middleware records each request's and response's headers so
+// that a failing step can show them; it changes nothing on the wire.
+//
+// Multipart: PutObject is always one request (the SDK's Upload helper from
+// @aws-sdk/lib-storage, which splits bodies, is not used), so the 50 MiB
+// stream goes up as a single aws-chunked PUT.
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import {
+  ALL_KEYS,
+  DIR_LISTING,
+  LIST_KEYS,
+  ROOT_LISTING,
+  WEIRD_KEY,
+  assert,
+  assertEqual,
+  listKeyBody,
+  md5,
+  recordTranscript,
+  sha256,
+  type Scenario,
+} from './lib.ts';
+
+/** S3's x-amz-checksum-crc32: the big-endian CRC32, base64. */
+function crc32b64(data: Uint8Array): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc32(data) >>> 0);
+  return b.toString('base64');
+}
+
+async function crc32File(file: string): Promise<string> {
+  let c = 0;
+  for await (const chunk of createReadStream(file)) c = crc32(chunk as Buffer, c);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(c >>> 0);
+  return b.toString('base64');
+}
+
+interface Exchange {
+  request: { method: string; path: string; query: Record<string, unknown>; headers: Record<string, string> };
+  response?: { statusCode: number; headers: Record<string, string> };
+}
+
+function describe(command: string, x: Exchange): string {
+  const q = new URLSearchParams(
+    Object.entries(x.request.query).flatMap(([k, v]): [string, string][] =>
+      Array.isArray(v) ? v.map((vv): [string, string] => [k, String(vv)]) : [[k, v == null ? '' : String(v)]],
+    ),
+  ).toString();
+  const lines = [`${command}`, `> ${x.request.method} ${x.request.path}${q ? '?' + q : ''}`];
+  for (const [k, v] of Object.entries(x.request.headers)) lines.push(`> ${k}: ${/authorization/i.test(k) ? v.replace(/Signature=\w+/, 'Signature=…') : v}`);
+  if (x.response) {
+    lines.push(`< ${x.response.statusCode}`);
+    for (const [k, v] of Object.entries(x.response.headers)) lines.push(`< ${k}: ${v}`);
+  } else lines.push('< (no response)');
+  return lines.join('\n');
+}
+
+/** Reads a GetObject body to the end (the SDK validates its checksum as it ends). */
+async function drain(body: unknown): Promise<{ bytes: number; sha256: string; data?: Buffer }> {
+  const h = createHash('sha256');
+  const keep: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body as Readable) {
+    const b = chunk as Buffer;
+    h.update(b);
+    bytes += b.length;
+    if (bytes <= 1 << 20) keep.push(b);
+  }
+  return { bytes, sha256: h.digest('hex'), data: bytes <= 1 << 20 ? Buffer.concat(keep) : undefined };
+}
+
+export const sdkJsScenario: Scenario = {
+  name: 'sdk-js',
+  async run(ctx) {
+    const { bucket, small, big, server } = ctx;
+    const client = new S3Client({
+      endpoint: server.url,
+      region: server.region,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      forcePathStyle: true,
+    });
+    let last: Exchange | undefined;
+    client.middlewareStack.add(
+      (next, context) => async (args: any) => {
+        const req = args.request;
+        const x: Exchange = { request: { method: req.method, path: req.path, query: { ...req.query }, headers: { ...req.headers } } };
+        last = x;
+        const command = `S3Client.send(${context.commandName})`;
+        recordTranscript({ command, detail: describe(command, x) });
+        const out = await next(args);
+        const res = (out as any).response;
+        if (res) x.response = { statusCode: res.statusCode, headers: { ...res.headers } };
+        recordTranscript({ command, detail: describe(command, x) });
+        return out;
+      },
+      { step: 'deserialize', priority: 'low', name: 'conformanceRecorder' },
+    );
+    const expectError = async (what: string, p: Promise<unknown>): Promise<S3ServiceException> => {
+      try {
+        await p;
+      } catch (e) {
+        if (e instanceof S3ServiceException) return e;
+        throw e;
+      }
+      throw new Error(`${what} succeeded but should have failed`);
+    };
+    const smallBytes = await readFile(small.path);
+
+    try {
+      await ctx.step('CreateBucket, HeadBucket, ListBuckets', async () => {
+        await client.send(new CreateBucketCommand({ Bucket: bucket }));
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+        const r = await client.send(new ListBucketsCommand({}));
+        assert(r.Buckets?.some((b) => b.Name === bucket), `bucket missing from ListBuckets: ${JSON.stringify(r.Buckets)}`);
+      });
+
+      await ctx.step(`PutObject from a Buffer (${small.size} B, x-amz-checksum-crc32 header)`, async () => {
+        const r = await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin', Body: smallBytes, Metadata: { color: 'blue' }, ContentType: 'application/x-conformance' }),
+        );
+        assertEqual(last?.request.headers['x-amz-checksum-crc32'], crc32b64(smallBytes), 'the SDK sent x-amz-checksum-crc32 (precondition)');
+        assertEqual(r.ETag, `"${small.md5}"`, 'ETag');
+        assertEqual(r.ChecksumCRC32, crc32b64(smallBytes), 'ChecksumCRC32 echoed by PutObject');
+      });
+
+      await ctx.step('HeadObject: metadata, size, ETag, type', async () => {
+        const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        assertEqual(h.Metadata, { color: 'blue' }, 'Metadata');
+        assertEqual(h.ContentLength, small.size, 'ContentLength');
+        assertEqual(h.ETag, `"${small.md5}"`, 'ETag');
+        assertEqual(h.ContentType, 'application/x-conformance', 'ContentType');
+      });
+
+      await ctx.step('GetObject small: bytes, and the stored CRC32 (checksum mode ENABLED)', async () => {
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        assertEqual(last?.request.headers['x-amz-checksum-mode'], 'ENABLED', 'the SDK sent x-amz-checksum-mode (precondition)');
+        const body = await drain(r.Body);
+        assertEqual(body.sha256, small.sha256, 'SHA-256');
+        assertEqual(r.ChecksumCRC32, crc32b64(smallBytes), 'ChecksumCRC32 of GetObject');
+      });
+
+      await ctx.step('GetObject with Range bytes=10-19', async () => {
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin', Range: 'bytes=10-19' }));
+        const body = await drain(r.Body);
+        assertEqual(r.$metadata.httpStatusCode, 206, 'status');
+        assertEqual(r.ContentRange, `bytes 10-19/${small.size}`, 'ContentRange');
+        assertEqual(body.data?.toString('hex'), smallBytes.subarray(10, 20).toString('hex'), 'bytes');
+      });
+
+      await ctx.step(`PutObject from a stream with ContentLength (${big.size} B, aws-chunked + unsigned CRC32 trailer)`, async () => {
+        const r = await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: 'blobs/big.bin', Body: createReadStream(big.path), ContentLength: big.size }),
+        );
+        const h = last!.request.headers;
+        assertEqual(
+          [h['x-amz-content-sha256'], h['content-encoding'], h['x-amz-trailer'], h['x-amz-decoded-content-length']],
+          ['STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'aws-chunked', 'x-amz-checksum-crc32', String(big.size)],
+          'the SDK sent aws-chunked with a trailer (precondition)',
+        );
+        assertEqual(r.ETag, `"${big.md5}"`, 'ETag');
+        assertEqual(r.ChecksumCRC32, await crc32File(big.path), 'ChecksumCRC32 echoed by PutObject');
+      });
+
+      await ctx.step('GetObject big: bytes compared (SDK validates the CRC32)', async () => {
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'blobs/big.bin' }));
+        const body = await drain(r.Body);
+        assertEqual(body.bytes, big.size, 'bytes read');
+        assertEqual(body.sha256, big.sha256, 'SHA-256');
+        assertEqual(r.ChecksumCRC32, await crc32File(big.path), 'ChecksumCRC32 of GetObject');
+      });
+
+      await ctx.step('PutObject from a small stream, and an empty object', async () => {
+        const s = await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: 'misc/stream-small.bin', Body: createReadStream(small.path), ContentLength: small.size }),
+        );
+        assertEqual(s.ETag, `"${small.md5}"`, 'ETag of the small stream');
+        const e = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'misc/empty', Body: Buffer.alloc(0) }));
+        assertEqual(e.ETag, `"${md5('')}"`, 'ETag of the empty object');
+        const g = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'misc/empty' }));
+        assertEqual((await drain(g.Body)).bytes, 0, 'bytes of the empty object');
+        assertEqual(g.ContentLength, 0, 'ContentLength of the empty object');
+        const g2 = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'misc/stream-small.bin' }));
+        assertEqual((await drain(g2.Body)).sha256, small.sha256, 'SHA-256 of the small stream');
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'misc/stream-small.bin' }));
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'misc/empty' }));
+      });
+
+      await ctx.step('PutObject the listing keys (space, +, unicode)', async () => {
+        for (const key of LIST_KEYS) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(listKeyBody(key)) }));
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: WEIRD_KEY }));
+        assertEqual((await drain(r.Body)).data?.toString(), listKeyBody(WEIRD_KEY), 'body of the unicode key');
+      });
+
+      await ctx.step('ListObjectsV2 with Prefix and Delimiter', async () => {
+        const root = await client.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }));
+        assertEqual(root.Contents?.map((o) => o.Key) ?? [], ROOT_LISTING.keys, 'root keys');
+        assertEqual(root.CommonPrefixes?.map((p) => p.Prefix) ?? [], ROOT_LISTING.prefixes, 'root common prefixes');
+        const dir = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dir/', Delimiter: '/' }));
+        assertEqual(dir.Contents?.map((o) => o.Key) ?? [], DIR_LISTING.keys, 'dir/ keys');
+        assertEqual(dir.CommonPrefixes?.map((p) => p.Prefix) ?? [], DIR_LISTING.prefixes, 'dir/ common prefixes');
+      });
+
+      await ctx.step('paginateListObjectsV2 (pageSize 2)', async () => {
+        const keys: string[] = [];
+        let pages = 0;
+        for await (const page of paginateListObjectsV2({ client, pageSize: 2 }, { Bucket: bucket })) {
+          pages++;
+          keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+          assert(pages < 50, 'pagination does not end');
+        }
+        assertEqual(keys, ALL_KEYS, 'keys over all pages');
+        assertEqual(pages, 3, 'pages');
+      });
+
+      await ctx.step('presigned GET (s3-request-presigner) fetched with plain fetch', async () => {
+        for (const [key, expected] of [
+          ['blobs/small.bin', smallBytes],
+          [WEIRD_KEY, Buffer.from(listKeyBody(WEIRD_KEY))],
+        ] as const) {
+          const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 300 });
+          const res = await fetch(url);
+          const body = Buffer.from(await res.arrayBuffer());
+          recordTranscript({ command: `fetch(${url})`, detail: `HTTP ${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${res.ok ? '' : body.toString()}` });
+          assertEqual(res.status, 200, `status of presigned GET ${key}`);
+          assertEqual(sha256(body), sha256(expected), `SHA-256 of presigned GET ${key}`);
+        }
+      });
+
+      await ctx.step('presigned PUT (default: x-amz-checksum-crc32=AAAAAA== of an empty body in the query) with a real body', async () => {
+        const data = randomBytes(9000);
+        const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: 'presigned/put.bin' }), { expiresIn: 300 });
+        const q = new URL(url).searchParams;
+        ctx.note(`query checksum: x-amz-checksum-crc32=${q.get('x-amz-checksum-crc32')} x-amz-sdk-checksum-algorithm=${q.get('x-amz-sdk-checksum-algorithm')}`);
+        assertEqual(q.get('x-amz-checksum-crc32'), 'AAAAAA==', 'the presigned URL carries the empty-body CRC32 (precondition)');
+        const res = await fetch(url, { method: 'PUT', body: data });
+        const text = await res.text();
+        recordTranscript({ command: `fetch(${url}, { method: 'PUT', body: <9000 random bytes> })`, detail: `HTTP ${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}` });
+        assertEqual(res.status, 200, 'status of the presigned PUT');
+        assertEqual(res.headers.get('etag'), `"${md5(data)}"`, 'ETag');
+        const g = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'presigned/put.bin' }));
+        const body = await drain(g.Body);
+        assertEqual(body.sha256, sha256(data), 'SHA-256 read back');
+        // The empty-body CRC32 from the URL must not have been stored as the object's checksum.
+        if (g.ChecksumCRC32 !== undefined) assertEqual(g.ChecksumCRC32, crc32b64(data), 'ChecksumCRC32 of the presigned upload');
+      });
+
+      await ctx.step('GetObject of a missing key: NoSuchKey', async () => {
+        const e = await expectError('GetObject of a missing key', client.send(new GetObjectCommand({ Bucket: bucket, Key: 'no/such/key' })));
+        assertEqual([e.name, e.$metadata.httpStatusCode], ['NoSuchKey', 404], 'error');
+      });
+
+      await ctx.step('DeleteObject every key, bucket empty', async () => {
+        for (const key of [...ALL_KEYS, 'presigned/put.bin']) {
+          const r = await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+          assertEqual(r.$metadata.httpStatusCode, 204, `status of DeleteObject ${key}`);
+        }
+        const r = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+        assertEqual(r.Contents ?? [], [], 'objects left');
+        assertEqual(r.KeyCount, 0, 'KeyCount');
+      });
+
+      await ctx.step('DeleteBucket, then HeadBucket is 404', async () => {
+        await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+        const e = await expectError('HeadBucket of a deleted bucket', client.send(new HeadBucketCommand({ Bucket: bucket })));
+        assertEqual(e.$metadata.httpStatusCode, 404, 'status');
+      });
+    } finally {
+      client.destroy();
+    }
+  },
+};
