@@ -10,7 +10,7 @@
 // Each scenario runs in its own bucket; the first failing step ends that
 // scenario and is printed with the command it ran and its output. The last
 // line is `N passed, N failed`; the exit status is 1 if any failed.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
@@ -196,7 +196,10 @@ async function main(): Promise<number> {
         if (errors.length) console.log(`\nserver error log lines (${errors.length}):\n${indent(truncate(errors.join('\n'), 8000), '  ')}`);
       }
       await server.stop({ keepData: keep });
-      if (keep) console.log(`server data kept in ${server.dataDir}`);
+      if (keep) {
+        await writeFile(path.join(tmp, 'server.log'), server.log());
+        console.log(`server data kept in ${server.dataDir}, its log in ${path.join(tmp, 'server.log')}`);
+      }
     }
     if (!keep) await rm(tmp, { recursive: true, force: true });
     else console.log(`temp files kept in ${tmp}`);

@@ -6,7 +6,10 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StagedBlob } from '../blobs/store.ts';
 import {
+  assertChecksumMatches,
   checksumHeaderName,
+  parseChecksumValue,
+  parseContentMd5,
   parseRequestedChecksum,
   verifyContentMd5,
   type ChecksumAlgorithm,
@@ -57,7 +60,9 @@ export interface ObjectPayload {
 export function objectPayload(req: IncomingMessage, signature: VerifiedSignature | null): ObjectPayload {
   const payload = classifyPayload(signature?.payloadHash ?? 'UNSIGNED-PAYLOAD');
   const requested = parseRequestedChecksum(req.headers);
-  const contentMd5 = req.headers['content-md5'];
+  const contentMd5 = req.headers['content-md5'] === undefined ? undefined : String(req.headers['content-md5']);
+  // A malformed Content-MD5 is refused before the body is accepted.
+  if (contentMd5 !== undefined) parseContentMd5(contentMd5);
   const encodings = (req.headers['content-encoding'] ?? '')
     .split(',')
     .map((e) => e.trim())
@@ -90,6 +95,9 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
     pipeline(req, decoder).catch(() => {});
     body = decoder;
   } else {
+    if (requested?.fromTrailer) {
+      throw new S3Error('MalformedTrailerError', 'x-amz-trailer is only valid with an aws-chunked (STREAMING-*-TRAILER) body.');
+    }
     expectedSize = headerNumber(req, 'content-length');
     if (expectedSize === undefined) throw new S3Error('MissingContentLength');
   }
@@ -101,17 +109,15 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
     checksumAlgorithms: algorithm ? [algorithm] : [],
     contentEncoding: encodings.length ? encodings.join(',') : undefined,
     verify(staged) {
-      if (contentMd5 !== undefined) verifyContentMd5(String(contentMd5), staged.md5);
+      if (contentMd5 !== undefined) verifyContentMd5(contentMd5, staged.md5);
       if (payload.kind === 'sha256' && payload.hex !== staged.sha256) throw contentSha256Mismatch(payload.hex, staged.sha256);
       if (!requested || !algorithm) return;
       const header = checksumHeaderName(algorithm);
-      const expected = requested.fromTrailer ? decoder?.trailers[header] : requested.expected;
-      if (expected === undefined) {
-        throw new S3Error('InvalidRequest', `The ${header} trailer was declared but not sent.`);
-      }
-      if (expected !== staged.checksums[algorithm]) {
-        throw new S3Error('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`);
-      }
+      const sent = requested.fromTrailer ? decoder?.trailers[header] : requested.expected;
+      // The decoder refuses a declared trailer that never came (MalformedTrailerError).
+      if (sent === undefined) throw new S3Error('MalformedTrailerError');
+      const expected = requested.fromTrailer ? parseChecksumValue(algorithm, sent, 'trailer') : sent;
+      assertChecksumMatches(algorithm, expected, staged.checksums[algorithm] as string);
     },
     echoChecksums(staged) {
       return algorithm ? { [checksumHeaderName(algorithm)]: staged.checksums[algorithm] as string } : {};
