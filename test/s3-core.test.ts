@@ -247,6 +247,25 @@ describe('content-addressed blobs', () => {
     assert.equal((await filesUnder(blobs)).length, before);
   });
 
+  it('never loses content that a concurrent upload claims while its last reference is deleted', async () => {
+    // Each round: key "old" holds X alone; then, at once, "old" is deleted
+    // (its blob drops to zero and is collected) while "new" is written with
+    // the same bytes X. Whatever the interleaving, "new" must read back whole.
+    for (let round = 0; round < 25; round++) {
+      const content = randomBytes(20_000 + round);
+      assert.equal((await put('dedup', `race/old-${round}`, content)).status, 200);
+      const [del, created] = await Promise.all([
+        s3.send({ method: 'DELETE', path: `/dedup/race/old-${round}` }),
+        put('dedup', `race/new-${round}`, content),
+      ]);
+      assert.equal(del.status, 204);
+      assert.equal(created.status, 200);
+      const got = await get('dedup', `race/new-${round}`);
+      assert.equal(got.status, 200, `round ${round}`);
+      assert.ok(got.body.equals(content), `round ${round}: bytes intact`);
+    }
+  });
+
   it('leaves no object, blob or temp file when the client disconnects mid-upload', async () => {
     const blobs = path.join(server.dataDir, 'blobs');
     const tmp = path.join(server.dataDir, 'tmp');
