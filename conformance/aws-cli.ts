@@ -14,6 +14,7 @@ import {
   ALL_KEYS,
   DIR_LISTING,
   LIST_KEYS,
+  ODD_KEY,
   ROOT_LISTING,
   WEIRD_KEY,
   assert,
@@ -133,6 +134,14 @@ export const awsCliScenario: Scenario = {
       }
     });
 
+    await ctx.step('aws s3api put-object with a wrong --content-md5: BadDigest, nothing stored', async () => {
+      const wrong = Buffer.from(md5('not the body'), 'hex').toString('base64');
+      const r = await awsFails('s3api', 'put-object', '--bucket', bucket, '--key', 'bad/digest.bin', '--body', small.path, '--content-md5', wrong);
+      assert(r.stderr.includes('BadDigest'), `expected BadDigest, got: ${r.stderr}`);
+      const h = await awsFails('s3api', 'head-object', '--bucket', bucket, '--key', 'bad/digest.bin');
+      assert(/\(404\)|Not Found/.test(h.stderr), `expected 404 for the refused upload, got: ${h.stderr}`);
+    });
+
     await ctx.step('aws s3api get-object the unicode key, whole and --range', async () => {
       const out = path.join(work, 'weird.out');
       const r = await json('s3api', 'get-object', '--bucket', bucket, '--key', WEIRD_KEY, out);
@@ -156,9 +165,9 @@ export const awsCliScenario: Scenario = {
       assertEqual((r.CommonPrefixes ?? []).map((p: any) => p.Prefix), DIR_LISTING.prefixes, 'common prefixes');
     });
 
-    await ctx.step('aws s3api list-objects-v2 --page-size 2 (continuation tokens)', async () => {
+    await ctx.step(`aws s3api list-objects-v2 --page-size 2 (continuation tokens, ${Math.ceil(ALL_KEYS.length / 2)} pages)`, async () => {
       const r = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--page-size', '2');
-      assertEqual((r.Contents ?? []).map((o: any) => o.Key), ALL_KEYS, 'all keys over 3 pages');
+      assertEqual((r.Contents ?? []).map((o: any) => o.Key), ALL_KEYS, 'all keys over the pages');
       const sizes = Object.fromEntries((r.Contents ?? []).map((o: any) => [o.Key, o.Size]));
       assertEqual(sizes['blobs/big.bin'], big.size, 'Size of blobs/big.bin');
     });
@@ -184,10 +193,11 @@ export const awsCliScenario: Scenario = {
       assertEqual(h2.Metadata, { k1: 'v1', k2: 'v 2' }, 'Metadata from s3api put-object');
     });
 
-    await ctx.step('aws s3 presign, fetched with plain fetch (small and unicode key)', async () => {
+    await ctx.step('aws s3 presign, fetched with plain fetch (small, unicode and odd-character keys)', async () => {
       for (const [key, expected] of [
         ['blobs/small.bin', await readFile(small.path)],
         [WEIRD_KEY, Buffer.from(listKeyBody(WEIRD_KEY))],
+        [ODD_KEY, Buffer.from(listKeyBody(ODD_KEY))],
       ] as const) {
         const r = await aws('s3', 'presign', s3url(key), '--expires-in', '300');
         const url = r.stdout.trim();
@@ -240,7 +250,7 @@ export const awsCliScenario: Scenario = {
       const gone = await awsFails('s3api', 'head-object', '--bucket', bucket, '--key', WEIRD_KEY);
       assert(/\(404\)|Not Found/.test(gone.stderr), `expected 404 for a deleted key, got: ${gone.stderr}`);
       const left = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--delimiter', '/');
-      assertEqual((left.Contents ?? []).map((o: any) => o.Key), ['other.txt'], 'root keys after deletes');
+      assertEqual((left.Contents ?? []).map((o: any) => o.Key), [ODD_KEY, 'other.txt'], 'root keys after deletes');
     });
 
     await ctx.step('aws s3api get-object of a missing key: NoSuchKey', async () => {

@@ -5,7 +5,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALL_KEYS, DIR_LISTING, LIST_KEYS, ROOT_LISTING, clientEnv, recordTranscript, run, shellQuote, type Scenario } from './lib.ts';
+import { CheckFailed, ALL_KEYS, DIR_LISTING, LIST_KEYS, ODD_KEY, ROOT_LISTING, WEIRD_KEY, clientEnv, recordTranscript, run, shellQuote, type Scenario } from './lib.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'boto3_scenario.py');
@@ -30,6 +30,8 @@ export const boto3Scenario: Scenario = {
       small,
       big,
       listKeys: LIST_KEYS,
+      weirdKey: WEIRD_KEY,
+      oddKey: ODD_KEY,
       allKeys: ALL_KEYS,
       rootListing: ROOT_LISTING,
       dirListing: DIR_LISTING,
@@ -56,8 +58,10 @@ export const boto3Scenario: Scenario = {
       const failed = /^::failed (.*)$/.exec(line);
       if (failed) {
         await ctx.step(failed[1], async () => {
-          recordTranscript({ command, code: r.code, stdout: r.stdout, stderr: r.stderr });
-          throw new Error(`boto3 step failed (traceback and last request in stderr below): ${failed[1]}`);
+          // The steps are already printed above: keep only stray output.
+          const stdout = r.stdout.split('\n').filter((l) => !l.startsWith('::')).join('\n');
+          recordTranscript({ command, code: r.code, stdout, stderr: r.stderr });
+          throw new CheckFailed(`boto3 step failed (traceback and last request in stderr below): ${failed[1]}`);
         });
       }
     }

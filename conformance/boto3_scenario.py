@@ -181,6 +181,29 @@ def main():
         code = client_error_code(lambda: s3.get_object(Bucket=bucket, Key="blobs/small.bin", Range="bytes=%d-" % (n + 10)))
         eq(code, ("InvalidRange", 416), "unsatisfiable range")
 
+    @step("put_object with ChecksumAlgorithm SHA256, head_object ChecksumMode ENABLED")
+    def _():
+        import base64
+        data = os.urandom(3000)
+        want = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        r = s3.put_object(Bucket=bucket, Key="checksum/sha256.bin", Body=data, ChecksumAlgorithm="SHA256")
+        eq(r.get("ChecksumSHA256"), want, "ChecksumSHA256 echoed by put_object")
+        h = s3.head_object(Bucket=bucket, Key="checksum/sha256.bin", ChecksumMode="ENABLED")
+        eq(h.get("ChecksumSHA256"), want, "ChecksumSHA256 from head_object")
+        s3.delete_object(Bucket=bucket, Key="checksum/sha256.bin")
+
+    @step("put_object with a wrong ContentMD5 or x-amz-checksum-sha256: BadDigest, nothing stored")
+    def _():
+        import base64
+        data = os.urandom(3000)
+        wrong_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+        eq(client_error_code(lambda: s3.put_object(Bucket=bucket, Key="bad/md5.bin", Body=data, ContentMD5=wrong_md5)), ("BadDigest", 400), "wrong Content-MD5")
+        wrong_sha = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+        code, status = client_error_code(lambda: s3.put_object(Bucket=bucket, Key="bad/sha.bin", Body=data, ChecksumSHA256=wrong_sha))
+        eq((code in ("BadDigest", "XAmzContentChecksumMismatch", "InvalidRequest"), status), (True, 400), "wrong x-amz-checksum-sha256 (%s)" % code)
+        for key in ("bad/md5.bin", "bad/sha.bin"):
+            eq(client_error_code(lambda: s3.head_object(Bucket=bucket, Key=key))[1], 404, "refused upload " + key + " is absent")
+
     @step("upload_file big (TransferConfig multipart_threshold 64 MiB: one PUT)")
     def _():
         s3.upload_file(big["path"], bucket, "blobs/big.bin", Config=transfer)
@@ -199,8 +222,9 @@ def main():
     def _():
         for key in args["listKeys"]:
             s3.put_object(Bucket=bucket, Key=key, Body=body_of(key))
-        r = s3.get_object(Bucket=bucket, Key=args["listKeys"][-1])
-        eq(r["Body"].read(), body_of(args["listKeys"][-1]), "body of the unicode key")
+        for key in (args["weirdKey"], args["oddKey"]):
+            r = s3.get_object(Bucket=bucket, Key=key)
+            eq(r["Body"].read(), body_of(key), "body of " + key)
 
     @step("list_objects_v2 Prefix/Delimiter")
     def _():
@@ -221,14 +245,14 @@ def main():
         keys, prefixes, pages = list_all_v2(MaxKeys=2)
         eq(keys, args["allKeys"], "all keys over the pages")
         eq(prefixes, [], "no prefixes without a delimiter")
-        eq(pages, 3, "pages of 2 for 6 keys")
+        eq(pages, (len(args["allKeys"]) + 1) // 2, "pages of 2 for %d keys" % len(args["allKeys"]))
 
     @step("list_objects_v2 pagination with Delimiter: MaxKeys 1 (keys and prefixes count alike)")
     def _():
         keys, prefixes, pages = list_all_v2(MaxKeys=1, Delimiter="/")
         eq(keys, args["rootListing"]["keys"], "keys")
         eq(prefixes, args["rootListing"]["prefixes"], "prefixes")
-        eq(pages, 4, "pages of 1 for 2 prefixes + 2 keys")
+        eq(pages, len(args["rootListing"]["keys"]) + len(args["rootListing"]["prefixes"]), "pages of 1 entry")
 
     @step("list_objects_v2 StartAfter, and the paginator")
     def _():
@@ -251,7 +275,7 @@ def main():
 
     @step("generate_presigned_url GET, fetched with urllib")
     def _():
-        for key, expected in [("blobs/small.bin", small["sha256"]), (args["listKeys"][-1], hashlib.sha256(body_of(args["listKeys"][-1])).hexdigest())]:
+        for key, expected in [("blobs/small.bin", small["sha256"])] + [(k, hashlib.sha256(body_of(k)).hexdigest()) for k in (args["weirdKey"], args["oddKey"])]:
             url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
             last_request.update(method="GET", url=url, headers={})
             with urllib.request.urlopen(url, timeout=60) as resp:
@@ -306,6 +330,33 @@ def main():
         s3.delete_bucket(Bucket=bucket)
         eq(client_error_code(lambda: s3.head_bucket(Bucket=bucket))[1], 404, "head_bucket status")
         eq(client_error_code(lambda: s3.list_objects_v2(Bucket=bucket)), ("NoSuchBucket", 404), "list of a deleted bucket")
+
+    @step("get_object response-* overrides, signed and presigned (download-as links)")
+    def _():
+        # Last, in a bucket of its own, so that every other check has run first.
+        b2 = bucket + "-hdr"
+        s3.create_bucket(Bucket=b2)
+        try:
+            s3.put_object(Bucket=b2, Key="report.csv", Body=b"a,b\n", ContentType="text/csv")
+            want = {
+                "ResponseContentType": ("ContentType", "application/octet-stream"),
+                "ResponseContentDisposition": ("ContentDisposition", 'attachment; filename="report 1.csv"'),
+                "ResponseCacheControl": ("CacheControl", "no-store"),
+                "ResponseContentLanguage": ("ContentLanguage", "en"),
+            }
+            r = s3.get_object(Bucket=b2, Key="report.csv", **{k: v for k, (_, v) in want.items()})
+            for param, (field, value) in want.items():
+                eq(r.get(field), value, "%s from %s on get_object" % (field, param))
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": b2, "Key": "report.csv", "ResponseContentDisposition": 'attachment; filename="report 1.csv"'}, ExpiresIn=300)
+            last_request.update(method="GET", url=url, headers={})
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                eq(resp.headers.get("Content-Disposition"), 'attachment; filename="report 1.csv"', "Content-Disposition of a presigned GET with response-content-disposition")
+        finally:
+            failing_request = dict(last_request)  # keep the request to report, not the cleanup's
+            s3.delete_object(Bucket=b2, Key="report.csv")
+            s3.delete_bucket(Bucket=b2)
+            last_request.clear()
+            last_request.update(failing_request)
 
 
 try:

@@ -117,19 +117,22 @@ export function md5(data: Uint8Array | string): string {
 export async function assertSameFile(file: string, expected: FileInfo): Promise<void> {
   const got = await sha256File(file);
   if (got !== expected.sha256) {
-    throw new Error(`${file}: SHA-256 ${got} differs from the uploaded ${path.basename(expected.path)} (${expected.sha256})`);
+    throw new CheckFailed(`${file}: SHA-256 ${got} differs from the uploaded ${path.basename(expected.path)} (${expected.sha256})`);
   }
 }
 
 // ---------------------------------------------------------------- assertions
 
+/** A failed check (as opposed to a crash): the runner prints its message without a stack. */
+export class CheckFailed extends Error {}
+
 export function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
+  if (!cond) throw new CheckFailed(msg);
 }
 
 export function assertEqual<T>(actual: T, expected: T, what: string): void {
   if (!isDeepStrictEqual(actual, expected)) {
-    throw new Error(`${what}:\n  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`);
+    throw new CheckFailed(`${what}:\n  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`);
   }
 }
 
@@ -262,9 +265,10 @@ export async function writeAwsConfig(dir: string, s: ServerInfo): Promise<Record
       // Test strictness only: a retried 5xx would hide a server bug.
       'retry_mode = standard',
       'max_attempts = 1',
+      // As in docs/clients.md, comment included:
+      "# Until aerostore has multipart upload (aws-cli's default is 8MB):",
       's3 =',
       '  addressing_style = path',
-      // Until aerostore implements multipart upload (see the note above).
       '  multipart_threshold = 64MB',
       '  multipart_chunksize = 64MB',
       '',
@@ -295,6 +299,8 @@ export async function writeRcloneConfig(dir: string, s: ServerInfo): Promise<str
       `region = ${s.region}`,
       `endpoint = ${s.url}`,
       'force_path_style = true',
+      "# rclone's default, spelled out: files up to 200M go up in one PUT,",
+      '# which keeps multipart (not implemented yet) out of the way.',
       'upload_cutoff = 200M',
       '',
     ].join('\n'),
@@ -317,10 +323,12 @@ export async function writeS3cmdConfig(dir: string, s: ServerInfo): Promise<stri
       `access_key = ${s.accessKeyId}`,
       `secret_key = ${s.secretAccessKey}`,
       `host_base = ${host}`,
+      '# No %(bucket)s here: that makes s3cmd use path-style URLs.',
       `host_bucket = ${host}`,
       `bucket_location = ${s.region}`,
       'use_https = False',
       'signature_v2 = False',
+      '# s3cmd splits files above 15 MiB by default; multipart is not implemented yet.',
       'enable_multipart = False',
       // Test strictness only: a retried 5xx would hide a server bug.
       'max_retries = 1',
@@ -338,11 +346,14 @@ export function truncate(s: string, max = 6000): string {
 }
 
 /** The keys every scenario puts for the listing checks (besides blobs/small.bin and blobs/big.bin). */
-export const LIST_KEYS = ['dir/a.txt', 'dir/sub/b.txt', 'other.txt', 'sp ace+plus ünï€ 😀.txt'] as const;
-export const WEIRD_KEY = LIST_KEYS[3];
+/** Space, '+', non-ASCII and a character outside the BMP (4 bytes in UTF-8, a surrogate pair in JS). */
+export const WEIRD_KEY = 'sp ace+plus ünï€ 😀.txt';
+/** Every character that URL and SigV4 encoders treat differently, and a literal "%2F". */
+export const ODD_KEY = "odd !'()*~=&$@,;:#?[]%2F%.txt";
+export const LIST_KEYS = ['dir/a.txt', 'dir/sub/b.txt', ODD_KEY, 'other.txt', WEIRD_KEY] as const;
 /** What a root listing with delimiter '/' must show. */
 export const ROOT_LISTING = {
-  keys: ['other.txt', WEIRD_KEY],
+  keys: [ODD_KEY, 'other.txt', WEIRD_KEY],
   prefixes: ['blobs/', 'dir/'],
 };
 /** What prefix 'dir/' with delimiter '/' must show. */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import {
   DIR_LISTING,
   LIST_KEYS,
+  ODD_KEY,
   ROOT_LISTING,
   WEIRD_KEY,
   assert,
@@ -94,8 +95,10 @@ export const rcloneScenario: Scenario = {
         await writeFileDeep(file, listKeyBody(key));
         await rclone('copyto', file, remote(key));
       }
-      const r = await rclone('cat', remote(WEIRD_KEY));
-      assertEqual(r.stdout, listKeyBody(WEIRD_KEY), 'rclone cat of the unicode key');
+      for (const key of [WEIRD_KEY, ODD_KEY]) {
+        const r = await rclone('cat', remote(key));
+        assertEqual(r.stdout, listKeyBody(key), `rclone cat ${key}`);
+      }
     });
 
     await ctx.step('rclone lsf at the root (files and dirs)', async () => {
@@ -112,7 +115,7 @@ export const rcloneScenario: Scenario = {
       const rec = await rclone('lsf', '-R', remote());
       assertEqual(
         lines(rec.stdout),
-        ['blobs/', 'blobs/big.bin', 'blobs/small.bin', 'dir/', 'dir/a.txt', 'dir/sub/', 'dir/sub/b.txt', 'other.txt', WEIRD_KEY].sort(),
+        ['blobs/', 'blobs/big.bin', 'blobs/small.bin', 'dir/', 'dir/a.txt', 'dir/sub/', 'dir/sub/b.txt', ODD_KEY, 'other.txt', WEIRD_KEY].sort(),
         'lsf -R',
       );
       const files = await rclone('lsf', '-R', '--files-only', '--format', 'ps', remote());

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { awsCliScenario } from './aws-cli.ts';
 import { boto3Scenario } from './boto3.ts';
-import { CommandError, randomFile, takeTranscript, truncate, type Scenario, type ScenarioContext, type ServerInfo, type Transcript } from './lib.ts';
+import { CheckFailed, CommandError, randomFile, takeTranscript, truncate, type Scenario, type ScenarioContext, type ServerInfo, type Transcript } from './lib.ts';
 import { rcloneScenario } from './rclone.ts';
 import { s3cmdScenario } from './s3cmd.ts';
 import { sdkJsScenario } from './sdk-js.ts';
@@ -81,6 +81,8 @@ function printFailure(err: unknown, transcript: Transcript | undefined): void {
   if (err instanceof CommandError) {
     transcript = { command: err.command, code: err.result.code, signal: err.result.signal, stdout: err.result.stdout, stderr: err.result.stderr };
     console.log(`    error: ${err.message}`);
+  } else if (err instanceof CheckFailed) {
+    console.log(`    check failed: ${indent(err.message, '      ').trimStart()}`);
   } else {
     const e = err as Error;
     console.log(`    error: ${indent(e?.stack ?? String(err), '      ').trimStart()}`);
@@ -213,7 +215,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err);
+    console.error(`conformance: ${(err as Error)?.message ?? err}`);
     console.log('0 passed, 1 failed');
     process.exit(1);
   },

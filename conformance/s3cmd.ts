@@ -13,6 +13,7 @@ import {
   ALL_KEYS,
   DIR_LISTING,
   LIST_KEYS,
+  ODD_KEY,
   ROOT_LISTING,
   WEIRD_KEY,
   assert,
@@ -101,9 +102,11 @@ export const s3cmdScenario: Scenario = {
         await writeFileDeep(file, listKeyBody(key));
         await s3cmd('put', '--no-progress', '--disable-multipart', file, s3url(key));
       }
-      const out = path.join(work, 'weird.out');
-      await s3cmd('get', '--no-progress', '--force', s3url(WEIRD_KEY), out);
-      assertEqual(await readFile(out, 'utf8'), listKeyBody(WEIRD_KEY), 'body of the unicode key');
+      for (const key of [WEIRD_KEY, ODD_KEY]) {
+        const out = path.join(work, 'key.out');
+        await s3cmd('get', '--no-progress', '--force', s3url(key), out);
+        assertEqual(await readFile(out, 'utf8'), listKeyBody(key), `body of ${key}`);
+      }
     });
 
     await ctx.step('s3cmd ls at the root and under dir/', async () => {

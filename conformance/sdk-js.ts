@@ -31,10 +31,12 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
+import { createRequire } from 'node:module';
 import {
   ALL_KEYS,
   DIR_LISTING,
   LIST_KEYS,
+  ODD_KEY,
   ROOT_LISTING,
   WEIRD_KEY,
   assert,
@@ -45,6 +47,8 @@ import {
   sha256,
   type Scenario,
 } from './lib.ts';
+
+const SDK_VERSION: string = createRequire(import.meta.url)('@aws-sdk/client-s3/package.json').version;
 
 /** S3's x-amz-checksum-crc32: the big-endian CRC32, base64. */
 function crc32b64(data: Uint8Array): string {
@@ -99,6 +103,10 @@ export const sdkJsScenario: Scenario = {
   name: 'sdk-js',
   async run(ctx) {
     const { bucket, small, big, server } = ctx;
+    // The SDK warns (once, at length) that releases after early 2027 need
+    // Node 22; the @aws-sdk/* versions are pinned, so one line says it here.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+    ctx.note(`@aws-sdk/client-s3 ${SDK_VERSION} on Node ${process.version} (NodeVersionSupportWarning silenced; versions pinned)`);
     const client = new S3Client({
       endpoint: server.url,
       region: server.region,
@@ -213,8 +221,10 @@ export const sdkJsScenario: Scenario = {
 
       await ctx.step('PutObject the listing keys (space, +, unicode)', async () => {
         for (const key of LIST_KEYS) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(listKeyBody(key)) }));
-        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: WEIRD_KEY }));
-        assertEqual((await drain(r.Body)).data?.toString(), listKeyBody(WEIRD_KEY), 'body of the unicode key');
+        for (const key of [WEIRD_KEY, ODD_KEY]) {
+          const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          assertEqual((await drain(r.Body)).data?.toString(), listKeyBody(key), `body of ${key}`);
+        }
       });
 
       await ctx.step('ListObjectsV2 with Prefix and Delimiter', async () => {
@@ -235,13 +245,14 @@ export const sdkJsScenario: Scenario = {
           assert(pages < 50, 'pagination does not end');
         }
         assertEqual(keys, ALL_KEYS, 'keys over all pages');
-        assertEqual(pages, 3, 'pages');
+        assertEqual(pages, Math.ceil(ALL_KEYS.length / 2), 'pages');
       });
 
       await ctx.step('presigned GET (s3-request-presigner) fetched with plain fetch', async () => {
         for (const [key, expected] of [
           ['blobs/small.bin', smallBytes],
           [WEIRD_KEY, Buffer.from(listKeyBody(WEIRD_KEY))],
+          [ODD_KEY, Buffer.from(listKeyBody(ODD_KEY))],
         ] as const) {
           const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 300 });
           const res = await fetch(url);
@@ -268,6 +279,34 @@ export const sdkJsScenario: Scenario = {
         assertEqual(body.sha256, sha256(data), 'SHA-256 read back');
         // The empty-body CRC32 from the URL must not have been stored as the object's checksum.
         if (g.ChecksumCRC32 !== undefined) assertEqual(g.ChecksumCRC32, crc32b64(data), 'ChecksumCRC32 of the presigned upload');
+      });
+
+      await ctx.step('presigned GET past its expiry: 403 AccessDenied', async () => {
+        const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin' }), { expiresIn: 1 });
+        await new Promise((r) => setTimeout(r, 2100));
+        const res = await fetch(url);
+        const text = await res.text();
+        recordTranscript({ command: `fetch(${url})`, detail: `HTTP ${res.status}\n${text}` });
+        assertEqual(res.status, 403, 'status');
+        assert(/<Code>AccessDenied<\/Code>/.test(text) && /expired/i.test(text), `expected AccessDenied / Request has expired, got: ${text}`);
+      });
+
+      await ctx.step('wrong secret key: SignatureDoesNotMatch; unknown access key: InvalidAccessKeyId', async () => {
+        const bad = (accessKeyId: string, secretAccessKey: string) =>
+          new S3Client({ endpoint: server.url, region: server.region, credentials: { accessKeyId, secretAccessKey }, forcePathStyle: true });
+        const wrongSecret = bad(server.accessKeyId, server.secretAccessKey + 'x');
+        const unknownKey = bad('AKIDNOSUCHKEY0000000', server.secretAccessKey);
+        try {
+          const e1 = await expectError('GetObject with a wrong secret', wrongSecret.send(new GetObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin' })));
+          assertEqual([e1.name, e1.$metadata.httpStatusCode], ['SignatureDoesNotMatch', 403], 'wrong secret');
+          const e2 = await expectError('PutObject with a wrong secret', wrongSecret.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad/put.bin', Body: smallBytes })));
+          assertEqual([e2.name, e2.$metadata.httpStatusCode], ['SignatureDoesNotMatch', 403], 'wrong secret on PUT');
+          const e3 = await expectError('ListObjectsV2 with an unknown key', unknownKey.send(new ListObjectsV2Command({ Bucket: bucket })));
+          assertEqual([e3.name, e3.$metadata.httpStatusCode], ['InvalidAccessKeyId', 403], 'unknown access key');
+        } finally {
+          wrongSecret.destroy();
+          unknownKey.destroy();
+        }
       });
 
       await ctx.step('GetObject of a missing key: NoSuchKey', async () => {

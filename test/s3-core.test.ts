@@ -120,6 +120,48 @@ describe('objects', () => {
     assert.equal(errorCode(bad.body), 'InvalidRange');
   });
 
+  it('answers conditional reads: 304, 412, and HTTP precedence', async () => {
+    const res = await put('objects', 'cond', 'conditional');
+    const etag = String(res.headers.etag);
+    const lastModified = String((await get('objects', 'cond')).headers['last-modified']);
+    const later = new Date(Date.parse(lastModified) + 60_000).toUTCString();
+    const earlier = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    assert.equal((await get('objects', 'cond', { 'if-none-match': etag })).status, 304);
+    assert.equal((await get('objects', 'cond', { 'if-none-match': '"other"' })).status, 200);
+    assert.equal((await get('objects', 'cond', { 'if-modified-since': later })).status, 304);
+    assert.equal((await get('objects', 'cond', { 'if-modified-since': earlier })).status, 200);
+    const failed = await get('objects', 'cond', { 'if-match': '"other"' });
+    assert.equal(failed.status, 412);
+    assert.equal(errorCode(failed.body), 'PreconditionFailed');
+    assert.equal((await get('objects', 'cond', { 'if-unmodified-since': earlier })).status, 412);
+    // If-Match that holds wins over a failing If-Unmodified-Since; If-None-Match over If-Modified-Since.
+    assert.equal((await get('objects', 'cond', { 'if-match': etag, 'if-unmodified-since': earlier })).status, 200);
+    assert.equal((await get('objects', 'cond', { 'if-none-match': '"other"', 'if-modified-since': later })).status, 200);
+    const head = await s3.send({ method: 'HEAD', path: '/objects/cond', headers: { 'if-none-match': etag } });
+    assert.equal(head.status, 304);
+  });
+
+  it('overrides response headers from response-* parameters on signed requests', async () => {
+    await put('objects', 'report.csv', 'a,b\n', { 'content-type': 'text/csv' });
+    const res = await s3.send({
+      method: 'GET',
+      path: '/objects/report.csv',
+      query: {
+        'response-content-type': 'application/octet-stream',
+        'response-content-disposition': 'attachment; filename="report 1.csv"',
+        'response-cache-control': 'no-store',
+        'response-content-language': 'en',
+        'response-expires': 'Thu, 01 Dec 2094 16:00:00 GMT',
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/octet-stream');
+    assert.equal(res.headers['content-disposition'], 'attachment; filename="report 1.csv"');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['content-language'], 'en');
+    assert.equal(res.headers.expires, 'Thu, 01 Dec 2094 16:00:00 GMT');
+  });
+
   it('refuses a wrong Content-MD5 with BadDigest and stores nothing', async () => {
     const res = await put('objects', 'bad-md5', 'hello', { 'content-md5': md5b64('other') });
     assert.equal(res.status, 400);

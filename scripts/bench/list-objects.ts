@@ -14,8 +14,11 @@
 //
 // Flags: --quick (100 timed requests per case instead of 300), --dirs N
 // (fewer directories, for trying the script out; the floor needs 100),
+// --data-dir DIR (keep the data; a second run on it skips the fill),
 // --cpu-prof DIR (a V8 CPU profile of the aerostore process per timed case).
+import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
@@ -44,12 +47,19 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     dirs: { type: 'string', default: '100' },
+    'data-dir': { type: 'string' },
     'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
-  console.log('usage: npm run bench:list -- [--quick] [--dirs N] [--cpu-prof DIR]');
+  console.log(
+    [
+      'usage: npm run bench:list -- [--quick] [--dirs N] [--data-dir DIR] [--cpu-prof DIR]',
+      '  --data-dir DIR  keep the server data in DIR; a later run on the same DIR (and --dirs)',
+      '                  skips the fill, for quick iterations on the listing code',
+    ].join('\n'),
+  );
   process.exit(0);
 }
 
@@ -161,19 +171,28 @@ async function main(): Promise<void> {
   onInterrupt(async () => server?.stop());
   try {
     console.log(`aerostore ListObjectsV2 benchmark — ${machineSummary()}`);
-    server = await startTestServer(flags['cpu-prof'] ? { env: cpuProfileEnv(flags['cpu-prof']) } : {});
+    const dataDir = flags['data-dir'] ? path.resolve(flags['data-dir']) : undefined;
+    if (dataDir) await mkdir(dataDir, { recursive: true });
+    server = await startTestServer({ dataDir, env: flags['cpu-prof'] ? cpuProfileEnv(flags['cpu-prof']) : {} });
     const creds = { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
     await checkSignerAgainstSmithy(creds);
     const target: Target = { name: 'aerostore', base: new URL(server.url), signer: new FastSigner(creds) };
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-    const created = await send(target, agent, 'PUT', `/${BUCKET}`, { payloadHash: EMPTY_SHA256 });
-    if (created.status !== 200) throw new BenchFailure(describeFailure('PUT', `/${BUCKET}`, created));
-
     const keys = allKeys();
-    console.log(`filling ${BUCKET} with ${fmt(TOTAL_KEYS)} keys (${FILL_CONCURRENCY} concurrent PUTs of tiny bodies)…`);
-    const fillSeconds = await fill(target, keys);
-    console.log(`filled in ${fmt(fillSeconds, 1)} s: ${fmt(TOTAL_KEYS / fillSeconds)} PUT/s\n`);
+    const created = await send(target, agent, 'PUT', `/${BUCKET}`, { payloadHash: EMPTY_SHA256 });
+    let fillSeconds = NaN;
+    if (created.status === 409 && dataDir) {
+      // A kept data directory: the bucket is there; the walk in (c) checks every key.
+      const last = await send(target, agent, 'GET', `/${BUCKET}/${encodeKey(keys[keys.length - 1])}`, { payloadHash: EMPTY_SHA256 });
+      if (last.status !== 200) throw new BenchFailure(`${dataDir} holds a partial ${BUCKET}: remove it, or run with the --dirs it was filled with`);
+      console.log(`reusing the ${fmt(TOTAL_KEYS)} keys in ${dataDir}\n`);
+    } else {
+      if (created.status !== 200) throw new BenchFailure(describeFailure('PUT', `/${BUCKET}`, created));
+      console.log(`filling ${BUCKET} with ${fmt(TOTAL_KEYS)} keys (${FILL_CONCURRENCY} concurrent PUTs of tiny bodies)…`);
+      fillSeconds = await fill(target, keys);
+      console.log(`filled in ${fmt(fillSeconds, 1)} s: ${fmt(TOTAL_KEYS / fillSeconds)} PUT/s\n`);
+    }
 
     const results: CaseResult[] = [];
 
@@ -289,7 +308,9 @@ async function main(): Promise<void> {
       `\nFloor: a page of 1,000 keys with prefix + delimiter at p99 < ${PAGE_FLOOR_P99_MS} ms → p99 ${fmtMs(p99)} ms: ${p99 < PAGE_FLOOR_P99_MS ? 'MET' : 'NOT MET'}` +
         (DIRS !== 100 ? ` (a scaled-down bucket of ${fmt(TOTAL_KEYS)} keys: run without --dirs for the real figure)` : ''),
     );
-    console.log(`Fill: ${fmt(TOTAL_KEYS)} PUTs of tiny bodies in ${fmt(fillSeconds, 1)} s (${fmt(TOTAL_KEYS / fillSeconds)} PUT/s, ${FILL_CONCURRENCY} clients).`);
+    if (Number.isFinite(fillSeconds)) {
+      console.log(`Fill: ${fmt(TOTAL_KEYS)} PUTs of tiny bodies in ${fmt(fillSeconds, 1)} s (${fmt(TOTAL_KEYS / fillSeconds)} PUT/s, ${FILL_CONCURRENCY} clients).`);
+    }
     console.log(`Peak RSS of the aerostore Node process (VmHWM): ${fmt(mem.peakMiB, 1)} MiB.`);
   } catch (err) {
     const log = server?.log() ?? '';

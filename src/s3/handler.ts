@@ -85,7 +85,7 @@ async function sendReply(req: IncomingMessage, res: ServerResponse, reply: S3Rep
   }
   if (body !== undefined) {
     if (!res.hasHeader('content-length')) res.setHeader('content-length', Buffer.byteLength(body));
-  } else if (!res.hasHeader('content-length')) {
+  } else if (!res.hasHeader('content-length') && reply.status !== 304) {
     res.setHeader('content-length', 0);
   }
   res.writeHead(reply.status);
@@ -93,7 +93,14 @@ async function sendReply(req: IncomingMessage, res: ServerResponse, reply: S3Rep
 }
 
 function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+  const clientGone = (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed;
   if (res.headersSent) {
+    if (clientGone) {
+      // The client closed the connection while the body was going out.
+      storage.log.debug({ requestId }, 'client disconnected during the response');
+      res.destroy();
+      return;
+    }
     // Mid-stream failure: the status line is gone; cut the connection so the
     // client sees a truncated body rather than a short one passed off as whole.
     storage.log.warn({ err, requestId }, 'response failed after headers were sent');
@@ -103,7 +110,7 @@ function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, 
   let error: S3Error;
   if (isS3Error(err)) {
     error = err;
-  } else if ((err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed) {
+  } else if (clientGone) {
     // The client went away mid-request; nobody is left to answer.
     storage.log.debug({ requestId }, 'client disconnected');
     res.destroy();

@@ -56,25 +56,98 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
   return headers;
 }
 
-/** Status and headers for a read of `object`, honouring a Range header. */
-function readReply(ctx: S3Context, object: ObjectRow): { status: number; headers: Record<string, HeaderValue | undefined>; range?: ByteRange } {
+/** GetObject's response-* query parameters and the headers they override. */
+const RESPONSE_OVERRIDES: ReadonlyArray<[param: string, header: string]> = [
+  ['response-content-type', 'content-type'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+  ['response-content-language', 'content-language'],
+  ['response-cache-control', 'cache-control'],
+  ['response-expires', 'expires'],
+];
+
+function applyResponseOverrides(ctx: S3Context, headers: Record<string, HeaderValue | undefined>): void {
+  for (const [param, header] of RESPONSE_OVERRIDES) {
+    const value = ctx.route.query.get(param);
+    if (value === null) continue;
+    // S3 honours overrides on authenticated requests only (GetObject docs).
+    if (ctx.principal.kind === 'anonymous') {
+      throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+    }
+    headers[header] = value;
+  }
+}
+
+/** Entity tags compared strongly, quotes optional (clients differ). */
+function etagListMatches(header: string, etag: string): boolean {
+  const bare = etag.replace(/^"|"$/g, '');
+  return header.split(',').some((t) => {
+    const tag = t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+    return tag === '*' || tag === bare;
+  });
+}
+
+function httpDate(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const t = Date.parse(header);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
+ * Conditional reads, in the order of RFC 9110 §13.2.2: If-Match, else
+ * If-Unmodified-Since (412); then If-None-Match, else If-Modified-Since (304).
+ * Last-Modified has one-second resolution on the wire, so compare at that.
+ */
+function notModified(ctx: S3Context, o: ObjectRow): boolean {
+  const h = ctx.req.headers;
+  const modified = Math.floor(o.updated_at.getTime() / 1000) * 1000;
+  const ifMatch = h['if-match'];
+  if (ifMatch !== undefined) {
+    if (!etagListMatches(ifMatch, o.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  } else {
+    const since = httpDate(h['if-unmodified-since']);
+    if (since !== undefined && modified > since) {
+      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
+    }
+  }
+  const ifNoneMatch = h['if-none-match'];
+  if (ifNoneMatch !== undefined) return etagListMatches(ifNoneMatch, o.etag);
+  const since = httpDate(h['if-modified-since']);
+  return since !== undefined && modified <= since;
+}
+
+interface ReadPlan {
+  status: number;
+  headers: Record<string, HeaderValue | undefined>;
+  range?: ByteRange;
+  /** false for 304: headers only. */
+  withBody: boolean;
+}
+
+/** Status and headers for a read of `object`: preconditions, Range, overrides. */
+function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
+  if (notModified(ctx, object)) {
+    return { status: 304, headers: { etag: object.etag, 'last-modified': object.updated_at.toUTCString() }, withBody: false };
+  }
   // S3 ignores Range on an empty object and sends it whole.
   const range = object.size > 0 ? parseRange(ctx.req.headers.range, object.size) : undefined;
   const headers = objectHeaders(ctx, object, !range);
-  if (!range) return { status: 200, headers: { ...headers, 'content-length': object.size } };
+  applyResponseOverrides(ctx, headers);
+  if (!range) return { status: 200, headers: { ...headers, 'content-length': object.size }, withBody: true };
   headers['content-length'] = range.end - range.start + 1;
   headers['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
-  return { status: 206, headers, range };
+  return { status: 206, headers, range, withBody: true };
 }
 
 export const headObjectOp: S3Operation = async (ctx) => {
   const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
-  const { status, headers } = readReply(ctx, object);
+  const { status, headers } = planRead(ctx, object);
   return { status, headers };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
   const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
-  const { status, headers, range } = readReply(ctx, found.object);
-  return { status, headers, body: await openObject(ctx.storage, found, range) };
+  const plan = planRead(ctx, found.object);
+  if (!plan.withBody) return { status: plan.status, headers: plan.headers };
+  return { status: plan.status, headers: plan.headers, body: await openObject(ctx.storage, found, plan.range) };
 };
