@@ -1,10 +1,15 @@
 // Listing keys with prefix and delimiter, in UTF-8 byte order.
 //
-// One SQL statement walks the (bucket_id, key COLLATE "C") index: each step
-// is a single index probe for the next key above a bound. When a key rolls up
-// into a common prefix, the next bound jumps past every key under that prefix,
-// so a page of 1,000 common prefixes costs 1,000 probes — not a scan of the
-// millions of keys beneath them.
+// Keys are `text COLLATE "C"`: Postgres compares them as bytes, which is
+// S3's order, and the (bucket_id, key) index serves every range below.
+// A page is read in up to two statements:
+//  1. a plain range scan of maxKeys + 1 rows — the whole answer whenever
+//     few keys roll up into common prefixes (the usual case);
+//  2. if common prefixes swallowed that batch, a recursive walk resumes from
+//     where it ended: each step is one index probe for the next key, and a
+//     key that rolls up into a common prefix makes the next probe jump past
+//     everything under that prefix. A page of 1,000 common prefixes costs
+//     1,000 probes, however many millions of keys lie beneath them.
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
 import type { BucketRow, Storage } from './storage.ts';
@@ -30,66 +35,106 @@ export interface ListResult {
 }
 
 /**
- * Bound above which nothing shares `prefix`: U+10FFFF is the largest code
- * point, so in byte order every key under the prefix sorts below it (a key
- * that itself contains U+10FFFF right after the prefix is walked key by key,
- * and the duplicate common prefix it yields is dropped below).
+ * The smallest string greater than every string that starts with `p`, in
+ * UTF-8 byte order: `p` with its last code point incremented (UTF-8 keeps
+ * code point order). undefined when no such string exists (empty, or all
+ * U+10FFFF).
  */
-const PAST_PREFIX = '\u{10FFFF}';
+export function prefixEnd(p: string): string | undefined {
+  const cps = Array.from(p);
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) return cps.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return undefined;
+}
+
+/** The smallest string greater than `k`: Postgres text cannot hold NUL, so U+0001 follows directly. */
+const justAfter = (k: string) => k + '\u0001';
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** Same rule as storage.common_prefix(): prefix + up to the first delimiter after it. */
+export function commonPrefix(key: string, prefix: string, delimiter: string): string | null {
+  if (!delimiter) return null;
+  const i = key.indexOf(delimiter, prefix.length);
+  return i < 0 ? null : key.slice(0, i + delimiter.length);
+}
+
+type Step = ListedObject & { cp: string | null };
 
 export async function listObjects(storage: Storage, q: ListQuery): Promise<ListResult> {
   const bucket = await requireBucket(storage, q.bucket);
   if (q.maxKeys <= 0) return { bucket, objects: [], commonPrefixes: [], isTruncated: false };
+  const { sql } = storage;
 
-  // A start position that is itself a common prefix (a continuation token or
-  // a V1 marker pointing at one) means "after everything under it".
-  let after = q.after;
-  if (q.delimiter && after.startsWith(q.prefix) && after.endsWith(q.delimiter) && after.length > q.prefix.length) {
-    const rest = after.slice(q.prefix.length);
-    if (rest.indexOf(q.delimiter) === rest.length - q.delimiter.length) after += PAST_PREFIX;
+  // Inclusive lower bound. A start position that is itself a common prefix
+  // (a continuation token or V1 marker pointing at one) means "after
+  // everything under it".
+  let lo = q.prefix;
+  if (q.after !== '') {
+    const afterIsPrefix = q.delimiter !== '' && commonPrefix(q.after, q.prefix, q.delimiter) === q.after && q.after.startsWith(q.prefix);
+    const from = afterIsPrefix ? (prefixEnd(q.after) ?? justAfter(q.after)) : justAfter(q.after);
+    if (byteOrder(from, lo) > 0) lo = from;
   }
-  const lowerBound = after > q.prefix ? after : q.prefix;
-  const inclusive = !(after > q.prefix);
+  const hi = q.prefix ? prefixEnd(q.prefix) : undefined;
+  const want = q.maxKeys + 1;
 
-  type Step = ListedObject & { cp: string | null };
-  const rows = await storage.sql<Step[]>`
-    with recursive walk as (
-      (select 1 as n, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter}) as cp
-       from (select key, size, etag, updated_at, owner_id, checksums from storage.objects
-             where bucket_id = ${bucket.id}
-               and (key > ${lowerBound}::text collate "C" or (${inclusive}::boolean and key = ${lowerBound}::text collate "C"))
-             order by key limit 1) f
-       where starts_with(f.key, ${q.prefix}))
-      union all
-      (select w.n + 1, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter})
-       from walk w
-       cross join lateral (
-         select key, size, etag, updated_at, owner_id, checksums from storage.objects
-         where bucket_id = ${bucket.id}
-           and key > (case when w.cp is null then w.key
-                           else greatest(w.key, w.cp || ${PAST_PREFIX}::text) end) collate "C"
-         order by key limit 1) f
-       where w.n <= ${q.maxKeys} and starts_with(f.key, ${q.prefix}))
-    )
-    select key, size, etag, updated_at, owner_id, checksums, cp from walk order by n`;
-
-  // Collapse consecutive keys of one common prefix (only the U+10FFFF edge
-  // above produces them), then cut the page.
   const entries: Step[] = [];
-  for (const r of rows) {
+  const add = (row: ListedObject, cp: string | null) => {
     const prev = entries[entries.length - 1];
-    if (r.cp !== null && prev?.cp === r.cp) continue;
-    entries.push(r);
-  }
-  const page = entries.slice(0, q.maxKeys);
-  const isTruncated = entries.length > q.maxKeys;
+    if (cp !== null && prev?.cp === cp) return;
+    entries.push({ ...row, cp });
+  };
 
+  const batch = await sql<ListedObject[]>`
+    select key, size, etag, updated_at, owner_id, checksums from storage.objects
+    where bucket_id = ${bucket.id} and key >= ${lo}::text collate "C"
+      ${hi !== undefined ? sql`and key < ${hi}::text collate "C"` : sql``}
+    order by key limit ${want}`;
+  for (const row of batch) {
+    if (entries.length === want) break;
+    add(row, commonPrefix(row.key, q.prefix, q.delimiter));
+  }
+
+  if (entries.length < want && batch.length === want) {
+    // Common prefixes swallowed the batch: walk on, jumping over each one.
+    const last = entries[entries.length - 1];
+    const from = last.cp !== null ? (prefixEnd(last.cp) ?? justAfter(batch[batch.length - 1].key)) : justAfter(last.key);
+    // A common prefix is X + delimiter; X + prefixEnd(delimiter) is the first
+    // string past everything under it. (A delimiter made only of U+10FFFF has
+    // no such string: the walk then goes key by key and add() folds repeats.)
+    const pastDelimiter = prefixEnd(q.delimiter) ?? null;
+    const delimiterLength = [...q.delimiter].length;
+    const rows = await sql<Step[]>`
+      with recursive walk as (
+        (select 1 as n, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter}) as cp
+         from (select key, size, etag, updated_at, owner_id, checksums from storage.objects
+               where bucket_id = ${bucket.id} and key >= ${from}::text collate "C"
+               order by key limit 1) f
+         where starts_with(f.key, ${q.prefix}))
+        union all
+        (select w.n + 1, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter})
+         from walk w
+         cross join lateral (
+           select key, size, etag, updated_at, owner_id, checksums from storage.objects
+           where bucket_id = ${bucket.id}
+             and key >= (case when w.cp is null or ${pastDelimiter}::text is null then w.key || chr(1)
+                              else left(w.cp, -${delimiterLength}::int) || ${pastDelimiter}::text end) collate "C"
+           order by key limit 1) f
+         where w.n < ${want - entries.length} and starts_with(f.key, ${q.prefix}))
+      )
+      select key, size, etag, updated_at, owner_id, checksums, cp from walk order by n`;
+    for (const row of rows) add(row, row.cp);
+  }
+
+  const page = entries.slice(0, q.maxKeys);
   const lastEntry = page[page.length - 1];
   return {
     bucket,
     objects: page.filter((e) => e.cp === null),
     commonPrefixes: page.filter((e) => e.cp !== null).map((e) => e.cp as string),
-    isTruncated,
+    isTruncated: entries.length > q.maxKeys,
     last: lastEntry && { value: lastEntry.cp ?? lastEntry.key, isPrefix: lastEntry.cp !== null },
   };
 }

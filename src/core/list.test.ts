@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { commonPrefix, prefixEnd } from './list.ts';
+
+const bytes = (s: string) => Buffer.from(s);
+
+describe('prefixEnd', () => {
+  it('is the least string above everything sharing the prefix, in UTF-8 byte order', () => {
+    for (const p of ['a', 'dir/', 'a\u00ff', '\u{1F600}x', 'z\uD7FF', 'é']) {
+      const end = prefixEnd(p)!;
+      for (const tail of ['', '\u0001', 'zzz', '\u{10FFFF}\u{10FFFF}', '\uFFFF']) {
+        assert.ok(Buffer.compare(bytes(p + tail), bytes(end)) < 0, `${p}+${JSON.stringify(tail)} < ${end}`);
+      }
+      assert.ok(!end.startsWith(p));
+      assert.ok(Buffer.compare(bytes(p), bytes(end)) < 0);
+    }
+  });
+
+  it('skips the surrogate gap and carries past U+10FFFF', () => {
+    assert.equal(prefixEnd('a\uD7FF'), 'a\uE000');
+    assert.equal(prefixEnd('ab\u{10FFFF}'), 'ac');
+    assert.equal(prefixEnd(''), undefined);
+    assert.equal(prefixEnd('\u{10FFFF}'), undefined);
+  });
+});
+
+describe('commonPrefix', () => {
+  it('rolls a key up to the first delimiter after the prefix', () => {
+    assert.equal(commonPrefix('a/b/c', '', '/'), 'a/');
+    assert.equal(commonPrefix('a/b/c', 'a/', '/'), 'a/b/');
+    assert.equal(commonPrefix('a/b', 'a/b', '/'), null);
+    assert.equal(commonPrefix('photos::2024::x', 'photos::', '::'), 'photos::2024::');
+    assert.equal(commonPrefix('abc', '', ''), null);
+  });
+});
