@@ -59,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       storage,
       close: async (graceMs = 30_000) => {
         await drain(server, graceMs);
+        await Promise.allSettled([...storage.background]);
         await sql.end({ timeout: 5 });
         await embedded?.stop();
       },

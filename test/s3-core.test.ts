@@ -16,6 +16,7 @@ before(async () => {
   s3 = new S3RawClient(server.url, server);
 });
 after(async () => {
+  if (process.env.AEROSTORE_TEST_LOG) console.error(server?.log());
   await server?.stop();
 });
 
@@ -23,6 +24,16 @@ const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base6
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const xmlValues = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
 const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
+
+/** Polls until `count()` equals `want` (blob collection runs after the response). */
+async function eventuallyCount(count: () => Promise<number>, want: number, message: string): Promise<void> {
+  let got = await count();
+  for (let i = 0; i < 50 && got !== want; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = await count();
+  }
+  assert.equal(got, want, message);
+}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -273,20 +284,21 @@ describe('content-addressed blobs', () => {
 
   it('stores identical content once, and releases blobs on overwrite and delete', async () => {
     const blobs = path.join(server.dataDir, 'blobs');
-    const before = (await filesUnder(blobs)).length;
+    const count = async () => (await filesUnder(blobs)).length;
+    const before = await count();
     const content = randomBytes(50_000);
     await put('dedup', 'one', content);
     await put('dedup', 'two', content);
-    assert.equal((await filesUnder(blobs)).length, before + 1, 'two keys, same bytes: one blob file');
+    assert.equal(await count(), before + 1, 'two keys, same bytes: one blob file');
 
     await put('dedup', 'one', randomBytes(1000));
-    assert.equal((await filesUnder(blobs)).length, before + 2, 'overwriting one key keeps the shared blob');
+    assert.equal(await count(), before + 2, 'overwriting one key keeps the shared blob');
     await put('dedup', 'two', randomBytes(1000));
-    assert.equal((await filesUnder(blobs)).length, before + 2, 'the last reference gone: the old blob is removed');
+    await eventuallyCount(count, before + 2, 'the last reference gone: the old blob is removed');
 
     await s3.send({ method: 'DELETE', path: '/dedup/one' });
     await s3.send({ method: 'DELETE', path: '/dedup/two' });
-    assert.equal((await filesUnder(blobs)).length, before);
+    await eventuallyCount(count, before, 'deleting both keys removes their blobs');
   });
 
   it('never loses content that a concurrent upload claims while its last reference is deleted', async () => {
@@ -330,7 +342,7 @@ describe('content-addressed blobs', () => {
     // The server notices the reset and cleans up.
     for (let i = 0; i < 50 && (await filesUnder(tmp)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await filesUnder(tmp), []);
-    assert.equal((await filesUnder(blobs)).length, blobsBefore);
+    await eventuallyCount(async () => (await filesUnder(blobs)).length, blobsBefore, 'no blob left behind');
     assert.equal((await get('dedup', 'cut-off')).status, 404);
   });
 });

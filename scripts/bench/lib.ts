@@ -15,6 +15,10 @@ export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(BENCH_DIR, '../..');
 
 export const UNSIGNED = 'UNSIGNED-PAYLOAD';
+
+/** Set by onInterrupt(): the signal that is stopping the benchmark. */
+let interruptedBy: string | undefined;
+export const wasInterrupted = () => interruptedBy !== undefined;
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export function sha256Hex(data: BinaryLike): string {
@@ -175,6 +179,8 @@ export function send(
   path: string,
   opts: { query?: Record<string, string>; body?: Buffer; payloadHash?: string; keepBody?: boolean } = {},
 ): Promise<Reply> {
+  // After Ctrl-C no new requests: the servers drain what is in flight and stop.
+  if (interruptedBy) return Promise.reject(new Error(`interrupted by ${interruptedBy}`));
   const qs = queryString(opts.query);
   const headers: Record<string, string | number> = target.signer.sign(
     method,
@@ -409,10 +415,16 @@ export async function startPhaseProfile(pid: number, dir: string): Promise<{ sto
 export function onInterrupt(cleanup: () => Promise<unknown>): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      interruptedBy = signal;
       console.error(`\n${signal}: stopping the servers`);
       void cleanup().finally(() => process.exit(130));
     });
   }
+}
+
+/** The 1-minute load average: anything else running on the machine skews the figures. */
+export function loadSummary(): string {
+  return `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 }
 
 export function machineSummary(): string {

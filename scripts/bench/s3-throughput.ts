@@ -29,10 +29,12 @@ import {
   FastSigner,
   fmt,
   fmtMs,
+  loadSummary,
   machineSummary,
   median,
   memoryOf,
   onInterrupt,
+  wasInterrupted,
   percentile,
   rssSampler,
   send,
@@ -92,6 +94,9 @@ const CASES: Case[] = [
   { id: '64m', label: '64 MiB', size: 64 * MiB, concurrency: 2, maxOps: 64, seconds: 3, keySpace: 8, signedPayload: false },
 ];
 
+/** What the left-hand columns measure. */
+const SUBJECT = flags.aa ? 'twin' : 'aerostore';
+
 const ROUNDS = flags.rounds ? Number(flags.rounds) : flags.quick ? 2 : 5;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a positive integer');
 const selected = flags.case?.length ? CASES.filter((c) => flags.case!.includes(c.id)) : CASES;
@@ -133,13 +138,25 @@ function stamp(body: Buffer): void {
   body.writeBigUInt64BE(sequence++, 8);
 }
 
+/** One random body per concurrent client, reused across rounds (stamped anew before every PUT). */
+const bodyCache = new Map<string, Buffer[]>();
+function bodiesFor(c: Case): Buffer[] {
+  let bodies = bodyCache.get(c.id);
+  if (!bodies) {
+    bodyCache.clear(); // at most one case's buffers at a time (2 × 64 MiB)
+    bodies = Array.from({ length: c.concurrency }, () => randomFillSync(Buffer.allocUnsafe(c.size)));
+    bodyCache.set(c.id, bodies);
+  }
+  return bodies;
+}
+
 async function runRound(server: Server, c: Case, op: Op, maxOps: number, seconds: number): Promise<Round> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: c.concurrency });
   const written = server.written.get(c.id) ?? new Set<number>();
   server.written.set(c.id, written);
   const readable = [...written];
   if (op === 'GET' && readable.length === 0) throw new BenchFailure(`${server.name}: no objects to GET for ${c.label}`);
-  const bodies = op === 'PUT' ? Array.from({ length: c.concurrency }, () => randomFillSync(Buffer.allocUnsafe(c.size))) : [];
+  const bodies = op === 'PUT' ? bodiesFor(c) : [];
   const latencies: number[] = [];
   let issued = 0;
   let bytes = 0;
@@ -180,7 +197,7 @@ async function runRound(server: Server, c: Case, op: Op, maxOps: number, seconds
       }
     }
   };
-  const results = await Promise.allSettled(
+  await Promise.allSettled(
     Array.from({ length: c.concurrency }, (_, w) =>
       worker(w).catch((err) => {
         failure ??= err instanceof Error ? err : new Error(String(err));
@@ -194,7 +211,6 @@ async function runRound(server: Server, c: Case, op: Op, maxOps: number, seconds
   const cpu1 = cpuOfTree(server.pid);
   agent.destroy();
   if (failure) throw failure instanceof BenchFailure ? failure : new BenchFailure(`${server.name}: ${op} ${c.label}: ${failure.message}`);
-  void results;
   return {
     ops: latencies.length,
     bytes,
@@ -238,18 +254,18 @@ function summarise(rounds: Round[]): Summary {
 async function main(): Promise<void> {
   let aerostore: Pick<TestServer, 'url' | 'accessKeyId' | 'secretAccessKey' | 'process' | 'stop'> | undefined;
   let baseline: ChildServer | undefined;
-  const cleanup = async () => {
-    await Promise.allSettled([aerostore?.stop(), baseline?.stop()]);
-  };
+  // Once only: a second SIGTERM makes aerostore exit without stopping its Postgres.
+  let stopping: Promise<unknown> | undefined;
+  const cleanup = () => (stopping ??= Promise.allSettled([aerostore?.stop(), baseline?.stop()]));
   onInterrupt(cleanup);
 
   try {
     const started = performance.now();
     console.log(`aerostore S3 throughput benchmark — ${machineSummary()}`);
-    console.log(`${ROUNDS} interleaved round(s) per server per case; cases: ${selected.map((c) => c.label).join(', ')}\n`);
+    console.log(`${ROUNDS} interleaved round(s) per server per case; cases: ${selected.map((c) => c.label).join(', ')}; ${loadSummary()} at start\n`);
 
     if (flags.aa) {
-      console.log("A/A mode: the 'aerostore' columns are a second, identical baseline server.\n");
+      console.log("A/A mode: the 'twin' columns are a second, identical baseline server standing in for aerostore.\n");
       const twin = await startBaselineServer();
       aerostore = { ...twin, accessKeyId: 'AKIDBENCHAA', secretAccessKey: 'bench-aa-secret' };
     } else {
@@ -288,7 +304,7 @@ async function main(): Promise<void> {
         const a = summarise(rounds.aerostore);
         const b = summarise(rounds.baseline);
         console.log(
-          `${op} ${c.label.padEnd(6)} ×${String(c.concurrency).padStart(2)}: aerostore ${fmt(a.mbPerSec, 1)} MB/s ${fmt(a.opsPerSec)} ops/s p99 ${fmtMs(a.p99)} ms` +
+          `${op} ${c.label.padEnd(6)} ×${String(c.concurrency).padStart(2)}: ${SUBJECT} ${fmt(a.mbPerSec, 1)} MB/s ${fmt(a.opsPerSec)} ops/s p99 ${fmtMs(a.p99)} ms` +
             ` | baseline ${fmt(b.mbPerSec, 1)} MB/s ${fmt(b.opsPerSec)} ops/s p99 ${fmtMs(b.p99)} ms | ratio ${fmt(a.mbPerSec / b.mbPerSec, 2)}`,
         );
         results.push({ c, op, ...rounds, rssAfterMiB: memoryOf(servers.aerostore.pid).peakMiB });
@@ -318,8 +334,17 @@ async function main(): Promise<void> {
     console.log('\nThroughput: medians over rounds; latency percentiles over all requests of all rounds (ms); MB = 10^6 bytes.\n');
     console.log(
       table(
-        ['case', 'aerostore MB/s', 'ops/s', 'p50', 'p99', 'baseline MB/s', 'ops/s', 'p50', 'p99', 'aerostore/baseline'],
+        ['case', `${SUBJECT} MB/s`, 'ops/s', 'p50', 'p99', 'baseline MB/s', 'ops/s', 'p50', 'p99', `${SUBJECT}/baseline`],
         rows,
+      ),
+    );
+
+    console.log('\nRequests per second, round by round, in the order they ran (the spread is the noise):\n');
+    const perRound = (rs: Round[]) => rs.map((r) => fmt(r.ops / (r.elapsedMs / 1000))).join(' ');
+    console.log(
+      table(
+        ['case', `${SUBJECT} rounds`, 'baseline rounds'],
+        results.map(({ c, op, aerostore: ar, baseline: br }) => [`${op} ${c.label}`, perRound(ar), perRound(br)]),
       ),
     );
 
@@ -339,14 +364,17 @@ async function main(): Promise<void> {
     });
     console.log('\nCPU time per request (ms; from /proc, 10 ms tick granularity summed over all measured rounds):\n');
     console.log(
-      table(['case', 'aerostore reqs', 'aerostore node', 'its postgres', 'baseline reqs', 'baseline node', 'client (aerostore)', 'client (baseline)'], cpuRows),
+      table(
+        ['case', `${SUBJECT} reqs`, `${SUBJECT} node`, 'its postgres', 'baseline reqs', 'baseline node', `client (${SUBJECT})`, 'client (baseline)'],
+        cpuRows,
+      ),
     );
     console.log(
-      `\nPeak RSS of the aerostore Node process (VmHWM): ${fmt(aeroMem.peakMiB, 1)} MiB (sampled VmRSS max ${fmt(sampledPeak, 1)} MiB; ` +
+      `\nPeak RSS of the ${SUBJECT} Node process (VmHWM): ${fmt(aeroMem.peakMiB, 1)} MiB (sampled VmRSS max ${fmt(sampledPeak, 1)} MiB; ` +
         `after each phase: ${results.map((r) => `${r.op} ${r.c.label} ${fmt(r.rssAfterMiB)}`).join(', ')} MiB). ` +
         `Baseline server peak: ${fmt(baseMem.peakMiB, 1)} MiB. The embedded Postgres processes are not included.`,
     );
-    console.log(`Total time ${fmt((performance.now() - started) / 1000, 0)} s.`);
+    console.log(`Total time ${fmt((performance.now() - started) / 1000, 0)} s; ${loadSummary()} at the end.`);
 
     if (flags.json) {
       await writeFile(
@@ -371,7 +399,7 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     const log = aerostore && 'log' in aerostore ? (aerostore as TestServer).log() : '';
-    if (log) console.error(`\nlast lines of the aerostore log:\n${log.trimEnd().split('\n').slice(-15).join('\n')}`);
+    if (log && !wasInterrupted()) console.error(`\nlast lines of the aerostore log:\n${log.trimEnd().split('\n').slice(-15).join('\n')}`);
     const code = aerostore?.process.exitCode ?? aerostore?.process.signalCode;
     if (code !== null && code !== undefined) console.error(`the aerostore process has exited (${code})`);
     throw err;

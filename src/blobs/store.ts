@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createChecksummer, type ChecksumAlgorithm, type Checksummer } from '../core/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -116,7 +116,7 @@ export class LocalDiskBlobStore implements BlobStore {
     try {
       // flush: fsync before close, so the bytes are durable before any row names them.
       await pipeline(
-        body,
+        readWithoutDestroying(body),
         meter,
         createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK }),
       );
@@ -188,6 +188,24 @@ export class LocalDiskBlobStore implements BlobStore {
     for (const dir of this.knownDirs) if (dir.startsWith(path.join(this.blobsDir, bucketId))) this.knownDirs.delete(dir);
     await rm(path.join(this.blobsDir, bucketId), { recursive: true, force: true });
   }
+}
+
+/**
+ * The body as a stream that pipeline() may destroy on failure without
+ * destroying `body` itself. When `body` is an HTTP request, destroying it
+ * destroys the socket, and the client would never hear why its upload was
+ * refused (EntityTooLarge, a bad chunk signature): the handler must still
+ * be able to answer on that socket.
+ */
+export function readWithoutDestroying(body: Readable): Readable {
+  const view = new PassThrough();
+  body.on('error', (err) => view.destroy(err));
+  body.on('aborted', () => view.destroy(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' })));
+  view.on('close', () => {
+    if (!body.readableEnded) body.unpipe(view);
+  });
+  body.pipe(view);
+  return view;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

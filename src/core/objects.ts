@@ -83,14 +83,14 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
     maxSize: storage.maxObjectSize,
     checksums: input.checksumAlgorithms,
   });
+  const placement = { placed: false };
   try {
     input.verify?.(staged);
-    const checksums = staged.checksums;
     const etag = `"${staged.md5.toString('hex')}"`;
-    return await commitObject(storage, bucket, input, staged, { etag, checksums });
+    return await commitObject(storage, bucket, input, staged, { etag, checksums: staged.checksums }, placement);
   } finally {
-    // place() consumed it when the content was new; otherwise it is a duplicate.
-    await storage.blobs.discard(staged);
+    // Once placed, the temp file is the blob; otherwise it was a duplicate or refused.
+    if (!placement.placed) await storage.blobs.discard(staged);
   }
 }
 
@@ -100,38 +100,35 @@ async function commitObject(
   input: PutObjectInput,
   staged: StagedBlob,
   computed: { etag: string; checksums: StagedBlob['checksums'] },
+  placement: { placed: boolean },
 ): Promise<PutObjectResult> {
   const owner = ownerId(input.principal);
   const h = input.headers;
   let released: string | undefined;
+  // Statements are pipelined where they do not depend on each other's
+  // results: Postgres still runs them in order, each with its own snapshot,
+  // but the transaction costs three round trips after BEGIN, not six.
   const result = await storage.sql
     .begin(async (tx) => {
-      await keyLock(tx, bucket.id, input.key);
-      const [old] = await tx<{ sha256: string }[]>`
-        select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`;
-      if (old?.sha256 !== staged.sha256) {
-        // Blob row locks are always taken in sha256 order, so two writers
-        // swapping contents between keys cannot deadlock.
-        const steps = [staged.sha256, ...(old ? [old.sha256] : [])].sort();
-        for (const sha of steps) {
-          if (sha === staged.sha256) {
-            const [blob] = await tx<{ ref_count: number }[]>`
+      const [, [old]] = await Promise.all([
+        keyLock(tx, bucket.id, input.key),
+        tx<{ sha256: string }[]>`select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
+      ]);
+      // Blob row locks are always taken in sha256 order, so two writers
+      // swapping contents between keys cannot deadlock.
+      const shas = old?.sha256 === staged.sha256 ? [] : [staged.sha256, ...(old ? [old.sha256] : [])].sort();
+      const blobSteps = shas.map((sha) =>
+        sha === staged.sha256
+          ? tx<{ ref_count: number }[]>`
               insert into storage.blobs (bucket_id, sha256, size, ref_count)
               values (${bucket.id}, ${staged.sha256}, ${staged.size}, 1)
               on conflict (bucket_id, sha256) do update set ref_count = storage.blobs.ref_count + 1
-              returning ref_count`;
-            // A row at ref_count > 1 guarantees the file is there; at 1 it may
-            // be new, or a zero-reference row the collector has not reached.
-            if (blob.ref_count === 1) await storage.blobs.place(bucket.id, staged);
-          } else {
-            const [blob] = await tx<{ ref_count: number }[]>`
+              returning ref_count`
+          : tx<{ ref_count: number }[]>`
               update storage.blobs set ref_count = ref_count - 1
-              where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`;
-            if (blob?.ref_count === 0) released = sha;
-          }
-        }
-      }
-      const [object] = await tx<ObjectRow[]>`
+              where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`,
+      );
+      const upsert = tx<ObjectRow[]>`
         with o as (
           insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
             content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id)
@@ -154,6 +151,18 @@ async function commitObject(
           from o
         )
         select * from o`;
+      const [counts, [object]] = await Promise.all([Promise.all(blobSteps), upsert]);
+      for (const [i, sha] of shas.entries()) {
+        const refCount = counts[i][0]?.ref_count;
+        // A row at ref_count > 1 guarantees the file is there; at 1 it may be
+        // new, or a zero-reference row the collector has not reached yet. The
+        // row lock is held until commit, so the collector cannot interfere.
+        if (sha === staged.sha256 && refCount === 1) {
+          await storage.blobs.place(bucket.id, staged);
+          placement.placed = true;
+        }
+        if (sha !== staged.sha256 && refCount === 0) released = sha;
+      }
       return { object, replaced: old !== undefined };
     })
     .catch((err: { code?: string }) => {
@@ -164,7 +173,7 @@ async function commitObject(
       }
       throw err;
     });
-  if (released) await collectBlob(storage, bucket.id, released);
+  if (released) collectInBackground(storage, bucket.id, released);
   return result;
 }
 
@@ -210,21 +219,34 @@ export async function deleteObject(
   const bucket = await requireBucket(storage, bucketName);
   let released: string | undefined;
   const deleted = await storage.sql.begin(async (tx) => {
-    await keyLock(tx, bucket.id, key);
-    const [gone] = await tx<{ id: string; sha256: string; size: number }[]>`
-      delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size`;
+    const [, [gone]] = await Promise.all([
+      keyLock(tx, bucket.id, key),
+      tx<{ id: string; sha256: string; size: number }[]>`
+        delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size`,
+    ]);
     if (!gone) return false;
-    const [blob] = await tx<{ ref_count: number }[]>`
-      update storage.blobs set ref_count = ref_count - 1
-      where bucket_id = ${bucket.id} and sha256 = ${gone.sha256} returning ref_count`;
+    const [[blob]] = await Promise.all([
+      tx<{ ref_count: number }[]>`
+        update storage.blobs set ref_count = ref_count - 1
+        where bucket_id = ${bucket.id} and sha256 = ${gone.sha256} returning ref_count`,
+      tx`insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
+        values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id},
+          ${tx.json({ size: gone.size, sha256: gone.sha256 })})`,
+    ]);
     if (blob?.ref_count === 0) released = gone.sha256;
-    await tx`insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-      values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id},
-        ${tx.json({ size: gone.size, sha256: gone.sha256 })})`;
     return true;
   });
-  if (released) await collectBlob(storage, bucket.id, released);
+  if (released) collectInBackground(storage, bucket.id, released);
   return deleted;
+}
+
+/**
+ * Collection is garbage removal, not part of the client's request: it runs
+ * after the answer, and shutdown waits for it (Storage.background).
+ */
+function collectInBackground(storage: Storage, bucketId: string, sha256: string): void {
+  const job = collectBlob(storage, bucketId, sha256).finally(() => storage.background.delete(job));
+  storage.background.add(job);
 }
 
 /**

@@ -25,8 +25,10 @@ export interface Storage {
    * the foreign key on objects fail, which invalidates it (see withBucket).
    */
   bucketCache: LRUCache<string, BucketRow>;
+  /** Work started after a response (blob collection); shutdown waits for it. */
+  background: Set<Promise<unknown>>;
 }
 
-export function createStorage(parts: Omit<Storage, 'bucketCache'>): Storage {
-  return { ...parts, bucketCache: new LRUCache({ max: 10_000, ttl: 60_000 }) };
+export function createStorage(parts: Omit<Storage, 'bucketCache' | 'background'>): Storage {
+  return { ...parts, bucketCache: new LRUCache({ max: 10_000, ttl: 60_000 }), background: new Set() };
 }

@@ -93,7 +93,19 @@ async function sendReply(req: IncomingMessage, res: ServerResponse, reply: S3Rep
 }
 
 function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
-  const clientGone = (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed;
+  try {
+    writeError(storage, req, res, err, requestId);
+  } catch (failure) {
+    // Answering failed too; never let that escape into the server.
+    storage.log.error({ err: failure, requestId }, 'could not send an error response');
+    res.destroy();
+  }
+}
+
+function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+  // Not req.destroyed: on Node 20 that is already true once a body has been read whole.
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const clientGone = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || !req.socket || req.socket.destroyed;
   if (res.headersSent) {
     if (clientGone) {
       // The client closed the connection while the body was going out.

@@ -3,7 +3,6 @@
 // signed chunks or unsigned trailers), with the integrity checks each implies.
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { StagedBlob } from '../blobs/store.ts';
 import {
   assertChecksumMatches,
@@ -91,8 +90,10 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
       trailer,
       decodedContentLength: expectedSize,
     });
-    // Errors on either side surface through the decoder, which ingest() consumes.
-    pipeline(req, decoder).catch(() => {});
+    // Not pipeline(): a decoding error must not destroy the request (and its
+    // socket) before the handler has answered it. ingest() consumes the decoder.
+    req.on('error', (err) => decoder!.destroy(err));
+    req.pipe(decoder);
     body = decoder;
   } else {
     if (requested?.fromTrailer) {

@@ -9,6 +9,7 @@ describe('xml', () => {
     assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<ListBucketResult xmlns="http:\/\/s3.amazonaws.com\/doc\/2006-03-01\/">/);
     assert.match(xml, /<Contents><Key>a&amp;&lt;b&gt;<\/Key><\/Contents><Contents><Key>c<\/Key><\/Contents>/);
     assert.match(xml, /<IsTruncated>false<\/IsTruncated>/);
+    assert.match(toXml('R', { Key: 'line\r\nbreak' }), /<Key>line&#13;\nbreak<\/Key>/);
   });
 
   it('builds S3 error bodies with details and no namespace', () => {
