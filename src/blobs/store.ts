@@ -10,7 +10,7 @@
 // file into its final name unless that content is already there; only then
 // does the transaction commit and the client get its 200. A crash at any
 // point leaves at most a file without a row, never a row without a file.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createChecksummer, type ChecksumAlgorithm, type Checksummer } from '../core/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
+import { OffloadedMd5, OFFLOAD_THRESHOLD } from './md5-offload.ts';
 
 /** A body that has been written to a temp file and fsynced, not yet placed. */
 export interface StagedBlob {
@@ -59,14 +60,16 @@ export interface BlobStore {
 /** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
 class HashingMeter extends Transform {
   readonly sha256 = createHash('sha256');
-  readonly md5 = createHash('md5');
+  private readonly md5: Hash | OffloadedMd5;
   size = 0;
 
   constructor(
     private readonly maxSize: number,
     private readonly extra: Checksummer[],
+    offloadMd5: boolean,
   ) {
     super();
+    this.md5 = offloadMd5 ? new OffloadedMd5() : createHash('md5');
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
@@ -76,9 +79,22 @@ class HashingMeter extends Transform {
       return;
     }
     this.sha256.update(chunk);
-    this.md5.update(chunk);
     for (const c of this.extra) c.update(chunk);
-    done(null, chunk);
+    const wait = this.md5.update(chunk);
+    // An offloaded MD5 that fell behind holds the stream back: backpressure, not a growing queue.
+    if (wait instanceof Promise) wait.then(() => done(null, chunk));
+    else done(null, chunk);
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void) {
+    // Transforms destroy themselves after a clean end too (autoDestroy): only
+    // a failed or cut-off stream abandons its MD5 session.
+    if (this.md5 instanceof OffloadedMd5 && (err || !this.writableFinished)) this.md5.abort();
+    done(err);
+  }
+
+  async md5Digest(): Promise<Buffer> {
+    return this.md5.digest();
   }
 }
 
@@ -111,7 +127,7 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const algorithms = opts.checksums ?? [];
     const extra = algorithms.map((a) => createChecksummer(a));
-    const meter = new HashingMeter(opts.maxSize, extra);
+    const meter = new HashingMeter(opts.maxSize, extra, (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
     try {
       // flush: fsync before close, so the bytes are durable before any row names them.
@@ -129,7 +145,7 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const checksums: StagedBlob['checksums'] = {};
     algorithms.forEach((a, i) => (checksums[a] = extra[i].digest()));
-    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5: meter.md5.digest(), checksums };
+    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5: await meter.md5Digest(), checksums };
   }
 
   async place(bucketId: string, staged: StagedBlob): Promise<void> {

@@ -41,7 +41,7 @@ export async function startTestServer(opts: { env?: Record<string, string>; data
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const ready = new Promise<string>((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${stdout}\n${stderr}`)), 60_000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -57,6 +57,14 @@ export async function startTestServer(opts: { env?: Record<string, string>; data
       reject(new Error(`server exited with ${code} before it was ready:\n${stdout}\n${stderr}`));
     });
   });
+  let url: string;
+  try {
+    url = await ready;
+  } catch (err) {
+    child.kill('SIGKILL');
+    if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   child.stdout!.resume();
   return {
     url,

@@ -2,7 +2,7 @@
 import { listObjects, type ListResult } from '../../core/list.ts';
 import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
-import { isoTime, toXml, type XmlNode } from '../xml.ts';
+import { toXml, type XmlNode } from '../xml.ts';
 import { ownerXml } from './bucket.ts';
 
 const MAX_KEYS = 1000;
@@ -25,9 +25,9 @@ function listing(result: ListResult, enc: (s: string) => string, withOwner: bool
   return {
     Contents: result.objects.map((o) => ({
       Key: enc(o.key),
-      LastModified: isoTime(o.updated_at),
+      LastModified: o.last_modified,
       ETag: o.etag,
-      ...(Object.keys(o.checksums ?? {}).length ? { ChecksumAlgorithm: Object.keys(o.checksums) } : {}),
+      ...(o.checksum_algorithms ? { ChecksumAlgorithm: o.checksum_algorithms } : {}),
       Size: o.size,
       ...(withOwner ? { Owner: ownerXml(o.owner_id) } : {}),
       StorageClass: 'STANDARD',

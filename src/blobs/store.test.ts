@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { S3Error } from '../s3/errors.ts';
+import { LocalDiskBlobStore } from './store.ts';
+import { OFFLOAD_THRESHOLD } from './md5-offload.ts';
+
+let dir: string;
+let store: LocalDiskBlobStore;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'aerostore-blobs-'));
+  store = new LocalDiskBlobStore(dir);
+  await store.init();
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const hex = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
+
+/** A body delivered in uneven chunks, as a socket would. */
+function chunked(body: Buffer): Readable {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; ) {
+    const n = 1 + ((i * 7919) % 200_000);
+    parts.push(body.subarray(i, i + n));
+    i += n;
+  }
+  return Readable.from(parts);
+}
+
+describe('LocalDiskBlobStore.ingest', () => {
+  for (const size of [0, 1000, OFFLOAD_THRESHOLD + 12_345]) {
+    it(`stages ${size} bytes with the right SHA-256 and MD5 (MD5 ${size >= OFFLOAD_THRESHOLD ? 'on a worker' : 'inline'})`, async () => {
+      const body = randomBytes(size);
+      const staged = await store.ingest(chunked(body), { expectedSize: size, maxSize: 1e9, checksums: ['CRC32'] });
+      assert.equal(staged.size, size);
+      assert.equal(staged.sha256, hex('sha256', body));
+      assert.equal(staged.md5.toString('hex'), hex('md5', body));
+      assert.ok((await readFile(staged.tempPath)).equals(body));
+      await store.place('bucket-a', staged);
+      assert.ok(await store.exists('bucket-a', staged.sha256));
+      assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+    });
+  }
+
+  it('refuses a body past maxSize while streaming and leaves no temp file', async () => {
+    await assert.rejects(
+      store.ingest(chunked(randomBytes(OFFLOAD_THRESHOLD * 2)), { maxSize: OFFLOAD_THRESHOLD, expectedSize: undefined }),
+      (e: unknown) => e instanceof S3Error && e.code === 'EntityTooLarge',
+    );
+    assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+  });
+
+  it('refuses a body shorter than promised and a body that fails mid-way, leaving nothing', async () => {
+    await assert.rejects(
+      store.ingest(chunked(randomBytes(100)), { maxSize: 1e9, expectedSize: 101 }),
+      (e: unknown) => e instanceof S3Error && e.code === 'IncompleteBody',
+    );
+    const failing = new Readable({
+      read() {
+        this.push(randomBytes(OFFLOAD_THRESHOLD));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await assert.rejects(store.ingest(failing, { maxSize: 1e9, expectedSize: OFFLOAD_THRESHOLD * 3 }), /connection reset/);
+    assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+  });
+
+  it('places identical content once', async () => {
+    const body = randomBytes(5000);
+    const a = await store.ingest(chunked(body), { maxSize: 1e9 });
+    const b = await store.ingest(chunked(body), { maxSize: 1e9 });
+    await store.place('bucket-b', a);
+    await store.place('bucket-b', b);
+    const files = await readdir(path.join(dir, 'blobs', 'bucket-b'), { recursive: true, withFileTypes: true });
+    assert.equal(files.filter((f) => f.isFile()).length, 1);
+  });
+});
