@@ -88,7 +88,7 @@ export function routeS3(method: string, rawUrl: string): S3Route {
   const selectedBy = route?.query?.split('=')[0];
   const unhandled = [...query.keys()].find((k) => SUBRESOURCES.has(k) && k !== selectedBy);
   if (unhandled !== undefined) {
-    throw new S3Error('NotImplemented', `This server does not implement ${method} ?${unhandled} on a ${target}.`);
+    throw new S3Error('NotImplemented', `This server does not implement ${method} ?${unhandled} on ${target === 'object' ? 'an object' : `a ${target}`}.`);
   }
   if (!route) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: target.toUpperCase() });
   return {
