@@ -7,7 +7,12 @@ import { S3Error } from './errors.ts';
 const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 
-type XmlValue = string | number | boolean | undefined | null | XmlNode | XmlValue[];
+/** Markup already serialised (and escaped) by its producer: written as is. */
+export class RawXml {
+  constructor(readonly xml: string) {}
+}
+
+type XmlValue = string | number | boolean | undefined | null | RawXml | XmlNode | XmlValue[];
 export interface XmlNode {
   [name: string]: XmlValue;
 }
@@ -26,6 +31,10 @@ function writeElement(out: string[], name: string, value: XmlValue): void {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
     for (const item of value) writeElement(out, name, item);
+    return;
+  }
+  if (value instanceof RawXml) {
+    out.push(value.xml);
     return;
   }
   if (typeof value !== 'object') {
@@ -54,6 +63,11 @@ export function toXml(root: string, body: XmlNode, namespace = true): string {
   const out: string[] = [DECLARATION];
   writeElement(out, root, namespace ? { '@_xmlns': S3_NS, ...body } : body);
   return out.join('');
+}
+
+/** A text element, escaped: for hand-written hot paths (listing pages). */
+export function xmlElement(name: string, text: string | number): string {
+  return `<${name}>${escapeXml(String(text))}</${name}>`;
 }
 
 export function errorXml(fields: { code: string; message: string; resource?: string; requestId: string } & {
