@@ -173,6 +173,41 @@ describe('objects', () => {
     assert.equal(res.headers.expires, 'Thu, 01 Dec 2094 16:00:00 GMT');
   });
 
+  it('answers Expect: 100-continue only after the request has been checked', async () => {
+    const body = randomBytes(100_000);
+    /** Sends the head only, and reports what the server says before any body byte. */
+    const exchange = async (bucket: string) => {
+      const { path: p, headers } = await s3.sign({
+        method: 'PUT',
+        path: `/${bucket}/expect`,
+        headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      });
+      const socket = net.connect(Number(s3.base.port), s3.base.hostname);
+      await new Promise((r) => socket.once('connect', r));
+      const head = Object.entries({ ...headers, 'content-length': String(body.length), expect: '100-continue' })
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n');
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.write(`PUT ${p} HTTP/1.1\r\n${head}\r\n\r\n`);
+      for (let i = 0; i < 40 && !/\r\n\r\n/.test(received); i++) await new Promise((r) => setTimeout(r, 25));
+      const first = received;
+      if (first.startsWith('HTTP/1.1 100')) {
+        socket.write(body);
+        for (let i = 0; i < 80 && !/HTTP\/1.1 200/.test(received); i++) await new Promise((r) => setTimeout(r, 25));
+      }
+      socket.destroy();
+      return { first, all: received };
+    };
+    const refused = await exchange('no-such-bucket');
+    assert.match(refused.first, /^HTTP\/1.1 404/, 'a missing bucket is refused before the body is sent');
+    assert.match(refused.first, /<Code>NoSuchBucket<\/Code>/);
+    const accepted = await exchange('objects');
+    assert.match(accepted.first, /^HTTP\/1.1 100 Continue/);
+    assert.match(accepted.all, /HTTP\/1.1 200 OK/);
+    assert.ok((await get('objects', 'expect')).body.equals(body));
+  });
+
   it('refuses a wrong Content-MD5 with BadDigest and stores nothing', async () => {
     const res = await put('objects', 'bad-md5', 'hello', { 'content-md5': md5b64('other') });
     assert.equal(res.status, 400);
