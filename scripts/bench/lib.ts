@@ -431,3 +431,25 @@ export function machineSummary(): string {
   const cpus = os.cpus();
   return `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
+
+/** A benchmark's own verdict (a wrong answer, a stalled request): reported without a stack. */
+export class BenchFailure extends Error {}
+
+/** After a failed run: the tail of the server's log and whether it died. */
+export function reportServerFailure(server: { log?: () => string; process: ChildProcess } | undefined): void {
+  const log = server?.log?.() ?? '';
+  if (log && !wasInterrupted()) console.error(`\nlast lines of the aerostore log:\n${log.trimEnd().split('\n').slice(-15).join('\n')}`);
+  const code = server?.process.exitCode ?? server?.process.signalCode;
+  if (code !== null && code !== undefined) console.error(`the aerostore process has exited (${code})`);
+}
+
+/** Runs a benchmark's main and exits: 0 when it finished, 1 with the reason when it failed. */
+export function runBenchmark(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`\nbenchmark failed: ${err instanceof BenchFailure ? err.message : ((err as Error)?.stack ?? err)}`);
+      process.exit(1);
+    },
+  );
+}

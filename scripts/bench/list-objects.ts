@@ -44,6 +44,9 @@ import {
   startPhaseProfile,
   table,
   type Target,
+  BenchFailure,
+  reportServerFailure,
+  runBenchmark,
 } from './lib.ts';
 
 const { values: flags } = parseArgs({
@@ -91,8 +94,6 @@ function allKeys(): string[] {
   }
   return keys.sort(); // ASCII keys: JS order is UTF-8 byte order
 }
-
-class BenchFailure extends Error {}
 
 function check(cond: boolean, what: string): void {
   if (!cond) throw new BenchFailure(`wrong listing: ${what}`);
@@ -329,20 +330,11 @@ async function main(): Promise<void> {
     }
     console.log(`Peak RSS of the aerostore Node process (VmHWM): ${fmt(mem.peakMiB, 1)} MiB; ${loadSummary()} at the end.`);
   } catch (err) {
-    const log = server?.log() ?? '';
-    if (log && !wasInterrupted()) console.error(`\nlast lines of the aerostore log:\n${log.trimEnd().split('\n').slice(-15).join('\n')}`);
-    const code = server?.process.exitCode ?? server?.process.signalCode;
-    if (code !== null && code !== undefined) console.error(`the aerostore process has exited (${code})`);
+    reportServerFailure(server);
     throw err;
   } finally {
     await stop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`\nbenchmark failed: ${err instanceof BenchFailure ? err.message : (err as Error)?.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -45,6 +45,9 @@ import {
   UNSIGNED,
   type ChildServer,
   type Target,
+  BenchFailure,
+  reportServerFailure,
+  runBenchmark,
 } from './lib.ts';
 
 const { values: flags } = parseArgs({
@@ -128,7 +131,6 @@ interface Round {
   clientCpuMs: number;
 }
 
-class BenchFailure extends Error {}
 
 /** Stamps a unique sequence number into the first 16 bytes so no two bodies are alike. */
 const runNonce = randomBytes(8);
@@ -398,20 +400,11 @@ async function main(): Promise<void> {
       );
     }
   } catch (err) {
-    const log = aerostore && 'log' in aerostore ? (aerostore as TestServer).log() : '';
-    if (log && !wasInterrupted()) console.error(`\nlast lines of the aerostore log:\n${log.trimEnd().split('\n').slice(-15).join('\n')}`);
-    const code = aerostore?.process.exitCode ?? aerostore?.process.signalCode;
-    if (code !== null && code !== undefined) console.error(`the aerostore process has exited (${code})`);
+    reportServerFailure(aerostore as Partial<TestServer> & Pick<TestServer, 'process'> | undefined);
     throw err;
   } finally {
     await cleanup();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`\nbenchmark failed: ${err instanceof BenchFailure ? err.message : (err as Error)?.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
