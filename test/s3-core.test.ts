@@ -382,6 +382,67 @@ describe('content-addressed blobs', () => {
   });
 });
 
+describe('malformed requests', () => {
+  before(() => createBucket('hostile'));
+
+  it('answers each with an S3 error, 4xx, and keeps serving', async () => {
+    const long = 'k'.repeat(1025);
+    const cases: Array<{ name: string; req: () => Promise<{ status: number; body: Buffer }>; code: string }> = [
+      { name: 'key over 1,024 bytes', req: () => put('hostile', long, 'x'), code: 'KeyTooLongError' },
+      { name: 'NUL in the key', req: () => s3.send({ method: 'PUT', path: '/hostile/a%00b', body: 'x' }), code: 'InvalidArgument' },
+      { name: 'invalid UTF-8 in the path', req: () => s3.send({ method: 'GET', path: '/hostile/%C3%28' }), code: 'InvalidURI' },
+      { name: 'garbage Authorization', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS4-HMAC-SHA256 garbage' }), code: 'AuthorizationHeaderMalformed' },
+      { name: 'SigV2 Authorization', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS AKID:c2ln' }), code: 'InvalidRequest' },
+      {
+        name: 'malformed Content-MD5',
+        req: () => put('hostile', 'md5', 'x', { 'content-md5': 'not-base64!' }),
+        code: 'InvalidDigest',
+      },
+      {
+        name: 'aws-chunked body with broken framing',
+        req: async () => {
+          const { path: p, headers } = await s3.sign({
+            method: 'PUT',
+            path: '/hostile/chunked',
+            headers: {
+              'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+              'content-encoding': 'aws-chunked',
+              'x-amz-decoded-content-length': '5',
+            },
+          });
+          const body = 'zz\r\nhello\r\n0\r\n\r\n';
+          return sendRaw(s3.base, 'PUT', p, { ...headers, 'content-length': String(body.length) }, body);
+        },
+        code: 'IncompleteBody',
+      },
+      {
+        name: 'unknown checksum algorithm',
+        req: () => put('hostile', 'ck', 'x', { 'x-amz-checksum-md4': 'AAAA' }),
+        code: 'InvalidRequest',
+      },
+      { name: 'malformed bucket XML', req: () => s3.send({ method: 'PUT', path: '/hostile2', body: '<CreateBucketConfiguration><Loc' }), code: 'MalformedXML' },
+      {
+        name: 'XML with an entity declaration',
+        req: () =>
+          s3.send({
+            method: 'PUT',
+            path: '/hostile3',
+            body: '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><CreateBucketConfiguration>&e;</CreateBucketConfiguration>',
+          }),
+        code: 'MalformedXML',
+      },
+    ];
+    for (const c of cases) {
+      const res = await c.req();
+      assert.ok(res.status >= 400 && res.status < 500, `${c.name}: status ${res.status}`);
+      assert.equal(errorCode(res.body), c.code, `${c.name}: ${res.body}`);
+    }
+    assert.equal((await s3.send({ method: 'GET', path: '/' })).status, 200, 'still serving');
+    assert.equal((await s3.send({ method: 'HEAD', path: '/hostile2' })).status, 404, 'no bucket made from bad XML');
+    assert.equal((await get('hostile', 'chunked')).status, 404, 'nothing stored from a broken body');
+  });
+});
+
 describe('listing', () => {
   const keys = [
     'a.txt', 'b/1', 'b/2', 'b/c/1', 'b/c/2', 'b/d/1', 'b/e', 'c/1', 'c/2/3', 'd', 'e/', 'e/1', 'f+g/1', 'f g/1', 'ü/1', 'z',
