@@ -58,10 +58,33 @@ export interface PutObjectInput {
   principal: Principal;
   /** Extra checksums to compute while storing (x-amz-checksum-*). */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  /** Conditional write: the key must not exist (`If-None-Match: *`) or must have this ETag (`If-Match`). */
+  condition?: WriteCondition;
   /** Called after the request has been checked, right before the body is read. */
   beforeBody?: () => void;
   /** Called once the body is on disk, before anything is committed: throw to refuse it. */
   verify?: (staged: StagedBlob) => void;
+}
+
+export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/**
+ * S3's conditional writes: If-None-Match: * fails with 412 when the key
+ * exists; If-Match fails with 412 on another ETag and 404 when the key is
+ * missing. Evaluated under the key's advisory lock, so of N concurrent
+ * creators exactly one wins.
+ */
+export function checkWriteCondition(condition: WriteCondition | undefined, current: { etag: string } | undefined, key: string): void {
+  if (!condition) return;
+  if ('ifNoneMatch' in condition) {
+    if (current) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    return;
+  }
+  if (!current) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  const bare = (t: string) => t.trim().replace(/^"|"$/g, '');
+  if (bare(condition.ifMatch) !== bare(current.etag) && condition.ifMatch.trim() !== '*') {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  }
 }
 
 export interface PutObjectResult {
@@ -77,6 +100,13 @@ function keyLock(tx: TransactionSql, bucketId: string, key: string) {
 export async function putObject(storage: Storage, input: PutObjectInput): Promise<PutObjectResult> {
   validateKey(input.key);
   const bucket = await requireBucket(storage, input.bucket);
+  if (input.condition) {
+    // Refuse early, before any body is read (and before 100 Continue); the
+    // check that counts runs again under the key lock at commit.
+    const [current] = await storage.sql<{ etag: string }[]>`
+      select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`;
+    checkWriteCondition(input.condition, current, input.key);
+  }
   input.beforeBody?.();
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
@@ -112,8 +142,10 @@ async function commitObject(
     .begin(async (tx) => {
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
-        tx<{ sha256: string }[]>`select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
+        tx<{ sha256: string; etag: string }[]>`
+          select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
       ]);
+      checkWriteCondition(input.condition, old, input.key);
       // Blob row locks are always taken in sha256 order, so two writers
       // swapping contents between keys cannot deadlock.
       const shas = old?.sha256 === staged.sha256 ? [] : [staged.sha256, ...(old ? [old.sha256] : [])].sort();

@@ -1,6 +1,6 @@
 // PutObject.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ObjectHeaders } from '../../core/objects.ts';
+import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
 import { acceptBody, bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -35,7 +35,22 @@ export function objectHeadersFrom(headers: IncomingHttpHeaders, contentEncoding?
   };
 }
 
+/** If-None-Match: * and If-Match: <etag> on a write (S3 "conditional writes"). */
+export function writeConditionFrom(headers: IncomingHttpHeaders): WriteCondition | undefined {
+  const ifNoneMatch = headers['if-none-match'];
+  const ifMatch = headers['if-match'];
+  if (ifNoneMatch !== undefined && ifMatch !== undefined) {
+    throw new S3Error('NotImplemented', 'If-Match and If-None-Match cannot be combined on a write.');
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on a write accepts only *.');
+    return { ifNoneMatch: '*' };
+  }
+  return ifMatch === undefined ? undefined : { ifMatch };
+}
+
 export const putObjectOp: S3Operation = async (ctx) => {
+  const condition = writeConditionFrom(ctx.req.headers);
   const payload = objectPayload(ctx.req, ctx.signature);
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
   let echo: Record<string, string> = {};
@@ -47,6 +62,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     headers,
     principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
+    condition,
     beforeBody: () => acceptBody(ctx),
     verify(staged) {
       payload.verify(staged);

@@ -1,0 +1,58 @@
+// Conditional writes (If-None-Match: *, If-Match) against a real server.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { S3RawClient } from './support/signer.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+let server: TestServer;
+let s3: S3RawClient;
+const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
+
+before(async () => {
+  server = await startTestServer();
+  s3 = new S3RawClient(server.url, server);
+  assert.equal((await s3.send({ method: 'PUT', path: '/cond' })).status, 200);
+});
+after(() => server?.stop());
+
+const put = (key: string, body: string, headers: Record<string, string> = {}) =>
+  s3.send({ method: 'PUT', path: `/cond/${key}`, body, headers });
+
+describe('conditional writes', () => {
+  it('If-None-Match: * creates once, then answers 412 and keeps the first object', async () => {
+    assert.equal((await put('once', 'first', { 'if-none-match': '*' })).status, 200);
+    const again = await put('once', 'second', { 'if-none-match': '*' });
+    assert.equal(again.status, 412);
+    assert.equal(errorCode(again.body), 'PreconditionFailed');
+    assert.equal((await s3.send({ method: 'GET', path: '/cond/once' })).body.toString(), 'first');
+  });
+
+  it('exactly one of many concurrent creators wins', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => put('race', `writer ${i}`, { 'if-none-match': '*' })),
+    );
+    const winners = results.filter((r) => r.status === 200);
+    assert.equal(winners.length, 1, results.map((r) => r.status).join(','));
+    assert.ok(results.every((r) => r.status === 200 || r.status === 412));
+    const stored = (await s3.send({ method: 'GET', path: '/cond/race' })).headers.etag;
+    assert.equal(stored, winners[0].headers.etag);
+  });
+
+  it('If-Match replaces only the expected version', async () => {
+    const first = await put('cas', 'v1');
+    const etag = String(first.headers.etag);
+    const stale = await put('cas', 'v2', { 'if-match': '"00000000000000000000000000000000"' });
+    assert.equal(stale.status, 412);
+    assert.equal((await put('cas', 'v2', { 'if-match': etag })).status, 200);
+    assert.equal((await s3.send({ method: 'GET', path: '/cond/cas' })).body.toString(), 'v2');
+    const missing = await put('never-written', 'x', { 'if-match': etag });
+    assert.equal(missing.status, 404);
+    assert.equal(errorCode(missing.body), 'NoSuchKey');
+  });
+
+  it('refuses forms S3 does not implement', async () => {
+    const res = await put('nim', 'x', { 'if-none-match': '"abc"' });
+    assert.equal(res.status, 501);
+    assert.equal(errorCode(res.body), 'NotImplemented');
+  });
+});
