@@ -10,6 +10,12 @@ const settings = {
   rootAccessKey: { env: 'AEROSTORE_ROOT_ACCESS_KEY', flag: 'root-access-key', schema: z.string().min(3).max(128).optional() },
   rootSecretKey: { env: 'AEROSTORE_ROOT_SECRET_KEY', flag: 'root-secret-key', schema: z.string().min(8).max(256).optional() },
   region: { env: 'AEROSTORE_REGION', flag: 'region', schema: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1') },
+  /** Base domain for virtual-hosted-style requests (`<bucket>.<domain>`); path-style always works. */
+  domain: {
+    env: 'AEROSTORE_DOMAIN',
+    flag: 'domain',
+    schema: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, 'a DNS name such as s3.example.com').optional(),
+  },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().url().optional() },
   logLevel: {
     env: 'AEROSTORE_LOG_LEVEL',

@@ -47,7 +47,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const blobs = new LocalDiskBlobStore(config.dataDir);
     await blobs.init();
     const storage = createStorage({ sql, blobs, log, region: config.region, maxObjectSize: config.maxObjectSize });
-    const s3 = createS3Handler(storage, new RootKeyResolver(root));
+    const s3 = createS3Handler(storage, new RootKeyResolver(root), { domain: config.domain });
     const server = createHttpServer(createApp(storage, s3));
     await listen(server, config.host, config.port);
     const { port } = server.address() as AddressInfo;

@@ -15,7 +15,7 @@ import { deleteObjectOp } from './ops/delete.ts';
 import { getObjectOp, headObjectOp } from './ops/get.ts';
 import { listObjectsOp, listObjectsV2Op } from './ops/list.ts';
 import { putObjectOp } from './ops/put.ts';
-import { routeS3, type Endpoint } from './router.ts';
+import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 
 const OPERATIONS: Record<Endpoint, S3Operation> = {
@@ -37,7 +37,12 @@ export interface S3Handler {
   (req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
-export function createS3Handler(storage: Storage, keys: KeyResolver): S3Handler {
+export interface S3Options {
+  /** Base domain for virtual-hosted-style addressing. */
+  domain?: string;
+}
+
+export function createS3Handler(storage: Storage, keys: KeyResolver, options: S3Options = {}): S3Handler {
   return async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
@@ -46,7 +51,7 @@ export function createS3Handler(storage: Storage, keys: KeyResolver): S3Handler 
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     try {
-      const route = routeS3(method, url);
+      const route = routeS3(method, url, bucketFromHost(req.headers.host, options.domain));
       let resolved: ResolvedKey | undefined;
       const signature = await verifySigV4(
         { method, url, headers: req.headers },

@@ -56,3 +56,24 @@ describe('routeS3', () => {
     assert.equal(code(() => routeS3('GET', '/b1/%zz')), 'InvalidURI');
   });
 });
+
+describe('virtual-hosted-style addressing', () => {
+  it('takes the bucket from a Host under the configured domain', async () => {
+    const { bucketFromHost } = await import('./router.ts');
+    assert.equal(bucketFromHost('photos.s3.example.com', 's3.example.com'), 'photos');
+    assert.equal(bucketFromHost('My.Bucket.S3.example.com:9000', 's3.example.com'), 'my.bucket');
+    assert.equal(bucketFromHost('s3.example.com:9000', 's3.example.com'), undefined);
+    assert.equal(bucketFromHost('127.0.0.1:9000', 's3.example.com'), undefined);
+    assert.equal(bucketFromHost('photos.s3.example.com', undefined), undefined);
+    assert.equal(bucketFromHost('evil-s3.example.com', 's3.example.com'), undefined);
+  });
+
+  it('routes the whole path as the key when the Host names the bucket', () => {
+    assert.deepEqual(
+      { ...routeS3('GET', '/dir/a%20b//c', 'photos'), query: undefined },
+      { endpoint: 'GetObject', bucket: 'photos', key: 'dir/a b//c', query: undefined },
+    );
+    assert.equal(routeS3('GET', '/?list-type=2', 'photos').endpoint, 'ListObjectsV2');
+    assert.equal(routeS3('PUT', '/', 'photos').endpoint, 'CreateBucket');
+  });
+});

@@ -71,16 +71,38 @@ function decodePathPart(raw: string): string {
   }
 }
 
-/** Path-style addressing: /<bucket>/<key...>, the key taken verbatim (`//` and all). */
-export function routeS3(method: string, rawUrl: string): S3Route {
+/**
+ * Virtual-hosted-style addressing: with a base domain configured, a Host of
+ * `<bucket>.<domain>[:port]` names the bucket and the whole path is the key.
+ * Any other Host (the domain itself, an IP address) means path-style.
+ */
+export function bucketFromHost(host: string | undefined, domain: string | undefined): string | undefined {
+  if (!domain || !host) return undefined;
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  const suffix = '.' + domain.toLowerCase();
+  return name.endsWith(suffix) && name.length > suffix.length ? name.slice(0, -suffix.length) : undefined;
+}
+
+/**
+ * Path-style /<bucket>/<key...>, or virtual-hosted-style when the Host named
+ * the bucket; the key is taken verbatim (`//` and all).
+ */
+export function routeS3(method: string, rawUrl: string, hostBucket?: string): S3Route {
   const q = rawUrl.indexOf('?');
   const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
 
-  const slash = rawPath.indexOf('/', 1);
-  const bucket = decodePathPart(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash));
-  const key = slash === -1 ? '' : decodePathPart(rawPath.slice(slash + 1));
+  let bucket: string;
+  let key: string;
+  if (hostBucket !== undefined) {
+    bucket = hostBucket;
+    key = decodePathPart(rawPath.slice(1));
+  } else {
+    const slash = rawPath.indexOf('/', 1);
+    bucket = decodePathPart(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash));
+    key = slash === -1 ? '' : decodePathPart(rawPath.slice(slash + 1));
+  }
   const target: Target = bucket === '' ? 'service' : key === '' ? 'bucket' : 'object';
 
   const candidates = ROUTES.filter((r) => r.target === target);
