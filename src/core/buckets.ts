@@ -2,6 +2,7 @@
 // explicitly; nothing else creates one as a side effect.
 import { S3Error } from '../s3/errors.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
+import type { BucketPolicy } from './acl.ts';
 import type { BucketRow, Storage } from './storage.ts';
 
 /**
@@ -24,7 +25,7 @@ export async function findBucket(storage: Storage, name: string): Promise<Bucket
   const cached = storage.bucketCache.get(name);
   if (cached) return cached;
   const [row] = await storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, created_at from storage.buckets where name = ${name}`;
+    select id, name, owner_id, region, policy, created_at from storage.buckets where name = ${name}`;
   if (row) storage.bucketCache.set(name, row);
   return row;
 }
@@ -35,18 +36,23 @@ export async function requireBucket(storage: Storage, name: string): Promise<Buc
   return bucket;
 }
 
-export async function createBucket(storage: Storage, name: string, principal: Principal): Promise<BucketRow> {
+export async function createBucket(
+  storage: Storage,
+  name: string,
+  principal: Principal,
+  policy: BucketPolicy = 'private',
+): Promise<BucketRow> {
   const problem = bucketNameProblem(name);
   if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
   const owner = ownerId(principal);
   const row = await storage.sql.begin(async (tx) => {
     const [created] = await tx<BucketRow[]>`
-      insert into storage.buckets (name, owner_id, region) values (${name}, ${owner}, ${storage.region})
+      insert into storage.buckets (name, owner_id, region, policy) values (${name}, ${owner}, ${storage.region}, ${policy})
       on conflict (name) do nothing
-      returning id, name, owner_id, region, created_at`;
+      returning id, name, owner_id, region, policy, created_at`;
     if (!created) return undefined;
     await tx`insert into storage.events (type, bucket_id, bucket, payload)
-      values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner })})`;
+      values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner, policy })})`;
     return created;
   });
   if (!row) {
@@ -82,5 +88,15 @@ export async function deleteBucket(storage: Storage, name: string): Promise<void
 
 export async function listBuckets(storage: Storage, _principal: Principal): Promise<BucketRow[]> {
   return storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, created_at from storage.buckets order by name`;
+    select id, name, owner_id, region, policy, created_at from storage.buckets order by name`;
+}
+
+/** Sets who may read the bucket (S3: PutBucketAcl with a canned ACL or grants). */
+export async function setBucketPolicy(storage: Storage, name: string, policy: BucketPolicy): Promise<BucketRow> {
+  const [row] = await storage.sql<BucketRow[]>`
+    update storage.buckets set policy = ${policy} where name = ${name}
+    returning id, name, owner_id, region, policy, created_at`;
+  if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+  storage.bucketCache.set(name, row);
+  return row;
 }

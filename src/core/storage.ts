@@ -5,12 +5,14 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
+import type { BucketPolicy } from './acl.ts';
 
 export interface BucketRow {
   id: string;
   name: string;
   owner_id: string | null;
   region: string;
+  policy: BucketPolicy;
   created_at: Date;
 }
 

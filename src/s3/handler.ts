@@ -10,6 +10,7 @@ import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { S3Context, S3Operation, S3Reply } from './context.ts';
 import { isS3Error, S3Error } from './errors.ts';
+import { getBucketAclOp, getObjectAclOp, putBucketAclOp, putObjectAclOp } from './ops/acl.ts';
 import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
 import { deleteObjectOp } from './ops/delete.ts';
 import { getObjectOp, headObjectOp } from './ops/get.ts';
@@ -25,6 +26,10 @@ const OPERATIONS: Record<Endpoint, S3Operation> = {
   HeadBucket: headBucketOp,
   GetBucketLocation: getBucketLocationOp,
   GetBucketVersioning: getBucketVersioningOp,
+  GetBucketAcl: getBucketAclOp,
+  PutBucketAcl: putBucketAclOp,
+  GetObjectAcl: getObjectAclOp,
+  PutObjectAcl: putObjectAclOp,
   ListObjects: listObjectsOp,
   ListObjectsV2: listObjectsV2Op,
   PutObject: putObjectOp,

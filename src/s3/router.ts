@@ -9,6 +9,10 @@ export type Endpoint =
   | 'HeadBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'GetBucketAcl'
+  | 'PutBucketAcl'
+  | 'GetObjectAcl'
+  | 'PutObjectAcl'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'PutObject'
@@ -32,6 +36,10 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'service', endpoint: 'ListBuckets' },
   { method: 'GET', target: 'bucket', query: 'location', endpoint: 'GetBucketLocation' },
   { method: 'GET', target: 'bucket', query: 'versioning', endpoint: 'GetBucketVersioning' },
+  { method: 'GET', target: 'bucket', query: 'acl', endpoint: 'GetBucketAcl' },
+  { method: 'PUT', target: 'bucket', query: 'acl', endpoint: 'PutBucketAcl' },
+  { method: 'GET', target: 'object', query: 'acl', endpoint: 'GetObjectAcl' },
+  { method: 'PUT', target: 'object', query: 'acl', endpoint: 'PutObjectAcl' },
   { method: 'GET', target: 'bucket', query: 'list-type=2', endpoint: 'ListObjectsV2' },
   { method: 'GET', target: 'bucket', endpoint: 'ListObjects' },
   { method: 'PUT', target: 'bucket', endpoint: 'CreateBucket' },

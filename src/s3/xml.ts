@@ -101,7 +101,7 @@ const parser = new XMLParser({
 });
 
 /** Elements that may repeat, so that one occurrence still parses as a list. */
-const XML_ARRAYS = new Set(['Delete.Object', 'CompleteMultipartUpload.Part']);
+const XML_ARRAYS = new Set(['Delete.Object', 'CompleteMultipartUpload.Part', 'AccessControlPolicy.AccessControlList.Grant']);
 
 /** Largest request XML body we parse (DeleteObjects of 1,000 long keys fits). */
 export const MAX_REQUEST_XML = 2 * 1024 * 1024;

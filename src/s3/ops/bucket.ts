@@ -1,5 +1,6 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning.
+import { policyFromCannedAcl } from '../../core/acl.ts';
 import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
 import { ownerId } from '../../principals/principal.ts';
 import { acceptBody, bucketOf, xmlReply, type S3Operation } from '../context.ts';
@@ -33,7 +34,10 @@ export const createBucketOp: S3Operation = async (ctx) => {
       `The ${location} location constraint is incompatible with the region this server serves (${ctx.storage.region}).`,
     );
   }
-  const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal);
+  // A canned ACL on CreateBucket sets who may read it (src/core/acl.ts).
+  const acl = ctx.req.headers['x-amz-acl'];
+  const policy = typeof acl === 'string' ? policyFromCannedAcl(acl) : 'private';
+  const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal, policy);
   return { status: 200, headers: { location: `/${bucket.name}` } };
 };
 
