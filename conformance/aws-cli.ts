@@ -3,9 +3,9 @@
 // AWS_SHARED_CREDENTIALS_FILE in the scenario's temp dir, path-style, and
 // --endpoint-url on every call (2.9 has no AWS_ENDPOINT_URL).
 //
-// Multipart: the config sets multipart_threshold = 64MB, above the 50 MiB
-// file, because aerostore has no multipart upload yet; aws-cli's default
-// (8 MiB) would upload and download it in parts.
+// Multipart: aws-cli's defaults (multipart_threshold and multipart_chunksize
+// 8 MiB), so the 50 MiB file goes up as a 7-part multipart upload and comes
+// down in ranged GETs; a 200 MiB file too (25 parts).
 // Deletes: `aws s3 rm --recursive` deletes object by object (DeleteObject,
 // s3transfer's DeleteSubmitter), never DeleteObjects, so it is used as is.
 import { access, readFile, rm, stat, utimes } from 'node:fs/promises';
@@ -23,6 +23,8 @@ import {
   clientEnv,
   listKeyBody,
   md5,
+  multipartEtag,
+  randomFile,
   recordTranscript,
   runFails,
   runOk,
@@ -119,10 +121,31 @@ export const awsCliScenario: Scenario = {
       await rm(dl, { recursive: true, force: true });
     });
 
-    await ctx.step('aws s3api head-object: size and MD5 ETag', async () => {
+    await ctx.step('aws s3api head-object: size and multipart ETag (8 MiB parts), --part-number', async () => {
       const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'blobs/big.bin');
       assertEqual(h.ContentLength, big.size, 'ContentLength');
-      assertEqual(h.ETag, `"${big.md5}"`, 'ETag');
+      assertEqual(h.ETag, await multipartEtag(big.path, 8 * 1024 * 1024), 'ETag');
+      const p = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'blobs/big.bin', '--part-number', '2');
+      assertEqual(p.ContentLength, 8 * 1024 * 1024, 'ContentLength of part 2');
+      assertEqual(p.PartsCount, Math.ceil(big.size / (8 * 1024 * 1024)), 'PartsCount');
+      const mpu = await aws('s3api', 'list-multipart-uploads', '--bucket', bucket);
+      assert(!/UploadId/.test(mpu.stdout), `uploads left in progress:\n${mpu.stdout}`);
+    });
+
+    await ctx.step('aws s3 cp a 200 MiB file up and down (25 parts)', async () => {
+      const huge = await randomFile(path.join(work, 'huge.bin'), 200 * 1024 * 1024);
+      try {
+        await aws('s3', 'cp', '--no-progress', huge.path, s3url('blobs/huge.bin'));
+        const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'blobs/huge.bin');
+        assertEqual(h.ETag, await multipartEtag(huge.path, 8 * 1024 * 1024), 'ETag');
+        const down = path.join(work, 'huge.down');
+        await aws('s3', 'cp', '--no-progress', s3url('blobs/huge.bin'), down);
+        await assertSameFile(down, huge);
+        await aws('s3', 'rm', s3url('blobs/huge.bin'));
+      } finally {
+        await rm(huge.path, { force: true });
+        await rm(path.join(work, 'huge.down'), { force: true });
+      }
     });
 
     await ctx.step('aws s3api put-object the listing keys (space, +, unicode)', async () => {
@@ -191,6 +214,35 @@ export const awsCliScenario: Scenario = {
       await aws('s3api', 'put-object', '--bucket', bucket, '--key', 'meta/api.bin', '--body', small.path, '--metadata', 'k1=v1,k2=v 2');
       const h2 = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'meta/api.bin');
       assertEqual(h2.Metadata, { k1: 'v1', k2: 'v 2' }, 'Metadata from s3api put-object');
+    });
+
+    await ctx.step('aws s3api copy-object (COPY, REPLACE, onto itself) and aws s3 cp s3:// to s3://', async () => {
+      const r = await json('s3api', 'copy-object', '--bucket', bucket, '--key', 'copy/weird.txt', '--copy-source', `${bucket}/${WEIRD_KEY}`);
+      assertEqual(r.CopyObjectResult?.ETag, `"${md5(listKeyBody(WEIRD_KEY))}"`, 'CopyObjectResult.ETag');
+      const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'copy/weird.txt');
+      assertEqual(h.ContentType, 'text/plain', 'ContentType copied with the object');
+      await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copy/replaced.bin', '--copy-source', `${bucket}/meta/small.bin`,
+        '--metadata-directive', 'REPLACE', '--metadata', 'fresh=yes', '--content-type', 'application/x-replaced');
+      const h2 = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'copy/replaced.bin');
+      assertEqual(h2.Metadata, { fresh: 'yes' }, 'Metadata after REPLACE');
+      assertEqual(h2.ContentType, 'application/x-replaced', 'ContentType after REPLACE');
+      assertEqual(h2.ETag, `"${small.md5}"`, 'ETag of the copy');
+      const self = await awsFails('s3api', 'copy-object', '--bucket', bucket, '--key', 'meta/small.bin', '--copy-source', `${bucket}/meta/small.bin`);
+      assert(self.stderr.includes('InvalidRequest'), `expected InvalidRequest for a copy onto itself, got: ${self.stderr}`);
+      await aws('s3', 'cp', '--no-progress', s3url('blobs/small.bin'), s3url('copy/small-cp.bin'));
+      const dl = path.join(work, 'copied.bin');
+      await aws('s3', 'cp', '--no-progress', s3url('copy/small-cp.bin'), dl);
+      await assertSameFile(dl, small);
+      await rm(dl);
+    });
+
+    await ctx.step('aws s3api delete-objects (DeleteObjects with Content-MD5): existing and missing keys', async () => {
+      const keys = ['copy/weird.txt', 'copy/replaced.bin', 'copy/small-cp.bin', 'copy/never-there'];
+      const r = await json('s3api', 'delete-objects', '--bucket', bucket, '--delete', JSON.stringify({ Objects: keys.map((Key) => ({ Key })) }));
+      assertEqual((r.Deleted ?? []).map((d: any) => d.Key).sort(), [...keys].sort(), 'Deleted');
+      assertEqual(r.Errors ?? [], [], 'Errors');
+      const left = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'copy/');
+      assertEqual(left.Contents ?? [], [], 'keys left under copy/');
     });
 
     await ctx.step('aws s3 presign, fetched with plain fetch (small, unicode and odd-character keys)', async () => {

@@ -10,9 +10,8 @@ Protocol on stdout: "::step <name>" before a step, "::ok <name> <ms>" after
 it, "::note <text>" for details. On failure the traceback and the last HTTP
 request go to stderr and the exit status is 1.
 
-Multipart: the TransferConfig sets multipart_threshold = 64 MiB, above the
-50 MiB file, because aerostore has no multipart upload yet (boto3's default
-is 8 MiB); downloads below the threshold are one GET too.
+Multipart: boto3's default TransferConfig (8 MiB threshold and parts), so the
+50 MiB file goes up as a 7-part multipart upload and comes down in ranged GETs.
 """
 import hashlib
 import json
@@ -25,7 +24,6 @@ import urllib.request
 
 import boto3
 import botocore
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -59,8 +57,18 @@ s3 = boto3.client(
 )
 s3.meta.events.register("before-send.s3", remember_request)
 
-# Until aerostore implements multipart upload: one PUT / one GET up to 64 MiB.
-transfer = TransferConfig(multipart_threshold=64 * MiB, multipart_chunksize=64 * MiB)
+
+
+def multipart_etag(path, part_size=8 * MiB):
+    """The ETag S3 gives a file uploaded in parts of part_size: MD5 of the part MD5s, then -N."""
+    sums = []
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(part_size)
+            if not chunk:
+                break
+            sums.append(hashlib.md5(chunk).digest())
+    return '"%s-%d"' % (hashlib.md5(b"".join(sums)).hexdigest(), len(sums))
 
 
 def out(line):
@@ -204,17 +212,21 @@ def main():
         for key in ("bad/md5.bin", "bad/sha.bin"):
             eq(client_error_code(lambda: s3.head_object(Bucket=bucket, Key=key))[1], 404, "refused upload " + key + " is absent")
 
-    @step("upload_file big (TransferConfig multipart_threshold 64 MiB: one PUT)")
+    @step("upload_file big (default TransferConfig: multipart, 8 MiB parts)")
     def _():
-        s3.upload_file(big["path"], bucket, "blobs/big.bin", Config=transfer)
+        s3.upload_file(big["path"], bucket, "blobs/big.bin")
         h = s3.head_object(Bucket=bucket, Key="blobs/big.bin")
         eq(h["ContentLength"], big["size"], "ContentLength")
-        eq(h["ETag"], '"%s"' % big["md5"], "ETag (a single-PUT MD5, not a multipart -N ETag)")
+        eq(h["ETag"], multipart_etag(big["path"]), "ETag (MD5 of the part MD5s, -N)")
+        p = s3.head_object(Bucket=bucket, Key="blobs/big.bin", PartNumber=1)
+        eq(p["ContentLength"], 8 * MiB, "ContentLength of part 1")
+        eq(p["PartsCount"], (big["size"] + 8 * MiB - 1) // (8 * MiB), "PartsCount")
+        eq(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [], "no upload left in progress")
 
     @step("download_file big and compare SHA-256")
     def _():
         dest = os.path.join(work, "big.down")
-        s3.download_file(bucket, "blobs/big.bin", dest, Config=transfer)
+        s3.download_file(bucket, "blobs/big.bin", dest)
         eq(sha256_file(dest), big["sha256"], "SHA-256 of the download")
         os.unlink(dest)
 
@@ -311,6 +323,32 @@ def main():
     def _():
         eq(client_error_code(lambda: s3.get_object(Bucket=bucket, Key="no/such/key")), ("NoSuchKey", 404), "get_object")
         eq(client_error_code(lambda: s3.head_object(Bucket=bucket, Key="no/such/key"))[1], 404, "head_object status")
+
+    @step("copy_object: COPY keeps metadata, REPLACE sets it, onto itself is InvalidRequest")
+    def _():
+        r = s3.copy_object(Bucket=bucket, Key="copy/small.bin", CopySource={"Bucket": bucket, "Key": "blobs/small.bin"})
+        eq(r["CopyObjectResult"]["ETag"], '"%s"' % small["md5"], "CopyObjectResult.ETag")
+        h = s3.head_object(Bucket=bucket, Key="copy/small.bin")
+        eq(h["Metadata"], {"color": "blue", "x-y": "z w"}, "Metadata copied")
+        eq(h["ContentType"], "application/x-conformance", "ContentType copied")
+        s3.copy_object(Bucket=bucket, Key="copy/weird.txt", CopySource=bucket + "/" + args["weirdKey"], MetadataDirective="REPLACE", Metadata={"new": "1"}, ContentType="text/x-new")
+        h = s3.head_object(Bucket=bucket, Key="copy/weird.txt")
+        eq(h["Metadata"], {"new": "1"}, "Metadata after REPLACE")
+        eq(h["ContentType"], "text/x-new", "ContentType after REPLACE")
+        eq(s3.get_object(Bucket=bucket, Key="copy/weird.txt")["Body"].read(), body_of(args["weirdKey"]), "bytes of the copy")
+        eq(client_error_code(lambda: s3.copy_object(Bucket=bucket, Key="copy/small.bin", CopySource={"Bucket": bucket, "Key": "copy/small.bin"})), ("InvalidRequest", 400), "copy onto itself")
+        eq(client_error_code(lambda: s3.copy_object(Bucket=bucket, Key="copy/x", CopySource={"Bucket": bucket, "Key": "no/such/key"})), ("NoSuchKey", 404), "copy of a missing key")
+        eq(client_error_code(lambda: s3.copy_object(Bucket=bucket, Key="copy/x", CopySource={"Bucket": bucket, "Key": "blobs/small.bin"}, CopySourceIfMatch='"0000"')), ("PreconditionFailed", 412), "CopySourceIfMatch that fails")
+
+    @step("delete_objects (Content-MD5): Deleted for existing and missing keys, Quiet")
+    def _():
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "copy/small.bin"}, {"Key": "copy/never-there"}]})
+        eq(sorted(d["Key"] for d in r.get("Deleted", [])), ["copy/never-there", "copy/small.bin"], "Deleted")
+        eq(r.get("Errors", []), [], "Errors")
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "copy/weird.txt"}], "Quiet": True})
+        eq(r.get("Deleted", []), [], "Deleted in Quiet mode")
+        eq(r.get("Errors", []), [], "Errors in Quiet mode")
+        eq(s3.list_objects_v2(Bucket=bucket, Prefix="copy/").get("Contents", []), [], "keys left under copy/")
 
     @step("delete_bucket of a non-empty bucket: BucketNotEmpty")
     def _():

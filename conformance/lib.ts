@@ -113,6 +113,29 @@ export function md5(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('hex');
 }
 
+/** The ETag S3 gives `file` uploaded in parts of `partSize` bytes: MD5 of the part MD5s, then `-N`. */
+export async function multipartEtag(file: string, partSize: number): Promise<string> {
+  const sums: Buffer[] = [];
+  let h = createHash('md5');
+  let filled = 0;
+  for await (const chunk of createReadStream(file)) {
+    let buf = chunk as Buffer;
+    while (buf.length > 0) {
+      const n = Math.min(partSize - filled, buf.length);
+      h.update(buf.subarray(0, n));
+      filled += n;
+      buf = buf.subarray(n);
+      if (filled === partSize) {
+        sums.push(h.digest());
+        h = createHash('md5');
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) sums.push(h.digest());
+  return `"${createHash('md5').update(Buffer.concat(sums)).digest('hex')}-${sums.length}"`;
+}
+
 /** Asserts that `file` holds exactly the bytes of `expected`. */
 export async function assertSameFile(file: string, expected: FileInfo): Promise<void> {
   const got = await sha256File(file);
@@ -249,9 +272,8 @@ export function hostPort(url: string): string {
 
 /**
  * aws-cli: a config and a credentials file, used through AWS_CONFIG_FILE and
- * AWS_SHARED_CREDENTIALS_FILE. Multipart threshold 64 MiB: aerostore has no
- * multipart upload yet, so the 50 MiB file must go up in one PUT (and come
- * down in one GET).
+ * AWS_SHARED_CREDENTIALS_FILE. Multipart settings are aws-cli's defaults
+ * (8 MiB threshold and parts): the 50 MiB file goes up as a multipart upload.
  */
 export async function writeAwsConfig(dir: string, s: ServerInfo): Promise<Record<string, string>> {
   const config = path.join(dir, 'aws-config');
@@ -265,12 +287,9 @@ export async function writeAwsConfig(dir: string, s: ServerInfo): Promise<Record
       // Test strictness only: a retried 5xx would hide a server bug.
       'retry_mode = standard',
       'max_attempts = 1',
-      // As in docs/clients.md, comment included:
-      "# Until aerostore has multipart upload (aws-cli's default is 8MB):",
+      // As in docs/clients.md:
       's3 =',
       '  addressing_style = path',
-      '  multipart_threshold = 64MB',
-      '  multipart_chunksize = 64MB',
       '',
     ].join('\n'),
   );
@@ -282,9 +301,8 @@ export async function writeAwsConfig(dir: string, s: ServerInfo): Promise<Record
 }
 
 /**
- * rclone: one remote named `aero`. upload_cutoff 200M (rclone's default,
- * spelled out): everything up to it goes up as one PUT, so the 50 MiB file
- * never uses multipart, which aerostore does not have yet.
+ * rclone: one remote named `aero`, rclone's defaults otherwise (files above
+ * upload_cutoff = 200M go up in multipart uploads).
  */
 export async function writeRcloneConfig(dir: string, s: ServerInfo): Promise<string> {
   const file = path.join(dir, 'rclone.conf');
@@ -299,9 +317,6 @@ export async function writeRcloneConfig(dir: string, s: ServerInfo): Promise<str
       `region = ${s.region}`,
       `endpoint = ${s.url}`,
       'force_path_style = true',
-      "# rclone's default, spelled out: files up to 200M go up in one PUT,",
-      '# which keeps multipart (not implemented yet) out of the way.',
-      'upload_cutoff = 200M',
       '',
     ].join('\n'),
   );
@@ -310,8 +325,7 @@ export async function writeRcloneConfig(dir: string, s: ServerInfo): Promise<str
 
 /**
  * s3cmd: path-style because host_bucket has no %(bucket)s; SigV4; plain
- * http. Multipart is disabled in the config (and with --disable-multipart on
- * the command line) until aerostore implements it.
+ * http. Multipart as s3cmd's default: files above 15 MiB go up in 15 MiB parts.
  */
 export async function writeS3cmdConfig(dir: string, s: ServerInfo): Promise<string> {
   const file = path.join(dir, 's3cfg');
@@ -328,8 +342,6 @@ export async function writeS3cmdConfig(dir: string, s: ServerInfo): Promise<stri
       `bucket_location = ${s.region}`,
       'use_https = False',
       'signature_v2 = False',
-      '# s3cmd splits files above 15 MiB by default; multipart is not implemented yet.',
-      'enable_multipart = False',
       // Test strictness only: a retried 5xx would hide a server bug.
       'max_retries = 1',
       '',

@@ -3,9 +3,9 @@
 //
 // AWS_CA_BUNDLE is removed from its environment: rclone 1.60 fails over
 // plain http when it is set (clientEnv drops every AWS_* variable anyway).
-// Multipart: upload_cutoff = 200M in the config (rclone's default, spelled
-// out) keeps the 50 MiB file a single PUT, since aerostore has no multipart
-// upload yet. Deletes: rclone's S3 backend removes objects one DeleteObject
+// Multipart: rclone's default upload_cutoff (200M) keeps the 50 MiB file a
+// single PUT; one step lowers it on the command line to send the same file
+// as a multipart upload of 5 MiB parts. Deletes: rclone's S3 backend removes objects one DeleteObject
 // at a time (`deletefile`, `delete`, sync deletions), never DeleteObjects.
 // --retries 1 --low-level-retries 1: a retried failure would hide a server bug.
 import { link, readFile, rm, unlink, utimes } from 'node:fs/promises';
@@ -89,6 +89,15 @@ export const rcloneScenario: Scenario = {
       assert(/2 matching files/.test(r.stderr), `unexpected check output:\n${r.stderr}`);
     });
 
+    await ctx.step('rclone copyto big with --s3-upload-cutoff 5M --s3-chunk-size 5M (multipart upload)', async () => {
+      await rclone('copyto', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', big.path, remote('mp/big.bin'));
+      const down = path.join(work, 'mp-down.bin');
+      await rclone('copyto', remote('mp/big.bin'), down);
+      await assertSameFile(down, big);
+      await rm(down, { force: true });
+      await rclone('deletefile', remote('mp/big.bin'));
+    });
+
     await ctx.step('rclone copyto the listing keys (space, +, unicode)', async () => {
       for (const key of LIST_KEYS) {
         const file = path.join(work, 'keys', sha256(key).slice(0, 12));
@@ -122,6 +131,17 @@ export const rcloneScenario: Scenario = {
       const sizes = Object.fromEntries(lines(files.stdout).map((l) => l.split(';')).map(([p, s]) => [p, Number(s)]));
       assertEqual(sizes['blobs/big.bin'], big.size, 'size of blobs/big.bin');
       assertEqual(sizes['dir/sub/b.txt'], Buffer.byteLength(listKeyBody('dir/sub/b.txt')), 'size of dir/sub/b.txt');
+    });
+
+    await ctx.step('rclone copyto and moveto within the bucket (server-side CopyObject)', async () => {
+      const c = await rclone('copyto', '-v', remote('dir/sub/b.txt'), remote('copy/b.txt'));
+      assert(/server-side/i.test(c.stderr), `expected a server-side copy, got:\n${c.stderr}`);
+      assertEqual((await rclone('cat', remote('copy/b.txt'))).stdout, listKeyBody('dir/sub/b.txt'), 'rclone cat of the copy');
+      const m = await rclone('moveto', '-v', remote('copy/b.txt'), remote('copy/moved ü+.txt'));
+      assert(/server-side/i.test(m.stderr), `expected a server-side move, got:\n${m.stderr}`);
+      assertEqual(lines((await rclone('lsf', remote('copy'))).stdout), ['moved ü+.txt'], 'lsf copy/ after moveto');
+      assertEqual((await rclone('cat', remote('copy/moved ü+.txt'))).stdout, listKeyBody('dir/sub/b.txt'), 'rclone cat of the moved copy');
+      assertEqual((await rclone('cat', remote('dir/sub/b.txt'))).stdout, listKeyBody('dir/sub/b.txt'), 'the source is untouched');
     });
 
     const tree = path.join(work, 'tree');

@@ -12,9 +12,11 @@
 // @aws-sdk/lib-storage, which splits bodies, is not used), so the 50 MiB
 // stream goes up as a single aws-chunked PUT.
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -307,6 +309,16 @@ export const sdkJsScenario: Scenario = {
           wrongSecret.destroy();
           unknownKey.destroy();
         }
+      });
+
+      await ctx.step('CopyObject within the bucket, DeleteObjects (the SDK sends x-amz-checksum-crc32, no Content-MD5)', async () => {
+        const c = await client.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/small.bin', CopySource: `${bucket}/${encodeURIComponent('blobs/small.bin')}` }));
+        assertEqual(c.CopyObjectResult?.ETag, `"${small.md5}"`, 'CopyObjectResult.ETag');
+        const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy/small.bin' }));
+        assertEqual(h.ContentLength, small.size, 'ContentLength of the copy');
+        const d = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'copy/small.bin' }, { Key: 'copy/never-there' }] } }));
+        assertEqual((d.Deleted ?? []).map((o) => o.Key).sort(), ['copy/never-there', 'copy/small.bin'], 'Deleted');
+        assertEqual(d.Errors ?? [], [], 'Errors');
       });
 
       await ctx.step('GetObject of a missing key: NoSuchKey', async () => {

@@ -28,6 +28,12 @@ const settings = {
     flag: 'max-object-size',
     schema: z.coerce.number().int().positive().default(5 * 1024 ** 3),
   },
+  /** Multipart uploads neither completed nor aborted are removed, with their parts, after this many days. */
+  multipartExpiryDays: {
+    env: 'AEROSTORE_MULTIPART_EXPIRY_DAYS',
+    flag: 'multipart-expiry-days',
+    schema: z.coerce.number().positive().default(7),
+  },
 } as const;
 
 type Settings = typeof settings;

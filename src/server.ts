@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
+import { scheduleUploadExpiry } from './core/multipart.ts';
 import { createStorage, type Storage } from './core/storage.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
@@ -50,6 +51,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const s3 = createS3Handler(storage, new RootKeyResolver(root), { domain: config.domain });
     const server = createHttpServer(createApp(storage, s3));
     await listen(server, config.host, config.port);
+    const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
@@ -58,6 +60,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       rootGenerated,
       storage,
       close: async (graceMs = 30_000) => {
+        stopExpiry();
         await drain(server, graceMs);
         await Promise.allSettled([...storage.background]);
         await sql.end({ timeout: 5 });

@@ -1,5 +1,6 @@
 // Conditional writes (If-None-Match: *, If-Match) against a real server.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -54,5 +55,28 @@ describe('conditional writes', () => {
     const res = await put('nim', 'x', { 'if-none-match': '"abc"' });
     assert.equal(res.status, 501);
     assert.equal(errorCode(res.body), 'NotImplemented');
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  it('refuses a failing condition or an oversize body before any body is sent', async () => {
+    assert.equal((await put('exists', 'x')).status, 200);
+    const firstAnswer = async (key: string, extra: Record<string, string>) => {
+      const { path, headers } = await s3.sign({ method: 'PUT', path: `/cond/${key}`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra } });
+      const socket = net.connect(Number(s3.base.port), s3.base.hostname);
+      await new Promise((r) => socket.once('connect', r));
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      const head = Object.entries({ ...headers, expect: '100-continue' }).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+      socket.write(`PUT ${path} HTTP/1.1\r\n${head}\r\n\r\n`);
+      for (let i = 0; i < 40 && !received.includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 25));
+      socket.destroy();
+      return received;
+    };
+    const exists = await firstAnswer('exists', { 'if-none-match': '*', 'content-length': '1000' });
+    assert.match(exists, /^HTTP\/1.1 412/);
+    const huge = await firstAnswer('huge', { 'content-length': String(6 * 1024 ** 3) });
+    assert.match(huge, /^HTTP\/1.1 400/);
+    assert.match(huge, /<Code>EntityTooLarge<\/Code>/);
   });
 });

@@ -12,7 +12,7 @@
 // point leaves at most a file without a row, never a row without a file.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -54,7 +54,18 @@ export interface BlobStore {
   exists(bucketId: string, sha256: string): Promise<boolean>;
   /** Must be called while holding the blob's row lock with ref_count = 0. */
   remove(bucketId: string, sha256: string): Promise<void>;
+  /** Also removes the bucket's multipart part files. */
   removeBucket(bucketId: string): Promise<void>;
+  /**
+   * Multipart: moves a staged part under its upload (durably: fsynced file
+   * and directory) and returns a reference to store in the part's row. Each
+   * call gets a new name, so a re-upload never touches the part it replaces.
+   */
+  keepPart(bucketId: string, uploadId: string, partNumber: number, staged: StagedBlob): Promise<string>;
+  openPart(ref: string): Promise<Readable>;
+  removePart(ref: string): Promise<void>;
+  /** Removes every part file of an upload. */
+  removeUpload(bucketId: string, uploadId: string): Promise<void>;
 }
 
 /** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
@@ -104,12 +115,15 @@ const READ_HIGH_WATER_MARK = 512 * 1024;
 export class LocalDiskBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly tempDir: string;
+  /** Multipart parts: <data>/parts/<bucket-id>/<upload-id>/<part-number>-<uuid>. */
+  private readonly partsDir: string;
   /** Directories already known to exist; saves a mkdir per write. */
   private readonly knownDirs = new Set<string>();
 
   constructor(dataDir: string) {
     this.blobsDir = path.join(dataDir, 'blobs');
     this.tempDir = path.join(dataDir, 'tmp');
+    this.partsDir = path.resolve(dataDir, 'parts');
   }
 
   async init(): Promise<void> {
@@ -203,6 +217,39 @@ export class LocalDiskBlobStore implements BlobStore {
   async removeBucket(bucketId: string): Promise<void> {
     for (const dir of this.knownDirs) if (dir.startsWith(path.join(this.blobsDir, bucketId))) this.knownDirs.delete(dir);
     await rm(path.join(this.blobsDir, bucketId), { recursive: true, force: true });
+    await rm(path.join(this.partsDir, bucketId), { recursive: true, force: true });
+  }
+
+  async keepPart(bucketId: string, uploadId: string, partNumber: number, staged: StagedBlob): Promise<string> {
+    const ref = path.join(bucketId, uploadId, `${partNumber}-${randomUUID()}`);
+    const finalPath = this.partPath(ref);
+    const dir = path.dirname(finalPath);
+    await mkdir(dir, { recursive: true });
+    // Same filesystem as tmp/: a rename, and the file was fsynced by ingest().
+    await rename(staged.tempPath, finalPath);
+    await fsyncDir(dir);
+    return ref;
+  }
+
+  async openPart(ref: string): Promise<Readable> {
+    const handle = await open(this.partPath(ref), 'r');
+    return createReadStream('', { fd: handle, highWaterMark: READ_HIGH_WATER_MARK });
+  }
+
+  async removePart(ref: string): Promise<void> {
+    await unlink(this.partPath(ref)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  async removeUpload(bucketId: string, uploadId: string): Promise<void> {
+    await rm(path.join(this.partsDir, bucketId, uploadId), { recursive: true, force: true });
+  }
+
+  private partPath(ref: string): string {
+    const full = path.resolve(this.partsDir, ref);
+    if (!full.startsWith(this.partsDir + path.sep)) throw new Error(`part reference outside the parts directory: ${ref}`);
+    return full;
   }
 }
 

@@ -25,7 +25,7 @@ export async function findBucket(storage: Storage, name: string): Promise<Bucket
   const cached = storage.bucketCache.get(name);
   if (cached) return cached;
   const [row] = await storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, policy, created_at from storage.buckets where name = ${name}`;
+    select id, name, owner_id, region, policy, cors, created_at from storage.buckets where name = ${name}`;
   if (row) storage.bucketCache.set(name, row);
   return row;
 }
@@ -49,7 +49,7 @@ export async function createBucket(
     const [created] = await tx<BucketRow[]>`
       insert into storage.buckets (name, owner_id, region, policy) values (${name}, ${owner}, ${storage.region}, ${policy})
       on conflict (name) do nothing
-      returning id, name, owner_id, region, policy, created_at`;
+      returning id, name, owner_id, region, policy, cors, created_at`;
     if (!created) return undefined;
     await tx`insert into storage.events (type, bucket_id, bucket, payload)
       values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner, policy })})`;
@@ -88,14 +88,14 @@ export async function deleteBucket(storage: Storage, name: string): Promise<void
 
 export async function listBuckets(storage: Storage, _principal: Principal): Promise<BucketRow[]> {
   return storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, policy, created_at from storage.buckets order by name`;
+    select id, name, owner_id, region, policy, cors, created_at from storage.buckets order by name`;
 }
 
 /** Sets who may read the bucket (S3: PutBucketAcl with a canned ACL or grants). */
 export async function setBucketPolicy(storage: Storage, name: string, policy: BucketPolicy): Promise<BucketRow> {
   const [row] = await storage.sql<BucketRow[]>`
     update storage.buckets set policy = ${policy} where name = ${name}
-    returning id, name, owner_id, region, policy, created_at`;
+    returning id, name, owner_id, region, policy, cors, created_at`;
   if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
   storage.bucketCache.set(name, row);
   return row;

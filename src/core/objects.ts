@@ -37,6 +37,8 @@ export interface ObjectRow {
   expires: string | null;
   user_metadata: Record<string, string>;
   owner_id: string | null;
+  /** Part sizes of a multipart object, in order; null for a single PUT. */
+  parts: number[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -93,7 +95,7 @@ export interface PutObjectResult {
 }
 
 /** Advisory-lock key for one object name: writers to one key take turns. */
-function keyLock(tx: TransactionSql, bucketId: string, key: string) {
+export function keyLock(tx: TransactionSql, bucketId: string, key: string) {
   return tx`select pg_advisory_xact_lock(hashtextextended(${bucketId + '/' + key}, 0))`;
 }
 
@@ -106,6 +108,10 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
     const [current] = await storage.sql<{ etag: string }[]>`
       select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`;
     checkWriteCondition(input.condition, current, input.key);
+  }
+  if (input.expectedSize !== undefined && input.expectedSize > storage.maxObjectSize) {
+    // Before 100 Continue: a body that will be refused is never sent.
+    throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(storage.maxObjectSize) });
   }
   input.beforeBody?.();
   const staged = await storage.blobs.ingest(input.body, {
@@ -124,12 +130,26 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   }
 }
 
-async function commitObject(
+/** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
+export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'checksumAlgorithms' | 'beforeBody' | 'verify'>;
+
+/**
+ * The commit step of the write protocol, shared by PutObject and
+ * CompleteMultipartUpload (core/multipart.ts). `computed.parts`: the part
+ * sizes of a multipart object; `computed.inTransaction`: runs under the key
+ * lock, before the blob and object rows are written (throw to abort).
+ */
+export async function commitObject(
   storage: Storage,
   bucket: BucketRow,
-  input: PutObjectInput,
+  input: CommitInput,
   staged: StagedBlob,
-  computed: { etag: string; checksums: StagedBlob['checksums'] },
+  computed: {
+    etag: string;
+    checksums: StagedBlob['checksums'];
+    parts?: number[];
+    inTransaction?: (tx: TransactionSql) => Promise<void>;
+  },
   placement: { placed: boolean },
 ): Promise<PutObjectResult> {
   const owner = ownerId(input.principal);
@@ -146,6 +166,7 @@ async function commitObject(
           select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
       ]);
       checkWriteCondition(input.condition, old, input.key);
+      await computed.inTransaction?.(tx);
       // Blob row locks are always taken in sha256 order, so two writers
       // swapping contents between keys cannot deadlock.
       const shas = old?.sha256 === staged.sha256 ? [] : [staged.sha256, ...(old ? [old.sha256] : [])].sort();
@@ -163,17 +184,19 @@ async function commitObject(
       const upsert = tx<ObjectRow[]>`
         with o as (
           insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-            content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id)
+            content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts)
           values (${bucket.id}, ${input.key}, ${staged.size}, ${computed.etag}, ${staged.sha256},
             ${tx.json(computed.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
             ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
-            ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${owner})
+            ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${owner},
+            ${computed.parts ? tx.json(computed.parts) : null})
           on conflict (bucket_id, key) do update set
             size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
             content_type = excluded.content_type, content_encoding = excluded.content_encoding,
             content_disposition = excluded.content_disposition, content_language = excluded.content_language,
             cache_control = excluded.cache_control, expires = excluded.expires,
-            user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, updated_at = now()
+            user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
+            updated_at = now()
           returning *
         ), e as (
           insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
@@ -276,7 +299,7 @@ export async function deleteObject(
  * Collection is garbage removal, not part of the client's request: it runs
  * after the answer, and shutdown waits for it (Storage.background).
  */
-function collectInBackground(storage: Storage, bucketId: string, sha256: string): void {
+export function collectInBackground(storage: Storage, bucketId: string, sha256: string): void {
   const job = collectBlob(storage, bucketId, sha256).finally(() => storage.background.delete(job));
   storage.background.add(job);
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
 import type { BucketPolicy } from './acl.ts';
+import type { CorsRule } from './cors.ts';
 
 export interface BucketRow {
   id: string;
@@ -13,6 +14,8 @@ export interface BucketRow {
   owner_id: string | null;
   region: string;
   policy: BucketPolicy;
+  /** CORS rules (S3 PutBucketCors); null when none are configured. */
+  cors: CorsRule[] | null;
   created_at: Date;
 }
 

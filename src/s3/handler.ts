@@ -4,22 +4,34 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { findBucket } from '../core/buckets.ts';
 import type { Storage } from '../core/storage.ts';
 import type { KeyResolver, ResolvedKey } from '../principals/keys.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import type { S3Context, S3Operation, S3Reply } from './context.ts';
 import { isS3Error, S3Error } from './errors.ts';
+import { getObjectAttributesOp } from './ops/attributes.ts';
+import { answerPreflight, corsHeadersFor, deleteBucketCorsOp, getBucketCorsOp, putBucketCorsOp } from './ops/cors.ts';
 import { getBucketAclOp, getObjectAclOp, putBucketAclOp, putObjectAclOp } from './ops/acl.ts';
 import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
-import { deleteObjectOp } from './ops/delete.ts';
+import { copyObjectOp } from './ops/copy.ts';
+import { deleteObjectOp, deleteObjectsOp } from './ops/delete.ts';
 import { getObjectOp, headObjectOp } from './ops/get.ts';
-import { listObjectsOp, listObjectsV2Op } from './ops/list.ts';
+import { listObjectsOp, listObjectsV2Op, listObjectVersionsOp } from './ops/list.ts';
+import {
+  abortMultipartUploadOp,
+  completeMultipartUploadOp,
+  createMultipartUploadOp,
+  listMultipartUploadsOp,
+  listPartsOp,
+  uploadPartOp,
+} from './ops/multipart.ts';
 import { putObjectOp } from './ops/put.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 
-const OPERATIONS: Record<Endpoint, S3Operation> = {
+const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListBuckets: listBucketsOp,
   CreateBucket: createBucketOp,
   DeleteBucket: deleteBucketOp,
@@ -32,10 +44,23 @@ const OPERATIONS: Record<Endpoint, S3Operation> = {
   PutObjectAcl: putObjectAclOp,
   ListObjects: listObjectsOp,
   ListObjectsV2: listObjectsV2Op,
+  ListObjectVersions: listObjectVersionsOp,
+  GetObjectAttributes: getObjectAttributesOp,
+  GetBucketCors: getBucketCorsOp,
+  PutBucketCors: putBucketCorsOp,
+  DeleteBucketCors: deleteBucketCorsOp,
   PutObject: putObjectOp,
   GetObject: getObjectOp,
   HeadObject: headObjectOp,
   DeleteObject: deleteObjectOp,
+  CopyObject: copyObjectOp,
+  DeleteObjects: deleteObjectsOp,
+  CreateMultipartUpload: createMultipartUploadOp,
+  UploadPart: uploadPartOp,
+  CompleteMultipartUpload: completeMultipartUploadOp,
+  AbortMultipartUpload: abortMultipartUploadOp,
+  ListParts: listPartsOp,
+  ListMultipartUploads: listMultipartUploadsOp,
 };
 
 export interface S3Handler {
@@ -56,7 +81,17 @@ export function createS3Handler(storage: Storage, keys: KeyResolver, options: S3
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     try {
-      const route = routeS3(method, url, bucketFromHost(req.headers.host, options.domain));
+      const route = routeS3(method, url, bucketFromHost(req.headers.host, options.domain), req.headers);
+      if (route.endpoint === 'PreflightRequest') {
+        // A CORS preflight carries no credentials (Fetch standard): the bucket's rules alone decide.
+        await sendReply(req, res, await answerPreflight(storage, req, route.bucket as string));
+        return;
+      }
+      if (req.headers.origin && route.bucket) {
+        // Set before anything can fail, so a browser can read errors too.
+        const bucket = await findBucket(storage, route.bucket);
+        if (bucket) for (const [name, value] of Object.entries(corsHeadersFor(bucket, req))) res.setHeader(name, value);
+      }
       let resolved: ResolvedKey | undefined;
       const signature = await verifySigV4(
         { method, url, headers: req.headers },
@@ -144,7 +179,9 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
   const resource = (req.url ?? '/').split('?')[0];
   const body = errorXml({ code: error.code, message: error.message, resource, requestId, details: error.details });
   for (const name of res.getHeaderNames()) {
-    if (!['x-amz-request-id', 'x-amz-id-2', 'server'].includes(name)) res.removeHeader(name);
+    if (!['x-amz-request-id', 'x-amz-id-2', 'server', 'vary'].includes(name) && !name.startsWith('access-control-')) {
+      res.removeHeader(name);
+    }
   }
   res.setHeader('content-type', 'application/xml');
   // A body we never read would otherwise be drained (possibly gigabytes) to

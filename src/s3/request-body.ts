@@ -20,9 +20,9 @@ import { MAX_REQUEST_XML, parseXml } from './xml.ts';
 
 export async function readXmlBody(
   req: IncomingMessage,
-  opts: { optional: boolean },
+  opts: { optional: boolean; /** Receives the raw bytes (for Content-MD5). */ collect?: Buffer[] },
 ): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
+  const chunks: Buffer[] = opts.collect ?? [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;

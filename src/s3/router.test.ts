@@ -23,6 +23,9 @@ describe('routeS3', () => {
     assert.equal(routeS3('GET', '/b1?prefix=a').endpoint, 'ListObjects');
     assert.equal(routeS3('HEAD', '/b1/k').endpoint, 'HeadObject');
     assert.equal(routeS3('DELETE', '/b1/k').endpoint, 'DeleteObject');
+    assert.equal(routeS3('POST', '/b1?delete').endpoint, 'DeleteObjects');
+    assert.equal(routeS3('PUT', '/b1/k', undefined, { 'x-amz-copy-source': '/b0/k' }).endpoint, 'CopyObject');
+    assert.equal(routeS3('PUT', '/b1/k', undefined, {}).endpoint, 'PutObject');
   });
 
   it('keeps the key verbatim: slashes, dots and encoded characters', () => {
@@ -40,10 +43,19 @@ describe('routeS3', () => {
   });
 
   it('refuses sub-resources it does not implement instead of misrouting them', () => {
-    assert.equal(code(() => routeS3('PUT', '/b1/k?acl')), 'NotImplemented');
+    assert.equal(code(() => routeS3('PUT', '/b1/k?legal-hold')), 'NotImplemented');
     assert.equal(code(() => routeS3('PUT', '/b1?location')), 'NotImplemented');
-    assert.equal(code(() => routeS3('POST', '/b1?delete')), 'NotImplemented');
-    assert.equal(code(() => routeS3('GET', '/b1/k?uploadId=1')), 'NotImplemented');
+    assert.equal(code(() => routeS3('POST', '/b1/k?restore')), 'NotImplemented');
+    assert.equal(code(() => routeS3('GET', '/b1/k?torrent')), 'NotImplemented');
+  });
+
+  it('accepts versionId=null (every object is its null version) and refuses other version ids', () => {
+    const r = routeS3('GET', '/b1/k?versionId=null');
+    assert.equal(r.endpoint, 'GetObject');
+    assert.equal(r.query.has('versionId'), false);
+    assert.equal(routeS3('DELETE', '/b1/k?versionId=null').endpoint, 'DeleteObject');
+    assert.equal(code(() => routeS3('GET', '/b1/k?versionId=3HL4kqtJlcpXroDTDmJ')), 'InvalidArgument');
+    assert.equal(routeS3('GET', '/b1?versions&prefix=a').endpoint, 'ListObjectVersions');
   });
 
   it('answers MethodNotAllowed for methods no route takes', () => {
@@ -75,5 +87,25 @@ describe('virtual-hosted-style addressing', () => {
     );
     assert.equal(routeS3('GET', '/?list-type=2', 'photos').endpoint, 'ListObjectsV2');
     assert.equal(routeS3('PUT', '/', 'photos').endpoint, 'CreateBucket');
+  });
+});
+
+describe('multipart routes', () => {
+  it('selects each multipart operation by its query parameters', () => {
+    assert.equal(routeS3('POST', '/b1/k?uploads').endpoint, 'CreateMultipartUpload');
+    assert.equal(routeS3('PUT', '/b1/k?partNumber=2&uploadId=u').endpoint, 'UploadPart');
+    assert.equal(routeS3('PUT', '/b1/k?uploadId=u&partNumber=2').endpoint, 'UploadPart');
+    assert.equal(routeS3('POST', '/b1/k?uploadId=u').endpoint, 'CompleteMultipartUpload');
+    assert.equal(routeS3('DELETE', '/b1/k?uploadId=u').endpoint, 'AbortMultipartUpload');
+    assert.equal(routeS3('GET', '/b1/k?uploadId=u&max-parts=2').endpoint, 'ListParts');
+    assert.equal(routeS3('GET', '/b1?uploads&prefix=a').endpoint, 'ListMultipartUploads');
+    assert.equal(routeS3('GET', '/b1/k?partNumber=1').endpoint, 'GetObject');
+    assert.equal(routeS3('HEAD', '/b1/k?partNumber=1').endpoint, 'HeadObject');
+  });
+
+  it('refuses half of UploadPart rather than storing a whole object', () => {
+    assert.equal(code(() => routeS3('PUT', '/b1/k?uploadId=u')), 'NotImplemented');
+    assert.equal(code(() => routeS3('PUT', '/b1/k?partNumber=1')), 'NotImplemented');
+    assert.equal(code(() => routeS3('DELETE', '/b1/k?partNumber=1')), 'NotImplemented');
   });
 });

@@ -9,6 +9,12 @@ export type Endpoint =
   | 'HeadBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'ListObjectVersions'
+  | 'GetObjectAttributes'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  | 'PreflightRequest'
   | 'GetBucketAcl'
   | 'PutBucketAcl'
   | 'GetObjectAcl'
@@ -18,7 +24,15 @@ export type Endpoint =
   | 'PutObject'
   | 'GetObject'
   | 'HeadObject'
-  | 'DeleteObject';
+  | 'DeleteObject'
+  | 'CopyObject'
+  | 'DeleteObjects'
+  | 'CreateMultipartUpload'
+  | 'UploadPart'
+  | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload'
+  | 'ListParts'
+  | 'ListMultipartUploads';
 
 type Target = 'service' | 'bucket' | 'object';
 
@@ -27,6 +41,12 @@ interface Route {
   target: Target;
   /** A query parameter that selects the operation: `name` present, or `name=value`. */
   query?: string;
+  /** A second selecting parameter, also required (UploadPart: partNumber and uploadId). */
+  andQuery?: string;
+  /** A sub-resource parameter the operation reads without being selected by it (GetObject ?partNumber). */
+  accepts?: string;
+  /** A request header that selects the operation (CopyObject: x-amz-copy-source). */
+  header?: string;
   endpoint: Endpoint;
 }
 
@@ -36,18 +56,33 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'service', endpoint: 'ListBuckets' },
   { method: 'GET', target: 'bucket', query: 'location', endpoint: 'GetBucketLocation' },
   { method: 'GET', target: 'bucket', query: 'versioning', endpoint: 'GetBucketVersioning' },
+  { method: 'GET', target: 'bucket', query: 'versions', endpoint: 'ListObjectVersions' },
+  { method: 'GET', target: 'object', query: 'attributes', endpoint: 'GetObjectAttributes' },
+  { method: 'GET', target: 'bucket', query: 'cors', endpoint: 'GetBucketCors' },
+  { method: 'PUT', target: 'bucket', query: 'cors', endpoint: 'PutBucketCors' },
+  { method: 'DELETE', target: 'bucket', query: 'cors', endpoint: 'DeleteBucketCors' },
+  { method: 'OPTIONS', target: 'bucket', endpoint: 'PreflightRequest' },
+  { method: 'OPTIONS', target: 'object', endpoint: 'PreflightRequest' },
   { method: 'GET', target: 'bucket', query: 'acl', endpoint: 'GetBucketAcl' },
   { method: 'PUT', target: 'bucket', query: 'acl', endpoint: 'PutBucketAcl' },
   { method: 'GET', target: 'object', query: 'acl', endpoint: 'GetObjectAcl' },
   { method: 'PUT', target: 'object', query: 'acl', endpoint: 'PutObjectAcl' },
+  { method: 'GET', target: 'bucket', query: 'uploads', endpoint: 'ListMultipartUploads' },
+  { method: 'POST', target: 'object', query: 'uploads', endpoint: 'CreateMultipartUpload' },
+  { method: 'PUT', target: 'object', query: 'partNumber', andQuery: 'uploadId', endpoint: 'UploadPart' },
+  { method: 'POST', target: 'object', query: 'uploadId', endpoint: 'CompleteMultipartUpload' },
+  { method: 'DELETE', target: 'object', query: 'uploadId', endpoint: 'AbortMultipartUpload' },
+  { method: 'GET', target: 'object', query: 'uploadId', endpoint: 'ListParts' },
+  { method: 'POST', target: 'bucket', query: 'delete', endpoint: 'DeleteObjects' },
   { method: 'GET', target: 'bucket', query: 'list-type=2', endpoint: 'ListObjectsV2' },
   { method: 'GET', target: 'bucket', endpoint: 'ListObjects' },
   { method: 'PUT', target: 'bucket', endpoint: 'CreateBucket' },
   { method: 'DELETE', target: 'bucket', endpoint: 'DeleteBucket' },
   { method: 'HEAD', target: 'bucket', endpoint: 'HeadBucket' },
+  { method: 'PUT', target: 'object', header: 'x-amz-copy-source', endpoint: 'CopyObject' },
   { method: 'PUT', target: 'object', endpoint: 'PutObject' },
-  { method: 'GET', target: 'object', endpoint: 'GetObject' },
-  { method: 'HEAD', target: 'object', endpoint: 'HeadObject' },
+  { method: 'GET', target: 'object', accepts: 'partNumber', endpoint: 'GetObject' },
+  { method: 'HEAD', target: 'object', accepts: 'partNumber', endpoint: 'HeadObject' },
   { method: 'DELETE', target: 'object', endpoint: 'DeleteObject' },
 ];
 
@@ -95,11 +130,25 @@ export function bucketFromHost(host: string | undefined, domain: string | undefi
  * Path-style /<bucket>/<key...>, or virtual-hosted-style when the Host named
  * the bucket; the key is taken verbatim (`//` and all).
  */
-export function routeS3(method: string, rawUrl: string, hostBucket?: string): S3Route {
+export function routeS3(
+  method: string,
+  rawUrl: string,
+  hostBucket?: string,
+  headers: Readonly<Record<string, string | string[] | undefined>> = {},
+): S3Route {
   const q = rawUrl.indexOf('?');
   const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
+  // Buckets are never versioned: every object is its "null" version, which
+  // clients may name explicitly; any other version id cannot exist.
+  const versionId = query.get('versionId');
+  if (versionId !== null) {
+    if (versionId !== 'null') {
+      throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
+    }
+    query.delete('versionId');
+  }
 
   let bucket: string;
   let key: string;
@@ -114,10 +163,17 @@ export function routeS3(method: string, rawUrl: string, hostBucket?: string): S3
   const target: Target = bucket === '' ? 'service' : key === '' ? 'bucket' : 'object';
 
   const candidates = ROUTES.filter((r) => r.target === target);
-  const route = candidates.find((r) => r.method === method && (r.query === undefined || queryMatches(query, r.query)));
-  const selectedBy = route?.query?.split('=')[0];
-  const unhandled = [...query.keys()].find((k) => SUBRESOURCES.has(k) && k !== selectedBy);
-  if (unhandled !== undefined) {
+  const route = candidates.find(
+    (r) =>
+      r.method === method &&
+      (r.query === undefined || queryMatches(query, r.query)) &&
+      (r.andQuery === undefined || queryMatches(query, r.andQuery)) &&
+      (r.header === undefined || headers[r.header] !== undefined),
+  );
+  const handled = [route?.query, route?.andQuery, route?.accepts].map((s) => s?.split('=')[0]);
+  const unhandled = [...query.keys()].find((k) => SUBRESOURCES.has(k) && !handled.includes(k));
+  // A CORS preflight names the URL of the request it asks about, sub-resources and all.
+  if (unhandled !== undefined && route?.endpoint !== 'PreflightRequest') {
     throw new S3Error('NotImplemented', `This server does not implement ${method} ?${unhandled} on ${target === 'object' ? 'an object' : `a ${target}`}.`);
   }
   if (!route) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: target.toUpperCase() });

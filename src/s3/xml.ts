@@ -100,8 +100,33 @@ const parser = new XMLParser({
   isArray: (_name, jpath) => XML_ARRAYS.has(String(jpath)),
 });
 
+/**
+ * Text of a parsed element with its character references resolved: the
+ * parser runs with processEntities off, so `&amp;`, `&#34;` (Go's encoding of
+ * `"`, which rclone sends in ETags) and the like arrive as written.
+ */
+export function decodeXmlText(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|quot|amp|apos|lt|gt);/g, (whole, ref: string) => {
+    if (ref[0] === '#') {
+      const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ({ quot: '"', amp: '&', apos: "'", lt: '<', gt: '>' } as Record<string, string>)[ref];
+  });
+}
+
 /** Elements that may repeat, so that one occurrence still parses as a list. */
-const XML_ARRAYS = new Set(['Delete.Object', 'CompleteMultipartUpload.Part', 'AccessControlPolicy.AccessControlList.Grant']);
+const XML_ARRAYS = new Set([
+  'Delete.Object',
+  'CompleteMultipartUpload.Part',
+  'AccessControlPolicy.AccessControlList.Grant',
+  'CORSConfiguration.CORSRule',
+  'CORSConfiguration.CORSRule.AllowedOrigin',
+  'CORSConfiguration.CORSRule.AllowedMethod',
+  'CORSConfiguration.CORSRule.AllowedHeader',
+  'CORSConfiguration.CORSRule.ExposeHeader',
+]);
 
 /** Largest request XML body we parse (DeleteObjects of 1,000 long keys fits). */
 export const MAX_REQUEST_XML = 2 * 1024 * 1024;

@@ -1,8 +1,134 @@
-// DeleteObject.
-import { deleteObject } from '../../core/objects.ts';
-import { bucketOf, keyOf, type S3Operation } from '../context.ts';
+// DeleteObject and DeleteObjects (POST /bucket?delete).
+import { createHash } from 'node:crypto';
+import { XMLParser } from 'fast-xml-parser';
+import type { StagedBlob } from '../../blobs/store.ts';
+import { createChecksummer } from '../../core/checksums.ts';
+import { deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
+import { deleteObject, validateKey } from '../../core/objects.ts';
+import { requireBucket } from '../../core/buckets.ts';
+import { acceptBody, bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { isS3Error, S3Error } from '../errors.ts';
+import { objectPayload } from '../request-body.ts';
+import { MAX_REQUEST_XML, toXml, type XmlNode } from '../xml.ts';
 
 export const deleteObjectOp: S3Operation = async (ctx) => {
   await deleteObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   return { status: 204 };
+};
+
+// Not the shared parseXml: keys must keep their leading and trailing
+// whitespace (trimValues off). Entities stay unprocessed (no expansion
+// attacks) and are decoded below, for keys only.
+const deleteParser = new XMLParser({
+  ignoreAttributes: true,
+  processEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+  removeNSPrefix: true,
+  isArray: (_name, jpath) => String(jpath) === 'Delete.Object',
+});
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** The five XML entities and numeric character references. */
+function decodeXmlText(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_m, ref: string) => {
+    if (ref[0] !== '#') return ENTITIES[ref];
+    const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    try {
+      return String.fromCodePoint(code);
+    } catch {
+      throw new S3Error('MalformedXML');
+    }
+  });
+}
+
+interface DeleteEntry {
+  key: string;
+  versionId?: string;
+}
+
+/** `<Delete><Quiet/>?<Object><Key/><VersionId/>?</Object>{1,1000}</Delete>`, else MalformedXML. */
+export function parseDeleteRequest(text: string): { quiet: boolean; entries: DeleteEntry[] } {
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
+  let doc: Record<string, unknown>;
+  try {
+    doc = deleteParser.parse(text, true) as Record<string, unknown>;
+  } catch {
+    throw new S3Error('MalformedXML');
+  }
+  const root = doc.Delete;
+  if (root === null || typeof root !== 'object') throw new S3Error('MalformedXML');
+  const { Quiet, Object: objects } = root as { Quiet?: unknown; Object?: unknown };
+  const quiet = typeof Quiet === 'string' && Quiet.trim().toLowerCase() === 'true';
+  if (!Array.isArray(objects) || objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');
+  const entries = objects.map((o: unknown): DeleteEntry => {
+    if (o === null || typeof o !== 'object') throw new S3Error('MalformedXML');
+    const { Key, VersionId } = o as { Key?: unknown; VersionId?: unknown };
+    if (typeof Key !== 'string') throw new S3Error('MalformedXML');
+    if (VersionId !== undefined && typeof VersionId !== 'string') throw new S3Error('MalformedXML');
+    return { key: decodeXmlText(Key), versionId: VersionId === undefined ? undefined : VersionId.trim() };
+  });
+  return { quiet, entries };
+}
+
+/**
+ * DeleteObjects. The body's integrity is mandatory (Content-MD5 or an
+ * x-amz-checksum-* header or trailer) and verified, as are a signed
+ * x-amz-content-sha256 and aws-chunked framing, through the same checks as
+ * an object payload. Missing keys count as deleted, as in S3.
+ */
+export const deleteObjectsOp: S3Operation = async (ctx) => {
+  const payload = objectPayload(ctx.req, ctx.signature);
+  if (ctx.req.headers['content-md5'] === undefined && payload.checksumAlgorithms.length === 0) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
+  }
+  if ((payload.expectedSize ?? 0) > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
+  await requireBucket(ctx.storage, bucketOf(ctx));
+  acceptBody(ctx);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  if (payload.expectedSize !== undefined && body.length !== payload.expectedSize) throw new S3Error('IncompleteBody');
+  const checksums: StagedBlob['checksums'] = {};
+  for (const a of payload.checksumAlgorithms) {
+    const c = createChecksummer(a);
+    c.update(body);
+    checksums[a] = c.digest();
+  }
+  payload.verify({
+    tempPath: '',
+    size: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    md5: createHash('md5').update(body).digest(),
+    checksums,
+  });
+
+  const { quiet, entries } = parseDeleteRequest(body.toString('utf8'));
+  const refused = new Map<number, S3Error>();
+  const keys: string[] = [];
+  entries.forEach((e, i) => {
+    try {
+      if (e.versionId !== undefined && e.versionId !== 'null') throw new S3Error('NoSuchVersion');
+      validateKey(e.key);
+      keys.push(e.key);
+    } catch (err) {
+      if (!isS3Error(err)) throw err;
+      refused.set(i, err);
+    }
+  });
+  await deleteObjects(ctx.storage, bucketOf(ctx), keys, ctx.principal);
+  const deleted: XmlNode[] = [];
+  const errors: XmlNode[] = [];
+  entries.forEach((e, i) => {
+    const err = refused.get(i);
+    if (err) errors.push({ Key: e.key, VersionId: e.versionId, Code: err.code, Message: err.message });
+    else if (!quiet) deleted.push({ Key: e.key, VersionId: e.versionId });
+  });
+  return xmlReply(toXml('DeleteResult', { Deleted: deleted, Error: errors }));
 };

@@ -79,7 +79,7 @@ function applyResponseOverrides(ctx: S3Context, headers: Record<string, HeaderVa
 }
 
 /** Entity tags compared strongly, quotes optional (clients differ). */
-function etagListMatches(header: string, etag: string): boolean {
+export function etagListMatches(header: string, etag: string): boolean {
   const bare = etag.replace(/^"|"$/g, '');
   return header.split(',').some((t) => {
     const tag = t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
@@ -87,7 +87,7 @@ function etagListMatches(header: string, etag: string): boolean {
   });
 }
 
-function httpDate(header: string | undefined): number | undefined {
+export function httpDate(header: string | undefined): number | undefined {
   if (!header) return undefined;
   const t = Date.parse(header);
   return Number.isNaN(t) ? undefined : t;
@@ -125,13 +125,42 @@ interface ReadPlan {
 }
 
 /** Status and headers for a read of `object`: preconditions, Range, overrides. */
+/**
+ * GetObject/HeadObject ?partNumber=N: the byte range of part N of a
+ * multipart object, with x-amz-mp-parts-count; a single-PUT object has one
+ * part, itself (S3 answers partNumber=1 with the whole object as a 206).
+ */
+function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; partsCount?: number } | undefined {
+  const raw = ctx.route.query.get('partNumber');
+  if (raw === null) return undefined;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+      ArgumentName: 'partNumber',
+      ArgumentValue: raw,
+    });
+  }
+  if (ctx.req.headers.range !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.');
+  }
+  const sizes = object.parts ?? [object.size];
+  const n = Number(raw);
+  if (n > sizes.length) {
+    throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: raw, ActualPartCount: String(sizes.length) });
+  }
+  const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
+  const size = sizes[n - 1];
+  return { range: size > 0 ? { start, end: start + size - 1 } : undefined, partsCount: object.parts ? sizes.length : undefined };
+}
+
 function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
+  const part = partRange(ctx, object);
   if (notModified(ctx, object)) {
     return { status: 304, headers: { etag: object.etag, 'last-modified': object.updated_at.toUTCString() }, withBody: false };
   }
   // S3 ignores Range on an empty object and sends it whole.
-  const range = object.size > 0 ? parseRange(ctx.req.headers.range, object.size) : undefined;
+  const range = part ? part.range : object.size > 0 ? parseRange(ctx.req.headers.range, object.size) : undefined;
   const headers = objectHeaders(ctx, object, !range);
+  if (part?.partsCount !== undefined) headers['x-amz-mp-parts-count'] = part.partsCount;
   applyResponseOverrides(ctx, headers);
   if (!range) return { status: 200, headers: { ...headers, 'content-length': object.size }, withBody: true };
   headers['content-length'] = range.end - range.start + 1;

@@ -13,7 +13,7 @@ function parseMaxKeys(raw: string | null): number {
   return Math.min(Number(raw), MAX_KEYS);
 }
 
-function encodingOf(ctx: S3Context): (s: string) => string {
+export function encodingOf(ctx: S3Context): (s: string) => string {
   const type = ctx.route.query.get('encoding-type');
   if (type === null) return (s) => s;
   if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
@@ -22,25 +22,29 @@ function encodingOf(ctx: S3Context): (s: string) => string {
 }
 
 /**
- * The <Contents> and <CommonPrefixes> of a page, written straight to a
+ * The <Contents> (or <Version>) and <CommonPrefixes> of a page, written straight to a
  * string: a page has up to 1,000 of them and an object tree per entry was a
  * measurable share of a listing's time (docs/benchmarks.md).
  */
-function listing(result: ListResult, enc: (s: string) => string, withOwner: boolean): XmlNode {
-  let contents = '';
+function listing(result: ListResult, enc: (s: string) => string, withOwner: boolean, asVersions = false): XmlNode {
+  let entries = '';
   for (const o of result.objects) {
-    contents += '<Contents>' + xmlElement('Key', enc(o.key)) + xmlElement('LastModified', o.last_modified) + xmlElement('ETag', o.etag);
-    for (const alg of o.checksum_algorithms ?? []) contents += xmlElement('ChecksumAlgorithm', alg);
-    contents += xmlElement('Size', o.size);
+    entries += asVersions ? '<Version>' : '<Contents>';
+    entries += xmlElement('Key', enc(o.key));
+    // Buckets are never versioned: each object is its one, latest, "null" version.
+    if (asVersions) entries += '<VersionId>null</VersionId><IsLatest>true</IsLatest>';
+    entries += xmlElement('LastModified', o.last_modified) + xmlElement('ETag', o.etag);
+    if (!asVersions) for (const alg of o.checksum_algorithms ?? []) entries += xmlElement('ChecksumAlgorithm', alg);
+    entries += xmlElement('Size', o.size);
     if (withOwner) {
       const owner = ownerXml(o.owner_id);
-      contents += '<Owner>' + xmlElement('ID', owner.ID) + xmlElement('DisplayName', owner.DisplayName) + '</Owner>';
+      entries += '<Owner>' + xmlElement('ID', owner.ID) + xmlElement('DisplayName', owner.DisplayName) + '</Owner>';
     }
-    contents += '<StorageClass>STANDARD</StorageClass></Contents>';
+    entries += '<StorageClass>STANDARD</StorageClass>' + (asVersions ? '</Version>' : '</Contents>');
   }
   let prefixes = '';
   for (const p of result.commonPrefixes) prefixes += '<CommonPrefixes>' + xmlElement('Prefix', enc(p)) + '</CommonPrefixes>';
-  return { Contents: new RawXml(contents), CommonPrefixes: new RawXml(prefixes) };
+  return { [asVersions ? 'Version' : 'Contents']: new RawXml(entries), CommonPrefixes: new RawXml(prefixes) };
 }
 
 export const listObjectsV2Op: S3Operation = async (ctx) => {
@@ -100,6 +104,39 @@ export const listObjectsOp: S3Operation = async (ctx) => {
       ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
       IsTruncated: result.isTruncated,
       ...listing(result, enc, true),
+    }),
+  );
+};
+
+/**
+ * ListObjectVersions on an unversioned bucket: every object once, as its
+ * "null" version (S3's answer; tools and test suites empty buckets this way).
+ */
+export const listObjectVersionsOp: S3Operation = async (ctx) => {
+  const q = ctx.route.query;
+  const enc = encodingOf(ctx);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const keyMarker = q.get('key-marker') ?? '';
+  const versionIdMarker = q.get('version-id-marker');
+  if (versionIdMarker && versionIdMarker !== 'null') {
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+  }
+  const maxKeys = parseMaxKeys(q.get('max-keys'));
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: keyMarker, maxKeys });
+  const next = result.isTruncated && result.last;
+  return xmlReply(
+    toXml('ListVersionsResult', {
+      Name: result.bucket.name,
+      Prefix: enc(prefix),
+      KeyMarker: enc(keyMarker),
+      VersionIdMarker: versionIdMarker ?? '',
+      ...(next ? { NextKeyMarker: enc(next.value), ...(next.isPrefix ? {} : { NextVersionIdMarker: 'null' }) } : {}),
+      MaxKeys: maxKeys,
+      ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+      ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
+      IsTruncated: result.isTruncated,
+      ...listing(result, enc, true, true),
     }),
   );
 };

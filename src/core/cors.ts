@@ -1,0 +1,72 @@
+// CORS rules per bucket and S3's rule matching (Amazon S3 User Guide,
+// "Using cross-origin resource sharing"): the first rule whose origin,
+// method and every requested header match applies.
+import { S3Error } from '../s3/errors.ts';
+import { requireBucket } from './buckets.ts';
+import type { Storage } from './storage.ts';
+
+export interface CorsRule {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+export const CORS_METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE']);
+const MAX_RULES = 100;
+
+/** S3 wildcards: at most one `*`, matching any run of characters. Header names compare case-insensitively. */
+function wildcardMatches(pattern: string, value: string, caseInsensitive = false): boolean {
+  const p = caseInsensitive ? pattern.toLowerCase() : pattern;
+  const v = caseInsensitive ? value.toLowerCase() : value;
+  const star = p.indexOf('*');
+  if (star < 0) return p === v;
+  const head = p.slice(0, star);
+  const tail = p.slice(star + 1);
+  return v.length >= head.length + tail.length && v.startsWith(head) && v.endsWith(tail);
+}
+
+export function validateCorsRules(rules: CorsRule[]): void {
+  if (rules.length === 0 || rules.length > MAX_RULES) {
+    throw new S3Error('MalformedXML', `A CORS configuration holds 1 to ${MAX_RULES} rules.`);
+  }
+  for (const rule of rules) {
+    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) {
+      throw new S3Error('MalformedXML', 'Each CORSRule needs an AllowedOrigin and an AllowedMethod.');
+    }
+    for (const method of rule.allowedMethods) {
+      if (!CORS_METHODS.has(method)) {
+        throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`);
+      }
+    }
+    for (const origin of rule.allowedOrigins) {
+      if ((origin.match(/\*/g) ?? []).length > 1) {
+        throw new S3Error('InvalidRequest', `AllowedOrigin "${origin}" can not have more than one wildcard.`);
+      }
+    }
+    for (const header of rule.allowedHeaders) {
+      if ((header.match(/\*/g) ?? []).length > 1) {
+        throw new S3Error('InvalidRequest', `AllowedHeader "${header}" can not have more than one wildcard.`);
+      }
+    }
+  }
+}
+
+/** The rule that allows `origin` to use `method` with these request headers, if any. */
+export function matchCorsRule(rules: CorsRule[], origin: string, method: string, requestHeaders: string[] = []): CorsRule | undefined {
+  return rules.find(
+    (rule) =>
+      rule.allowedOrigins.some((o) => wildcardMatches(o, origin)) &&
+      rule.allowedMethods.includes(method) &&
+      requestHeaders.every((h) => rule.allowedHeaders.some((a) => wildcardMatches(a, h, true))),
+  );
+}
+
+export async function setBucketCors(storage: Storage, bucketName: string, rules: CorsRule[] | null): Promise<void> {
+  if (rules) validateCorsRules(rules);
+  const bucket = await requireBucket(storage, bucketName);
+  await storage.sql`update storage.buckets set cors = ${rules === null ? null : storage.sql.json(rules as never)} where id = ${bucket.id}`;
+  storage.bucketCache.delete(bucketName);
+}

@@ -1,0 +1,72 @@
+// DeleteObjects (batch delete), protocol-neutral: up to 1,000 keys in ONE
+// transaction instead of one per key, with the same locking discipline as
+// deleteObject and commitObject:
+//   1. the keys' advisory locks, taken in one statement in ascending lock-id
+//      order, so two batches sharing keys cannot deadlock (single-key writers
+//      hold one key lock at a time and take blob locks only after it);
+//   2. the object rows deleted, one storage.object.deleted event per row
+//      deleted, in the same statement;
+//   3. the blob rows locked in sha256 order, then decremented;
+//   4. commit; zero-reference blobs are collected in the background.
+import type { Principal } from '../principals/principal.ts';
+import { requireBucket } from './buckets.ts';
+import { collectInBackground } from './objects.ts';
+import type { Storage } from './storage.ts';
+
+/** S3's limit on one DeleteObjects request. */
+export const MAX_DELETE_KEYS = 1000;
+
+/**
+ * Deletes `keys` (already validated) from a bucket. Missing keys are not an
+ * error, as in S3. Returns the keys that had an object.
+ */
+export async function deleteObjects(
+  storage: Storage,
+  bucketName: string,
+  keys: readonly string[],
+  _principal: Principal,
+): Promise<Set<string>> {
+  const bucket = await requireBucket(storage, bucketName);
+  const unique = [...new Set(keys)];
+  if (unique.length === 0) return new Set();
+  // The same lock names as objects.ts keyLock: hashtextextended(bucket-id/key).
+  const lockNames = unique.map((k) => bucket.id + '/' + k);
+  const released: string[] = [];
+  const gone = await storage.sql.begin(async (tx) => {
+    const [, deleted] = await Promise.all([
+      // offset 0 keeps the sort below the lock calls: locks go in lock-id order.
+      tx`select pg_advisory_xact_lock(l.id) from (
+           select distinct hashtextextended(n, 0) as id from unnest(${lockNames}::text[]) as n order by 1 offset 0
+         ) as l`,
+      tx<{ key: string; sha256: string }[]>`
+        with gone as (
+          delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
+          returning id, key, sha256, size
+        ), e as (
+          insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
+          select 'storage.object.deleted', ${bucket.id}, ${bucket.name}, gone.key, gone.id,
+            jsonb_build_object('size', gone.size, 'sha256', gone.sha256)
+          from gone
+        )
+        select key, sha256 from gone`,
+    ]);
+    if (deleted.length === 0) return deleted;
+    const refs = new Map<string, number>();
+    for (const d of deleted) refs.set(d.sha256, (refs.get(d.sha256) ?? 0) + 1);
+    const shas = [...refs.keys()].sort();
+    const [, counts] = await Promise.all([
+      // Row locks in sha256 order (the Sort is below LockRows), as commitObject takes them.
+      tx`select 1 from storage.blobs where bucket_id = ${bucket.id} and sha256 = any(${shas}::text[])
+         order by sha256 for update`,
+      tx<{ sha256: string; ref_count: number }[]>`
+        update storage.blobs as b set ref_count = b.ref_count - d.n
+        from unnest(${shas}::text[], ${shas.map((s) => refs.get(s) as number)}::int[]) as d(sha, n)
+        where b.bucket_id = ${bucket.id} and b.sha256 = d.sha
+        returning b.sha256, b.ref_count`,
+    ]);
+    for (const c of counts) if (c.ref_count === 0) released.push(c.sha256);
+    return deleted;
+  });
+  for (const sha of released) collectInBackground(storage, bucket.id, sha);
+  return new Set(gone.map((g) => g.key));
+}

@@ -1,0 +1,449 @@
+// Multipart uploads: create, upload parts, complete, abort, list, expire.
+// Protocol-neutral like core/objects.ts.
+//
+// Parts are staged by BlobStore.ingest (hashing, size limits, fsync) and then
+// kept as files under the upload (BlobStore.keepPart); their rows name them.
+// Completion streams the listed parts, in order, into one new temp file
+// (never the whole object in memory), then commits it with the very commit
+// step of PutObject (commitObject): key lock, blob row locks in sha256
+// order, place(), object row and event — and, in the same transaction, the
+// upload and its part rows are deleted. Part files go after the commit.
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { StagedBlob } from '../blobs/store.ts';
+import type { TransactionSql } from '../db/connect.ts';
+import { ownerId, type Principal } from '../principals/principal.ts';
+import { S3Error } from '../s3/errors.ts';
+import { requireBucket } from './buckets.ts';
+import { createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
+import { commitObject, validateKey, type ObjectHeaders, type ObjectRow, type WriteCondition } from './objects.ts';
+import type { BucketRow, Storage } from './storage.ts';
+
+/** S3's limits (Amazon S3 multipart upload limits). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_NUMBER = 10_000;
+export const MAX_MULTIPART_OBJECT_SIZE = 5 * 1024 ** 4;
+
+export interface UploadRow {
+  id: string;
+  bucket_id: string;
+  key: string;
+  content_type: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  content_language: string | null;
+  cache_control: string | null;
+  expires: string | null;
+  user_metadata: Record<string, string>;
+  owner_id: string | null;
+  checksum_algorithm: ChecksumAlgorithm | null;
+  initiated_at: Date;
+}
+
+export interface PartRow {
+  upload_id: string;
+  part_number: number;
+  size: number;
+  etag: string;
+  sha256: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  path: string;
+  uploaded_at: Date;
+}
+
+function noSuchUpload(uploadId: string): S3Error {
+  return new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+}
+
+/** Upload ids are random and URL-safe: 32 bytes of base64url. */
+function newUploadId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+async function findUpload(storage: Storage, bucket: BucketRow, key: string, uploadId: string): Promise<UploadRow> {
+  const [upload] = await storage.sql<UploadRow[]>`
+    select * from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}`;
+  if (!upload) throw noSuchUpload(uploadId);
+  return upload;
+}
+
+export async function createUpload(
+  storage: Storage,
+  input: { bucket: string; key: string; headers: ObjectHeaders; principal: Principal; checksumAlgorithm?: ChecksumAlgorithm },
+): Promise<{ bucket: BucketRow; upload: UploadRow }> {
+  validateKey(input.key);
+  const bucket = await requireBucket(storage, input.bucket);
+  const h = input.headers;
+  const [upload] = await storage.sql<UploadRow[]>`
+    insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
+      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm)
+    values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
+      ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
+      ${storage.sql.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null})
+    returning *`.catch((err: { code?: string }) => {
+    if (err.code === '23503') {
+      storage.bucketCache.delete(input.bucket);
+      throw new S3Error('NoSuchBucket', undefined, { BucketName: input.bucket });
+    }
+    throw err;
+  });
+  return { bucket, upload };
+}
+
+export interface UploadPartInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  body: Readable;
+  expectedSize?: number;
+  checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  beforeBody?: () => void;
+  verify?: (staged: StagedBlob) => void;
+}
+
+export async function uploadPart(storage: Storage, input: UploadPartInput): Promise<PartRow> {
+  const bucket = await requireBucket(storage, input.bucket);
+  // Unknown upload: refused before the body is read (and before 100 Continue).
+  await findUpload(storage, bucket, input.key, input.uploadId);
+  input.beforeBody?.();
+  const staged = await storage.blobs.ingest(input.body, {
+    expectedSize: input.expectedSize,
+    maxSize: storage.maxObjectSize,
+    checksums: input.checksumAlgorithms,
+  });
+  let ref: string;
+  try {
+    input.verify?.(staged);
+    ref = await storage.blobs.keepPart(bucket.id, input.uploadId, input.partNumber, staged);
+  } catch (err) {
+    await storage.blobs.discard(staged);
+    throw err;
+  }
+  let replaced: string | undefined;
+  let part: PartRow;
+  try {
+    part = await storage.sql.begin(async (tx) => {
+      const [old] = await tx<{ path: string }[]>`
+        select path from storage.multipart_parts
+        where upload_id = ${input.uploadId} and part_number = ${input.partNumber} for update`;
+      const [row] = await tx<PartRow[]>`
+        insert into storage.multipart_parts (upload_id, part_number, size, etag, sha256, checksums, path)
+        values (${input.uploadId}, ${input.partNumber}, ${staged.size}, ${`"${staged.md5.toString('hex')}"`},
+          ${staged.sha256}, ${tx.json(staged.checksums)}, ${ref})
+        on conflict (upload_id, part_number) do update set size = excluded.size, etag = excluded.etag,
+          sha256 = excluded.sha256, checksums = excluded.checksums, path = excluded.path, uploaded_at = now()
+        returning *`;
+      replaced = old?.path;
+      return row;
+    });
+  } catch (err) {
+    await storage.blobs.removePart(ref).catch(() => {});
+    // The upload was completed or aborted meanwhile: its row (the foreign key) is gone.
+    if ((err as { code?: string }).code === '23503') throw noSuchUpload(input.uploadId);
+    throw err;
+  }
+  if (replaced && replaced !== ref) await storage.blobs.removePart(replaced).catch(() => {});
+  return part;
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, then `-N`. */
+export function multipartEtag(partEtags: readonly string[]): string {
+  const h = createHash('md5');
+  for (const etag of partEtags) h.update(Buffer.from(etag.replace(/"/g, ''), 'hex'));
+  return `"${h.digest('hex')}-${partEtags.length}"`;
+}
+
+/** A composite checksum (checksum of the parts' checksums, then `-N`), when every part has one. */
+function compositeChecksum(algorithm: ChecksumAlgorithm | null, parts: readonly PartRow[]): string | undefined {
+  if (!algorithm || parts.some((p) => !p.checksums[algorithm])) return undefined;
+  const c = createChecksummer(algorithm);
+  for (const p of parts) c.update(Buffer.from(p.checksums[algorithm] as string, 'base64'));
+  return `${c.digest()}-${parts.length}`;
+}
+
+export interface CompleteInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  /** As listed by the client: ETags with or without quotes. */
+  parts: ReadonlyArray<{ partNumber: number; etag: string }>;
+  principal: Principal;
+  condition?: WriteCondition;
+}
+
+export interface CompleteResult {
+  bucket: BucketRow;
+  object: ObjectRow;
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+}
+
+const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
+
+export async function completeUpload(storage: Storage, input: CompleteInput): Promise<CompleteResult> {
+  const bucket = await requireBucket(storage, input.bucket);
+  const upload = await findUpload(storage, bucket, input.key, input.uploadId);
+  if (input.parts.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+  for (let i = 1; i < input.parts.length; i++) {
+    if (input.parts[i].partNumber <= input.parts[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
+  }
+  const stored = await storage.sql<PartRow[]>`
+    select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`;
+  const byNumber = new Map(stored.map((p) => [p.part_number, p]));
+  const chosen: PartRow[] = [];
+  for (const listed of input.parts) {
+    const part = byNumber.get(listed.partNumber);
+    if (!part || bareEtag(part.etag) !== bareEtag(listed.etag)) {
+      throw new S3Error('InvalidPart', undefined, { UploadId: upload.id, PartNumber: String(listed.partNumber), ETag: listed.etag });
+    }
+    chosen.push(part);
+  }
+  chosen.forEach((part, i) => {
+    if (i < chosen.length - 1 && part.size < MIN_PART_SIZE) {
+      throw new S3Error('EntityTooSmall', undefined, {
+        ProposedSize: String(part.size),
+        MinSizeAllowed: String(MIN_PART_SIZE),
+        PartNumber: String(part.part_number),
+        ETag: part.etag,
+      });
+    }
+  });
+  const total = chosen.reduce((n, p) => n + p.size, 0);
+
+  let staged: StagedBlob;
+  try {
+    staged = await storage.blobs.ingest(Readable.from(concatParts(storage, chosen)), {
+      expectedSize: total,
+      maxSize: MAX_MULTIPART_OBJECT_SIZE,
+    });
+  } catch (err) {
+    // A part file vanished: the upload was aborted or completed meanwhile.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchUpload(upload.id);
+    throw err;
+  }
+  const placement = { placed: false };
+  let result;
+  try {
+    result = await commitObject(
+      storage,
+      bucket,
+      {
+        bucket: input.bucket,
+        key: input.key,
+        principal: input.principal,
+        condition: input.condition,
+        headers: {
+          contentType: upload.content_type ?? undefined,
+          contentEncoding: upload.content_encoding ?? undefined,
+          contentDisposition: upload.content_disposition ?? undefined,
+          contentLanguage: upload.content_language ?? undefined,
+          cacheControl: upload.cache_control ?? undefined,
+          expires: upload.expires ?? undefined,
+          userMetadata: upload.user_metadata,
+        },
+      },
+      staged,
+      {
+        etag: multipartEtag(chosen.map((p) => p.etag)),
+        checksums: {},
+        parts: chosen.map((p) => p.size),
+        inTransaction: (tx) => claimUpload(tx, upload.id, chosen),
+      },
+      placement,
+    );
+  } finally {
+    if (!placement.placed) await storage.blobs.discard(staged);
+  }
+  await storage.blobs.removeUpload(bucket.id, upload.id).catch((err) => {
+    storage.log.warn({ err, uploadId: upload.id }, 'could not remove the part files of a completed upload');
+  });
+  const composite = compositeChecksum(upload.checksum_algorithm, chosen);
+  return {
+    bucket,
+    object: result.object,
+    checksum: composite && upload.checksum_algorithm ? { algorithm: upload.checksum_algorithm, value: composite } : undefined,
+  };
+}
+
+async function* concatParts(storage: Storage, parts: readonly PartRow[]): AsyncGenerator<Buffer> {
+  for (const part of parts) {
+    const stream = await storage.blobs.openPart(part.path);
+    for await (const chunk of stream) yield chunk as Buffer;
+  }
+}
+
+/**
+ * Inside the completing transaction: locks the upload row (an UploadPart of
+ * it now waits, then fails on the foreign key), checks that the parts we
+ * assembled are still the ones on record, and deletes the upload (its part
+ * rows cascade).
+ */
+async function claimUpload(tx: TransactionSql, uploadId: string, used: readonly PartRow[]): Promise<void> {
+  const [locked] = await tx`select id from storage.multipart_uploads where id = ${uploadId} for update`;
+  if (!locked) throw noSuchUpload(uploadId);
+  const current = await tx<{ part_number: number; path: string }[]>`
+    select part_number, path from storage.multipart_parts where upload_id = ${uploadId}`;
+  const paths = new Map(current.map((p) => [p.part_number, p.path]));
+  for (const p of used) {
+    if (paths.get(p.part_number) !== p.path) {
+      throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', {
+        UploadId: uploadId,
+        PartNumber: String(p.part_number),
+      });
+    }
+  }
+  await tx`delete from storage.multipart_uploads where id = ${uploadId}`;
+}
+
+export async function abortUpload(storage: Storage, bucketName: string, key: string, uploadId: string): Promise<void> {
+  const bucket = await requireBucket(storage, bucketName);
+  const [gone] = await storage.sql`
+    delete from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}
+    returning id`;
+  if (!gone) throw noSuchUpload(uploadId);
+  await storage.blobs.removeUpload(bucket.id, uploadId);
+}
+
+export interface PartsPage {
+  bucket: BucketRow;
+  upload: UploadRow;
+  parts: PartRow[];
+  truncated: boolean;
+}
+
+export async function listParts(
+  storage: Storage,
+  bucketName: string,
+  key: string,
+  uploadId: string,
+  opts: { marker: number; maxParts: number },
+): Promise<PartsPage> {
+  const bucket = await requireBucket(storage, bucketName);
+  const upload = await findUpload(storage, bucket, key, uploadId);
+  const rows = await storage.sql<PartRow[]>`
+    select * from storage.multipart_parts where upload_id = ${uploadId} and part_number > ${opts.marker}
+    order by part_number limit ${opts.maxParts + 1}`;
+  return { bucket, upload, parts: rows.slice(0, opts.maxParts), truncated: rows.length > opts.maxParts };
+}
+
+export interface UploadsPage {
+  bucket: BucketRow;
+  uploads: UploadRow[];
+  commonPrefixes: string[];
+  truncated: boolean;
+  /** Where the next page starts (NextKeyMarker / NextUploadIdMarker). */
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+/** Above every key under a prefix: the prefix followed by the highest code point. */
+const AFTER_PREFIX = '\u{10FFFF}';
+
+/**
+ * ListMultipartUploads: uploads in key order, then by initiation time; with
+ * a delimiter, keys roll up into common prefixes (each counts as one entry).
+ */
+export async function listUploads(
+  storage: Storage,
+  bucketName: string,
+  opts: { prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number },
+): Promise<UploadsPage> {
+  const bucket = await requireBucket(storage, bucketName);
+  const sql = storage.sql;
+  // Position: strictly after (key, initiated_at, id) of an upload, or after every upload of a key.
+  // The upload's own row is compared in SQL: timestamps keep microseconds there, not in a JS Date.
+  let pos: { key: string; id?: string } | undefined;
+  if (opts.keyMarker !== '') {
+    pos = { key: opts.keyMarker };
+    // A marker that is a common prefix (as NextKeyMarker is after one) means "after everything under it".
+    const rest = opts.keyMarker.startsWith(opts.prefix) ? opts.keyMarker.slice(opts.prefix.length) : '';
+    if (opts.delimiter !== '' && rest.indexOf(opts.delimiter) !== -1 && rest.indexOf(opts.delimiter) === rest.length - opts.delimiter.length) {
+      pos = { key: opts.keyMarker + AFTER_PREFIX };
+    } else if (opts.uploadIdMarker !== '') {
+      const [m] = await sql`
+        select 1 from storage.multipart_uploads
+        where id = ${opts.uploadIdMarker} and bucket_id = ${bucket.id} and key = ${opts.keyMarker}`;
+      if (m) pos = { key: opts.keyMarker, id: opts.uploadIdMarker };
+    }
+  }
+  const page: UploadsPage = { bucket, uploads: [], commonPrefixes: [], truncated: false };
+  const max = opts.maxUploads;
+  let last: { key: string; id?: string } | undefined;
+  const batchSize = Math.min(max + 1, 1001);
+  for (;;) {
+    const after = pos
+      ? pos.id !== undefined
+        ? sql`and (key, initiated_at, id) > (select key, initiated_at, id from storage.multipart_uploads where id = ${pos.id})`
+        : sql`and key > ${pos.key}`
+      : sql``;
+    const rows = await sql<UploadRow[]>`
+      select * from storage.multipart_uploads
+      where bucket_id = ${bucket.id} and key >= ${opts.prefix} and key < ${opts.prefix + AFTER_PREFIX} ${after}
+      order by key, initiated_at, id limit ${batchSize}`;
+    let rolledUp = false;
+    for (const row of rows) {
+      if (page.uploads.length + page.commonPrefixes.length === max) {
+        page.truncated = true;
+        page.nextKeyMarker = last?.key;
+        page.nextUploadIdMarker = last?.id;
+        return page;
+      }
+      const rest = row.key.slice(opts.prefix.length);
+      const at = opts.delimiter === '' ? -1 : rest.indexOf(opts.delimiter);
+      if (at !== -1) {
+        const prefix = opts.prefix + rest.slice(0, at + opts.delimiter.length);
+        page.commonPrefixes.push(prefix);
+        last = { key: prefix };
+        // Skip everything under the prefix: the next query starts above it.
+        pos = { key: prefix + AFTER_PREFIX };
+        rolledUp = true;
+        break;
+      }
+      page.uploads.push(row);
+      last = { key: row.key, id: row.id };
+      pos = { key: row.key, id: row.id };
+    }
+    if (!rolledUp && rows.length < batchSize) return page;
+  }
+}
+
+/** Deletes uploads initiated more than `days` days ago, and their part files. Returns how many. */
+export async function expireUploads(storage: Storage, days: number): Promise<number> {
+  const gone = await storage.sql<{ id: string; bucket_id: string }[]>`
+    delete from storage.multipart_uploads where initiated_at < now() - ${days}::float8 * interval '1 day'
+    returning id, bucket_id`;
+  for (const u of gone) {
+    await storage.blobs.removeUpload(u.bucket_id, u.id).catch((err) => {
+      storage.log.warn({ err, uploadId: u.id }, 'could not remove the part files of an expired upload');
+    });
+  }
+  if (gone.length) storage.log.info({ count: gone.length, days }, 'expired abandoned multipart uploads');
+  return gone.length;
+}
+
+/**
+ * Runs expireUploads now and every `everyMs` (hourly by default) on an
+ * unref'd timer: it never keeps the process alive, and shutdown waits for a
+ * run in progress (Storage.background). Returns a function that stops it.
+ */
+export function scheduleUploadExpiry(
+  storage: Storage,
+  days: number,
+  // At least four runs per expiry period, so a short period (tests) is honoured too.
+  everyMs = Math.max(250, Math.min(60 * 60 * 1000, (days * 86_400_000) / 4)),
+): () => void {
+  const run = () => {
+    const job = expireUploads(storage, days)
+      .catch((err) => storage.log.warn({ err }, 'multipart upload expiry failed; retried at the next run'))
+      .finally(() => storage.background.delete(job));
+    storage.background.add(job);
+  };
+  const first = setTimeout(run, Math.min(1000, everyMs));
+  const timer = setInterval(run, everyMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,118 @@
+// CopyObject: PUT /bucket/key with x-amz-copy-source.
+import type { IncomingHttpHeaders } from 'node:http';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { copyObject } from '../../core/copy.ts';
+import type { ObjectRow } from '../../core/objects.ts';
+import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { isoTime, toXml } from '../xml.ts';
+import { etagListMatches, httpDate } from './get.ts';
+import { objectHeadersFrom } from './put.ts';
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+export interface CopySource {
+  bucket: string;
+  key: string;
+}
+
+/**
+ * x-amz-copy-source: `[/]bucket/key[?versionId=…]`, URL-encoded (a literal
+ * '?' in a key arrives as %3F; '+' is a plus, as in a path). Buckets are not
+ * versioned: versionId=null names the object, any other id cannot exist.
+ */
+export function parseCopySource(raw: string): CopySource {
+  const invalid = (message: string) =>
+    new S3Error('InvalidArgument', message, { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
+  const q = raw.indexOf('?');
+  const path = (q === -1 ? raw : raw.slice(0, q)).replace(/^\//, '');
+  if (q !== -1) {
+    const query = new URLSearchParams(raw.slice(q + 1));
+    const versionId = query.get('versionId');
+    if (versionId !== null && versionId !== 'null') {
+      throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
+    }
+  }
+  const slash = path.indexOf('/');
+  if (slash <= 0 || slash === path.length - 1) {
+    throw invalid('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  }
+  try {
+    return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
+  } catch {
+    throw invalid('Invalid copy source encoding.');
+  }
+}
+
+function directive(headers: IncomingHttpHeaders, name: string, what: string): 'COPY' | 'REPLACE' {
+  const v = header(headers, name);
+  if (v === undefined || v === 'COPY') return 'COPY';
+  if (v === 'REPLACE') return 'REPLACE';
+  throw new S3Error('InvalidArgument', `Unknown ${what} directive.`, { ArgumentName: name, ArgumentValue: v });
+}
+
+/**
+ * x-amz-copy-source-if-*, as S3 documents their combinations: if-match
+ * that holds overrides a failing if-unmodified-since; if-none-match that
+ * fails is 412 whatever if-modified-since says. Every failure is 412.
+ * Last-Modified has one-second resolution on the wire, so compare at that.
+ */
+function checkCopyConditions(headers: IncomingHttpHeaders, o: ObjectRow): void {
+  const modified = Math.floor(o.updated_at.getTime() / 1000) * 1000;
+  const fail = (condition: string) => new S3Error('PreconditionFailed', undefined, { Condition: condition });
+  const ifMatch = header(headers, 'x-amz-copy-source-if-match');
+  if (ifMatch !== undefined) {
+    if (!etagListMatches(ifMatch, o.etag)) throw fail('x-amz-copy-source-If-Match');
+  } else {
+    const since = httpDate(header(headers, 'x-amz-copy-source-if-unmodified-since'));
+    if (since !== undefined && modified > since) throw fail('x-amz-copy-source-If-Unmodified-Since');
+  }
+  const ifNoneMatch = header(headers, 'x-amz-copy-source-if-none-match');
+  if (ifNoneMatch !== undefined) {
+    if (etagListMatches(ifNoneMatch, o.etag)) throw fail('x-amz-copy-source-If-None-Match');
+  } else {
+    const since = httpDate(header(headers, 'x-amz-copy-source-if-modified-since'));
+    if (since !== undefined && modified <= since) throw fail('x-amz-copy-source-If-Modified-Since');
+  }
+}
+
+function requestedChecksum(headers: IncomingHttpHeaders): ChecksumAlgorithm | undefined {
+  const v = header(headers, 'x-amz-checksum-algorithm');
+  if (v === undefined) return undefined;
+  const a = CHECKSUM_ALGORITHMS.find((c) => c === v.trim().toUpperCase());
+  if (!a) throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-algorithm header is invalid.');
+  return a;
+}
+
+export const copyObjectOp: S3Operation = async (ctx) => {
+  const h = ctx.req.headers;
+  const source = parseCopySource(header(h, 'x-amz-copy-source') ?? '');
+  const metadata = directive(h, 'x-amz-metadata-directive', 'metadata');
+  // Tagging is not implemented: the directive is validated and nothing is stored.
+  directive(h, 'x-amz-tagging-directive', 'tagging');
+  const checksumAlgorithm = requestedChecksum(h);
+  const { object } = await copyObject(ctx.storage, {
+    sourceBucket: source.bucket,
+    sourceKey: source.key,
+    bucket: bucketOf(ctx),
+    key: keyOf(ctx),
+    principal: ctx.principal,
+    replaceHeaders: metadata === 'REPLACE' ? objectHeadersFrom(h, header(h, 'content-encoding') || undefined) : undefined,
+    checksumAlgorithm,
+    changesOtherAttributes:
+      checksumAlgorithm !== undefined ||
+      h['x-amz-storage-class'] !== undefined ||
+      h['x-amz-website-redirect-location'] !== undefined ||
+      h['x-amz-server-side-encryption'] !== undefined,
+    checkSource: (o) => checkCopyConditions(h, o),
+  });
+  const checksums: Record<string, string> = {};
+  for (const a of CHECKSUM_ALGORITHMS) {
+    const value = object.checksums[a];
+    if (value !== undefined) checksums[`Checksum${a}`] = value;
+  }
+  return xmlReply(toXml('CopyObjectResult', { ETag: object.etag, LastModified: isoTime(object.updated_at), ...checksums }));
+};

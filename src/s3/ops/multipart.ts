@@ -1,0 +1,199 @@
+// Multipart upload: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+// AbortMultipartUpload, ListParts, ListMultipartUploads.
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  listParts,
+  listUploads,
+  MAX_PART_NUMBER,
+  uploadPart,
+} from '../../core/multipart.ts';
+import { acceptBody, bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { objectPayload, readXmlBody } from '../request-body.ts';
+import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
+import { ownerXml } from './bucket.ts';
+import { encodingOf } from './list.ts';
+import { objectHeadersFrom, writeConditionFrom } from './put.ts';
+
+const MAX_LISTED = 1000;
+
+function uploadIdOf(ctx: S3Context): string {
+  return ctx.route.query.get('uploadId') ?? '';
+}
+
+function partNumberOf(ctx: S3Context): number {
+  const raw = ctx.route.query.get('partNumber') ?? '';
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PART_NUMBER) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: raw,
+    });
+  }
+  return Number(raw);
+}
+
+/** A non-negative integer query parameter, capped; `fallback` when absent. */
+function intParam(ctx: S3Context, name: string, fallback: number, cap = Number.MAX_SAFE_INTEGER): number {
+  const raw = ctx.route.query.get(name);
+  if (raw === null || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) {
+    throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: raw });
+  }
+  return Math.min(Number(raw), cap);
+}
+
+function ownerNodes(ownerId: string | null): XmlNode {
+  return { Initiator: ownerXml(ownerId), Owner: ownerXml(ownerId) };
+}
+
+export const createMultipartUploadOp: S3Operation = async (ctx) => {
+  const encodings = String(ctx.req.headers['content-encoding'] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked');
+  const headers = objectHeadersFrom(ctx.req.headers, encodings.length ? encodings.join(',') : undefined);
+  const requested = ctx.req.headers['x-amz-checksum-algorithm'];
+  let checksumAlgorithm: ChecksumAlgorithm | undefined;
+  if (requested !== undefined) {
+    checksumAlgorithm = CHECKSUM_ALGORITHMS.find((a) => a === String(requested).trim().toUpperCase());
+    if (!checksumAlgorithm) {
+      throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.', { ArgumentName: 'x-amz-checksum-algorithm' });
+    }
+  }
+  const { upload } = await createUpload(ctx.storage, {
+    bucket: bucketOf(ctx),
+    key: keyOf(ctx),
+    headers,
+    principal: ctx.principal,
+    checksumAlgorithm,
+  });
+  const reply = xmlReply(toXml('InitiateMultipartUploadResult', { Bucket: bucketOf(ctx), Key: keyOf(ctx), UploadId: upload.id }));
+  if (checksumAlgorithm) reply.headers = { ...reply.headers, 'x-amz-checksum-algorithm': checksumAlgorithm };
+  return reply;
+};
+
+export const uploadPartOp: S3Operation = async (ctx) => {
+  const partNumber = partNumberOf(ctx);
+  if (ctx.req.headers['x-amz-copy-source'] !== undefined) {
+    throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented.');
+  }
+  const payload = objectPayload(ctx.req, ctx.signature);
+  let echo: Record<string, string> = {};
+  const part = await uploadPart(ctx.storage, {
+    bucket: bucketOf(ctx),
+    key: keyOf(ctx),
+    uploadId: uploadIdOf(ctx),
+    partNumber,
+    body: payload.body,
+    expectedSize: payload.expectedSize,
+    checksumAlgorithms: payload.checksumAlgorithms,
+    beforeBody: () => acceptBody(ctx),
+    verify(staged) {
+      payload.verify(staged);
+      echo = payload.echoChecksums(staged);
+    },
+  });
+  return { status: 200, headers: { etag: part.etag, ...echo } };
+};
+
+function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumber: number; etag: string }> {
+  const root = doc?.CompleteMultipartUpload;
+  if (root === undefined || root === null) throw new S3Error('MalformedXML');
+  // <CompleteMultipartUpload/> parses as '' (no parts): refused below as MalformedXML.
+  const parts = typeof root === 'object' ? ((root as { Part?: unknown }).Part ?? []) : [];
+  if (!Array.isArray(parts)) throw new S3Error('MalformedXML');
+  return parts.map((p: unknown) => {
+    const part = (p ?? {}) as { PartNumber?: unknown; ETag?: unknown };
+    const n = String(part.PartNumber ?? '');
+    if (!/^\d{1,9}$/.test(n) || typeof part.ETag !== 'string') throw new S3Error('MalformedXML');
+    return { partNumber: Number(n), etag: decodeXmlText(part.ETag) };
+  });
+}
+
+export const completeMultipartUploadOp: S3Operation = async (ctx) => {
+  const condition = writeConditionFrom(ctx.req.headers);
+  const parts = listedParts(await readXmlBody(ctx.req, { optional: false }));
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const { object, checksum } = await completeUpload(ctx.storage, {
+    bucket,
+    key,
+    uploadId: uploadIdOf(ctx),
+    parts,
+    principal: ctx.principal,
+    condition,
+  });
+  const host = ctx.req.headers.host ?? 'localhost';
+  const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const body: XmlNode = { Location: location, Bucket: bucket, Key: key, ETag: object.etag };
+  if (checksum) body[`Checksum${checksum.algorithm}`] = checksum.value;
+  return xmlReply(toXml('CompleteMultipartUploadResult', body));
+};
+
+export const abortMultipartUploadOp: S3Operation = async (ctx) => {
+  await abortUpload(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx));
+  return { status: 204 };
+};
+
+export const listPartsOp: S3Operation = async (ctx) => {
+  const maxParts = intParam(ctx, 'max-parts', MAX_LISTED, MAX_LISTED);
+  const marker = intParam(ctx, 'part-number-marker', 0);
+  const page = await listParts(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx), { marker, maxParts });
+  const algorithm = page.upload.checksum_algorithm;
+  const last = page.parts[page.parts.length - 1];
+  return xmlReply(
+    toXml('ListPartsResult', {
+      Bucket: bucketOf(ctx),
+      Key: keyOf(ctx),
+      UploadId: page.upload.id,
+      PartNumberMarker: marker,
+      NextPartNumberMarker: last ? last.part_number : marker,
+      MaxParts: maxParts,
+      IsTruncated: page.truncated,
+      Part: page.parts.map((p) => {
+        const node: XmlNode = { PartNumber: p.part_number, LastModified: isoTime(p.uploaded_at), ETag: p.etag, Size: p.size };
+        for (const [alg, value] of Object.entries(p.checksums)) node[`Checksum${alg}`] = value;
+        return node;
+      }),
+      ...ownerNodes(page.upload.owner_id),
+      StorageClass: 'STANDARD',
+      ChecksumAlgorithm: algorithm ?? undefined,
+    }),
+  );
+};
+
+export const listMultipartUploadsOp: S3Operation = async (ctx) => {
+  const q = ctx.route.query;
+  const enc = encodingOf(ctx);
+  const maxUploads = intParam(ctx, 'max-uploads', MAX_LISTED, MAX_LISTED);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const keyMarker = q.get('key-marker') ?? '';
+  const uploadIdMarker = keyMarker === '' ? '' : (q.get('upload-id-marker') ?? '');
+  const page = await listUploads(ctx.storage, bucketOf(ctx), { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  return xmlReply(
+    toXml('ListMultipartUploadsResult', {
+      Bucket: bucketOf(ctx),
+      KeyMarker: enc(keyMarker),
+      UploadIdMarker: uploadIdMarker,
+      ...(page.truncated ? { NextKeyMarker: enc(page.nextKeyMarker ?? ''), NextUploadIdMarker: page.nextUploadIdMarker ?? '' } : {}),
+      ...(delimiter !== '' ? { Delimiter: enc(delimiter) } : {}),
+      Prefix: enc(prefix),
+      MaxUploads: maxUploads,
+      IsTruncated: page.truncated,
+      Upload: page.uploads.map((u) => ({
+        Key: enc(u.key),
+        UploadId: u.id,
+        ...ownerNodes(u.owner_id),
+        StorageClass: 'STANDARD',
+        Initiated: isoTime(u.initiated_at),
+        ChecksumAlgorithm: u.checksum_algorithm ?? undefined,
+      })),
+      CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+      ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
+    }),
+  );
+};
