@@ -12,6 +12,7 @@ import {
   keyLock,
   openObject,
   putObject,
+  upsertObjectWithEvent,
   validateKey,
   type ObjectHeaders,
   type ObjectLookup,
@@ -164,32 +165,21 @@ async function referenceCopy(
           if (row?.ref_count === 0) released = sha;
         }
       }
-      const [object] = await tx<ObjectRow[]>`
-        with o as (
-          insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-            content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts)
-          values (${bucket.id}, ${input.key}, ${source.size}, ${source.etag}, ${source.sha256},
-            ${tx.json(source.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
-            ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
-            ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${owner},
-            ${source.parts ? tx.json(source.parts) : null})
-          on conflict (bucket_id, key) do update set
-            size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
-            content_type = excluded.content_type, content_encoding = excluded.content_encoding,
-            content_disposition = excluded.content_disposition, content_language = excluded.content_language,
-            cache_control = excluded.cache_control, expires = excluded.expires,
-            user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
-            updated_at = now()
-          returning *
-        ), e as (
-          insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-          select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id,
-            jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
-              'owner_id', o.owner_id, 'replaced', ${old !== undefined}::boolean,
-              'copied_from', ${input.sourceBucket + '/' + input.sourceKey}::text)
-          from o
-        )
-        select * from o`;
+      const [object] = await upsertObjectWithEvent(
+        tx,
+        bucket,
+        input.key,
+        {
+          size: source.size,
+          etag: source.etag,
+          sha256: source.sha256,
+          checksums: source.checksums,
+          parts: source.parts,
+          headers: h,
+          owner,
+        },
+        { replaced: old !== undefined, copiedFrom: `${input.sourceBucket}/${input.sourceKey}` },
+      );
       return { object, replaced: old !== undefined };
     })
     .catch((err: { code?: string }) => {

@@ -133,6 +133,60 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
 /** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
 export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'checksumAlgorithms' | 'beforeBody' | 'verify'>;
 
+/** The stored facts of one object version, as the objects row holds them. */
+export interface ObjectVersion {
+  size: number;
+  etag: string;
+  sha256: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  /** Part sizes of a multipart object; null for a single PUT. */
+  parts: number[] | null;
+  headers: ObjectHeaders;
+  owner: string | null;
+}
+
+/**
+ * Writes the object row (insert, or replace the key's current one) and its
+ * storage.object.created event in one statement: the one place that knows
+ * the objects row's columns. Callers hold the key's advisory lock and have
+ * already taken the blob reference in the same transaction.
+ */
+export function upsertObjectWithEvent(
+  tx: TransactionSql,
+  bucket: BucketRow,
+  key: string,
+  v: ObjectVersion,
+  event: { replaced: boolean; copiedFrom?: string },
+) {
+  const h = v.headers;
+  const extra = event.copiedFrom === undefined ? {} : { copied_from: event.copiedFrom };
+  return tx<ObjectRow[]>`
+    with o as (
+      insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
+        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts)
+      values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
+        ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
+        ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
+        ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
+        ${v.parts ? tx.json(v.parts) : null})
+      on conflict (bucket_id, key) do update set
+        size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
+        content_type = excluded.content_type, content_encoding = excluded.content_encoding,
+        content_disposition = excluded.content_disposition, content_language = excluded.content_language,
+        cache_control = excluded.cache_control, expires = excluded.expires,
+        user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
+        updated_at = now()
+      returning *
+    ), e as (
+      insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
+      select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id,
+        jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
+          'owner_id', o.owner_id, 'replaced', ${event.replaced}::boolean) || ${tx.json(extra)}::jsonb
+      from o
+    )
+    select * from o`;
+}
+
 /**
  * The commit step of the write protocol, shared by PutObject and
  * CompleteMultipartUpload (core/multipart.ts). `computed.parts`: the part
@@ -181,31 +235,15 @@ export async function commitObject(
               update storage.blobs set ref_count = ref_count - 1
               where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`,
       );
-      const upsert = tx<ObjectRow[]>`
-        with o as (
-          insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-            content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts)
-          values (${bucket.id}, ${input.key}, ${staged.size}, ${computed.etag}, ${staged.sha256},
-            ${tx.json(computed.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
-            ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
-            ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${owner},
-            ${computed.parts ? tx.json(computed.parts) : null})
-          on conflict (bucket_id, key) do update set
-            size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
-            content_type = excluded.content_type, content_encoding = excluded.content_encoding,
-            content_disposition = excluded.content_disposition, content_language = excluded.content_language,
-            cache_control = excluded.cache_control, expires = excluded.expires,
-            user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
-            updated_at = now()
-          returning *
-        ), e as (
-          insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-          select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id,
-            jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
-              'owner_id', o.owner_id, 'replaced', ${old !== undefined}::boolean)
-          from o
-        )
-        select * from o`;
+      const upsert = upsertObjectWithEvent(tx, bucket, input.key, {
+        size: staged.size,
+        etag: computed.etag,
+        sha256: staged.sha256,
+        checksums: computed.checksums,
+        parts: computed.parts ?? null,
+        headers: h,
+        owner,
+      }, { replaced: old !== undefined });
       const [counts, [object]] = await Promise.all([Promise.all(blobSteps), upsert]);
       for (const [i, sha] of shas.entries()) {
         const refCount = counts[i][0]?.ref_count;
