@@ -216,6 +216,22 @@ export const awsCliScenario: Scenario = {
       assertEqual(h2.Metadata, { k1: 'v1', k2: 'v 2' }, 'Metadata from s3api put-object');
     });
 
+    await ctx.step('aws s3api put-object-tagging, get-object-tagging, delete-object-tagging', async () => {
+      const byKey = (set: Array<{ Key: string; Value: string }>) => [...set].sort((a, b) => (a.Key < b.Key ? -1 : 1));
+      const tagSet = [{ Key: 'project', Value: 'aero store' }, { Key: 'tier', Value: 'gold+1' }];
+      await aws('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin', '--tagging', JSON.stringify({ TagSet: tagSet }));
+      const t = await json('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
+      assertEqual(byKey(t.TagSet), tagSet, 'TagSet after put-object-tagging');
+      const bad = await awsFails('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin',
+        '--tagging', JSON.stringify({ TagSet: [{ Key: 'aws:reserved', Value: 'x' }] }));
+      assert(bad.stderr.includes('InvalidTag'), `expected InvalidTag for an aws: key, got: ${bad.stderr}`);
+      const missing = await awsFails('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/never-there');
+      assert(missing.stderr.includes('NoSuchKey'), `expected NoSuchKey, got: ${missing.stderr}`);
+      await aws('s3api', 'delete-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
+      const gone = await json('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
+      assertEqual(gone.TagSet ?? [], [], 'TagSet after delete-object-tagging');
+    });
+
     await ctx.step('aws s3api copy-object (COPY, REPLACE, onto itself) and aws s3 cp s3:// to s3://', async () => {
       const r = await json('s3api', 'copy-object', '--bucket', bucket, '--key', 'copy/weird.txt', '--copy-source', `${bucket}/${WEIRD_KEY}`);
       assertEqual(r.CopyObjectResult?.ETag, `"${md5(listKeyBody(WEIRD_KEY))}"`, 'CopyObjectResult.ETag');

@@ -8,12 +8,15 @@
 // A read-only middleware records each request's and response's headers so
 // that a failing step can show them; it changes nothing on the wire.
 //
-// Multipart: PutObject is always one request (the SDK's Upload helper from
-// @aws-sdk/lib-storage, which splits bodies, is not used), so the 50 MiB
-// stream goes up as a single aws-chunked PUT.
+// Multipart: PutObjectCommand is always one request, so the 50 MiB stream
+// goes up as a single aws-chunked PUT. The SDK's Upload helper
+// (@aws-sdk/lib-storage, same pinned version) is exercised separately with
+// its defaults: a 100 MiB stream in 5 MiB parts, 4 at a time.
 import {
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -25,13 +28,15 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCopyCommand,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { createRequire } from 'node:module';
 import {
@@ -319,6 +324,72 @@ export const sdkJsScenario: Scenario = {
         const d = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'copy/small.bin' }, { Key: 'copy/never-there' }] } }));
         assertEqual((d.Deleted ?? []).map((o) => o.Key).sort(), ['copy/never-there', 'copy/small.bin'], 'Deleted');
         assertEqual(d.Errors ?? [], [], 'Errors');
+      });
+
+      await ctx.step('lib-storage Upload of a 100 MiB stream with DEFAULT settings (5 MiB parts, queue size 4, default checksums), read back', async () => {
+        const size = 100 * 1024 * 1024;
+        const chunk = 1024 * 1024;
+        const sent = createHash('sha256');
+        async function* source() {
+          for (let off = 0; off < size; off += chunk) {
+            const b = randomBytes(chunk);
+            sent.update(b);
+            yield b;
+          }
+        }
+        const key = 'multipart/lib-storage-100mib.bin';
+        const methods: string[] = [];
+        const upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: Readable.from(source()) } });
+        upload.on('httpUploadProgress', (p) => {
+          if (p.part !== undefined) methods.push(String(p.part));
+        });
+        const r = await upload.done();
+        const expectedSha = sent.digest('hex');
+        assertEqual(/^"[0-9a-f]{32}-(\d+)"$/.exec(r.ETag ?? '')?.[1], '20', `ETag of 20 parts of 5 MiB (got ${r.ETag})`);
+        const g = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const body = await drain(g.Body);
+        assertEqual(body.bytes, size, 'bytes read');
+        assertEqual(body.sha256, expectedSha, 'SHA-256 of the bytes read back');
+        assertEqual(g.ETag, r.ETag, 'ETag of GetObject');
+        ctx.note(`lib-storage: ${methods.length} parts reported, ETag ${r.ETag}, ChecksumCRC32 ${r.ChecksumCRC32 ?? '(none)'} ${r.ChecksumType ?? ''}`);
+      });
+
+      await ctx.step('UploadPartCopy: two ranges of the 100 MiB object, CompleteMultipartUpload, read back', async () => {
+        const src = 'multipart/lib-storage-100mib.bin';
+        const key = 'multipart/part-copy.bin';
+        const MiB = 1024 * 1024;
+        const ranges: Array<[number, number]> = [
+          [10 * MiB, 15 * MiB - 1],
+          [100 * MiB - 1000, 100 * MiB - 1],
+        ];
+        const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+        const parts = [];
+        for (const [i, [first, last]] of ranges.entries()) {
+          const c = await client.send(
+            new UploadPartCopyCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId,
+              PartNumber: i + 1,
+              CopySource: `${bucket}/${encodeURIComponent(src)}`,
+              CopySourceRange: `bytes=${first}-${last}`,
+            }),
+          );
+          assert(/^"[0-9a-f]{32}"$/.test(c.CopyPartResult?.ETag ?? ''), `CopyPartResult.ETag: ${c.CopyPartResult?.ETag}`);
+          assert(c.CopyPartResult?.LastModified instanceof Date, 'CopyPartResult.LastModified parsed as a date');
+          parts.push({ PartNumber: i + 1, ETag: c.CopyPartResult!.ETag });
+        }
+        await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+        const expected = createHash('sha256');
+        for (const [first, last] of ranges) {
+          const g = await client.send(new GetObjectCommand({ Bucket: bucket, Key: src, Range: `bytes=${first}-${last}` }));
+          for await (const chunk of g.Body as Readable) expected.update(chunk as Buffer);
+        }
+        const copied = await drain((await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body);
+        assertEqual(copied.bytes, 5 * MiB + 1000, 'bytes of the assembled copy');
+        assertEqual(copied.sha256, expected.digest('hex'), 'SHA-256 of the assembled copy');
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: src }));
       });
 
       await ctx.step('GetObject of a missing key: NoSuchKey', async () => {

@@ -160,7 +160,7 @@ describe('CopyObject', () => {
     const bad = await copy('copy-a', 'meta/bad', '/copy-a/meta/src', { 'x-amz-metadata-directive': 'MERGE' });
     assert.equal(bad.status, 400);
     assert.equal(errorCode(bad.body), 'InvalidArgument');
-    // Tagging is not stored; the directive is accepted.
+    // REPLACE with no x-amz-tagging: the copy carries no tags (test/s3-tagging.test.ts covers tags).
     assert.equal((await copy('copy-a', 'meta/tagged', '/copy-a/meta/src', { 'x-amz-tagging-directive': 'REPLACE' })).status, 200);
   });
 

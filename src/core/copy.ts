@@ -29,6 +29,8 @@ export interface CopyObjectInput {
   principal: Principal;
   /** REPLACE: the destination gets these headers; COPY (undefined): the source's. */
   replaceHeaders?: ObjectHeaders;
+  /** x-amz-tagging-directive REPLACE: the destination gets these tags; COPY (undefined): the source's. */
+  replaceTags?: Record<string, string>;
   /** A checksum to compute for the copy (x-amz-checksum-algorithm), besides the ones the source has. */
   checksumAlgorithm?: ChecksumAlgorithm;
   /**
@@ -75,14 +77,15 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
       );
     }
     const headers = input.replaceHeaders ?? headersOf(source);
+    const tags = input.replaceTags ?? source.tags;
     const algorithms = Object.keys(source.checksums) as ChecksumAlgorithm[];
     const newAlgorithm = input.checksumAlgorithm && !algorithms.includes(input.checksumAlgorithm) ? input.checksumAlgorithm : undefined;
     if (found.bucket.id !== bucket.id || newAlgorithm) {
       // The bytes have to be read: another bucket's blob store, or a checksum to compute.
-      return { ...(await streamCopy(storage, input, found, headers, newAlgorithm ? [...algorithms, newAlgorithm] : algorithms)), source };
+      return { ...(await streamCopy(storage, input, found, headers, tags, newAlgorithm ? [...algorithms, newAlgorithm] : algorithms)), source };
     }
     try {
-      return { ...(await referenceCopy(storage, bucket, input, source, headers)), source };
+      return { ...(await referenceCopy(storage, bucket, input, source, headers, tags)), source };
     } catch (err) {
       if (!(err instanceof SourceMoved) || attempt >= 3) {
         if (err instanceof SourceMoved) throw new S3Error('NoSuchKey', undefined, { Key: input.sourceKey });
@@ -98,6 +101,7 @@ async function streamCopy(
   input: CopyObjectInput,
   found: ObjectLookup,
   headers: ObjectHeaders,
+  tags: Record<string, string>,
   algorithms: ChecksumAlgorithm[],
 ): Promise<PutObjectResult> {
   const source = found.object;
@@ -111,6 +115,7 @@ async function streamCopy(
       body,
       expectedSize: source.size,
       headers,
+      tags,
       principal: input.principal,
       checksumAlgorithms: algorithms,
       verify(staged) {
@@ -142,6 +147,7 @@ async function referenceCopy(
   input: CopyObjectInput,
   source: ObjectRow,
   h: ObjectHeaders,
+  tags: Record<string, string>,
 ): Promise<PutObjectResult> {
   const owner = ownerId(input.principal);
   let released: string | undefined;
@@ -176,6 +182,7 @@ async function referenceCopy(
           checksums: source.checksums,
           parts: source.parts,
           headers: h,
+          tags,
           owner,
         },
         { replaced: old !== undefined, copiedFrom: `${input.sourceBucket}/${input.sourceKey}` },

@@ -16,8 +16,17 @@ import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
 import { requireBucket } from './buckets.ts';
 import { createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
-import { commitObject, validateKey, type ObjectHeaders, type ObjectRow, type WriteCondition } from './objects.ts';
+import {
+  commitObject,
+  headObject,
+  openObject,
+  validateKey,
+  type ObjectHeaders,
+  type ObjectRow,
+  type WriteCondition,
+} from './objects.ts';
 import type { BucketRow, Storage } from './storage.ts';
+import { taggedWrite, type Tags } from './tagging.ts';
 
 /** S3's limits (Amazon S3 multipart upload limits). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -37,6 +46,8 @@ export interface UploadRow {
   user_metadata: Record<string, string>;
   owner_id: string | null;
   checksum_algorithm: ChecksumAlgorithm | null;
+  /** Tags the object gets at completion (x-amz-tagging on CreateMultipartUpload). */
+  tags: Tags;
   initiated_at: Date;
 }
 
@@ -69,17 +80,25 @@ async function findUpload(storage: Storage, bucket: BucketRow, key: string, uplo
 
 export async function createUpload(
   storage: Storage,
-  input: { bucket: string; key: string; headers: ObjectHeaders; principal: Principal; checksumAlgorithm?: ChecksumAlgorithm },
+  input: {
+    bucket: string;
+    key: string;
+    headers: ObjectHeaders;
+    principal: Principal;
+    checksumAlgorithm?: ChecksumAlgorithm;
+    tags?: Tags;
+  },
 ): Promise<{ bucket: BucketRow; upload: UploadRow }> {
   validateKey(input.key);
   const bucket = await requireBucket(storage, input.bucket);
   const h = input.headers;
   const [upload] = await storage.sql<UploadRow[]>`
     insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
-      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm)
+      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, tags)
     values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
       ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
-      ${storage.sql.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null})
+      ${storage.sql.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
+      ${storage.sql.json(input.tags ?? {})})
     returning *`.catch((err: { code?: string }) => {
     if (err.code === '23503') {
       storage.bucketCache.delete(input.bucket);
@@ -107,6 +126,18 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
   // Unknown upload: refused before the body is read (and before 100 Continue).
   await findUpload(storage, bucket, input.key, input.uploadId);
   input.beforeBody?.();
+  return storePart(storage, bucket, input);
+}
+
+/**
+ * The part-ingest path shared by UploadPart and UploadPartCopy: stage the
+ * body (BlobStore.ingest), keep it under the upload, commit its row.
+ */
+async function storePart(
+  storage: Storage,
+  bucket: BucketRow,
+  input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'checksumAlgorithms' | 'verify'>,
+): Promise<PartRow> {
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
     maxSize: storage.maxObjectSize,
@@ -145,6 +176,75 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
   }
   if (replaced && replaced !== ref) await storage.blobs.removePart(replaced).catch(() => {});
   return part;
+}
+
+/** The largest source range one UploadPartCopy may copy (S3: a part is at most 5 GiB). */
+export const MAX_PART_SIZE = 5 * 1024 ** 3;
+
+export interface UploadPartCopyInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  sourceBucket: string;
+  sourceKey: string;
+  /** x-amz-copy-source-range, already parsed: inclusive offsets; undefined copies the whole source. */
+  range?: { first: number; last: number };
+  /** Preconditions on the source (x-amz-copy-source-if-*): throw to refuse. */
+  checkSource?: (source: ObjectRow) => void;
+}
+
+export interface UploadPartCopyResult {
+  part: PartRow;
+  /** The upload's checksum algorithm, whose value the part carries. */
+  checksumAlgorithm: ChecksumAlgorithm | null;
+}
+
+/**
+ * UploadPartCopy: the source's bytes (or a range of them) are streamed
+ * through the very path an UploadPart body takes, so the result is an
+ * ordinary part: its own file, MD5 ETag, and the upload's checksum.
+ */
+export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInput): Promise<UploadPartCopyResult> {
+  const bucket = await requireBucket(storage, input.bucket);
+  const upload = await findUpload(storage, bucket, input.key, input.uploadId);
+  const found = await headObject(storage, input.sourceBucket, input.sourceKey);
+  const source = found.object;
+  input.checkSource?.(source);
+  let range: { start: number; end: number } | undefined;
+  if (input.range) {
+    if (input.range.last >= source.size || input.range.first > input.range.last) {
+      throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${source.size}`, {
+        ArgumentName: 'x-amz-copy-source-range',
+        ArgumentValue: `bytes=${input.range.first}-${input.range.last}`,
+      });
+    }
+    range = { start: input.range.first, end: input.range.last };
+  }
+  const size = range ? range.end - range.start + 1 : source.size;
+  if (size > MAX_PART_SIZE) {
+    throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+  }
+  // An empty source has no bytes to open a range on.
+  const body = size === 0 ? Readable.from([]) : await openObject(storage, found, range);
+  try {
+    const part = await storePart(storage, bucket, {
+      uploadId: upload.id,
+      partNumber: input.partNumber,
+      body,
+      expectedSize: size,
+      checksumAlgorithms: upload.checksum_algorithm ? [upload.checksum_algorithm] : undefined,
+      verify(staged) {
+        // A whole single-blob source: the bytes read must be the bytes its row names.
+        if (!range && staged.sha256 !== source.sha256) {
+          throw new Error(`copy source ${found.bucket.name}/${source.key}: blob content does not match its name`);
+        }
+      },
+    });
+    return { part, checksumAlgorithm: upload.checksum_algorithm };
+  } finally {
+    body.destroy();
+  }
 }
 
 /** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, then `-N`. */
@@ -241,6 +341,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
           expires: upload.expires ?? undefined,
           userMetadata: upload.user_metadata,
         },
+        ...taggedWrite(upload.tags),
       },
       staged,
       {

@@ -36,6 +36,8 @@ export interface ObjectRow {
   cache_control: string | null;
   expires: string | null;
   user_metadata: Record<string, string>;
+  /** Object tags, key → value (migration 0007). */
+  tags: Record<string, string>;
   owner_id: string | null;
   /** Part sizes of a multipart object, in order; null for a single PUT. */
   parts: number[] | null;
@@ -57,6 +59,8 @@ export interface PutObjectInput {
   /** Bytes promised by the client, when known before the body. */
   expectedSize?: number;
   headers: ObjectHeaders;
+  /** The new object's tags (x-amz-tagging, validated by core/tagging.ts); none when absent. */
+  tags?: Record<string, string>;
   principal: Principal;
   /** Extra checksums to compute while storing (x-amz-checksum-*). */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
@@ -142,6 +146,7 @@ export interface ObjectVersion {
   /** Part sizes of a multipart object; null for a single PUT. */
   parts: number[] | null;
   headers: ObjectHeaders;
+  tags: Record<string, string>;
   owner: string | null;
 }
 
@@ -163,19 +168,19 @@ export function upsertObjectWithEvent(
   return tx<ObjectRow[]>`
     with o as (
       insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts)
+        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, tags)
       values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
-        ${v.parts ? tx.json(v.parts) : null})
+        ${v.parts ? tx.json(v.parts) : null}, ${tx.json(v.tags)})
       on conflict (bucket_id, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
         user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
-        updated_at = now()
+        tags = excluded.tags, updated_at = now()
       returning *
     ), e as (
       insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
@@ -242,6 +247,7 @@ export async function commitObject(
         checksums: computed.checksums,
         parts: computed.parts ?? null,
         headers: h,
+        tags: input.tags ?? {},
         owner,
       }, { replaced: old !== undefined });
       const [counts, [object]] = await Promise.all([Promise.all(blobSteps), upsert]);

@@ -25,9 +25,11 @@ import {
   createMultipartUploadOp,
   listMultipartUploadsOp,
   listPartsOp,
+  uploadPartCopyOp,
   uploadPartOp,
 } from './ops/multipart.ts';
 import { putObjectOp } from './ops/put.ts';
+import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from './ops/tagging.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 
@@ -42,6 +44,9 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   PutBucketAcl: putBucketAclOp,
   GetObjectAcl: getObjectAclOp,
   PutObjectAcl: putObjectAclOp,
+  GetObjectTagging: getObjectTaggingOp,
+  PutObjectTagging: putObjectTaggingOp,
+  DeleteObjectTagging: deleteObjectTaggingOp,
   ListObjects: listObjectsOp,
   ListObjectsV2: listObjectsV2Op,
   ListObjectVersions: listObjectVersionsOp,
@@ -57,6 +62,7 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   DeleteObjects: deleteObjectsOp,
   CreateMultipartUpload: createMultipartUploadOp,
   UploadPart: uploadPartOp,
+  UploadPartCopy: uploadPartCopyOp,
   CompleteMultipartUpload: completeMultipartUploadOp,
   AbortMultipartUpload: abortMultipartUploadOp,
   ListParts: listPartsOp,

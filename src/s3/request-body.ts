@@ -1,12 +1,14 @@
 // Request bodies: small XML documents, and object payloads in every framing
 // S3 clients send (plain, signed hash, UNSIGNED-PAYLOAD, aws-chunked with
 // signed chunks or unsigned trailers), with the integrity checks each implies.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import {
   assertChecksumMatches,
   checksumHeaderName,
+  createChecksummer,
   parseChecksumValue,
   parseContentMd5,
   parseRequestedChecksum,
@@ -15,6 +17,7 @@ import {
 } from '../core/checksums.ts';
 import { classifyPayload, contentSha256Mismatch, type VerifiedSignature } from './auth/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
+import { acceptBody, type S3Context } from './context.ts';
 import { S3Error } from './errors.ts';
 import { MAX_REQUEST_XML, parseXml } from './xml.ts';
 
@@ -124,4 +127,47 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
       return algorithm ? { [checksumHeaderName(algorithm)]: staged.checksums[algorithm] as string } : {};
     },
   };
+}
+
+/**
+ * A small request document (DeleteObjects, PutObjectTagging, ...) read whole
+ * and put through every check an object payload gets: Content-MD5,
+ * x-amz-checksum-* in a header or trailer, a signed x-amz-content-sha256,
+ * aws-chunked framing. With requireDigest, S3 insists on Content-MD5 or a
+ * checksum before it reads anything.
+ */
+export async function readVerifiedBody(
+  ctx: Pick<S3Context, 'req' | 'res' | 'signature'>,
+  opts: { maxBytes: number; requireDigest?: boolean; beforeBody?: () => Promise<unknown> },
+): Promise<Buffer> {
+  const payload = objectPayload(ctx.req, ctx.signature);
+  if (opts.requireDigest && ctx.req.headers['content-md5'] === undefined && payload.checksumAlgorithms.length === 0) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
+  }
+  if ((payload.expectedSize ?? 0) > opts.maxBytes) throw new S3Error('MaxMessageLengthExceeded');
+  await opts.beforeBody?.();
+  acceptBody(ctx);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > opts.maxBytes) throw new S3Error('MaxMessageLengthExceeded');
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  if (payload.expectedSize !== undefined && body.length !== payload.expectedSize) throw new S3Error('IncompleteBody');
+  const checksums: StagedBlob['checksums'] = {};
+  for (const algorithm of payload.checksumAlgorithms) {
+    const c = createChecksummer(algorithm);
+    c.update(body);
+    checksums[algorithm] = c.digest();
+  }
+  payload.verify({
+    tempPath: '',
+    size: body.length,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    md5: createHash('md5').update(body).digest(),
+    checksums,
+  });
+  return body;
 }

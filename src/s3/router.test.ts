@@ -95,6 +95,8 @@ describe('multipart routes', () => {
     assert.equal(routeS3('POST', '/b1/k?uploads').endpoint, 'CreateMultipartUpload');
     assert.equal(routeS3('PUT', '/b1/k?partNumber=2&uploadId=u').endpoint, 'UploadPart');
     assert.equal(routeS3('PUT', '/b1/k?uploadId=u&partNumber=2').endpoint, 'UploadPart');
+    const copySource = { 'x-amz-copy-source': '/b0/src' };
+    assert.equal(routeS3('PUT', '/b1/k?partNumber=2&uploadId=u', undefined, copySource).endpoint, 'UploadPartCopy');
     assert.equal(routeS3('POST', '/b1/k?uploadId=u').endpoint, 'CompleteMultipartUpload');
     assert.equal(routeS3('DELETE', '/b1/k?uploadId=u').endpoint, 'AbortMultipartUpload');
     assert.equal(routeS3('GET', '/b1/k?uploadId=u&max-parts=2').endpoint, 'ListParts');

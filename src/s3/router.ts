@@ -19,6 +19,9 @@ export type Endpoint =
   | 'PutBucketAcl'
   | 'GetObjectAcl'
   | 'PutObjectAcl'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
+  | 'DeleteObjectTagging'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'PutObject'
@@ -29,6 +32,7 @@ export type Endpoint =
   | 'DeleteObjects'
   | 'CreateMultipartUpload'
   | 'UploadPart'
+  | 'UploadPartCopy'
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
   | 'ListParts'
@@ -67,8 +71,12 @@ const ROUTES: readonly Route[] = [
   { method: 'PUT', target: 'bucket', query: 'acl', endpoint: 'PutBucketAcl' },
   { method: 'GET', target: 'object', query: 'acl', endpoint: 'GetObjectAcl' },
   { method: 'PUT', target: 'object', query: 'acl', endpoint: 'PutObjectAcl' },
+  { method: 'GET', target: 'object', query: 'tagging', endpoint: 'GetObjectTagging' },
+  { method: 'PUT', target: 'object', query: 'tagging', endpoint: 'PutObjectTagging' },
+  { method: 'DELETE', target: 'object', query: 'tagging', endpoint: 'DeleteObjectTagging' },
   { method: 'GET', target: 'bucket', query: 'uploads', endpoint: 'ListMultipartUploads' },
   { method: 'POST', target: 'object', query: 'uploads', endpoint: 'CreateMultipartUpload' },
+  { method: 'PUT', target: 'object', query: 'partNumber', andQuery: 'uploadId', header: 'x-amz-copy-source', endpoint: 'UploadPartCopy' },
   { method: 'PUT', target: 'object', query: 'partNumber', andQuery: 'uploadId', endpoint: 'UploadPart' },
   { method: 'POST', target: 'object', query: 'uploadId', endpoint: 'CompleteMultipartUpload' },
   { method: 'DELETE', target: 'object', query: 'uploadId', endpoint: 'AbortMultipartUpload' },

@@ -126,6 +126,7 @@ const XML_ARRAYS = new Set([
   'CORSConfiguration.CORSRule.AllowedMethod',
   'CORSConfiguration.CORSRule.AllowedHeader',
   'CORSConfiguration.CORSRule.ExposeHeader',
+  'Tagging.TagSet.Tag',
 ]);
 
 /** Largest request XML body we parse (DeleteObjects of 1,000 long keys fits). */

@@ -7,7 +7,7 @@ import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoTime, toXml } from '../xml.ts';
 import { etagListMatches, httpDate } from './get.ts';
-import { objectHeadersFrom } from './put.ts';
+import { objectHeadersFrom, taggingFrom } from './put.ts';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -60,7 +60,7 @@ function directive(headers: IncomingHttpHeaders, name: string, what: string): 'C
  * fails is 412 whatever if-modified-since says. Every failure is 412.
  * Last-Modified has one-second resolution on the wire, so compare at that.
  */
-function checkCopyConditions(headers: IncomingHttpHeaders, o: ObjectRow): void {
+export function checkCopyConditions(headers: IncomingHttpHeaders, o: ObjectRow): void {
   const modified = Math.floor(o.updated_at.getTime() / 1000) * 1000;
   const fail = (condition: string) => new S3Error('PreconditionFailed', undefined, { Condition: condition });
   const ifMatch = header(headers, 'x-amz-copy-source-if-match');
@@ -91,8 +91,8 @@ export const copyObjectOp: S3Operation = async (ctx) => {
   const h = ctx.req.headers;
   const source = parseCopySource(header(h, 'x-amz-copy-source') ?? '');
   const metadata = directive(h, 'x-amz-metadata-directive', 'metadata');
-  // Tagging is not implemented: the directive is validated and nothing is stored.
-  directive(h, 'x-amz-tagging-directive', 'tagging');
+  // Tags: COPY keeps the source's (x-amz-tagging is ignored), REPLACE takes x-amz-tagging (none when absent).
+  const replaceTags = directive(h, 'x-amz-tagging-directive', 'tagging') === 'REPLACE' ? (taggingFrom(h) ?? {}) : undefined;
   const checksumAlgorithm = requestedChecksum(h);
   const { object } = await copyObject(ctx.storage, {
     sourceBucket: source.bucket,
@@ -101,6 +101,7 @@ export const copyObjectOp: S3Operation = async (ctx) => {
     key: keyOf(ctx),
     principal: ctx.principal,
     replaceHeaders: metadata === 'REPLACE' ? objectHeadersFrom(h, header(h, 'content-encoding') || undefined) : undefined,
+    ...(replaceTags ? { replaceTags } : {}),
     checksumAlgorithm,
     changesOtherAttributes:
       checksumAlgorithm !== undefined ||

@@ -1,14 +1,11 @@
 // DeleteObject and DeleteObjects (POST /bucket?delete).
-import { createHash } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
-import type { StagedBlob } from '../../blobs/store.ts';
-import { createChecksummer } from '../../core/checksums.ts';
 import { deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
 import { deleteObject, validateKey } from '../../core/objects.ts';
 import { requireBucket } from '../../core/buckets.ts';
-import { acceptBody, bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { isS3Error, S3Error } from '../errors.ts';
-import { objectPayload } from '../request-body.ts';
+import { readVerifiedBody } from '../request-body.ts';
 import { MAX_REQUEST_XML, toXml, type XmlNode } from '../xml.ts';
 
 export const deleteObjectOp: S3Operation = async (ctx) => {
@@ -79,34 +76,10 @@ export function parseDeleteRequest(text: string): { quiet: boolean; entries: Del
  * an object payload. Missing keys count as deleted, as in S3.
  */
 export const deleteObjectsOp: S3Operation = async (ctx) => {
-  const payload = objectPayload(ctx.req, ctx.signature);
-  if (ctx.req.headers['content-md5'] === undefined && payload.checksumAlgorithms.length === 0) {
-    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
-  }
-  if ((payload.expectedSize ?? 0) > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
-  await requireBucket(ctx.storage, bucketOf(ctx));
-  acceptBody(ctx);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of payload.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
-  if (payload.expectedSize !== undefined && body.length !== payload.expectedSize) throw new S3Error('IncompleteBody');
-  const checksums: StagedBlob['checksums'] = {};
-  for (const a of payload.checksumAlgorithms) {
-    const c = createChecksummer(a);
-    c.update(body);
-    checksums[a] = c.digest();
-  }
-  payload.verify({
-    tempPath: '',
-    size: body.length,
-    sha256: createHash('sha256').update(body).digest('hex'),
-    md5: createHash('md5').update(body).digest(),
-    checksums,
+  const body = await readVerifiedBody(ctx, {
+    maxBytes: MAX_REQUEST_XML,
+    requireDigest: true,
+    beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)),
   });
 
   const { quiet, entries } = parseDeleteRequest(body.toString('utf8'));

@@ -1,6 +1,7 @@
 // GetObject and HeadObject.
 import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 
@@ -46,6 +47,8 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
     expires: o.expires ?? undefined,
   };
   for (const [name, value] of Object.entries(o.user_metadata)) headers[`x-amz-meta-${name}`] = value;
+  const tags = tagCount(o);
+  if (tags > 0) headers['x-amz-tagging-count'] = tags;
   // A stored full-object checksum describes the whole body only: never send
   // it with a range, or a client validating it would reject good bytes.
   if (whole && ctx.req.headers['x-amz-checksum-mode']?.toString().toUpperCase() === 'ENABLED') {

@@ -1,4 +1,4 @@
-// Multipart upload: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+// Multipart upload: CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import {
@@ -9,14 +9,16 @@ import {
   listUploads,
   MAX_PART_NUMBER,
   uploadPart,
+  uploadPartCopy,
 } from '../../core/multipart.ts';
 import { acceptBody, bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload, readXmlBody } from '../request-body.ts';
 import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
 import { ownerXml } from './bucket.ts';
+import { checkCopyConditions, parseCopySource } from './copy.ts';
 import { encodingOf } from './list.ts';
-import { objectHeadersFrom, writeConditionFrom } from './put.ts';
+import { objectHeadersFrom, taggingFrom, writeConditionFrom } from './put.ts';
 
 const MAX_LISTED = 1000;
 
@@ -69,6 +71,7 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
     headers,
     principal: ctx.principal,
     checksumAlgorithm,
+    tags: taggingFrom(ctx.req.headers),
   });
   const reply = xmlReply(toXml('InitiateMultipartUploadResult', { Bucket: bucketOf(ctx), Key: keyOf(ctx), UploadId: upload.id }));
   if (checksumAlgorithm) reply.headers = { ...reply.headers, 'x-amz-checksum-algorithm': checksumAlgorithm };
@@ -77,9 +80,6 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
 
 export const uploadPartOp: S3Operation = async (ctx) => {
   const partNumber = partNumberOf(ctx);
-  if (ctx.req.headers['x-amz-copy-source'] !== undefined) {
-    throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented.');
-  }
   const payload = objectPayload(ctx.req, ctx.signature);
   let echo: Record<string, string> = {};
   const part = await uploadPart(ctx.storage, {
@@ -97,6 +97,48 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     },
   });
   return { status: 200, headers: { etag: part.etag, ...echo } };
+};
+
+/**
+ * x-amz-copy-source-range: `bytes=first-last`, both zero-based and
+ * inclusive. Whether it fits the source is checked once the source is known.
+ */
+function copySourceRange(ctx: S3Context): { first: number; last: number } | undefined {
+  const raw = ctx.req.headers['x-amz-copy-source-range'];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw.join(',') : raw;
+  const m = /^bytes=(\d{1,16})-(\d{1,16})$/.exec(value.trim());
+  if (!m || Number(m[1]) > Number(m[2])) {
+    throw new S3Error(
+      'InvalidArgument',
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: value },
+    );
+  }
+  return { first: Number(m[1]), last: Number(m[2]) };
+}
+
+/** UploadPartCopy: PUT ?partNumber&uploadId with x-amz-copy-source[-range]. */
+export const uploadPartCopyOp: S3Operation = async (ctx) => {
+  const h = ctx.req.headers;
+  const partNumber = partNumberOf(ctx);
+  const rawSource = h['x-amz-copy-source'];
+  const source = parseCopySource(Array.isArray(rawSource) ? rawSource.join(',') : (rawSource ?? ''));
+  const range = copySourceRange(ctx);
+  const { part, checksumAlgorithm } = await uploadPartCopy(ctx.storage, {
+    bucket: bucketOf(ctx),
+    key: keyOf(ctx),
+    uploadId: uploadIdOf(ctx),
+    partNumber,
+    sourceBucket: source.bucket,
+    sourceKey: source.key,
+    range,
+    checkSource: (o) => checkCopyConditions(h, o),
+  });
+  const body: XmlNode = { ETag: part.etag, LastModified: isoTime(part.uploaded_at) };
+  const checksum = checksumAlgorithm ? part.checksums[checksumAlgorithm] : undefined;
+  if (checksumAlgorithm && checksum) body[`Checksum${checksumAlgorithm}`] = checksum;
+  return xmlReply(toXml('CopyPartResult', body));
 };
 
 function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumber: number; etag: string }> {

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
+import { parseTaggingHeader, taggedWrite, type Tags } from '../../core/tagging.ts';
 import { acceptBody, bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
@@ -35,6 +36,12 @@ export function objectHeadersFrom(headers: IncomingHttpHeaders, contentEncoding?
   };
 }
 
+/** x-amz-tagging (PutObject, CreateMultipartUpload, CopyObject with REPLACE), validated; undefined when absent. */
+export function taggingFrom(headers: IncomingHttpHeaders): Tags | undefined {
+  const v = headers['x-amz-tagging'];
+  return v === undefined ? undefined : parseTaggingHeader(Array.isArray(v) ? v.join('&') : v);
+}
+
 /** If-None-Match: * and If-Match: <etag> on a write (S3 "conditional writes"). */
 export function writeConditionFrom(headers: IncomingHttpHeaders): WriteCondition | undefined {
   const ifNoneMatch = headers['if-none-match'];
@@ -53,6 +60,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const condition = writeConditionFrom(ctx.req.headers);
   const payload = objectPayload(ctx.req, ctx.signature);
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
+  const tags = taggingFrom(ctx.req.headers);
   let echo: Record<string, string> = {};
   const { object } = await putObject(ctx.storage, {
     bucket: bucketOf(ctx),
@@ -60,6 +68,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     body: payload.body,
     expectedSize: payload.expectedSize,
     headers,
+    ...taggedWrite(tags),
     principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
     condition,

@@ -1,0 +1,123 @@
+// Object tagging (S3 Put/Get/DeleteObjectTagging, the x-amz-tagging header):
+// validation shared by every way tags arrive, and the tag-only updates.
+// Protocol-neutral like core/objects.ts. Changing tags changes the object:
+// it happens under the key's advisory lock, so it orders with writers of
+// the key; it writes no storage.object.created event and leaves
+// Last-Modified alone (S3 does not touch it either).
+import { S3Error } from '../s3/errors.ts';
+import { requireBucket } from './buckets.ts';
+import { keyLock, type ObjectRow } from './objects.ts';
+import type { Storage } from './storage.ts';
+
+/** An object's tags: key → value. */
+export type Tags = Record<string, string>;
+
+/** What a write carries besides its headers: the tags the new object gets (none when absent). */
+export interface TaggedWrite {
+  tags?: Tags;
+}
+
+/** An object row with its tags column (migration 0007). */
+export type TaggedObjectRow = ObjectRow & { tags?: Tags };
+
+/** S3's limits on object tags (Amazon S3 User Guide, "Categorizing your storage using tags"). */
+export const MAX_OBJECT_TAGS = 10;
+export const MAX_TAG_KEY_LENGTH = 128;
+export const MAX_TAG_VALUE_LENGTH = 256;
+/** Letters, numbers and spaces in any script, and + - = . _ : / @ (the S3Tag pattern). */
+const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** Length in Unicode characters (code points), as S3 counts it. */
+const chars = (s: string) => [...s].length;
+
+/**
+ * Checks a list of tags as S3 does and returns them as a map: at most 10
+ * (BadRequest), keys of 1–128 characters and values of up to 256, from the
+ * allowed characters, keys not starting with `aws:` and not repeated
+ * (InvalidTag).
+ */
+export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: string]>): Tags {
+  if (pairs.length > MAX_OBJECT_TAGS) throw new S3Error('BadRequest', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
+  const tags: Tags = {};
+  for (const [key, value] of pairs) {
+    if (key.length === 0 || chars(key) > MAX_TAG_KEY_LENGTH || !TAG_CHARS.test(key)) {
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid', { TagKey: key });
+    }
+    if (chars(value) > MAX_TAG_VALUE_LENGTH || !TAG_CHARS.test(value)) {
+      throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid', { TagKey: key, TagValue: value });
+    }
+    if (key.toLowerCase().startsWith('aws:')) {
+      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:', { TagKey: key });
+    }
+    if (Object.hasOwn(tags, key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key', { TagKey: key });
+    tags[key] = value;
+  }
+  return tags;
+}
+
+/**
+ * The x-amz-tagging header (PutObject, CreateMultipartUpload, CopyObject with
+ * REPLACE): URL query parameters, `k1=v1&k2=v2`, UTF-8 then URL-encoded
+ * (`+` is a space, as in a form-encoded query). A name without `=` has an
+ * empty value; an empty header means no tags.
+ */
+export function parseTaggingHeader(raw: string): Tags {
+  const invalid = () =>
+    new S3Error(
+      'InvalidArgument',
+      "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+      { ArgumentName: 'x-amz-tagging', ArgumentValue: raw },
+    );
+  if (raw.trim() === '') return {};
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      throw invalid();
+    }
+  };
+  const pairs: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = decode(eq === -1 ? part : part.slice(0, eq));
+    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
+    if (seen.has(key)) throw invalid();
+    seen.add(key);
+    pairs.push([key, value]);
+  }
+  return validateTags(pairs);
+}
+
+/** The `tags` field of a write, for spreading into putObject/commitObject/copyObject inputs. */
+export function taggedWrite(tags: Tags | undefined): TaggedWrite {
+  return tags === undefined ? {} : { tags };
+}
+
+/** Number of tags on a row (0 when the column is absent or empty). */
+export function tagCount(row: ObjectRow): number {
+  const tags = (row as TaggedObjectRow).tags;
+  return tags ? Object.keys(tags).length : 0;
+}
+
+export async function getObjectTags(storage: Storage, bucketName: string, key: string): Promise<Tags> {
+  const bucket = await requireBucket(storage, bucketName);
+  const [row] = await storage.sql<{ tags: Tags }[]>`
+    select tags from storage.objects where bucket_id = ${bucket.id} and key = ${key}`;
+  if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  return row.tags;
+}
+
+/** Replaces an object's tags (PutObjectTagging; DeleteObjectTagging sets none). */
+export async function setObjectTags(storage: Storage, bucketName: string, key: string, tags: Tags): Promise<void> {
+  const bucket = await requireBucket(storage, bucketName);
+  const updated = await storage.sql.begin(async (tx) => {
+    const [, rows] = await Promise.all([
+      keyLock(tx, bucket.id, key),
+      tx`update storage.objects set tags = ${tx.json(tags)} where bucket_id = ${bucket.id} and key = ${key} returning id`,
+    ]);
+    return rows.length > 0;
+  });
+  if (!updated) throw new S3Error('NoSuchKey', undefined, { Key: key });
+}

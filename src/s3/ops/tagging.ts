@@ -1,0 +1,79 @@
+// Put/Get/DeleteObjectTagging (PUT|GET|DELETE /bucket/key?tagging).
+import { XMLParser } from 'fast-xml-parser';
+import { getObjectTags, setObjectTags, validateTags, type Tags } from '../../core/tagging.ts';
+import { requireBucket } from '../../core/buckets.ts';
+import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { readVerifiedBody } from '../request-body.ts';
+import { decodeXmlText, MAX_REQUEST_XML, toXml } from '../xml.ts';
+
+/** A Tagging document is small: 10 tags of 128 + 256 characters, with markup. */
+const MAX_TAGGING_XML = 64 * 1024;
+
+// Not the shared parseXml: tag values keep their leading and trailing
+// spaces (trimValues off). Entities stay unprocessed and are decoded below.
+const taggingParser = new XMLParser({
+  ignoreAttributes: true,
+  processEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+  removeNSPrefix: true,
+  isArray: (_name, jpath) => String(jpath) === 'Tagging.TagSet.Tag',
+});
+
+/** `<Tagging><TagSet><Tag><Key/><Value/></Tag>*</TagSet></Tagging>`, else MalformedXML; then validated. */
+export function parseTaggingXml(text: string): Tags {
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
+  let doc: Record<string, unknown>;
+  try {
+    doc = taggingParser.parse(text, true) as Record<string, unknown>;
+  } catch {
+    throw new S3Error('MalformedXML');
+  }
+  const root = doc.Tagging;
+  if (root === null || typeof root !== 'object') throw new S3Error('MalformedXML');
+  const set = (root as { TagSet?: unknown }).TagSet;
+  // <TagSet/> (no tags) parses as an empty string.
+  if (set === undefined || set === null || (typeof set !== 'object' && !(typeof set === 'string' && set.trim() === ''))) {
+    throw new S3Error('MalformedXML');
+  }
+  const list = typeof set === 'object' ? ((set as { Tag?: unknown }).Tag ?? []) : [];
+  if (!Array.isArray(list)) throw new S3Error('MalformedXML');
+  const pairs = list.map((t: unknown): [string, string] => {
+    if (t === null || typeof t !== 'object') throw new S3Error('MalformedXML');
+    const { Key, Value } = t as { Key?: unknown; Value?: unknown };
+    if (typeof Key !== 'string' || typeof Value !== 'string') throw new S3Error('MalformedXML');
+    return [decodeXmlText(Key), decodeXmlText(Value)];
+  });
+  return validateTags(pairs);
+}
+
+/**
+ * PutObjectTagging: replaces the object's tag set. The body's integrity
+ * (Content-MD5, x-amz-checksum-*, a signed x-amz-content-sha256, aws-chunked
+ * framing) is verified when the client sends it, through the same checks as
+ * an object payload.
+ */
+export const putObjectTaggingOp: S3Operation = async (ctx) => {
+  const body = await readVerifiedBody(ctx, {
+    maxBytes: Math.min(MAX_TAGGING_XML, MAX_REQUEST_XML),
+    beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)),
+  });
+  const text = body.toString('utf8').trim();
+  if (text === '') throw new S3Error('MalformedXML');
+  const tags = parseTaggingXml(text);
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), tags);
+  return { status: 200 };
+};
+
+export const getObjectTaggingOp: S3Operation = async (ctx) => {
+  const tags = await getObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const tag = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  // An empty TagSet is written as <TagSet></TagSet>, as S3 does.
+  return xmlReply(toXml('Tagging', { TagSet: { Tag: tag } }));
+};
+
+export const deleteObjectTaggingOp: S3Operation = async (ctx) => {
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), {});
+  return { status: 204 };
+};
