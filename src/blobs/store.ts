@@ -25,6 +25,7 @@ export interface StagedBlob {
   tempPath: string;
   size: number;
   sha256: string;
+  /** Empty when ingest() was told md5: false. */
   md5: Buffer;
   /** Base64 digests of the extra checksums asked for in ingest(). */
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
@@ -36,6 +37,8 @@ export interface IngestOptions {
   /** Refuse bodies beyond this many bytes. */
   maxSize: number;
   checksums?: readonly ChecksumAlgorithm[];
+  /** false: skip the MD5 (StagedBlob.md5 is then empty), when no one needs it. */
+  md5?: boolean;
 }
 
 export interface ByteRange {
@@ -71,16 +74,16 @@ export interface BlobStore {
 /** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
 class HashingMeter extends Transform {
   readonly sha256 = createHash('sha256');
-  private readonly md5: Hash | OffloadedMd5;
+  private readonly md5: Hash | OffloadedMd5 | undefined;
   size = 0;
 
   constructor(
     private readonly maxSize: number,
     private readonly extra: Checksummer[],
-    offloadMd5: boolean,
+    md5: 'inline' | 'offload' | 'none',
   ) {
     super();
-    this.md5 = offloadMd5 ? new OffloadedMd5() : createHash('md5');
+    this.md5 = md5 === 'offload' ? new OffloadedMd5() : md5 === 'inline' ? createHash('md5') : undefined;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
@@ -91,7 +94,7 @@ class HashingMeter extends Transform {
     }
     this.sha256.update(chunk);
     for (const c of this.extra) c.update(chunk);
-    const wait = this.md5.update(chunk);
+    const wait = this.md5?.update(chunk);
     // An offloaded MD5 that fell behind holds the stream back: backpressure, not a growing queue.
     if (wait instanceof Promise) wait.then(() => done(null, chunk));
     else done(null, chunk);
@@ -105,7 +108,7 @@ class HashingMeter extends Transform {
   }
 
   async md5Digest(): Promise<Buffer> {
-    return this.md5.digest();
+    return this.md5 ? this.md5.digest() : Buffer.alloc(0);
   }
 }
 
@@ -141,7 +144,8 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const algorithms = opts.checksums ?? [];
     const extra = algorithms.map((a) => createChecksummer(a));
-    const meter = new HashingMeter(opts.maxSize, extra, (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD);
+    const md5 = opts.md5 === false ? 'none' : (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD ? 'offload' : 'inline';
+    const meter = new HashingMeter(opts.maxSize, extra, md5);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
     try {
       // flush: fsync before close, so the bytes are durable before any row names them.

@@ -315,6 +315,8 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     staged = await storage.blobs.ingest(Readable.from(concatParts(storage, chosen)), {
       expectedSize: total,
       maxSize: MAX_MULTIPART_OBJECT_SIZE,
+      // The ETag is the MD5 of the part MD5s: the whole object's MD5 would go unused.
+      md5: false,
     });
   } catch (err) {
     // A part file vanished: the upload was aborted or completed meanwhile.
