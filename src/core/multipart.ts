@@ -15,7 +15,7 @@ import type { TransactionSql } from '../db/connect.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
 import { requireBucket } from './buckets.ts';
-import { createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
+import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
   headObject,
@@ -46,6 +46,7 @@ export interface UploadRow {
   user_metadata: Record<string, string>;
   owner_id: string | null;
   checksum_algorithm: ChecksumAlgorithm | null;
+  checksum_type: ChecksumType | null;
   /** Tags the object gets at completion (x-amz-tagging on CreateMultipartUpload). */
   tags: Tags;
   initiated_at: Date;
@@ -86,19 +87,22 @@ export async function createUpload(
     headers: ObjectHeaders;
     principal: Principal;
     checksumAlgorithm?: ChecksumAlgorithm;
+    /** x-amz-checksum-type; S3's default: FULL_OBJECT for CRC64NVME, COMPOSITE otherwise. */
+    checksumType?: ChecksumType;
     tags?: Tags;
   },
 ): Promise<{ bucket: BucketRow; upload: UploadRow }> {
   validateKey(input.key);
+  const checksumType = resolveChecksumType(input.checksumAlgorithm, input.checksumType);
   const bucket = await requireBucket(storage, input.bucket);
   const h = input.headers;
   const [upload] = await storage.sql<UploadRow[]>`
     insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
-      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, tags)
+      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags)
     values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
       ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
       ${storage.sql.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
-      ${storage.sql.json(input.tags ?? {})})
+      ${checksumType ?? null}, ${storage.sql.json(input.tags ?? {})})
     returning *`.catch((err: { code?: string }) => {
     if (err.code === '23503') {
       storage.bucketCache.delete(input.bucket);
@@ -254,6 +258,28 @@ export function multipartEtag(partEtags: readonly string[]): string {
   return `"${h.digest('hex')}-${partEtags.length}"`;
 }
 
+export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
+
+/**
+ * S3's rules for x-amz-checksum-type (Checking object integrity, "Using
+ * full object checksums for multipart upload"): FULL_OBJECT only with the
+ * CRC algorithms, CRC64NVME only as FULL_OBJECT, a type needs an algorithm.
+ */
+export function resolveChecksumType(algorithm: ChecksumAlgorithm | undefined, type: ChecksumType | undefined): ChecksumType | undefined {
+  if (!algorithm) {
+    if (type) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    return undefined;
+  }
+  const chosen = type ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
+  if (chosen === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) {
+    throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
+  }
+  if (chosen === 'COMPOSITE' && algorithm === 'CRC64NVME') {
+    throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+  }
+  return chosen;
+}
+
 /** A composite checksum (checksum of the parts' checksums, then `-N`), when every part has one. */
 function compositeChecksum(algorithm: ChecksumAlgorithm | null, parts: readonly PartRow[]): string | undefined {
   if (!algorithm || parts.some((p) => !p.checksums[algorithm])) return undefined;
@@ -270,12 +296,14 @@ export interface CompleteInput {
   parts: ReadonlyArray<{ partNumber: number; etag: string }>;
   principal: Principal;
   condition?: WriteCondition;
+  /** A full-object checksum the client sent on Complete (x-amz-checksum-*), verified for FULL_OBJECT uploads. */
+  expectedChecksum?: { algorithm: ChecksumAlgorithm; value: string };
 }
 
 export interface CompleteResult {
   bucket: BucketRow;
   object: ObjectRow;
-  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+  checksum?: { algorithm: ChecksumAlgorithm; value: string; type: ChecksumType };
 }
 
 const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
@@ -317,11 +345,28 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       maxSize: MAX_MULTIPART_OBJECT_SIZE,
       // The ETag is the MD5 of the part MD5s: the whole object's MD5 would go unused.
       md5: false,
+      // A FULL_OBJECT checksum is over all the bytes, which pass through here anyway.
+      checksums: upload.checksum_type === 'FULL_OBJECT' && upload.checksum_algorithm ? [upload.checksum_algorithm] : [],
     });
   } catch (err) {
     // A part file vanished: the upload was aborted or completed meanwhile.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchUpload(upload.id);
     throw err;
+  }
+  // The object's checksum, stored and served with checksum mode: FULL_OBJECT
+  // over the bytes (checked against one the client sent on Complete), or
+  // COMPOSITE over the parts' checksums ("…-N").
+  const algorithm = upload.checksum_algorithm;
+  let objectChecksums: StagedBlob['checksums'] = {};
+  if (algorithm && upload.checksum_type === 'FULL_OBJECT') {
+    const value = staged.checksums[algorithm] as string;
+    if (input.expectedChecksum && input.expectedChecksum.algorithm === algorithm) {
+      assertChecksumMatches(algorithm, input.expectedChecksum.value, value);
+    }
+    objectChecksums = { [algorithm]: value };
+  } else if (algorithm) {
+    const composite = compositeChecksum(algorithm, chosen);
+    if (composite) objectChecksums = { [algorithm]: composite };
   }
   const placement = { placed: false };
   let result;
@@ -348,7 +393,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       staged,
       {
         etag: multipartEtag(chosen.map((p) => p.etag)),
-        checksums: {},
+        checksums: objectChecksums,
         parts: chosen.map((p) => p.size),
         inTransaction: (tx) => claimUpload(tx, upload.id, chosen),
       },
@@ -360,11 +405,11 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   await storage.blobs.removeUpload(bucket.id, upload.id).catch((err) => {
     storage.log.warn({ err, uploadId: upload.id }, 'could not remove the part files of a completed upload');
   });
-  const composite = compositeChecksum(upload.checksum_algorithm, chosen);
+  const objectChecksum = algorithm ? objectChecksums[algorithm] : undefined;
   return {
     bucket,
     object: result.object,
-    checksum: composite && upload.checksum_algorithm ? { algorithm: upload.checksum_algorithm, value: composite } : undefined,
+    checksum: algorithm && objectChecksum ? { algorithm, value: objectChecksum, type: upload.checksum_type ?? 'COMPOSITE' } : undefined,
   };
 }
 

@@ -1,6 +1,7 @@
 // GetObjectAttributes: what HeadObject says, as XML, for the attributes the
 // client names in x-amz-object-attributes.
 import { headObject } from '../../core/objects.ts';
+import { checksumTypeOf } from './get.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { toXml, type XmlNode } from '../xml.ts';
@@ -21,7 +22,10 @@ export const getObjectAttributesOp: S3Operation = async (ctx) => {
   if (wanted.includes('ETag')) body.ETag = object.etag.replace(/"/g, '');
   const checksums = Object.entries(object.checksums);
   if (wanted.includes('Checksum') && checksums.length > 0) {
-    body.Checksum = Object.fromEntries(checksums.map(([alg, value]) => [`Checksum${alg}`, value]));
+    body.Checksum = {
+      ...Object.fromEntries(checksums.map(([alg, value]) => [`Checksum${alg}`, value])),
+      ChecksumType: checksumTypeOf(checksums[0][1]),
+    };
   }
   if (wanted.includes('StorageClass')) body.StorageClass = 'STANDARD';
   if (wanted.includes('ObjectSize')) body.ObjectSize = object.size;

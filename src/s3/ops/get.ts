@@ -5,6 +5,11 @@ import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 
+/** A multipart composite checksum carries its part count ("…-N"); any other covers the whole object. */
+export function checksumTypeOf(value: string): 'COMPOSITE' | 'FULL_OBJECT' {
+  return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+}
+
 /** What S3 reports for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
@@ -54,6 +59,7 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
   if (whole && ctx.req.headers['x-amz-checksum-mode']?.toString().toUpperCase() === 'ENABLED') {
     for (const [alg, value] of Object.entries(o.checksums)) {
       headers[checksumHeaderName(alg as ChecksumAlgorithm)] = value;
+      headers['x-amz-checksum-type'] = checksumTypeOf(value);
     }
   }
   return headers;

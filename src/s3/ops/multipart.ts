@@ -1,6 +1,6 @@
 // Multipart upload: CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
-import { CHECKSUM_ALGORITHMS, checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, parseChecksumValue, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import {
   abortUpload,
   completeUpload,
@@ -65,16 +65,23 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
       throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.', { ArgumentName: 'x-amz-checksum-algorithm' });
     }
   }
+  const type = ctx.req.headers['x-amz-checksum-type'];
+  if (type !== undefined && type !== 'FULL_OBJECT' && type !== 'COMPOSITE') {
+    throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  }
   const { upload } = await createUpload(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
     headers,
     principal: ctx.principal,
     checksumAlgorithm,
+    checksumType: type,
     tags: taggingFrom(ctx.req.headers),
   });
   const reply = xmlReply(toXml('InitiateMultipartUploadResult', { Bucket: bucketOf(ctx), Key: keyOf(ctx), UploadId: upload.id }));
-  if (checksumAlgorithm) reply.headers = { ...reply.headers, 'x-amz-checksum-algorithm': checksumAlgorithm };
+  if (checksumAlgorithm && upload.checksum_type) {
+    reply.headers = { ...reply.headers, 'x-amz-checksum-algorithm': checksumAlgorithm, 'x-amz-checksum-type': upload.checksum_type };
+  }
   return reply;
 };
 
@@ -167,11 +174,15 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
     parts,
     principal: ctx.principal,
     condition,
+    expectedChecksum: requestedObjectChecksum(ctx),
   });
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
   const body: XmlNode = { Location: location, Bucket: bucket, Key: key, ETag: object.etag };
-  if (checksum) body[`Checksum${checksum.algorithm}`] = checksum.value;
+  if (checksum) {
+    body[`Checksum${checksum.algorithm}`] = checksum.value;
+    body.ChecksumType = checksum.type;
+  }
   return xmlReply(toXml('CompleteMultipartUploadResult', body));
 };
 
@@ -239,3 +250,12 @@ export const listMultipartUploadsOp: S3Operation = async (ctx) => {
     }),
   );
 };
+
+/** A whole-object checksum sent with CompleteMultipartUpload (x-amz-checksum-<algorithm>). */
+function requestedObjectChecksum(ctx: S3Context): { algorithm: ChecksumAlgorithm; value: string } | undefined {
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const value = ctx.req.headers[checksumHeaderName(algorithm)];
+    if (typeof value === 'string') return { algorithm, value: parseChecksumValue(algorithm, value) };
+  }
+  return undefined;
+}
