@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { signPostPolicy } from './support/post-policy.ts';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -18,15 +19,18 @@ let s3: S3RawClient;
 let page: http.Server;
 let pageOrigin: string;
 let browser: Browser;
+/** The HTML the app's origin serves at /form (set by a test). */
+let formPage = '';
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (or set AEROSTORE_CHROMIUM)`);
   server = await startTestServer();
   s3 = new S3RawClient(server.url, server);
   // The app's page lives on another origin (another port) than the store.
-  page = http.createServer((_req, res) => {
+  page = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>app</title><p>uploader</p>');
+    if (req.url?.startsWith('/form')) res.end(formPage);
+    else res.end(`<!doctype html><title>app</title><p>uploader</p><p id="url">${req.url?.replace(/[<>&]/g, '')}</p>`);
   });
   await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
   pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
@@ -62,6 +66,42 @@ describe('uploads from a browser on another origin', () => {
     assert.match(String(result.etag), /^"[0-9a-f]{32}"$/, 'ETag readable thanks to ExposeHeader');
     const stored = await s3.send({ method: 'GET', path: '/browser/from-chromium.txt' });
     assert.equal(stored.body.toString(), 'hello from chromium');
+    assert.equal(stored.headers['content-type'], 'text/plain');
+    await tab.close();
+  });
+
+  it('uploads through an HTML form with a POST policy and follows success_action_redirect', async () => {
+    const redirect = `${pageOrigin}/done`;
+    const signed = signPostPolicy({
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      conditions: [
+        { bucket: 'browser' },
+        ['starts-with', '$key', 'uploads/'],
+        ['starts-with', '$Content-Type', 'text/'],
+        { success_action_redirect: redirect },
+        ['content-length-range', 1, 1024 * 1024],
+      ],
+    });
+    const hidden = { key: 'uploads/${filename}', 'Content-Type': 'text/plain', success_action_redirect: redirect, ...signed };
+    formPage =
+      '<!doctype html><title>form</title>' +
+      `<form id="f" method="post" enctype="multipart/form-data" action="${server.url}/browser">` +
+      Object.entries(hidden)
+        .map(([name, value]) => `<input type="hidden" name="${name}" value="${String(value).replace(/"/g, '&quot;')}">`)
+        .join('') +
+      '<input type="file" name="file"><button>upload</button></form>';
+    const tab = await browser.newPage();
+    await tab.goto(`${pageOrigin}/form`);
+    await tab.setInputFiles('input[type=file]', { name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from('posted from a form') });
+    await Promise.all([tab.waitForURL(`${redirect}**`), tab.click('button')]);
+    const landed = new URL(tab.url());
+    assert.equal(landed.searchParams.get('bucket'), 'browser');
+    assert.equal(landed.searchParams.get('key'), 'uploads/note.txt');
+    assert.match(String(landed.searchParams.get('etag')), /^"?[0-9a-f]{32}"?$/);
+    const stored = await s3.send({ method: 'GET', path: '/browser/uploads/note.txt' });
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.toString(), 'posted from a form');
     assert.equal(stored.headers['content-type'], 'text/plain');
     await tab.close();
   });

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Storage } from '../core/storage.ts';
+import type { KeyResolver } from '../principals/keys.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { VerifiedSignature } from './auth/sigv4.ts';
 import type { S3Route } from './router.ts';
@@ -15,6 +16,8 @@ export interface S3Context {
   /** null for anonymous requests. */
   signature: VerifiedSignature | null;
   requestId: string;
+  /** The access keys, for endpoints that authenticate themselves (POST Object: the form's policy signature). */
+  keys?: KeyResolver;
 }
 
 export type HeaderValue = string | number | readonly string[];

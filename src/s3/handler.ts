@@ -28,6 +28,7 @@ import {
   uploadPartCopyOp,
   uploadPartOp,
 } from './ops/multipart.ts';
+import { postObjectOp } from './ops/post-object.ts';
 import { putObjectOp } from './ops/put.ts';
 import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from './ops/tagging.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
@@ -60,6 +61,7 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   DeleteObject: deleteObjectOp,
   CopyObject: copyObjectOp,
   DeleteObjects: deleteObjectsOp,
+  PostObject: postObjectOp,
   CreateMultipartUpload: createMultipartUploadOp,
   UploadPart: uploadPartOp,
   UploadPartCopy: uploadPartCopyOp,
@@ -68,6 +70,14 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListParts: listPartsOp,
   ListMultipartUploads: listMultipartUploadsOp,
 };
+
+/**
+ * Endpoints that authenticate themselves rather than by the Authorization
+ * header or a presigned URL: POST Object carries its credentials in the form
+ * (a SigV4-signed POST policy), which only the operation can read. They get
+ * an anonymous context plus the key resolver and must refuse on their own.
+ */
+const SELF_AUTHENTICATING: ReadonlySet<Endpoint> = new Set<Endpoint>(['PostObject']);
 
 export interface S3Handler {
   (req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -97,6 +107,11 @@ export function createS3Handler(storage: Storage, keys: KeyResolver, options: S3
         // Set before anything can fail, so a browser can read errors too.
         const bucket = await findBucket(storage, route.bucket);
         if (bucket) for (const [name, value] of Object.entries(corsHeadersFor(bucket, req))) res.setHeader(name, value);
+      }
+      if (SELF_AUTHENTICATING.has(route.endpoint)) {
+        const ctx: S3Context = { storage, route, req, res, principal: ANONYMOUS, signature: null, requestId, keys };
+        await sendReply(req, res, await OPERATIONS[route.endpoint](ctx));
+        return;
       }
       let resolved: ResolvedKey | undefined;
       const signature = await verifySigV4(

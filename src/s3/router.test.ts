@@ -24,6 +24,7 @@ describe('routeS3', () => {
     assert.equal(routeS3('HEAD', '/b1/k').endpoint, 'HeadObject');
     assert.equal(routeS3('DELETE', '/b1/k').endpoint, 'DeleteObject');
     assert.equal(routeS3('POST', '/b1?delete').endpoint, 'DeleteObjects');
+    assert.equal(routeS3('POST', '/b1').endpoint, 'PostObject');
     assert.equal(routeS3('PUT', '/b1/k', undefined, { 'x-amz-copy-source': '/b0/k' }).endpoint, 'CopyObject');
     assert.equal(routeS3('PUT', '/b1/k', undefined, {}).endpoint, 'PutObject');
   });

@@ -30,6 +30,7 @@ export type Endpoint =
   | 'DeleteObject'
   | 'CopyObject'
   | 'DeleteObjects'
+  | 'PostObject'
   | 'CreateMultipartUpload'
   | 'UploadPart'
   | 'UploadPartCopy'
@@ -82,6 +83,8 @@ const ROUTES: readonly Route[] = [
   { method: 'DELETE', target: 'object', query: 'uploadId', endpoint: 'AbortMultipartUpload' },
   { method: 'GET', target: 'object', query: 'uploadId', endpoint: 'ListParts' },
   { method: 'POST', target: 'bucket', query: 'delete', endpoint: 'DeleteObjects' },
+  // Browser form upload: the credentials are in the form (a SigV4 POST policy).
+  { method: 'POST', target: 'bucket', endpoint: 'PostObject' },
   { method: 'GET', target: 'bucket', query: 'list-type=2', endpoint: 'ListObjectsV2' },
   { method: 'GET', target: 'bucket', endpoint: 'ListObjects' },
   { method: 'PUT', target: 'bucket', endpoint: 'CreateBucket' },

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { S3Error } from '../errors.ts';
+import { checkPolicy, decodePolicy, postPolicySignature, verifyPostSignature } from './post-policy.ts';
+
+// "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)",
+// Amazon S3 API reference: the policy (CRLF line ends), its base64 and signature as published.
+const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const AWS_POLICY =
+  'eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9';
+const AWS_SIGNATURE = '8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e';
+
+/** The example's form, field names lower-cased, key after ${filename} substitution. */
+function awsForm(): Map<string, string> {
+  return new Map([
+    ['key', 'user/user1/MyPhoto.jpg'],
+    ['acl', 'public-read'],
+    ['success_action_redirect', 'http://sigv4examplebucket.s3.amazonaws.com/successful_upload.html'],
+    ['content-type', 'image/jpeg'],
+    ['x-amz-meta-uuid', '14365123651274'],
+    ['x-amz-server-side-encryption', 'AES256'],
+    ['x-amz-credential', 'AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request'],
+    ['x-amz-algorithm', 'AWS4-HMAC-SHA256'],
+    ['x-amz-date', '20151229T000000Z'],
+    ['x-amz-meta-tag', ''],
+    ['policy', AWS_POLICY],
+    ['x-amz-signature', AWS_SIGNATURE],
+  ]);
+}
+const BEFORE_EXPIRY = new Date('2015-12-29T12:00:00Z');
+
+const b64 = (doc: unknown) => Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)).toString('base64');
+const code = (c: string, message?: RegExp) => (err: unknown) => {
+  assert.ok(err instanceof S3Error, String(err));
+  assert.equal(err.code, c);
+  if (message) assert.match(err.message, message);
+  return true;
+};
+
+describe('POST policy: the AWS published example', () => {
+  it('reproduces the published signature', () => {
+    assert.equal(postPolicySignature(AWS_SECRET, '20151229', 'us-east-1', AWS_POLICY), AWS_SIGNATURE);
+  });
+
+  it('verifies the example form and accepts it against the policy', async () => {
+    const id = await verifyPostSignature(awsForm(), async (k) => (k === 'AKIAIOSFODNN7EXAMPLE' ? { accessKeyId: k, secretAccessKey: AWS_SECRET } : undefined), 'us-east-1');
+    assert.equal(id, 'AKIAIOSFODNN7EXAMPLE');
+    const policy = decodePolicy(AWS_POLICY);
+    assert.equal(policy.expiration.toISOString(), '2015-12-30T12:00:00.000Z');
+    assert.equal(policy.conditions.length, 11);
+    assert.deepEqual(checkPolicy(policy, awsForm(), 'sigv4examplebucket', BEFORE_EXPIRY), { minLength: 0, maxLength: Number.MAX_SAFE_INTEGER });
+  });
+
+  it('refuses it once expired, in another bucket, or with a changed field', () => {
+    const policy = decodePolicy(AWS_POLICY);
+    assert.throws(() => checkPolicy(policy, awsForm(), 'sigv4examplebucket', new Date('2015-12-30T12:00:00Z')), code('AccessDenied', /Policy expired/));
+    assert.throws(() => checkPolicy(policy, awsForm(), 'otherbucket', BEFORE_EXPIRY), code('AccessDenied', /\$bucket/));
+    const form = awsForm();
+    form.set('key', 'user/user2/x.jpg');
+    assert.throws(() => checkPolicy(policy, form, 'sigv4examplebucket', BEFORE_EXPIRY), code('AccessDenied', /starts-with.*\$key/));
+    const extra = awsForm();
+    extra.set('x-amz-meta-other', '1');
+    assert.throws(() => checkPolicy(policy, extra, 'sigv4examplebucket', BEFORE_EXPIRY), code('AccessDenied', /Extra input fields: x-amz-meta-other/));
+    const ignored = awsForm();
+    ignored.set('x-ignore-submit', 'Upload');
+    checkPolicy(policy, ignored, 'sigv4examplebucket', BEFORE_EXPIRY);
+  });
+
+  it('answers SignatureDoesNotMatch and InvalidAccessKeyId', async () => {
+    const lookup = async (k: string) => (k === 'AKIAIOSFODNN7EXAMPLE' ? { accessKeyId: k, secretAccessKey: AWS_SECRET } : undefined);
+    const tampered = awsForm();
+    tampered.set('policy', b64({ expiration: '2030-01-01T00:00:00Z', conditions: [] }));
+    await assert.rejects(verifyPostSignature(tampered, lookup, 'us-east-1'), code('SignatureDoesNotMatch'));
+    const unknown = awsForm();
+    unknown.set('x-amz-credential', 'AKIDUNKNOWN/20151229/us-east-1/s3/aws4_request');
+    await assert.rejects(verifyPostSignature(unknown, lookup, 'us-east-1'), code('InvalidAccessKeyId'));
+    const region = awsForm();
+    region.set('x-amz-credential', 'AKIAIOSFODNN7EXAMPLE/20151229/eu-west-1/s3/aws4_request');
+    await assert.rejects(verifyPostSignature(region, lookup, 'us-east-1'), code('AuthorizationQueryParametersError'));
+    const noSignature = awsForm();
+    noSignature.delete('x-amz-signature');
+    await assert.rejects(verifyPostSignature(noSignature, lookup, 'us-east-1'), code('InvalidArgument'));
+    const noPolicy = awsForm();
+    noPolicy.delete('policy');
+    await assert.rejects(verifyPostSignature(noPolicy, lookup, 'us-east-1'), code('AccessDenied'));
+  });
+});
+
+describe('POST policy: conditions', () => {
+  const FUTURE = '2099-01-01T00:00:00.000Z';
+  const form = (entries: Record<string, string>) => new Map(Object.entries(entries));
+
+  it('exact matches in both spellings, case-insensitive field names', () => {
+    const policy = decodePolicy(b64({ expiration: FUTURE, conditions: [{ key: 'a' }, ['eq', '$Content-Type', 'text/plain'], { bucket: 'b' }] }));
+    checkPolicy(policy, form({ key: 'a', 'content-type': 'text/plain' }), 'b');
+    assert.throws(() => checkPolicy(policy, form({ key: 'a', 'content-type': 'text/html' }), 'b'), code('AccessDenied', /Policy Condition failed: \["eq", "\$content-type", "text\/plain"\]/));
+    assert.throws(() => checkPolicy(policy, form({ key: 'a' }), 'b'), code('AccessDenied'));
+  });
+
+  it('starts-with, an empty prefix allowing anything', () => {
+    const policy = decodePolicy(b64({ expiration: FUTURE, conditions: [['starts-with', '$key', 'up/'], ['starts-with', '$x-amz-meta-note', '']] }));
+    checkPolicy(policy, form({ key: 'up/x', 'x-amz-meta-note': 'whatever' }), 'b');
+    checkPolicy(policy, form({ key: 'up/' }), 'b');
+    assert.throws(() => checkPolicy(policy, form({ key: 'down/x' }), 'b'), code('AccessDenied'));
+  });
+
+  it('content-length-range gives the bounds (the tightest of several)', () => {
+    const policy = decodePolicy(b64({ expiration: FUTURE, conditions: [['content-length-range', 1, 100], ['content-length-range', '5', '200'], { key: 'k' }] }));
+    assert.deepEqual(checkPolicy(policy, form({ key: 'k' }), 'b'), { minLength: 5, maxLength: 100 });
+  });
+
+  it('lists every uncovered field', () => {
+    const policy = decodePolicy(b64({ expiration: FUTURE, conditions: [{ key: 'k' }] }));
+    assert.throws(
+      () => checkPolicy(policy, form({ key: 'k', acl: 'private', 'x-amz-meta-a': '1', policy: 'p', 'x-amz-signature': 's', 'x-ignore-me': '1' }), 'b'),
+      code('AccessDenied', /Invalid according to Policy: Extra input fields: acl, x-amz-meta-a$/),
+    );
+  });
+
+  it('refuses malformed documents with InvalidPolicyDocument', () => {
+    for (const bad of [
+      '!!!not base64',
+      b64('not json'),
+      b64([]),
+      b64({ conditions: [] }),
+      b64({ expiration: 'tomorrow', conditions: [] }),
+      b64({ expiration: FUTURE }),
+      b64({ expiration: FUTURE, conditions: [['matches', '$key', 'x']] }),
+      b64({ expiration: FUTURE, conditions: [['eq', 'key', 'x']] }),
+      b64({ expiration: FUTURE, conditions: [['starts-with', '$key']] }),
+      b64({ expiration: FUTURE, conditions: [['content-length-range', 10, 1]] }),
+      b64({ expiration: FUTURE, conditions: [['content-length-range', -1, 1]] }),
+      b64({ expiration: FUTURE, conditions: [{ key: 'a', acl: 'b' }] }),
+      b64({ expiration: FUTURE, conditions: [{ key: 1 }] }),
+      b64({ expiration: FUTURE, conditions: ['key'] }),
+    ]) {
+      assert.throws(() => decodePolicy(bad), code('InvalidPolicyDocument'), bad);
+    }
+  });
+});

@@ -1,0 +1,225 @@
+// POST Object: an HTML form upload (multipart/form-data) authenticated by a
+// SigV4 POST policy in the form itself ("Browser-Based Uploads Using POST").
+// The fields before `file` are read (20 KB at most, as S3); the file part is
+// streamed through the ordinary write path (putObject: hashes, dedup,
+// checksums, events) and never held in memory. Fields after the file are
+// ignored, as S3 ignores them.
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import busboy from 'busboy';
+import { policyFromCannedAcl } from '../../core/acl.ts';
+import { assertChecksumMatches, checksumHeaderName, parseRequestedChecksum } from '../../core/checksums.ts';
+import { putObject } from '../../core/objects.ts';
+import { taggedWrite } from '../../core/tagging.ts';
+import type { Principal } from '../../principals/principal.ts';
+import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
+import { acceptBody, bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { objectHeadersFrom } from './put.ts';
+import { parseTaggingXml } from './tagging.ts';
+import { toXml } from '../xml.ts';
+
+/** S3 refuses a form whose fields before the file exceed 20 KB. */
+const MAX_PRE_DATA = 20 * 1024;
+/** A refused form up to this size is drained before the error is sent. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/** Counts the file's bytes and enforces the policy's content-length-range as they pass. */
+class LengthRange extends Transform {
+  private size = 0;
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.max) {
+      done(new S3Error('EntityTooLarge', undefined, { ProposedSize: String(this.size), MaxSizeAllowed: String(this.max) }));
+      return;
+    }
+    done(null, chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    if (this.size < this.min) {
+      done(new S3Error('EntityTooSmall', undefined, { ProposedSize: String(this.size), MinSizeAllowed: String(this.min) }));
+      return;
+    }
+    done();
+  }
+}
+
+function isMultipartForm(contentType: string | undefined): boolean {
+  return typeof contentType === 'string' && /^multipart\/form-data\s*;/i.test(contentType.trim());
+}
+
+export const postObjectOp: S3Operation = async (ctx) => {
+  if (!isMultipartForm(ctx.req.headers['content-type'])) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' });
+  }
+  // The form carries the credentials: the body must be read to authenticate.
+  acceptBody(ctx);
+  return new Promise<S3Reply>((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: ctx.req.headers, preservePath: true, limits: { fieldSize: MAX_PRE_DATA, fields: 1000, files: 100 } });
+    } catch {
+      reject(new S3Error('MalformedPOSTRequest'));
+      return;
+    }
+    const fields = new Map<string, string>();
+    let preData = 0;
+    let started = false;
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      // A small form is read to its end before the error goes out, so the
+      // client (still sending) gets the answer rather than a reset; a large
+      // one is cut off (the handler closes the connection).
+      const length = Number(ctx.req.headers['content-length']);
+      if (ctx.req.complete || !(length <= DRAIN_LIMIT)) {
+        reject(err);
+        return;
+      }
+      const done = () => reject(err);
+      ctx.req.unpipe(bb);
+      ctx.req.once('end', done);
+      ctx.req.once('close', done);
+      ctx.req.once('error', done);
+      ctx.req.resume();
+    };
+    bb.on('field', (name, value, info) => {
+      if (started || failed) return;
+      preData += Buffer.byteLength(name) + Buffer.byteLength(value);
+      if (info.valueTruncated || preData > MAX_PRE_DATA) {
+        fail(new S3Error('MaxPostPreDataLengthExceededError', undefined, { MaxPostPreDataLength: String(MAX_PRE_DATA) }));
+        return;
+      }
+      const lower = name.toLowerCase();
+      if (fields.has(lower)) {
+        fail(new S3Error('InvalidArgument', `POST form fields may not be repeated: ${name}`, { ArgumentName: name, ArgumentValue: value }));
+        return;
+      }
+      fields.set(lower, value);
+    });
+    bb.on('file', (name, stream, info) => {
+      if (started || failed || name.toLowerCase() !== 'file') {
+        stream.resume();
+        return;
+      }
+      started = true;
+      storeFile(ctx, fields, stream, info.filename ?? '').then(
+        (reply) => {
+          // Whatever follows the file is ignored; let the form finish.
+          ctx.req.resume();
+          resolve(reply);
+        },
+        (err) => {
+          // Drain what is left of the file so busboy (and the socket) can move on.
+          stream.resume();
+          fail(err);
+        },
+      );
+    });
+    bb.on('error', () => fail(new S3Error('MalformedPOSTRequest')));
+    bb.on('close', () => {
+      if (!started) fail(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { ArgumentName: 'file', ArgumentValue: '0' }));
+    });
+    ctx.req.on('error', (err) => fail(err));
+    ctx.req.pipe(bb);
+  });
+};
+
+async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Readable, filename: string): Promise<S3Reply> {
+  const bucket = bucketOf(ctx);
+  if (!fields.has('key')) {
+    throw new S3Error('InvalidArgument', "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.", {
+      ArgumentName: 'key',
+      ArgumentValue: '',
+    });
+  }
+  // ${filename}: the name the browser gave the file (without any path).
+  const key = (fields.get('key') as string).replaceAll('${filename}', filename.replace(/^.*[\\/]/, ''));
+  fields.set('key', key);
+  if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
+
+  let principal: Principal | undefined;
+  const keys = ctx.keys;
+  if (!keys) throw new S3Error('AccessDenied');
+  await verifyPostSignature(
+    fields,
+    async (id) => {
+      const resolved = await keys.resolve(id);
+      principal = resolved?.principal;
+      return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
+    },
+    ctx.storage.region,
+  );
+  const policy = decodePolicy(fields.get('policy') as string);
+  const range = checkPolicy(policy, fields, bucket);
+
+  // Everything the form says about the object, read as the matching PutObject headers would be.
+  const asHeaders = Object.fromEntries(fields);
+  const headers = objectHeadersFrom(asHeaders, fields.get('content-encoding') || undefined);
+  const acl = fields.get('acl');
+  if (acl !== undefined) policyFromCannedAcl(acl);
+  const tagging = fields.get('tagging');
+  const tags = tagging === undefined ? undefined : parseTaggingXml(tagging);
+  const requested = parseRequestedChecksum(Object.fromEntries([...fields].filter(([name]) => name.startsWith('x-amz-checksum-'))));
+  const algorithm = requested?.algorithm;
+
+  const body = new LengthRange(range.minLength, range.maxLength);
+  file.on('error', (err) => body.destroy(err));
+  file.pipe(body);
+  const { object } = await putObject(ctx.storage, {
+    bucket,
+    key,
+    body,
+    headers,
+    ...taggedWrite(tags),
+    principal: principal as Principal,
+    checksumAlgorithms: algorithm ? [algorithm] : [],
+    verify(staged) {
+      if (algorithm && requested?.expected !== undefined) {
+        assertChecksumMatches(algorithm, requested.expected, staged.checksums[algorithm] as string);
+      }
+    },
+  });
+
+  const etag = object.etag;
+  const location = objectUrl(ctx, bucket, key);
+  const echo: Record<string, string> = algorithm ? { [checksumHeaderName(algorithm)]: object.checksums?.[algorithm] ?? '' } : {};
+  const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
+  if (redirect) {
+    let target: URL | undefined;
+    try {
+      target = new URL(redirect);
+    } catch {
+      target = undefined;
+    }
+    if (target && (target.protocol === 'http:' || target.protocol === 'https:')) {
+      target.searchParams.set('bucket', bucket);
+      target.searchParams.set('key', key);
+      target.searchParams.set('etag', etag);
+      return { status: 303, headers: { location: target.toString(), etag, ...echo } };
+    }
+  }
+  const status = fields.get('success_action_status');
+  if (status === '201') {
+    const reply = xmlReply(toXml('PostResponse', { Location: location, Bucket: bucket, Key: key, ETag: etag }, false), 201);
+    return { ...reply, headers: { ...reply.headers, etag, location, ...echo } };
+  }
+  return { status: status === '200' ? 200 : 204, headers: { etag, location, ...echo } };
+}
+
+function objectUrl(ctx: S3Context, bucket: string, key: string): string {
+  const proto = String(ctx.req.headers['x-forwarded-proto'] ?? 'http').split(',')[0].trim();
+  const host = ctx.req.headers.host ?? 'localhost';
+  return `${proto}://${host}/${encodeURIComponent(bucket)}/${encodeKeyForUrl(key)}`;
+}
+
+/** A key as a URL path: each segment percent-encoded, slashes kept. */
+function encodeKeyForUrl(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
