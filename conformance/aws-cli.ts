@@ -5,7 +5,10 @@
 //
 // Multipart: aws-cli's defaults (multipart_threshold and multipart_chunksize
 // 8 MiB), so the 50 MiB file goes up as a 7-part multipart upload and comes
-// down in ranged GETs; a 200 MiB file too (25 parts).
+// down in ranged GETs; a 200 MiB file too (25 parts). Many files: `s3 cp
+// --recursive` of a tree of 500 small files up and back down.
+// Checksums: `s3api put-object --checksum-algorithm` (`s3 cp` has no such
+// option in 2.9) and `head-object --checksum-mode ENABLED`.
 // Deletes: `aws s3 rm --recursive` deletes object by object (DeleteObject,
 // s3transfer's DeleteSubmitter), never DeleteObjects, so it is used as is.
 import { access, readFile, rm, stat, utimes } from 'node:fs/promises';
@@ -20,7 +23,9 @@ import {
   assert,
   assertEqual,
   assertSameFile,
+  assertSameTree,
   clientEnv,
+  crc32b64,
   listKeyBody,
   md5,
   multipartEtag,
@@ -29,6 +34,8 @@ import {
   runFails,
   runOk,
   sha256,
+  smallTree,
+  sortTags,
   writeAwsConfig,
   writeFileDeep,
   type Scenario,
@@ -216,12 +223,26 @@ export const awsCliScenario: Scenario = {
       assertEqual(h2.Metadata, { k1: 'v1', k2: 'v 2' }, 'Metadata from s3api put-object');
     });
 
+    await ctx.step('aws s3api put-object --checksum-algorithm CRC32 and SHA256, head-object --checksum-mode ENABLED', async () => {
+      const body = await readFile(small.path);
+      const want = { CRC32: crc32b64(body), SHA256: Buffer.from(sha256(body), 'hex').toString('base64') };
+      for (const [algo, value] of Object.entries(want)) {
+        const key = `checksum/${algo.toLowerCase()}.bin`;
+        const r = await json('s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', small.path, '--checksum-algorithm', algo);
+        assertEqual(r[`Checksum${algo}`], value, `Checksum${algo} echoed by put-object`);
+        const h = await json('s3api', 'head-object', '--bucket', bucket, '--key', key, '--checksum-mode', 'ENABLED');
+        assertEqual(h[`Checksum${algo}`], value, `Checksum${algo} of head-object --checksum-mode ENABLED`);
+        const plain = await json('s3api', 'head-object', '--bucket', bucket, '--key', key);
+        assertEqual(plain[`Checksum${algo}`], undefined, `Checksum${algo} without checksum mode`);
+        await aws('s3api', 'delete-object', '--bucket', bucket, '--key', key);
+      }
+    });
+
     await ctx.step('aws s3api put-object-tagging, get-object-tagging, delete-object-tagging', async () => {
-      const byKey = (set: Array<{ Key: string; Value: string }>) => [...set].sort((a, b) => (a.Key < b.Key ? -1 : 1));
       const tagSet = [{ Key: 'project', Value: 'aero store' }, { Key: 'tier', Value: 'gold+1' }];
       await aws('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin', '--tagging', JSON.stringify({ TagSet: tagSet }));
       const t = await json('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
-      assertEqual(byKey(t.TagSet), tagSet, 'TagSet after put-object-tagging');
+      assertEqual(sortTags(t.TagSet), tagSet, 'TagSet after put-object-tagging');
       const bad = await awsFails('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin',
         '--tagging', JSON.stringify({ TagSet: [{ Key: 'aws:reserved', Value: 'x' }] }));
       assert(bad.stderr.includes('InvalidTag'), `expected InvalidTag for an aws: key, got: ${bad.stderr}`);
@@ -309,6 +330,22 @@ export const awsCliScenario: Scenario = {
         assertEqual(sha256(await readFile(path.join(down, f))), sha256(await readFile(path.join(tree, f))), `SHA-256 of ${f}`);
         assert((await stat(path.join(down, f))).isFile(), `${f} missing`);
       }
+    });
+
+    await ctx.step('aws s3 cp --recursive of 500 small files up and back down, all compared', async () => {
+      const src = path.join(work, 'many');
+      const files = await smallTree(src, 500);
+      const r = await aws('s3', 'cp', '--recursive', '--no-progress', src, s3url('many/'));
+      assertEqual(uploads(r.stdout), [...files.keys()].map((f) => `many/${f}`).sort(), 'uploaded files');
+      const listed = await json('s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'many/');
+      assertEqual((listed.Contents ?? []).length, files.size, 'keys listed under many/');
+      const down = path.join(work, 'many-down');
+      const d = await aws('s3', 'cp', '--recursive', '--no-progress', s3url('many/'), down);
+      assertEqual(d.stdout.split('\n').filter((l) => l.startsWith('download:')).length, files.size, 'downloads reported');
+      await assertSameTree(down, files);
+      await aws('s3', 'rm', '--recursive', '--quiet', s3url('many/'));
+      await rm(src, { recursive: true, force: true });
+      await rm(down, { recursive: true, force: true });
     });
 
     await ctx.step('aws s3 rm one key, s3api delete-object another', async () => {

@@ -11,7 +11,9 @@ it, "::note <text>" for details. On failure the traceback and the last HTTP
 request go to stderr and the exit status is 1.
 
 Multipart: boto3's default TransferConfig (8 MiB threshold and parts), so the
-50 MiB file goes up as a 7-part multipart upload and comes down in ranged GETs.
+50 MiB file goes up as a 7-part multipart upload and comes down in ranged GETs,
+a 100 MiB one in 13 parts; the managed copy() of that object is a multipart
+copy (UploadPartCopy, 8 MiB ranges).
 """
 import hashlib
 import json
@@ -229,6 +231,60 @@ def main():
         s3.download_file(bucket, "blobs/big.bin", dest)
         eq(sha256_file(dest), big["sha256"], "SHA-256 of the download")
         os.unlink(dest)
+
+    huge = {"path": os.path.join(work, "huge.bin"), "size": 100 * MiB}
+
+    @step("upload_file 100 MiB (default TransferConfig: 13 parts of 8 MiB), download_file, compare")
+    def _():
+        h = hashlib.sha256()
+        with open(huge["path"], "wb") as f:
+            for _ in range(huge["size"] // MiB):
+                chunk = os.urandom(MiB)
+                h.update(chunk)
+                f.write(chunk)
+        huge["sha256"] = h.hexdigest()
+        s3.upload_file(huge["path"], bucket, "huge/huge.bin")
+        head = s3.head_object(Bucket=bucket, Key="huge/huge.bin")
+        eq(head["ContentLength"], huge["size"], "ContentLength")
+        huge["etag"] = multipart_etag(huge["path"])
+        eq(head["ETag"], huge["etag"], "ETag (13 parts)")
+        dest = os.path.join(work, "huge.down")
+        s3.download_file(bucket, "huge/huge.bin", dest)
+        eq(sha256_file(dest), huge["sha256"], "SHA-256 of the download")
+        os.unlink(dest)
+
+    @step("copy (managed copy: UploadPartCopy in 8 MiB parts above 8 MiB, CopyObject below), read back")
+    def _():
+        s3.copy({"Bucket": bucket, "Key": "huge/huge.bin"}, bucket, "huge/copy.bin")
+        head = s3.head_object(Bucket=bucket, Key="huge/copy.bin")
+        eq(head["ContentLength"], huge["size"], "ContentLength of the copy")
+        # Same part boundaries as the upload, so the same MD5-of-part-MD5s ETag.
+        eq(head["ETag"], huge["etag"], "ETag of the multipart copy")
+        dest = os.path.join(work, "copy.down")
+        s3.download_file(bucket, "huge/copy.bin", dest)
+        eq(sha256_file(dest), huge["sha256"], "SHA-256 of the copy")
+        os.unlink(dest)
+        s3.copy({"Bucket": bucket, "Key": "blobs/small.bin"}, bucket, "huge/small-copy.bin")
+        h = s3.head_object(Bucket=bucket, Key="huge/small-copy.bin")
+        eq(h["ETag"], '"%s"' % small["md5"], "ETag of the small managed copy (one CopyObject)")
+        eq(h["Metadata"], {"color": "blue", "x-y": "z w"}, "Metadata of the small managed copy")
+        eq(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []), [], "no upload left in progress")
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in ("huge/huge.bin", "huge/copy.bin", "huge/small-copy.bin")], "Quiet": True})
+        eq(r.get("Errors", []), [], "Errors deleting huge/")
+        os.unlink(huge["path"])
+
+    @step("put_object_tagging, get_object_tagging, put_object Tagging=, delete_object_tagging")
+    def _():
+        tags = [{"Key": "project", "Value": "aero store"}, {"Key": "tier", "Value": "gold+1"}]
+        s3.put_object_tagging(Bucket=bucket, Key="blobs/small.bin", Tagging={"TagSet": tags})
+        eq(sorted(s3.get_object_tagging(Bucket=bucket, Key="blobs/small.bin")["TagSet"], key=lambda t: t["Key"]), tags, "TagSet after put_object_tagging")
+        eq(s3.head_object(Bucket=bucket, Key="blobs/small.bin").get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-tagging-count"), "2", "x-amz-tagging-count")
+        s3.put_object(Bucket=bucket, Key="tagged.txt", Body=b"t", Tagging="a=1&b=two%20words")
+        eq(sorted(s3.get_object_tagging(Bucket=bucket, Key="tagged.txt")["TagSet"], key=lambda t: t["Key"]), [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "two words"}], "TagSet from put_object Tagging=")
+        eq(client_error_code(lambda: s3.put_object_tagging(Bucket=bucket, Key="tagged.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}] * 2})), ("InvalidTag", 400), "duplicate tag keys")
+        s3.delete_object_tagging(Bucket=bucket, Key="blobs/small.bin")
+        eq(s3.get_object_tagging(Bucket=bucket, Key="blobs/small.bin")["TagSet"], [], "TagSet after delete_object_tagging")
+        s3.delete_object(Bucket=bucket, Key="tagged.txt")
 
     @step("put_object the listing keys (space, +, unicode)")
     def _():

@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { crc32 } from 'node:zlib';
 
 // ---------------------------------------------------------------- types
 
@@ -113,6 +114,46 @@ export function md5(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('hex');
 }
 
+/** S3's x-amz-checksum-crc32: the big-endian CRC32, base64. */
+export function crc32b64(data: Uint8Array): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc32(data) >>> 0);
+  return b.toString('base64');
+}
+
+export async function crc32File(file: string): Promise<string> {
+  let c = 0;
+  for await (const chunk of createReadStream(file)) c = crc32(chunk as Buffer, c);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(c >>> 0);
+  return b.toString('base64');
+}
+
+/**
+ * Writes `count` small files of random bytes (0 to 2 KiB) under `dir`, spread
+ * over 10 subdirectories; returns their relative paths ('/'-separated) and SHA-256.
+ */
+export async function smallTree(dir: string, count: number): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const rel = `d${i % 10}/f${String(i).padStart(4, '0')}.bin`;
+    const data = randomBytes((i * 37) % 2049);
+    await writeFileDeep(path.join(dir, rel), data);
+    files.set(rel, sha256(data));
+  }
+  return files;
+}
+
+/** Asserts that `dir` holds every file of `expected` (from smallTree) with the same bytes. */
+export async function assertSameTree(dir: string, expected: Map<string, string>): Promise<void> {
+  const wrong: string[] = [];
+  for (const [rel, sum] of expected) {
+    const got = await readFile(path.join(dir, rel)).then(sha256, () => 'missing');
+    if (got !== sum) wrong.push(`${rel}: ${got === 'missing' ? 'missing' : 'bytes differ'}`);
+  }
+  if (wrong.length) throw new CheckFailed(`${wrong.length} of ${expected.size} files wrong under ${dir}:\n  ${wrong.slice(0, 20).join('\n  ')}`);
+}
+
 /** The ETag S3 gives `file` uploaded in parts of `partSize` bytes: MD5 of the part MD5s, then `-N`. */
 export async function multipartEtag(file: string, partSize: number): Promise<string> {
   const sums: Buffer[] = [];
@@ -157,6 +198,11 @@ export function assertEqual<T>(actual: T, expected: T, what: string): void {
   if (!isDeepStrictEqual(actual, expected)) {
     throw new CheckFailed(`${what}:\n  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`);
   }
+}
+
+/** A TagSet in key order (S3 does not promise an order), for comparisons. */
+export function sortTags<T extends { Key?: string }>(set: readonly T[] = []): T[] {
+  return [...set].sort((a, b) => (a.Key! < b.Key! ? -1 : a.Key! > b.Key! ? 1 : 0));
 }
 
 /** S3 lists keys in UTF-8 byte order; JS sorts by UTF-16 code units, which differ above the BMP. */

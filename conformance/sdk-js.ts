@@ -12,6 +12,8 @@
 // goes up as a single aws-chunked PUT. The SDK's Upload helper
 // (@aws-sdk/lib-storage, same pinned version) is exercised separately with
 // its defaults: a 100 MiB stream in 5 MiB parts, 4 at a time.
+// GetObjectAttributes (ETag, Checksum, ObjectSize) reads back the default
+// CRC32 of both PutObject forms; object tagging with the Tagging commands.
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -19,13 +21,17 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   DeleteObjectsCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   S3Client,
   S3ServiceException,
   UploadPartCopyCommand,
@@ -37,7 +43,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import { createRequire } from 'node:module';
 import {
   ALL_KEYS,
@@ -48,29 +53,17 @@ import {
   WEIRD_KEY,
   assert,
   assertEqual,
+  crc32File,
+  crc32b64,
   listKeyBody,
   md5,
   recordTranscript,
   sha256,
+  sortTags,
   type Scenario,
 } from './lib.ts';
 
 const SDK_VERSION: string = createRequire(import.meta.url)('@aws-sdk/client-s3/package.json').version;
-
-/** S3's x-amz-checksum-crc32: the big-endian CRC32, base64. */
-function crc32b64(data: Uint8Array): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(crc32(data) >>> 0);
-  return b.toString('base64');
-}
-
-async function crc32File(file: string): Promise<string> {
-  let c = 0;
-  for await (const chunk of createReadStream(file)) c = crc32(chunk as Buffer, c);
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(c >>> 0);
-  return b.toString('base64');
-}
 
 interface Exchange {
   request: { method: string; path: string; query: Record<string, unknown>; headers: Record<string, string> };
@@ -208,6 +201,36 @@ export const sdkJsScenario: Scenario = {
         assertEqual(body.bytes, big.size, 'bytes read');
         assertEqual(body.sha256, big.sha256, 'SHA-256');
         assertEqual(r.ChecksumCRC32, await crc32File(big.path), 'ChecksumCRC32 of GetObject');
+      });
+
+      await ctx.step("GetObjectAttributes ['ETag','Checksum','ObjectSize'] of the two PutObjects (default CRC32: header, trailer)", async () => {
+        for (const [key, file] of [['blobs/small.bin', small], ['blobs/big.bin', big]] as const) {
+          const a = await client.send(
+            new GetObjectAttributesCommand({ Bucket: bucket, Key: key, ObjectAttributes: ['ETag', 'Checksum', 'ObjectSize'] }),
+          );
+          // Unlike every header, GetObjectAttributes gives the ETag without quotes.
+          assertEqual(a.ETag, file.md5, `ETag of ${key}`);
+          assertEqual(a.ObjectSize, file.size, `ObjectSize of ${key}`);
+          assertEqual(a.Checksum?.ChecksumCRC32, await crc32File(file.path), `Checksum.ChecksumCRC32 of ${key}`);
+          assert(a.LastModified instanceof Date, `LastModified of ${key} parsed as a date`);
+          assertEqual([a.ObjectParts, a.StorageClass], [undefined, undefined], `attributes not asked for (${key})`);
+        }
+      });
+
+      await ctx.step('PutObjectTagging, GetObjectTagging, PutObject with Tagging, DeleteObjectTagging', async () => {
+        const TagSet = [{ Key: 'project', Value: 'aero store' }, { Key: 'tier', Value: 'gold+1/ü' }];
+        await client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'blobs/small.bin', Tagging: { TagSet } }));
+        const t = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        assertEqual(sortTags(t.TagSet), TagSet, 'TagSet after PutObjectTagging');
+        const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        assertEqual(h.TagCount, 2, 'x-amz-tagging-count on HeadObject');
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'misc/tagged.txt', Body: Buffer.from('tagged\n'), Tagging: 'a=1&b=two%20words' }));
+        const t2 = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'misc/tagged.txt' }));
+        assertEqual(sortTags(t2.TagSet), [{ Key: 'a', Value: '1' }, { Key: 'b', Value: 'two words' }], 'TagSet from PutObject Tagging');
+        await client.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        const t3 = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'blobs/small.bin' }));
+        assertEqual(t3.TagSet ?? [], [], 'TagSet after DeleteObjectTagging');
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'misc/tagged.txt' }));
       });
 
       await ctx.step('PutObject from a small stream, and an empty object', async () => {
