@@ -110,7 +110,8 @@ export function decodeXmlText(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|quot|amp|apos|lt|gt);/g, (whole, ref: string) => {
     if (ref[0] === '#') {
       const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      if (!(code <= 0x10ffff)) throw new S3Error('MalformedXML', `Invalid character reference ${whole}.`);
+      return String.fromCodePoint(code);
     }
     return ({ quot: '"', amp: '&', apos: "'", lt: '<', gt: '>' } as Record<string, string>)[ref];
   });
@@ -132,11 +133,23 @@ const XML_ARRAYS = new Set([
 /** Largest request XML body we parse (DeleteObjects of 1,000 long keys fits). */
 export const MAX_REQUEST_XML = 2 * 1024 * 1024;
 
-export function parseXml(text: string): Record<string, unknown> {
+/**
+ * Object keys and tag values keep their leading and trailing spaces, so the
+ * documents that carry them are parsed verbatim; the rest are trimmed.
+ */
+const verbatimParser = new XMLParser({
+  ignoreAttributes: true,
+  processEntities: false,
+  parseTagValue: false,
+  trimValues: false,
+  removeNSPrefix: true,
+  isArray: (_name, jpath) => XML_ARRAYS.has(String(jpath)),
+});
+
+export function parseXml(text: string, opts: { keepWhitespace?: boolean } = {}): Record<string, unknown> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
   try {
-    const parsed = parser.parse(text, true) as Record<string, unknown>;
-    return parsed;
+    return (opts.keepWhitespace ? verbatimParser : parser).parse(text, true) as Record<string, unknown>;
   } catch {
     throw new S3Error('MalformedXML');
   }

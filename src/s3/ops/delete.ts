@@ -1,12 +1,11 @@
 // DeleteObject and DeleteObjects (POST /bucket?delete).
-import { XMLParser } from 'fast-xml-parser';
 import { deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
 import { deleteObject, validateKey } from '../../core/objects.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { isS3Error, S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
-import { MAX_REQUEST_XML, toXml, type XmlNode } from '../xml.ts';
+import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, type XmlNode } from '../xml.ts';
 
 export const deleteObjectOp: S3Operation = async (ctx) => {
   await deleteObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
@@ -16,30 +15,6 @@ export const deleteObjectOp: S3Operation = async (ctx) => {
 // Not the shared parseXml: keys must keep their leading and trailing
 // whitespace (trimValues off). Entities stay unprocessed (no expansion
 // attacks) and are decoded below, for keys only.
-const deleteParser = new XMLParser({
-  ignoreAttributes: true,
-  processEntities: false,
-  parseTagValue: false,
-  trimValues: false,
-  removeNSPrefix: true,
-  isArray: (_name, jpath) => String(jpath) === 'Delete.Object',
-});
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** The five XML entities and numeric character references. */
-function decodeXmlText(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_m, ref: string) => {
-    if (ref[0] !== '#') return ENTITIES[ref];
-    const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    try {
-      return String.fromCodePoint(code);
-    } catch {
-      throw new S3Error('MalformedXML');
-    }
-  });
-}
-
 interface DeleteEntry {
   key: string;
   versionId?: string;
@@ -47,14 +22,7 @@ interface DeleteEntry {
 
 /** `<Delete><Quiet/>?<Object><Key/><VersionId/>?</Object>{1,1000}</Delete>`, else MalformedXML. */
 export function parseDeleteRequest(text: string): { quiet: boolean; entries: DeleteEntry[] } {
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
-  let doc: Record<string, unknown>;
-  try {
-    doc = deleteParser.parse(text, true) as Record<string, unknown>;
-  } catch {
-    throw new S3Error('MalformedXML');
-  }
-  const root = doc.Delete;
+  const root = parseXml(text, { keepWhitespace: true }).Delete;
   if (root === null || typeof root !== 'object') throw new S3Error('MalformedXML');
   const { Quiet, Object: objects } = root as { Quiet?: unknown; Object?: unknown };
   const quiet = typeof Quiet === 'string' && Quiet.trim().toLowerCase() === 'true';

@@ -1,36 +1,18 @@
 // Put/Get/DeleteObjectTagging (PUT|GET|DELETE /bucket/key?tagging).
-import { XMLParser } from 'fast-xml-parser';
 import { getObjectTags, setObjectTags, validateTags, type Tags } from '../../core/tagging.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
-import { decodeXmlText, MAX_REQUEST_XML, toXml } from '../xml.ts';
+import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml } from '../xml.ts';
 
 /** A Tagging document is small: 10 tags of 128 + 256 characters, with markup. */
 const MAX_TAGGING_XML = 64 * 1024;
 
-// Not the shared parseXml: tag values keep their leading and trailing
-// spaces (trimValues off). Entities stay unprocessed and are decoded below.
-const taggingParser = new XMLParser({
-  ignoreAttributes: true,
-  processEntities: false,
-  parseTagValue: false,
-  trimValues: false,
-  removeNSPrefix: true,
-  isArray: (_name, jpath) => String(jpath) === 'Tagging.TagSet.Tag',
-});
-
 /** `<Tagging><TagSet><Tag><Key/><Value/></Tag>*</TagSet></Tagging>`, else MalformedXML; then validated. */
 export function parseTaggingXml(text: string): Tags {
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
-  let doc: Record<string, unknown>;
-  try {
-    doc = taggingParser.parse(text, true) as Record<string, unknown>;
-  } catch {
-    throw new S3Error('MalformedXML');
-  }
-  const root = doc.Tagging;
+  // Tag values keep their leading and trailing spaces.
+  const root = parseXml(text, { keepWhitespace: true }).Tagging;
   if (root === null || typeof root !== 'object') throw new S3Error('MalformedXML');
   const set = (root as { TagSet?: unknown }).TagSet;
   // <TagSet/> (no tags) parses as an empty string.
