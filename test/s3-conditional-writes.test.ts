@@ -4,10 +4,10 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { errorCode } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
-const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
 
 before(async () => {
   server = await startTestServer();

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { encodeKey, S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { errorCode, xmlValues } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -34,13 +35,11 @@ after(async () => {
 
 const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
-const xmlValues = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
 const crc32b64 = (b: Buffer) => {
   const out = Buffer.alloc(4);
   out.writeUInt32BE(crc32(b) >>> 0);
   return out.toString('base64');
 };
-const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
 const unescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#13;/g, '\r').replace(/&amp;/g, '&');
 
 async function filesUnder(dir: string): Promise<string[]> {

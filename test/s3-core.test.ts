@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeKey, S3RawClient, sendRaw } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { errorCode, xmlValues } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -22,8 +23,6 @@ after(async () => {
 
 const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
-const xmlValues = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
-const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
 
 /** Polls until `count()` equals `want` (blob collection runs after the response). */
 async function eventuallyCount(count: () => Promise<number>, want: number, message: string): Promise<void> {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeKey, S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { errorCode, xmlValues } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -21,9 +22,7 @@ after(async () => {
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
-const xmlValues = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
 const xmlValue = (xml: string, tag: string) => xmlValues(xml, tag)[0];
-const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
