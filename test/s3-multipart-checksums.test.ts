@@ -6,11 +6,10 @@ import { crc32 } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { errorCode, xmlValue } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
-const value = (xml: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
-const errorCode = (body: Buffer) => value(body.toString(), 'Code');
 const crc32b64 = (b: Buffer) => {
   const out = Buffer.alloc(4);
   out.writeUInt32BE(crc32(b));
@@ -30,7 +29,7 @@ async function upload(key: string, type: string | undefined, completeHeaders: Re
   const headers: Record<string, string> = { 'x-amz-checksum-algorithm': 'CRC32', ...(type ? { 'x-amz-checksum-type': type } : {}) };
   const created = await s3.send({ method: 'POST', path: `/mpc/${key}`, query: { uploads: '' }, headers });
   assert.equal(created.status, 200, created.body.toString());
-  const uploadId = value(created.body.toString(), 'UploadId')!;
+  const uploadId = xmlValue(created.body.toString(), 'UploadId')!;
   const listed: string[] = [];
   for (const [i, body] of parts.entries()) {
     const res = await s3.send({
@@ -61,8 +60,8 @@ describe('multipart object checksums', () => {
     const done = await upload('composite', undefined);
     assert.equal(done.status, 200, done.body.toString());
     const expected = crc32b64(Buffer.concat(parts.map((p) => Buffer.from(crc32b64(p), 'base64')))) + '-2';
-    assert.equal(value(done.body.toString(), 'ChecksumCRC32'), expected);
-    assert.equal(value(done.body.toString(), 'ChecksumType'), 'COMPOSITE');
+    assert.equal(xmlValue(done.body.toString(), 'ChecksumCRC32'), expected);
+    assert.equal(xmlValue(done.body.toString(), 'ChecksumType'), 'COMPOSITE');
     const h = await head('composite');
     assert.equal(h.headers['x-amz-checksum-crc32'], expected);
     assert.equal(h.headers['x-amz-checksum-type'], 'COMPOSITE');
@@ -72,8 +71,8 @@ describe('multipart object checksums', () => {
     const whole = crc32b64(Buffer.concat(parts));
     const done = await upload('full', 'FULL_OBJECT', { 'x-amz-checksum-crc32': whole });
     assert.equal(done.status, 200, done.body.toString());
-    assert.equal(value(done.body.toString(), 'ChecksumCRC32'), whole);
-    assert.equal(value(done.body.toString(), 'ChecksumType'), 'FULL_OBJECT');
+    assert.equal(xmlValue(done.body.toString(), 'ChecksumCRC32'), whole);
+    assert.equal(xmlValue(done.body.toString(), 'ChecksumType'), 'FULL_OBJECT');
     const h = await head('full');
     assert.equal(h.headers['x-amz-checksum-crc32'], whole);
     assert.equal(h.headers['x-amz-checksum-type'], 'FULL_OBJECT');

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { encodeKey, S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { errorCode } from './support/s3-xml.ts';
+import { errorCode, xmlValue } from './support/s3-xml.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -20,7 +20,6 @@ after(async () => {
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
-const xmlValue = (xml: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
 const objectPath = (bucket: string, key: string) => `/${bucket}/${encodeKey(key)}`;
 
 async function ok(res: Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>) {

@@ -26,7 +26,7 @@ import {
   type WriteCondition,
 } from './objects.ts';
 import type { BucketRow, Storage } from './storage.ts';
-import { taggedWrite, type Tags } from './tagging.ts';
+import type { Tags } from './tagging.ts';
 
 /** S3's limits (Amazon S3 multipart upload limits). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -388,7 +388,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
           expires: upload.expires ?? undefined,
           userMetadata: upload.user_metadata,
         },
-        ...taggedWrite(upload.tags),
+        tags: upload.tags,
       },
       staged,
       {

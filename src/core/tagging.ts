@@ -12,14 +12,6 @@ import type { Storage } from './storage.ts';
 /** An object's tags: key → value. */
 export type Tags = Record<string, string>;
 
-/** What a write carries besides its headers: the tags the new object gets (none when absent). */
-export interface TaggedWrite {
-  tags?: Tags;
-}
-
-/** An object row with its tags column (migration 0007). */
-export type TaggedObjectRow = ObjectRow & { tags?: Tags };
-
 /** S3's limits on object tags (Amazon S3 User Guide, "Categorizing your storage using tags"). */
 export const MAX_OBJECT_TAGS = 10;
 export const MAX_TAG_KEY_LENGTH = 128;
@@ -90,15 +82,8 @@ export function parseTaggingHeader(raw: string): Tags {
   return validateTags(pairs);
 }
 
-/** The `tags` field of a write, for spreading into putObject/commitObject/copyObject inputs. */
-export function taggedWrite(tags: Tags | undefined): TaggedWrite {
-  return tags === undefined ? {} : { tags };
-}
-
-/** Number of tags on a row (0 when the column is absent or empty). */
 export function tagCount(row: ObjectRow): number {
-  const tags = (row as TaggedObjectRow).tags;
-  return tags ? Object.keys(tags).length : 0;
+  return Object.keys(row.tags).length;
 }
 
 export async function getObjectTags(storage: Storage, bucketName: string, key: string): Promise<Tags> {

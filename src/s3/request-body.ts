@@ -21,18 +21,18 @@ import { acceptBody, type S3Context } from './context.ts';
 import { S3Error } from './errors.ts';
 import { MAX_REQUEST_XML, parseXml } from './xml.ts';
 
+/**
+ * A request document (CreateBucketConfiguration, AccessControlPolicy,
+ * CORSConfiguration, CompleteMultipartUpload, ...), read through
+ * readVerifiedBody — Content-MD5, checksums and a signed payload hash hold
+ * for it as for an object — then parsed.
+ */
 export async function readXmlBody(
-  req: IncomingMessage,
-  opts: { optional: boolean; /** Receives the raw bytes (for Content-MD5). */ collect?: Buffer[] },
+  ctx: Pick<S3Context, 'req' | 'res' | 'signature'>,
+  opts: { optional: boolean; beforeBody?: () => Promise<unknown>; checksumHeadersForBody?: boolean },
 ): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = opts.collect ?? [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_XML) throw new S3Error('MaxMessageLengthExceeded');
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const body = await readVerifiedBody(ctx, { maxBytes: MAX_REQUEST_XML, ...opts });
+  const text = body.toString('utf8').trim();
   if (text === '') {
     if (opts.optional) return undefined;
     throw new S3Error('MalformedXML');
@@ -59,9 +59,14 @@ export interface ObjectPayload {
   contentEncoding?: string;
 }
 
-export function objectPayload(req: IncomingMessage, signature: VerifiedSignature | null): ObjectPayload {
+export function objectPayload(
+  req: IncomingMessage,
+  signature: VerifiedSignature | null,
+  /** false when x-amz-checksum-* headers describe something else than this body (CompleteMultipartUpload). */
+  checksumHeadersForBody = true,
+): ObjectPayload {
   const payload = classifyPayload(signature?.payloadHash ?? 'UNSIGNED-PAYLOAD');
-  const requested = parseRequestedChecksum(req.headers);
+  const requested = checksumHeadersForBody ? parseRequestedChecksum(req.headers) : undefined;
   const contentMd5 = req.headers['content-md5'] === undefined ? undefined : String(req.headers['content-md5']);
   // A malformed Content-MD5 is refused before the body is accepted.
   if (contentMd5 !== undefined) parseContentMd5(contentMd5);
@@ -138,9 +143,18 @@ export function objectPayload(req: IncomingMessage, signature: VerifiedSignature
  */
 export async function readVerifiedBody(
   ctx: Pick<S3Context, 'req' | 'res' | 'signature'>,
-  opts: { maxBytes: number; requireDigest?: boolean; beforeBody?: () => Promise<unknown> },
+  opts: { maxBytes: number; requireDigest?: boolean; beforeBody?: () => Promise<unknown>; checksumHeadersForBody?: boolean },
 ): Promise<Buffer> {
-  const payload = objectPayload(ctx.req, ctx.signature);
+  const { headers } = ctx.req;
+  if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+    // Neither header: the request has no body at all (RFC 9112 §6.3).
+    if (opts.requireDigest) {
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
+    }
+    await opts.beforeBody?.();
+    return Buffer.alloc(0);
+  }
+  const payload = objectPayload(ctx.req, ctx.signature, opts.checksumHeadersForBody ?? true);
   if (opts.requireDigest && ctx.req.headers['content-md5'] === undefined && payload.checksumAlgorithms.length === 0) {
     throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
   }

@@ -4,7 +4,7 @@
 import { cannedAclOf, policyFromCannedAcl, policyFromGrants, readGroupOf, type BucketPolicy } from '../../core/acl.ts';
 import { requireBucket, setBucketPolicy } from '../../core/buckets.ts';
 import { headObject } from '../../core/objects.ts';
-import { acceptBody, bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { toXml, type XmlNode } from '../xml.ts';
@@ -34,8 +34,7 @@ function cannedAclHeader(ctx: S3Context): string | undefined {
 /** The policy a PutBucketAcl/PutObjectAcl asks for: a canned ACL header or an AccessControlPolicy body. */
 async function requestedPolicy(ctx: S3Context): Promise<BucketPolicy> {
   const canned = cannedAclHeader(ctx);
-  acceptBody(ctx);
-  const body = await readXmlBody(ctx.req, { optional: canned !== undefined });
+  const body = await readXmlBody(ctx, { optional: canned !== undefined });
   if (canned !== undefined) {
     if (body) throw new S3Error('UnexpectedContent', 'This request does not support content together with x-amz-acl.');
     return policyFromCannedAcl(canned);

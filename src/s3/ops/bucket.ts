@@ -3,7 +3,7 @@
 import { policyFromCannedAcl } from '../../core/acl.ts';
 import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
 import { ownerId } from '../../principals/principal.ts';
-import { acceptBody, bucketOf, xmlReply, type S3Operation } from '../context.ts';
+import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { isoTime, toXml } from '../xml.ts';
@@ -24,8 +24,7 @@ export const listBucketsOp: S3Operation = async (ctx) => {
 };
 
 export const createBucketOp: S3Operation = async (ctx) => {
-  acceptBody(ctx);
-  const body = await readXmlBody(ctx.req, { optional: true });
+  const body = await readXmlBody(ctx, { optional: true });
   const config = body?.CreateBucketConfiguration as { LocationConstraint?: string } | '' | undefined;
   const location = typeof config === 'object' ? config?.LocationConstraint : undefined;
   if (location && location !== ctx.storage.region) {

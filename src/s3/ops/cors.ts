@@ -1,27 +1,19 @@
 // Bucket CORS: Put/Get/DeleteBucketCors, the preflight OPTIONS answer, and
 // the Access-Control-* headers on actual cross-origin responses.
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { requireBucket } from '../../core/buckets.ts';
 import { matchCorsRule, setBucketCors, type CorsRule } from '../../core/cors.ts';
 import type { BucketRow } from '../../core/storage.ts';
-import { acceptBody, bucketOf, xmlReply, type HeaderValue, type S3Operation, type S3Reply } from '../context.ts';
+import { bucketOf, xmlReply, type HeaderValue, type S3Operation, type S3Reply } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { toXml } from '../xml.ts';
-import { verifyContentMd5 } from '../../core/checksums.ts';
 import type { Storage } from '../../core/storage.ts';
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => String(x).trim());
 
 export const putBucketCorsOp: S3Operation = async (ctx) => {
-  await requireBucket(ctx.storage, bucketOf(ctx));
-  acceptBody(ctx);
-  const chunks: Buffer[] = [];
-  // Read the raw body once: Content-MD5 covers the bytes, the parser the text.
-  const doc = await readXmlBody(ctx.req, { optional: false, collect: chunks });
-  const md5 = ctx.req.headers['content-md5'];
-  if (typeof md5 === 'string') verifyContentMd5(md5, createHash('md5').update(Buffer.concat(chunks)).digest());
+  const doc = await readXmlBody(ctx, { optional: false, beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)) });
   const config = doc?.CORSConfiguration as { CORSRule?: Array<Record<string, unknown>> } | undefined;
   if (!config || typeof config !== 'object') throw new S3Error('MalformedXML');
   const rules: CorsRule[] = (config.CORSRule ?? []).map((r) => ({

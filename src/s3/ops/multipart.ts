@@ -164,7 +164,10 @@ function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumb
 
 export const completeMultipartUploadOp: S3Operation = async (ctx) => {
   const condition = writeConditionFrom(ctx.req.headers);
-  const parts = listedParts(await readXmlBody(ctx.req, { optional: false }));
+  const parts = listedParts(
+    // Here x-amz-checksum-* is the whole object's checksum (verified at assembly), not the document's.
+    await readXmlBody(ctx, { optional: false, checksumHeadersForBody: false }),
+  );
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { object, checksum } = await completeUpload(ctx.storage, {

@@ -9,7 +9,6 @@ import busboy from 'busboy';
 import { policyFromCannedAcl } from '../../core/acl.ts';
 import { assertChecksumMatches, checksumHeaderName, parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
-import { taggedWrite } from '../../core/tagging.ts';
 import type { Principal } from '../../principals/principal.ts';
 import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
 import { acceptBody, bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
@@ -177,7 +176,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     key,
     body,
     headers,
-    ...taggedWrite(tags),
+    tags,
     principal: principal as Principal,
     checksumAlgorithms: algorithm ? [algorithm] : [],
     verify(staged) {

@@ -2,7 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
-import { parseTaggingHeader, taggedWrite, type Tags } from '../../core/tagging.ts';
+import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
 import { acceptBody, bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
@@ -68,7 +68,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     body: payload.body,
     expectedSize: payload.expectedSize,
     headers,
-    ...taggedWrite(tags),
+    tags,
     principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
     condition,
