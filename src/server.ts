@@ -7,14 +7,22 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
+import { listenForBucketChanges } from './core/buckets.ts';
 import { scheduleUploadExpiry } from './core/multipart.ts';
 import { createStorage, type Storage } from './core/storage.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
+import { DB_ROLES } from './db/session.ts';
 import { createApp, createHttpServer } from './http/app.ts';
-import { RootKeyResolver } from './principals/keys.ts';
+import { StoredKeyResolver } from './principals/access-keys.ts';
+import type { Authenticator } from './principals/authenticate.ts';
+import { loadJwtVerifier } from './principals/jwt.ts';
+import { ChainedKeyResolver, RootKeyResolver } from './principals/keys.ts';
+import { MasterKey } from './principals/master-key.ts';
 import { loadOrCreateSecretFile, loadRootCredentials, type RootCredentials } from './principals/root-key.ts';
+import { SecretBox } from './principals/secret-box.ts';
+import { StsCredentials } from './principals/sts.ts';
 import { createS3Handler } from './s3/handler.ts';
 
 export interface RunningServer {
@@ -40,16 +48,48 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     embedded = await startEmbeddedPostgres(config.dataDir, password, log.child({ component: 'postgres' }));
     databaseUrl = embedded.url;
   }
-  const sql = connect(databaseUrl);
+  // Migrations run as the connecting role (they create tables and roles);
+  // requests run on a pool whose sessions start as aerostore_anon and switch
+  // to their principal's role per transaction (db/session.ts).
+  const migrator = connect(databaseUrl, { max: 1 });
   try {
-    const applied = await migrate(sql);
+    const applied = await migrate(migrator);
     if (applied.length) log.info({ applied }, 'database migrations applied');
-
+  } catch (err) {
+    await migrator.end({ timeout: 1 }).catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+  await migrator.end({ timeout: 5 });
+  const sql = connect(databaseUrl, { role: DB_ROLES.anon });
+  const stops: Array<() => Promise<void>> = [];
+  try {
     const blobs = new LocalDiskBlobStore(config.dataDir);
     await blobs.init();
-    const storage = createStorage({ sql, blobs, log, region: config.region, maxObjectSize: config.maxObjectSize });
-    const s3 = createS3Handler(storage, new RootKeyResolver(root), { domain: config.domain });
-    const server = createHttpServer(createApp(storage, s3));
+    const storage = createStorage({
+      sql,
+      blobs,
+      log,
+      region: config.region,
+      maxObjectSize: config.maxObjectSize,
+      bucketCreators: config.bucketCreators,
+    });
+    stops.push(await listenForBucketChanges(storage));
+
+    const masterKey = await MasterKey.load(config.dataDir, config.masterKey);
+    const box = new SecretBox(masterKey.derive('access-key-secrets'));
+    const storedKeys = new StoredKeyResolver(sql, box);
+    await storedKeys.start();
+    stops.push(() => storedKeys.stop());
+    const sts = new StsCredentials(masterKey.derive('sts-session-tokens'));
+    const auth: Authenticator = {
+      keys: new ChainedKeyResolver([new RootKeyResolver(root), sts, storedKeys]),
+      jwt: await loadJwtVerifier({ secret: config.jwtSecret, jwks: config.jwks }),
+      region: config.region,
+    };
+
+    const s3 = createS3Handler(storage, auth, { domain: config.domain });
+    const server = createHttpServer(createApp({ storage, auth, box, sts, s3, domain: config.domain }));
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
     const { port } = server.address() as AddressInfo;
@@ -63,6 +103,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         stopExpiry();
         await drain(server, graceMs);
         await Promise.allSettled([...storage.background]);
+        await Promise.allSettled(stops.map((stop) => stop()));
         await sql.end({ timeout: 5 });
         await embedded?.stop();
       },

@@ -1,9 +1,12 @@
-// Buckets: naming rules, create, delete, lookup. Buckets are always created
-// explicitly; nothing else creates one as a side effect.
+// Buckets: naming rules, create, delete, lookup, settings. Buckets are always
+// created explicitly; nothing else creates one as a side effect.
+import type { TransactionSql } from '../db/connect.ts';
+import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
+import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
-import { ownerId, type Principal } from '../principals/principal.ts';
+import { requireAdminister, rethrowRefusal } from './access.ts';
 import type { BucketPolicy } from './acl.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import { BUCKET_COLUMNS, type BucketRow, type Storage } from './storage.ts';
 
 /**
  * General-purpose bucket naming rules
@@ -21,11 +24,14 @@ export function bucketNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+export const COLUMNS = (tx: TransactionSql) => tx.unsafe(BUCKET_COLUMNS);
+
+/** The bucket row, whoever asks: what a principal may do with it is core/access.ts's question. */
 export async function findBucket(storage: Storage, name: string): Promise<BucketRow | undefined> {
   const cached = storage.bucketCache.get(name);
   if (cached) return cached;
-  const [row] = await storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, policy, cors, created_at from storage.buckets where name = ${name}`;
+  const [row] = await readAs(storage.sql, SERVICE, (tx) => tx<BucketRow[]>`
+    select ${COLUMNS(tx)} from storage.buckets where name = ${name}`);
   if (row) storage.bucketCache.set(name, row);
   return row;
 }
@@ -36,6 +42,22 @@ export async function requireBucket(storage: Storage, name: string): Promise<Buc
   return bucket;
 }
 
+/** Tells every server process (this one included) to drop its cached row. */
+function announceChange(tx: TransactionSql, name: string) {
+  return tx`select pg_notify('aerostore_buckets', ${name})`;
+}
+
+/** Keeps the bucket cache true across processes; returns a function that stops listening. */
+export async function listenForBucketChanges(storage: Storage): Promise<() => Promise<void>> {
+  const { unlisten } = await storage.sql.listen(
+    'aerostore_buckets',
+    (name) => storage.bucketCache.delete(name),
+    // (Re)subscribed: changes may have been missed while disconnected.
+    () => storage.bucketCache.clear(),
+  );
+  return unlisten;
+}
+
 export async function createBucket(
   storage: Storage,
   name: string,
@@ -44,17 +66,24 @@ export async function createBucket(
 ): Promise<BucketRow> {
   const problem = bucketNameProblem(name);
   if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
+  if (principal.kind !== 'user' || (storage.bucketCreators === 'service' && !isService(principal))) {
+    throw new S3Error('AccessDenied', 'This principal may not create buckets.');
+  }
   const owner = ownerId(principal);
-  const row = await storage.sql.begin(async (tx) => {
+  const row = await asPrincipal(storage.sql, principal, async (tx) => {
+    // The unique index sees every bucket, visible to this principal or not.
     const [created] = await tx<BucketRow[]>`
       insert into storage.buckets (name, owner_id, region, policy) values (${name}, ${owner}, ${storage.region}, ${policy})
       on conflict (name) do nothing
-      returning id, name, owner_id, region, policy, cors, created_at`;
+      returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
-    await tx`insert into storage.events (type, bucket_id, bucket, payload)
-      values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner, policy })})`;
+    await Promise.all([
+      tx`insert into storage.events (type, bucket_id, bucket, payload)
+        values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner, policy })})`,
+      announceChange(tx, name),
+    ]);
     return created;
-  });
+  }).catch(rethrowRefusal);
   if (!row) {
     const existing = await findBucket(storage, name);
     // S3 tells the owner apart from everyone else; clients such as rclone
@@ -68,35 +97,72 @@ export async function createBucket(
   return row;
 }
 
-export async function deleteBucket(storage: Storage, name: string): Promise<void> {
+export async function deleteBucket(storage: Storage, name: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, name);
-  await storage.sql.begin(async (tx) => {
+  requireAdminister(bucket, principal);
+  await asPrincipal(storage.sql, principal, async (tx) => {
     // Lock the bucket row first: a concurrent upload's foreign-key check then
     // either commits before us (and we see its object) or fails after us.
     const [locked] = await tx`select id from storage.buckets where id = ${bucket.id} for update`;
     if (!locked) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    // The owner (and the service role) sees every object of the bucket.
     const [obj] = await tx`select 1 from storage.objects where bucket_id = ${bucket.id} limit 1`;
     if (obj) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+    // The event first: its policy looks the bucket up.
+    await tx`insert into storage.events (type, bucket_id, bucket) values ('storage.bucket.deleted', ${bucket.id}, ${name})`;
     // Only zero-reference blobs can remain; their files go with the directory.
     await tx`delete from storage.blobs where bucket_id = ${bucket.id}`;
-    await tx`delete from storage.buckets where id = ${bucket.id}`;
-    await tx`insert into storage.events (type, bucket_id, bucket) values ('storage.bucket.deleted', ${bucket.id}, ${name})`;
-  });
+    await Promise.all([tx`delete from storage.buckets where id = ${bucket.id}`, announceChange(tx, name)]);
+  }).catch(rethrowRefusal);
   storage.bucketCache.delete(name);
   await storage.blobs.removeBucket(bucket.id);
 }
 
-export async function listBuckets(storage: Storage, _principal: Principal): Promise<BucketRow[]> {
-  return storage.sql<BucketRow[]>`
-    select id, name, owner_id, region, policy, cors, created_at from storage.buckets order by name`;
+/** The buckets the principal can see, by RLS (anonymous principals are refused by the protocol edge). */
+export async function listBuckets(storage: Storage, principal: Principal): Promise<BucketRow[]> {
+  return readAs(storage.sql, principal, (tx) => tx<BucketRow[]>`
+    select ${COLUMNS(tx)} from storage.buckets order by name`);
 }
 
-/** Sets who may read the bucket (S3: PutBucketAcl with a canned ACL or grants). */
-export async function setBucketPolicy(storage: Storage, name: string, policy: BucketPolicy): Promise<BucketRow> {
-  const [row] = await storage.sql<BucketRow[]>`
-    update storage.buckets set policy = ${policy} where name = ${name}
-    returning id, name, owner_id, region, policy, cors, created_at`;
-  if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-  storage.bucketCache.set(name, row);
+export interface BucketSettings {
+  policy?: BucketPolicy;
+  memberWrites?: boolean;
+  publicList?: boolean;
+}
+
+/** Changes who may read and write the bucket (S3 PutBucketAcl; the admin API's bucket settings). */
+export async function updateBucketSettings(
+  storage: Storage,
+  name: string,
+  principal: Principal,
+  settings: BucketSettings,
+): Promise<BucketRow> {
+  const bucket = await requireBucket(storage, name);
+  return changeBucket(storage, bucket, principal, (tx) => tx<BucketRow[]>`
+    update storage.buckets set
+      policy = coalesce(${settings.policy ?? null}, policy),
+      member_writes = coalesce(${settings.memberWrites ?? null}::boolean, member_writes),
+      public_list = coalesce(${settings.publicList ?? null}::boolean, public_list)
+    where id = ${bucket.id}
+    returning ${COLUMNS(tx)}`);
+}
+
+/**
+ * Runs a change to one bucket row (an update returning its columns) as
+ * `principal`, announcing it to every process.
+ */
+export async function changeBucket(
+  storage: Storage,
+  bucket: BucketRow,
+  principal: Principal,
+  change: (tx: TransactionSql) => Promise<BucketRow[]>,
+): Promise<BucketRow> {
+  requireAdminister(bucket, principal);
+  const row = await asPrincipal(storage.sql, principal, async (tx) => {
+    const [[updated]] = await Promise.all([change(tx), announceChange(tx, bucket.name)]);
+    return updated;
+  }).catch(rethrowRefusal);
+  if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  storage.bucketCache.set(bucket.name, row);
   return row;
 }

@@ -2,8 +2,10 @@
 // the destination row takes another reference on the source's blob, and no
 // byte is read or written. Across buckets (blobs are deduplicated per
 // bucket) the source's bytes are streamed through the ordinary write path.
+import { asPrincipal } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
+import { requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
@@ -12,6 +14,7 @@ import {
   keyLock,
   openObject,
   putObject,
+  rethrowWriteFailure,
   upsertObjectWithEvent,
   validateKey,
   type ObjectHeaders,
@@ -65,8 +68,10 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
   validateKey(input.key);
   // Destination bucket first: S3 reports a missing destination bucket before a missing source.
   const bucket = await requireBucket(storage, input.bucket);
+  requireWrite(bucket, input.principal);
   for (let attempt = 0; ; attempt++) {
-    const found = await headObject(storage, input.sourceBucket, input.sourceKey);
+    // The source is read as the principal: RLS decides whether it may copy from it.
+    const found = await headObject(storage, input.sourceBucket, input.sourceKey, input.principal);
     const source = found.object;
     input.checkSource?.(source);
     const self = found.bucket.id === bucket.id && input.key === input.sourceKey;
@@ -151,8 +156,7 @@ async function referenceCopy(
 ): Promise<PutObjectResult> {
   const owner = ownerId(input.principal);
   let released: string | undefined;
-  const result = await storage.sql
-    .begin(async (tx) => {
+  const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
         tx<{ sha256: string }[]>`select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
@@ -188,14 +192,7 @@ async function referenceCopy(
         { replaced: old !== undefined, copiedFrom: `${input.sourceBucket}/${input.sourceKey}` },
       );
       return { object, replaced: old !== undefined };
-    })
-    .catch((err: { code?: string }) => {
-      if (err.code === '23503') {
-        storage.bucketCache.delete(input.bucket);
-        throw new S3Error('NoSuchBucket', undefined, { BucketName: input.bucket });
-      }
-      throw err;
-    });
+    }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
   if (released) collectInBackground(storage, bucket.id, released);
   return result;
 }

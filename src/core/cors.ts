@@ -1,9 +1,10 @@
 // CORS rules per bucket and S3's rule matching (Amazon S3 User Guide,
 // "Using cross-origin resource sharing"): the first rule whose origin,
 // method and every requested header match applies.
+import type { Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
-import { requireBucket } from './buckets.ts';
-import type { Storage } from './storage.ts';
+import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
+import type { BucketRow, Storage } from './storage.ts';
 
 export interface CorsRule {
   id?: string;
@@ -64,9 +65,10 @@ export function matchCorsRule(rules: CorsRule[], origin: string, method: string,
   );
 }
 
-export async function setBucketCors(storage: Storage, bucketName: string, rules: CorsRule[] | null): Promise<void> {
+export async function setBucketCors(storage: Storage, bucketName: string, principal: Principal, rules: CorsRule[] | null): Promise<void> {
   if (rules) validateCorsRules(rules);
   const bucket = await requireBucket(storage, bucketName);
-  await storage.sql`update storage.buckets set cors = ${rules === null ? null : storage.sql.json(rules as never)} where id = ${bucket.id}`;
-  storage.bucketCache.delete(bucketName);
+  await changeBucket(storage, bucket, principal, (tx) => tx<BucketRow[]>`
+    update storage.buckets set cors = ${rules === null ? null : tx.json(rules as never)} where id = ${bucket.id}
+    returning ${COLUMNS(tx)}`);
 }

@@ -8,32 +8,44 @@
 //      deleted, in the same statement;
 //   3. the blob rows locked in sha256 order, then decremented;
 //   4. commit; zero-reference blobs are collected in the background.
+// RLS deletes only the rows the principal may delete; keys it can see but
+// not delete come back as refused.
+import { asPrincipal } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
+import { requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
-import { collectInBackground } from './objects.ts';
+import { collectInBackground, rethrowWriteFailure } from './objects.ts';
 import type { Storage } from './storage.ts';
 
 /** S3's limit on one DeleteObjects request. */
 export const MAX_DELETE_KEYS = 1000;
 
+export interface DeleteObjectsResult {
+  /** Keys that had an object. */
+  deleted: Set<string>;
+  /** Keys whose object the principal may see but not delete. */
+  refused: Set<string>;
+}
+
 /**
  * Deletes `keys` (already validated) from a bucket. Missing keys are not an
- * error, as in S3. Returns the keys that had an object.
+ * error, as in S3.
  */
 export async function deleteObjects(
   storage: Storage,
   bucketName: string,
   keys: readonly string[],
-  _principal: Principal,
-): Promise<Set<string>> {
+  principal: Principal,
+): Promise<DeleteObjectsResult> {
   const bucket = await requireBucket(storage, bucketName);
+  requireWrite(bucket, principal);
   const unique = [...new Set(keys)];
-  if (unique.length === 0) return new Set();
+  if (unique.length === 0) return { deleted: new Set(), refused: new Set() };
   // The same lock names as objects.ts keyLock: hashtextextended(bucket-id/key).
   const lockNames = unique.map((k) => bucket.id + '/' + k);
   const released: string[] = [];
-  const gone = await storage.sql.begin(async (tx) => {
-    const [, deleted] = await Promise.all([
+  const result = await asPrincipal(storage.sql, principal, async (tx) => {
+    const [, deleted, kept] = await Promise.all([
       // offset 0 keeps the sort below the lock calls: locks go in lock-id order.
       tx`select pg_advisory_xact_lock(l.id) from (
            select distinct hashtextextended(n, 0) as id from unnest(${lockNames}::text[]) as n order by 1 offset 0
@@ -49,8 +61,10 @@ export async function deleteObjects(
           from gone
         )
         select key, sha256 from gone`,
+      tx<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
-    if (deleted.length === 0) return deleted;
+    const outcome = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)) };
+    if (deleted.length === 0) return outcome;
     const refs = new Map<string, number>();
     for (const d of deleted) refs.set(d.sha256, (refs.get(d.sha256) ?? 0) + 1);
     const shas = [...refs.keys()].sort();
@@ -65,8 +79,8 @@ export async function deleteObjects(
         returning b.sha256, b.ref_count`,
     ]);
     for (const c of counts) if (c.ref_count === 0) released.push(c.sha256);
-    return deleted;
-  });
+    return outcome;
+  }).catch((err: unknown) => rethrowWriteFailure(storage, bucketName, err));
   for (const sha of released) collectInBackground(storage, bucket.id, sha);
-  return new Set(gone.map((g) => g.key));
+  return result;
 }

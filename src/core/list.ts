@@ -10,6 +10,10 @@
 //     key that rolls up into a common prefix makes the next probe jump past
 //     everything under that prefix. A page of 1,000 common prefixes costs
 //     1,000 probes, however many millions of keys lie beneath them.
+import type { TransactionSql } from '../db/connect.ts';
+import { readAs } from '../db/session.ts';
+import type { Principal } from '../principals/principal.ts';
+import { requireList } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
 import type { BucketRow, Storage } from './storage.ts';
@@ -21,6 +25,8 @@ export interface ListQuery {
   /** List strictly after this key (start-after, marker, or a continuation position). */
   after: string;
   maxKeys: number;
+  /** RLS shows the principal the keys it may read. */
+  principal: Principal;
 }
 
 /**
@@ -74,9 +80,9 @@ type Step = ListedObject & { cp: string | null };
 
 export async function listObjects(storage: Storage, q: ListQuery): Promise<ListResult> {
   const bucket = await requireBucket(storage, q.bucket);
+  requireList(bucket, q.principal);
   if (q.maxKeys <= 0) return { bucket, objects: [], commonPrefixes: [], isTruncated: false };
-  const { sql } = storage;
-  const LISTED_COLUMNS = sql`key, size, etag, owner_id,
+  const LISTED_COLUMNS = (sql: TransactionSql) => sql`key, size, etag, owner_id,
     to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as last_modified,
     case when checksums = '{}'::jsonb then null else array(select jsonb_object_keys(checksums)) end as checksum_algorithms`;
 
@@ -99,11 +105,11 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
     entries.push({ ...row, cp });
   };
 
-  const batch = await sql<ListedObject[]>`
-    select ${LISTED_COLUMNS} from storage.objects
+  const batch = await readAs(storage.sql, q.principal, (sql) => sql<ListedObject[]>`
+    select ${LISTED_COLUMNS(sql)} from storage.objects
     where bucket_id = ${bucket.id} and key >= ${lo}::text collate "C"
       ${hi !== undefined ? sql`and key < ${hi}::text collate "C"` : sql``}
-    order by key limit ${want}`;
+    order by key limit ${want}`);
   for (const row of batch) {
     if (entries.length === want) break;
     add(row, commonPrefix(row.key, q.prefix, q.delimiter));
@@ -118,10 +124,10 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
     // no such string: the walk then goes key by key and add() folds repeats.)
     const pastDelimiter = prefixEnd(q.delimiter) ?? null;
     const delimiterLength = [...q.delimiter].length;
-    const rows = await sql<Step[]>`
+    const rows = await readAs(storage.sql, q.principal, (sql) => sql<Step[]>`
       with recursive walk as (
         (select 1 as n, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter}) as cp
-         from (select ${LISTED_COLUMNS} from storage.objects
+         from (select ${LISTED_COLUMNS(sql)} from storage.objects
                where bucket_id = ${bucket.id} and key >= ${from}::text collate "C"
                order by key limit 1) f
          where starts_with(f.key, ${q.prefix}))
@@ -129,14 +135,14 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
         (select w.n + 1, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter})
          from walk w
          cross join lateral (
-           select ${LISTED_COLUMNS} from storage.objects
+           select ${LISTED_COLUMNS(sql)} from storage.objects
            where bucket_id = ${bucket.id}
              and key >= (case when w.cp is null or ${pastDelimiter}::text is null then w.key || chr(1)
                               else left(w.cp, -${delimiterLength}::int) || ${pastDelimiter}::text end) collate "C"
            order by key limit 1) f
          where w.n < ${want - entries.length} and starts_with(f.key, ${q.prefix}))
       )
-      select key, size, etag, owner_id, last_modified, checksum_algorithms, cp from walk order by n`;
+      select key, size, etag, owner_id, last_modified, checksum_algorithms, cp from walk order by n`);
     for (const row of rows) add(row, row.cp);
   }
 

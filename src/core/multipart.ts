@@ -12,14 +12,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
+import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
+import { requireList, requireWrite, rethrowRefusal } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
   headObject,
   openObject,
+  rethrowWriteFailure,
   validateKey,
   type ObjectHeaders,
   type ObjectRow,
@@ -72,9 +75,10 @@ function newUploadId(): string {
   return randomBytes(32).toString('base64url');
 }
 
-async function findUpload(storage: Storage, bucket: BucketRow, key: string, uploadId: string): Promise<UploadRow> {
-  const [upload] = await storage.sql<UploadRow[]>`
-    select * from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}`;
+/** The upload, if `principal` may see it (RLS: its initiator and the bucket's owner). */
+async function findUpload(storage: Storage, bucket: BucketRow, key: string, uploadId: string, principal: Principal): Promise<UploadRow> {
+  const [upload] = await readAs(storage.sql, principal, (tx) => tx<UploadRow[]>`
+    select * from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}`);
   if (!upload) throw noSuchUpload(uploadId);
   return upload;
 }
@@ -95,21 +99,19 @@ export async function createUpload(
   validateKey(input.key);
   const checksumType = resolveChecksumType(input.checksumAlgorithm, input.checksumType);
   const bucket = await requireBucket(storage, input.bucket);
+  requireWrite(bucket, input.principal);
   const h = input.headers;
-  const [upload] = await storage.sql<UploadRow[]>`
-    insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
-      content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags)
-    values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
-      ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
-      ${storage.sql.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
-      ${checksumType ?? null}, ${storage.sql.json(input.tags ?? {})})
-    returning *`.catch((err: { code?: string }) => {
-    if (err.code === '23503') {
-      storage.bucketCache.delete(input.bucket);
-      throw new S3Error('NoSuchBucket', undefined, { BucketName: input.bucket });
-    }
-    throw err;
-  });
+  const upload = await asPrincipal(storage.sql, input.principal, async (tx) => {
+    const [row] = await tx<UploadRow[]>`
+      insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
+        content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags)
+      values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
+        ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
+        ${tx.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
+        ${checksumType ?? null}, ${tx.json(input.tags ?? {})})
+      returning *`;
+    return row;
+  }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
   return { bucket, upload };
 }
 
@@ -120,6 +122,7 @@ export interface UploadPartInput {
   partNumber: number;
   body: Readable;
   expectedSize?: number;
+  principal: Principal;
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
   beforeBody?: () => void;
   verify?: (staged: StagedBlob) => void;
@@ -127,8 +130,9 @@ export interface UploadPartInput {
 
 export async function uploadPart(storage: Storage, input: UploadPartInput): Promise<PartRow> {
   const bucket = await requireBucket(storage, input.bucket);
+  requireWrite(bucket, input.principal);
   // Unknown upload: refused before the body is read (and before 100 Continue).
-  await findUpload(storage, bucket, input.key, input.uploadId);
+  await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
   input.beforeBody?.();
   return storePart(storage, bucket, input);
 }
@@ -140,7 +144,7 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
 async function storePart(
   storage: Storage,
   bucket: BucketRow,
-  input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'checksumAlgorithms' | 'verify'>,
+  input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'principal' | 'checksumAlgorithms' | 'verify'>,
 ): Promise<PartRow> {
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
@@ -158,7 +162,7 @@ async function storePart(
   let replaced: string | undefined;
   let part: PartRow;
   try {
-    part = await storage.sql.begin(async (tx) => {
+    part = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [old] = await tx<{ path: string }[]>`
         select path from storage.multipart_parts
         where upload_id = ${input.uploadId} and part_number = ${input.partNumber} for update`;
@@ -176,7 +180,7 @@ async function storePart(
     await storage.blobs.removePart(ref).catch(() => {});
     // The upload was completed or aborted meanwhile: its row (the foreign key) is gone.
     if ((err as { code?: string }).code === '23503') throw noSuchUpload(input.uploadId);
-    throw err;
+    rethrowRefusal(err);
   }
   if (replaced && replaced !== ref) await storage.blobs.removePart(replaced).catch(() => {});
   return part;
@@ -196,6 +200,7 @@ export interface UploadPartCopyInput {
   range?: { first: number; last: number };
   /** Preconditions on the source (x-amz-copy-source-if-*): throw to refuse. */
   checkSource?: (source: ObjectRow) => void;
+  principal: Principal;
 }
 
 export interface UploadPartCopyResult {
@@ -211,8 +216,9 @@ export interface UploadPartCopyResult {
  */
 export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInput): Promise<UploadPartCopyResult> {
   const bucket = await requireBucket(storage, input.bucket);
-  const upload = await findUpload(storage, bucket, input.key, input.uploadId);
-  const found = await headObject(storage, input.sourceBucket, input.sourceKey);
+  requireWrite(bucket, input.principal);
+  const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
+  const found = await headObject(storage, input.sourceBucket, input.sourceKey, input.principal);
   const source = found.object;
   input.checkSource?.(source);
   let range: { start: number; end: number } | undefined;
@@ -237,6 +243,7 @@ export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInpu
       partNumber: input.partNumber,
       body,
       expectedSize: size,
+      principal: input.principal,
       checksumAlgorithms: upload.checksum_algorithm ? [upload.checksum_algorithm] : undefined,
       verify(staged) {
         // A whole single-blob source: the bytes read must be the bytes its row names.
@@ -310,13 +317,14 @@ const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
 
 export async function completeUpload(storage: Storage, input: CompleteInput): Promise<CompleteResult> {
   const bucket = await requireBucket(storage, input.bucket);
-  const upload = await findUpload(storage, bucket, input.key, input.uploadId);
+  requireWrite(bucket, input.principal);
+  const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
   if (input.parts.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
   for (let i = 1; i < input.parts.length; i++) {
     if (input.parts[i].partNumber <= input.parts[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const stored = await storage.sql<PartRow[]>`
-    select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`;
+  const stored = await readAs(storage.sql, input.principal, (tx) => tx<PartRow[]>`
+    select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`);
   const byNumber = new Map(stored.map((p) => [p.part_number, p]));
   const chosen: PartRow[] = [];
   for (const listed of input.parts) {
@@ -443,11 +451,13 @@ async function claimUpload(tx: TransactionSql, uploadId: string, used: readonly 
   await tx`delete from storage.multipart_uploads where id = ${uploadId}`;
 }
 
-export async function abortUpload(storage: Storage, bucketName: string, key: string, uploadId: string): Promise<void> {
+/** Aborts an upload: its initiator or the bucket's owner may (RLS). */
+export async function abortUpload(storage: Storage, bucketName: string, key: string, uploadId: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
-  const [gone] = await storage.sql`
+  requireWrite(bucket, principal);
+  const [gone] = await asPrincipal(storage.sql, principal, (tx) => tx`
     delete from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}
-    returning id`;
+    returning id`);
   if (!gone) throw noSuchUpload(uploadId);
   await storage.blobs.removeUpload(bucket.id, uploadId);
 }
@@ -464,13 +474,14 @@ export async function listParts(
   bucketName: string,
   key: string,
   uploadId: string,
+  principal: Principal,
   opts: { marker: number; maxParts: number },
 ): Promise<PartsPage> {
   const bucket = await requireBucket(storage, bucketName);
-  const upload = await findUpload(storage, bucket, key, uploadId);
-  const rows = await storage.sql<PartRow[]>`
+  const upload = await findUpload(storage, bucket, key, uploadId, principal);
+  const rows = await readAs(storage.sql, principal, (tx) => tx<PartRow[]>`
     select * from storage.multipart_parts where upload_id = ${uploadId} and part_number > ${opts.marker}
-    order by part_number limit ${opts.maxParts + 1}`;
+    order by part_number limit ${opts.maxParts + 1}`);
   return { bucket, upload, parts: rows.slice(0, opts.maxParts), truncated: rows.length > opts.maxParts };
 }
 
@@ -494,10 +505,12 @@ const AFTER_PREFIX = '\u{10FFFF}';
 export async function listUploads(
   storage: Storage,
   bucketName: string,
+  principal: Principal,
   opts: { prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number },
 ): Promise<UploadsPage> {
   const bucket = await requireBucket(storage, bucketName);
-  const sql = storage.sql;
+  requireList(bucket, principal);
+  // RLS shows each principal the uploads it initiated (all of them to the bucket's owner).
   // Position: strictly after (key, initiated_at, id) of an upload, or after every upload of a key.
   // The upload's own row is compared in SQL: timestamps keep microseconds there, not in a JS Date.
   let pos: { key: string; id?: string } | undefined;
@@ -508,9 +521,9 @@ export async function listUploads(
     if (opts.delimiter !== '' && rest.indexOf(opts.delimiter) !== -1 && rest.indexOf(opts.delimiter) === rest.length - opts.delimiter.length) {
       pos = { key: opts.keyMarker + AFTER_PREFIX };
     } else if (opts.uploadIdMarker !== '') {
-      const [m] = await sql`
+      const [m] = await readAs(storage.sql, principal, (tx) => tx`
         select 1 from storage.multipart_uploads
-        where id = ${opts.uploadIdMarker} and bucket_id = ${bucket.id} and key = ${opts.keyMarker}`;
+        where id = ${opts.uploadIdMarker} and bucket_id = ${bucket.id} and key = ${opts.keyMarker}`);
       if (m) pos = { key: opts.keyMarker, id: opts.uploadIdMarker };
     }
   }
@@ -519,15 +532,17 @@ export async function listUploads(
   let last: { key: string; id?: string } | undefined;
   const batchSize = Math.min(max + 1, 1001);
   for (;;) {
-    const after = pos
-      ? pos.id !== undefined
-        ? sql`and (key, initiated_at, id) > (select key, initiated_at, id from storage.multipart_uploads where id = ${pos.id})`
-        : sql`and key > ${pos.key}`
-      : sql``;
-    const rows = await sql<UploadRow[]>`
+    const at = pos;
+    const after = (tx: TransactionSql) =>
+      at
+        ? at.id !== undefined
+          ? tx`and (key, initiated_at, id) > (select key, initiated_at, id from storage.multipart_uploads where id = ${at.id})`
+          : tx`and key > ${at.key}`
+        : tx``;
+    const rows = await readAs(storage.sql, principal, (tx) => tx<UploadRow[]>`
       select * from storage.multipart_uploads
-      where bucket_id = ${bucket.id} and key >= ${opts.prefix} and key < ${opts.prefix + AFTER_PREFIX} ${after}
-      order by key, initiated_at, id limit ${batchSize}`;
+      where bucket_id = ${bucket.id} and key >= ${opts.prefix} and key < ${opts.prefix + AFTER_PREFIX} ${after(tx)}
+      order by key, initiated_at, id limit ${batchSize}`);
     let rolledUp = false;
     for (const row of rows) {
       if (page.uploads.length + page.commonPrefixes.length === max) {
@@ -557,9 +572,9 @@ export async function listUploads(
 
 /** Deletes uploads initiated more than `days` days ago, and their part files. Returns how many. */
 export async function expireUploads(storage: Storage, days: number): Promise<number> {
-  const gone = await storage.sql<{ id: string; bucket_id: string }[]>`
+  const gone = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string; bucket_id: string }[]>`
     delete from storage.multipart_uploads where initiated_at < now() - ${days}::float8 * interval '1 day'
-    returning id, bucket_id`;
+    returning id, bucket_id`);
   for (const u of gone) {
     await storage.blobs.removeUpload(u.bucket_id, u.id).catch((err) => {
       storage.log.warn({ err, uploadId: u.id }, 'could not remove the part files of an expired upload');

@@ -3,8 +3,10 @@
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
+import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
+import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { BucketRow, Storage } from './storage.ts';
@@ -106,11 +108,12 @@ export function keyLock(tx: TransactionSql, bucketId: string, key: string) {
 export async function putObject(storage: Storage, input: PutObjectInput): Promise<PutObjectResult> {
   validateKey(input.key);
   const bucket = await requireBucket(storage, input.bucket);
+  // Refuse early, before any body is read (and before 100 Continue); RLS
+  // decides again at commit, as do the conditions under the key lock.
+  requireWrite(bucket, input.principal);
   if (input.condition) {
-    // Refuse early, before any body is read (and before 100 Continue); the
-    // check that counts runs again under the key lock at commit.
-    const [current] = await storage.sql<{ etag: string }[]>`
-      select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`;
+    const [current] = await readAs(storage.sql, input.principal, (tx) => tx<{ etag: string }[]>`
+      select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`);
     checkWriteCondition(input.condition, current, input.key);
   }
   if (input.expectedSize !== undefined && input.expectedSize > storage.maxObjectSize) {
@@ -216,9 +219,9 @@ export async function commitObject(
   let released: string | undefined;
   // Statements are pipelined where they do not depend on each other's
   // results: Postgres still runs them in order, each with its own snapshot,
-  // but the transaction costs three round trips after BEGIN, not six.
-  const result = await storage.sql
-    .begin(async (tx) => {
+  // but the transaction costs three round trips, BEGIN and the principal
+  // included, not eight. RLS checks the object row as the principal's.
+  const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
         tx<{ sha256: string; etag: string }[]>`
@@ -263,17 +266,23 @@ export async function commitObject(
         if (sha !== staged.sha256 && refCount === 0) released = sha;
       }
       return { object, replaced: old !== undefined };
-    })
-    .catch((err: { code?: string }) => {
-      // The bucket was deleted after we looked it up: its foreign key is gone.
-      if (err.code === '23503') {
-        storage.bucketCache.delete(input.bucket);
-        throw new S3Error('NoSuchBucket', undefined, { BucketName: input.bucket });
-      }
-      throw err;
-    });
+    }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
   if (released) collectInBackground(storage, bucket.id, released);
   return result;
+}
+
+/**
+ * A write transaction's failures in S3's terms: RLS refusing the row is
+ * AccessDenied; a missing foreign key means the bucket was deleted after we
+ * looked it up.
+ */
+export function rethrowWriteFailure(storage: Storage, bucketName: string, err: unknown): never {
+  if (isRlsRefusal(err)) throw new S3Error('AccessDenied');
+  if ((err as { code?: string } | null)?.code === '23503') {
+    storage.bucketCache.delete(bucketName);
+    throw new S3Error('NoSuchBucket', undefined, { BucketName: bucketName });
+  }
+  throw err;
 }
 
 export interface ObjectLookup {
@@ -281,11 +290,12 @@ export interface ObjectLookup {
   object: ObjectRow;
 }
 
-export async function headObject(storage: Storage, bucketName: string, key: string): Promise<ObjectLookup> {
+/** The object row as `principal` may see it: RLS filters the read. */
+export async function headObject(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<ObjectLookup> {
   const bucket = await requireBucket(storage, bucketName);
-  const [object] = await storage.sql<ObjectRow[]>`
-    select * from storage.objects where bucket_id = ${bucket.id} and key = ${key}`;
-  if (!object) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
+    select * from storage.objects where bucket_id = ${bucket.id} and key = ${key}`);
+  if (!object) throw missingObject(bucket, principal, key);
   return { bucket, object };
 }
 
@@ -299,30 +309,37 @@ export async function openObject(
     return await storage.blobs.openRead(found.bucket.id, found.object.sha256, range);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const [still] = await storage.sql`
+    const [still] = await readAs(storage.sql, SERVICE, (tx) => tx`
       select 1 from storage.objects where bucket_id = ${found.bucket.id} and key = ${found.object.key}
-        and sha256 = ${found.object.sha256}`;
+        and sha256 = ${found.object.sha256}`);
     if (!still) throw new S3Error('NoSuchKey', undefined, { Key: found.object.key });
     storage.log.error({ bucket: found.bucket.name, key: found.object.key }, 'object row without its blob file');
     throw err;
   }
 }
 
-/** Deletes a key; deleting a missing key is not an error (S3 answers 204 either way). */
+/**
+ * Deletes a key; deleting a missing key is not an error (S3 answers 204
+ * either way). RLS deletes only what the principal may delete; a row it can
+ * see but not delete is AccessDenied.
+ */
 export async function deleteObject(
   storage: Storage,
   bucketName: string,
   key: string,
-  _principal: Principal,
+  principal: Principal,
 ): Promise<boolean> {
   const bucket = await requireBucket(storage, bucketName);
+  requireWrite(bucket, principal);
   let released: string | undefined;
-  const deleted = await storage.sql.begin(async (tx) => {
-    const [, [gone]] = await Promise.all([
+  const deleted = await asPrincipal(storage.sql, principal, async (tx) => {
+    const [, [gone], [kept]] = await Promise.all([
       keyLock(tx, bucket.id, key),
       tx<{ id: string; sha256: string; size: number }[]>`
         delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size`,
+      tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
     ]);
+    if (kept) throw new S3Error('AccessDenied');
     if (!gone) return false;
     const [[blob]] = await Promise.all([
       tx<{ ref_count: number }[]>`
@@ -356,7 +373,7 @@ export function collectInBackground(storage: Storage, bucketId: string, sha256: 
  */
 export async function collectBlob(storage: Storage, bucketId: string, sha256: string): Promise<void> {
   try {
-    await storage.sql.begin(async (tx) => {
+    await asPrincipal(storage.sql, SERVICE, async (tx) => {
       const [row] = await tx`
         delete from storage.blobs where bucket_id = ${bucketId} and sha256 = ${sha256} and ref_count = 0
         returning sha256`;

@@ -16,8 +16,15 @@ export interface BucketRow {
   policy: BucketPolicy;
   /** CORS rules (S3 PutBucketCors); null when none are configured. */
   cors: CorsRule[] | null;
+  /** Any signed-in principal may create objects and overwrite or delete its own. */
+  member_writes: boolean;
+  /** Anonymous principals may list a public bucket. */
+  public_list: boolean;
   created_at: Date;
 }
+
+/** The columns of a BucketRow, for every statement that returns one. */
+export const BUCKET_COLUMNS = 'id, name, owner_id, region, policy, cors, member_writes, public_list, created_at';
 
 export interface Storage {
   sql: Sql;
@@ -25,9 +32,13 @@ export interface Storage {
   log: Logger;
   region: string;
   maxObjectSize: number;
+  /** Who may create buckets: any signed-in principal, or only the service role. */
+  bucketCreators: 'authenticated' | 'service';
   /**
-   * name → bucket row. A cache only: a stale entry for a deleted bucket makes
-   * the foreign key on objects fail, which invalidates it (see withBucket).
+   * name → bucket row, read as the service role. A cache only: every
+   * process drops an entry when any process changes the bucket (NOTIFY on
+   * aerostore_buckets, see listenForBucketChanges), and a stale entry for a
+   * deleted bucket makes the foreign key on objects fail, which drops it too.
    */
   bucketCache: LRUCache<string, BucketRow>;
   /** Work started after a response (blob collection); shutdown waits for it. */

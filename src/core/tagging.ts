@@ -4,9 +4,12 @@
 // it happens under the key's advisory lock, so it orders with writers of
 // the key; it writes no storage.object.created event and leaves
 // Last-Modified alone (S3 does not touch it either).
+import { asPrincipal } from '../db/session.ts';
+import type { Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
+import { missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
-import { keyLock, type ObjectRow } from './objects.ts';
+import { headObject, keyLock, type ObjectRow } from './objects.ts';
 import type { Storage } from './storage.ts';
 
 /** An object's tags: key → value. */
@@ -86,23 +89,25 @@ export function tagCount(row: ObjectRow): number {
   return Object.keys(row.tags).length;
 }
 
-export async function getObjectTags(storage: Storage, bucketName: string, key: string): Promise<Tags> {
-  const bucket = await requireBucket(storage, bucketName);
-  const [row] = await storage.sql<{ tags: Tags }[]>`
-    select tags from storage.objects where bucket_id = ${bucket.id} and key = ${key}`;
-  if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
-  return row.tags;
+export async function getObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<Tags> {
+  return (await headObject(storage, bucketName, key, principal)).object.tags;
 }
 
-/** Replaces an object's tags (PutObjectTagging; DeleteObjectTagging sets none). */
-export async function setObjectTags(storage: Storage, bucketName: string, key: string, tags: Tags): Promise<void> {
+/**
+ * Replaces an object's tags (PutObjectTagging; DeleteObjectTagging sets
+ * none): a write, allowed to whoever may overwrite the object.
+ */
+export async function setObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal, tags: Tags): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
-  const updated = await storage.sql.begin(async (tx) => {
-    const [, rows] = await Promise.all([
+  requireWrite(bucket, principal);
+  const outcome = await asPrincipal(storage.sql, principal, async (tx) => {
+    const [, rows, [visible]] = await Promise.all([
       keyLock(tx, bucket.id, key),
       tx`update storage.objects set tags = ${tx.json(tags)} where bucket_id = ${bucket.id} and key = ${key} returning id`,
+      tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
     ]);
-    return rows.length > 0;
+    return rows.length > 0 ? 'updated' : visible ? 'refused' : 'missing';
   });
-  if (!updated) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  if (outcome === 'refused') throw new S3Error('AccessDenied');
+  if (outcome === 'missing') throw missingObject(bucket, principal, key);
 }

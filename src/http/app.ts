@@ -1,15 +1,32 @@
-// The HTTP application: Hono routes for the service's own endpoints, and the
-// S3 protocol for everything else (S3 owns the root of the URL space).
+// The HTTP application: Hono routes for the service's own endpoints (health,
+// admin API), STS at the service root, and the S3 protocol for everything
+// else (S3 owns the root of the URL space).
 import http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import { adminApp } from '../admin/app.ts';
 import type { Storage } from '../core/storage.ts';
+import type { Authenticator } from '../principals/authenticate.ts';
+import type { SecretBox } from '../principals/secret-box.ts';
+import type { StsCredentials } from '../principals/sts.ts';
 import type { S3Handler } from '../s3/handler.ts';
+import { bucketFromHost } from '../s3/router.ts';
+import { handleSts, isStsRequest } from '../sts/handler.ts';
 
 type Env = { Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse } };
 
-export function createApp(storage: Storage, s3: S3Handler): Hono<Env> {
+export interface AppDeps {
+  storage: Storage;
+  auth: Authenticator;
+  box: SecretBox;
+  sts: StsCredentials;
+  s3: S3Handler;
+  /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
+  domain?: string;
+}
+
+export function createApp({ storage, auth, box, sts, s3, domain }: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
@@ -20,8 +37,15 @@ export function createApp(storage: Storage, s3: S3Handler): Hono<Env> {
       return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
     }
   });
+  app.route('/admin/v1', adminApp({ storage, auth, box }));
   app.all('*', async (c) => {
-    await s3(c.env.incoming, c.env.outgoing);
+    const req = c.env.incoming;
+    const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;
+    if (atServiceRoot && isStsRequest(req.method ?? 'GET', req.url ?? '/', req.headers)) {
+      await handleSts(req, c.env.outgoing, { jwt: auth.jwt, sts, log: storage.log });
+    } else {
+      await s3(req, c.env.outgoing);
+    }
     return RESPONSE_ALREADY_SENT;
   });
   return app;

@@ -1,13 +1,34 @@
 // Who is making a request. Every protocol edge maps its credentials to one of
-// these; core and db decide what the principal may do.
+// these; core/access.ts and the row-level-security policies in Postgres
+// decide what the principal may do.
 export type Role = 'service' | 'authenticated';
+
+/** How a signed-in principal proved who it is. */
+export type Via = 'access-key' | 'jwt' | 'sts';
 
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'access-key'; accessKeyId: string; userId: string | null; role: Role };
+  | {
+      kind: 'user';
+      via: Via;
+      /** The user id (uuid); null only for a service-role principal without one (the root key). */
+      userId: string | null;
+      role: Role;
+      /** The access key id that signed the request (access-key and sts). */
+      accessKeyId?: string;
+    };
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
 
 export function ownerId(p: Principal): string | null {
-  return p.kind === 'access-key' ? p.userId : null;
+  return p.kind === 'user' ? p.userId : null;
+}
+
+export function isService(p: Principal): boolean {
+  return p.kind === 'user' && p.role === 'service';
+}
+
+/** A signed-in principal that is not the service role: RLS decides for it. */
+export function isSignedIn(p: Principal): boolean {
+  return p.kind === 'user';
 }

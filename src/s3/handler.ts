@@ -6,9 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { findBucket } from '../core/buckets.ts';
 import type { Storage } from '../core/storage.ts';
-import type { KeyResolver, ResolvedKey } from '../principals/keys.ts';
-import { ANONYMOUS, type Principal } from '../principals/principal.ts';
-import { verifySigV4 } from './auth/sigv4.ts';
+import { authenticate, type Authenticator } from '../principals/authenticate.ts';
+import { ANONYMOUS } from '../principals/principal.ts';
 import type { S3Context, S3Operation, S3Reply } from './context.ts';
 import { isS3Error, S3Error } from './errors.ts';
 import { getObjectAttributesOp } from './ops/attributes.ts';
@@ -88,7 +87,7 @@ export interface S3Options {
   domain?: string;
 }
 
-export function createS3Handler(storage: Storage, keys: KeyResolver, options: S3Options = {}): S3Handler {
+export function createS3Handler(storage: Storage, auth: Authenticator, options: S3Options = {}): S3Handler {
   return async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
@@ -109,22 +108,12 @@ export function createS3Handler(storage: Storage, keys: KeyResolver, options: S3
         if (bucket) for (const [name, value] of Object.entries(corsHeadersFor(bucket, req))) res.setHeader(name, value);
       }
       if (SELF_AUTHENTICATING.has(route.endpoint)) {
-        const ctx: S3Context = { storage, route, req, res, principal: ANONYMOUS, signature: null, requestId, keys };
+        const ctx: S3Context = { storage, route, req, res, principal: ANONYMOUS, signature: null, requestId, keys: auth.keys };
         await sendReply(req, res, await OPERATIONS[route.endpoint](ctx));
         return;
       }
-      let resolved: ResolvedKey | undefined;
-      const signature = await verifySigV4(
-        { method, url, headers: req.headers },
-        async (id) => {
-          resolved = await keys.resolve(id);
-          return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
-        },
-        { region: storage.region },
-      );
-      const principal: Principal = (signature && resolved?.principal) || ANONYMOUS;
-      // Until bucket policies exist, only signed requests get in.
-      if (principal.kind === 'anonymous') throw new S3Error('AccessDenied');
+      // Anonymous requests go on: each operation decides (core/access.ts and RLS).
+      const { principal, signature } = await authenticate({ method, url, headers: req.headers }, auth);
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
       const reply = await OPERATIONS[route.endpoint](ctx);
       await sendReply(req, res, reply);

@@ -101,7 +101,18 @@ export function objectPayload(
     // Not pipeline(): a decoding error must not destroy the request (and its
     // socket) before the handler has answered it. ingest() consumes the decoder.
     req.on('error', (err) => decoder!.destroy(err));
-    req.pipe(decoder);
+    // The request flows into the decoder only once ingest() reads: before
+    // that, a framing error would have nobody to report to.
+    const chunked = decoder;
+    const read = chunked._read.bind(chunked);
+    let piped = false;
+    chunked._read = (size: number) => {
+      if (!piped) {
+        piped = true;
+        req.pipe(chunked);
+      }
+      read(size);
+    };
     body = decoder;
   } else {
     if (requested?.fromTrailer) {

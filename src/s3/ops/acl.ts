@@ -2,7 +2,8 @@
 // policy (src/core/acl.ts): aerostore has no per-grant ACLs, so clients see
 // and set the canned ACL that matches the policy.
 import { cannedAclOf, policyFromCannedAcl, policyFromGrants, readGroupOf, type BucketPolicy } from '../../core/acl.ts';
-import { requireBucket, setBucketPolicy } from '../../core/buckets.ts';
+import { requireAdminister, requireWrite } from '../../core/access.ts';
+import { requireBucket, updateBucketSettings } from '../../core/buckets.ts';
 import { headObject } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -50,17 +51,18 @@ async function requestedPolicy(ctx: S3Context): Promise<BucketPolicy> {
 
 export const getBucketAclOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  requireAdminister(bucket, ctx.principal);
   return xmlReply(aclXml(bucket.owner_id, bucket.policy));
 };
 
 export const putBucketAclOp: S3Operation = async (ctx) => {
-  await requireBucket(ctx.storage, bucketOf(ctx));
-  await setBucketPolicy(ctx.storage, bucketOf(ctx), await requestedPolicy(ctx));
+  requireAdminister(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal);
+  await updateBucketSettings(ctx.storage, bucketOf(ctx), ctx.principal, { policy: await requestedPolicy(ctx) });
   return { status: 200 };
 };
 
 export const getObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket, object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const { bucket, object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   return xmlReply(aclXml(object.owner_id, bucket.policy));
 };
 
@@ -70,7 +72,8 @@ export const getObjectAclOp: S3Operation = async (ctx) => {
  * a single object more public than its bucket is refused, not ignored.
  */
 export const putObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const { bucket } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  requireWrite(bucket, ctx.principal);
   const wanted = await requestedPolicy(ctx);
   if (wanted !== 'private' && wanted !== bucket.policy) {
     throw new S3Error(

@@ -1,9 +1,11 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning.
 import { policyFromCannedAcl } from '../../core/acl.ts';
+import { requireSee } from '../../core/access.ts';
 import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
+import type { BucketRow } from '../../core/storage.ts';
 import { ownerId } from '../../principals/principal.ts';
-import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
+import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { isoTime, toXml } from '../xml.ts';
@@ -14,6 +16,8 @@ export function ownerXml(id: string | null) {
 }
 
 export const listBucketsOp: S3Operation = async (ctx) => {
+  // S3 refuses an anonymous ListBuckets; everyone else sees the buckets RLS shows them.
+  if (ctx.principal.kind === 'anonymous') throw new S3Error('AccessDenied');
   const buckets = await listBuckets(ctx.storage, ctx.principal);
   return xmlReply(
     toXml('ListAllMyBucketsResult', {
@@ -41,24 +45,31 @@ export const createBucketOp: S3Operation = async (ctx) => {
 };
 
 export const deleteBucketOp: S3Operation = async (ctx) => {
-  await deleteBucket(ctx.storage, bucketOf(ctx));
+  await deleteBucket(ctx.storage, bucketOf(ctx), ctx.principal);
   return { status: 204 };
 };
 
-export const headBucketOp: S3Operation = async (ctx) => {
+/** The bucket, if the principal may know about it (HeadBucket, GetBucketLocation...). */
+async function visibleBucket(ctx: S3Context): Promise<BucketRow> {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  requireSee(bucket, ctx.principal);
+  return bucket;
+}
+
+export const headBucketOp: S3Operation = async (ctx) => {
+  const bucket = await visibleBucket(ctx);
   return { status: 200, headers: { 'x-amz-bucket-region': bucket.region } };
 };
 
 export const getBucketLocationOp: S3Operation = async (ctx) => {
-  const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  const bucket = await visibleBucket(ctx);
   // us-east-1 is reported as an empty LocationConstraint (GetBucketLocation docs).
   const region = bucket.region === 'us-east-1' ? '' : bucket.region;
   return xmlReply(toXml('LocationConstraint', { '#text': region }));
 };
 
 export const getBucketVersioningOp: S3Operation = async (ctx) => {
-  await requireBucket(ctx.storage, bucketOf(ctx));
+  await visibleBucket(ctx);
   // Versioning is never enabled here; S3 answers an empty configuration then.
   return xmlReply(toXml('VersioningConfiguration', {}));
 };

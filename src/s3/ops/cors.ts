@@ -1,6 +1,7 @@
 // Bucket CORS: Put/Get/DeleteBucketCors, the preflight OPTIONS answer, and
 // the Access-Control-* headers on actual cross-origin responses.
 import type { IncomingMessage } from 'node:http';
+import { requireAdminister } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { matchCorsRule, setBucketCors, type CorsRule } from '../../core/cors.ts';
 import type { BucketRow } from '../../core/storage.ts';
@@ -13,7 +14,10 @@ import type { Storage } from '../../core/storage.ts';
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => String(x).trim());
 
 export const putBucketCorsOp: S3Operation = async (ctx) => {
-  const doc = await readXmlBody(ctx, { optional: false, beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)) });
+  const doc = await readXmlBody(ctx, {
+    optional: false,
+    beforeBody: async () => requireAdminister(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
+  });
   const config = doc?.CORSConfiguration as { CORSRule?: Array<Record<string, unknown>> } | undefined;
   if (!config || typeof config !== 'object') throw new S3Error('MalformedXML');
   const rules: CorsRule[] = (config.CORSRule ?? []).map((r) => ({
@@ -24,12 +28,13 @@ export const putBucketCorsOp: S3Operation = async (ctx) => {
     exposeHeaders: strings(r.ExposeHeader),
     ...(r.MaxAgeSeconds !== undefined ? { maxAgeSeconds: Number(r.MaxAgeSeconds) } : {}),
   }));
-  await setBucketCors(ctx.storage, bucketOf(ctx), rules);
+  await setBucketCors(ctx.storage, bucketOf(ctx), ctx.principal, rules);
   return { status: 200 };
 };
 
 export const getBucketCorsOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
+  requireAdminister(bucket, ctx.principal);
   if (!bucket.cors) throw new S3Error('NoSuchCORSConfiguration', undefined, { BucketName: bucket.name });
   return xmlReply(
     toXml('CORSConfiguration', {
@@ -46,7 +51,7 @@ export const getBucketCorsOp: S3Operation = async (ctx) => {
 };
 
 export const deleteBucketCorsOp: S3Operation = async (ctx) => {
-  await setBucketCors(ctx.storage, bucketOf(ctx), null);
+  await setBucketCors(ctx.storage, bucketOf(ctx), ctx.principal, null);
   return { status: 204 };
 };
 

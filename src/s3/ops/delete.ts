@@ -1,6 +1,7 @@
 // DeleteObject and DeleteObjects (POST /bucket?delete).
 import { deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
 import { deleteObject, validateKey } from '../../core/objects.ts';
+import { requireWrite } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { isS3Error, S3Error } from '../errors.ts';
@@ -47,7 +48,7 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
   const body = await readVerifiedBody(ctx, {
     maxBytes: MAX_REQUEST_XML,
     requireDigest: true,
-    beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)),
+    beforeBody: async () => requireWrite(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
   });
 
   const { quiet, entries } = parseDeleteRequest(body.toString('utf8'));
@@ -63,11 +64,11 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
       refused.set(i, err);
     }
   });
-  await deleteObjects(ctx.storage, bucketOf(ctx), keys, ctx.principal);
+  const outcome = await deleteObjects(ctx.storage, bucketOf(ctx), keys, ctx.principal);
   const deleted: XmlNode[] = [];
   const errors: XmlNode[] = [];
   entries.forEach((e, i) => {
-    const err = refused.get(i);
+    const err = refused.get(i) ?? (outcome.refused.has(e.key) ? new S3Error('AccessDenied') : undefined);
     if (err) errors.push({ Key: e.key, VersionId: e.versionId, Code: err.code, Message: err.message });
     else if (!quiet) deleted.push({ Key: e.key, VersionId: e.versionId });
   });

@@ -178,13 +178,13 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
 }
 
 export const headObjectOp: S3Operation = async (ctx) => {
-  const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const { status, headers } = planRead(ctx, object);
   return { status, headers };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
-  const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const plan = planRead(ctx, found.object);
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   return { status: plan.status, headers: plan.headers, body: await openObject(ctx.storage, found, plan.range) };

@@ -63,7 +63,7 @@ export const listObjectsV2Op: S3Operation = async (ctx) => {
     after = decoded.slice(3);
   }
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after, maxKeys });
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after, maxKeys, principal: ctx.principal });
   const body = listing(result, enc, q.get('fetch-owner') === 'true');
   return xmlReply(
     toXml('ListBucketResult', {
@@ -91,7 +91,7 @@ export const listObjectsOp: S3Operation = async (ctx) => {
   const delimiter = q.get('delimiter') ?? '';
   const marker = q.get('marker') ?? '';
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: marker, maxKeys });
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: marker, maxKeys, principal: ctx.principal });
   return xmlReply(
     toXml('ListBucketResult', {
       Name: result.bucket.name,
@@ -123,7 +123,7 @@ export const listObjectVersionsOp: S3Operation = async (ctx) => {
     throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
   }
   const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: keyMarker, maxKeys });
+  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: keyMarker, maxKeys, principal: ctx.principal });
   const next = result.isTruncated && result.last;
   return xmlReply(
     toXml('ListVersionsResult', {

@@ -96,6 +96,7 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     partNumber,
     body: payload.body,
     expectedSize: payload.expectedSize,
+    principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
     beforeBody: () => acceptBody(ctx),
     verify(staged) {
@@ -141,6 +142,7 @@ export const uploadPartCopyOp: S3Operation = async (ctx) => {
     sourceKey: source.key,
     range,
     checkSource: (o) => checkCopyConditions(h, o),
+    principal: ctx.principal,
   });
   const body: XmlNode = { ETag: part.etag, LastModified: isoTime(part.uploaded_at) };
   const checksum = checksumAlgorithm ? part.checksums[checksumAlgorithm] : undefined;
@@ -190,14 +192,14 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
 };
 
 export const abortMultipartUploadOp: S3Operation = async (ctx) => {
-  await abortUpload(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx));
+  await abortUpload(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx), ctx.principal);
   return { status: 204 };
 };
 
 export const listPartsOp: S3Operation = async (ctx) => {
   const maxParts = intParam(ctx, 'max-parts', MAX_LISTED, MAX_LISTED);
   const marker = intParam(ctx, 'part-number-marker', 0);
-  const page = await listParts(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx), { marker, maxParts });
+  const page = await listParts(ctx.storage, bucketOf(ctx), keyOf(ctx), uploadIdOf(ctx), ctx.principal, { marker, maxParts });
   const algorithm = page.upload.checksum_algorithm;
   const last = page.parts[page.parts.length - 1];
   return xmlReply(
@@ -229,7 +231,7 @@ export const listMultipartUploadsOp: S3Operation = async (ctx) => {
   const delimiter = q.get('delimiter') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = keyMarker === '' ? '' : (q.get('upload-id-marker') ?? '');
-  const page = await listUploads(ctx.storage, bucketOf(ctx), { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const page = await listUploads(ctx.storage, bucketOf(ctx), ctx.principal, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
   return xmlReply(
     toXml('ListMultipartUploadsResult', {
       Bucket: bucketOf(ctx),

@@ -149,7 +149,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   await verifyPostSignature(
     fields,
     async (id) => {
-      const resolved = await keys.resolve(id);
+      const resolved = await keys.resolve(id, fields.get('x-amz-security-token'));
       principal = resolved?.principal;
       return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
     },

@@ -1,5 +1,6 @@
 // Put/Get/DeleteObjectTagging (PUT|GET|DELETE /bucket/key?tagging).
 import { getObjectTags, setObjectTags, validateTags, type Tags } from '../../core/tagging.ts';
+import { requireWrite } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -39,23 +40,23 @@ export function parseTaggingXml(text: string): Tags {
 export const putObjectTaggingOp: S3Operation = async (ctx) => {
   const body = await readVerifiedBody(ctx, {
     maxBytes: Math.min(MAX_TAGGING_XML, MAX_REQUEST_XML),
-    beforeBody: () => requireBucket(ctx.storage, bucketOf(ctx)),
+    beforeBody: async () => requireWrite(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
   });
   const text = body.toString('utf8').trim();
   if (text === '') throw new S3Error('MalformedXML');
   const tags = parseTaggingXml(text);
-  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), tags);
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, tags);
   return { status: 200 };
 };
 
 export const getObjectTaggingOp: S3Operation = async (ctx) => {
-  const tags = await getObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx));
+  const tags = await getObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const tag = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   // An empty TagSet is written as <TagSet></TagSet>, as S3 does.
   return xmlReply(toXml('Tagging', { TagSet: { Tag: tag } }));
 };
 
 export const deleteObjectTaggingOp: S3Operation = async (ctx) => {
-  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), {});
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, {});
   return { status: 204 };
 };

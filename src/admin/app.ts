@@ -1,0 +1,85 @@
+// The admin API (/admin/v1): access keys and bucket settings. Only the
+// service role gets in — the root key or a service-role access key by SigV4,
+// or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
+import { createHash } from 'node:crypto';
+import type http from 'node:http';
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { updateBucketSettings } from '../core/buckets.ts';
+import type { BucketRow, Storage } from '../core/storage.ts';
+import { jsonError } from '../http/json-error.ts';
+import { authenticate, type Authenticator } from '../principals/authenticate.ts';
+import { isService, type Principal } from '../principals/principal.ts';
+import type { SecretBox } from '../principals/secret-box.ts';
+import { isS3Error } from '../s3/errors.ts';
+import { keysAdmin } from './keys.ts';
+
+export type AdminEnv = {
+  Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
+  Variables: { principal: Principal };
+};
+
+/** Admin request bodies are small JSON documents. */
+const MAX_ADMIN_BODY = 64 * 1024;
+
+export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox }): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
+
+  app.use('*', async (c, next) => {
+    const req = c.env.incoming;
+    let principal: Principal;
+    try {
+      const { principal: p, signature } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, deps.auth);
+      principal = p;
+      if (signature && /^[0-9a-f]{64}$/.test(signature.payloadHash)) {
+        // A signed payload hash must be the body's.
+        const body = Buffer.from(await c.req.arrayBuffer());
+        if (body.length > MAX_ADMIN_BODY) return jsonError(c, 413, 'PayloadTooLarge', 'The request body is too large.');
+        if (createHash('sha256').update(body).digest('hex') !== signature.payloadHash) {
+          return jsonError(c, 400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match the body.");
+        }
+      }
+    } catch (err) {
+      if (!isS3Error(err)) throw err;
+      return jsonError(c, err.status === 400 ? 400 : 403, err.code, err.message);
+    }
+    if (principal.kind === 'anonymous') return jsonError(c, 401, 'Unauthorized', 'The admin API needs service-role credentials.');
+    if (!isService(principal)) return jsonError(c, 403, 'AccessDenied', 'The admin API is for the service role only.');
+    c.set('principal', principal);
+    await next();
+  });
+
+  app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box }));
+
+  const settings = z
+    .object({
+      policy: z.enum(['private', 'authenticated', 'public']).optional(),
+      member_writes: z.boolean().optional(),
+      public_list: z.boolean().optional(),
+    })
+    .strict();
+  const bucketJson = (b: BucketRow) => ({
+    id: b.id,
+    name: b.name,
+    owner_id: b.owner_id,
+    policy: b.policy,
+    member_writes: b.member_writes,
+    public_list: b.public_list,
+    created_at: b.created_at.toISOString(),
+  });
+  app.patch('/buckets/:name', async (c) => {
+    const parsed = settings.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const { policy, member_writes: memberWrites, public_list: publicList } = parsed.data;
+    const row = await updateBucketSettings(deps.storage, c.req.param('name'), c.get('principal'), { policy, memberWrites, publicList });
+    return c.json(bucketJson(row));
+  });
+
+  app.onError((err, c: Context) => {
+    if (isS3Error(err)) return jsonError(c, err.status as ContentfulStatusCode, err.code, err.message);
+    deps.storage.log.error({ err }, 'admin API failure');
+    return jsonError(c, 500, 'InternalError', 'Internal error.');
+  });
+  return app;
+}

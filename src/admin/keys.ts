@@ -1,0 +1,65 @@
+// The access-key admin API, mounted at /admin/v1/keys behind a middleware
+// that lets only the service role through (this file assumes it did):
+//   POST   /      { user_id, role?, name? } → 201 the key, with its secret (shown this once)
+//   GET    /      → 200 [ key, ... ]          active keys, never a secret
+//   DELETE /:id   → 204; 404 when unknown or already revoked
+// Errors are JSON in Supabase Storage's shape (http/json-error.ts); anything
+// unexpected goes to the mounting app's onError, which logs it.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Sql } from '../db/connect.ts';
+import { jsonError } from '../http/json-error.ts';
+import {
+  AccessKeyInputError,
+  accessKeyFields,
+  createAccessKey,
+  describeIssues,
+  listAccessKeys,
+  revokeAccessKey,
+} from '../principals/access-keys.ts';
+import type { SecretBox } from '../principals/secret-box.ts';
+
+export interface KeysAdminDeps {
+  sql: Sql;
+  /** Seals new secrets: SecretBox over MasterKey.derive('access-key-secrets'). */
+  box: SecretBox;
+}
+
+// The wire names of accessKeyFields. Strict: a misspelt field ("userId",
+// "roles") is an error rather than a silently defaulted key.
+const CreateBody = z.strictObject(
+  { user_id: accessKeyFields.userId, role: accessKeyFields.role, name: accessKeyFields.name },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : 'the body must be a JSON object') },
+);
+
+export function keysAdmin(deps: KeysAdminDeps): Hono {
+  const app = new Hono();
+
+  app.post('/', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return jsonError(c, 400, 'InvalidRequest', 'the body must be JSON');
+    }
+    const parsed = CreateBody.safeParse(body);
+    if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', describeIssues(parsed.error));
+    const { user_id: userId, role, name } = parsed.data;
+    try {
+      return c.json(await createAccessKey(deps.sql, deps.box, { userId, role, name }), 201);
+    } catch (err) {
+      if (err instanceof AccessKeyInputError) return jsonError(c, 400, 'InvalidRequest', err.message);
+      throw err;
+    }
+  });
+
+  app.get('/', async (c) => c.json(await listAccessKeys(deps.sql)));
+
+  app.delete('/:id', async (c) => {
+    const id = c.req.param('id');
+    if (!(await revokeAccessKey(deps.sql, id))) return jsonError(c, 404, 'NotFound', `no active access key with id ${id}`);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

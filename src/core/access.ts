@@ -1,0 +1,84 @@
+// What a principal may do with a bucket, decided from the bucket row alone.
+// Row-level security in Postgres (migration 0009) is the enforcement: every
+// object row read or written goes through it. These checks mirror the same
+// rules one level up, so that a request that can only fail is refused before
+// its body is read (and before 100 Continue), and so that a refusal gets the
+// error S3 would give (AccessDenied rather than an empty answer).
+import { isService, ownerId, type Principal } from '../principals/principal.ts';
+import { S3Error } from '../s3/errors.ts';
+import type { BucketRow } from './storage.ts';
+
+function ownsBucket(bucket: BucketRow, p: Principal): boolean {
+  const me = ownerId(p);
+  return me !== null && bucket.owner_id === me;
+}
+
+/** Reads every object of the bucket (the bucket policy grants it). */
+export function canReadAll(bucket: BucketRow, p: Principal): boolean {
+  if (isService(p) || bucket.policy === 'public') return true;
+  if (p.kind !== 'user') return false;
+  return bucket.policy === 'authenticated' || ownsBucket(bucket, p);
+}
+
+/** Lists the bucket; RLS then shows each principal the rows it may read. */
+export function canList(bucket: BucketRow, p: Principal): boolean {
+  if (p.kind === 'anonymous') return bucket.policy === 'public' && bucket.public_list;
+  return canReadAll(bucket, p) || bucket.member_writes;
+}
+
+/** Creates objects in the bucket (and, as a member, overwrites or deletes its own). */
+export function canWrite(bucket: BucketRow, p: Principal): boolean {
+  if (isService(p)) return true;
+  if (p.kind !== 'user') return false;
+  return ownsBucket(bucket, p) || bucket.member_writes;
+}
+
+/** Changes the bucket itself: delete it, its policy, ACL, CORS rules. */
+export function canAdminister(bucket: BucketRow, p: Principal): boolean {
+  return isService(p) || ownsBucket(bucket, p);
+}
+
+/** Knows the bucket exists (HeadBucket, GetBucketLocation and the like). */
+export function canSee(bucket: BucketRow, p: Principal): boolean {
+  return canReadAll(bucket, p) || canWrite(bucket, p);
+}
+
+function denied(): S3Error {
+  return new S3Error('AccessDenied');
+}
+
+export function requireList(bucket: BucketRow, p: Principal): void {
+  if (!canList(bucket, p)) throw denied();
+}
+
+export function requireWrite(bucket: BucketRow, p: Principal): void {
+  if (!canWrite(bucket, p)) throw denied();
+}
+
+export function requireAdminister(bucket: BucketRow, p: Principal): void {
+  if (!canAdminister(bucket, p)) throw denied();
+}
+
+export function requireSee(bucket: BucketRow, p: Principal): void {
+  if (!canSee(bucket, p)) throw denied();
+}
+
+/**
+ * An object row RLS did not return: NoSuchKey for a principal allowed to
+ * know what the bucket holds, AccessDenied otherwise (as S3 does without
+ * s3:ListBucket).
+ */
+export function missingObject(bucket: BucketRow, p: Principal, key: string): S3Error {
+  return canList(bucket, p) ? new S3Error('NoSuchKey', undefined, { Key: key }) : denied();
+}
+
+/** Postgres' insufficient_privilege (42501): an RLS policy refused a row. */
+export function isRlsRefusal(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === '42501';
+}
+
+/** Rethrows an RLS refusal as S3's AccessDenied. */
+export function rethrowRefusal(err: unknown): never {
+  if (isRlsRefusal(err)) throw denied();
+  throw err;
+}

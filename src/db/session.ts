@@ -1,0 +1,90 @@
+// Statements run as a principal: each transaction first sets the database
+// role and the claims that the row-level-security policies read
+// (src/db/migrations/0009_principals_rls.sql). BEGIN, the principal and the
+// first statements leave in one write and come back in one read, so RLS adds
+// no round trip: postgres.js pipelines queries on a reserved connection, in
+// the order their promises are first awaited.
+import type { Principal } from '../principals/principal.ts';
+import type { Sql, TransactionSql } from './connect.ts';
+
+/** The database role each kind of principal acts as. */
+export const DB_ROLES = {
+  anon: 'aerostore_anon',
+  authenticated: 'aerostore_authenticated',
+  service: 'aerostore_service',
+} as const;
+
+/** Maintenance work (collection, expiry, key lookup): the service role, named as such. */
+export const SERVICE: Principal = { kind: 'user', via: 'access-key', userId: null, role: 'service' };
+
+function settingsOf(p: Principal): { role: string; claims: string } {
+  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }) };
+  const role = p.role === 'service' ? DB_ROLES.service : DB_ROLES.authenticated;
+  const claims = JSON.stringify({ ...(p.userId ? { sub: p.userId } : {}), role: p.role === 'service' ? 'service_role' : 'authenticated' });
+  return { role, claims };
+}
+
+type Query<T> = Promise<T> & { execute(): Query<T> };
+
+/** Starts the transaction and sets the principal, without waiting for either. */
+function open(c: Sql, p: Principal): Promise<unknown> {
+  const { role, claims } = settingsOf(p);
+  // execute() sends at once: these two go ahead of anything the caller queues.
+  const started = Promise.all([
+    (c`begin` as unknown as Query<unknown>).execute(),
+    (c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true)` as unknown as Query<unknown>).execute(),
+  ]);
+  // Awaited (and reported) after the caller's statements; this keeps an early
+  // failure from surfacing as an unhandled rejection meanwhile.
+  started.catch(() => {});
+  return started;
+}
+
+/**
+ * Runs `fn` in a transaction as `principal`. Commits when `fn` resolves,
+ * rolls back when it throws. `fn` should start its first statement(s)
+ * before awaiting anything else, so they ride with BEGIN.
+ */
+export async function asPrincipal<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  const c = await sql.reserve();
+  try {
+    const started = open(c as unknown as Sql, principal);
+    let result: T;
+    try {
+      result = await fn(c as unknown as TransactionSql);
+      await started;
+    } catch (err) {
+      // A failure to start is the real cause of whatever failed after it.
+      const cause = await started.then(() => err, (startErr: unknown) => startErr);
+      await c`rollback`.catch(() => {});
+      throw cause;
+    }
+    const done = await c`commit`;
+    // COMMIT of a transaction that failed inside (an error swallowed by fn) reports ROLLBACK.
+    if (done.command !== 'COMMIT') throw new Error(`transaction rolled back (${done.command})`);
+    return result;
+  } finally {
+    c.release();
+  }
+}
+
+/**
+ * One read as `principal` in one round trip: BEGIN, principal, the
+ * statements and COMMIT go out together. For statements that change nothing.
+ */
+export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Query<T>): Promise<T> {
+  const c = await sql.reserve();
+  try {
+    const started = open(c as unknown as Sql, principal);
+    const query = fn(c as unknown as TransactionSql);
+    query.execute();
+    const commit = (c`commit` as unknown as Query<unknown>).execute();
+    const [, result] = await Promise.all([started, query, commit]);
+    return result;
+  } catch (err) {
+    await c`rollback`.catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}
