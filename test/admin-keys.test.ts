@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { errorCode } from './support/s3-xml.ts';
 import { S3RawClient, sendRaw, type Credentials, type RawResponse } from './support/signer.ts';
+import { embeddedDatabaseUrl } from './support/database.ts';
 import { ROOT, startTestServer, type TestServer } from './support/server.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -31,13 +32,6 @@ let b: TestServer; // DATABASE_URL → a's Postgres
 let dbUrl: string;
 let db: postgres.Sql;
 let rootA: S3RawClient;
-
-/** The URL of the embedded Postgres a server runs in its data directory. */
-async function embeddedDatabaseUrl(dataDir: string): Promise<string> {
-  const port = Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3]);
-  const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8')).trim();
-  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-}
 
 before(async () => {
   a = await startTestServer({ env: { AEROSTORE_MASTER_KEY: MASTER_KEY } });

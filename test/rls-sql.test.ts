@@ -1,0 +1,177 @@
+// Row-level security seen from SQL: an application connected to the metadata
+// database as its own login role, with a user's claims set, sees exactly the
+// rows that user may read over S3 — and without claims only public ones.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
+import { embeddedDatabaseUrl } from './support/database.ts';
+import { xmlValues } from './support/s3-xml.ts';
+import { S3RawClient } from './support/signer.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+let srv: TestServer;
+let root: S3RawClient;
+let superuser: postgres.Sql;
+let app: postgres.Sql;
+const A = randomUUID();
+const B = randomUUID();
+const users: Record<string, S3RawClient> = {};
+
+async function userClient(userId: string): Promise<S3RawClient> {
+  const res = await root.send({
+    method: 'POST',
+    path: '/admin/v1/keys',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: userId, role: 'authenticated' }),
+  });
+  assert.equal(res.status, 201, res.body.toString());
+  const key = JSON.parse(res.body.toString()) as { access_key_id: string; secret_access_key: string };
+  return new S3RawClient(srv.url, { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key });
+}
+
+async function ok(p: Promise<{ status: number; body: Buffer }>): Promise<void> {
+  const res = await p;
+  assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${res.body}`);
+}
+
+/** Bucket name → policy and member writes, all owned by A. */
+const BUCKETS = {
+  'sql-private': { policy: 'private', member_writes: false },
+  'sql-members': { policy: 'private', member_writes: true },
+  'sql-signed-in': { policy: 'authenticated', member_writes: false },
+  'sql-public': { policy: 'public', member_writes: false },
+} as const;
+
+before(async () => {
+  srv = await startTestServer();
+  root = new S3RawClient(srv.url, srv);
+  users.A = await userClient(A);
+  users.B = await userClient(B);
+  for (const [name, settings] of Object.entries(BUCKETS)) {
+    await ok(users.A.send({ method: 'PUT', path: `/${name}` }));
+    await ok(root.send({ method: 'PATCH', path: `/admin/v1/buckets/${name}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) }));
+    await ok(users.A.send({ method: 'PUT', path: `/${name}/a-small`, body: 'a' }));
+    await ok(users.A.send({ method: 'PUT', path: `/${name}/a-large`, body: 'A'.repeat(2000) }));
+  }
+  await ok(users.B.send({ method: 'PUT', path: '/sql-members/b-own', body: 'b' }));
+
+  superuser = postgres(await embeddedDatabaseUrl(srv.dataDir), { max: 1, onnotice: () => {} });
+  // The role an application would log in as: it may act as an anonymous or
+  // a signed-in principal (README, "Querying the metadata with SQL").
+  await superuser.unsafe(`create role app_reader login password 'app-reader-pw' in role aerostore_anon, aerostore_authenticated`);
+  const url = new URL(await embeddedDatabaseUrl(srv.dataDir));
+  url.username = 'app_reader';
+  url.password = 'app-reader-pw';
+  app = postgres(url.toString(), { max: 1, onnotice: () => {} });
+});
+
+after(async () => {
+  await app?.end({ timeout: 1 });
+  await superuser?.end({ timeout: 1 });
+  await srv?.stop();
+});
+
+type Row = { bucket: string; key: string };
+const names = (rows: readonly Row[]) => rows.map((r) => `${r.bucket}/${r.key}`).sort();
+
+/** The objects the app sees, as `userId` (or with no claims at all). */
+async function visibleAs(userId: string | undefined): Promise<string[]> {
+  return app.begin(async (tx) => {
+    if (userId) {
+      await tx`set local role aerostore_authenticated`;
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: 'authenticated' })}, true)`;
+    }
+    return names(await tx<Row[]>`
+      select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+  });
+}
+
+/** The same world over S3: every key `client` can list in every bucket it may list. */
+async function listedOverS3(client: S3RawClient): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of Object.keys(BUCKETS)) {
+    const res = await client.send({ method: 'GET', path: `/${name}`, query: { 'list-type': '2' } });
+    if (res.status === 403) continue;
+    assert.equal(res.status, 200, res.body.toString());
+    for (const key of xmlValues(res.body.toString(), 'Key')) out.push(`${name}/${key}`);
+  }
+  return out.sort();
+}
+
+describe('row-level security from SQL', () => {
+  it("with user B's claims: exactly what B may read, and what B lists over S3", async () => {
+    const seen = await visibleAs(B);
+    assert.deepEqual(seen, [
+      'sql-members/b-own',
+      'sql-public/a-large',
+      'sql-public/a-small',
+      'sql-signed-in/a-large',
+      'sql-signed-in/a-small',
+    ]);
+    assert.deepEqual(seen, await listedOverS3(users.B));
+  });
+
+  it("with the bucket owner A's claims: all of A's buckets", async () => {
+    const seen = await visibleAs(A);
+    assert.equal(seen.length, 9);
+    assert.deepEqual(seen, await listedOverS3(users.A));
+  });
+
+  it('with no claims: only objects in public buckets', async () => {
+    assert.deepEqual(await visibleAs(undefined), ['sql-public/a-large', 'sql-public/a-small']);
+    // The signed-in role without a user id in the claims is nobody: it sees nothing.
+    const nobody = await app.begin(async (tx) => {
+      await tx`set local role aerostore_authenticated`;
+      return names(await tx<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+    });
+    assert.deepEqual(nobody, []);
+  });
+
+  it("the README's query: a user's own small files in one bucket", async () => {
+    const rows = await app.begin(async (tx) => {
+      await tx`set local role aerostore_authenticated`;
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: A })}, true)`;
+      return tx<{ key: string }[]>`
+        select key from storage.objects
+        where bucket_id = (select id from storage.buckets where name = 'sql-members')
+          and owner_id = storage.uid() and size < 1000
+        order by key`;
+    });
+    assert.deepEqual(rows.map((r) => r.key), ['a-small']);
+  });
+
+  it('writes follow the same rules: B cannot change or delete A’s rows, nor read the key table', async () => {
+    await app.begin(async (tx) => {
+      await tx`set local role aerostore_authenticated`;
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: B })}, true)`;
+      // A's objects in an authenticated bucket are visible to B, but not B's to change.
+      const updated = await tx`update storage.objects set content_type = 'text/evil' where key = 'a-small' returning 1`;
+      assert.equal(updated.length, 0);
+      const deleted = await tx`delete from storage.objects where key = 'a-small' returning 1`;
+      assert.equal(deleted.length, 0);
+      const taken = await tx`update storage.buckets set owner_id = ${B} returning 1`;
+      assert.equal(taken.length, 0);
+    });
+    await assert.rejects(
+      app.begin(async (tx) => {
+        await tx`set local role aerostore_authenticated`;
+        await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: B })}, true)`;
+        await tx`select * from storage.access_keys`;
+      }),
+      /permission denied/,
+    );
+    // Cannot give itself the service role.
+    await assert.rejects(app.begin((tx) => tx`set local role aerostore_service`), /permission denied/);
+    const [still] = await superuser<{ n: number }[]>`select count(*)::int as n from storage.objects where key = 'a-small'`;
+    assert.equal(still.n, Object.keys(BUCKETS).length);
+  });
+
+  it('every storage table forces row-level security, so even its owner is filtered', async () => {
+    const tables = await superuser<{ relname: string; relforcerowsecurity: boolean }[]>`
+      select c.relname, c.relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'storage' and c.relkind = 'r' order by 1`;
+    assert.ok(tables.length >= 7);
+    for (const t of tables) assert.equal(t.relforcerowsecurity, true, `${t.relname} forces row-level security`);
+  });
+});
