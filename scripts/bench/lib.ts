@@ -153,7 +153,8 @@ export async function checkSignerAgainstSmithy(creds: Credentials): Promise<void
 export interface Target {
   name: string;
   base: URL;
-  signer: FastSigner;
+  /** null: requests go unsigned (anonymous, or authenticated by a header such as a JWT bearer). */
+  signer: FastSigner | null;
 }
 
 export interface Reply {
@@ -177,18 +178,16 @@ export function send(
   agent: http.Agent,
   method: string,
   path: string,
-  opts: { query?: Record<string, string>; body?: Buffer; payloadHash?: string; keepBody?: boolean } = {},
+  opts: { query?: Record<string, string>; body?: Buffer; payloadHash?: string; keepBody?: boolean; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   // After Ctrl-C no new requests: the servers drain what is in flight and stop.
   if (interruptedBy) return Promise.reject(new Error(`interrupted by ${interruptedBy}`));
   const qs = queryString(opts.query);
-  const headers: Record<string, string | number> = target.signer.sign(
-    method,
-    target.base.host,
-    path,
-    opts.query,
-    opts.payloadHash ?? (opts.body ? UNSIGNED : EMPTY_SHA256),
-  );
+  const payloadHash = opts.payloadHash ?? (opts.body ? UNSIGNED : EMPTY_SHA256);
+  const headers: Record<string, string | number> = {
+    ...(target.signer ? target.signer.sign(method, target.base.host, path, opts.query, payloadHash) : {}),
+    ...opts.headers,
+  };
   if (opts.body) headers['content-length'] = opts.body.length;
   return new Promise((resolve, reject) => {
     const req = http.request(

@@ -1,0 +1,177 @@
+// `npm run bench:rls`: what row-level security costs a request. The same
+// aerostore serves PUT and GET of 4 KiB objects to two principals in turn:
+//   root — the root key (service role: RLS's explicit `using (true)` policies);
+//   user — an access key of an ordinary user (authenticated role: the
+//          bucket-owner and object-owner policies are evaluated per row).
+// Each principal writes and reads its own bucket, in interleaved rounds
+// (root, user, user, root, ...), with the same client: node:http keep-alive,
+// 16 concurrent clients, SigV4 with the body's SHA-256. The figure is the
+// ratio user / root of requests per second (the issue's target: ≥ 0.9).
+// A third principal, user-jwt, sends the same user's requests with
+// `Authorization: Bearer` (a JWT instead of SigV4) for comparison.
+//
+// Flags: --quick (2 rounds instead of 5), --rounds N.
+import { randomFillSync, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import {
+  BenchFailure,
+  checkSignerAgainstSmithy,
+  describeFailure,
+  EMPTY_SHA256,
+  FastSigner,
+  fmt,
+  fmtMs,
+  loadSummary,
+  machineSummary,
+  median,
+  onInterrupt,
+  percentile,
+  reportServerFailure,
+  runBenchmark,
+  send,
+  sha256Hex,
+  table,
+  type Target,
+} from './lib.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  console.log('usage: npm run bench:rls -- [--quick] [--rounds N]');
+  process.exit(0);
+}
+const ROUNDS = flags.rounds ? Number(flags.rounds) : flags.quick ? 2 : 5;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a positive integer');
+
+const SIZE = 4 * 1024;
+const CONCURRENCY = 16;
+const MAX_OPS = 20_000;
+const SECONDS = 2;
+const KEY_SPACE = 20_000;
+const JWT_SECRET = 'bench-rls-jwt-secret-0123456789abcdef';
+
+type Op = 'PUT' | 'GET';
+
+interface Subject {
+  name: string;
+  bucket: string;
+  target: Target;
+  /** Extra headers on every request (the JWT bearer token). */
+  headers: Record<string, string>;
+  written: Set<number>;
+  cursor: number;
+}
+
+interface Round {
+  ops: number;
+  elapsedMs: number;
+  latencies: number[];
+}
+
+async function runRound(s: Subject, op: Op, maxOps: number, seconds: number): Promise<Round> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const readable = [...s.written];
+  if (op === 'GET' && readable.length === 0) throw new BenchFailure(`${s.name}: nothing to GET`);
+  const latencies: number[] = [];
+  let issued = 0;
+  const base = s.cursor;
+  const deadline = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  const worker = async () => {
+    const body = randomFillSync(Buffer.allocUnsafe(SIZE));
+    while (issued < maxOps && performance.now() < deadline) {
+      const n = issued++;
+      const slot = op === 'PUT' ? (base + n) % KEY_SPACE : readable[n % readable.length];
+      const path = `/${s.bucket}/k${slot}`;
+      const t = performance.now();
+      if (op === 'PUT') {
+        randomFillSync(body, 0, 16); // unique content: no deduplication shortcut
+        const r = await send(s.target, agent, 'PUT', path, { body, payloadHash: sha256Hex(body), headers: s.headers });
+        if (r.status !== 200) throw new BenchFailure(`${s.name}: ${describeFailure('PUT', path, r)}`);
+        s.written.add(slot);
+      } else {
+        const r = await send(s.target, agent, 'GET', path, { payloadHash: EMPTY_SHA256, headers: s.headers });
+        if (r.status !== 200 || r.bytes !== SIZE) throw new BenchFailure(`${s.name}: ${describeFailure('GET', path, r)}`);
+      }
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  if (op === 'PUT') s.cursor = (base + issued) % KEY_SPACE;
+  agent.destroy();
+  return { ops: latencies.length, elapsedMs: performance.now() - t0, latencies };
+}
+
+async function main(): Promise<void> {
+  let server: TestServer | undefined;
+  onInterrupt(async () => server?.stop());
+  try {
+    console.log(`aerostore RLS cost benchmark — ${machineSummary()}`);
+    console.log(`${ROUNDS} interleaved round(s) per principal; 4 KiB objects, ${CONCURRENCY} clients; ${loadSummary()} at start\n`);
+    server = await startTestServer({ env: { AEROSTORE_JWT_SECRET: JWT_SECRET } });
+    const base = new URL(server.url);
+    const rootCreds = { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
+    await checkSignerAgainstSmithy(rootCreds);
+    const rootTarget: Target = { name: 'root', base, signer: new FastSigner(rootCreds) };
+
+    const agent = new http.Agent({ keepAlive: false });
+    const userId = randomUUID();
+    const keyBody = Buffer.from(JSON.stringify({ user_id: userId, role: 'authenticated', name: 'bench' }));
+    const created = await send(rootTarget, agent, 'POST', '/admin/v1/keys', {
+      body: keyBody,
+      payloadHash: sha256Hex(keyBody),
+      headers: { 'content-type': 'application/json' },
+    });
+    if (created.status !== 201) throw new BenchFailure(`creating a user key: ${describeFailure('POST', '/admin/v1/keys', created)}`);
+    const key = JSON.parse(created.body?.toString() ?? '') as { access_key_id: string; secret_access_key: string };
+    const userTarget: Target = { name: 'user', base, signer: new FastSigner({ accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key }) };
+    const jwt = await new SignJWT({ role: 'authenticated' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setExpirationTime('2h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+
+    const subjects: Subject[] = [
+      { name: 'root', bucket: 'bench-root', target: rootTarget, headers: {}, written: new Set(), cursor: 0 },
+      { name: 'user', bucket: 'bench-user', target: userTarget, headers: {}, written: new Set(), cursor: 0 },
+      { name: 'user-jwt', bucket: 'bench-user', target: { ...userTarget, name: 'user-jwt', signer: null }, headers: { authorization: `Bearer ${jwt}` }, written: new Set(), cursor: KEY_SPACE / 2 },
+    ];
+    for (const s of subjects.slice(0, 2)) {
+      const r = await send(s.target, agent, 'PUT', `/${s.bucket}`, { payloadHash: EMPTY_SHA256 });
+      if (r.status !== 200) throw new BenchFailure(`${s.name}: ${describeFailure('PUT', `/${s.bucket}`, r)}`);
+    }
+
+    const rows: string[][] = [];
+    for (const op of ['PUT', 'GET'] as Op[]) {
+      const rounds = new Map<string, Round[]>(subjects.map((s) => [s.name, []]));
+      for (const s of subjects) await runRound(s, op, MAX_OPS / 4, SECONDS / 4); // warm-up
+      for (let i = 0; i < ROUNDS; i++) {
+        const order = i % 2 === 0 ? subjects : [...subjects].reverse();
+        for (const s of order) rounds.get(s.name)!.push(await runRound(s, op, MAX_OPS, SECONDS));
+      }
+      const rate = (name: string) => median(rounds.get(name)!.map((r) => r.ops / (r.elapsedMs / 1000)));
+      const p99 = (name: string) => percentile(rounds.get(name)!.flatMap((r) => r.latencies).sort((a, b) => a - b), 0.99);
+      for (const s of subjects) {
+        rows.push([`${op} 4 KiB`, s.name, fmt(rate(s.name)), fmtMs(p99(s.name)), fmt(rate(s.name) / rate('root'), 2)]);
+      }
+    }
+    console.log(table(['case', 'principal', 'ops/s (median of rounds)', 'p99 ms', 'ratio to root'], rows, 2));
+    console.log(`\n${loadSummary()} at the end.`);
+  } catch (err) {
+    reportServerFailure(server);
+    throw err;
+  } finally {
+    await server?.stop();
+  }
+}
+
+runBenchmark(main);
