@@ -17,11 +17,12 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { awsCliScenario } from './aws-cli.ts';
 import { boto3Scenario } from './boto3.ts';
 import { CheckFailed, CommandError, randomFile, takeTranscript, truncate, type Scenario, type ScenarioContext, type ServerInfo, type Transcript } from './lib.ts';
+import { PRINCIPAL_SCENARIOS, conformanceJwtSecret } from './principals.ts';
 import { rcloneScenario } from './rclone.ts';
 import { s3cmdScenario } from './s3cmd.ts';
 import { sdkJsScenario } from './sdk-js.ts';
 
-const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario];
+const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS];
 
 const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
 const BIG_SIZE = 50 * 1024 * 1024;
@@ -120,7 +121,8 @@ async function main(): Promise<number> {
       console.log(`server ${info.url} (already running)`);
     } else {
       const ts = Date.now();
-      server = await startTestServer();
+      // The principal scenarios mint JWTs with this secret.
+      server = await startTestServer({ env: { AEROSTORE_JWT_SECRET: conformanceJwtSecret() } });
       const srv = server;
       // Ctrl-C: stop the server we started (by its handle) before leaving.
       process.once('SIGINT', () => {
