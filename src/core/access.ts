@@ -64,12 +64,22 @@ export function requireSee(bucket: BucketRow, p: Principal): void {
 }
 
 /**
- * An object row RLS did not return: NoSuchKey for a principal allowed to
- * know what the bucket holds, AccessDenied otherwise (as S3 does without
- * s3:ListBucket).
+ * Whether "not visible" means "not there": only for a principal that sees
+ * every object of the bucket and may list it. Anyone else (a member of a
+ * private bucket sees only its own objects) cannot be told whether a key
+ * it may not read exists.
+ */
+export function knowsWholeBucket(bucket: BucketRow, p: Principal): boolean {
+  return canReadAll(bucket, p) && canList(bucket, p);
+}
+
+/**
+ * An object row RLS did not return: NoSuchKey for a principal that would
+ * have seen it, AccessDenied otherwise (as S3 answers without
+ * s3:ListBucket), whether or not the key exists.
  */
 export function missingObject(bucket: BucketRow, p: Principal, key: string): S3Error {
-  return canList(bucket, p) ? new S3Error('NoSuchKey', undefined, { Key: key }) : denied();
+  return knowsWholeBucket(bucket, p) ? new S3Error('NoSuchKey', undefined, { Key: key }) : denied();
 }
 
 /** Postgres' insufficient_privilege (42501): an RLS policy refused a row. */

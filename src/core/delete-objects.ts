@@ -12,7 +12,7 @@
 // not delete come back as refused.
 import { asPrincipal } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import { requireWrite } from './access.ts';
+import { knowsWholeBucket, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { collectInBackground, rethrowWriteFailure } from './objects.ts';
 import type { Storage } from './storage.ts';
@@ -23,7 +23,7 @@ export const MAX_DELETE_KEYS = 1000;
 export interface DeleteObjectsResult {
   /** Keys that had an object. */
   deleted: Set<string>;
-  /** Keys whose object the principal may see but not delete. */
+  /** Keys the principal may not delete: visible but not its to delete, or not visible to it at all. */
   refused: Set<string>;
 }
 
@@ -64,6 +64,8 @@ export async function deleteObjects(
       tx<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
     const outcome = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)) };
+    // A principal that does not see the whole bucket cannot be told a key is missing.
+    if (!knowsWholeBucket(bucket, principal)) for (const k of unique) if (!outcome.deleted.has(k)) outcome.refused.add(k);
     if (deleted.length === 0) return outcome;
     const refs = new Map<string, number>();
     for (const d of deleted) refs.set(d.sha256, (refs.get(d.sha256) ?? 0) + 1);

@@ -6,7 +6,7 @@ import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
-import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
+import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { BucketRow, Storage } from './storage.ts';
@@ -321,7 +321,8 @@ export async function openObject(
 /**
  * Deletes a key; deleting a missing key is not an error (S3 answers 204
  * either way). RLS deletes only what the principal may delete; a row it can
- * see but not delete is AccessDenied.
+ * see but not delete is AccessDenied, and so is a key it cannot see at all
+ * unless it sees the whole bucket (core/access.ts knowsWholeBucket).
  */
 export async function deleteObject(
   storage: Storage,
@@ -340,6 +341,7 @@ export async function deleteObject(
       tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
     ]);
     if (kept) throw new S3Error('AccessDenied');
+    if (!gone && !knowsWholeBucket(bucket, principal)) throw new S3Error('AccessDenied');
     if (!gone) return false;
     const [[blob]] = await Promise.all([
       tx<{ ref_count: number }[]>`

@@ -109,44 +109,49 @@ create policy owner_delete on storage.buckets for delete to aerostore_authentica
 -- delete, retag): the bucket owner, or — in a bucket open to member writes
 -- — the owner of the object, for objects it owns.
 create policy anon_read on storage.objects for select to aerostore_anon
-  using (exists (select 1 from storage.buckets b where b.id = bucket_id and b.policy = 'public'));
+  using (exists (select 1 from storage.buckets b where b.id = objects.bucket_id and b.policy = 'public'));
 create policy member_read on storage.objects for select to aerostore_authenticated
   using ((select storage.uid()) is not null
          and (owner_id = (select storage.uid())
-              or exists (select 1 from storage.buckets b where b.id = bucket_id
+              or exists (select 1 from storage.buckets b where b.id = objects.bucket_id
                          and (b.policy in ('public', 'authenticated') or b.owner_id = (select storage.uid())))));
 create policy member_insert on storage.objects for insert to aerostore_authenticated
   with check (owner_id = (select storage.uid())
-              and exists (select 1 from storage.buckets b where b.id = bucket_id
+              and exists (select 1 from storage.buckets b where b.id = objects.bucket_id
                           and (b.owner_id = (select storage.uid()) or b.member_writes)));
+-- (Inside a sub-select on buckets, an unqualified owner_id would be the
+-- bucket's: the object's columns are written objects.*.)
 create policy member_update on storage.objects for update to aerostore_authenticated
-  using (exists (select 1 from storage.buckets b where b.id = bucket_id
-                 and (b.owner_id = (select storage.uid()) or (b.member_writes and owner_id = (select storage.uid())))))
-  with check (exists (select 1 from storage.buckets b where b.id = bucket_id
-                      and (b.owner_id = (select storage.uid()) or (b.member_writes and owner_id = (select storage.uid())))));
+  using (exists (select 1 from storage.buckets b where b.id = objects.bucket_id
+                 and (b.owner_id = (select storage.uid())
+                      or (b.member_writes and objects.owner_id = (select storage.uid())))))
+  with check (exists (select 1 from storage.buckets b where b.id = objects.bucket_id
+                      and (b.owner_id = (select storage.uid())
+                           or (b.member_writes and objects.owner_id = (select storage.uid())))));
 create policy member_delete on storage.objects for delete to aerostore_authenticated
-  using (exists (select 1 from storage.buckets b where b.id = bucket_id
-                 and (b.owner_id = (select storage.uid()) or (b.member_writes and owner_id = (select storage.uid())))));
+  using (exists (select 1 from storage.buckets b where b.id = objects.bucket_id
+                 and (b.owner_id = (select storage.uid())
+                      or (b.member_writes and objects.owner_id = (select storage.uid())))));
 
 -- Blobs and multipart state: whoever may write into the bucket maintains
 -- them as part of its own writes.
 create policy member_write on storage.blobs to aerostore_authenticated
-  using (exists (select 1 from storage.buckets b where b.id = bucket_id
+  using (exists (select 1 from storage.buckets b where b.id = blobs.bucket_id
                  and (b.owner_id = (select storage.uid()) or b.member_writes)))
-  with check (exists (select 1 from storage.buckets b where b.id = bucket_id
+  with check (exists (select 1 from storage.buckets b where b.id = blobs.bucket_id
                       and (b.owner_id = (select storage.uid()) or b.member_writes)));
 create policy initiator_or_owner on storage.multipart_uploads to aerostore_authenticated
   using (owner_id = (select storage.uid())
-         or exists (select 1 from storage.buckets b where b.id = bucket_id and b.owner_id = (select storage.uid())))
+         or exists (select 1 from storage.buckets b where b.id = multipart_uploads.bucket_id and b.owner_id = (select storage.uid())))
   with check (owner_id = (select storage.uid())
-              and exists (select 1 from storage.buckets b where b.id = bucket_id
+              and exists (select 1 from storage.buckets b where b.id = multipart_uploads.bucket_id
                           and (b.owner_id = (select storage.uid()) or b.member_writes)));
 create policy of_visible_upload on storage.multipart_parts to aerostore_authenticated
-  using (exists (select 1 from storage.multipart_uploads u where u.id = upload_id))
-  with check (exists (select 1 from storage.multipart_uploads u where u.id = upload_id));
+  using (exists (select 1 from storage.multipart_uploads u where u.id = multipart_parts.upload_id))
+  with check (exists (select 1 from storage.multipart_uploads u where u.id = multipart_parts.upload_id));
 
 -- Events: a writer records the events of its own changes, about buckets it
 -- may write into. Reading the stream goes through the server (service role).
 create policy writer_insert on storage.events for insert to aerostore_authenticated
-  with check (exists (select 1 from storage.buckets b where b.id = bucket_id
+  with check (exists (select 1 from storage.buckets b where b.id = events.bucket_id
                       and (b.owner_id = (select storage.uid()) or b.member_writes)));
