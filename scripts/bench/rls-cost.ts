@@ -130,6 +130,7 @@ async function main(): Promise<void> {
       body: keyBody,
       payloadHash: sha256Hex(keyBody),
       headers: { 'content-type': 'application/json' },
+      keepBody: true,
     });
     if (created.status !== 201) throw new BenchFailure(`creating a user key: ${describeFailure('POST', '/admin/v1/keys', created)}`);
     const key = JSON.parse(created.body?.toString() ?? '') as { access_key_id: string; secret_access_key: string };
