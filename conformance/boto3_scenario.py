@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 import traceback
 import urllib.error
 import urllib.request
@@ -28,6 +27,8 @@ import boto3
 import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from py_steps import current, eq, note, out, step
 
 args = json.loads(sys.argv[1])
 bucket = args["bucket"]
@@ -71,35 +72,6 @@ def multipart_etag(path, part_size=8 * MiB):
                 break
             sums.append(hashlib.md5(chunk).digest())
     return '"%s-%d"' % (hashlib.md5(b"".join(sums)).hexdigest(), len(sums))
-
-
-def out(line):
-    print(line, flush=True)
-
-
-def note(text):
-    out("::note " + text)
-
-
-current = [None]
-
-
-def step(name):
-    def wrap(fn):
-        current[0] = name
-        out("::step " + name)
-        t = time.monotonic()
-        fn()
-        out("::ok %s %d" % (name, (time.monotonic() - t) * 1000))
-        current[0] = None
-        return fn
-
-    return wrap
-
-
-def eq(actual, expected, what):
-    if actual != expected:
-        raise AssertionError("%s:\n  expected %r\n  actual   %r" % (what, expected, actual))
 
 
 def sha256_file(path):

@@ -60,7 +60,16 @@ export async function principalFromJwt(token: string, jwt: JwtVerifier | undefin
 /** Throws an S3Error for credentials that are present but wrong; anonymous when there are none. */
 export async function authenticate(head: RequestHead, auth: Authenticator): Promise<Authenticated> {
   const token = bearerToken(head.headers);
-  if (token !== undefined) return { principal: await principalFromJwt(token, auth.jwt), signature: null };
+  if (token !== undefined) {
+    // One mechanism per request: credentials that would be ignored must not pass unchecked.
+    if (/[?&]X-Amz-(Algorithm|Credential|Signature|Security-Token)=/i.test(head.url) || head.headers['x-amz-security-token'] !== undefined) {
+      throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed: a Bearer token or a SigV4 signature, not both.', {
+        ArgumentName: 'Authorization',
+        ArgumentValue: 'Bearer',
+      });
+    }
+    return { principal: await principalFromJwt(token, auth.jwt), signature: null };
+  }
   let resolved: ResolvedKey | undefined;
   const sessionToken = sessionTokenOf(head);
   const signature = await verifySigV4(
