@@ -20,6 +20,7 @@ import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import {
   BenchFailure,
   checkSignerAgainstSmithy,
+  cpuOfTree,
   describeFailure,
   EMPTY_SHA256,
   FastSigner,
@@ -75,9 +76,12 @@ interface Round {
   ops: number;
   elapsedMs: number;
   latencies: number[];
+  /** CPU ms of the aerostore process and of its Postgres during the round. */
+  nodeCpuMs: number;
+  pgCpuMs: number;
 }
 
-async function runRound(s: Subject, op: Op, maxOps: number, seconds: number): Promise<Round> {
+async function runRound(s: Subject, op: Op, maxOps: number, seconds: number, pid: number): Promise<Round> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const readable = [...s.written];
   if (op === 'GET' && readable.length === 0) throw new BenchFailure(`${s.name}: nothing to GET`);
@@ -85,6 +89,7 @@ async function runRound(s: Subject, op: Op, maxOps: number, seconds: number): Pr
   let issued = 0;
   const base = s.cursor;
   const deadline = performance.now() + seconds * 1000;
+  const cpu0 = cpuOfTree(pid);
   const t0 = performance.now();
   const worker = async () => {
     const body = randomFillSync(Buffer.allocUnsafe(SIZE));
@@ -106,9 +111,11 @@ async function runRound(s: Subject, op: Op, maxOps: number, seconds: number): Pr
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsedMs = performance.now() - t0;
+  const cpu1 = cpuOfTree(pid);
   if (op === 'PUT') s.cursor = (base + issued) % KEY_SPACE;
   agent.destroy();
-  return { ops: latencies.length, elapsedMs: performance.now() - t0, latencies };
+  return { ops: latencies.length, elapsedMs, latencies, nodeCpuMs: cpu1.root - cpu0.root, pgCpuMs: cpu1.descendants - cpu0.descendants };
 }
 
 async function main(): Promise<void> {
@@ -154,18 +161,31 @@ async function main(): Promise<void> {
     const rows: string[][] = [];
     for (const op of ['PUT', 'GET'] as Op[]) {
       const rounds = new Map<string, Round[]>(subjects.map((s) => [s.name, []]));
-      for (const s of subjects) await runRound(s, op, MAX_OPS / 4, SECONDS / 4); // warm-up
+      const pid = server.process.pid!;
+      for (const s of subjects) await runRound(s, op, MAX_OPS / 4, SECONDS / 4, pid); // warm-up
       for (let i = 0; i < ROUNDS; i++) {
         const order = i % 2 === 0 ? subjects : [...subjects].reverse();
-        for (const s of order) rounds.get(s.name)!.push(await runRound(s, op, MAX_OPS, SECONDS));
+        for (const s of order) rounds.get(s.name)!.push(await runRound(s, op, MAX_OPS, SECONDS, pid));
       }
+      const perOp = (name: string, f: (r: Round) => number) => {
+        const rs = rounds.get(name)!;
+        return rs.reduce((sum, r) => sum + f(r), 0) / rs.reduce((sum, r) => sum + r.ops, 0);
+      };
       const rate = (name: string) => median(rounds.get(name)!.map((r) => r.ops / (r.elapsedMs / 1000)));
       const p99 = (name: string) => percentile(rounds.get(name)!.flatMap((r) => r.latencies).sort((a, b) => a - b), 0.99);
       for (const s of subjects) {
-        rows.push([`${op} 4 KiB`, s.name, fmt(rate(s.name)), fmtMs(p99(s.name)), fmt(rate(s.name) / rate('root'), 2)]);
+        rows.push([
+          `${op} 4 KiB`,
+          s.name,
+          fmt(rate(s.name)),
+          fmtMs(p99(s.name)),
+          fmtMs(perOp(s.name, (r) => r.nodeCpuMs)),
+          fmtMs(perOp(s.name, (r) => r.pgCpuMs)),
+          fmt(rate(s.name) / rate('root'), 2),
+        ]);
       }
     }
-    console.log(table(['case', 'principal', 'ops/s (median of rounds)', 'p99 ms', 'ratio to root'], rows, 2));
+    console.log(table(['case', 'principal', 'ops/s (median of rounds)', 'p99 ms', 'node CPU ms/op', 'postgres CPU ms/op', 'ratio to root'], rows, 2));
     console.log(`\n${loadSummary()} at the end.`);
   } catch (err) {
     reportServerFailure(server);

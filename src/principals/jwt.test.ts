@@ -99,6 +99,14 @@ test('tampered payload', async () => {
   await rejects(secretOnly.verify(`${header}.${forged}.${signature}`), 'invalid', /signature/);
 });
 
+test('a remembered token does not vouch for a tampered copy of itself', async () => {
+  const token = await hs256(valid());
+  assert.deepEqual(await secretOnly.verify(token), await secretOnly.verify(token));
+  const [header, , signature] = token.split('.');
+  const forged = Buffer.from(JSON.stringify(valid({ role: 'service_role' }))).toString('base64url');
+  await rejects(secretOnly.verify(`${header}.${forged}.${signature}`), 'invalid', /signature/);
+});
+
 test('alg none is rejected', async () => {
   const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const token = `${part({ alg: 'none', typ: 'JWT' })}.${part(valid({ role: 'service_role' }))}.`;

@@ -15,6 +15,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { ANONYMOUS, type Principal } from './principal.ts';
 
 export class JwtError extends Error {
@@ -36,6 +37,8 @@ const SYMMETRIC = ['HS256'];
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 /** Seconds of clock skew tolerated on exp and nbf. */
 const CLOCK_TOLERANCE = 5;
+/** How long a verified token is remembered at most (its exp comes first). */
+const VERIFIED_TTL_MS = 5 * 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** undefined when neither secret nor jwks is configured. */
@@ -43,9 +46,14 @@ export async function loadJwtVerifier(opts: { secret?: string; jwks?: string }):
   const secret = opts.secret ? new TextEncoder().encode(opts.secret) : undefined;
   const jwks = opts.jwks ? await loadJwks(opts.jwks) : undefined;
   if (!secret && !jwks) return undefined;
+  // An app sends the same token with every request until it expires: a
+  // verified token is remembered (never past its exp), not verified again.
+  const verified = new LRUCache<string, Principal>({ max: 10_000, ttl: VERIFIED_TTL_MS });
 
   return {
     async verify(token: string): Promise<Principal> {
+      const known = verified.get(token);
+      if (known) return known;
       let alg: unknown;
       try {
         alg = decodeProtectedHeader(token).alg;
@@ -53,11 +61,17 @@ export async function loadJwtVerifier(opts: { secret?: string; jwks?: string }):
         throw new JwtError('invalid', 'malformed token');
       }
       try {
+        let payload: JWTPayload | undefined;
         if (typeof alg === 'string' && SYMMETRIC.includes(alg) && secret) {
-          return principalFromClaims((await jwtVerify(token, secret, options(SYMMETRIC))).payload);
+          payload = (await jwtVerify(token, secret, options(SYMMETRIC))).payload;
+        } else if (typeof alg === 'string' && ASYMMETRIC.includes(alg) && jwks) {
+          payload = await verifyWithJwks(token, jwks);
         }
-        if (typeof alg === 'string' && ASYMMETRIC.includes(alg) && jwks) {
-          return principalFromClaims(await verifyWithJwks(token, jwks));
+        if (payload) {
+          const principal = principalFromClaims(payload);
+          const ttl = Math.min(VERIFIED_TTL_MS, (payload.exp as number) * 1000 - Date.now());
+          if (ttl > 0) verified.set(token, principal, { ttl });
+          return principal;
         }
       } catch (err) {
         throw toJwtError(err);
