@@ -214,6 +214,28 @@ export function send(
   });
 }
 
+/** A new access key of an ordinary user (role authenticated), made through the admin API as `root`. */
+export async function createUserKey(root: Target, agent: http.Agent, userId: string): Promise<Credentials> {
+  const body = Buffer.from(JSON.stringify({ user_id: userId, role: 'authenticated', name: 'bench' }));
+  const r = await send(root, agent, 'POST', '/admin/v1/keys', {
+    body,
+    payloadHash: sha256Hex(body),
+    headers: { 'content-type': 'application/json' },
+    keepBody: true,
+  });
+  if (r.status !== 201) throw new BenchFailure(`creating a user key: ${describeFailure('POST', '/admin/v1/keys', r)}`);
+  const key = JSON.parse(r.body?.toString() ?? '') as { access_key_id: string; secret_access_key: string };
+  return { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key };
+}
+
+/** Changes a bucket's policy and options through the admin API as `root`. */
+export async function patchBucket(root: Target, agent: http.Agent, bucket: string, settings: Record<string, unknown>): Promise<void> {
+  const body = Buffer.from(JSON.stringify(settings));
+  const path = `/admin/v1/buckets/${bucket}`;
+  const r = await send(root, agent, 'PATCH', path, { body, payloadHash: sha256Hex(body), headers: { 'content-type': 'application/json' } });
+  if (r.status !== 200) throw new BenchFailure(`bucket settings: ${describeFailure('PATCH', path, r)}`);
+}
+
 export function describeFailure(method: string, path: string, r: Reply): string {
   const text = r.body?.toString('utf8').slice(0, 600) ?? '';
   return `${method} ${path} → ${r.status} ${text}`;

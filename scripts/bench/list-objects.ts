@@ -16,6 +16,7 @@
 // (fewer directories, for trying the script out; the floor needs 100),
 // --data-dir DIR (keep the data; a second run on it skips the fill),
 // --cpu-prof DIR (a V8 CPU profile of the aerostore process per timed case).
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -29,6 +30,7 @@ import {
   describeFailure,
   EMPTY_SHA256,
   encodeKey,
+  createUserKey,
   FastSigner,
   fmt,
   fmtMs,
@@ -37,6 +39,7 @@ import {
   median,
   memoryOf,
   onInterrupt,
+  patchBucket,
   wasInterrupted,
   percentile,
   send,
@@ -55,13 +58,16 @@ const { values: flags } = parseArgs({
     dirs: { type: 'string', default: '100' },
     'data-dir': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'as-user': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   console.log(
     [
-      'usage: npm run bench:list -- [--quick] [--dirs N] [--data-dir DIR] [--cpu-prof DIR]',
+      'usage: npm run bench:list -- [--quick] [--dirs N] [--data-dir DIR] [--cpu-prof DIR] [--as-user]',
+      '  --as-user       list as an ordinary user (row-level security evaluated per row) in a bucket',
+      '                  whose policy is made `authenticated`, instead of as the root key',
       '  --data-dir DIR  keep the server data in DIR; a later run on the same DIR (and --dirs)',
       '                  skips the fill, for quick iterations on the listing code',
     ].join('\n'),
@@ -201,6 +207,13 @@ async function main(): Promise<void> {
       console.log(`filled in ${fmt(fillSeconds, 1)} s: ${fmt(TOTAL_KEYS / fillSeconds)} PUT/s\n`);
     }
 
+    let lister = target;
+    if (flags['as-user']) {
+      await patchBucket(target, agent, BUCKET, { policy: 'authenticated' });
+      lister = { name: 'aerostore (user)', base: target.base, signer: new FastSigner(await createUserKey(target, agent, randomUUID())) };
+      console.log('listing as an ordinary user (authenticated role) in a bucket whose policy is authenticated\n');
+    }
+
     const results: CaseResult[] = [];
     let positionNote = '';
 
@@ -214,18 +227,18 @@ async function main(): Promise<void> {
       for (let i = 0; i < WARMUP + SAMPLES; i++) {
         const d = (i * 37) % DIRS;
         const prefix = dirName(d);
-        const { ms, page } = await list(target, agent, { prefix, delimiter: '/' });
+        const { ms, page } = await list(lister, agent, { prefix, delimiter: '/' });
         check(page.keys.length === FILES_PER_DIR && page.keyCount === FILES_PER_DIR, `${prefix}: ${page.keys.length} keys (KeyCount ${page.keyCount}), expected ${FILES_PER_DIR}`);
         check(page.prefixes.length === 0, `${prefix}: unexpected common prefixes ${page.prefixes.slice(0, 3)}`);
         check(page.keys[0] === `${prefix}f00000` && page.keys[FILES_PER_DIR - 1] === `${prefix}f${pad(FILES_PER_DIR - 1, 5)}`, `${prefix}: first/last key ${page.keys[0]} … ${page.keys.at(-1)}`);
         check(page.isTruncated && page.next !== undefined, `${prefix}: IsTruncated should be true with a NextContinuationToken (${prefix}sub/ follows)`);
         if (i === 0) {
           // The next page holds exactly the rolled-up deeper keys.
-          const { page: rest } = await list(target, agent, { prefix, delimiter: '/', 'continuation-token': page.next! });
+          const { page: rest } = await list(lister, agent, { prefix, delimiter: '/', 'continuation-token': page.next! });
           check(rest.keys.length === 0 && rest.prefixes.length === 1 && rest.prefixes[0] === `${prefix}sub/`, `${prefix} page 2: ${rest.keys.length} keys, prefixes ${rest.prefixes}`);
           check(!rest.isTruncated && rest.next === undefined, `${prefix} page 2: IsTruncated should be false`);
           // And one level down: the 5 groups.
-          const { page: sub } = await list(target, agent, { prefix: `${prefix}sub/`, delimiter: '/' });
+          const { page: sub } = await list(lister, agent, { prefix: `${prefix}sub/`, delimiter: '/' });
           check(sub.keys.length === 0 && sub.prefixes.length === DEEP_GROUPS && sub.prefixes[0] === `${prefix}sub/g0/` && !sub.isTruncated, `${prefix}sub/: ${sub.keys.length} keys, prefixes ${sub.prefixes}`);
         }
         if (i >= WARMUP) {
@@ -251,7 +264,7 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       let bytes = 0;
       for (let i = 0; i < WARMUP + SAMPLES; i++) {
-        const { ms, page } = await list(target, agent, { delimiter: '/' });
+        const { ms, page } = await list(lister, agent, { delimiter: '/' });
         check(page.keys.length === 0, `root: ${page.keys.length} keys, expected none`);
         check(page.prefixes.length === DIRS && page.keyCount === DIRS, `root: ${page.prefixes.length} common prefixes (KeyCount ${page.keyCount}), expected ${DIRS}`);
         check(page.prefixes.every((p, j) => p === dirName(j)), `root: common prefixes out of order or wrong`);
@@ -277,7 +290,7 @@ async function main(): Promise<void> {
         let token: string | undefined;
         let seen = 0;
         for (;;) {
-          const { ms, page } = await list(target, agent, token ? { 'continuation-token': token } : {});
+          const { ms, page } = await list(lister, agent, token ? { 'continuation-token': token } : {});
           const expected = Math.min(1000, TOTAL_KEYS - seen);
           check(page.keys.length === expected && page.prefixes.length === 0, `walk page at ${seen}: ${page.keys.length} keys, expected ${expected}`);
           for (let j = 0; j < page.keys.length; j++) {

@@ -21,6 +21,7 @@ import {
   BenchFailure,
   checkSignerAgainstSmithy,
   cpuOfTree,
+  createUserKey,
   describeFailure,
   EMPTY_SHA256,
   FastSigner,
@@ -132,16 +133,8 @@ async function main(): Promise<void> {
 
     const agent = new http.Agent({ keepAlive: false });
     const userId = randomUUID();
-    const keyBody = Buffer.from(JSON.stringify({ user_id: userId, role: 'authenticated', name: 'bench' }));
-    const created = await send(rootTarget, agent, 'POST', '/admin/v1/keys', {
-      body: keyBody,
-      payloadHash: sha256Hex(keyBody),
-      headers: { 'content-type': 'application/json' },
-      keepBody: true,
-    });
-    if (created.status !== 201) throw new BenchFailure(`creating a user key: ${describeFailure('POST', '/admin/v1/keys', created)}`);
-    const key = JSON.parse(created.body?.toString() ?? '') as { access_key_id: string; secret_access_key: string };
-    const userTarget: Target = { name: 'user', base, signer: new FastSigner({ accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key }) };
+    const userCreds = await createUserKey(rootTarget, agent, userId);
+    const userTarget: Target = { name: 'user', base, signer: new FastSigner(userCreds) };
     const jwt = await new SignJWT({ role: 'authenticated' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
