@@ -13,7 +13,7 @@ import { createStorage, type Storage } from './core/storage.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
-import { DB_ROLES } from './db/session.ts';
+import { connectPools } from './db/session.ts';
 import { createApp, createHttpServer } from './http/app.ts';
 import { StoredKeyResolver } from './principals/access-keys.ts';
 import type { Authenticator } from './principals/authenticate.ts';
@@ -50,7 +50,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   // Migrations run as the connecting role (they create tables and roles);
   // requests run on a pool whose sessions start as aerostore_anon and switch
-  // to their principal's role per transaction (db/session.ts).
+  // to their principal's role per transaction, service-role work on a pool of
+  // its own (db/session.ts).
   const migrator = connect(databaseUrl, { max: 1 });
   try {
     const applied = await migrate(migrator);
@@ -61,7 +62,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throw err;
   }
   await migrator.end({ timeout: 5 });
-  const sql = connect(databaseUrl, { role: DB_ROLES.anon });
+  const pools = connectPools(databaseUrl);
+  const { sql } = pools;
   const stops: Array<() => Promise<void>> = [];
   try {
     const blobs = new LocalDiskBlobStore(config.dataDir);
@@ -104,12 +106,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await drain(server, graceMs);
         await Promise.allSettled([...storage.background]);
         await Promise.allSettled(stops.map((stop) => stop()));
-        await sql.end({ timeout: 5 });
+        await pools.end({ timeout: 5 });
         await embedded?.stop();
       },
     };
   } catch (err) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await pools.end({ timeout: 1 }).catch(() => {});
     await embedded?.stop();
     throw err;
   }

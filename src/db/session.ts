@@ -4,8 +4,13 @@
 // first statements leave in one write and come back in one read, so RLS adds
 // no round trip: postgres.js pipelines queries on a reserved connection, in
 // the order their promises are first awaited.
-import type { Principal } from '../principals/principal.ts';
-import type { Sql, TransactionSql } from './connect.ts';
+//
+// The service role has a pool of its own whose sessions start as
+// aerostore_service (connectPools): its work needs no role switch, so a
+// service-role read is one plain statement. Only a service-role principal
+// reaches that pool, through these functions.
+import { isService, type Principal } from '../principals/principal.ts';
+import { connect, type Sql, type TransactionSql } from './connect.ts';
 
 /** The database role each kind of principal acts as. */
 export const DB_ROLES = {
@@ -26,13 +31,38 @@ function settingsOf(p: Principal): { role: string; claims: string } {
 
 type Query<T> = Promise<T> & { execute(): Query<T> };
 
+/** request pool → its service-role pool. */
+const servicePools = new WeakMap<Sql, Sql>();
+
+export interface Pools {
+  /** The request pool: sessions start as aerostore_anon. Pass it to asPrincipal/readAs. */
+  sql: Sql;
+  end(opts?: { timeout?: number }): Promise<void>;
+}
+
+/** The request pool, and beside it the service role's pool (a quarter of the size). */
+export function connectPools(url: string, opts: { max?: number } = {}): Pools {
+  const max = opts.max ?? 20;
+  const sql = connect(url, { max, role: DB_ROLES.anon });
+  const service = connect(url, { max: Math.max(2, Math.ceil(max / 4)), role: DB_ROLES.service });
+  servicePools.set(sql, service);
+  return { sql, end: async (o) => void (await Promise.all([sql.end(o), service.end(o)])) };
+}
+
+/** The pool to run a service-role principal's statements on directly, if there is one. */
+function servicePoolFor(sql: Sql, p: Principal): Sql | undefined {
+  return isService(p) ? servicePools.get(sql) : undefined;
+}
+
 /** Starts the transaction and sets the principal, without waiting for either. */
-function open(c: Sql, p: Principal): Promise<unknown> {
+function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown> {
   const { role, claims } = settingsOf(p);
-  // execute() sends at once: these two go ahead of anything the caller queues.
+  // execute() sends at once: these go ahead of anything the caller queues.
   const started = Promise.all([
     (c`begin` as unknown as Query<unknown>).execute(),
-    (c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true)` as unknown as Query<unknown>).execute(),
+    sessionIsService
+      ? undefined
+      : (c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true)` as unknown as Query<unknown>).execute(),
   ]);
   // Awaited (and reported) after the caller's statements; this keeps an early
   // failure from surfacing as an unhandled rejection meanwhile.
@@ -46,9 +76,10 @@ function open(c: Sql, p: Principal): Promise<unknown> {
  * before awaiting anything else, so they ride with BEGIN.
  */
 export async function asPrincipal<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
-  const c = await sql.reserve();
+  const service = servicePoolFor(sql, principal);
+  const c = await (service ?? sql).reserve();
   try {
-    const started = open(c as unknown as Sql, principal);
+    const started = open(c as unknown as Sql, principal, service !== undefined);
     let result: T;
     try {
       result = await fn(c as unknown as TransactionSql);
@@ -73,9 +104,12 @@ export async function asPrincipal<T>(sql: Sql, principal: Principal, fn: (tx: Tr
  * statements and COMMIT go out together. For statements that change nothing.
  */
 export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Query<T>): Promise<T> {
+  const service = servicePoolFor(sql, principal);
+  // One statement is its own transaction.
+  if (service) return fn(service as TransactionSql);
   const c = await sql.reserve();
   try {
-    const started = open(c as unknown as Sql, principal);
+    const started = open(c as unknown as Sql, principal, false);
     const query = fn(c as unknown as TransactionSql);
     query.execute();
     const commit = (c`commit` as unknown as Query<unknown>).execute();
