@@ -11,6 +11,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { MasterKey } from '../src/principals/master-key.ts';
 import { StsCredentials } from '../src/principals/sts.ts';
 import { errorCode, xmlValue } from './support/s3-xml.ts';
+import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { S3RawClient, sendRaw, type Credentials, type RawResponse } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -36,26 +37,10 @@ const text = (res: RawResponse) => res.body.toString();
 
 async function newUser(): Promise<User> {
   const userId = randomUUID();
-  const res = await root.send({
-    method: 'POST',
-    path: '/admin/v1/keys',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user_id: userId }),
-  });
-  assert.equal(res.status, 201, text(res));
-  const key = JSON.parse(text(res)) as { access_key_id: string; secret_access_key: string };
-  return { userId, accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key };
+  return { userId, ...credentialsOf(await createAccessKey(root, userId)) };
 }
 
-async function bucketSettings(name: string, settings: Record<string, unknown>): Promise<void> {
-  const res = await root.send({
-    method: 'PATCH',
-    path: `/admin/v1/buckets/${name}`,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(settings),
-  });
-  assert.equal(res.status, 200, text(res));
-}
+const bucketSettings = (name: string, settings: Record<string, unknown>) => setBucketSettings(root, name, settings);
 
 async function ok(client: S3RawClient, method: string, path: string, body?: string): Promise<void> {
   const res = await client.send({ method, path, body });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
-import { assumeRoleWithWebIdentity, presign, userJwt } from './support/principals.ts';
+import { assumeRoleWithWebIdentity, createAccessKey, credentialsOf, presign, setBucketSettings, userJwt } from './support/principals.ts';
 import { S3RawClient, sendRaw, type Credentials, type RawResponse } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -273,24 +273,7 @@ function presigned(creds: Credentials, opts: { expiresIn: number; signingDate?: 
   };
 }
 
-interface CreatedKey {
-  id: string;
-  access_key_id: string;
-  secret_access_key: string;
-}
-
-async function createKey(userId: string, role: 'authenticated' | 'service', name: string): Promise<CreatedKey> {
-  const res = await root.send({
-    method: 'POST',
-    path: '/admin/v1/keys',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user_id: userId, role, name }),
-  });
-  assert.equal(res.status, 201, res.body.toString());
-  return JSON.parse(res.body.toString()) as CreatedKey;
-}
-
-const credentialsOf = (k: CreatedKey): Credentials => ({ accessKeyId: k.access_key_id, secretAccessKey: k.secret_access_key });
+const createKey = (userId: string, role: 'authenticated' | 'service', name: string) => createAccessKey(root, userId, role, name);
 
 async function expectStatus(res: Promise<RawResponse>, status: number, what: string): Promise<RawResponse> {
   const r = await res;
@@ -298,13 +281,7 @@ async function expectStatus(res: Promise<RawResponse>, status: number, what: str
   return r;
 }
 
-async function patchBucket(name: string, settings: Record<string, unknown>): Promise<void> {
-  await expectStatus(
-    root.send({ method: 'PATCH', path: `/admin/v1/buckets/${name}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) }),
-    200,
-    `PATCH ${name}`,
-  );
-}
+const patchBucket = (name: string, settings: Record<string, unknown>) => setBucketSettings(root, name, settings);
 
 before(async () => {
   srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: JWT_SECRET } });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { embeddedDatabaseUrl } from './support/database.ts';
+import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { xmlValues } from './support/s3-xml.ts';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -19,15 +20,7 @@ const B = randomUUID();
 const users: Record<string, S3RawClient> = {};
 
 async function userClient(userId: string): Promise<S3RawClient> {
-  const res = await root.send({
-    method: 'POST',
-    path: '/admin/v1/keys',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user_id: userId, role: 'authenticated' }),
-  });
-  assert.equal(res.status, 201, res.body.toString());
-  const key = JSON.parse(res.body.toString()) as { access_key_id: string; secret_access_key: string };
-  return new S3RawClient(srv.url, { accessKeyId: key.access_key_id, secretAccessKey: key.secret_access_key });
+  return new S3RawClient(srv.url, credentialsOf(await createAccessKey(root, userId)));
 }
 
 async function ok(p: Promise<{ status: number; body: Buffer }>): Promise<void> {
@@ -50,7 +43,7 @@ before(async () => {
   users.B = await userClient(B);
   for (const [name, settings] of Object.entries(BUCKETS)) {
     await ok(users.A.send({ method: 'PUT', path: `/${name}` }));
-    await ok(root.send({ method: 'PATCH', path: `/admin/v1/buckets/${name}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) }));
+    await setBucketSettings(root, name, settings);
     await ok(users.A.send({ method: 'PUT', path: `/${name}/a-small`, body: 'a' }));
     await ok(users.A.send({ method: 'PUT', path: `/${name}/a-large`, body: 'A'.repeat(2000) }));
   }

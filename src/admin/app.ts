@@ -11,6 +11,7 @@ import type { BucketRow, Storage } from '../core/storage.ts';
 import { jsonError } from '../http/json-error.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { isService, type Principal } from '../principals/principal.ts';
+import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import { isS3Error } from '../s3/errors.ts';
 import { keysAdmin } from './keys.ts';
@@ -23,7 +24,7 @@ export type AdminEnv = {
 /** Admin request bodies are small JSON documents. */
 const MAX_ADMIN_BODY = 64 * 1024;
 
-export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox }): Hono<AdminEnv> {
+export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
 
   app.use('*', async (c, next) => {
@@ -50,7 +51,7 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
     await next();
   });
 
-  app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box }));
+  app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box, resolver: deps.storedKeys }));
 
   const settings = z
     .object({

@@ -16,6 +16,7 @@ import {
   describeIssues,
   listAccessKeys,
   revokeAccessKey,
+  type StoredKeyResolver,
 } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 
@@ -23,6 +24,8 @@ export interface KeysAdminDeps {
   sql: Sql;
   /** Seals new secrets: SecretBox over MasterKey.derive('access-key-secrets'). */
   box: SecretBox;
+  /** This process's key cache, told of a revocation before it is answered. */
+  resolver?: StoredKeyResolver;
 }
 
 // The wire names of accessKeyFields. Strict: a misspelt field ("userId",
@@ -57,7 +60,9 @@ export function keysAdmin(deps: KeysAdminDeps): Hono {
 
   app.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!(await revokeAccessKey(deps.sql, id))) return jsonError(c, 404, 'NotFound', `no active access key with id ${id}`);
+    const revoked = await revokeAccessKey(deps.sql, id);
+    if (!revoked) return jsonError(c, 404, 'NotFound', `no active access key with id ${id}`);
+    deps.resolver?.forget(revoked);
     return c.body(null, 204);
   });
 

@@ -7,6 +7,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { adminApp } from '../admin/app.ts';
 import type { Storage } from '../core/storage.ts';
+import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { Authenticator } from '../principals/authenticate.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import type { StsCredentials } from '../principals/sts.ts';
@@ -21,12 +22,13 @@ export interface AppDeps {
   auth: Authenticator;
   box: SecretBox;
   sts: StsCredentials;
+  storedKeys: StoredKeyResolver;
   s3: S3Handler;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
   domain?: string;
 }
 
-export function createApp({ storage, auth, box, sts, s3, domain }: AppDeps): Hono<Env> {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain }: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
@@ -37,7 +39,7 @@ export function createApp({ storage, auth, box, sts, s3, domain }: AppDeps): Hon
       return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
     }
   });
-  app.route('/admin/v1', adminApp({ storage, auth, box }));
+  app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
   app.all('*', async (c) => {
     const req = c.env.incoming;
     const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;

@@ -129,19 +129,20 @@ export async function listAccessKeys(sql: Sql): Promise<AccessKey[]> {
 }
 
 /**
- * Revokes an active key by its id (the row's uuid). False when there is no
- * such active key. The notification goes out when the revocation commits,
- * so no server can hear of it before it is true.
+ * Revokes an active key by its id (the row's uuid) and returns its access
+ * key id; undefined when there is no such active key. The notification goes
+ * out when the revocation commits, so no server can hear of it before it is
+ * true.
  */
-export async function revokeAccessKey(sql: Sql, id: string): Promise<boolean> {
-  if (!UUID.test(id)) return false; // not a uuid: Postgres would refuse the cast
+export async function revokeAccessKey(sql: Sql, id: string): Promise<string | undefined> {
+  if (!UUID.test(id)) return undefined; // not a uuid: Postgres would refuse the cast
   return asPrincipal(sql, SERVICE, async (tx) => {
     const [row] = await tx<{ access_key_id: string }[]>`
       update storage.access_keys set revoked_at = now()
       where id = ${id} and revoked_at is null returning access_key_id`;
-    if (!row) return false;
+    if (!row) return undefined;
     await tx`select pg_notify(${KEYS_CHANNEL}, ${row.access_key_id})`;
-    return true;
+    return row.access_key_id;
   });
 }
 
@@ -182,6 +183,16 @@ export class StoredKeyResolver implements KeyResolver {
         this.cache.clear();
       },
     );
+  }
+
+  /**
+   * Forgets a key at once. The revoking process calls it so that its own
+   * answer to the revocation is already true here, without waiting for its
+   * notification to come back.
+   */
+  forget(accessKeyId: string): void {
+    this.epoch++;
+    this.cache.delete(accessKeyId);
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@ import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { SignJWT } from 'jose';
 import { xmlValue } from './s3-xml.ts';
-import type { Credentials } from './signer.ts';
+import type { Credentials, S3RawClient } from './signer.ts';
 
 /** An HS256 JWT for `sub` with Supabase's `authenticated` role, valid for an hour. */
 export function userJwt(secret: string, sub: string): Promise<string> {
@@ -122,4 +122,41 @@ export async function presign(
     .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(q[k])}`)
     .join('&');
   return { path: `${req.path}?${queryString}`, headers };
+}
+
+/** An access key as the admin API's 201 answer gives it. */
+export interface CreatedKey {
+  id: string;
+  access_key_id: string;
+  secret_access_key: string;
+}
+
+export const credentialsOf = (k: CreatedKey): Credentials => ({ accessKeyId: k.access_key_id, secretAccessKey: k.secret_access_key });
+
+/** A new access key for `userId`, made through POST /admin/v1/keys as `root`. */
+export async function createAccessKey(
+  root: S3RawClient,
+  userId: string,
+  role: 'authenticated' | 'service' = 'authenticated',
+  name = '',
+): Promise<CreatedKey> {
+  const res = await root.send({
+    method: 'POST',
+    path: '/admin/v1/keys',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: userId, role, name }),
+  });
+  if (res.status !== 201) throw new Error(`POST /admin/v1/keys: ${res.status} ${res.body}`);
+  return JSON.parse(res.body.toString()) as CreatedKey;
+}
+
+/** Changes a bucket's policy and options (PATCH /admin/v1/buckets/{name}) as `root`. */
+export async function setBucketSettings(root: S3RawClient, name: string, settings: Record<string, unknown>): Promise<void> {
+  const res = await root.send({
+    method: 'PATCH',
+    path: `/admin/v1/buckets/${name}`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(settings),
+  });
+  if (res.status !== 200) throw new Error(`PATCH /admin/v1/buckets/${name}: ${res.status} ${res.body}`);
 }
