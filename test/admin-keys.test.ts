@@ -193,6 +193,8 @@ describe('admin API: /admin/v1/keys', () => {
              where id = ${key.id}`;
     const res = await listBuckets(b, credentialsOf(key)); // b has never cached this key
     assert.equal(res.status, 500, res.body.toString());
+    // The log line reaches us through the child's stderr, maybe after the response.
+    for (let i = 0; i < 100 && !/does not decrypt/.test(b.log()); i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(b.log(), /does not decrypt/);
   });
 
