@@ -63,6 +63,7 @@ export async function createBucket(
   name: string,
   principal: Principal,
   policy: BucketPolicy = 'private',
+  settings: Omit<BucketSettings, 'policy'> = {},
 ): Promise<BucketRow> {
   const problem = bucketNameProblem(name);
   if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
@@ -73,7 +74,9 @@ export async function createBucket(
   const row = await asPrincipal(storage.sql, principal, async (tx) => {
     // The unique index sees every bucket, visible to this principal or not.
     const [created] = await tx<BucketRow[]>`
-      insert into storage.buckets (name, owner_id, region, policy) values (${name}, ${owner}, ${storage.region}, ${policy})
+      insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types)
+      values (${name}, ${owner}, ${storage.region}, ${policy}, ${settings.memberWrites ?? false}, ${settings.publicList ?? false},
+        ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[])
       on conflict (name) do nothing
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
@@ -128,6 +131,10 @@ export interface BucketSettings {
   policy?: BucketPolicy;
   memberWrites?: boolean;
   publicList?: boolean;
+  /** null clears the limit (the server's default applies). */
+  fileSizeLimit?: number | null;
+  /** null clears the restriction (any type). */
+  allowedMimeTypes?: string[] | null;
 }
 
 /** Changes who may read and write the bucket (S3 PutBucketAcl; the admin API's bucket settings). */
@@ -142,7 +149,10 @@ export async function updateBucketSettings(
     update storage.buckets set
       policy = coalesce(${settings.policy ?? null}, policy),
       member_writes = coalesce(${settings.memberWrites ?? null}::boolean, member_writes),
-      public_list = coalesce(${settings.publicList ?? null}::boolean, public_list)
+      public_list = coalesce(${settings.publicList ?? null}::boolean, public_list),
+      file_size_limit = case when ${settings.fileSizeLimit !== undefined} then ${settings.fileSizeLimit ?? null}::bigint else file_size_limit end,
+      allowed_mime_types = case when ${settings.allowedMimeTypes !== undefined}
+        then ${settings.allowedMimeTypes ?? null}::text[] else allowed_mime_types end
     where id = ${bucket.id}
     returning ${COLUMNS(tx)}`);
 }

@@ -20,11 +20,16 @@ export interface BucketRow {
   member_writes: boolean;
   /** Anonymous principals may list a public bucket. */
   public_list: boolean;
+  /** Largest object in bytes; null: the server's default (migration 0010). */
+  file_size_limit: number | null;
+  /** Allowed MIME types (`type/subtype`, `type/*`); null: any. */
+  allowed_mime_types: string[] | null;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
-export const BUCKET_COLUMNS = 'id, name, owner_id, region, policy, cors, member_writes, public_list, created_at';
+export const BUCKET_COLUMNS =
+  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, created_at';
 
 export interface Storage {
   sql: Sql;

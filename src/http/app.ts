@@ -12,6 +12,7 @@ import type { Authenticator } from '../principals/authenticate.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import type { StsCredentials } from '../principals/sts.ts';
 import type { S3Handler } from '../s3/handler.ts';
+import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
 import { handleSts, isStsRequest } from '../sts/handler.ts';
 
@@ -40,6 +41,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain }: A
     }
   });
   app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
+  app.route('/storage/v1', storageApi({ storage, auth }));
   app.all('*', async (c) => {
     const req = c.env.incoming;
     const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;

@@ -1,0 +1,38 @@
+// The /storage/v1 REST API (what @supabase/storage-js speaks): JSON in and
+// out, a user's JWT as `Authorization: Bearer` (storage-js also sends it as
+// `apikey`), the same principals, RLS and core as the S3 protocol. Errors are
+// JSON { statusCode, error, message } with stable codes (errors.ts).
+import type http from 'node:http';
+import { Hono } from 'hono';
+import type { Storage } from '../core/storage.ts';
+import { authenticate, type Authenticator } from '../principals/authenticate.ts';
+import type { Principal } from '../principals/principal.ts';
+import { bucketRoutes } from './buckets.ts';
+import { apiErrorResponse, StorageApiError } from './errors.ts';
+
+export type StorageApiEnv = {
+  Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
+  Variables: { principal: Principal };
+};
+
+export function storageApi(deps: { storage: Storage; auth: Authenticator }): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+
+  app.use('*', async (c, next) => {
+    const req = c.env.incoming;
+    const headers = { ...req.headers };
+    // storage-js sends the key as `apikey` too; without Authorization it is the credential.
+    if (headers.authorization === undefined && typeof headers.apikey === 'string' && headers.apikey !== '') {
+      headers.authorization = `Bearer ${headers.apikey}`;
+    }
+    const { principal } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers }, deps.auth);
+    c.set('principal', principal);
+    await next();
+  });
+
+  app.route('/bucket', bucketRoutes(deps.storage));
+
+  app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => apiErrorResponse(c, err, deps.storage.log));
+  return app;
+}

@@ -1,0 +1,156 @@
+// /storage/v1/bucket: create, list, get, update, empty, delete — storage-js's
+// bucket methods, and the AeroDB shapes (`policy`, `max_file_size`) beside
+// Supabase's (`public`, `file_size_limit`). A bucket's id on this API is its
+// name, as in Supabase.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { canSee, requireAdminister } from '../core/access.ts';
+import type { BucketPolicy } from '../core/acl.ts';
+import { createBucket, deleteBucket, findBucket, listBuckets, requireBucket, updateBucketSettings, type BucketSettings } from '../core/buckets.ts';
+import { deleteObjects } from '../core/delete-objects.ts';
+import type { BucketRow, Storage } from '../core/storage.ts';
+import { readAs } from '../db/session.ts';
+import type { StorageApiEnv } from './app.ts';
+import { StorageApiError } from './errors.ts';
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** A size in bytes: a number, or a string such as "10MB" or "1.5 GB" (binary units). */
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const bytes = Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+const size = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined) ctx.addIssue({ code: 'custom', message: 'a positive number of bytes, or a size such as "10MB"' });
+    return bytes as number;
+  });
+const mimePattern = z.string().regex(/^[\w.+-]+\/(\*|[\w.+-]+)$/, 'a MIME type such as image/png or image/*');
+
+const settingsFields = {
+  public: z.boolean().optional(),
+  policy: z.enum(['private', 'authenticated', 'public']).optional(),
+  file_size_limit: size.nullable().optional(),
+  max_file_size: size.nullable().optional(),
+  allowed_mime_types: z.array(mimePattern).nullable().optional(),
+};
+const createBody = z.object({ id: z.string().optional(), name: z.string().optional(), ...settingsFields });
+const updateBody = z.object(settingsFields);
+
+function invalid(error: z.ZodError): StorageApiError {
+  return new StorageApiError(400, 'INVALID_REQUEST', error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+}
+
+async function jsonBody(req: { json(): Promise<unknown> }): Promise<unknown> {
+  try {
+    return await req.json();
+  } catch {
+    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
+  }
+}
+
+/** The request's settings; `policy` wins over `public`, `file_size_limit` over `max_file_size`. */
+function settingsOf(b: z.infer<typeof updateBody>): BucketSettings {
+  const policy: BucketPolicy | undefined = b.policy ?? (b.public === undefined ? undefined : b.public ? 'public' : 'private');
+  const limit = b.file_size_limit !== undefined ? b.file_size_limit : b.max_file_size;
+  return {
+    policy,
+    ...(limit !== undefined ? { fileSizeLimit: limit } : {}),
+    ...(b.allowed_mime_types !== undefined ? { allowedMimeTypes: b.allowed_mime_types } : {}),
+  };
+}
+
+/** A bucket as storage-js reads it, with the AeroDB fields beside. */
+export function bucketJson(b: BucketRow) {
+  const created = b.created_at.toISOString();
+  return {
+    id: b.name,
+    name: b.name,
+    owner: b.owner_id ?? '',
+    owner_id: b.owner_id,
+    public: b.policy === 'public',
+    policy: b.policy,
+    file_size_limit: b.file_size_limit,
+    max_file_size: b.file_size_limit,
+    allowed_mime_types: b.allowed_mime_types,
+    member_writes: b.member_writes,
+    created_at: created,
+    updated_at: created,
+  };
+}
+
+const notFound = (name: string) => new StorageApiError(404, 'BUCKET_NOT_FOUND', `Bucket not found: ${name}`);
+
+export function bucketRoutes(storage: Storage): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+
+  app.get('/', async (c) => {
+    const search = c.req.query('search') ?? '';
+    const column = c.req.query('sortColumn') === 'created_at' ? 'created_at' : 'name';
+    const descending = c.req.query('sortOrder') === 'desc';
+    const offset = Math.max(0, Number(c.req.query('offset') ?? 0) || 0);
+    const limit = Number(c.req.query('limit') ?? 0) || Infinity;
+    const rows = (await listBuckets(storage, c.get('principal'))).filter((b) => b.name.includes(search));
+    rows.sort((x, y) => {
+      const order = column === 'name' ? (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) : x.created_at.getTime() - y.created_at.getTime();
+      return descending ? -order : order;
+    });
+    return c.json(rows.slice(offset, offset + limit).map(bucketJson));
+  });
+
+  app.get('/:id', async (c) => {
+    const name = c.req.param('id');
+    const bucket = await findBucket(storage, name);
+    // A bucket the principal may not see is not there, as far as it can tell.
+    if (!bucket || !canSee(bucket, c.get('principal'))) throw notFound(name);
+    return c.json(bucketJson(bucket));
+  });
+
+  app.post('/', async (c) => {
+    const parsed = createBody.safeParse(await jsonBody(c.req));
+    if (!parsed.success) throw invalid(parsed.error);
+    const name = parsed.data.name ?? parsed.data.id;
+    if (!name) throw new StorageApiError(400, 'INVALID_REQUEST', 'name (or id): the bucket name is required.');
+    const { policy, ...settings } = settingsOf(parsed.data);
+    const row = await createBucket(storage, name, c.get('principal'), policy ?? 'private', settings);
+    return c.json(bucketJson(row)); // storage-js reads `name`
+  });
+
+  app.put('/:id', async (c) => {
+    const parsed = updateBody.safeParse(await jsonBody(c.req));
+    if (!parsed.success) throw invalid(parsed.error);
+    const name = c.req.param('id');
+    const bucket = await findBucket(storage, name);
+    if (!bucket || !canSee(bucket, c.get('principal'))) throw notFound(name);
+    await updateBucketSettings(storage, name, c.get('principal'), settingsOf(parsed.data));
+    return c.json({ message: 'Successfully updated' });
+  });
+
+  app.post('/:id/empty', async (c) => {
+    const principal = c.get('principal');
+    const bucket = await requireBucket(storage, c.req.param('id'));
+    requireAdminister(bucket, principal);
+    // A thousand keys at a time through the same batch delete as S3's DeleteObjects.
+    for (;;) {
+      const keys = await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
+        select key from storage.objects where bucket_id = ${bucket.id} order by key limit 1000`);
+      if (keys.length === 0) break;
+      const { deleted, refused } = await deleteObjects(storage, bucket.name, keys.map((k) => k.key), principal);
+      if (deleted.size === 0 && refused.size > 0) throw new StorageApiError(403, 'ACCESS_DENIED', 'Some objects of the bucket may not be deleted by this principal.');
+    }
+    return c.json({ message: 'Successfully emptied' });
+  });
+
+  app.delete('/:id', async (c) => {
+    await deleteBucket(storage, c.req.param('id'), c.get('principal'));
+    return c.json({ message: 'Successfully deleted' });
+  });
+
+  return app;
+}
