@@ -28,6 +28,12 @@ const settings = {
     flag: 'max-object-size',
     schema: z.coerce.number().int().positive().default(5 * 1024 ** 3),
   },
+  /** The /storage/v1 API's size limit for buckets that set none (S3 uploads are bounded by AEROSTORE_MAX_OBJECT_SIZE only). */
+  maxFileSize: {
+    env: 'AEROSTORE_MAX_FILE_SIZE',
+    flag: 'max-file-size',
+    schema: z.coerce.number().int().positive().default(100 * 1024 ** 2),
+  },
   /** Multipart uploads neither completed nor aborted are removed, with their parts, after this many days. */
   multipartExpiryDays: {
     env: 'AEROSTORE_MULTIPART_EXPIRY_DAYS',

@@ -91,7 +91,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     };
 
     const s3 = createS3Handler(storage, auth, { domain: config.domain });
-    const server = createHttpServer(createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain }));
+    const server = createHttpServer(createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize }));
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
     const { port } = server.address() as AddressInfo;

@@ -17,6 +17,7 @@ import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
 import { requireList, requireWrite, rethrowRefusal } from './access.ts';
 import { requireBucket } from './buckets.ts';
+import { checkDeclaredUpload } from './upload-rules.ts';
 import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
@@ -101,6 +102,8 @@ export async function createUpload(
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   const h = input.headers;
+  // The bucket's upload rules: the type now, the size on every part and at completion.
+  checkDeclaredUpload(bucket, Infinity, undefined, h.contentType);
   const upload = await asPrincipal(storage.sql, input.principal, async (tx) => {
     const [row] = await tx<UploadRow[]>`
       insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
@@ -345,6 +348,8 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     }
   });
   const total = chosen.reduce((n, p) => n + p.size, 0);
+  // A multipart object may pass the single-PUT maximum; only the bucket's own limit binds it.
+  checkDeclaredUpload(bucket, bucket.file_size_limit ?? MAX_MULTIPART_OBJECT_SIZE, total, upload.content_type ?? undefined);
 
   let staged: StagedBlob;
   try {

@@ -10,6 +10,7 @@ import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './a
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { BucketRow, Storage } from './storage.ts';
+import { checkDeclaredUpload, sizeLimitFor } from './upload-rules.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
 export interface ObjectHeaders {
@@ -66,6 +67,8 @@ export interface PutObjectInput {
   principal: Principal;
   /** Extra checksums to compute while storing (x-amz-checksum-*). */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
+  /** The size limit when the bucket sets none (the native API's default); S3 has none but the server maximum. */
+  defaultSizeLimit?: number;
   /** Conditional write: the key must not exist (`If-None-Match: *`) or must have this ETag (`If-Match`). */
   condition?: WriteCondition;
   /** Called after the request has been checked, right before the body is read. */
@@ -116,14 +119,13 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
       select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`);
     checkWriteCondition(input.condition, current, input.key);
   }
-  if (input.expectedSize !== undefined && input.expectedSize > storage.maxObjectSize) {
-    // Before 100 Continue: a body that will be refused is never sent.
-    throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(storage.maxObjectSize) });
-  }
+  // Before 100 Continue: a body that will be refused is never sent.
+  const maxSize = sizeLimitFor(storage, bucket, input.defaultSizeLimit);
+  checkDeclaredUpload(bucket, maxSize, input.expectedSize, input.headers.contentType);
   input.beforeBody?.();
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
-    maxSize: storage.maxObjectSize,
+    maxSize,
     checksums: input.checksumAlgorithms,
   });
   const placement = { placed: false };
@@ -138,7 +140,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
 }
 
 /** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
-export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'checksumAlgorithms' | 'beforeBody' | 'verify'>;
+export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'defaultSizeLimit' | 'checksumAlgorithms' | 'beforeBody' | 'verify'>;
 
 /** The stored facts of one object version, as the objects row holds them. */
 export interface ObjectVersion {

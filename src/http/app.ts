@@ -25,11 +25,13 @@ export interface AppDeps {
   sts: StsCredentials;
   storedKeys: StoredKeyResolver;
   s3: S3Handler;
+  /** The /storage/v1 size limit for buckets without their own. */
+  maxFileSize: number;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
   domain?: string;
 }
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain }: AppDeps): Hono<Env> {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize }: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
@@ -41,7 +43,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain }: A
     }
   });
   app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
-  app.route('/storage/v1', storageApi({ storage, auth }));
+  app.route('/storage/v1', storageApi({ storage, auth, maxFileSize }));
   app.all('*', async (c) => {
     const req = c.env.incoming;
     const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;

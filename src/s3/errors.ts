@@ -65,6 +65,8 @@ export const S3_ERRORS = {
     403,
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   ],
+  // Not an AWS code: a bucket's allowed_mime_types refused the declared type.
+  UnsupportedMediaType: [415, 'The content type of this object is not allowed in this bucket.'],
   UnexpectedContent: [400, 'This request does not support content.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -8,6 +8,7 @@ import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { Principal } from '../principals/principal.ts';
 import { bucketRoutes } from './buckets.ts';
+import { objectRoutes } from './objects.ts';
 import { apiErrorResponse, StorageApiError } from './errors.ts';
 
 export type StorageApiEnv = {
@@ -15,7 +16,7 @@ export type StorageApiEnv = {
   Variables: { principal: Principal };
 };
 
-export function storageApi(deps: { storage: Storage; auth: Authenticator }): Hono<StorageApiEnv> {
+export function storageApi(deps: { storage: Storage; auth: Authenticator; maxFileSize: number }): Hono<StorageApiEnv> {
   const app = new Hono<StorageApiEnv>();
 
   app.use('*', async (c, next) => {
@@ -31,8 +32,13 @@ export function storageApi(deps: { storage: Storage; auth: Authenticator }): Hon
   });
 
   app.route('/bucket', bucketRoutes(deps.storage));
+  app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
-  app.onError((err, c) => apiErrorResponse(c, err, deps.storage.log));
+  app.onError((err, c) => {
+    // A body we never read (a refused upload) would otherwise be drained to keep the connection: close it.
+    if (!c.env.incoming.complete) c.header('connection', 'close');
+    return apiErrorResponse(c, err, deps.storage.log);
+  });
   return app;
 }

@@ -31,6 +31,10 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   InvalidAccessKeyId: [403, 'ACCESS_DENIED'],
   SignatureDoesNotMatch: [403, 'ACCESS_DENIED'],
   EntityTooLarge: [413, 'FILE_TOO_LARGE'],
+  UnsupportedMediaType: [415, 'INVALID_MIME_TYPE'],
+  PreconditionFailed: [409, 'DUPLICATE'],
+  KeyTooLongError: [400, 'INVALID_KEY'],
+  IncompleteBody: [400, 'INCOMPLETE_BODY'],
   InternalError: [500, 'INTERNAL_ERROR'],
 };
 

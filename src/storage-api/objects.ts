@@ -1,0 +1,326 @@
+// /storage/v1/object: upload (raw body or storage-js's multipart form),
+// download (as the principal, public, authenticated), HEAD, info, delete,
+// batch delete by paths, and listing by folder. Objects are the same rows and
+// blobs the S3 protocol serves; the bucket's upload rules hold on both.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import busboy from 'busboy';
+import { type Context, Hono } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { z } from 'zod';
+import { requireList } from '../core/access.ts';
+import { requireBucket } from '../core/buckets.ts';
+import { deleteObjects } from '../core/delete-objects.ts';
+import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
+import type { Storage } from '../core/storage.ts';
+import { readAs } from '../db/session.ts';
+import { ANONYMOUS, type Principal } from '../principals/principal.ts';
+import { acceptBody } from '../s3/context.ts';
+import { etagListMatches, parseRange } from '../s3/ops/get.ts';
+import type { StorageApiEnv } from './app.ts';
+import { StorageApiError } from './errors.ts';
+
+/** Types a browser would run or render as a page: served as attachments unless asked otherwise. */
+const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z.+-]*javascript|text\/javascript|application\/x-shockwave-flash)\b/i;
+
+/** The bucket and the object path after `/storage/v1/object/<route>`, decoded. */
+function target(c: Context<StorageApiEnv>, route: string): { bucket: string; key: string } {
+  const raw = (c.env.incoming.url ?? '').split('?')[0];
+  const rest = raw.slice(raw.indexOf('/object/') + '/object/'.length + route.length);
+  const slash = rest.indexOf('/');
+  let bucket: string;
+  let key: string;
+  try {
+    bucket = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
+    key = slash === -1 ? '' : decodeURIComponent(rest.slice(slash + 1));
+  } catch {
+    throw new StorageApiError(400, 'INVALID_KEY', 'The object path is not valid percent-encoded UTF-8.');
+  }
+  if (key === '') throw new StorageApiError(400, 'INVALID_KEY', 'An object path is required.');
+  validateKey(key);
+  return { bucket, key };
+}
+
+function objectJson(bucket: string, o: ObjectRow) {
+  return {
+    Id: o.id,
+    Key: `${bucket}/${o.key}`,
+    id: o.id,
+    bucket,
+    path: o.key,
+    size: o.size,
+    content_type: o.content_type,
+    owner_id: o.owner_id,
+    created_at: o.created_at.toISOString(),
+  };
+}
+
+function infoJson(bucket: string, o: ObjectRow) {
+  return {
+    id: o.id,
+    name: o.key,
+    bucket_id: bucket,
+    version: o.etag.replace(/"/g, ''),
+    size: o.size,
+    content_type: o.content_type,
+    cache_control: o.cache_control,
+    etag: o.etag,
+    last_modified: o.updated_at.toISOString(),
+    created_at: o.created_at.toISOString(),
+    updated_at: o.updated_at.toISOString(),
+    metadata: o.user_metadata,
+    owner_id: o.owner_id,
+  };
+}
+
+/** storage-js's metadata: a JSON object of strings, sent base64-encoded in x-metadata or as a form field. */
+function userMetadata(json: string | undefined): Record<string, string> {
+  if (!json) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new StorageApiError(400, 'INVALID_REQUEST', 'metadata must be a JSON object.');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new StorageApiError(400, 'INVALID_REQUEST', 'metadata must be a JSON object.');
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+/** `cacheControl: 3600` (storage-js's option) is `max-age=3600`; a full header value passes as is. */
+function cacheControlOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return /^\d+$/.test(value.trim()) ? `max-age=${value.trim()}` : value;
+}
+
+interface UploadSource {
+  body: Readable;
+  expectedSize?: number;
+  headers: ObjectHeaders;
+}
+
+/**
+ * The upload's body and headers: the request itself, or the file part of a
+ * multipart form (its fields come first, as storage-js sends them).
+ */
+function uploadSource(req: IncomingMessage): Promise<UploadSource> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (!/^multipart\/form-data/i.test(type)) {
+    const length = req.headers['content-length'];
+    const meta = req.headers['x-metadata'];
+    return Promise.resolve({
+      body: req,
+      expectedSize: length === undefined ? undefined : Number(length),
+      headers: {
+        contentType: type || undefined,
+        cacheControl: cacheControlOf(req.headers['cache-control']),
+        contentEncoding: req.headers['content-encoding'],
+        userMetadata: userMetadata(typeof meta === 'string' ? Buffer.from(meta, 'base64').toString('utf8') : undefined),
+      },
+    });
+  }
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { files: 1, fields: 20, fieldSize: 64 * 1024 } });
+    } catch {
+      reject(new StorageApiError(400, 'INVALID_REQUEST', 'The multipart/form-data body cannot be parsed.'));
+      return;
+    }
+    const fields = new Map<string, string>();
+    let found = false;
+    bb.on('field', (name, value) => fields.set(name, value));
+    bb.on('file', (_name, file, info) => {
+      found = true;
+      // The part's bytes go to ingest; the form parser keeps feeding them.
+      const body = new PassThrough();
+      file.pipe(body);
+      file.on('limit', () => body.destroy(new StorageApiError(400, 'INVALID_REQUEST', 'form limit exceeded')));
+      resolve({
+        body,
+        headers: {
+          contentType: info.mimeType || undefined,
+          cacheControl: cacheControlOf(fields.get('cacheControl')),
+          contentEncoding: fields.get('contentEncoding') || undefined,
+          userMetadata: userMetadata(fields.get('metadata')),
+        },
+      });
+    });
+    bb.on('error', (err) => reject(new StorageApiError(400, 'INVALID_REQUEST', `multipart/form-data: ${(err as Error).message}`)));
+    bb.on('close', () => {
+      if (!found) reject(new StorageApiError(400, 'INVALID_REQUEST', 'The form has no file.'));
+    });
+    req.pipe(bb);
+  });
+}
+
+const listBody = z.object({
+  prefix: z.string().default(''),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+  search: z.string().default(''),
+  sortBy: z
+    .object({
+      column: z.enum(['name', 'created_at', 'updated_at', 'last_accessed_at']).default('name'),
+      order: z.enum(['asc', 'desc']).default('asc'),
+    })
+    .default({ column: 'name', order: 'asc' }),
+});
+
+interface ListedEntry {
+  name: string;
+  id: string | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+
+  /** Streams an object (or a range of it) with the safe-download headers. */
+  async function download(c: Context<StorageApiEnv>, route: string, principal: Principal): Promise<Response> {
+    const { bucket, key } = target(c, route);
+    const found = await headObject(storage, bucket, key, principal);
+    const o = found.object;
+    const req = c.env.incoming;
+    const res: ServerResponse = c.env.outgoing;
+    const type = o.content_type ?? 'application/octet-stream';
+    const forced = c.req.query('download');
+    const headers: Record<string, string | number> = {
+      'content-type': type,
+      etag: o.etag,
+      'last-modified': o.updated_at.toUTCString(),
+      'accept-ranges': 'bytes',
+      'x-content-type-options': 'nosniff',
+    };
+    if (o.cache_control) headers['cache-control'] = o.cache_control;
+    if (forced !== undefined || ACTIVE_TYPES.test(type)) {
+      const name = forced || key.slice(key.lastIndexOf('/') + 1);
+      headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
+    }
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (typeof ifNoneMatch === 'string' && etagListMatches(ifNoneMatch, o.etag)) {
+      res.writeHead(304, headers).end();
+      return RESPONSE_ALREADY_SENT;
+    }
+    const range = parseRange(req.headers.range, o.size);
+    if (range) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${o.size}`;
+      headers['content-length'] = range.end - range.start + 1;
+    } else {
+      headers['content-length'] = o.size;
+    }
+    if (req.method === 'HEAD' || o.size === 0) {
+      res.writeHead(range ? 206 : 200, headers).end();
+      return RESPONSE_ALREADY_SENT;
+    }
+    const body = await openObject(storage, found, range);
+    res.writeHead(range ? 206 : 200, headers);
+    body.on('error', () => res.destroy());
+    res.on('close', () => body.destroy());
+    body.pipe(res);
+    return RESPONSE_ALREADY_SENT;
+  }
+
+  async function upload(c: Context<StorageApiEnv>, upsert: boolean): Promise<Response> {
+    const { bucket, key } = target(c, '');
+    const req = c.env.incoming;
+    const source = await uploadSource(req);
+    const { object } = await putObject(storage, {
+      bucket,
+      key,
+      body: source.body,
+      expectedSize: source.expectedSize,
+      headers: source.headers,
+      principal: c.get('principal'),
+      defaultSizeLimit,
+      condition: upsert ? undefined : { ifNoneMatch: '*' },
+      beforeBody: () => acceptBody({ req, res: c.env.outgoing }),
+    });
+    return c.json(objectJson(bucket, object));
+  }
+
+  app.post('/list/:bucket', async (c) => {
+    const parsed = listBody.safeParse(await c.req.json().catch(() => ({})));
+    if (!parsed.success) throw new StorageApiError(400, 'INVALID_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const q = parsed.data;
+    const principal = c.get('principal');
+    const bucket = await requireBucket(storage, c.req.param('bucket'));
+    requireList(bucket, principal);
+    // storage-js sends the folder without its trailing slash.
+    const prefix = q.prefix === '' ? '' : q.prefix.replace(/\/+$/, '') + '/';
+    const column = q.sortBy.column === 'last_accessed_at' ? 'updated_at' : q.sortBy.column;
+    const rows = await readAs(storage.sql, principal, (tx) => tx<ListedEntry[]>`
+      with x as (
+        select o.*, substr(o.key, ${prefix.length + 1}) as rest from storage.objects o
+        where o.bucket_id = ${bucket.id} and starts_with(o.key, ${prefix})
+          and starts_with(lower(substr(o.key, ${prefix.length + 1})), ${q.search.toLowerCase()})
+      ), entries as (
+        select distinct left(rest, strpos(rest, '/') - 1) as name, null::uuid as id,
+          null::timestamptz as created_at, null::timestamptz as updated_at, null::jsonb as metadata
+        from x where strpos(rest, '/') > 0
+        union all
+        select rest, id, created_at, updated_at,
+          jsonb_build_object('eTag', etag, 'size', size, 'mimetype', content_type, 'cacheControl', cache_control,
+            'lastModified', updated_at, 'contentLength', size, 'httpStatusCode', 200)
+        from x where strpos(rest, '/') = 0
+      )
+      select * from entries
+      order by ${tx.unsafe(column)} ${tx.unsafe(q.sortBy.order)} nulls last, name collate "C"
+      offset ${q.offset} limit ${q.limit}`);
+    return c.json(
+      rows.map((r) => ({
+        name: r.name,
+        id: r.id,
+        created_at: r.created_at?.toISOString() ?? null,
+        updated_at: r.updated_at?.toISOString() ?? null,
+        last_accessed_at: r.updated_at?.toISOString() ?? null,
+        metadata: r.metadata,
+      })),
+    );
+  });
+
+  app.get('/info/*', async (c) => {
+    const { bucket, key } = target(c, 'info/');
+    const { object } = await headObject(storage, bucket, key, c.get('principal'));
+    return c.json(infoJson(bucket, object));
+  });
+
+  // Public: anyone, whatever credentials the request carries; RLS shows public buckets only.
+  app.on(['GET', 'HEAD'], '/public/*', (c) => download(c, 'public/', ANONYMOUS));
+  app.on(['GET', 'HEAD'], '/authenticated/*', (c) => {
+    if (c.get('principal').kind === 'anonymous') throw new StorageApiError(403, 'ACCESS_DENIED', 'Sign in to read this object.');
+    return download(c, 'authenticated/', c.get('principal'));
+  });
+
+  app.post('/*', (c) => upload(c, c.req.header('x-upsert') === 'true'));
+  // storage-js's update(): replaces the object.
+  app.put('/*', (c) => upload(c, true));
+  app.on(['GET', 'HEAD'], '/*', (c) => download(c, '', c.get('principal')));
+
+  app.delete('/:bucket', async (c) => {
+    const body = z.object({ prefixes: z.array(z.string()).min(1).max(1000) }).safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be { "prefixes": [paths...] } (1 to 1,000).');
+    const name = c.req.param('bucket');
+    const bucket = await requireBucket(storage, name);
+    const keys = body.data.prefixes.map((p) => p.replace(/^\/+/, ''));
+    keys.forEach(validateKey);
+    const principal = c.get('principal');
+    // What the principal can see of them, to answer with their rows as storage-js expects.
+    const seen = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
+      select * from storage.objects where bucket_id = ${bucket.id} and key = any(${keys}::text[])`);
+    const { deleted } = await deleteObjects(storage, name, keys, principal);
+    return c.json(seen.filter((o) => deleted.has(o.key)).map((o) => ({ ...infoJson(name, o), bucket_id: name })));
+  });
+
+  app.delete('/*', async (c) => {
+    const { bucket, key } = target(c, '');
+    const principal = c.get('principal');
+    const { object } = await headObject(storage, bucket, key, principal);
+    const { deleted } = await deleteObjects(storage, bucket, [key], principal);
+    if (!deleted.has(key)) throw new StorageApiError(403, 'ACCESS_DENIED', 'This object may not be deleted by this principal.');
+    return c.json({ message: 'Successfully deleted', ...infoJson(bucket, object) });
+  });
+
+  return app;
+}

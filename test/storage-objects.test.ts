@@ -1,0 +1,166 @@
+// /storage/v1/object through @supabase/storage-js: upload (Buffer, Blob,
+// stream; upsert), download, info/exists, list with folders, remove; the
+// bucket's upload rules; the same object seen over S3.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { StorageClient } from '@supabase/storage-js';
+import { SignJWT } from 'jose';
+import { S3RawClient } from './support/signer.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+const SECRET = 'storage-objects-test-secret-0123456789';
+let srv: TestServer;
+let root: S3RawClient;
+const A = randomUUID();
+const B = randomUUID();
+let tokenA: string;
+let asA: StorageClient;
+let asB: StorageClient;
+let anon: StorageClient;
+
+function jwt(claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+}
+const clientFor = (token: string) => new StorageClient(`${srv.url}/storage/v1`, { apikey: token, Authorization: `Bearer ${token}` });
+const status = (error: unknown) => (error as { status?: number } | null)?.status;
+
+before(async () => {
+  srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET } });
+  root = new S3RawClient(srv.url, srv);
+  tokenA = await jwt({ sub: A, role: 'authenticated' });
+  asA = clientFor(tokenA);
+  asB = clientFor(await jwt({ sub: B, role: 'authenticated' }));
+  anon = clientFor(await jwt({ role: 'anon' }));
+  assert.equal((await asA.createBucket('docs')).error, null);
+  assert.equal((await asA.createBucket('pics', { public: true, fileSizeLimit: 1024, allowedMimeTypes: ['image/*'] })).error, null);
+});
+after(() => srv?.stop());
+
+describe('/storage/v1/object with storage-js', () => {
+  it('uploads a Buffer, a Blob and a stream, and downloads the same bytes', async () => {
+    const bytes = randomBytes(5000);
+    const up = await asA.from('docs').upload('reports/q1.bin', bytes, { contentType: 'application/octet-stream' });
+    assert.equal(up.error, null, String(up.error));
+    assert.equal(up.data?.path, 'reports/q1.bin');
+    assert.ok(up.data?.id);
+    const blob = await asA.from('docs').upload('reports/q2.txt', new Blob(['hello blob'], { type: 'text/plain' }));
+    assert.equal(blob.error, null, String(blob.error));
+    const stream = await asA.from('docs').upload('notes/s.txt', Readable.from([Buffer.from('streamed')]), { contentType: 'text/plain', duplex: 'half' });
+    assert.equal(stream.error, null, String(stream.error));
+
+    const down = await asA.from('docs').download('reports/q1.bin');
+    assert.equal(down.error, null);
+    assert.deepEqual(Buffer.from(await down.data!.arrayBuffer()), bytes);
+    assert.equal(await (await asA.from('docs').download('reports/q2.txt')).data!.text(), 'hello blob');
+    assert.equal(await (await asA.from('docs').download('notes/s.txt')).data!.text(), 'streamed');
+    // One object, both APIs.
+    const overS3 = await root.send({ method: 'GET', path: '/docs/reports/q1.bin' });
+    assert.deepEqual(overS3.body, bytes);
+  });
+
+  it('refuses an existing path without upsert, replaces it with upsert', async () => {
+    assert.equal((await asA.from('docs').upload('dup.txt', Buffer.from('one'), { contentType: 'text/plain' })).error, null);
+    const again = await asA.from('docs').upload('dup.txt', Buffer.from('two'), { contentType: 'text/plain' });
+    assert.equal(status(again.error), 409);
+    assert.equal(await (await asA.from('docs').download('dup.txt')).data!.text(), 'one');
+    assert.equal((await asA.from('docs').upload('dup.txt', Buffer.from('two'), { contentType: 'text/plain', upsert: true })).error, null);
+    assert.equal(await (await asA.from('docs').download('dup.txt')).data!.text(), 'two');
+  });
+
+  it('info, exists, list with folders, remove', async () => {
+    const info = await asA.from('docs').info('reports/q1.bin');
+    assert.equal(info.error, null, String(info.error));
+    assert.equal(info.data?.size, 5000);
+    assert.equal((await asA.from('docs').exists('reports/q1.bin')).data, true);
+    assert.equal((await asA.from('docs').exists('reports/nope.bin')).data, false);
+
+    const top = await asA.from('docs').list();
+    assert.equal(top.error, null, String(top.error));
+    assert.deepEqual(top.data?.map((e) => [e.name, e.id === null]), [['dup.txt', false], ['notes', true], ['reports', true]]);
+    const reports = await asA.from('docs').list('reports', { sortBy: { column: 'name', order: 'desc' } });
+    assert.deepEqual(reports.data?.map((e) => e.name), ['q2.txt', 'q1.bin']);
+    assert.equal(reports.data?.[1].metadata?.size, 5000);
+    assert.deepEqual((await asA.from('docs').list('reports', { search: 'q1' })).data?.map((e) => e.name), ['q1.bin']);
+    assert.deepEqual((await asA.from('docs').list('reports', { limit: 1, offset: 1 })).data?.map((e) => e.name), ['q2.txt']);
+
+    const removed = await asA.from('docs').remove(['reports/q2.txt', 'missing.txt']);
+    assert.equal(removed.error, null, String(removed.error));
+    assert.deepEqual(removed.data?.map((o) => o.name), ['reports/q2.txt']);
+    assert.equal((await asA.from('docs').exists('reports/q2.txt')).data, false);
+  });
+
+  it('follows the bucket policy: B and anonymous cannot read A’s private bucket; anyone reads a public one', async () => {
+    assert.equal(status((await asB.from('docs').download('dup.txt')).error) !== undefined, true);
+    assert.notEqual((await asB.from('docs').upload('b.txt', Buffer.from('b'), { contentType: 'text/plain' })).error, null);
+    assert.notEqual((await anon.from('docs').download('dup.txt')).error, null);
+
+    assert.equal((await asA.from('pics').upload('cat.png', Buffer.from('png-ish'), { contentType: 'image/png' })).error, null);
+    const url = asA.from('pics').getPublicUrl('cat.png').data.publicUrl;
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'png-ish');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal((await fetch(`${srv.url}/storage/v1/object/public/docs/dup.txt`)).status, 403, 'a private bucket is not public');
+  });
+
+  it('enforces the bucket’s size and type rules before the body is read, on both APIs', async () => {
+    const big = await asA.from('pics').upload('big.png', randomBytes(2048), { contentType: 'image/png' });
+    assert.equal(status(big.error), 413);
+    const pdf = await asA.from('pics').upload('doc.pdf', Buffer.from('%PDF-1.7'), { contentType: 'application/pdf' });
+    assert.equal(status(pdf.error), 415);
+    // A declared size over the limit is refused without sending the body (Expect: 100-continue).
+    const early = await fetch(`${srv.url}/storage/v1/object/pics/early.png`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'image/png', 'content-length': '4096' },
+      body: randomBytes(4096),
+    });
+    assert.equal(early.status, 413);
+    assert.equal(((await early.json()) as { error: string }).error, 'FILE_TOO_LARGE');
+    // S3 PutObject into the same bucket: the same rules, S3's codes.
+    const s3Big = await root.send({ method: 'PUT', path: '/pics/s3-big.png', body: randomBytes(2048), headers: { 'content-type': 'image/png' } });
+    assert.equal(s3Big.status, 400);
+    assert.match(s3Big.body.toString(), /EntityTooLarge/);
+    const s3Type = await root.send({ method: 'PUT', path: '/pics/s3.pdf', body: 'x', headers: { 'content-type': 'application/pdf' } });
+    assert.equal(s3Type.status, 415);
+    assert.equal((await asA.from('pics').list()).data?.map((e) => e.name).join(','), 'cat.png', 'nothing refused was stored');
+  });
+
+  it('downloads: ranges, ETag caching, attachment for active types', async () => {
+    assert.equal((await asA.from('docs').upload('page.html', Buffer.from('<script>alert(1)</script>'), { contentType: 'text/html' })).error, null);
+    const auth = { authorization: `Bearer ${tokenA}` };
+    const html = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: auth });
+    assert.match(html.headers.get('content-disposition') ?? '', /^attachment/);
+    const part = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: { ...auth, range: 'bytes=0-7' } });
+    assert.equal(part.status, 206);
+    assert.equal(await part.text(), '<script>');
+    const etag = html.headers.get('etag')!;
+    const cached = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: { ...auth, 'if-none-match': etag } });
+    assert.equal(cached.status, 304);
+    const named = await fetch(`${srv.url}/storage/v1/object/docs/dup.txt?download=report.txt`, { headers: auth });
+    assert.match(named.headers.get('content-disposition') ?? '', /attachment; filename\*=UTF-8''report\.txt/);
+  });
+});
+
+describe('the bucket rules on S3 multipart uploads', () => {
+  it('refuses a disallowed type at CreateMultipartUpload and an oversized object at Complete', async () => {
+    const refused = await root.send({ method: 'POST', path: '/pics/m.pdf', query: { uploads: '' }, headers: { 'content-type': 'application/pdf' } });
+    assert.equal(refused.status, 415);
+    const created = await root.send({ method: 'POST', path: '/pics/m.png', query: { uploads: '' }, headers: { 'content-type': 'image/png' } });
+    assert.equal(created.status, 200);
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body.toString())![1];
+    const part = await root.send({ method: 'PUT', path: '/pics/m.png', query: { partNumber: '1', uploadId }, body: randomBytes(2048) });
+    assert.equal(part.status, 200);
+    const etag = part.headers.etag as string;
+    const done = await root.send({
+      method: 'POST',
+      path: '/pics/m.png',
+      query: { uploadId },
+      body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`,
+    });
+    assert.equal(done.status, 400);
+    assert.match(done.body.toString(), /EntityTooLarge/);
+    assert.equal((await root.send({ method: 'HEAD', path: '/pics/m.png' })).status, 404);
+  });
+});
