@@ -164,3 +164,26 @@ describe('the bucket rules on S3 multipart uploads', () => {
     assert.equal((await root.send({ method: 'HEAD', path: '/pics/m.png' })).status, 404);
   });
 });
+
+describe('content sniffing', () => {
+  it('refuses a PDF declared as image/png with 422 and stores nothing, on both APIs', async () => {
+    const pdf = Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n', 'latin1');
+    const forged = await asA.from('pics').upload('forged.png', pdf, { contentType: 'image/png' });
+    assert.equal(status(forged.error), 422);
+    const res = await fetch(`${srv.url}/storage/v1/object/pics/forged2.png`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'image/png' },
+      body: pdf,
+    });
+    assert.equal(((await res.json()) as { error: string }).error, 'FILE_CONTENT_TYPE_NOT_ALLOWED');
+    const overS3 = await root.send({ method: 'PUT', path: '/pics/forged3.png', body: pdf, headers: { 'content-type': 'image/png' } });
+    assert.equal(overS3.status, 422);
+    assert.match(overS3.body.toString(), /ContentTypeNotAllowed/);
+    for (const key of ['forged.png', 'forged2.png', 'forged3.png']) {
+      assert.equal((await root.send({ method: 'HEAD', path: `/pics/${key}` })).status, 404, key);
+    }
+    // A real PNG signature passes.
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0]);
+    assert.equal((await asA.from('pics').upload('real.png', png, { contentType: 'image/png' })).error, null);
+  });
+});

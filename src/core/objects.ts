@@ -10,7 +10,7 @@ import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './a
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { BucketRow, Storage } from './storage.ts';
-import { checkDeclaredUpload, sizeLimitFor } from './upload-rules.ts';
+import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
 export interface ObjectHeaders {
@@ -131,6 +131,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   const placement = { placed: false };
   try {
     input.verify?.(staged);
+    await checkSniffedType(bucket, staged.tempPath);
     const etag = `"${staged.md5.toString('hex')}"`;
     return await commitObject(storage, bucket, input, staged, { etag, checksums: staged.checksums }, placement);
   } finally {

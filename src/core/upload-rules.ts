@@ -1,6 +1,9 @@
 // A bucket's upload rules (file_size_limit, allowed_mime_types), checked the
 // same way for every API: on what the request declares before any body is
-// read, then on the bytes as they stream (the size limit is ingest's maxSize).
+// read, then on the bytes as they stream (the size limit is ingest's maxSize),
+// then on what the first bytes say the content is (a PDF sent as image/png).
+import { open } from 'node:fs/promises';
+import { fileTypeFromBuffer } from 'file-type';
 import { S3Error } from '../s3/errors.ts';
 import type { BucketRow, Storage } from './storage.ts';
 
@@ -29,5 +32,31 @@ export function checkDeclaredUpload(bucket: BucketRow, limit: number, size: numb
   if (size !== undefined && size > limit) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(limit) });
   if (!mimeTypeAllowed(bucket, contentType)) {
     throw new S3Error('UnsupportedMediaType', `Content type ${contentType ?? '(none)'} is not allowed in bucket ${bucket.name}.`);
+  }
+}
+
+/** file-type's own sample size: enough for every signature it knows. */
+const SNIFF_BYTES = 4100;
+
+/**
+ * The type the content's first bytes reveal (magic numbers, file-type) must
+ * be allowed too, whatever the client declared. Content without a signature
+ * (plain text, JSON...) cannot be told apart and passes on its declared type.
+ * Runs on the staged file, before anything is committed.
+ */
+export async function checkSniffedType(bucket: BucketRow, stagedPath: string): Promise<void> {
+  if (!bucket.allowed_mime_types || bucket.allowed_mime_types.length === 0) return;
+  const file = await open(stagedPath, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+  const detected = await fileTypeFromBuffer(head);
+  if (detected && !mimeTypeAllowed(bucket, detected.mime)) {
+    throw new S3Error('ContentTypeNotAllowed', `The content is ${detected.mime}, which is not allowed in bucket ${bucket.name}.`);
   }
 }

@@ -67,6 +67,8 @@ export const S3_ERRORS = {
   ],
   // Not an AWS code: a bucket's allowed_mime_types refused the declared type.
   UnsupportedMediaType: [415, 'The content type of this object is not allowed in this bucket.'],
+  // Not an AWS code: the content's magic bytes name a type the bucket does not allow.
+  ContentTypeNotAllowed: [422, 'The content of this object is of a type not allowed in this bucket.'],
   UnexpectedContent: [400, 'This request does not support content.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
 } as const satisfies Record<string, readonly [number, string]>;
