@@ -20,9 +20,10 @@ import { CheckFailed, CommandError, randomFile, takeTranscript, truncate, type S
 import { PRINCIPAL_SCENARIOS, conformanceJwtSecret } from './principals.ts';
 import { rcloneScenario } from './rclone.ts';
 import { s3cmdScenario } from './s3cmd.ts';
+import { storageJsScenario } from './storage-js.ts';
 import { sdkJsScenario } from './sdk-js.ts';
 
-const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS];
+const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS, storageJsScenario];
 
 const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
 const BIG_SIZE = 50 * 1024 * 1024;
