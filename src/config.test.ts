@@ -27,4 +27,16 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({}, ['--port']), ConfigError);
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
   });
+
+  it('reads the signed-URL settings, and keeps secrets out of its messages', () => {
+    assert.equal(loadConfig({}, []).signedUrlMaxExpiry, 7 * 24 * 3600);
+    assert.equal(loadConfig({}, []).urlSigningKeys, undefined);
+    const key = Buffer.alloc(32, 7).toString('base64');
+    assert.deepEqual(loadConfig({ AEROSTORE_URL_SIGNING_KEYS: `2:${key},1:${key}` }, []).urlSigningKeys?.map((k) => k.kid), ['2', '1']);
+    const short = Buffer.alloc(16, 7).toString('base64');
+    assert.throws(
+      () => loadConfig({ AEROSTORE_URL_SIGNING_KEYS: `1:${short}` }, []),
+      (e: unknown) => e instanceof ConfigError && /AEROSTORE_URL_SIGNING_KEYS/.test(e.message) && !e.message.includes(short),
+    );
+  });
 });

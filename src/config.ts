@@ -2,13 +2,14 @@
 // the same setting as a CLI flag (`AEROSTORE_DATA_DIR` ⇔ `--data-dir`); flags win.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseUrlSigningKeys } from './principals/url-tokens.ts';
 
 const settings = {
   host: { env: 'AEROSTORE_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
   port: { env: 'AEROSTORE_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65535).default(9000) },
   dataDir: { env: 'AEROSTORE_DATA_DIR', flag: 'data-dir', schema: z.string().min(1).default('./data') },
   rootAccessKey: { env: 'AEROSTORE_ROOT_ACCESS_KEY', flag: 'root-access-key', schema: z.string().min(3).max(128).optional() },
-  rootSecretKey: { env: 'AEROSTORE_ROOT_SECRET_KEY', flag: 'root-secret-key', schema: z.string().min(8).max(256).optional() },
+  rootSecretKey: { env: 'AEROSTORE_ROOT_SECRET_KEY', flag: 'root-secret-key', secret: true, schema: z.string().min(8).max(256).optional() },
   region: { env: 'AEROSTORE_REGION', flag: 'region', schema: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1') },
   /** Base domain for virtual-hosted-style requests (`<bucket>.<domain>`); path-style always works. */
   domain: {
@@ -41,16 +42,43 @@ const settings = {
     schema: z.coerce.number().positive().default(7),
   },
   /** HS256 secret for JWT bearer tokens (`Authorization: Bearer`); at least 32 bytes. */
-  jwtSecret: { env: 'AEROSTORE_JWT_SECRET', flag: 'jwt-secret', schema: z.string().min(32, 'at least 32 characters').optional() },
+  jwtSecret: { env: 'AEROSTORE_JWT_SECRET', flag: 'jwt-secret', secret: true, schema: z.string().min(32, 'at least 32 characters').optional() },
   /** JWKS for JWT bearer tokens signed with asymmetric keys: a file path or an https/http URL. */
   jwks: { env: 'AEROSTORE_JWKS', flag: 'jwks', schema: z.string().min(1).optional() },
   /** Master key encrypting stored access-key secrets (base64 of 32 bytes); generated into the data directory when unset. */
   masterKey: {
     env: 'AEROSTORE_MASTER_KEY',
     flag: 'master-key',
+    secret: true,
     schema: z
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, 'base64 of exactly 32 bytes')
+      .optional(),
+  },
+  /** Longest lifetime, in seconds, a /storage/v1 signed URL may be given (7 days, as S3's presigned URLs). */
+  signedUrlMaxExpiry: {
+    env: 'AEROSTORE_SIGNED_URL_MAX_EXPIRY',
+    flag: 'signed-url-max-expiry',
+    schema: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  },
+  /**
+   * Keys for signed URLs, `kid:base64-of-32-bytes` comma-separated: the first
+   * signs, all verify (rotation). Unset: one key derived from the master key, kid 1.
+   */
+  urlSigningKeys: {
+    env: 'AEROSTORE_URL_SIGNING_KEYS',
+    flag: 'url-signing-keys',
+    secret: true,
+    schema: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return parseUrlSigningKeys(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
       .optional(),
   },
   /** Who may create buckets: any signed-in principal (`authenticated`, the default) or only the service role. */
@@ -89,7 +117,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     const parsed = s.schema.safeParse(raw);
     if (!parsed.success) {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      throw new ConfigError(`invalid ${s.env} (--${s.flag}) ${JSON.stringify(raw)}: ${why}`);
+      // A secret's value stays out of the message (it ends up in logs).
+      const shown = 'secret' in s ? '(value withheld)' : JSON.stringify(raw);
+      throw new ConfigError(`invalid ${s.env} (--${s.flag}) ${shown}: ${why}`);
     }
     out[name] = parsed.data;
   }

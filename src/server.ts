@@ -23,6 +23,7 @@ import { MasterKey } from './principals/master-key.ts';
 import { loadOrCreateSecretFile, loadRootCredentials, type RootCredentials } from './principals/root-key.ts';
 import { SecretBox } from './principals/secret-box.ts';
 import { StsCredentials } from './principals/sts.ts';
+import { UrlSigner } from './principals/url-tokens.ts';
 import { createS3Handler } from './s3/handler.ts';
 
 export interface RunningServer {
@@ -90,8 +91,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       region: config.region,
     };
 
+    // Signed URLs: the configured keys (rotation), else one derived from the master key.
+    const urlSigner = new UrlSigner(config.urlSigningKeys ?? [{ kid: '1', key: masterKey.derive('url-signing') }]);
+    const signedUrls = { signer: urlSigner, maxExpiry: config.signedUrlMaxExpiry };
+
     const s3 = createS3Handler(storage, auth, { domain: config.domain });
-    const server = createHttpServer(createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize }));
+    const server = createHttpServer(
+      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls }),
+    );
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
     const { port } = server.address() as AddressInfo;

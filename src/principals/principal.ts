@@ -3,8 +3,8 @@
 // decide what the principal may do.
 export type Role = 'service' | 'authenticated';
 
-/** How a signed-in principal proved who it is. */
-export type Via = 'access-key' | 'jwt' | 'sts';
+/** How a signed-in principal proved who it is (url-token: a signed upload URL, acting for its signer). */
+export type Via = 'access-key' | 'jwt' | 'sts' | 'url-token';
 
 export type Principal =
   | { kind: 'anonymous' }

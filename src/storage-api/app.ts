@@ -9,6 +9,7 @@ import { authenticate, type Authenticator } from '../principals/authenticate.ts'
 import type { Principal } from '../principals/principal.ts';
 import { bucketRoutes } from './buckets.ts';
 import { objectRoutes } from './objects.ts';
+import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
 import { apiErrorResponse, StorageApiError } from './errors.ts';
 
 export type StorageApiEnv = {
@@ -16,8 +17,18 @@ export type StorageApiEnv = {
   Variables: { principal: Principal };
 };
 
-export function storageApi(deps: { storage: Storage; auth: Authenticator; maxFileSize: number }): Hono<StorageApiEnv> {
+export interface StorageApiDeps {
+  storage: Storage;
+  auth: Authenticator;
+  maxFileSize: number;
+  signedUrls: SignedUrlSettings;
+}
+
+export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
   const app = new Hono<StorageApiEnv>();
+
+  // Signed URLs carry their own permission: answered here, before (and without) authentication.
+  app.route('/object', signedUrlRoutes(deps.storage, deps.signedUrls, deps.maxFileSize));
 
   app.use('*', async (c, next) => {
     const req = c.env.incoming;
@@ -32,6 +43,8 @@ export function storageApi(deps: { storage: Storage; auth: Authenticator; maxFil
   });
 
   app.route('/bucket', bucketRoutes(deps.storage));
+  // Before objectRoutes, whose POST /* (upload) would take /sign/... as a bucket named "sign".
+  app.route('/object', signingRoutes(deps.storage, deps.signedUrls));
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));

@@ -17,6 +17,21 @@ export class StorageApiError extends Error {
   }
 }
 
+/**
+ * Signed URLs (signed-urls.ts). A token that is not ours, was altered, or
+ * names another object or kind is 403 INVALID_SIGNATURE. A download URL past
+ * its time is 400 TOKEN_EXPIRED (Supabase answers 400 too; an expired bearer
+ * JWT is 401 TOKEN_EXPIRED, below); an upload URL's is 410
+ * FILE_UPLOAD_URL_EXPIRED. An upload URL is good for one upload: another
+ * attempt while one is under way or after it succeeded is 409 TOKEN_ALREADY_USED.
+ */
+export const signedUrlErrors = {
+  invalidSignature: () => new StorageApiError(403, 'INVALID_SIGNATURE', 'The signed URL is not valid for this object.'),
+  downloadExpired: () => new StorageApiError(400, 'TOKEN_EXPIRED', 'The signed URL has expired.'),
+  uploadExpired: () => new StorageApiError(410, 'FILE_UPLOAD_URL_EXPIRED', 'The signed upload URL has expired.'),
+  uploadUsed: () => new StorageApiError(409, 'TOKEN_ALREADY_USED', 'The signed upload URL has already been used.'),
+};
+
 /** S3 error code → this API's status and code; anything unlisted is a 400 INVALID_REQUEST. */
 const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   NoSuchBucket: [404, 'BUCKET_NOT_FOUND'],
@@ -32,6 +47,7 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   SignatureDoesNotMatch: [403, 'ACCESS_DENIED'],
   EntityTooLarge: [413, 'FILE_TOO_LARGE'],
   UnsupportedMediaType: [415, 'INVALID_MIME_TYPE'],
+  ContentTypeNotAllowed: [422, 'FILE_CONTENT_TYPE_NOT_ALLOWED'],
   PreconditionFailed: [409, 'DUPLICATE'],
   KeyTooLongError: [400, 'INVALID_KEY'],
   IncompleteBody: [400, 'INCOMPLETE_BODY'],

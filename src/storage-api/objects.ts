@@ -1,7 +1,8 @@
 // /storage/v1/object: upload (raw body or storage-js's multipart form),
 // download (as the principal, public, authenticated), HEAD, info, delete,
-// batch delete by paths, and listing by folder. Objects are the same rows and
-// blobs the S3 protocol serves; the bucket's upload rules hold on both.
+// batch delete by paths, listing by folder, copy and move. Signed URLs
+// (signed-urls.ts) reuse the download and upload here. Objects are the same
+// rows and blobs the S3 protocol serves; the bucket's upload rules hold on both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import busboy from 'busboy';
@@ -10,10 +11,11 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireList } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
+import { copyObject } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
-import { readAs } from '../db/session.ts';
+import { readAs, SERVICE } from '../db/session.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
 import { etagListMatches, parseRange } from '../s3/ops/get.ts';
@@ -23,8 +25,13 @@ import { StorageApiError } from './errors.ts';
 /** Types a browser would run or render as a page: served as attachments unless asked otherwise. */
 const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z.+-]*javascript|text\/javascript|application\/x-shockwave-flash)\b/i;
 
+export interface ObjectTarget {
+  bucket: string;
+  key: string;
+}
+
 /** The bucket and the object path after `/storage/v1/object/<route>`, decoded. */
-function target(c: Context<StorageApiEnv>, route: string): { bucket: string; key: string } {
+export function objectTarget(c: Context<StorageApiEnv>, route: string): ObjectTarget {
   const raw = (c.env.incoming.url ?? '').split('?')[0];
   const rest = raw.slice(raw.indexOf('/object/') + '/object/'.length + route.length);
   const slash = rest.indexOf('/');
@@ -41,7 +48,8 @@ function target(c: Context<StorageApiEnv>, route: string): { bucket: string; key
   return { bucket, key };
 }
 
-function objectJson(bucket: string, o: ObjectRow) {
+/** An object as storage-js reads an upload's or a copy's answer (`Key`, `Id`). */
+export function objectJson(bucket: string, o: ObjectRow) {
   return {
     Id: o.id,
     Key: `${bucket}/${o.key}`,
@@ -166,6 +174,64 @@ const listBody = z.object({
     .default({ column: 'name', order: 'asc' }),
 });
 
+/** storage-js's move() and copy(): both within `bucketId` unless `destinationBucket` says otherwise. */
+const transferBody = z.object({
+  bucketId: z.string().min(1),
+  sourceKey: z.string().min(1),
+  destinationKey: z.string().min(1),
+  destinationBucket: z.string().min(1).optional(),
+  sourceVersionId: z.string().optional(),
+  // copy(): copyMetadata false takes these instead of the source's headers, and no user metadata.
+  copyMetadata: z.boolean().optional(),
+  metadata: z
+    .object({ cacheControl: z.string().optional(), contentEncoding: z.string().optional(), mimetype: z.string().optional() })
+    .optional(),
+});
+type TransferBody = z.infer<typeof transferBody>;
+
+async function transferOf(c: Context<StorageApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
+  const parsed = transferBody.safeParse(await c.req.json().catch(() => undefined));
+  if (!parsed.success) {
+    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be { bucketId, sourceKey, destinationKey, destinationBucket? }.');
+  }
+  const b = parsed.data;
+  // Objects here have one version: copying "a version" would silently copy the current one.
+  if (b.sourceVersionId !== undefined) throw new StorageApiError(400, 'INVALID_REQUEST', 'sourceVersionId: object versions are not supported.');
+  validateKey(b.sourceKey);
+  validateKey(b.destinationKey);
+  return { ...b, destinationBucket: b.destinationBucket ?? b.bucketId };
+}
+
+/**
+ * Refuses a destination that exists as far as the principal can see (409, as
+ * an upload without upsert): move never overwrites, copy only with
+ * `x-upsert: true`. Checked before the copy, not under its lock: a writer
+ * racing to create the same key may still be overwritten.
+ */
+async function requireFreeDestination(storage: Storage, t: { destinationBucket: string; destinationKey: string }, principal: Principal): Promise<void> {
+  const bucket = await requireBucket(storage, t.destinationBucket);
+  const [current] = await readAs(storage.sql, principal, (tx) => tx<{ etag: string }[]>`
+    select etag from storage.objects where bucket_id = ${bucket.id} and key = ${t.destinationKey}`);
+  if (current) throw new StorageApiError(409, 'DUPLICATE', `The destination already exists: ${t.destinationBucket}/${t.destinationKey}`);
+}
+
+/** copy() with copyMetadata false: the source's headers, these overrides, no user metadata. */
+async function replacedHeaders(storage: Storage, t: TransferBody, principal: Principal): Promise<ObjectHeaders> {
+  const { object: o } = await headObject(storage, t.bucketId, t.sourceKey, principal);
+  const m = t.metadata ?? {};
+  const encoding = m.contentEncoding ?? o.content_encoding ?? undefined;
+  return {
+    contentType: m.mimetype ?? o.content_type ?? undefined,
+    cacheControl: m.cacheControl ?? o.cache_control ?? undefined,
+    // storage-js: an empty string clears the encoding.
+    contentEncoding: encoding === '' ? undefined : encoding,
+    contentDisposition: o.content_disposition ?? undefined,
+    contentLanguage: o.content_language ?? undefined,
+    expires: o.expires ?? undefined,
+    userMetadata: {},
+  };
+}
+
 interface ListedEntry {
   name: string;
   id: string | null;
@@ -174,71 +240,88 @@ interface ListedEntry {
   metadata: Record<string, unknown> | null;
 }
 
-export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
-
-  /** Streams an object (or a range of it) with the safe-download headers. */
-  async function download(c: Context<StorageApiEnv>, route: string, principal: Principal): Promise<Response> {
-    const { bucket, key } = target(c, route);
-    const found = await headObject(storage, bucket, key, principal);
-    const o = found.object;
-    const req = c.env.incoming;
-    const res: ServerResponse = c.env.outgoing;
-    const type = o.content_type ?? 'application/octet-stream';
-    const forced = c.req.query('download');
-    const headers: Record<string, string | number> = {
-      'content-type': type,
-      etag: o.etag,
-      'last-modified': o.updated_at.toUTCString(),
-      'accept-ranges': 'bytes',
-      'x-content-type-options': 'nosniff',
-    };
-    if (o.cache_control) headers['cache-control'] = o.cache_control;
-    if (forced !== undefined || ACTIVE_TYPES.test(type)) {
-      const name = forced || key.slice(key.lastIndexOf('/') + 1);
-      headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
-    }
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (typeof ifNoneMatch === 'string' && etagListMatches(ifNoneMatch, o.etag)) {
-      res.writeHead(304, headers).end();
-      return RESPONSE_ALREADY_SENT;
-    }
-    const range = parseRange(req.headers.range, o.size);
-    if (range) {
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${o.size}`;
-      headers['content-length'] = range.end - range.start + 1;
-    } else {
-      headers['content-length'] = o.size;
-    }
-    if (req.method === 'HEAD' || o.size === 0) {
-      res.writeHead(range ? 206 : 200, headers).end();
-      return RESPONSE_ALREADY_SENT;
-    }
-    const body = await openObject(storage, found, range);
-    res.writeHead(range ? 206 : 200, headers);
-    body.on('error', () => res.destroy());
-    res.on('close', () => body.destroy());
-    body.pipe(res);
+/**
+ * Streams an object (or a range of it) with the safe-download headers, read
+ * as `principal` (a signed URL's redemption passes the service role: its
+ * token is the permission).
+ */
+export async function sendObject(c: Context<StorageApiEnv>, storage: Storage, { bucket, key }: ObjectTarget, principal: Principal): Promise<Response> {
+  const found = await headObject(storage, bucket, key, principal);
+  const o = found.object;
+  const req = c.env.incoming;
+  const res: ServerResponse = c.env.outgoing;
+  const type = o.content_type ?? 'application/octet-stream';
+  const forced = c.req.query('download');
+  const headers: Record<string, string | number> = {
+    'content-type': type,
+    etag: o.etag,
+    'last-modified': o.updated_at.toUTCString(),
+    'accept-ranges': 'bytes',
+    'x-content-type-options': 'nosniff',
+  };
+  if (o.cache_control) headers['cache-control'] = o.cache_control;
+  if (forced !== undefined || ACTIVE_TYPES.test(type)) {
+    const name = forced || key.slice(key.lastIndexOf('/') + 1);
+    headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
+  }
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (typeof ifNoneMatch === 'string' && etagListMatches(ifNoneMatch, o.etag)) {
+    res.writeHead(304, headers).end();
     return RESPONSE_ALREADY_SENT;
   }
-
-  async function upload(c: Context<StorageApiEnv>, upsert: boolean): Promise<Response> {
-    const { bucket, key } = target(c, '');
-    const req = c.env.incoming;
-    const source = await uploadSource(req);
-    const { object } = await putObject(storage, {
-      bucket,
-      key,
-      body: source.body,
-      expectedSize: source.expectedSize,
-      headers: source.headers,
-      principal: c.get('principal'),
-      defaultSizeLimit,
-      condition: upsert ? undefined : { ifNoneMatch: '*' },
-      beforeBody: () => acceptBody({ req, res: c.env.outgoing }),
-    });
-    return c.json(objectJson(bucket, object));
+  const range = parseRange(req.headers.range, o.size);
+  if (range) {
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${o.size}`;
+    headers['content-length'] = range.end - range.start + 1;
+  } else {
+    headers['content-length'] = o.size;
   }
+  if (req.method === 'HEAD' || o.size === 0) {
+    res.writeHead(range ? 206 : 200, headers).end();
+    return RESPONSE_ALREADY_SENT;
+  }
+  const body = await openObject(storage, found, range);
+  res.writeHead(range ? 206 : 200, headers);
+  body.on('error', () => res.destroy());
+  res.on('close', () => body.destroy());
+  body.pipe(res);
+  return RESPONSE_ALREADY_SENT;
+}
+
+/**
+ * Stores the request's body (raw, or storage-js's multipart form) as the
+ * object, written by `principal` (a signed upload URL passes its signer).
+ */
+export async function receiveUpload(
+  c: Context<StorageApiEnv>,
+  storage: Storage,
+  { bucket, key }: ObjectTarget,
+  opts: { principal: Principal; upsert: boolean; defaultSizeLimit: number },
+): Promise<ObjectRow> {
+  const req = c.env.incoming;
+  const source = await uploadSource(req);
+  const { object } = await putObject(storage, {
+    bucket,
+    key,
+    body: source.body,
+    expectedSize: source.expectedSize,
+    headers: source.headers,
+    principal: opts.principal,
+    defaultSizeLimit: opts.defaultSizeLimit,
+    condition: opts.upsert ? undefined : { ifNoneMatch: '*' },
+    beforeBody: () => acceptBody({ req, res: c.env.outgoing }),
+  });
+  return object;
+}
+
+export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+  const download = (c: Context<StorageApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
+  const upload = async (c: Context<StorageApiEnv>, upsert: boolean) => {
+    const target = objectTarget(c, '');
+    const object = await receiveUpload(c, storage, target, { principal: c.get('principal'), upsert, defaultSizeLimit });
+    return c.json(objectJson(target.bucket, object));
+  };
 
   app.post('/list/:bucket', async (c) => {
     const parsed = listBody.safeParse(await c.req.json().catch(() => ({})));
@@ -281,7 +364,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   });
 
   app.get('/info/*', async (c) => {
-    const { bucket, key } = target(c, 'info/');
+    const { bucket, key } = objectTarget(c, 'info/');
     const { object } = await headObject(storage, bucket, key, c.get('principal'));
     return c.json(infoJson(bucket, object));
   });
@@ -291,6 +374,47 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.on(['GET', 'HEAD'], '/authenticated/*', (c) => {
     if (c.get('principal').kind === 'anonymous') throw new StorageApiError(403, 'ACCESS_DENIED', 'Sign in to read this object.');
     return download(c, 'authenticated/', c.get('principal'));
+  });
+
+  // Before the upload routes below, which would take /move and /copy for bucket names.
+  app.post('/copy', async (c) => {
+    const t = await transferOf(c);
+    const principal = c.get('principal');
+    if (c.req.header('x-upsert') !== 'true') await requireFreeDestination(storage, t, principal);
+    const { object } = await copyObject(storage, {
+      sourceBucket: t.bucketId,
+      sourceKey: t.sourceKey,
+      bucket: t.destinationBucket,
+      key: t.destinationKey,
+      principal,
+      replaceHeaders: t.copyMetadata === false ? await replacedHeaders(storage, t, principal) : undefined,
+    });
+    return c.json(objectJson(t.destinationBucket, object)); // storage-js reads `Key`
+  });
+
+  // A move is a copy (read permission on the source by RLS, write on the
+  // destination), then the source's deletion as the principal. A source the
+  // principal may read but not delete is left as it was: the copy is undone.
+  app.post('/move', async (c) => {
+    const t = await transferOf(c);
+    const principal = c.get('principal');
+    await requireFreeDestination(storage, t, principal);
+    await copyObject(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal });
+    let failure: unknown;
+    try {
+      const { refused } = await deleteObjects(storage, t.bucketId, [t.sourceKey], principal);
+      if (refused.has(t.sourceKey)) {
+        failure = new StorageApiError(403, 'ACCESS_DENIED', 'The source may not be deleted by this principal, so it cannot be moved.');
+      }
+    } catch (err) {
+      failure = err; // refused up front (no write access to the source bucket), or the delete failed
+    }
+    if (failure !== undefined) {
+      // As the service role: undoing must not depend on the principal's rights over what it just made.
+      await deleteObjects(storage, t.destinationBucket, [t.destinationKey], SERVICE);
+      throw failure;
+    }
+    return c.json({ message: 'Successfully moved' });
   });
 
   app.post('/*', (c) => upload(c, c.req.header('x-upsert') === 'true'));
@@ -314,7 +438,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   });
 
   app.delete('/*', async (c) => {
-    const { bucket, key } = target(c, '');
+    const { bucket, key } = objectTarget(c, '');
     const principal = c.get('principal');
     const { object } = await headObject(storage, bucket, key, principal);
     const { deleted } = await deleteObjects(storage, bucket, [key], principal);

@@ -1,0 +1,211 @@
+// Signed URLs: /storage/v1/object/sign (download) and /object/upload/sign
+// (upload), as storage-js's createSignedUrl(s), createSignedUploadUrl and
+// uploadToSignedUrl use them. The URL's token (principals/url-tokens.ts) is
+// the whole permission, checked against the signer's rights when it is
+// signed: read — the object as the signer sees it — for a download, write on
+// the bucket for an upload. Redeeming needs no other credential: a download
+// is served as the service role; an upload is written as the signer (RLS
+// still sees the real owner), once.
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { requireWrite } from '../core/access.ts';
+import { requireBucket } from '../core/buckets.ts';
+import { headObject, validateKey } from '../core/objects.ts';
+import type { Storage } from '../core/storage.ts';
+import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
+import type { Principal } from '../principals/principal.ts';
+import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
+import type { StorageApiEnv } from './app.ts';
+import { signedUrlErrors, StorageApiError } from './errors.ts';
+import { objectJson, objectTarget, receiveUpload, sendObject, type ObjectTarget } from './objects.ts';
+
+export interface SignedUrlSettings {
+  signer: UrlSigner;
+  /** The longest lifetime a URL may be given, in seconds (AEROSTORE_SIGNED_URL_MAX_EXPIRY). */
+  maxExpiry: number;
+}
+
+/** Lifetimes when the request names none: an hour for a download; two hours for an upload, as Supabase's. */
+const DEFAULT_EXPIRY: Record<UrlTokenKind, number> = { download: 3600, upload: 7200 };
+/** As many paths as one batch delete takes. */
+const MAX_BATCH_PATHS = 1000;
+/** Supabase's wording for a path the batch could not sign. */
+const NOT_SIGNABLE = 'Either the object does not exist or you do not have access to it';
+
+const ROUTE: Record<UrlTokenKind, string> = { download: 'sign/', upload: 'upload/sign/' };
+
+/**
+ * The URL of a token, relative to /storage/v1. `raw` is Supabase's form,
+ * the path unencoded: storage-js runs encodeURI over the URL it builds from
+ * it, so an encoded path would be encoded twice. The encoded form (each
+ * segment percent-encoded) works for any key, `?`, `#` and `%` included.
+ */
+function urlOf(kind: UrlTokenKind, { bucket, key }: ObjectTarget, token: string, form: 'raw' | 'encoded'): string {
+  const path = form === 'raw' ? `${bucket}/${key}` : [bucket, ...key.split('/')].map(encodeURIComponent).join('/');
+  return `/object/${ROUTE[kind]}${path}?token=${token}`;
+}
+
+/** The request's JSON object; an empty body is `{}`. */
+async function jsonBody(c: Context<StorageApiEnv>): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
+  return parsed as Record<string, unknown>;
+}
+
+/** `expiresIn` in the body, or `?expires_in=`, in seconds: 1 to the configured maximum. */
+function lifetimeOf(c: Context<StorageApiEnv>, body: Record<string, unknown>, kind: UrlTokenKind, max: number): number {
+  const given = body.expiresIn ?? c.req.query('expires_in');
+  if (given === undefined) return Math.min(DEFAULT_EXPIRY[kind], max);
+  const parsed = z.coerce.number().int().positive().safeParse(given);
+  if (!parsed.success) throw new StorageApiError(400, 'INVALID_REQUEST', 'expiresIn: a whole number of seconds, at least 1.');
+  if (parsed.data > max) throw new StorageApiError(400, 'INVALID_REQUEST', `expiresIn: at most ${max} seconds.`);
+  return parsed.data;
+}
+
+/** Who signed, written into the token: an upload acts as this principal. */
+function signerClaims(p: Principal): Pick<UrlTokenClaims, 'sub' | 'role'> {
+  if (p.kind === 'anonymous') return {};
+  return { ...(p.userId !== null && { sub: p.userId }), role: p.role };
+}
+
+/** The request's token, verified for this kind of access to this object, or the refusal. */
+function redeem(c: Context<StorageApiEnv>, signer: UrlSigner, kind: UrlTokenKind, target: ObjectTarget): VerifiedUrlToken {
+  const token = c.req.query('token');
+  if (!token) throw new StorageApiError(400, 'INVALID_REQUEST', 'token: the signed URL has no token.');
+  const check = signer.verify(token, { kind, ...target });
+  if (check.ok) return check.token;
+  if (check.reason === 'invalid') throw signedUrlErrors.invalidSignature();
+  throw kind === 'upload' ? signedUrlErrors.uploadExpired() : signedUrlErrors.downloadExpired();
+}
+
+/**
+ * Spends an upload token: records its id, unless it is there already (used,
+ * or in use). Expired ids are cleared on the way: their tokens are refused
+ * before they get here.
+ */
+async function claimUploadToken(storage: Storage, jti: string, expiresAt: Date): Promise<boolean> {
+  const now = new Date();
+  const rows = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string }[]>`
+    with expired as (delete from storage.signed_upload_tokens where expires_at < ${now})
+    insert into storage.signed_upload_tokens (id, expires_at) values (${jti}, ${expiresAt})
+    on conflict (id) do nothing
+    returning id`);
+  return rows.length === 1;
+}
+
+/** An upload that failed stored nothing: its token may be used again. */
+async function releaseUploadToken(storage: Storage, jti: string): Promise<void> {
+  await asPrincipal(storage.sql, SERVICE, (tx) => tx`delete from storage.signed_upload_tokens where id = ${jti}`);
+}
+
+/** Signing: needs the principal, so mounted after authentication, and before objects.ts's catch-all POST. */
+export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+
+  // storage-js's createSignedUrls: one answer per path, an error in place of a URL for any it may not read.
+  app.post('/sign/:bucket', async (c) => {
+    const body = await jsonBody(c);
+    const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
+    const paths = z.array(z.string()).min(1).max(MAX_BATCH_PATHS).safeParse(body.paths);
+    if (!paths.success) throw new StorageApiError(400, 'INVALID_REQUEST', `paths: 1 to ${MAX_BATCH_PATHS} object paths.`);
+    const principal = c.get('principal');
+    const bucket = await requireBucket(storage, c.req.param('bucket'));
+    const valid = paths.data.filter((p) => {
+      try {
+        validateKey(p);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    // One read as the signer: RLS shows it exactly the objects it may read.
+    const readable = new Set(
+      (await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
+        select key from storage.objects where bucket_id = ${bucket.id} and key = any(${valid}::text[])`)).map((r) => r.key),
+    );
+    return c.json(
+      paths.data.map((path) => {
+        if (!readable.has(path)) return { path, signedURL: null, error: NOT_SIGNABLE };
+        const target = { bucket: bucket.name, key: path };
+        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...signerClaims(principal) }, expiresIn);
+        return {
+          path,
+          signedURL: urlOf('download', target, token, 'raw'),
+          url: urlOf('download', target, token, 'encoded'),
+          expires_at: expiresAt.toISOString(),
+          error: null,
+        };
+      }),
+    );
+  });
+
+  // storage-js's createSignedUrl: the signer must be able to read the object now (404 or 403 otherwise, no URL).
+  app.post('/sign/*', async (c) => {
+    const target = objectTarget(c, 'sign/');
+    const body = await jsonBody(c);
+    const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
+    const principal = c.get('principal');
+    await headObject(storage, target.bucket, target.key, principal);
+    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...signerClaims(principal) }, expiresIn);
+    return c.json({
+      signedURL: urlOf('download', target, token, 'raw'),
+      url: urlOf('download', target, token, 'encoded'),
+      expires_at: expiresAt.toISOString(),
+    });
+  });
+
+  // storage-js's createSignedUploadUrl: the signer must be able to write into the bucket; `x-upsert: true` lets the upload replace.
+  app.post('/upload/sign/*', async (c) => {
+    const target = objectTarget(c, 'upload/sign/');
+    const body = await jsonBody(c);
+    const expiresIn = lifetimeOf(c, body, 'upload', maxExpiry);
+    const principal = c.get('principal');
+    requireWrite(await requireBucket(storage, target.bucket), principal);
+    const upsert = c.req.header('x-upsert') === 'true';
+    const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, ...signerClaims(principal), upsert }, expiresIn);
+    // storage-js reads the token from `url`'s query.
+    return c.json({ url: urlOf('upload', target, token, 'raw'), token, expires_at: expiresAt.toISOString() });
+  });
+
+  return app;
+}
+
+/**
+ * Redeeming: the token is the permission, so these are mounted before
+ * authentication — whatever credentials come along (storage-js sends its
+ * own, perhaps stale) are neither needed nor checked.
+ */
+export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number): Hono<StorageApiEnv> {
+  const app = new Hono<StorageApiEnv>();
+
+  app.on(['GET', 'HEAD'], '/sign/*', (c) => {
+    const target = objectTarget(c, 'sign/');
+    redeem(c, signer, 'download', target);
+    return sendObject(c, storage, target, SERVICE);
+  });
+
+  // storage-js's uploadToSignedUrl; its x-upsert header is ignored, the token's decides.
+  app.put('/upload/sign/*', async (c) => {
+    const target = objectTarget(c, 'upload/sign/');
+    const token = redeem(c, signer, 'upload', target);
+    const { jti } = token;
+    if (jti === undefined) throw signedUrlErrors.invalidSignature();
+    if (!(await claimUploadToken(storage, jti, token.expiresAt))) throw signedUrlErrors.uploadUsed();
+    const object = await receiveUpload(c, storage, target, { principal: signerOf(token), upsert: token.upsert === true, defaultSizeLimit }).catch(
+      async (err: unknown) => {
+        await releaseUploadToken(storage, jti).catch((e: unknown) => storage.log.warn({ err: e }, 'signed upload token not released'));
+        throw err;
+      },
+    );
+    return c.json(objectJson(target.bucket, object)); // storage-js reads `Key`
+  });
+
+  return app;
+}

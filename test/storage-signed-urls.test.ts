@@ -1,0 +1,314 @@
+// Signed URLs, move and copy on /storage/v1 through @supabase/storage-js:
+// download URLs (one and a batch) fetched without credentials, upload URLs
+// used once without credentials, tokens refused on another path, altered or
+// expired, signing refused to a principal that may not read or write, and
+// move/copy with a move the principal may not complete undone.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { StorageClient } from '@supabase/storage-js';
+import { SignJWT } from 'jose';
+import { setBucketSettings } from './support/principals.ts';
+import { S3RawClient } from './support/signer.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+const SECRET = 'storage-signed-urls-test-secret-0123456789';
+const MAX_EXPIRY = 86_400;
+let srv: TestServer;
+let api: string;
+const A = randomUUID();
+const B = randomUUID();
+let tokenA: string;
+let asA: StorageClient;
+let asB: StorageClient;
+/** No credentials at all: what a browser handed a signed URL has. */
+let nobody: StorageClient;
+
+function jwt(claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+}
+const clientFor = (token: string) => new StorageClient(api, { apikey: token, Authorization: `Bearer ${token}` });
+const status = (error: unknown) => (error as { status?: number } | null)?.status;
+const errorCode = async (res: Response) => ((await res.json()) as { error: string }).error;
+/** The URL with its token's MAC (the part after the dot) altered. */
+const tamperedMac = (url: string) => url.replace(/(token=[^.&]+\.)(.)/, (_m, head: string, c: string) => head + (c === 'A' ? 'B' : 'A'));
+const tokenOf = (url: string) => new URL(url).searchParams.get('token') as string;
+
+before(async () => {
+  srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET, AEROSTORE_SIGNED_URL_MAX_EXPIRY: String(MAX_EXPIRY) } });
+  api = `${srv.url}/storage/v1`;
+  tokenA = await jwt({ sub: A, role: 'authenticated' });
+  asA = clientFor(tokenA);
+  asB = clientFor(await jwt({ sub: B, role: 'authenticated' }));
+  nobody = new StorageClient(api, {});
+  assert.equal((await asA.createBucket('docs')).error, null);
+  assert.equal((await asA.createBucket('other')).error, null);
+  for (const [path, text] of [['reports/q1.txt', 'quarter one'], ['reports/q2.txt', 'quarter two'], ['with space é.txt', 'spaced']]) {
+    const up = await asA.from('docs').upload(path, Buffer.from(text), { contentType: 'text/plain' });
+    assert.equal(up.error, null, String(up.error));
+  }
+});
+after(() => srv?.stop());
+
+describe('signed download URLs', () => {
+  it('createSignedUrl gives a URL anyone can fetch, stale credentials or none', async () => {
+    const signed = await asA.from('docs').createSignedUrl('reports/q1.txt', 60);
+    assert.equal(signed.error, null, String(signed.error));
+    const url = signed.data!.signedUrl;
+    assert.match(url, new RegExp(`^${api}/object/sign/docs/reports/q1\\.txt\\?token=[\\w-]+\\.[\\w-]+$`));
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'quarter one');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    // The token is the permission: a bearer token that would be refused elsewhere is not even looked at.
+    const stale = { headers: { authorization: 'Bearer not-a-jwt' } };
+    assert.equal((await fetch(`${api}/object/docs/reports/q1.txt`, stale)).status, 403, 'refused on any other route');
+    assert.equal((await fetch(url, stale)).status, 200);
+    assert.equal((await fetch(url, { method: 'HEAD' })).headers.get('content-length'), '11');
+    const ranged = await fetch(url, { headers: { range: 'bytes=0-6' } });
+    assert.equal(ranged.status, 206);
+    assert.equal(await ranged.text(), 'quarter');
+  });
+
+  it('answers the raw body: signedURL (Supabase’s form), url (percent-encoded), expires_at', async () => {
+    const before = Date.now();
+    const res = await fetch(`${api}/object/sign/docs/with%20space%20%C3%A9.txt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ expiresIn: 120 }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { signedURL: string; url: string; expires_at: string };
+    assert.match(body.signedURL, /^\/object\/sign\/docs\/with space é\.txt\?token=/);
+    assert.match(body.url, /^\/object\/sign\/docs\/with%20space%20%C3%A9\.txt\?token=/);
+    const expires = Date.parse(body.expires_at) - before;
+    assert.ok(expires > 118_000 && expires <= 121_000, `expires in ${expires} ms`);
+    assert.equal(await (await fetch(`${api}${body.url}`)).text(), 'spaced');
+    // storage-js builds its URL from signedURL with encodeURI.
+    const viaJs = await asA.from('docs').createSignedUrl('with space é.txt', 60);
+    assert.equal(await (await fetch(viaJs.data!.signedUrl)).text(), 'spaced');
+  });
+
+  it('the download option asks for an attachment', async () => {
+    const signed = await asA.from('docs').createSignedUrl('reports/q1.txt', 60, { download: 'q1-report.txt' });
+    const res = await fetch(signed.data!.signedUrl);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-disposition') ?? '', /^attachment; filename\*=UTF-8''q1-report\.txt$/);
+  });
+
+  it('refuses the token on another path or bucket, altered, or missing: 403 INVALID_SIGNATURE', async () => {
+    const url = (await asA.from('docs').createSignedUrl('reports/q1.txt', 60)).data!.signedUrl;
+    const token = tokenOf(url);
+    for (const path of ['docs/reports/q2.txt', 'other/reports/q1.txt', 'docs/reports/q1.txt/']) {
+      const res = await fetch(`${api}/object/sign/${path}?token=${token}`);
+      assert.equal(res.status, 403, path);
+      assert.equal(await errorCode(res), 'INVALID_SIGNATURE', path);
+    }
+    const altered = await fetch(tamperedMac(url));
+    assert.equal(altered.status, 403);
+    assert.equal(await errorCode(altered), 'INVALID_SIGNATURE');
+    // The payload's key changed to another object, MAC kept.
+    const [payload, mac] = token.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = `${Buffer.from(JSON.stringify({ ...claims, key: 'reports/q2.txt' })).toString('base64url')}.${mac}`;
+    const swapped = await fetch(`${api}/object/sign/docs/reports/q2.txt?token=${forged}`);
+    assert.equal(swapped.status, 403);
+    assert.equal(await errorCode(swapped), 'INVALID_SIGNATURE');
+    // An upload token is not a download token.
+    const upload = await asA.from('docs').createSignedUploadUrl('reports/q1.txt');
+    const asDownload = await fetch(`${api}/object/sign/docs/reports/q1.txt?token=${upload.data!.token}`);
+    assert.equal(asDownload.status, 403);
+    const none = await fetch(`${api}/object/sign/docs/reports/q1.txt`);
+    assert.equal(none.status, 400);
+  });
+
+  it('refuses to sign for a principal that may not read the object, or too long a lifetime', async () => {
+    const byB = await asB.from('docs').createSignedUrl('reports/q1.txt', 60);
+    assert.equal(byB.data, null);
+    assert.ok([403, 404].includes(status(byB.error) ?? 0), `status ${status(byB.error)}`);
+    const byNobody = await nobody.from('docs').createSignedUrl('reports/q1.txt', 60);
+    assert.ok([403, 404].includes(status(byNobody.error) ?? 0), `status ${status(byNobody.error)}`);
+    const missing = await asA.from('docs').createSignedUrl('reports/none.txt', 60);
+    assert.equal(status(missing.error), 404);
+    const tooLong = await asA.from('docs').createSignedUrl('reports/q1.txt', MAX_EXPIRY + 1);
+    assert.equal(status(tooLong.error), 400);
+    assert.equal((await asA.from('docs').createSignedUrl('reports/q1.txt', MAX_EXPIRY)).error, null);
+    const notANumber = await fetch(`${api}/object/sign/docs/reports/q1.txt?expires_in=soon`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}` } });
+    assert.equal(notANumber.status, 400);
+  });
+
+  it('createSignedUrls signs what the principal may read and says why not for the rest', async () => {
+    const batch = await asA.from('docs').createSignedUrls(['reports/q1.txt', 'reports/none.txt', 'reports/q2.txt'], 60);
+    assert.equal(batch.error, null, String(batch.error));
+    const [q1, none, q2] = batch.data!;
+    assert.equal(q1.path, 'reports/q1.txt');
+    assert.equal(q1.error, null);
+    assert.equal(await (await fetch(q1.signedUrl!)).text(), 'quarter one');
+    assert.equal(await (await fetch(q2.signedUrl!)).text(), 'quarter two');
+    assert.equal(none.signedUrl, null);
+    assert.match(none.error ?? '', /does not exist or you do not have access/);
+    // B may read none of A's private bucket.
+    const byB = await asB.from('docs').createSignedUrls(['reports/q1.txt'], 60);
+    assert.equal(byB.error, null);
+    assert.equal(byB.data![0].signedUrl, null);
+    assert.ok(byB.data![0].error);
+  });
+});
+
+describe('signed upload URLs', () => {
+  it('createSignedUploadUrl + uploadToSignedUrl without credentials stores the object as the signer, once', async () => {
+    const signed = await asA.from('docs').createSignedUploadUrl('inbox/from-browser.txt');
+    assert.equal(signed.error, null, String(signed.error));
+    assert.equal(signed.data!.path, 'inbox/from-browser.txt');
+    assert.match(signed.data!.signedUrl, new RegExp(`^${api}/object/upload/sign/docs/inbox/from-browser\\.txt\\?token=`));
+    const up = await nobody.from('docs').uploadToSignedUrl('inbox/from-browser.txt', signed.data!.token, new Blob(['sent by a browser'], { type: 'text/plain' }));
+    assert.equal(up.error, null, String(up.error));
+    assert.equal(up.data!.fullPath, 'docs/inbox/from-browser.txt');
+    assert.equal(await (await asA.from('docs').download('inbox/from-browser.txt')).data!.text(), 'sent by a browser');
+    // The owner is the signer: RLS saw A.
+    const info = await fetch(`${api}/object/info/docs/inbox/from-browser.txt`, { headers: { authorization: `Bearer ${tokenA}` } });
+    assert.equal(((await info.json()) as { owner_id: string }).owner_id, A);
+
+    const again = await nobody.from('docs').uploadToSignedUrl('inbox/from-browser.txt', signed.data!.token, Buffer.from('second'), { contentType: 'text/plain' });
+    assert.equal(status(again.error), 409);
+    const raw = await fetch(signed.data!.signedUrl, { method: 'PUT', body: 'third', headers: { 'content-type': 'text/plain' } });
+    assert.equal(raw.status, 409);
+    assert.equal(await errorCode(raw), 'TOKEN_ALREADY_USED');
+    assert.equal(await (await asA.from('docs').download('inbox/from-browser.txt')).data!.text(), 'sent by a browser');
+  });
+
+  it('does not replace an object unless signed with upsert; a refused upload leaves the token usable', async () => {
+    const plain = await asA.from('docs').createSignedUploadUrl('reports/q2.txt');
+    const refused = await fetch(plain.data!.signedUrl, { method: 'PUT', body: 'clobber', headers: { 'content-type': 'text/plain' } });
+    assert.equal(refused.status, 409);
+    assert.equal(await errorCode(refused), 'DUPLICATE');
+    assert.equal((await asA.from('docs').remove(['reports/q2.txt'])).error, null);
+    const retried = await fetch(plain.data!.signedUrl, { method: 'PUT', body: 'recreated', headers: { 'content-type': 'text/plain' } });
+    assert.equal(retried.status, 200);
+    assert.equal(await (await asA.from('docs').download('reports/q2.txt')).data!.text(), 'recreated');
+
+    const upsert = await asA.from('docs').createSignedUploadUrl('reports/q2.txt', { upsert: true });
+    const replaced = await nobody.from('docs').uploadToSignedUrl('reports/q2.txt', upsert.data!.token, Buffer.from('quarter two, revised'), { contentType: 'text/plain' });
+    assert.equal(replaced.error, null, String(replaced.error));
+    assert.equal(await (await asA.from('docs').download('reports/q2.txt')).data!.text(), 'quarter two, revised');
+  });
+
+  it('refuses the token on another path, altered, or as a download token: 403 INVALID_SIGNATURE', async () => {
+    const signed = await asA.from('docs').createSignedUploadUrl('inbox/a.txt');
+    const elsewhere = await fetch(`${api}/object/upload/sign/docs/inbox/b.txt?token=${signed.data!.token}`, { method: 'PUT', body: 'x' });
+    assert.equal(elsewhere.status, 403);
+    assert.equal(await errorCode(elsewhere), 'INVALID_SIGNATURE');
+    const altered = await fetch(tamperedMac(signed.data!.signedUrl), { method: 'PUT', body: 'x' });
+    assert.equal(altered.status, 403);
+    assert.equal(await errorCode(altered), 'INVALID_SIGNATURE');
+    const download = tokenOf((await asA.from('docs').createSignedUrl('reports/q1.txt', 60)).data!.signedUrl);
+    const wrongKind = await fetch(`${api}/object/upload/sign/docs/reports/q1.txt?token=${download}`, { method: 'PUT', body: 'x' });
+    assert.equal(wrongKind.status, 403);
+    assert.equal((await asA.from('docs').exists('inbox/b.txt')).data, false);
+    // The altered and misplaced attempts did not spend the real token.
+    assert.equal((await nobody.from('docs').uploadToSignedUrl('inbox/a.txt', signed.data!.token, Buffer.from('a'), { contentType: 'text/plain' })).error, null);
+  });
+
+  it('refuses to sign for a principal that may not write into the bucket', async () => {
+    const byB = await asB.from('docs').createSignedUploadUrl('inbox/b.txt');
+    assert.equal(status(byB.error), 403);
+    const byNobody = await nobody.from('docs').createSignedUploadUrl('inbox/n.txt');
+    assert.equal(status(byNobody.error), 403);
+  });
+});
+
+describe('expiry', () => {
+  it('refuses an expired download URL (400 TOKEN_EXPIRED) and upload URL (410 FILE_UPLOAD_URL_EXPIRED)', async () => {
+    const download = (await asA.from('docs').createSignedUrl('reports/q1.txt', 1)).data!.signedUrl;
+    const upload = await fetch(`${api}/object/upload/sign/docs/inbox/late.txt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ expiresIn: 1 }),
+    });
+    assert.equal(upload.status, 200);
+    const { url } = (await upload.json()) as { url: string };
+    await sleep(2100);
+    const late = await fetch(download);
+    assert.equal(late.status, 400);
+    assert.equal(await errorCode(late), 'TOKEN_EXPIRED');
+    const lateUpload = await fetch(`${api}${url}`, { method: 'PUT', body: 'late', headers: { 'content-type': 'text/plain' } });
+    assert.equal(lateUpload.status, 410);
+    assert.equal(await errorCode(lateUpload), 'FILE_UPLOAD_URL_EXPIRED');
+    assert.equal((await asA.from('docs').exists('inbox/late.txt')).data, false);
+  });
+});
+
+describe('move and copy', () => {
+  it('copies within a bucket and across buckets; refuses an existing destination without x-upsert', async () => {
+    const copied = await asA.from('docs').copy('reports/q1.txt', 'archive/q1.txt');
+    assert.equal(copied.error, null, String(copied.error));
+    assert.equal(copied.data!.path, 'docs/archive/q1.txt');
+    assert.equal(await (await asA.from('docs').download('archive/q1.txt')).data!.text(), 'quarter one');
+    assert.equal(await (await asA.from('docs').download('reports/q1.txt')).data!.text(), 'quarter one', 'the source stays');
+
+    const across = await asA.from('docs').copy('reports/q1.txt', 'q1.txt', { destinationBucket: 'other' });
+    assert.equal(across.error, null, String(across.error));
+    assert.equal(across.data!.path, 'other/q1.txt');
+    assert.equal(await (await asA.from('other').download('q1.txt')).data!.text(), 'quarter one');
+
+    const onto = await asA.from('docs').copy('reports/q2.txt', 'archive/q1.txt');
+    assert.equal(status(onto.error), 409);
+    const upsert = await fetch(`${api}/object/copy`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json', 'x-upsert': 'true' },
+      body: JSON.stringify({ bucketId: 'docs', sourceKey: 'reports/q2.txt', destinationKey: 'archive/q1.txt' }),
+    });
+    assert.equal(upsert.status, 200);
+    assert.equal(((await upsert.json()) as { Key: string }).Key, 'docs/archive/q1.txt');
+    assert.equal(await (await asA.from('docs').download('archive/q1.txt')).data!.text(), 'quarter two, revised');
+
+    const meta = await asA.from('docs').copy('reports/q1.txt', 'archive/q1.bin', { copyMetadata: false, metadata: { mimetype: 'application/octet-stream' } });
+    assert.equal(meta.error, null, String(meta.error));
+    const info = await fetch(`${api}/object/info/docs/archive/q1.bin`, { headers: { authorization: `Bearer ${tokenA}` } });
+    assert.equal(((await info.json()) as { content_type: string }).content_type, 'application/octet-stream');
+
+    // B can read none of it: nothing to copy.
+    assert.ok([403, 404].includes(status((await asB.from('docs').copy('reports/q1.txt', 'stolen.txt')).error) ?? 0));
+  });
+
+  it('moves within a bucket and across buckets', async () => {
+    assert.equal((await asA.from('docs').upload('tmp/m.txt', Buffer.from('moving'), { contentType: 'text/plain' })).error, null);
+    const moved = await asA.from('docs').move('tmp/m.txt', 'done/m.txt');
+    assert.equal(moved.error, null, String(moved.error));
+    assert.deepEqual(moved.data, { message: 'Successfully moved' });
+    assert.equal((await asA.from('docs').exists('tmp/m.txt')).data, false);
+    assert.equal(await (await asA.from('docs').download('done/m.txt')).data!.text(), 'moving');
+
+    const across = await asA.from('docs').move('done/m.txt', 'm.txt', { destinationBucket: 'other' });
+    assert.equal(across.error, null, String(across.error));
+    assert.equal((await asA.from('docs').exists('done/m.txt')).data, false);
+    assert.equal(await (await asA.from('other').download('m.txt')).data!.text(), 'moving');
+
+    assert.equal(status((await asA.from('docs').move('reports/q1.txt', 'archive/q1.txt')).error), 409, 'never onto an existing object');
+    assert.equal(await (await asA.from('docs').download('reports/q1.txt')).data!.text(), 'quarter one');
+  });
+
+  it('undoes a move whose source the principal may read but not delete', async () => {
+    // B may read everything in `shared` and create objects there, but delete only its own.
+    assert.equal((await asA.createBucket('shared')).error, null);
+    await setBucketSettings(new S3RawClient(srv.url, srv), 'shared', { policy: 'authenticated', member_writes: true });
+    assert.equal((await asA.from('shared').upload('a.txt', Buffer.from('A’s'), { contentType: 'text/plain' })).error, null);
+
+    const move = await asB.from('shared').move('a.txt', 'b.txt');
+    assert.equal(status(move.error), 403);
+    assert.equal(await (await asA.from('shared').download('a.txt')).data!.text(), 'A’s');
+    assert.equal((await asA.from('shared').exists('b.txt')).data, false, 'the copy was undone');
+    // Copying is within B's rights; the copy is B's.
+    const copy = await asB.from('shared').copy('a.txt', 'b.txt');
+    assert.equal(copy.error, null, String(copy.error));
+    assert.equal((await asB.from('shared').move('b.txt', 'c.txt')).error, null, 'B moves its own object');
+  });
+
+  it('refuses a malformed body and object versions', async () => {
+    const post = (body: unknown) =>
+      fetch(`${api}/object/move`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post({ bucketId: 'docs', sourceKey: 'reports/q1.txt' })).status, 400);
+    assert.equal((await post({ bucketId: 'docs', sourceKey: 'reports/q1.txt', destinationKey: 'x.txt', sourceVersionId: 'v1' })).status, 400);
+  });
+});
