@@ -1,5 +1,5 @@
 // @supabase/storage-js (the npm package, unmodified) against /storage/v1:
-// every public bucket and file method it has, as a user (JWT), as the
+// its public bucket and file methods (signed URLs, move and copy included), as a user (JWT), as the
 // service role (a service_role JWT, as Supabase's service key is) and
 // anonymously on a public bucket. Objects written here are checked over S3
 // too: one object, both APIs.
@@ -109,6 +109,24 @@ export const storageJsScenario: Scenario = {
       check(res.status === 200 && (await res.text()) === 'hello public', `getPublicUrl fetch: ${res.status}`);
       check((await (await ok(anon.from(pub).download('hello.txt'), 'anonymous download')).text()) === 'hello public', 'anon download');
       await refused(anon.from(priv).download('docs/a.bin'), 403, 'anonymous download of a private object');
+    });
+
+    await ctx.step('copy and move; createSignedUrl(s); createSignedUploadUrl + uploadToSignedUrl', async () => {
+      const files = user.from(priv);
+      await ok(files.copy('docs/a.bin', 'copies/a.bin'), 'copy');
+      await ok(files.move('copies/a.bin', 'moved/a.bin'), 'move');
+      check((await files.exists('copies/a.bin')).data === false, 'moved source gone');
+      const signed = await ok(files.createSignedUrl('moved/a.bin', 60), 'createSignedUrl');
+      const res = await fetch(signed.signedUrl);
+      check(res.status === 200 && sha(Buffer.from(await res.arrayBuffer())) === small.sha256, `signed URL fetch: ${res.status}`);
+      const batch = await ok(files.createSignedUrls(['docs/b.txt', 'stream.txt'], 60), 'createSignedUrls');
+      check(batch.length === 2 && batch.every((b) => b.signedUrl), `createSignedUrls: ${JSON.stringify(batch)}`);
+      const tampered = await fetch(signed.signedUrl.replace('moved/a.bin', 'docs/b.txt'));
+      check(tampered.status === 403, `a token on another path: ${tampered.status}`);
+      const up = await ok(files.createSignedUploadUrl('uploads/u.txt'), 'createSignedUploadUrl');
+      await ok(anon.from(priv).uploadToSignedUrl('uploads/u.txt', up.token, Buffer.from('via signed upload'), { contentType: 'text/plain' }), 'uploadToSignedUrl');
+      check((await (await ok(files.download('uploads/u.txt'), 'download')).text()) === 'via signed upload', 'signed upload content');
+      await refused(anon.from(priv).uploadToSignedUrl('uploads/u.txt', up.token, Buffer.from('again'), { contentType: 'text/plain' }), 409, 'a second use of the upload token');
     });
 
     await ctx.step('the service role sees and changes everything; remove, emptyBucket, deleteBucket', async () => {
