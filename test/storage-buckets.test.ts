@@ -141,3 +141,18 @@ describe('/storage/v1/bucket with storage-js', () => {
     assert.ok((await asB.listBuckets()).data?.some((b) => b.name === 'aerodb-shape'), 'authenticated buckets are visible to B');
   });
 });
+
+describe('/storage/v1/openapi.json', () => {
+  it('describes the routes with the request schemas the handlers validate with', async () => {
+    const res = await fetch(`${srv.url}/storage/v1/openapi.json`);
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> };
+    assert.equal(doc.openapi, '3.1.0');
+    const create = doc.paths['/bucket'].post.requestBody!.content['application/json'].schema;
+    for (const field of ['name', 'public', 'policy', 'file_size_limit', 'max_file_size', 'allowed_mime_types']) {
+      assert.ok(create.properties && field in create.properties, field);
+    }
+    assert.ok(doc.paths['/object/list/{bucket}'].post.requestBody!.content['application/json'].schema.properties?.sortBy);
+    assert.ok(doc.paths['/object/upload/sign/{bucket}/{path}'].put);
+  });
+});

@@ -9,6 +9,7 @@ import { authenticate, type Authenticator } from '../principals/authenticate.ts'
 import type { Principal } from '../principals/principal.ts';
 import { bucketRoutes } from './buckets.ts';
 import { objectRoutes } from './objects.ts';
+import { openApiDocument } from './openapi.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
 import { apiErrorResponse, StorageApiError } from './errors.ts';
 
@@ -29,6 +30,9 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
 
   // Signed URLs carry their own permission: answered here, before (and without) authentication.
   app.route('/object', signedUrlRoutes(deps.storage, deps.signedUrls, deps.maxFileSize));
+  // The API's description is public, like the API's existence.
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(openApi));
 
   app.use('*', async (c, next) => {
     const req = c.env.incoming;

@@ -40,8 +40,8 @@ const settingsFields = {
   max_file_size: size.nullable().optional(),
   allowed_mime_types: z.array(mimePattern).nullable().optional(),
 };
-const createBody = z.object({ id: z.string().optional(), name: z.string().optional(), ...settingsFields });
-const updateBody = z.object(settingsFields);
+export const createBody = z.object({ id: z.string().optional(), name: z.string().optional(), ...settingsFields });
+export const updateBody = z.object(settingsFields);
 
 function invalid(error: z.ZodError): StorageApiError {
   return new StorageApiError(400, 'INVALID_REQUEST', error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));

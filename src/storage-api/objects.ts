@@ -161,7 +161,7 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
   });
 }
 
-const listBody = z.object({
+export const listBody = z.object({
   prefix: z.string().default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
@@ -175,7 +175,7 @@ const listBody = z.object({
 });
 
 /** storage-js's move() and copy(): both within `bucketId` unless `destinationBucket` says otherwise. */
-const transferBody = z.object({
+export const transferBody = z.object({
   bucketId: z.string().min(1),
   sourceKey: z.string().min(1),
   destinationKey: z.string().min(1),
@@ -188,6 +188,9 @@ const transferBody = z.object({
     .optional(),
 });
 type TransferBody = z.infer<typeof transferBody>;
+
+/** storage-js's remove(): up to 1,000 paths at once. */
+export const removeBody = z.object({ prefixes: z.array(z.string()).min(1).max(1000) });
 
 async function transferOf(c: Context<StorageApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
   const parsed = transferBody.safeParse(await c.req.json().catch(() => undefined));
@@ -423,7 +426,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.on(['GET', 'HEAD'], '/*', (c) => download(c, '', c.get('principal')));
 
   app.delete('/:bucket', async (c) => {
-    const body = z.object({ prefixes: z.array(z.string()).min(1).max(1000) }).safeParse(await c.req.json().catch(() => undefined));
+    const body = removeBody.safeParse(await c.req.json().catch(() => undefined));
     if (!body.success) throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be { "prefixes": [paths...] } (1 to 1,000).');
     const name = c.req.param('bucket');
     const bucket = await requireBucket(storage, name);
