@@ -10,6 +10,7 @@ import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireList } from '../core/access.ts';
+import { listObjects, prefixEnd } from '../core/list.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { copyObject } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
@@ -317,6 +318,81 @@ export async function receiveUpload(
   return object;
 }
 
+/** Files and folders of one folder in name (byte) order, through core listObjects. */
+async function listByName(
+  storage: Storage,
+  bucketName: string,
+  prefix: string,
+  offset: number,
+  limit: number,
+  order: 'asc' | 'desc',
+  principal: Principal,
+): Promise<ListedEntry[]> {
+  // Descending needs the whole folder; ascending only the first offset + limit entries.
+  const want = order === 'asc' ? offset + limit : Number.MAX_SAFE_INTEGER;
+  const names: Array<{ name: string; key?: string }> = [];
+  let after = '';
+  for (;;) {
+    const page = await listObjects(storage, { bucket: bucketName, prefix, delimiter: '/', after, maxKeys: Math.min(1000, want - names.length), principal });
+    const entries = [
+      ...page.objects.map((o) => ({ name: o.key.slice(prefix.length), key: o.key })),
+      ...page.commonPrefixes.map((cp) => ({ name: cp.slice(prefix.length, -1) })),
+    ].sort((x, y) => byteOrder(x.name, y.name));
+    names.push(...entries);
+    if (!page.isTruncated || !page.last || names.length >= want) break;
+    after = page.last.value;
+  }
+  if (order === 'desc') names.reverse();
+  const chosen = names.slice(offset, offset + limit);
+  const keys = chosen.flatMap((e) => (e.key ? [e.key] : []));
+  const bucket = await requireBucket(storage, bucketName);
+  const files = keys.length === 0 ? [] : await readAs(storage.sql, principal, (tx) => tx<Array<ListedEntry & { key: string }>>`
+    select key, id, created_at, updated_at,
+      jsonb_build_object('eTag', etag, 'size', size, 'mimetype', content_type, 'cacheControl', cache_control,
+        'lastModified', updated_at, 'contentLength', size, 'httpStatusCode', 200) as metadata
+    from storage.objects where bucket_id = ${bucket.id} and key = any(${keys}::text[])`);
+  const byKey = new Map(files.map((f) => [f.key, f]));
+  return chosen.flatMap((e) => {
+    if (!e.key) return [{ name: e.name, id: null, created_at: null, updated_at: null, metadata: null }];
+    const f = byKey.get(e.key);
+    return f ? [{ name: e.name, id: f.id, created_at: f.created_at, updated_at: f.updated_at, metadata: f.metadata }] : [];
+  });
+}
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** Any other order, or a search: one statement over the folder's key range. */
+function listBySql(
+  storage: Storage,
+  bucketId: string,
+  prefix: string,
+  q: z.infer<typeof listBody>,
+  column: string,
+  principal: Principal,
+): Promise<ListedEntry[]> {
+  // A key range the (bucket_id, key) index serves: the folder and nothing else.
+  const end = prefix === '' ? undefined : prefixEnd(prefix);
+  return readAs(storage.sql, principal, (tx) => tx<ListedEntry[]>`
+      with x as (
+        select o.*, substr(o.key, ${prefix.length + 1}) as rest from storage.objects o
+        where o.bucket_id = ${bucketId} and o.key >= ${prefix}::text collate "C"
+          ${end === undefined ? tx`` : tx`and o.key < ${end}::text collate "C"`}
+          and starts_with(lower(substr(o.key, ${prefix.length + 1})), ${q.search.toLowerCase()})
+      ), entries as (
+        select distinct left(rest, strpos(rest, '/') - 1) as name, null::uuid as id,
+          null::timestamptz as created_at, null::timestamptz as updated_at, null::jsonb as metadata
+        from x where strpos(rest, '/') > 0
+        union all
+        select rest, id, created_at, updated_at,
+          jsonb_build_object('eTag', etag, 'size', size, 'mimetype', content_type, 'cacheControl', cache_control,
+            'lastModified', updated_at, 'contentLength', size, 'httpStatusCode', 200)
+        from x where strpos(rest, '/') = 0
+      )
+      select * from entries
+      order by ${tx.unsafe(column === 'name' ? 'name collate "C"' : column)} ${tx.unsafe(q.sortBy.order)} nulls last, name collate "C"
+      offset ${q.offset} limit ${q.limit}`);
+}
+
 export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
   const app = new Hono<StorageApiEnv>();
   const download = (c: Context<StorageApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
@@ -336,24 +412,12 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
     // storage-js sends the folder without its trailing slash.
     const prefix = q.prefix === '' ? '' : q.prefix.replace(/\/+$/, '') + '/';
     const column = q.sortBy.column === 'last_accessed_at' ? 'updated_at' : q.sortBy.column;
-    const rows = await readAs(storage.sql, principal, (tx) => tx<ListedEntry[]>`
-      with x as (
-        select o.*, substr(o.key, ${prefix.length + 1}) as rest from storage.objects o
-        where o.bucket_id = ${bucket.id} and starts_with(o.key, ${prefix})
-          and starts_with(lower(substr(o.key, ${prefix.length + 1})), ${q.search.toLowerCase()})
-      ), entries as (
-        select distinct left(rest, strpos(rest, '/') - 1) as name, null::uuid as id,
-          null::timestamptz as created_at, null::timestamptz as updated_at, null::jsonb as metadata
-        from x where strpos(rest, '/') > 0
-        union all
-        select rest, id, created_at, updated_at,
-          jsonb_build_object('eTag', etag, 'size', size, 'mimetype', content_type, 'cacheControl', cache_control,
-            'lastModified', updated_at, 'contentLength', size, 'httpStatusCode', 200)
-        from x where strpos(rest, '/') = 0
-      )
-      select * from entries
-      order by ${tx.unsafe(column)} ${tx.unsafe(q.sortBy.order)} nulls last, name collate "C"
-      offset ${q.offset} limit ${q.limit}`);
+    // By name, no search: the S3 listing's walk (range scan, skip-scan over
+    // folders) finds the page in the index however big the bucket is.
+    const rows =
+      column === 'name' && q.search === ''
+        ? await listByName(storage, bucket.name, prefix, q.offset, q.limit, q.sortBy.order, principal)
+        : await listBySql(storage, bucket.id, prefix, q, column, principal);
     return c.json(
       rows.map((r) => ({
         name: r.name,
