@@ -12,6 +12,7 @@ import type { BucketRow, Storage } from '../core/storage.ts';
 import { readAs } from '../db/session.ts';
 import type { StorageApiEnv } from './app.ts';
 import { StorageApiError } from './errors.ts';
+import { validBody } from './request.ts';
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 
@@ -42,18 +43,6 @@ const settingsFields = {
 };
 export const createBody = z.object({ id: z.string().optional(), name: z.string().optional(), ...settingsFields });
 export const updateBody = z.object(settingsFields);
-
-function invalid(error: z.ZodError): StorageApiError {
-  return new StorageApiError(400, 'INVALID_REQUEST', error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-}
-
-async function jsonBody(req: { json(): Promise<unknown> }): Promise<unknown> {
-  try {
-    return await req.json();
-  } catch {
-    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
-  }
-}
 
 /** The request's settings; `policy` wins over `public`, `file_size_limit` over `max_file_size`. */
 function settingsOf(b: z.infer<typeof updateBody>): BucketSettings {
@@ -113,22 +102,20 @@ export function bucketRoutes(storage: Storage): Hono<StorageApiEnv> {
   });
 
   app.post('/', async (c) => {
-    const parsed = createBody.safeParse(await jsonBody(c.req));
-    if (!parsed.success) throw invalid(parsed.error);
-    const name = parsed.data.name ?? parsed.data.id;
+    const body = await validBody(c, createBody);
+    const name = body.name ?? body.id;
     if (!name) throw new StorageApiError(400, 'INVALID_REQUEST', 'name (or id): the bucket name is required.');
-    const { policy, ...settings } = settingsOf(parsed.data);
+    const { policy, ...settings } = settingsOf(body);
     const row = await createBucket(storage, name, c.get('principal'), policy ?? 'private', settings);
     return c.json(bucketJson(row)); // storage-js reads `name`
   });
 
   app.put('/:id', async (c) => {
-    const parsed = updateBody.safeParse(await jsonBody(c.req));
-    if (!parsed.success) throw invalid(parsed.error);
+    const body = await validBody(c, updateBody);
     const name = c.req.param('id');
     const bucket = await findBucket(storage, name);
     if (!bucket || !canSee(bucket, c.get('principal'))) throw notFound(name);
-    await updateBucketSettings(storage, name, c.get('principal'), settingsOf(parsed.data));
+    await updateBucketSettings(storage, name, c.get('principal'), settingsOf(body));
     return c.json({ message: 'Successfully updated' });
   });
 

@@ -15,13 +15,14 @@ import { requireBucket } from '../core/buckets.ts';
 import { copyObject } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
-import type { Storage } from '../core/storage.ts';
+import type { BucketRow, Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
 import { etagListMatches, parseRange } from '../s3/ops/get.ts';
 import type { StorageApiEnv } from './app.ts';
 import { StorageApiError } from './errors.ts';
+import { validBody } from './request.ts';
 
 /** Types a browser would run or render as a page: served as attachments unless asked otherwise. */
 const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z.+-]*javascript|text\/javascript|application\/x-shockwave-flash)\b/i;
@@ -194,11 +195,7 @@ type TransferBody = z.infer<typeof transferBody>;
 export const removeBody = z.object({ prefixes: z.array(z.string()).min(1).max(1000) });
 
 async function transferOf(c: Context<StorageApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
-  const parsed = transferBody.safeParse(await c.req.json().catch(() => undefined));
-  if (!parsed.success) {
-    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be { bucketId, sourceKey, destinationKey, destinationBucket? }.');
-  }
-  const b = parsed.data;
+  const b = await validBody(c, transferBody);
   // Objects here have one version: copying "a version" would silently copy the current one.
   if (b.sourceVersionId !== undefined) throw new StorageApiError(400, 'INVALID_REQUEST', 'sourceVersionId: object versions are not supported.');
   validateKey(b.sourceKey);
@@ -321,7 +318,7 @@ export async function receiveUpload(
 /** Files and folders of one folder in name (byte) order, through core listObjects. */
 async function listByName(
   storage: Storage,
-  bucketName: string,
+  bucket: BucketRow,
   prefix: string,
   offset: number,
   limit: number,
@@ -333,7 +330,7 @@ async function listByName(
   const names: Array<{ name: string; key?: string }> = [];
   let after = '';
   for (;;) {
-    const page = await listObjects(storage, { bucket: bucketName, prefix, delimiter: '/', after, maxKeys: Math.min(1000, want - names.length), principal });
+    const page = await listObjects(storage, { bucket: bucket.name, prefix, delimiter: '/', after, maxKeys: Math.min(1000, want - names.length), principal });
     const entries = [
       ...page.objects.map((o) => ({ name: o.key.slice(prefix.length), key: o.key })),
       ...page.commonPrefixes.map((cp) => ({ name: cp.slice(prefix.length, -1) })),
@@ -345,7 +342,6 @@ async function listByName(
   if (order === 'desc') names.reverse();
   const chosen = names.slice(offset, offset + limit);
   const keys = chosen.flatMap((e) => (e.key ? [e.key] : []));
-  const bucket = await requireBucket(storage, bucketName);
   const files = keys.length === 0 ? [] : await readAs(storage.sql, principal, (tx) => tx<Array<ListedEntry & { key: string }>>`
     select key, id, created_at, updated_at,
       jsonb_build_object('eTag', etag, 'size', size, 'mimetype', content_type, 'cacheControl', cache_control,
@@ -403,9 +399,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   };
 
   app.post('/list/:bucket', async (c) => {
-    const parsed = listBody.safeParse(await c.req.json().catch(() => ({})));
-    if (!parsed.success) throw new StorageApiError(400, 'INVALID_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const q = parsed.data;
+    const q = await validBody(c, listBody);
     const principal = c.get('principal');
     const bucket = await requireBucket(storage, c.req.param('bucket'));
     requireList(bucket, principal);
@@ -416,7 +410,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
     // folders) finds the page in the index however big the bucket is.
     const rows =
       column === 'name' && q.search === ''
-        ? await listByName(storage, bucket.name, prefix, q.offset, q.limit, q.sortBy.order, principal)
+        ? await listByName(storage, bucket, prefix, q.offset, q.limit, q.sortBy.order, principal)
         : await listBySql(storage, bucket.id, prefix, q, column, principal);
     return c.json(
       rows.map((r) => ({
@@ -490,11 +484,10 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.on(['GET', 'HEAD'], '/*', (c) => download(c, '', c.get('principal')));
 
   app.delete('/:bucket', async (c) => {
-    const body = removeBody.safeParse(await c.req.json().catch(() => undefined));
-    if (!body.success) throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be { "prefixes": [paths...] } (1 to 1,000).');
+    const { prefixes } = await validBody(c, removeBody);
     const name = c.req.param('bucket');
     const bucket = await requireBucket(storage, name);
-    const keys = body.data.prefixes.map((p) => p.replace(/^\/+/, ''));
+    const keys = prefixes.map((p) => p.replace(/^\/+/, ''));
     keys.forEach(validateKey);
     const principal = c.get('principal');
     // What the principal can see of them, to answer with their rows as storage-js expects.

@@ -18,6 +18,7 @@ import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type 
 import type { StorageApiEnv } from './app.ts';
 import { signedUrlErrors, StorageApiError } from './errors.ts';
 import { objectJson, objectTarget, receiveUpload, sendObject, type ObjectTarget } from './objects.ts';
+import { jsonObject } from './request.ts';
 
 export interface SignedUrlSettings {
   signer: UrlSigner;
@@ -43,20 +44,6 @@ const ROUTE: Record<UrlTokenKind, string> = { download: 'sign/', upload: 'upload
 function urlOf(kind: UrlTokenKind, { bucket, key }: ObjectTarget, token: string, form: 'raw' | 'encoded'): string {
   const path = form === 'raw' ? `${bucket}/${key}` : [bucket, ...key.split('/')].map(encodeURIComponent).join('/');
   return `/object/${ROUTE[kind]}${path}?token=${token}`;
-}
-
-/** The request's JSON object; an empty body is `{}`. */
-async function jsonBody(c: Context<StorageApiEnv>): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new StorageApiError(400, 'INVALID_REQUEST', 'The body must be a JSON object.');
-  return parsed as Record<string, unknown>;
 }
 
 /** `expiresIn` in the body, or `?expires_in=`, in seconds: 1 to the configured maximum. */
@@ -111,7 +98,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
 
   // storage-js's createSignedUrls: one answer per path, an error in place of a URL for any it may not read.
   app.post('/sign/:bucket', async (c) => {
-    const body = await jsonBody(c);
+    const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const paths = z.array(z.string()).min(1).max(MAX_BATCH_PATHS).safeParse(body.paths);
     if (!paths.success) throw new StorageApiError(400, 'INVALID_REQUEST', `paths: 1 to ${MAX_BATCH_PATHS} object paths.`);
@@ -149,7 +136,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
   // storage-js's createSignedUrl: the signer must be able to read the object now (404 or 403 otherwise, no URL).
   app.post('/sign/*', async (c) => {
     const target = objectTarget(c, 'sign/');
-    const body = await jsonBody(c);
+    const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const principal = c.get('principal');
     await headObject(storage, target.bucket, target.key, principal);
@@ -164,7 +151,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
   // storage-js's createSignedUploadUrl: the signer must be able to write into the bucket; `x-upsert: true` lets the upload replace.
   app.post('/upload/sign/*', async (c) => {
     const target = objectTarget(c, 'upload/sign/');
-    const body = await jsonBody(c);
+    const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'upload', maxExpiry);
     const principal = c.get('principal');
     requireWrite(await requireBucket(storage, target.bucket), principal);
