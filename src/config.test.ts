@@ -32,7 +32,9 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({}, []).signedUrlMaxExpiry, 7 * 24 * 3600);
     assert.equal(loadConfig({}, []).urlSigningKeys, undefined);
     const key = Buffer.alloc(32, 7).toString('base64');
-    assert.deepEqual(loadConfig({ AEROSTORE_URL_SIGNING_KEYS: `2:${key},1:${key}` }, []).urlSigningKeys?.map((k) => k.kid), ['2', '1']);
+    const kids = (v: string) => loadConfig({ AEROSTORE_URL_SIGNING_KEYS: v }, []).urlSigningKeys?.map((k) => (k === 'derived' ? k : k.kid));
+    assert.deepEqual(kids(`2:${key},1:${key}`), ['2', '1']);
+    assert.deepEqual(kids(`new:${key},derived`), ['new', 'derived']);
     const short = Buffer.alloc(16, 7).toString('base64');
     assert.throws(
       () => loadConfig({ AEROSTORE_URL_SIGNING_KEYS: `1:${short}` }, []),

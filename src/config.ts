@@ -63,7 +63,8 @@ const settings = {
   },
   /**
    * Keys for signed URLs, `kid:base64-of-32-bytes` comma-separated: the first
-   * signs, all verify (rotation). Unset: one key derived from the master key, kid 1.
+   * signs, all verify (rotation). Unset: one key derived from the master key,
+   * kid 1, which the list names `derived` (`new:…,derived` rotates away from it).
    */
   urlSigningKeys: {
     env: 'AEROSTORE_URL_SIGNING_KEYS',

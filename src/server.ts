@@ -23,7 +23,7 @@ import { MasterKey } from './principals/master-key.ts';
 import { loadOrCreateSecretFile, loadRootCredentials, type RootCredentials } from './principals/root-key.ts';
 import { SecretBox } from './principals/secret-box.ts';
 import { StsCredentials } from './principals/sts.ts';
-import { UrlSigner } from './principals/url-tokens.ts';
+import { DERIVED, DERIVED_URL_SIGNING_KID, UrlSigner } from './principals/url-tokens.ts';
 import { createS3Handler } from './s3/handler.ts';
 
 export interface RunningServer {
@@ -91,8 +91,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       region: config.region,
     };
 
-    // Signed URLs: the configured keys (rotation), else one derived from the master key.
-    const urlSigner = new UrlSigner(config.urlSigningKeys ?? [{ kid: '1', key: masterKey.derive('url-signing') }]);
+    // Signed URLs: the configured keys (rotation), else the one derived from the master key.
+    const derived = { kid: DERIVED_URL_SIGNING_KID, key: masterKey.derive('url-signing') };
+    const urlSigner = new UrlSigner((config.urlSigningKeys ?? [DERIVED]).map((k) => (k === DERIVED ? derived : k)));
     const signedUrls = { signer: urlSigner, maxExpiry: config.signedUrlMaxExpiry };
 
     const s3 = createS3Handler(storage, auth, { domain: config.domain });

@@ -91,6 +91,30 @@ describe('/storage/v1/object with storage-js', () => {
     assert.equal((await asA.from('docs').exists('reports/q2.txt')).data, false);
   });
 
+  it('lists entries the same way by name and by search, with their metadata, folders sorted by name', async () => {
+    await root.send({ method: 'PUT', path: '/docs/order/a.txt', body: Buffer.from('dot'), headers: { 'content-type': 'text/plain', 'cache-control': 'max-age=60' } });
+    await root.send({ method: 'PUT', path: '/docs/order/a/inner.txt', body: Buffer.from('in') });
+    await root.send({ method: 'PUT', path: '/docs/order/%C3%A9t%C3%A9.txt', body: Buffer.from('utf8') });
+    const byName = await asA.from('docs').list('order');
+    assert.equal(byName.error, null, String(byName.error));
+    // Names in byte order: folder "a" before "a.txt" (though its key "a/" sorts after "a.txt").
+    assert.deepEqual(byName.data?.map((e) => e.name), ['a', 'a.txt', 'été.txt']);
+    const file = byName.data![1];
+    const head = await root.send({ method: 'HEAD', path: '/docs/order/a.txt' });
+    assert.equal(file.metadata?.eTag, head.headers.etag);
+    assert.equal(file.metadata?.size, 3);
+    assert.equal(file.metadata?.mimetype, 'text/plain');
+    assert.equal(file.metadata?.cacheControl, 'max-age=60');
+    assert.match(String(file.created_at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(new Date(String(file.updated_at)).toUTCString(), head.headers['last-modified']);
+    // The search path (one SQL statement) renders the same entry, and counts characters, not UTF-16 units.
+    const bySearch = await asA.from('docs').list('order', { search: 'a.' });
+    assert.deepEqual(bySearch.data, [file]);
+    assert.deepEqual((await asA.from('docs').list('order', { search: 'ét' })).data?.map((e) => e.name), ['été.txt']);
+    const byCreated = await asA.from('docs').list('order', { sortBy: { column: 'created_at', order: 'desc' } });
+    assert.deepEqual(byCreated.data?.map((e) => e.name), ['été.txt', 'a.txt', 'a']);
+  });
+
   it('follows the bucket policy: B and anonymous cannot read A’s private bucket; anyone reads a public one', async () => {
     assert.equal(status((await asB.from('docs').download('dup.txt')).error) !== undefined, true);
     assert.notEqual((await asB.from('docs').upload('b.txt', Buffer.from('b'), { contentType: 'text/plain' })).error, null);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commonPrefix, prefixEnd } from './list.ts';
+import { commonPrefix, isoMillis, prefixEnd } from './list.ts';
 
 const bytes = (s: string) => Buffer.from(s);
 
@@ -31,5 +31,13 @@ describe('commonPrefix', () => {
     assert.equal(commonPrefix('a/b', 'a/b', '/'), null);
     assert.equal(commonPrefix('photos::2024::x', 'photos::', '::'), 'photos::2024::');
     assert.equal(commonPrefix('abc', '', ''), null);
+  });
+});
+
+describe('isoMillis', () => {
+  it('writes what Date#toISOString writes, across days, years and before 1970', () => {
+    const samples = [0, -1, 1, 86_399_999, 86_400_000, 951_782_400_000, 1_700_000_000_123, 253_402_300_799_999, -62_135_596_800_000];
+    for (let ms = 1_600_000_000_000; samples.length < 5000; ms += 3_600_017 * 7 + 13) samples.push(ms, ms + 1, ms - 1);
+    for (const ms of samples) assert.equal(isoMillis(ms), new Date(ms).toISOString(), String(ms));
   });
 });

@@ -10,6 +10,7 @@
 //     key that rolls up into a common prefix makes the next probe jump past
 //     everything under that prefix. A page of 1,000 common prefixes costs
 //     1,000 probes, however many millions of keys lie beneath them.
+import type postgres from 'postgres';
 import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
@@ -27,16 +28,21 @@ export interface ListQuery {
   maxKeys: number;
   /** RLS shows the principal the keys it may read. */
   principal: Principal;
+  /**
+   * More columns to read with each key (an expression list over
+   * storage.objects); they arrive as extra properties of the listed objects.
+   */
+  columns?: (sql: TransactionSql) => postgres.Fragment;
 }
 
 /**
- * One listed key, shaped in SQL for the wire: the timestamp already in S3's
- * ISO form and the checksum algorithms as names, so a 1,000-key page costs no
- * Date objects and no JSON parsing in Node.
+ * One listed key. The time comes as epoch milliseconds: Postgres's to_char
+ * (and its json builders) cost more than the index scan on a 1,000-key page,
+ * and a number costs Node no Date until it is written out.
  */
 export interface ListedObject extends Pick<ObjectRow, 'key' | 'size' | 'etag' | 'owner_id'> {
-  /** ISO 8601 in UTC with milliseconds, as S3 lists it. */
-  last_modified: string;
+  /** updated_at in milliseconds since the epoch (truncated, as S3 lists it). */
+  modified_ms: number;
   checksum_algorithms: string[] | null;
 }
 
@@ -47,6 +53,26 @@ export interface ListResult {
   isTruncated: boolean;
   /** The last key or common prefix returned: where the next page starts. */
   last?: { value: string; isPrefix: boolean };
+}
+
+const DAY_MS = 86_400_000;
+let dayStart = NaN;
+let dayPrefix = '';
+const pad2 = (n: number) => (n < 10 ? '0' : '') + n;
+const pad3 = (n: number) => (n < 10 ? '00' : n < 100 ? '0' : '') + n;
+
+/**
+ * `new Date(ms).toISOString()` for a listing's times, five times faster: a
+ * page's times mostly share a day, whose "YYYY-MM-DDT" is remembered.
+ */
+export function isoMillis(ms: number): string {
+  let t = ms - dayStart;
+  if (!(t >= 0 && t < DAY_MS)) {
+    dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+    dayPrefix = new Date(dayStart).toISOString().slice(0, 11);
+    t = ms - dayStart;
+  }
+  return `${dayPrefix}${pad2(Math.floor(t / 3_600_000))}:${pad2(Math.floor(t / 60_000) % 60)}:${pad2(Math.floor(t / 1000) % 60)}.${pad3(t % 1000)}Z`;
 }
 
 /**
@@ -83,8 +109,9 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
   requireList(bucket, q.principal);
   if (q.maxKeys <= 0) return { bucket, objects: [], commonPrefixes: [], isTruncated: false };
   const LISTED_COLUMNS = (sql: TransactionSql) => sql`key, size, etag, owner_id,
-    to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as last_modified,
-    case when checksums = '{}'::jsonb then null else array(select jsonb_object_keys(checksums)) end as checksum_algorithms`;
+    floor(extract(epoch from updated_at) * 1000)::int8 as modified_ms,
+    case when checksums = '{}'::jsonb then null else array(select jsonb_object_keys(checksums)) end as checksum_algorithms
+    ${q.columns ? sql`, ${q.columns(sql)}` : sql``}`;
 
   // Inclusive lower bound. A start position that is itself a common prefix
   // (a continuation token or V1 marker pointing at one) means "after
@@ -102,7 +129,10 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
   const add = (row: ListedObject, cp: string | null) => {
     const prev = entries[entries.length - 1];
     if (cp !== null && prev?.cp === cp) return;
-    entries.push({ ...row, cp });
+    // The row itself, not a copy: a page is up to 1,000 of them.
+    const step = row as Step;
+    step.cp = cp;
+    entries.push(step);
   };
 
   const batch = await readAs(storage.sql, q.principal, (sql) => sql<ListedObject[]>`
@@ -142,7 +172,7 @@ export async function listObjects(storage: Storage, q: ListQuery): Promise<ListR
            order by key limit 1) f
          where w.n < ${want - entries.length} and starts_with(f.key, ${q.prefix}))
       )
-      select key, size, etag, owner_id, last_modified, checksum_algorithms, cp from walk order by n`);
+      select * from walk order by n`);
     for (const row of rows) add(row, row.cp);
   }
 

@@ -141,6 +141,12 @@ describe('parseUrlSigningKeys', () => {
     assert.deepEqual(parseUrlSigningKeys(` 2:${b64(K2.key)} , 1:${b64(K1.key)}`), [K2, K1]);
   });
 
+  it('reads `derived` as the master-key-derived key (kid 1), which no listed key may shadow', () => {
+    assert.deepEqual(parseUrlSigningKeys(`2:${b64(K2.key)},derived`), [K2, 'derived']);
+    assert.throws(() => parseUrlSigningKeys(`1:${b64(K1.key)},derived`), /at most once/);
+    assert.throws(() => parseUrlSigningKeys('derived,derived'), /at most once/);
+  });
+
   it('refuses short keys, bad or repeated kids, and nothing at all', () => {
     assert.throws(() => parseUrlSigningKeys(`1:${b64(randomBytes(16))}`), /32 bytes/);
     assert.throws(() => parseUrlSigningKeys(b64(K1.key)), /kid:base64/);

@@ -56,27 +56,35 @@ const ROLES: readonly Role[] = ['service', 'authenticated'];
 /** Longer than any honest token (a 1,024-byte key, JSON-escaped, in base64url): refused before any work. */
 const MAX_TOKEN_LENGTH = 16 * 1024;
 
+/** The key derived from the master key: the default, kid 1. */
+export const DERIVED_URL_SIGNING_KID = '1';
+/** In AEROSTORE_URL_SIGNING_KEYS, the word that stands for the derived key (to rotate away from it gracefully). */
+export const DERIVED = 'derived';
+export type ConfiguredUrlSigningKey = UrlSigningKey | typeof DERIVED;
+
 /**
- * AEROSTORE_URL_SIGNING_KEYS: `kid:base64-of-32-bytes`, comma-separated; the
- * first signs. Throws a message fit for the configuration error.
+ * AEROSTORE_URL_SIGNING_KEYS: `kid:base64-of-32-bytes` or `derived`,
+ * comma-separated; the first signs. Throws a message fit for the
+ * configuration error.
  */
-export function parseUrlSigningKeys(text: string): UrlSigningKey[] {
+export function parseUrlSigningKeys(text: string): ConfiguredUrlSigningKey[] {
   const keys = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
-    .map((entry, i) => {
+    .map((entry, i): ConfiguredUrlSigningKey => {
+      if (entry === DERIVED) return DERIVED;
       const colon = entry.indexOf(':');
       const kid = colon === -1 ? '' : entry.slice(0, colon);
       // Messages name the entry, never its text: it holds a secret.
-      if (!KID.test(kid)) throw new Error(`entry ${i + 1}: each key is kid:base64, the kid 1 to 32 of A-Z a-z 0-9 _ -`);
+      if (!KID.test(kid)) throw new Error(`entry ${i + 1}: each key is kid:base64 (the kid 1 to 32 of A-Z a-z 0-9 _ -) or ${DERIVED}`);
       const key = Buffer.from(entry.slice(colon + 1), 'base64');
       if (key.length !== 32) throw new Error(`key ${kid}: base64 of exactly 32 bytes`);
       return { kid, key };
     });
   if (keys.length === 0) throw new Error('at least one kid:base64 key');
-  const kids = new Set(keys.map((k) => k.kid));
-  if (kids.size !== keys.length) throw new Error('each kid at most once');
+  const kids = keys.map((k) => (k === DERIVED ? DERIVED_URL_SIGNING_KID : k.kid));
+  if (new Set(kids).size !== keys.length) throw new Error(`each kid at most once (${DERIVED} is kid ${DERIVED_URL_SIGNING_KID})`);
   return keys;
 }
 

@@ -1,5 +1,5 @@
 // ListObjects (v1) and ListObjectsV2.
-import { listObjects, type ListResult } from '../../core/list.ts';
+import { isoMillis, listObjects, type ListResult } from '../../core/list.ts';
 import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { RawXml, toXml, xmlElement, type XmlNode } from '../xml.ts';
@@ -33,7 +33,7 @@ function listing(result: ListResult, enc: (s: string) => string, withOwner: bool
     entries += xmlElement('Key', enc(o.key));
     // Buckets are never versioned: each object is its one, latest, "null" version.
     if (asVersions) entries += '<VersionId>null</VersionId><IsLatest>true</IsLatest>';
-    entries += xmlElement('LastModified', o.last_modified) + xmlElement('ETag', o.etag);
+    entries += xmlElement('LastModified', isoMillis(o.modified_ms)) + xmlElement('ETag', o.etag);
     if (!asVersions) for (const alg of o.checksum_algorithms ?? []) entries += xmlElement('ChecksumAlgorithm', alg);
     entries += xmlElement('Size', o.size);
     if (withOwner) {
