@@ -2,11 +2,15 @@
 // stream; upsert), download, info/exists, list with folders, remove; the
 // bucket's upload rules; the same object seen over S3.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { StorageClient } from '@supabase/storage-js';
 import { SignJWT } from 'jose';
+import postgres from 'postgres';
+import { embeddedDatabaseUrl } from './support/database.ts';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -115,6 +119,28 @@ describe('/storage/v1/object with storage-js', () => {
     assert.deepEqual(byCreated.data?.map((e) => e.name), ['été.txt', 'a.txt', 'a']);
   });
 
+  it('answers an upload in both shapes (AeroDB: id, bucket, path, size, content_type, owner_id, created_at; storage-js: Key, Id) and signs with ?expires_in', async () => {
+    const api = `${srv.url}/storage/v1`;
+    const res = await fetch(`${api}/object/docs/raw/shape.json`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...body, id: typeof body.id, Id: body.Id === body.id, created_at: Number.isNaN(Date.parse(String(body.created_at))) },
+      { id: 'string', Id: true, Key: 'docs/raw/shape.json', bucket: 'docs', path: 'raw/shape.json', size: 7, content_type: 'application/json', owner_id: A, created_at: false },
+    );
+    const before = Date.now();
+    const signed = await fetch(`${api}/object/sign/docs/raw/shape.json?expires_in=120`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}` } });
+    assert.equal(signed.status, 200);
+    const { url, expires_at } = (await signed.json()) as { url: string; expires_at: string };
+    const lifetime = Date.parse(expires_at) - before;
+    assert.ok(lifetime > 118_000 && lifetime <= 121_000, `expires in ${lifetime} ms`);
+    assert.equal(await (await fetch(`${api}${url}`)).text(), '{"a":1}');
+  });
+
   it('follows the bucket policy: B and anonymous cannot read A’s private bucket; anyone reads a public one', async () => {
     assert.equal(status((await asB.from('docs').download('dup.txt')).error) !== undefined, true);
     assert.notEqual((await asB.from('docs').upload('b.txt', Buffer.from('b'), { contentType: 'text/plain' })).error, null);
@@ -206,8 +232,36 @@ describe('content sniffing', () => {
     for (const key of ['forged.png', 'forged2.png', 'forged3.png']) {
       assert.equal((await root.send({ method: 'HEAD', path: `/pics/${key}` })).status, 404, key);
     }
+    // Nothing half-written: no blob row for the PDF's bytes, no temp file.
+    const db = postgres(await embeddedDatabaseUrl(srv.dataDir), { max: 1, onnotice: () => {} });
+    try {
+      const sha = createHash('sha256').update(pdf).digest('hex');
+      assert.equal((await db`select 1 from storage.blobs where sha256 = ${sha}`).length, 0);
+    } finally {
+      await db.end();
+    }
+    assert.deepEqual(await readdir(path.join(srv.dataDir, 'tmp')), []);
     // A real PNG signature passes.
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0]);
     assert.equal((await asA.from('pics').upload('real.png', png, { contentType: 'image/png' })).error, null);
+  });
+
+  it('refuses a PDF assembled by an S3 multipart upload declared as image/png, at Complete, with 422', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', 'latin1'), randomBytes(300)]);
+    const created = await root.send({ method: 'POST', path: '/pics/parts.png', query: { uploads: '' }, headers: { 'content-type': 'image/png' } });
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body.toString())![1];
+    const part = await root.send({ method: 'PUT', path: '/pics/parts.png', query: { partNumber: '1', uploadId }, body: pdf });
+    const done = await root.send({
+      method: 'POST',
+      path: '/pics/parts.png',
+      query: { uploadId },
+      body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.etag as string}</ETag></Part></CompleteMultipartUpload>`,
+    });
+    assert.equal(done.status, 422);
+    assert.match(done.body.toString(), /ContentTypeNotAllowed/);
+    assert.equal((await root.send({ method: 'HEAD', path: '/pics/parts.png' })).status, 404);
+    assert.deepEqual(await readdir(path.join(srv.dataDir, 'tmp')), []);
+    // The upload is still there to abort, as after any refused Complete.
+    assert.equal((await root.send({ method: 'DELETE', path: '/pics/parts.png', query: { uploadId } })).status, 204);
   });
 });

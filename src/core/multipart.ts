@@ -17,7 +17,7 @@ import { ownerId, type Principal } from '../principals/principal.ts';
 import { S3Error } from '../s3/errors.ts';
 import { requireList, requireWrite, rethrowRefusal } from './access.ts';
 import { requireBucket } from './buckets.ts';
-import { checkDeclaredUpload } from './upload-rules.ts';
+import { checkDeclaredUpload, checkSniffedType } from './upload-rules.ts';
 import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
@@ -366,24 +366,26 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchUpload(upload.id);
     throw err;
   }
-  // The object's checksum, stored and served with checksum mode: FULL_OBJECT
-  // over the bytes (checked against one the client sent on Complete), or
-  // COMPOSITE over the parts' checksums ("…-N").
+  const placement = { placed: false };
   const algorithm = upload.checksum_algorithm;
   let objectChecksums: StagedBlob['checksums'] = {};
-  if (algorithm && upload.checksum_type === 'FULL_OBJECT') {
-    const value = staged.checksums[algorithm] as string;
-    if (input.expectedChecksum && input.expectedChecksum.algorithm === algorithm) {
-      assertChecksumMatches(algorithm, input.expectedChecksum.value, value);
-    }
-    objectChecksums = { [algorithm]: value };
-  } else if (algorithm) {
-    const composite = compositeChecksum(algorithm, chosen);
-    if (composite) objectChecksums = { [algorithm]: composite };
-  }
-  const placement = { placed: false };
   let result;
   try {
+    // What the first bytes say the object is must be allowed, as for a PUT.
+    await checkSniffedType(bucket, staged.tempPath);
+    // The object's checksum, stored and served with checksum mode: FULL_OBJECT
+    // over the bytes (checked against one the client sent on Complete), or
+    // COMPOSITE over the parts' checksums ("…-N").
+    if (algorithm && upload.checksum_type === 'FULL_OBJECT') {
+      const value = staged.checksums[algorithm] as string;
+      if (input.expectedChecksum && input.expectedChecksum.algorithm === algorithm) {
+        assertChecksumMatches(algorithm, input.expectedChecksum.value, value);
+      }
+      objectChecksums = { [algorithm]: value };
+    } else if (algorithm) {
+      const composite = compositeChecksum(algorithm, chosen);
+      if (composite) objectChecksums = { [algorithm]: composite };
+    }
     result = await commitObject(
       storage,
       bucket,
