@@ -223,6 +223,74 @@ describe('signed upload URLs', () => {
   });
 });
 
+describe('move and copy', () => {
+  const text = async (bucket: string, path: string) => {
+    const { data, error } = await asA.from(bucket).download(path);
+    return error ? `(${status(error)})` : await data!.text();
+  };
+
+  it('copies with the source’s metadata or replaced metadata, and never over an existing object unless upsert', async () => {
+    await asA.from('docs').upload('t/src.txt', Buffer.from('source'), { contentType: 'text/plain', cacheControl: '60' });
+    assert.equal((await asA.from('docs').copy('t/src.txt', 't/copy.txt')).error, null);
+    assert.equal(await text('docs', 't/copy.txt'), 'source');
+    assert.equal((await asA.from('docs').info('t/copy.txt')).data?.cacheControl, 'max-age=60');
+    const replaced = await asA.from('docs').copy('t/src.txt', 't/copy2.txt', { copyMetadata: false, metadata: { cacheControl: 'no-store', mimetype: 'text/markdown' } } as never);
+    assert.equal(replaced.error, null, String(replaced.error));
+
+    await asA.from('docs').upload('t/taken.txt', Buffer.from('taken'), { contentType: 'text/plain' });
+    const refused = await asA.from('docs').copy('t/src.txt', 't/taken.txt');
+    assert.equal(status(refused.error), 409);
+    assert.equal(await text('docs', 't/taken.txt'), 'taken');
+    const res = await fetch(`${api}/object/copy`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json', 'x-upsert': 'true' },
+      body: JSON.stringify({ bucketId: 'docs', sourceKey: 't/src.txt', destinationKey: 't/taken.txt' }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(await text('docs', 't/taken.txt'), 'source');
+  });
+
+  it('moves within and across buckets, never over an existing object', async () => {
+    await asA.from('docs').upload('t/m.txt', Buffer.from('moving'), { contentType: 'text/plain' });
+    assert.equal((await asA.from('docs').move('t/m.txt', 't/m2.txt')).error, null);
+    assert.equal(await text('docs', 't/m.txt'), '(404)');
+    assert.equal(await text('docs', 't/m2.txt'), 'moving');
+    assert.equal((await asA.from('docs').move('t/m2.txt', 'm3.txt', { destinationBucket: 'other' })).error, null);
+    assert.equal(await text('other', 'm3.txt'), 'moving');
+    await asA.from('docs').upload('t/stay.txt', Buffer.from('stay'), { contentType: 'text/plain' });
+    const refused = await asA.from('other').move('m3.txt', 't/stay.txt', { destinationBucket: 'docs' });
+    assert.equal(status(refused.error), 409);
+    assert.equal(await text('docs', 't/stay.txt'), 'stay');
+    assert.equal(await text('other', 'm3.txt'), 'moving', 'a refused move leaves the source');
+  });
+
+  it('undoes a move whose source the principal may read but not delete', async () => {
+    assert.equal((await asA.createBucket('open', { public: true })).error, null);
+    await asA.from('open').upload('shared.txt', Buffer.from('shared'), { contentType: 'text/plain' });
+    assert.equal((await asB.createBucket('mine-b')).error, null);
+    const moved = await asB.from('open').move('shared.txt', 'took.txt', { destinationBucket: 'mine-b' });
+    assert.equal(status(moved.error), 403);
+    assert.equal(await text('open', 'shared.txt'), 'shared');
+    assert.equal((await asB.from('mine-b').exists('took.txt')).data, false, 'the copy was undone');
+    // A copy is fine: B may read the public object and write its own bucket.
+    assert.equal((await asB.from('open').copy('shared.txt', 'took.txt', { destinationBucket: 'mine-b' })).error, null);
+  });
+
+  it('lets exactly one of many concurrent copies onto one new key win', async () => {
+    const sources = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        await asA.from('docs').upload(`race/src-${i}.txt`, Buffer.from(`source ${i}`), { contentType: 'text/plain' });
+        return `race/src-${i}.txt`;
+      }),
+    );
+    const results = await Promise.all(sources.map((src) => asA.from('docs').copy(src, 'race/dest.txt')));
+    const winners = results.flatMap((r, i) => (r.error === null ? [i] : []));
+    assert.equal(winners.length, 1, `winners: ${winners.join(',')}`);
+    assert.ok(results.every((r) => r.error === null || status(r.error) === 409));
+    assert.equal(await text('docs', 'race/dest.txt'), `source ${winners[0]}`);
+  });
+});
+
 describe('expiry (the signing clock moved back) and key rotation, across restarts', () => {
   const NEW_KEY = { kid: 'new', key: randomBytes(32) };
   const restart = async (keys: string) => {

@@ -9,6 +9,7 @@ import { requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
+  checkWriteCondition,
   collectInBackground,
   headObject,
   keyLock,
@@ -21,6 +22,7 @@ import {
   type ObjectLookup,
   type ObjectRow,
   type PutObjectResult,
+  type WriteCondition,
 } from './objects.ts';
 import type { BucketRow, Storage } from './storage.ts';
 
@@ -43,6 +45,8 @@ export interface CopyObjectInput {
   changesOtherAttributes?: boolean;
   /** Preconditions on the source (x-amz-copy-source-if-*): throw to refuse. */
   checkSource?: (source: ObjectRow) => void;
+  /** On the destination, decided under its key lock (If-None-Match: * — a copy that must not overwrite). */
+  condition?: WriteCondition;
 }
 
 export interface CopyObjectResult extends PutObjectResult {
@@ -122,6 +126,7 @@ async function streamCopy(
       headers,
       tags,
       principal: input.principal,
+      condition: input.condition,
       checksumAlgorithms: algorithms,
       verify(staged) {
         // The bytes read must be the bytes the source row names.
@@ -159,8 +164,9 @@ async function referenceCopy(
   const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
-        tx<{ sha256: string }[]>`select sha256 from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
+        tx<{ sha256: string; etag: string }[]>`select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
       ]);
+      checkWriteCondition(input.condition, old, input.key);
       const shas = old?.sha256 === source.sha256 ? [] : [source.sha256, ...(old ? [old.sha256] : [])].sort();
       for (const sha of shas) {
         if (sha === source.sha256) {

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { requireList } from '../core/access.ts';
 import { isoMillis, listObjects, prefixEnd, type ListedObject } from '../core/list.ts';
 import { requireBucket } from '../core/buckets.ts';
-import { copyObject } from '../core/copy.ts';
+import { copyObject, type CopyObjectInput, type CopyObjectResult } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { BucketRow, Storage } from '../core/storage.ts';
@@ -20,6 +20,7 @@ import type { TransactionSql } from '../db/connect.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
+import { isS3Error } from '../s3/errors.ts';
 import { etagListMatches, parseRange } from '../s3/ops/get.ts';
 import type { StorageApiEnv } from './app.ts';
 import { StorageApiError } from './errors.ts';
@@ -205,16 +206,20 @@ async function transferOf(c: Context<StorageApiEnv>): Promise<TransferBody & { d
 }
 
 /**
- * Refuses a destination that exists as far as the principal can see (409, as
- * an upload without upsert): move never overwrites, copy only with
- * `x-upsert: true`. Checked before the copy, not under its lock: a writer
- * racing to create the same key may still be overwritten.
+ * copyObject that refuses an existing destination unless `overwrite` (409,
+ * as an upload without upsert): move never overwrites, copy only with
+ * `x-upsert: true`. Decided under the destination's key lock, so a writer
+ * racing to create the key is never overwritten.
  */
-async function requireFreeDestination(storage: Storage, t: { destinationBucket: string; destinationKey: string }, principal: Principal): Promise<void> {
-  const bucket = await requireBucket(storage, t.destinationBucket);
-  const [current] = await readAs(storage.sql, principal, (tx) => tx<{ etag: string }[]>`
-    select etag from storage.objects where bucket_id = ${bucket.id} and key = ${t.destinationKey}`);
-  if (current) throw new StorageApiError(409, 'DUPLICATE', `The destination already exists: ${t.destinationBucket}/${t.destinationKey}`);
+async function copyTo(storage: Storage, input: CopyObjectInput, overwrite: boolean): Promise<CopyObjectResult> {
+  try {
+    return await copyObject(storage, overwrite ? input : { ...input, condition: { ifNoneMatch: '*' } });
+  } catch (err) {
+    if (isS3Error(err) && err.code === 'PreconditionFailed') {
+      throw new StorageApiError(409, 'DUPLICATE', `The destination already exists: ${input.bucket}/${input.key}`);
+    }
+    throw err;
+  }
 }
 
 /** copy() with copyMetadata false: the source's headers, these overrides, no user metadata. */
@@ -463,15 +468,18 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.post('/copy', async (c) => {
     const t = await transferOf(c);
     const principal = c.get('principal');
-    if (c.req.header('x-upsert') !== 'true') await requireFreeDestination(storage, t, principal);
-    const { object } = await copyObject(storage, {
-      sourceBucket: t.bucketId,
-      sourceKey: t.sourceKey,
-      bucket: t.destinationBucket,
-      key: t.destinationKey,
-      principal,
-      replaceHeaders: t.copyMetadata === false ? await replacedHeaders(storage, t, principal) : undefined,
-    });
+    const { object } = await copyTo(
+      storage,
+      {
+        sourceBucket: t.bucketId,
+        sourceKey: t.sourceKey,
+        bucket: t.destinationBucket,
+        key: t.destinationKey,
+        principal,
+        replaceHeaders: t.copyMetadata === false ? await replacedHeaders(storage, t, principal) : undefined,
+      },
+      c.req.header('x-upsert') === 'true',
+    );
     return c.json(objectJson(t.destinationBucket, object)); // storage-js reads `Key`
   });
 
@@ -481,8 +489,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.post('/move', async (c) => {
     const t = await transferOf(c);
     const principal = c.get('principal');
-    await requireFreeDestination(storage, t, principal);
-    await copyObject(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal });
+    await copyTo(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal }, false);
     let failure: unknown;
     try {
       const { refused } = await deleteObjects(storage, t.bucketId, [t.sourceKey], principal);
