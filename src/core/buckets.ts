@@ -81,8 +81,8 @@ export async function createBucket(
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
     await Promise.all([
-      tx`insert into storage.events (type, bucket_id, bucket, payload)
-        values ('storage.bucket.created', ${created.id}, ${name}, ${tx.json({ owner_id: owner, policy })})`,
+      tx`insert into storage.events (type, bucket_id, bucket, owner_id, payload)
+        values ('storage.bucket.created', ${created.id}, ${name}, ${owner}, ${tx.json({ policy })})`,
       announceChange(tx, name),
     ]);
     return created;
@@ -112,7 +112,7 @@ export async function deleteBucket(storage: Storage, name: string, principal: Pr
     const [obj] = await tx`select 1 from storage.objects where bucket_id = ${bucket.id} limit 1`;
     if (obj) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
     // The event first: its policy looks the bucket up.
-    await tx`insert into storage.events (type, bucket_id, bucket) values ('storage.bucket.deleted', ${bucket.id}, ${name})`;
+    await tx`insert into storage.events (type, bucket_id, bucket, owner_id) values ('storage.bucket.deleted', ${bucket.id}, ${name}, ${bucket.owner_id})`;
     // Only zero-reference blobs can remain; their files go with the directory.
     await tx`delete from storage.blobs where bucket_id = ${bucket.id}`;
     await Promise.all([tx`delete from storage.buckets where id = ${bucket.id}`, announceChange(tx, name)]);

@@ -53,11 +53,11 @@ export async function deleteObjects(
       tx<{ key: string; sha256: string }[]>`
         with gone as (
           delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
-          returning id, key, sha256, size
+          returning id, key, sha256, size, owner_id, content_type
         ), e as (
-          insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-          select 'storage.object.deleted', ${bucket.id}, ${bucket.name}, gone.key, gone.id,
-            jsonb_build_object('size', gone.size, 'sha256', gone.sha256)
+          insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
+          select 'storage.object.deleted', ${bucket.id}, ${bucket.name}, gone.key, gone.id, gone.owner_id,
+            jsonb_build_object('size', gone.size, 'sha256', gone.sha256, 'content_type', gone.content_type)
           from gone
         )
         select key, sha256 from gone`,

@@ -189,8 +189,8 @@ export function upsertObjectWithEvent(
         tags = excluded.tags, updated_at = now()
       returning *
     ), e as (
-      insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-      select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id,
+      insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
+      select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id, o.owner_id,
         jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
           'owner_id', o.owner_id, 'replaced', ${event.replaced}::boolean) || ${tx.json(extra)}::jsonb
       from o
@@ -339,8 +339,8 @@ export async function deleteObject(
   const deleted = await asPrincipal(storage.sql, principal, async (tx) => {
     const [, [gone], [kept]] = await Promise.all([
       keyLock(tx, bucket.id, key),
-      tx<{ id: string; sha256: string; size: number }[]>`
-        delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size`,
+      tx<{ id: string; sha256: string; size: number; owner_id: string | null; content_type: string | null }[]>`
+        delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size, owner_id, content_type`,
       tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
     ]);
     if (kept) throw new S3Error('AccessDenied');
@@ -350,9 +350,9 @@ export async function deleteObject(
       tx<{ ref_count: number }[]>`
         update storage.blobs set ref_count = ref_count - 1
         where bucket_id = ${bucket.id} and sha256 = ${gone.sha256} returning ref_count`,
-      tx`insert into storage.events (type, bucket_id, bucket, key, object_id, payload)
-        values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id},
-          ${tx.json({ size: gone.size, sha256: gone.sha256 })})`,
+      tx`insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
+        values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id}, ${gone.owner_id},
+          ${tx.json({ size: gone.size, sha256: gone.sha256, content_type: gone.content_type })})`,
     ]);
     if (blob?.ref_count === 0) released = gone.sha256;
     return true;

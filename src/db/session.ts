@@ -22,11 +22,18 @@ export const DB_ROLES = {
 /** Maintenance work (collection, expiry, key lookup): the service role, named as such. */
 export const SERVICE: Principal = { kind: 'user', via: 'access-key', userId: null, role: 'service' };
 
-function settingsOf(p: Principal): { role: string; claims: string } {
-  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }) };
+/** Who acts, as events record it (storage.events.actor, via the aerostore.actor setting). */
+export function actorOf(p: Principal): Record<string, string | null> {
+  if (p.kind === 'anonymous') return { kind: 'anonymous' };
+  return { kind: 'user', via: p.via, user_id: p.userId, role: p.role, ...(p.accessKeyId ? { access_key_id: p.accessKeyId } : {}) };
+}
+
+function settingsOf(p: Principal): { role: string; claims: string; actor: string } {
+  const actor = JSON.stringify(actorOf(p));
+  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor };
   const role = p.role === 'service' ? DB_ROLES.service : DB_ROLES.authenticated;
   const claims = JSON.stringify({ ...(p.userId ? { sub: p.userId } : {}), role: p.role === 'service' ? 'service_role' : 'authenticated' });
-  return { role, claims };
+  return { role, claims, actor };
 }
 
 type Query<T> = Promise<T> & { execute(): Query<T> };
@@ -56,13 +63,14 @@ function servicePoolFor(sql: Sql, p: Principal): Sql | undefined {
 
 /** Starts the transaction and sets the principal, without waiting for either. */
 function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown> {
-  const { role, claims } = settingsOf(p);
+  const { role, claims, actor } = settingsOf(p);
   // execute() sends at once: these go ahead of anything the caller queues.
   const started = Promise.all([
     (c`begin` as unknown as Query<unknown>).execute(),
-    sessionIsService
-      ? undefined
-      : (c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true)` as unknown as Query<unknown>).execute(),
+    (sessionIsService
+      ? c`select set_config('aerostore.actor', ${actor}, true)`
+      : c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true), set_config('aerostore.actor', ${actor}, true)`
+    ).execute(),
   ]);
   // Awaited (and reported) after the caller's statements; this keeps an early
   // failure from surfacing as an unhandled rejection meanwhile.
