@@ -41,6 +41,12 @@ const settings = {
     flag: 'multipart-expiry-days',
     schema: z.coerce.number().positive().default(7),
   },
+  /** Events older than this many days are pruned from the event log. */
+  eventRetentionDays: {
+    env: 'AEROSTORE_EVENT_RETENTION_DAYS',
+    flag: 'event-retention-days',
+    schema: z.coerce.number().positive().default(7),
+  },
   /** HS256 secret for JWT bearer tokens (`Authorization: Bearer`); at least 32 bytes. */
   jwtSecret: { env: 'AEROSTORE_JWT_SECRET', flag: 'jwt-secret', secret: true, schema: z.string().min(32, 'at least 32 characters').optional() },
   /** JWKS for JWT bearer tokens signed with asymmetric keys: a file path or an https/http URL. */
@@ -87,6 +93,28 @@ const settings = {
     env: 'AEROSTORE_BUCKET_CREATORS',
     flag: 'bucket-creators',
     schema: z.enum(['authenticated', 'service']).default('authenticated'),
+  },
+  /** Attempts per webhook delivery before it is dead (kept for the admin API's dead-letter view, retried by hand). */
+  webhookMaxAttempts: {
+    env: 'AEROSTORE_WEBHOOK_MAX_ATTEMPTS',
+    flag: 'webhook-max-attempts',
+    schema: z.coerce.number().int().min(1).max(100).default(8),
+  },
+  /**
+   * Wait before a failed delivery's first retry, in ms; it doubles for each
+   * attempt after (up to an hour). The default spreads 8 attempts over ~20
+   * minutes, so a receiver that is redeployed or briefly down loses nothing.
+   */
+  webhookBackoffMs: {
+    env: 'AEROSTORE_WEBHOOK_BACKOFF_MS',
+    flag: 'webhook-backoff-ms',
+    schema: z.coerce.number().int().min(1).default(10_000),
+  },
+  /** How long a receiver has to answer a delivery, in ms; no answer in time is a failed attempt. */
+  webhookTimeoutMs: {
+    env: 'AEROSTORE_WEBHOOK_TIMEOUT_MS',
+    flag: 'webhook-timeout-ms',
+    schema: z.coerce.number().int().min(100).max(300_000).default(10_000),
   },
 } as const;
 

@@ -24,6 +24,10 @@ import { loadOrCreateSecretFile, loadRootCredentials, type RootCredentials } fro
 import { SecretBox } from './principals/secret-box.ts';
 import { StsCredentials } from './principals/sts.ts';
 import { DERIVED, DERIVED_URL_SIGNING_KID, UrlSigner } from './principals/url-tokens.ts';
+import { EventFeed } from './events/feed.ts';
+import { schedulePruning } from './events/retention.ts';
+import { startSequencer } from './events/sequencer.ts';
+import { startWebhookWorker } from './events/webhook-worker.ts';
 import { createS3Handler } from './s3/handler.ts';
 
 export interface RunningServer {
@@ -96,12 +100,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const urlSigner = new UrlSigner((config.urlSigningKeys ?? [DERIVED]).map((k) => (k === DERIVED ? derived : k)));
     const signedUrls = { signer: urlSigner, maxExpiry: config.signedUrlMaxExpiry };
 
+    // Events: numbered in commit order by the sequencer of any process, fanned out to local subscribers.
+    stops.push(await startSequencer(sql, log));
+    const feed = new EventFeed(sql);
+    await feed.start();
+    stops.push(() => feed.stop());
+    stops.push(async () => storage.downloads.flush());
+    const stopPruning = schedulePruning(sql, config.eventRetentionDays, log);
+    stops.push(async () => stopPruning());
+
     const s3 = createS3Handler(storage, auth, { domain: config.domain });
     const server = createHttpServer(
-      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls }),
+      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed }),
     );
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
+    const webhookOptions = { maxAttempts: config.webhookMaxAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs };
+    stops.push(await startWebhookWorker({ sql, box, log, options: webhookOptions }));
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
@@ -111,6 +126,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       storage,
       close: async (graceMs = 30_000) => {
         stopExpiry();
+        // Event streams never finish on their own: end them so the drain does not wait on them.
+        feed.emit('closing');
         await drain(server, graceMs);
         await Promise.allSettled([...storage.background]);
         await Promise.allSettled(stops.map((stop) => stop()));

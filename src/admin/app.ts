@@ -1,4 +1,4 @@
-// The admin API (/admin/v1): access keys and bucket settings. Only the
+// The admin API (/admin/v1): access keys, bucket settings and webhooks. Only the
 // service role gets in — the root key or a service-role access key by SigV4,
 // or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
@@ -15,6 +15,7 @@ import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import { isS3Error } from '../s3/errors.ts';
 import { keysAdmin } from './keys.ts';
+import { webhooksAdmin } from './webhooks.ts';
 
 export type AdminEnv = {
   Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
@@ -52,12 +53,14 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
   });
 
   app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box, resolver: deps.storedKeys }));
+  app.route('/webhooks', webhooksAdmin({ storage: deps.storage, box: deps.box }));
 
   const settings = z
     .object({
       policy: z.enum(['private', 'authenticated', 'public']).optional(),
       member_writes: z.boolean().optional(),
       public_list: z.boolean().optional(),
+      download_events: z.boolean().optional(),
     })
     .strict();
   const bucketJson = (b: BucketRow) => ({
@@ -67,13 +70,14 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
     policy: b.policy,
     member_writes: b.member_writes,
     public_list: b.public_list,
+    download_events: b.download_events,
     created_at: b.created_at.toISOString(),
   });
   app.patch('/buckets/:name', async (c) => {
     const parsed = settings.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const { policy, member_writes: memberWrites, public_list: publicList } = parsed.data;
-    const row = await updateBucketSettings(deps.storage, c.req.param('name'), c.get('principal'), { policy, memberWrites, publicList });
+    const { policy, member_writes: memberWrites, public_list: publicList, download_events: downloadEvents } = parsed.data;
+    const row = await updateBucketSettings(deps.storage, c.req.param('name'), c.get('principal'), { policy, memberWrites, publicList, downloadEvents });
     return c.json(bucketJson(row));
   });
 

@@ -74,9 +74,9 @@ export async function createBucket(
   const row = await asPrincipal(storage.sql, principal, async (tx) => {
     // The unique index sees every bucket, visible to this principal or not.
     const [created] = await tx<BucketRow[]>`
-      insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types)
+      insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types, download_events)
       values (${name}, ${owner}, ${storage.region}, ${policy}, ${settings.memberWrites ?? false}, ${settings.publicList ?? false},
-        ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[])
+        ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[], ${settings.downloadEvents ?? false})
       on conflict (name) do nothing
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
@@ -135,6 +135,8 @@ export interface BucketSettings {
   fileSizeLimit?: number | null;
   /** null clears the restriction (any type). */
   allowedMimeTypes?: string[] | null;
+  /** Record downloads as storage.object.downloaded events. */
+  downloadEvents?: boolean;
 }
 
 /** Changes who may read and write the bucket (S3 PutBucketAcl; the admin API's bucket settings). */
@@ -150,6 +152,7 @@ export async function updateBucketSettings(
       policy = coalesce(${settings.policy ?? null}, policy),
       member_writes = coalesce(${settings.memberWrites ?? null}::boolean, member_writes),
       public_list = coalesce(${settings.publicList ?? null}::boolean, public_list),
+      download_events = coalesce(${settings.downloadEvents ?? null}::boolean, download_events),
       file_size_limit = case when ${settings.fileSizeLimit !== undefined} then ${settings.fileSizeLimit ?? null}::bigint else file_size_limit end,
       allowed_mime_types = case when ${settings.allowedMimeTypes !== undefined}
         then ${settings.allowedMimeTypes ?? null}::text[] else allowed_mime_types end

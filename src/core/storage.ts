@@ -7,6 +7,7 @@ import type { BlobStore } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
 import type { BucketPolicy } from './acl.ts';
 import type { CorsRule } from './cors.ts';
+import { DownloadLog } from '../events/downloads.ts';
 
 export interface BucketRow {
   id: string;
@@ -24,12 +25,14 @@ export interface BucketRow {
   file_size_limit: number | null;
   /** Allowed MIME types (`type/subtype`, `type/*`); null: any. */
   allowed_mime_types: string[] | null;
+  /** Downloads are recorded as storage.object.downloaded events (migration 0012). */
+  download_events: boolean;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, created_at';
+  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, created_at';
 
 export interface Storage {
   sql: Sql;
@@ -48,8 +51,15 @@ export interface Storage {
   bucketCache: LRUCache<string, BucketRow>;
   /** Work started after a response (blob collection); shutdown waits for it. */
   background: Set<Promise<unknown>>;
+  /** storage.object.downloaded events, buffered (events/downloads.ts); shutdown flushes it. */
+  downloads: DownloadLog;
 }
 
-export function createStorage(parts: Omit<Storage, 'bucketCache' | 'background'>): Storage {
-  return { ...parts, bucketCache: new LRUCache({ max: 10_000, ttl: 60_000 }), background: new Set() };
+export function createStorage(parts: Omit<Storage, 'bucketCache' | 'background' | 'downloads'>): Storage {
+  return {
+    ...parts,
+    bucketCache: new LRUCache({ max: 10_000, ttl: 60_000 }),
+    background: new Set(),
+    downloads: new DownloadLog(parts.sql, parts.log),
+  };
 }

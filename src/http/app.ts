@@ -12,6 +12,7 @@ import type { Authenticator } from '../principals/authenticate.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import type { StsCredentials } from '../principals/sts.ts';
 import type { S3Handler } from '../s3/handler.ts';
+import type { EventFeed } from '../events/feed.ts';
 import type { SignedUrlSettings } from '../storage-api/signed-urls.ts';
 import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
@@ -30,11 +31,12 @@ export interface AppDeps {
   maxFileSize: number;
   /** The /storage/v1 signed URLs' key(s) and longest lifetime. */
   signedUrls: SignedUrlSettings;
+  feed: EventFeed;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
   domain?: string;
 }
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls }: AppDeps): Hono<Env> {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed }: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
@@ -46,7 +48,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     }
   });
   app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
-  app.route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls }));
+  app.route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed }));
   app.all('*', async (c) => {
     const req = c.env.incoming;
     const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;

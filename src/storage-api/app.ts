@@ -7,7 +7,9 @@ import { Hono } from 'hono';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { Principal } from '../principals/principal.ts';
+import type { EventFeed } from '../events/feed.ts';
 import { bucketRoutes } from './buckets.ts';
+import { eventRoutes } from './events.ts';
 import { objectRoutes } from './objects.ts';
 import { openApiDocument } from './openapi.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
@@ -23,6 +25,7 @@ export interface StorageApiDeps {
   auth: Authenticator;
   maxFileSize: number;
   signedUrls: SignedUrlSettings;
+  feed: EventFeed;
 }
 
 export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
@@ -47,6 +50,7 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
   });
 
   app.route('/bucket', bucketRoutes(deps.storage));
+  app.route('/events', eventRoutes(deps.storage, deps.feed));
   // Before objectRoutes, whose POST /* (upload) would take /sign/... as a bucket named "sign".
   app.route('/object', signingRoutes(deps.storage, deps.signedUrls));
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));

@@ -40,6 +40,10 @@ const settingsFields = {
   file_size_limit: size.nullable().optional(),
   max_file_size: size.nullable().optional(),
   allowed_mime_types: z.array(mimePattern).nullable().optional(),
+  // aerostore's own: member writes, anonymous listing, download events.
+  member_writes: z.boolean().optional(),
+  public_list: z.boolean().optional(),
+  download_events: z.boolean().optional(),
 };
 export const createBody = z.object({ id: z.string().optional(), name: z.string().optional(), ...settingsFields });
 export const updateBody = z.object(settingsFields);
@@ -52,6 +56,9 @@ function settingsOf(b: z.infer<typeof updateBody>): BucketSettings {
     policy,
     ...(limit !== undefined ? { fileSizeLimit: limit } : {}),
     ...(b.allowed_mime_types !== undefined ? { allowedMimeTypes: b.allowed_mime_types } : {}),
+    memberWrites: b.member_writes,
+    publicList: b.public_list,
+    downloadEvents: b.download_events,
   };
 }
 
@@ -69,6 +76,8 @@ export function bucketJson(b: BucketRow) {
     max_file_size: b.file_size_limit,
     allowed_mime_types: b.allowed_mime_types,
     member_writes: b.member_writes,
+    public_list: b.public_list,
+    download_events: b.download_events,
     created_at: created,
     updated_at: created,
   };

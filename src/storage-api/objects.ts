@@ -244,7 +244,14 @@ async function replacedHeaders(storage: Storage, t: TransferBody, principal: Pri
  * as `principal` (a signed URL's redemption passes the service role: its
  * token is the permission).
  */
-export async function sendObject(c: Context<StorageApiEnv>, storage: Storage, { bucket, key }: ObjectTarget, principal: Principal): Promise<Response> {
+export async function sendObject(
+  c: Context<StorageApiEnv>,
+  storage: Storage,
+  { bucket, key }: ObjectTarget,
+  principal: Principal,
+  /** Who the download is recorded as, when not `principal` (a signed URL's signer). */
+  actor: Principal = principal,
+): Promise<Response> {
   const found = await headObject(storage, bucket, key, principal);
   const o = found.object;
   const req = c.env.incoming;
@@ -280,6 +287,7 @@ export async function sendObject(c: Context<StorageApiEnv>, storage: Storage, { 
     return RESPONSE_ALREADY_SENT;
   }
   const body = await openObject(storage, found, range);
+  storage.downloads.record(found.bucket, o, actor, range && `${range.start}-${range.end}`);
   res.writeHead(range ? 206 : 200, headers);
   body.on('error', () => res.destroy());
   res.on('close', () => body.destroy());

@@ -2,6 +2,7 @@
 // handlers validate with, so the document cannot drift from what is checked.
 import { z } from 'zod';
 import { createBody, updateBody } from './buckets.ts';
+import { eventsQuery } from './events.ts';
 import { listBody, removeBody, transferBody } from './objects.ts';
 
 /** What a request may carry, as the client writes it (input side of transforms). */
@@ -33,6 +34,9 @@ const op = (summary: string, extra: Record<string, unknown> = {}) => ({
   responses: { '200': ok('OK'), '4XX': error },
   ...extra,
 });
+/** A zod object of query parameters as OpenAPI parameters. */
+const queryParams = (s: z.ZodObject) =>
+  Object.entries((schema(s) as { properties: Record<string, unknown> }).properties).map(([name, p]) => ({ name, in: 'query', required: false, schema: p }));
 const pathParams = (...names: string[]) => names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
 const upload = {
   description: 'The file: a raw body with its Content-Type, or multipart/form-data with the file part (and cacheControl, metadata fields)',
@@ -84,6 +88,12 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: pathParams('bucket', 'path'),
         post: op('Create a signed upload URL (x-upsert: true to allow overwriting)'),
         put: op('Upload once with ?token= (no other credentials)', { requestBody: upload }),
+      },
+      '/events': {
+        get: op('The event log as Server-Sent Events (resume with Last-Event-ID)', {
+          parameters: queryParams(eventsQuery),
+          responses: { '200': { description: 'text/event-stream' }, '4XX': error },
+        }),
       },
     },
   };

@@ -174,8 +174,8 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
 
   app.on(['GET', 'HEAD'], '/sign/*', (c) => {
     const target = objectTarget(c, 'sign/');
-    redeem(c, signer, 'download', target);
-    return sendObject(c, storage, target, SERVICE);
+    const token = redeem(c, signer, 'download', target);
+    return sendObject(c, storage, target, SERVICE, signerOf(token));
   });
 
   // storage-js's uploadToSignedUrl; its x-upsert header is ignored, the token's decides.

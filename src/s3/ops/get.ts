@@ -133,7 +133,6 @@ interface ReadPlan {
   withBody: boolean;
 }
 
-/** Status and headers for a read of `object`: preconditions, Range, overrides. */
 /**
  * GetObject/HeadObject ?partNumber=N: the byte range of part N of a
  * multipart object, with x-amz-mp-parts-count; a single-PUT object has one
@@ -161,6 +160,7 @@ function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; part
   return { range: size > 0 ? { start, end: start + size - 1 } : undefined, partsCount: object.parts ? sizes.length : undefined };
 }
 
+/** Status and headers for a read of `object`: preconditions, Range, overrides. */
 function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   const part = partRange(ctx, object);
   if (notModified(ctx, object)) {
@@ -187,5 +187,7 @@ export const getObjectOp: S3Operation = async (ctx) => {
   const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const plan = planRead(ctx, found.object);
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
-  return { status: plan.status, headers: plan.headers, body: await openObject(ctx.storage, found, plan.range) };
+  const body = await openObject(ctx.storage, found, plan.range);
+  ctx.storage.downloads.record(found.bucket, found.object, ctx.principal, plan.range && `${plan.range.start}-${plan.range.end}`);
+  return { status: plan.status, headers: plan.headers, body };
 };
