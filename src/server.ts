@@ -29,6 +29,8 @@ import { schedulePruning } from './events/retention.ts';
 import { startSequencer } from './events/sequencer.ts';
 import { startWebhookWorker } from './events/webhook-worker.ts';
 import { createS3Handler } from './s3/handler.ts';
+import { Clamd } from './scanning/clamd.ts';
+import { startScanWorker } from './scanning/worker.ts';
 
 export interface RunningServer {
   url: string;
@@ -80,6 +82,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       region: config.region,
       maxObjectSize: config.maxObjectSize,
       bucketCreators: config.bucketCreators,
+      blockUntilScanned: config.blockUntilScanned && config.clamd !== undefined,
     });
     stops.push(await listenForBucketChanges(storage));
 
@@ -110,11 +113,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     stops.push(async () => stopPruning());
 
     const s3 = createS3Handler(storage, auth, { domain: config.domain });
+    const clamd = config.clamd && (await Clamd.create(config.clamd));
     const server = createHttpServer(
-      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed }),
+      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd }),
     );
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
+    if (clamd) stops.push(startScanWorker(storage, clamd, { concurrency: config.scanConcurrency, maxSize: config.scanMaxSize }));
     const webhookOptions = { maxAttempts: config.webhookMaxAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs };
     stops.push(await startWebhookWorker({ sql, box, log, options: webhookOptions }));
     const { port } = server.address() as AddressInfo;

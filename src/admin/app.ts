@@ -1,6 +1,7 @@
-// The admin API (/admin/v1): access keys, bucket settings and webhooks. Only the
-// service role gets in — the root key or a service-role access key by SigV4,
-// or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
+// The admin API (/admin/v1): access keys, bucket settings, webhooks and virus
+// scanning (admin/scan.ts). Only the service role gets in — the root key or a
+// service-role access key by SigV4, or a service-role JWT as
+// `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { Hono, type Context } from 'hono';
@@ -15,6 +16,7 @@ import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import { isS3Error } from '../s3/errors.ts';
 import { keysAdmin } from './keys.ts';
+import { scanAdmin } from './scan.ts';
 import { webhooksAdmin } from './webhooks.ts';
 
 export type AdminEnv = {
@@ -53,6 +55,7 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
   });
 
   app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box, resolver: deps.storedKeys }));
+  app.route('/', scanAdmin(deps.storage));
   app.route('/webhooks', webhooksAdmin({ storage: deps.storage, box: deps.box }));
 
   const settings = z

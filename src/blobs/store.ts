@@ -147,17 +147,18 @@ export class LocalDiskBlobStore implements BlobStore {
     const md5 = opts.md5 === false ? 'none' : (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD ? 'offload' : 'inline';
     const meter = new HashingMeter(opts.maxSize, extra, md5);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
+    // flush: fsync before close, so the bytes are durable before any row names them.
+    const file = createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
     try {
-      // flush: fsync before close, so the bytes are durable before any row names them.
-      await pipeline(
-        readWithoutDestroying(body),
-        meter,
-        createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK }),
-      );
+      await pipeline(readWithoutDestroying(body), meter, file);
       if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
         throw new S3Error('IncompleteBody');
       }
     } catch (err) {
+      // The file is opened asynchronously: a body that fails at once (the
+      // client already gone) fails the pipeline before the open, which
+      // would then create the file after the unlink. Wait for it to close.
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await unlink(tempPath).catch(() => {});
       throw err;
     }
@@ -266,8 +267,22 @@ export class LocalDiskBlobStore implements BlobStore {
  */
 export function readWithoutDestroying(body: Readable): Readable {
   const view = new PassThrough();
+  const cut = () => Object.assign(new Error('request aborted'), { code: 'ECONNRESET' });
+  // Already over before we got to read it: the client went away while the
+  // request was being checked. Its bytes are gone, and no event will come.
+  if (body.destroyed) {
+    if (body.readableEnded) view.end();
+    else view.destroy(body.errored ?? cut());
+    return view;
+  }
   body.on('error', (err) => view.destroy(err));
-  body.on('aborted', () => view.destroy(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' })));
+  body.on('aborted', () => view.destroy(cut()));
+  // Destroyed without an error before its end was read (Node drops a
+  // connection whose next request is malformed even when this body arrived
+  // whole): without this the upload would wait forever on its temp file.
+  body.on('close', () => {
+    if (!body.readableEnded) view.destroy(body.errored ?? cut());
+  });
   view.on('close', () => {
     if (!body.readableEnded) body.unpipe(view);
   });

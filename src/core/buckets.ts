@@ -28,6 +28,8 @@ export const COLUMNS = (tx: TransactionSql) => tx.unsafe(BUCKET_COLUMNS);
 
 /** The bucket row, whoever asks: what a principal may do with it is core/access.ts's question. */
 export async function findBucket(storage: Storage, name: string): Promise<BucketRow | undefined> {
+  // Postgres text cannot hold NUL (the query would fail with a 500): no bucket has such a name.
+  if (name.includes('\0')) return undefined;
   const cached = storage.bucketCache.get(name);
   if (cached) return cached;
   const [row] = await readAs(storage.sql, SERVICE, (tx) => tx<BucketRow[]>`

@@ -37,6 +37,10 @@ export function validateCorsRules(rules: CorsRule[]): void {
     if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) {
       throw new S3Error('MalformedXML', 'Each CORSRule needs an AllowedOrigin and an AllowedMethod.');
     }
+    const maxAge = rule.maxAgeSeconds;
+    if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && maxAge >= 0)) {
+      throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a whole number of seconds.');
+    }
     for (const method of rule.allowedMethods) {
       if (!CORS_METHODS.has(method)) {
         throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`);

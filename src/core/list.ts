@@ -14,6 +14,7 @@ import type postgres from 'postgres';
 import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
+import { S3Error } from '../s3/errors.ts';
 import { requireList } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
@@ -105,6 +106,10 @@ export function commonPrefix(key: string, prefix: string, delimiter: string): st
 type Step = ListedObject & { cp: string | null };
 
 export async function listObjects(storage: Storage, q: ListQuery): Promise<ListResult> {
+  // Postgres text cannot hold NUL: such a bound would fail the query, not just match nothing.
+  if (q.prefix.includes('\0') || q.delimiter.includes('\0') || q.after.includes('\0')) {
+    throw new S3Error('InvalidArgument', 'prefix, delimiter and start position must not contain a NUL character.');
+  }
   const bucket = await requireBucket(storage, q.bucket);
   requireList(bucket, q.principal);
   if (q.maxKeys <= 0) return { bucket, objects: [], commonPrefixes: [], isTruncated: false };

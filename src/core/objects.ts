@@ -293,13 +293,37 @@ export interface ObjectLookup {
   object: ObjectRow;
 }
 
+/**
+ * What an object is looked up for. 'content': its bytes, or the headers that
+ * stand for them (GET, HEAD, a copy's source, downloads, signed URLs): the
+ * virus scanner's verdict may withhold them. 'metadata': its tags, ACL,
+ * attributes or info, or its deletion: answered whatever the verdict.
+ */
+export type ObjectUse = 'content' | 'metadata';
+
 /** The object row as `principal` may see it: RLS filters the read. */
-export async function headObject(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<ObjectLookup> {
+export async function headObject(
+  storage: Storage,
+  bucketName: string,
+  key: string,
+  principal: Principal,
+  use: ObjectUse = 'content',
+): Promise<ObjectLookup> {
   const bucket = await requireBucket(storage, bucketName);
-  const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-    select * from storage.objects where bucket_id = ${bucket.id} and key = ${key}`);
+  // The verdict lives on the blob, which readers cannot see under RLS: it is
+  // looked up as the service role within this statement (migration 0014).
+  const [object] = await readAs(storage.sql, principal, (tx) => tx<(ObjectRow & { scan_status?: string | null })[]>`
+    select o.*${use === 'content' ? tx`, storage.object_scan_status(o.id) as scan_status` : tx``}
+    from storage.objects o where o.bucket_id = ${bucket.id} and o.key = ${key}`);
   if (!object) throw missingObject(bucket, principal, key);
+  if (use === 'content') requireScanClearance(storage, key, object.scan_status);
   return { bucket, object };
+}
+
+/** Infected content is never served, to anyone; content not scanned yet, only when AEROSTORE_BLOCK_UNTIL_SCANNED. */
+function requireScanClearance(storage: Storage, key: string, status: string | null | undefined): void {
+  if (status === 'infected') throw new S3Error('ObjectQuarantined', undefined, { Key: key });
+  if (status === 'pending' && storage.blockUntilScanned) throw new S3Error('ObjectNotScanned', undefined, { Key: key });
 }
 
 /** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */

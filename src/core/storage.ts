@@ -42,6 +42,8 @@ export interface Storage {
   maxObjectSize: number;
   /** Who may create buckets: any signed-in principal, or only the service role. */
   bucketCreators: 'authenticated' | 'service';
+  /** Reads of objects whose content is not scanned yet are refused (AEROSTORE_BLOCK_UNTIL_SCANNED, with a scanner). */
+  blockUntilScanned: boolean;
   /**
    * name → bucket row, read as the service role. A cache only: every
    * process drops an entry when any process changes the bucket (NOTIFY on

@@ -90,7 +90,7 @@ export function tagCount(row: ObjectRow): number {
 }
 
 export async function getObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<Tags> {
-  return (await headObject(storage, bucketName, key, principal)).object.tags;
+  return (await headObject(storage, bucketName, key, principal, 'metadata')).object.tags;
 }
 
 /**

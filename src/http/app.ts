@@ -17,6 +17,7 @@ import type { SignedUrlSettings } from '../storage-api/signed-urls.ts';
 import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
 import { handleSts, isStsRequest } from '../sts/handler.ts';
+import { scannerHealth, type Clamd } from '../scanning/clamd.ts';
 
 type Env = { Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse } };
 
@@ -32,19 +33,22 @@ export interface AppDeps {
   /** The /storage/v1 signed URLs' key(s) and longest lifetime. */
   signedUrls: SignedUrlSettings;
   feed: EventFeed;
+  /** The virus scanner, when AEROSTORE_CLAMD is set (/health/ready reports it). */
+  clamd?: Clamd;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
   domain?: string;
 }
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed }: AppDeps): Hono<Env> {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
+    const scanner = scannerHealth(clamd);
     try {
       await storage.sql`select 1`;
-      return c.json({ status: 'ok', database: 'ok' });
+      return c.json({ status: 'ok', database: 'ok', scanner: await scanner });
     } catch {
-      return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
+      return c.json({ status: 'unavailable', database: 'unreachable', scanner: await scanner }, 503);
     }
   });
   app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));

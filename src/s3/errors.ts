@@ -69,6 +69,10 @@ export const S3_ERRORS = {
   UnsupportedMediaType: [415, 'The content type of this object is not allowed in this bucket.'],
   // Not an AWS code: the content's magic bytes name a type the bucket does not allow.
   ContentTypeNotAllowed: [422, 'The content of this object is of a type not allowed in this bucket.'],
+  // Not AWS codes: the virus scanner's verdict withholds the object's bytes
+  // from every principal, the service role included (README "Virus scanning").
+  ObjectQuarantined: [403, 'The object is quarantined: the virus scanner found its content infected.'],
+  ObjectNotScanned: [403, 'The object has not been scanned for viruses yet; try again shortly.'],
   UnexpectedContent: [400, 'This request does not support content.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
 } as const satisfies Record<string, readonly [number, string]>;

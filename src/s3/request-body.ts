@@ -19,7 +19,7 @@ import { classifyPayload, contentSha256Mismatch, type VerifiedSignature } from '
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
 import { acceptBody, type S3Context } from './context.ts';
 import { S3Error } from './errors.ts';
-import { MAX_REQUEST_XML, parseXml } from './xml.ts';
+import { MAX_REQUEST_XML, parseXml, xmlText } from './xml.ts';
 
 /**
  * A request document (CreateBucketConfiguration, AccessControlPolicy,
@@ -32,7 +32,7 @@ export async function readXmlBody(
   opts: { optional: boolean; beforeBody?: () => Promise<unknown>; checksumHeadersForBody?: boolean },
 ): Promise<Record<string, unknown> | undefined> {
   const body = await readVerifiedBody(ctx, { maxBytes: MAX_REQUEST_XML, ...opts });
-  const text = body.toString('utf8').trim();
+  const text = xmlText(body).trim();
   if (text === '') {
     if (opts.optional) return undefined;
     throw new S3Error('MalformedXML');
@@ -100,7 +100,18 @@ export function objectPayload(
     });
     // Not pipeline(): a decoding error must not destroy the request (and its
     // socket) before the handler has answered it. ingest() consumes the decoder.
+    // The client may go away before anyone reads the decoder (while the
+    // request is still being checked): its error then waits in
+    // decoder.errored for the reader. An 'error' event nobody listens to
+    // would end the whole process.
+    decoder.on('error', () => {});
     req.on('error', (err) => decoder!.destroy(err));
+    // Closed without an error before its end was read (the connection was
+    // dropped right after the last byte): no more bytes will come.
+    const closedEarly = () => Object.assign(new Error('request closed before its body was read'), { code: 'ECONNRESET' });
+    req.on('close', () => {
+      if (!req.readableEnded) decoder!.destroy(closedEarly());
+    });
     // The request flows into the decoder only once ingest() reads: before
     // that, a framing error would have nobody to report to.
     const chunked = decoder;
@@ -109,6 +120,12 @@ export function objectPayload(
     chunked._read = (size: number) => {
       if (!piped) {
         piped = true;
+        // Gone before this handler listened (during authentication): piping
+        // a destroyed request would wait forever.
+        if (req.destroyed && !req.readableEnded) {
+          chunked.destroy(req.errored ?? closedEarly());
+          return;
+        }
         req.pipe(chunked);
       }
       read(size);

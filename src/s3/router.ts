@@ -171,6 +171,12 @@ export function routeS3(
     bucket = decodePathPart(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash));
     key = slash === -1 ? '' : decodePathPart(rawPath.slice(slash + 1));
   }
+  // Postgres text cannot hold NUL: refuse it here, for every endpoint, rather
+  // than let a lookup by that key or parameter fail as an internal error.
+  if (key.includes('\0')) throw new S3Error('InvalidArgument', 'Object key must not contain a NUL character.');
+  for (const [name, value] of query) {
+    if (name.includes('\0') || value.includes('\0')) throw new S3Error('InvalidArgument', 'Query parameters must not contain a NUL character.');
+  }
   const target: Target = bucket === '' ? 'service' : key === '' ? 'bucket' : 'object';
 
   const candidates = ROUTES.filter((r) => r.target === target);

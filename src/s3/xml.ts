@@ -107,10 +107,15 @@ const parser = new XMLParser({
  */
 export function decodeXmlText(text: string): string {
   if (!text.includes('&')) return text;
+  // A bare '&' or a reference to an entity no DTD declared is not well-formed
+  // XML (XML 1.0 §4.1 WFC: Entity Declared): S3 answers MalformedXML, and
+  // taking it literally would name another key.
+  if (/&(?!(?:#x[0-9a-fA-F]+|#[0-9]+|quot|amp|apos|lt|gt);)/.test(text)) throw new S3Error('MalformedXML', 'Undefined entity or bare "&" in the XML.');
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|quot|amp|apos|lt|gt);/g, (whole, ref: string) => {
     if (ref[0] === '#') {
       const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      if (!(code <= 0x10ffff)) throw new S3Error('MalformedXML', `Invalid character reference ${whole}.`);
+      // A surrogate is no character (XML 1.0 §2.2): it would be stored as U+FFFD, another key.
+      if (!(code <= 0x10ffff) || (code >= 0xd800 && code <= 0xdfff)) throw new S3Error('MalformedXML', `Invalid character reference ${whole}.`);
       return String.fromCodePoint(code);
     }
     return ({ quot: '"', amp: '&', apos: "'", lt: '<', gt: '>' } as Record<string, string>)[ref];
@@ -145,6 +150,20 @@ const verbatimParser = new XMLParser({
   removeNSPrefix: true,
   isArray: (_name, jpath) => XML_ARRAYS.has(String(jpath)),
 });
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A request document's text. Bytes that are not UTF-8 are MalformedXML (as
+ * in S3), never decoded to U+FFFD, which could name a different key.
+ */
+export function xmlText(body: Buffer): string {
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    throw new S3Error('MalformedXML', 'The XML you provided is not valid UTF-8.');
+  }
+}
 
 export function parseXml(text: string, opts: { keepWhitespace?: boolean } = {}): Record<string, unknown> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');

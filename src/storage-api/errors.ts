@@ -52,6 +52,8 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   KeyTooLongError: [400, 'INVALID_KEY'],
   IncompleteBody: [400, 'INCOMPLETE_BODY'],
   InternalError: [500, 'INTERNAL_ERROR'],
+  ObjectQuarantined: [403, 'FILE_QUARANTINED'],
+  ObjectNotScanned: [403, 'FILE_NOT_SCANNED'],
 };
 
 export function apiErrorResponse(c: Context, err: unknown, log?: Logger): Response {

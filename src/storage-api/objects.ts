@@ -461,7 +461,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
 
   app.get('/info/*', async (c) => {
     const { bucket, key } = objectTarget(c, 'info/');
-    const { object } = await headObject(storage, bucket, key, c.get('principal'));
+    const { object } = await headObject(storage, bucket, key, c.get('principal'), 'metadata');
     return c.json(infoJson(bucket, object));
   });
 
@@ -537,7 +537,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
   app.delete('/*', async (c) => {
     const { bucket, key } = objectTarget(c, '');
     const principal = c.get('principal');
-    const { object } = await headObject(storage, bucket, key, principal);
+    const { object } = await headObject(storage, bucket, key, principal, 'metadata');
     const { deleted } = await deleteObjects(storage, bucket, [key], principal);
     if (!deleted.has(key)) throw new StorageApiError(403, 'ACCESS_DENIED', 'This object may not be deleted by this principal.');
     return c.json({ message: 'Successfully deleted', ...infoJson(bucket, object) });

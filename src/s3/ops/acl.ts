@@ -40,13 +40,24 @@ async function requestedPolicy(ctx: S3Context): Promise<BucketPolicy> {
     if (body) throw new S3Error('UnexpectedContent', 'This request does not support content together with x-amz-acl.');
     return policyFromCannedAcl(canned);
   }
-  const list = (body?.AccessControlPolicy as { AccessControlList?: { Grant?: unknown[] } } | undefined)?.AccessControlList;
-  if (!list) throw new S3Error('MalformedACLError');
-  const grants = (list.Grant ?? []).map((g) => {
-    const grant = g as { Grantee?: { URI?: string }; Permission?: string };
-    return { uri: grant.Grantee?.URI, permission: grant.Permission };
+  return policyFromGrants(grantsFromXml(body));
+}
+
+/** The grants of a parsed `<AccessControlPolicy>`: text where text belongs, else MalformedACLError. */
+export function grantsFromXml(body: Record<string, unknown> | undefined): Array<{ uri?: string; permission?: string }> {
+  const policy = body?.AccessControlPolicy;
+  const list = policy !== null && typeof policy === 'object' ? (policy as { AccessControlList?: unknown }).AccessControlList : undefined;
+  if (list === null || typeof list !== 'object') throw new S3Error('MalformedACLError');
+  const optionalText = (v: unknown): string | undefined => {
+    if (v !== undefined && typeof v !== 'string') throw new S3Error('MalformedACLError');
+    return v;
+  };
+  return ((list as { Grant?: unknown[] }).Grant ?? []).map((g) => {
+    if (g === null || typeof g !== 'object') throw new S3Error('MalformedACLError');
+    const { Grantee, Permission } = g as { Grantee?: unknown; Permission?: unknown };
+    if (Grantee !== undefined && (Grantee === null || typeof Grantee !== 'object')) throw new S3Error('MalformedACLError');
+    return { uri: optionalText((Grantee as { URI?: unknown } | undefined)?.URI), permission: optionalText(Permission) };
   });
-  return policyFromGrants(grants);
 }
 
 export const getBucketAclOp: S3Operation = async (ctx) => {
@@ -62,7 +73,7 @@ export const putBucketAclOp: S3Operation = async (ctx) => {
 };
 
 export const getObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket, object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const { bucket, object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
   return xmlReply(aclXml(object.owner_id, bucket.policy));
 };
 
@@ -72,7 +83,7 @@ export const getObjectAclOp: S3Operation = async (ctx) => {
  * a single object more public than its bucket is refused, not ignored.
  */
 export const putObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const { bucket } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
   requireWrite(bucket, ctx.principal);
   const wanted = await requestedPolicy(ctx);
   if (wanted !== 'private' && wanted !== bucket.policy) {

@@ -29,6 +29,8 @@ export const listBucketsOp: S3Operation = async (ctx) => {
 
 export const createBucketOp: S3Operation = async (ctx) => {
   const body = await readXmlBody(ctx, { optional: true });
+  // A document, if any, must be the configuration: another one is a client bug, not "no configuration".
+  if (body !== undefined && body.CreateBucketConfiguration === undefined) throw new S3Error('MalformedXML');
   const config = body?.CreateBucketConfiguration as { LocationConstraint?: string } | '' | undefined;
   const location = typeof config === 'object' ? config?.LocationConstraint : undefined;
   if (location && location !== ctx.storage.region) {

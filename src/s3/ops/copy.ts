@@ -40,11 +40,15 @@ export function parseCopySource(raw: string): CopySource {
   if (slash <= 0 || slash === path.length - 1) {
     throw invalid('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
   }
+  let source: CopySource;
   try {
-    return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
+    source = { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
   } catch {
     throw invalid('Invalid copy source encoding.');
   }
+  // No key holds a NUL (Postgres text cannot): refused, not looked up.
+  if (source.key.includes('\0')) throw invalid('Copy Source key must not contain a NUL character.');
+  return source;
 }
 
 function directive(headers: IncomingHttpHeaders, name: string, what: string): 'COPY' | 'REPLACE' {

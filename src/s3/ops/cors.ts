@@ -11,24 +11,37 @@ import { readXmlBody } from '../request-body.ts';
 import { toXml } from '../xml.ts';
 import type { Storage } from '../../core/storage.ts';
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => String(x).trim());
+/** Text elements only: an element with children where text belongs is MalformedXML, not "[object Object]". */
+const text = (x: unknown): string => {
+  if (typeof x !== 'string') throw new S3Error('MalformedXML');
+  return x.trim();
+};
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(text);
+
+/** The rules of a parsed `<CORSConfiguration>` document (validated later by core/cors.ts). */
+export function corsRulesFromXml(doc: Record<string, unknown> | undefined): CorsRule[] {
+  const config = doc?.CORSConfiguration as { CORSRule?: unknown[] } | undefined;
+  if (!config || typeof config !== 'object') throw new S3Error('MalformedXML');
+  return (config.CORSRule ?? []).map((rule) => {
+    if (rule === null || typeof rule !== 'object') throw new S3Error('MalformedXML');
+    const r = rule as Record<string, unknown>;
+    return {
+      ...(r.ID !== undefined ? { id: text(r.ID) } : {}),
+      allowedOrigins: strings(r.AllowedOrigin),
+      allowedMethods: strings(r.AllowedMethod),
+      allowedHeaders: strings(r.AllowedHeader),
+      exposeHeaders: strings(r.ExposeHeader),
+      ...(r.MaxAgeSeconds !== undefined ? { maxAgeSeconds: Number(text(r.MaxAgeSeconds)) } : {}),
+    };
+  });
+}
 
 export const putBucketCorsOp: S3Operation = async (ctx) => {
   const doc = await readXmlBody(ctx, {
     optional: false,
     beforeBody: async () => requireAdminister(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
   });
-  const config = doc?.CORSConfiguration as { CORSRule?: Array<Record<string, unknown>> } | undefined;
-  if (!config || typeof config !== 'object') throw new S3Error('MalformedXML');
-  const rules: CorsRule[] = (config.CORSRule ?? []).map((r) => ({
-    ...(r.ID !== undefined ? { id: String(r.ID) } : {}),
-    allowedOrigins: strings(r.AllowedOrigin),
-    allowedMethods: strings(r.AllowedMethod),
-    allowedHeaders: strings(r.AllowedHeader),
-    exposeHeaders: strings(r.ExposeHeader),
-    ...(r.MaxAgeSeconds !== undefined ? { maxAgeSeconds: Number(r.MaxAgeSeconds) } : {}),
-  }));
-  await setBucketCors(ctx.storage, bucketOf(ctx), ctx.principal, rules);
+  await setBucketCors(ctx.storage, bucketOf(ctx), ctx.principal, corsRulesFromXml(doc));
   return { status: 200 };
 };
 

@@ -6,7 +6,7 @@ import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { isS3Error, S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
-import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, type XmlNode } from '../xml.ts';
+import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, xmlText, type XmlNode } from '../xml.ts';
 
 export const deleteObjectOp: S3Operation = async (ctx) => {
   await deleteObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
@@ -51,7 +51,7 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
     beforeBody: async () => requireWrite(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
   });
 
-  const { quiet, entries } = parseDeleteRequest(body.toString('utf8'));
+  const { quiet, entries } = parseDeleteRequest(xmlText(body));
   const refused = new Map<number, S3Error>();
   const keys: string[] = [];
   entries.forEach((e, i) => {

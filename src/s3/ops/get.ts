@@ -39,19 +39,34 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
+/** Characters Node refuses in a header value (and so would fail the whole reply). */
+const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/** A stored value as a header, or nothing when it cannot be one (set through /storage/v1, which allows any text). */
+const headerSafe = (value: string | null): string | undefined => (value === null || NOT_HEADER_SAFE.test(value) ? undefined : value);
+
 function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<string, HeaderValue | undefined> {
   const headers: Record<string, HeaderValue | undefined> = {
-    'content-type': o.content_type ?? DEFAULT_CONTENT_TYPE,
+    'content-type': headerSafe(o.content_type) ?? DEFAULT_CONTENT_TYPE,
     etag: o.etag,
     'last-modified': o.updated_at.toUTCString(),
     'accept-ranges': 'bytes',
-    'cache-control': o.cache_control ?? undefined,
-    'content-disposition': o.content_disposition ?? undefined,
-    'content-encoding': o.content_encoding ?? undefined,
-    'content-language': o.content_language ?? undefined,
-    expires: o.expires ?? undefined,
+    'cache-control': headerSafe(o.cache_control),
+    'content-disposition': headerSafe(o.content_disposition),
+    'content-encoding': headerSafe(o.content_encoding),
+    'content-language': headerSafe(o.content_language),
+    expires: headerSafe(o.expires),
   };
-  for (const [name, value] of Object.entries(o.user_metadata)) headers[`x-amz-meta-${name}`] = value;
+  // Metadata set through /storage/v1 is any JSON text. S3's rules for what
+  // a header cannot carry: values are RFC 2047-encoded, and entries whose
+  // names are not header names are counted in x-amz-missing-meta.
+  let missing = 0;
+  for (const [name, value] of Object.entries(o.user_metadata)) {
+    if (!HEADER_NAME.test(name)) missing++;
+    else headers[`x-amz-meta-${name}`] = NOT_HEADER_SAFE.test(value) ? `=?UTF-8?B?${Buffer.from(value).toString('base64')}?=` : value;
+  }
+  if (missing > 0) headers['x-amz-missing-meta'] = missing;
   const tags = tagCount(o);
   if (tags > 0) headers['x-amz-tagging-count'] = tags;
   // A stored full-object checksum describes the whole body only: never send
@@ -82,6 +97,11 @@ function applyResponseOverrides(ctx: S3Context, headers: Record<string, HeaderVa
     // S3 honours overrides on authenticated requests only (GetObject docs).
     if (ctx.principal.kind === 'anonymous') {
       throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+    }
+    // What Node may write in a header value (no CR, LF, NUL or other controls,
+    // nothing beyond latin1): anything else would make the reply itself fail.
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw new S3Error('InvalidArgument', `${param} holds a character not allowed in an HTTP header.`, { ArgumentName: param });
     }
     headers[header] = value;
   }

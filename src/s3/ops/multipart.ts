@@ -150,7 +150,7 @@ export const uploadPartCopyOp: S3Operation = async (ctx) => {
   return xmlReply(toXml('CopyPartResult', body));
 };
 
-function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumber: number; etag: string }> {
+export function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumber: number; etag: string }> {
   const root = doc?.CompleteMultipartUpload;
   if (root === undefined || root === null) throw new S3Error('MalformedXML');
   // <CompleteMultipartUpload/> parses as '' (no parts): refused below as MalformedXML.

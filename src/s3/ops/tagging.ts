@@ -5,7 +5,7 @@ import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
-import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml } from '../xml.ts';
+import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, xmlText } from '../xml.ts';
 
 /** A Tagging document is small: 10 tags of 128 + 256 characters, with markup. */
 const MAX_TAGGING_XML = 64 * 1024;
@@ -42,7 +42,7 @@ export const putObjectTaggingOp: S3Operation = async (ctx) => {
     maxBytes: Math.min(MAX_TAGGING_XML, MAX_REQUEST_XML),
     beforeBody: async () => requireWrite(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
   });
-  const text = body.toString('utf8').trim();
+  const text = xmlText(body).trim();
   if (text === '') throw new S3Error('MalformedXML');
   const tags = parseTaggingXml(text);
   await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, tags);

@@ -1,0 +1,222 @@
+// The scan queue in Postgres (storage.scan_jobs, migrations 0012 and 0014):
+// claiming jobs, recording verdicts and failures, and the admin's view and
+// rescan. Every statement runs as the service role. Transactions are short:
+// a claim is a lease (run_after moved past the scan's deadline, a fresh
+// lease id), not a lock held while clamd reads, so a job whose worker died
+// is simply claimed again when its lease runs out.
+import type { ObjectRow } from '../core/objects.ts';
+import type { Sql } from '../db/connect.ts';
+import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
+import type { Verdict } from './clamd.ts';
+
+export interface ScanJob {
+  bucketId: string;
+  sha256: string;
+  size: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** This claim's lease id: the verdict is recorded only while the job still carries it. */
+  lease: string;
+}
+
+/** How long a claim is held: long enough for the slowest scan the worker waits for (worker.ts scanDeadlineMs), plus a margin. */
+export interface LeaseTerms {
+  baseSeconds: number;
+  bytesPerSecond: number;
+}
+
+/** Longest wait between attempts of a failing job. */
+const MAX_BACKOFF_SECONDS = 300;
+
+/** Who events recorded by the worker name as their actor. */
+const SCANNER_ACTOR = { kind: 'system', via: 'scanner', role: 'service' };
+
+/**
+ * Claims up to `limit` due jobs, oldest first. Jobs of unreferenced blobs
+ * are left alone: the collector is about to remove them (and their jobs).
+ */
+export async function claimScanJobs(sql: Sql, limit: number, terms: LeaseTerms): Promise<ScanJob[]> {
+  return asPrincipal(sql, SERVICE, (tx) => tx<ScanJob[]>`
+    with due as (
+      select j.bucket_id, j.sha256, b.size from storage.scan_jobs j
+      join storage.blobs b on b.bucket_id = j.bucket_id and b.sha256 = j.sha256 and b.ref_count > 0
+      where j.run_after <= now()
+      order by j.run_after
+      limit ${limit}
+      for update of j skip locked
+    )
+    update storage.scan_jobs j
+    set lease = gen_random_uuid(),
+        run_after = now() + make_interval(secs => ${terms.baseSeconds} + due.size / ${terms.bytesPerSecond}::float8)
+    from due
+    where j.bucket_id = due.bucket_id and j.sha256 = due.sha256
+    returning j.bucket_id as "bucketId", j.sha256, due.size, j.attempts, j.lease`);
+}
+
+/**
+ * Records a verdict on the blob, announces it for every object referencing
+ * the blob (storage.object.scanned; storage.object.quarantined when the
+ * content turns out infected), and removes the job. One round trip, in this
+ * order: the blob row lock first (a write of a new object onto this blob
+ * waits for it, see migration 0014), then the events, read while the blob
+ * still shows its previous verdict, then the verdict and the job. Returns
+ * false, having changed nothing, when the lease is no longer this claim's.
+ */
+export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict, engine: string | null): Promise<boolean> {
+  const signature = verdict.status === 'infected' ? verdict.signature : null;
+  const note = verdict.status === 'infected' ? null : (verdict.note ?? null);
+  const payload = { verdict: verdict.status, signature, note, engine };
+  try {
+    return await asPrincipal(sql, SERVICE, async (tx) => {
+      const [, , , [held]] = await Promise.all([
+        tx`select 1 from storage.blobs where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} for update`,
+        tx`
+          insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload, actor)
+          select t.type, o.bucket_id, k.name, o.key, o.id, o.owner_id,
+            jsonb_strip_nulls(jsonb_build_object('size', o.size, 'sha256', o.sha256, 'content_type', o.content_type) || ${tx.json(payload)}::jsonb),
+            ${tx.json(SCANNER_ACTOR)}::jsonb
+          from storage.objects o
+          join storage.buckets k on k.id = o.bucket_id
+          join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+          cross join (values ('storage.object.scanned'), ('storage.object.quarantined')) t(type)
+          where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256}
+            and (t.type = 'storage.object.scanned' or (${verdict.status} = 'infected' and b.scan_status <> 'infected'))
+          order by o.key, t.type desc`,
+        tx`
+          update storage.blobs
+          set scan_status = ${verdict.status}, scan_signature = ${signature}, scan_engine = ${engine},
+              scan_note = ${note}, scanned_at = now()
+          where bucket_id = ${job.bucketId} and sha256 = ${job.sha256}`,
+        tx<{ held: number }[]>`
+          delete from storage.scan_jobs
+          where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} and lease = ${job.lease}
+          returning 1 as held`,
+      ]);
+      if (!held) throw new LeaseLost();
+      return true;
+    });
+  } catch (err) {
+    if (err instanceof LeaseLost) return false;
+    throw err;
+  }
+}
+
+/** Thrown inside recordVerdict's transaction to roll it back. */
+class LeaseLost extends Error {}
+
+/**
+ * A failed attempt: the job waits 2, 4, 8 ... seconds (at most
+ * MAX_BACKOFF_SECONDS) and keeps the error for `aerostore scan status`. The
+ * blob stays pending.
+ */
+export async function recordScanFailure(sql: Sql, job: ScanJob, error: string): Promise<void> {
+  await asPrincipal(sql, SERVICE, (tx) => tx`
+    update storage.scan_jobs
+    set attempts = attempts + 1, lease = null, last_error = ${error.slice(0, 2000)},
+        run_after = now() + make_interval(secs => least(${MAX_BACKOFF_SECONDS}, power(2, least(attempts + 1, 30))))
+    where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} and lease = ${job.lease}`);
+}
+
+/** Gives a claimed job back untouched (its worker is stopping): due at once, no attempt counted. */
+export async function releaseScanJob(sql: Sql, job: ScanJob): Promise<void> {
+  await asPrincipal(sql, SERVICE, (tx) => tx`
+    update storage.scan_jobs set lease = null, run_after = now()
+    where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} and lease = ${job.lease}`);
+}
+
+export type ScanStatus = 'pending' | 'clean' | 'infected' | 'unscanned';
+
+export interface ScanOverview {
+  queue: {
+    /** Jobs in the queue, whatever their state. */
+    jobs: number;
+    /** Claimed by a worker, lease running. */
+    scanning: number;
+    /** Failed at least once, waiting for their next attempt. */
+    retrying: number;
+    oldest_enqueued_at: string | null;
+    /** The most recent failure's error, if any job is failing. */
+    last_error: string | null;
+  };
+  /** Distinct contents (blobs) by verdict, and their bytes. */
+  verdicts: Record<ScanStatus, { blobs: number; bytes: number }>;
+  /** Objects whose content is infected: every read of them answers 403. */
+  quarantined_objects: number;
+}
+
+export async function scanOverview(sql: Sql): Promise<ScanOverview> {
+  const [[queue], verdicts, [quarantined]] = await asPrincipal(sql, SERVICE, (tx) =>
+    Promise.all([
+      tx<(Omit<ScanOverview['queue'], 'oldest_enqueued_at'> & { oldest_enqueued_at: Date | null })[]>`
+        select count(*) as jobs,
+          count(*) filter (where lease is not null and run_after > now()) as scanning,
+          count(*) filter (where attempts > 0 and lease is null) as retrying,
+          min(enqueued_at) as oldest_enqueued_at,
+          (select last_error from storage.scan_jobs where last_error is not null and attempts > 0
+           order by run_after desc limit 1) as last_error
+        from storage.scan_jobs`,
+      tx<{ status: ScanStatus; blobs: number; bytes: number }[]>`
+        select scan_status as status, count(*) as blobs, coalesce(sum(size), 0)::bigint as bytes
+        from storage.blobs where ref_count > 0 group by scan_status`,
+      tx<{ objects: number }[]>`
+        select count(*) as objects from storage.objects o
+        join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+        where b.scan_status = 'infected'`,
+    ]),
+  );
+  const verdictCounts: ScanOverview['verdicts'] = {
+    pending: { blobs: 0, bytes: 0 },
+    clean: { blobs: 0, bytes: 0 },
+    infected: { blobs: 0, bytes: 0 },
+    unscanned: { blobs: 0, bytes: 0 },
+  };
+  for (const v of verdicts) verdictCounts[v.status] = { blobs: v.blobs, bytes: v.bytes };
+  return {
+    queue: { ...queue, oldest_enqueued_at: queue.oldest_enqueued_at?.toISOString() ?? null },
+    verdicts: verdictCounts,
+    quarantined_objects: quarantined.objects,
+  };
+}
+
+/**
+ * Queues every referenced blob (of the named bucket, or of all) for a new
+ * scan, as after a signature update. Clean and unscanned content goes back
+ * to pending; infected content stays infected, so quarantined until a new
+ * verdict says otherwise. The blobs it resets are locked before any job is
+ * touched (a worker, too, locks the blob before its job), so a rescan and a
+ * verdict being recorded cannot deadlock. Returns the number of blobs
+ * queued; undefined when there is no such bucket.
+ */
+export async function rescan(sql: Sql, bucketName?: string): Promise<number | undefined> {
+  return asPrincipal(sql, SERVICE, async (tx) => {
+    let inScope = tx``;
+    if (bucketName !== undefined) {
+      const [bucket] = await tx<{ id: string }[]>`select id from storage.buckets where name = ${bucketName}`;
+      if (!bucket) return undefined;
+      inScope = tx`and bucket_id = ${bucket.id}`;
+    }
+    await tx`
+      update storage.blobs
+      set scan_status = 'pending', scan_signature = null, scan_engine = null, scan_note = null, scanned_at = null
+      where ref_count > 0 and scan_status <> 'infected' ${inScope}`;
+    const queued = await tx`
+      insert into storage.scan_jobs (bucket_id, sha256)
+      select bucket_id, sha256 from storage.blobs where ref_count > 0 ${inScope}
+      on conflict (bucket_id, sha256) do update
+      set attempts = 0, lease = null, last_error = null, run_after = now(), enqueued_at = now()`;
+    return queued.count;
+  });
+}
+
+/** The object's row with its content's verdict, whatever the verdict: the admin's way to quarantined bytes. */
+export async function objectWithVerdict(
+  sql: Sql,
+  bucketId: string,
+  key: string,
+): Promise<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null }) | undefined> {
+  const [row] = await readAs(sql, SERVICE, (tx) => tx<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null })[]>`
+    select o.*, b.scan_status, b.scan_signature from storage.objects o
+    join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+    where o.bucket_id = ${bucketId} and o.key = ${key}`);
+  return row;
+}
