@@ -42,6 +42,45 @@ const settings = {
     flag: 'multipart-expiry-days',
     schema: z.coerce.number().positive().default(7),
   },
+  /** The orphan sweeper leaves files alone until they have been idle (mtime) this long. */
+  sweepGraceMinutes: {
+    env: 'AEROSTORE_SWEEP_GRACE_MINUTES',
+    flag: 'sweep-grace-minutes',
+    schema: z.coerce.number().min(0).default(30),
+  },
+  /**
+   * How often the orphan sweeper runs (one server process at a time), in
+   * minutes; 0: never in this process (another one, or a scheduled
+   * `aerostore fsck --repair`, must).
+   */
+  sweepIntervalMinutes: {
+    env: 'AEROSTORE_SWEEP_INTERVAL_MINUTES',
+    flag: 'sweep-interval-minutes',
+    schema: z.coerce.number().min(0).default(15),
+  },
+  /** Request headers must arrive within this many ms (slow-header clients are cut off with 408). */
+  headersTimeoutMs: {
+    env: 'AEROSTORE_HEADERS_TIMEOUT_MS',
+    flag: 'headers-timeout-ms',
+    schema: z.coerce.number().int().min(100).default(30_000),
+  },
+  /** A connection with no bytes either way for this many ms is closed. */
+  idleTimeoutMs: {
+    env: 'AEROSTORE_IDLE_TIMEOUT_MS',
+    flag: 'idle-timeout-ms',
+    schema: z.coerce.number().int().min(100).default(120_000),
+  },
+  /** A request body must average at least this many bytes/s over the window below while it is read; 0: no minimum. */
+  minBodyRate: {
+    env: 'AEROSTORE_MIN_BODY_RATE',
+    flag: 'min-body-rate',
+    schema: z.coerce.number().int().min(0).default(1024),
+  },
+  minBodyRateWindowMs: {
+    env: 'AEROSTORE_MIN_BODY_RATE_WINDOW_MS',
+    flag: 'min-body-rate-window-ms',
+    schema: z.coerce.number().int().min(1000).default(60_000),
+  },
   /** Events older than this many days are pruned from the event log. */
   eventRetentionDays: {
     env: 'AEROSTORE_EVENT_RETENTION_DAYS',

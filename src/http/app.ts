@@ -43,13 +43,17 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   const app = new Hono<Env>();
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
   app.get('/health/ready', async (c) => {
-    const scanner = scannerHealth(clamd);
-    try {
-      await storage.sql`select 1`;
-      return c.json({ status: 'ok', database: 'ok', scanner: await scanner });
-    } catch {
-      return c.json({ status: 'unavailable', database: 'unreachable', scanner: await scanner }, 503);
-    }
+    // Ready: the database answers and the data directory takes a write
+    // (write + fsync + unlink where uploads are staged; a disk that hangs
+    // counts as not writable after 5 s). The scanner is reported, never
+    // decisive: uploads go on while clamd is away.
+    const [database, dataDir, scanner] = await Promise.all([
+      storage.sql`select 1`.then(() => 'ok' as const, () => 'unreachable' as const),
+      withTimeout(storage.blobs.probeWritable(), 5_000).then(() => 'ok' as const, () => 'not writable' as const),
+      scannerHealth(clamd),
+    ]);
+    const ready = database === 'ok' && dataDir === 'ok';
+    return c.json({ status: ready ? 'ok' : 'unavailable', database, data_dir: dataDir, scanner }, ready ? 200 : 503);
   });
   app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
   app.route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed }));
@@ -66,26 +70,47 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   return app;
 }
 
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export interface ServerLimits {
-  /** Whole request, body included: large uploads must fit. */
-  requestTimeoutMs: number;
+  /** Request headers must arrive within this (slow-header attacks). */
   headersTimeoutMs: number;
+  /** A socket with no bytes either way for this long is closed. */
+  idleTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /**
+   * A request body must average at least this many bytes a second over any
+   * `minBodyRateWindowMs` while it is being read (a body trickled to hold a
+   * connection and an upload open); 0 turns the check off.
+   */
+  minBodyRate: number;
+  minBodyRateWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
-  requestTimeoutMs: 0, // a 5 GiB PUT on a slow link may take hours; idle sockets are reaped below
-  headersTimeoutMs: 60_000,
+  headersTimeoutMs: 30_000,
+  idleTimeoutMs: 120_000,
   keepAliveTimeoutMs: 65_000,
+  minBodyRate: 1024,
+  minBodyRateWindowMs: 60_000,
 };
 
 export function createHttpServer(app: Hono<Env>, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
   const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
   const server = http.createServer(
     {
-      requestTimeout: limits.requestTimeoutMs,
+      // No whole-request limit: a 5 GiB PUT on a slow link may take hours. The minimum body rate bounds a trickle instead.
+      requestTimeout: 0,
       headersTimeout: limits.headersTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the headers timeout this often (default 30 s, which would double it).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
       maxHeaderSize: 16 * 1024,
     },
     listener,
@@ -93,8 +118,40 @@ export function createHttpServer(app: Hono<Env>, limits: ServerLimits = DEFAULT_
   // Answer `Expect: 100-continue` ourselves, after authentication and checks
   // (see acceptBody), instead of Node's automatic 100.
   server.on('checkContinue', listener);
-  // Sockets idle (no bytes either way) for this long are closed: slow-loris
-  // bodies cannot hold a connection forever.
-  server.setTimeout(120_000, (socket) => socket.destroy());
+  if (limits.minBodyRate > 0) server.on('request', (req: http.IncomingMessage) => watchBodyRate(req, limits.minBodyRate, limits.minBodyRateWindowMs));
+  // Sockets idle (no bytes either way) for this long are closed.
+  server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy());
   return server;
+}
+
+/**
+ * Closes the connection of a request whose body arrives slower than `rate`
+ * bytes a second over the last `windowMs`. Measured on the socket's byte
+ * count, so the body stream itself is left alone, and only while the server
+ * is reading the body: time spent before it asks (100 Continue, checks) or
+ * while it holds the body back (a busy disk) does not count against the client.
+ */
+function watchBodyRate(req: http.IncomingMessage, rate: number, windowMs: number): void {
+  const socket = req.socket;
+  let samples: Array<{ at: number; bytes: number }> = [];
+  const timer = setInterval(() => {
+    if (req.complete || socket.destroyed) return stop();
+    const now = Date.now();
+    if (req.readableFlowing !== true) {
+      samples = [];
+      return;
+    }
+    samples.push({ at: now, bytes: socket.bytesRead });
+    while (samples.length > 1 && now - samples[1].at >= windowMs) samples.shift();
+    const first = samples[0];
+    if (now - first.at < windowMs) return;
+    if ((socket.bytesRead - first.bytes) / ((now - first.at) / 1000) < rate) {
+      stop();
+      socket.destroy();
+    }
+  }, Math.max(100, windowMs / 12));
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  req.once('end', stop);
+  req.once('close', stop);
 }

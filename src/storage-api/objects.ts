@@ -95,13 +95,27 @@ function userMetadata(json: string | undefined): Record<string, string> {
     throw new StorageApiError(400, 'INVALID_REQUEST', 'metadata must be a JSON object.');
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new StorageApiError(400, 'INVALID_REQUEST', 'metadata must be a JSON object.');
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v : JSON.stringify(v)]));
+  const entries = Object.entries(parsed).map(([k, v]) => [k.toLowerCase(), typeof v === 'string' ? v : JSON.stringify(v)]);
+  // Postgres text (and jsonb) cannot hold NUL.
+  if (entries.some(([k, v]) => k.includes('\0') || v.includes('\0'))) throw new StorageApiError(400, 'INVALID_REQUEST', 'metadata must not contain NUL characters.');
+  return Object.fromEntries(entries);
+}
+
+/** Characters an HTTP header value cannot carry: a stored header must be servable. */
+const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** A value stored to be served as the header `name`, refused (400) if it could not be. */
+function headerValue(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (NOT_HEADER_SAFE.test(value)) throw new StorageApiError(400, 'INVALID_REQUEST', `${name}: a character not allowed in an HTTP header.`);
+  return value;
 }
 
 /** `cacheControl: 3600` (storage-js's option) is `max-age=3600`; a full header value passes as is. */
 function cacheControlOf(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  return /^\d+$/.test(value.trim()) ? `max-age=${value.trim()}` : value;
+  const v = headerValue('cacheControl', value);
+  if (!v) return undefined;
+  return /^\d+$/.test(v.trim()) ? `max-age=${v.trim()}` : v;
 }
 
 interface UploadSource {
@@ -125,7 +139,7 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
       headers: {
         contentType: type || undefined,
         cacheControl: cacheControlOf(req.headers['cache-control']),
-        contentEncoding: req.headers['content-encoding'],
+        contentEncoding: req.headers['content-encoding'] || undefined,
         userMetadata: userMetadata(typeof meta === 'string' ? Buffer.from(meta, 'base64').toString('utf8') : undefined),
       },
     });
@@ -147,15 +161,22 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
       const body = new PassThrough();
       file.pipe(body);
       file.on('limit', () => body.destroy(new StorageApiError(400, 'INVALID_REQUEST', 'form limit exceeded')));
-      resolve({
-        body,
-        headers: {
-          contentType: info.mimeType || undefined,
-          cacheControl: cacheControlOf(fields.get('cacheControl')),
-          contentEncoding: fields.get('contentEncoding') || undefined,
-          userMetadata: userMetadata(fields.get('metadata')),
-        },
-      });
+      // (A throw in this listener would be uncaught: a refused field rejects.)
+      try {
+        resolve({
+          body,
+          headers: {
+            contentType: headerValue('content type', info.mimeType),
+            cacheControl: cacheControlOf(fields.get('cacheControl')),
+            contentEncoding: headerValue('contentEncoding', fields.get('contentEncoding')),
+            userMetadata: userMetadata(fields.get('metadata')),
+          },
+        });
+      } catch (err) {
+        body.destroy();
+        file.resume();
+        reject(err);
+      }
     });
     bb.on('error', (err) => reject(new StorageApiError(400, 'INVALID_REQUEST', `multipart/form-data: ${(err as Error).message}`)));
     bb.on('close', () => {
@@ -165,11 +186,14 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
   });
 }
 
+/** Postgres text cannot hold NUL: no key contains one. */
+const noNul = (s: z.ZodString) => s.refine((v) => !v.includes('\0'), 'must not contain NUL characters');
+
 export const listBody = z.object({
-  prefix: z.string().default(''),
+  prefix: noNul(z.string()).default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
-  search: z.string().default(''),
+  search: noNul(z.string()).default(''),
   sortBy: z
     .object({
       column: z.enum(['name', 'created_at', 'updated_at', 'last_accessed_at']).default('name'),
