@@ -63,6 +63,9 @@ if (process.argv[2] === 'keys') {
 } else if (process.argv[2] === 'scan') {
   // `aerostore scan ...`: the virus-scan queue, on the database; no server starts.
   process.exit(await (await import('./cli/scan.ts')).runScanCli(process.argv.slice(3)));
+} else if (process.argv[2] === 'fsck') {
+  // `aerostore fsck ...`: blob store against database, on both directly; no server starts.
+  process.exit(await (await import('./cli/fsck.ts')).runFsckCli(process.argv.slice(3)));
 } else {
   main().catch((err) => {
     if (err instanceof ConfigError) console.error(`aerostore: ${err.message}`);

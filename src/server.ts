@@ -9,6 +9,8 @@ import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
 import { listenForBucketChanges } from './core/buckets.ts';
 import { scheduleUploadExpiry } from './core/multipart.ts';
+import { checkOnStartup } from './maintenance/startup-check.ts';
+import { scheduleSweeps } from './maintenance/sweeper.ts';
 import { createStorage, type Storage } from './core/storage.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
@@ -116,9 +118,21 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const clamd = config.clamd && (await Clamd.create(config.clamd));
     const server = createHttpServer(
       createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd }),
+      { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
     );
     await listen(server, config.host, config.port);
     const stopExpiry = scheduleUploadExpiry(storage, config.multipartExpiryDays);
+    // Orphans (crash leftovers) and zero-reference blobs; one process at a time (src/maintenance/).
+    const sweepGraceMs = config.sweepGraceMinutes * 60_000;
+    const stopSweeps =
+      config.sweepIntervalMinutes > 0
+        ? scheduleSweeps(
+            storage,
+            { graceMs: sweepGraceMs, everyMs: config.sweepIntervalMinutes * 60_000, expiryDays: config.multipartExpiryDays },
+            log,
+          )
+        : () => {};
+    const stopStartupCheck = checkOnStartup(storage, sweepGraceMs, log);
     if (clamd) stops.push(startScanWorker(storage, clamd, { concurrency: config.scanConcurrency, maxSize: config.scanMaxSize }));
     const webhookOptions = { maxAttempts: config.webhookMaxAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs };
     stops.push(await startWebhookWorker({ sql, box, log, options: webhookOptions }));
@@ -131,6 +145,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       storage,
       close: async (graceMs = 30_000) => {
         stopExpiry();
+        stopSweeps();
+        stopStartupCheck();
         // Event streams never finish on their own: end them so the drain does not wait on them.
         feed.emit('closing');
         await drain(server, graceMs);

@@ -306,7 +306,7 @@ describe('virus scanning with clamd', () => {
       await ok(root.send({ method: 'GET', path: objectPath('files', key) }));
     }
     const health = (await (await fetch(`${srv.url}/health/ready`)).json()) as Record<string, string>;
-    assert.deepEqual(health, { status: 'ok', database: 'ok', scanner: 'unreachable' });
+    assert.deepEqual(health, { status: 'ok', database: 'ok', data_dir: 'ok', scanner: 'unreachable' });
     const overview = JSON.parse((await ok(root.send({ method: 'GET', path: '/admin/v1/scan/status' }))).body.toString());
     assert.equal(overview.queue.jobs, 3);
     assert.ok(overview.queue.retrying >= 1);
@@ -365,7 +365,7 @@ describe('AEROSTORE_BLOCK_UNTIL_SCANNED, and limits', () => {
 describe('without AEROSTORE_CLAMD', () => {
   it('reports scanning off, and serves content as it comes', async () => {
     const health = (await (await fetch(`${unscanned.url}/health/ready`)).json()) as Record<string, string>;
-    assert.deepEqual(health, { status: 'ok', database: 'ok', scanner: 'off' });
+    assert.deepEqual(health, { status: 'ok', database: 'ok', data_dir: 'ok', scanner: 'off' });
     const s3 = new S3RawClient(unscanned.url, unscanned);
     await ok(s3.send({ method: 'PUT', path: '/files' }));
     await ok(s3.send({ method: 'PUT', path: '/files/eicar.txt', body: EICAR }));

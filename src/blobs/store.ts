@@ -69,6 +69,8 @@ export interface BlobStore {
   removePart(ref: string): Promise<void>;
   /** Removes every part file of an upload. */
   removeUpload(bucketId: string, uploadId: string): Promise<void>;
+  /** Health: throws unless a small file can be written, synced and removed where uploads are staged. */
+  probeWritable(): Promise<void>;
 }
 
 /** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
@@ -115,18 +117,35 @@ class HashingMeter extends Transform {
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
 
+/** Where the local disk store keeps what; the sweeper and fsck (src/maintenance/) walk the same tree. */
+export interface DiskLayout {
+  /** <blobs>/<bucket-id>/<sha[0:2]>/<sha[2:4]>/<sha256> */
+  blobsDir: string;
+  /** Bodies being ingested: <tmp>/<uuid>.part */
+  tempDir: string;
+  /** Multipart parts: <parts>/<bucket-id>/<upload-id>/<part-number>-<uuid>; a part row's `path` is relative to it. */
+  partsDir: string;
+}
+
+export function diskLayout(dataDir: string): DiskLayout {
+  return {
+    blobsDir: path.join(dataDir, 'blobs'),
+    tempDir: path.join(dataDir, 'tmp'),
+    partsDir: path.resolve(dataDir, 'parts'),
+  };
+}
+
 export class LocalDiskBlobStore implements BlobStore {
+  readonly layout: DiskLayout;
   private readonly blobsDir: string;
   private readonly tempDir: string;
-  /** Multipart parts: <data>/parts/<bucket-id>/<upload-id>/<part-number>-<uuid>. */
   private readonly partsDir: string;
   /** Directories already known to exist; saves a mkdir per write. */
   private readonly knownDirs = new Set<string>();
 
-  constructor(dataDir: string) {
-    this.blobsDir = path.join(dataDir, 'blobs');
-    this.tempDir = path.join(dataDir, 'tmp');
-    this.partsDir = path.resolve(dataDir, 'parts');
+  constructor(readonly dataDir: string) {
+    this.layout = diskLayout(dataDir);
+    ({ blobsDir: this.blobsDir, tempDir: this.tempDir, partsDir: this.partsDir } = this.layout);
   }
 
   async init(): Promise<void> {
@@ -249,6 +268,19 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async removeUpload(bucketId: string, uploadId: string): Promise<void> {
     await rm(path.join(this.partsDir, bucketId, uploadId), { recursive: true, force: true });
+  }
+
+  async probeWritable(): Promise<void> {
+    // Named like nothing ingest() writes; the sweeper removes one left behind by a crash.
+    const probe = path.join(this.tempDir, `health-${randomUUID()}.probe`);
+    const handle = await open(probe, 'wx', 0o644);
+    try {
+      await handle.writeFile('ok');
+      await handle.sync();
+    } finally {
+      await handle.close();
+      await unlink(probe).catch(() => {});
+    }
   }
 
   private partPath(ref: string): string {

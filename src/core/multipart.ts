@@ -154,18 +154,25 @@ async function storePart(
     maxSize: storage.maxObjectSize,
     checksums: input.checksumAlgorithms,
   });
-  let ref: string;
   try {
     input.verify?.(staged);
-    ref = await storage.blobs.keepPart(bucket.id, input.uploadId, input.partNumber, staged);
   } catch (err) {
     await storage.blobs.discard(staged);
     throw err;
   }
+  let ref: string | undefined;
   let replaced: string | undefined;
   let part: PartRow;
   try {
     part = await asPrincipal(storage.sql, input.principal, async (tx) => {
+      // The part file is moved under its upload while this transaction holds
+      // the upload row (KEY SHARE, the lock its foreign key takes anyway):
+      // the orphan sweeper takes the row FOR UPDATE before it removes part
+      // files that no row names, so it never sees a file between its rename
+      // and its row's commit (src/maintenance/sweeper.ts).
+      const [upload] = await tx`select id from storage.multipart_uploads where id = ${input.uploadId} for key share`;
+      if (!upload) throw noSuchUpload(input.uploadId);
+      ref = await storage.blobs.keepPart(bucket.id, input.uploadId, input.partNumber, staged);
       const [old] = await tx<{ path: string }[]>`
         select path from storage.multipart_parts
         where upload_id = ${input.uploadId} and part_number = ${input.partNumber} for update`;
@@ -180,7 +187,8 @@ async function storePart(
       return row;
     });
   } catch (err) {
-    await storage.blobs.removePart(ref).catch(() => {});
+    if (ref === undefined) await storage.blobs.discard(staged);
+    else await storage.blobs.removePart(ref).catch(() => {});
     // The upload was completed or aborted meanwhile: its row (the foreign key) is gone.
     if ((err as { code?: string }).code === '23503') throw noSuchUpload(input.uploadId);
     rethrowRefusal(err);

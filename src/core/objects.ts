@@ -400,7 +400,7 @@ export function collectInBackground(storage: Storage, bucketId: string, sha256: 
  * and places its own copy; if we crash between unlink and commit, the row
  * stays at zero and the next upload re-places the file.
  */
-export async function collectBlob(storage: Storage, bucketId: string, sha256: string): Promise<void> {
+export async function collectBlob(storage: Pick<Storage, 'sql' | 'blobs' | 'log'>, bucketId: string, sha256: string): Promise<void> {
   try {
     await asPrincipal(storage.sql, SERVICE, async (tx) => {
       const [row] = await tx`

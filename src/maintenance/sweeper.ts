@@ -1,0 +1,236 @@
+// The orphan sweeper (DESIGN.md "Blobs", FS-I1): a crash can leave files
+// without rows — temp files, blob files whose transaction never committed,
+// part files — and rows nobody needs any more: zero-reference blobs, expired
+// multipart uploads. Every server process schedules sweeps; a session-level
+// advisory try-lock lets one process sweep at a time, the others skip that
+// round. Files go only when idle beyond the grace (30 min by default), and
+// blob and part files only under the locks uploads take (maintenance/orphans.ts),
+// so a sweep never removes what a concurrent upload has claimed. With a sweep
+// every 15 minutes, an orphan is gone within grace + interval: the hour the
+// design promises.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { LocalDiskBlobStore } from '../blobs/store.ts';
+import { expireUploads } from '../core/multipart.ts';
+import { collectBlob } from '../core/objects.ts';
+import type { Storage } from '../core/storage.ts';
+import { readAs, SERVICE } from '../db/session.ts';
+import { blobRows, blobTree, bucketEntries, filesIn, idleMs, pairBlobs, partRef, partTree } from './disk.ts';
+import { deletedBuckets, removeIdleTempFile, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
+
+/** The advisory lock the sweeps of all processes take turns on (events use 0x5e9_0001 and _0002). */
+const SWEEP_LOCK = 0x5e9_0003;
+/** Zero-reference rows handed to the collector per query. */
+const COLLECT_BATCH = 1000;
+
+export interface SweepOptions {
+  /** Files idle (mtime) for less than this are left alone. */
+  graceMs: number;
+  /** Also expire multipart uploads initiated more than this many days ago. */
+  expiryDays?: number;
+  /** Stops the sweep between items (shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface SweepReport {
+  /** Idle files removed from <data>/tmp. */
+  tempFiles: number;
+  /** Blob files without a row, removed under the placeholder-row lock. */
+  orphanBlobFiles: number;
+  /** Zero-reference blob rows handed to the collector (row and file). */
+  zeroReferenceBlobs: number;
+  /** Multipart uploads past their expiry, removed with their parts. */
+  expiredUploads: number;
+  /** Part files no part row names (of live uploads, or of finished ones). */
+  orphanPartFiles: number;
+  /** Directories of buckets that no longer exist (blobs and parts). */
+  deletedBucketDirs: number;
+  /** Orphan candidates left for a later sweep: idle for less than the grace, or claimed meanwhile. */
+  skipped: number;
+  durationMs: number;
+}
+
+const removedAnything = (r: SweepReport): boolean =>
+  r.tempFiles + r.orphanBlobFiles + r.zeroReferenceBlobs + r.expiredUploads + r.orphanPartFiles + r.deletedBucketDirs > 0;
+
+/** One sweep, now, in this process (scheduleSweeps adds the one-at-a-time lock). */
+export async function sweep(storage: Storage, opts: SweepOptions): Promise<SweepReport> {
+  const started = Date.now();
+  const report: SweepReport = {
+    tempFiles: 0,
+    orphanBlobFiles: 0,
+    zeroReferenceBlobs: 0,
+    expiredUploads: 0,
+    orphanPartFiles: 0,
+    deletedBucketDirs: 0,
+    skipped: 0,
+    durationMs: 0,
+  };
+  const stopped = () => opts.signal?.aborted === true;
+  if (opts.expiryDays !== undefined) report.expiredUploads = await expireUploads(storage, opts.expiryDays);
+  await collectZeroReferenceBlobs(storage, report, stopped);
+  // Another backend keeps no local tree: rows are all there is to sweep.
+  if (storage.blobs instanceof LocalDiskBlobStore) {
+    const m: Maintainer = { sql: storage.sql, blobs: storage.blobs, log: storage.log };
+    if (!stopped()) await sweepTemp(m, opts.graceMs, report);
+    if (!stopped()) await sweepBlobFiles(m, opts.graceMs, report, stopped);
+    if (!stopped()) await sweepPartFiles(m, opts.graceMs, report, stopped);
+  }
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+/** Rows at zero whose collection never ran (a crash after the decrement's commit) or failed. */
+async function collectZeroReferenceBlobs(storage: Storage, report: SweepReport, stopped: () => boolean): Promise<void> {
+  let after = { bucket: '00000000-0000-0000-0000-000000000000', sha: '' };
+  for (;;) {
+    const rows = await readAs(storage.sql, SERVICE, (tx) => tx<{ bucket_id: string; sha256: string }[]>`
+      select bucket_id, sha256 from storage.blobs
+      where ref_count = 0 and (bucket_id, sha256) > (${after.bucket}::uuid, ${after.sha})
+      order by bucket_id, sha256 limit ${COLLECT_BATCH}`);
+    // collectBlob deletes only while the count is still zero, under the row lock.
+    for (const r of rows) {
+      if (stopped()) return;
+      await collectBlob(storage, r.bucket_id, r.sha256);
+      report.zeroReferenceBlobs++;
+    }
+    if (rows.length < COLLECT_BATCH) return;
+    const last = rows[rows.length - 1];
+    after = { bucket: last.bucket_id, sha: last.sha256 };
+  }
+}
+
+async function sweepTemp(m: Maintainer, graceMs: number, report: SweepReport): Promise<void> {
+  for (const f of await filesIn(m.blobs.layout.tempDir)) {
+    if (f.idleMs < graceMs) continue;
+    if (await removeIdleTempFile(f.path, graceMs)) report.tempFiles++;
+  }
+}
+
+async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
+  const { blobsDir } = m.blobs.layout;
+  // Directories first, bucket rows second (orphans.ts deletedBuckets).
+  const { bucketIds } = await bucketEntries(blobsDir);
+  const deleted = new Set(await deletedBuckets(m.sql, bucketIds));
+  for (const bucketId of bucketIds) {
+    if (stopped()) return;
+    if (deleted.has(bucketId)) {
+      await m.blobs.removeBucket(bucketId);
+      report.deletedBucketDirs++;
+      continue;
+    }
+    for await (const pair of pairBlobs(blobTree(blobsDir, bucketId), blobRows(m.sql, bucketId))) {
+      if (stopped()) return;
+      // Rows without files and stray names are fsck's to report; the sweeper removes only orphans.
+      if ('stray' in pair || pair.row) continue;
+      const idle = await idleMs(pair.file);
+      if (idle === undefined) continue;
+      if (idle < graceMs) {
+        report.skipped++;
+        continue;
+      }
+      const outcome = await removeOrphanBlob(m, bucketId, pair.sha256, graceMs);
+      if (outcome === 'removed') report.orphanBlobFiles++;
+      else if (outcome === 'young' || outcome === 'claimed') report.skipped++;
+    }
+  }
+}
+
+async function sweepPartFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
+  const { partsDir } = m.blobs.layout;
+  const { bucketIds } = await bucketEntries(partsDir);
+  const deleted = new Set(await deletedBuckets(m.sql, bucketIds));
+  for (const bucketId of bucketIds) {
+    if (stopped()) return;
+    if (deleted.has(bucketId)) {
+      await m.blobs.removeBucket(bucketId);
+      report.deletedBucketDirs++;
+      continue;
+    }
+    // The tree first, the rows second: a part row commits only after its
+    // file is in place, so a file listed here that no row names (read after)
+    // is an orphan candidate; removeOrphanParts decides under the upload's lock.
+    const { uploads } = await partTree(partsDir, bucketId);
+    if (uploads.size === 0) continue;
+    const rows = await readAs(m.sql, SERVICE, (tx) => tx<{ id: string; path: string | null }[]>`
+      select u.id, p.path from storage.multipart_uploads u left join storage.multipart_parts p on p.upload_id = u.id
+      where u.bucket_id = ${bucketId} and u.id = any(${[...uploads.keys()]}::text[])`);
+    const live = new Set(rows.map((r) => r.id));
+    const named = new Set(rows.map((r) => r.path));
+    for (const [uploadId, names] of uploads) {
+      if (stopped()) return;
+      let candidates = names;
+      if (live.has(uploadId)) {
+        candidates = [];
+        for (const name of names) {
+          const ref = partRef(bucketId, uploadId, name);
+          if (named.has(ref)) continue;
+          const idle = await idleMs(path.join(partsDir, ref));
+          if (idle === undefined) continue;
+          if (idle < graceMs) report.skipped++;
+          else candidates.push(name);
+        }
+        if (candidates.length === 0) continue;
+      }
+      report.orphanPartFiles += (await removeOrphanParts(m, bucketId, uploadId, candidates, graceMs)).length;
+    }
+  }
+}
+
+export interface SweepSchedule {
+  graceMs: number;
+  /** Between sweeps (15 minutes by default). */
+  everyMs: number;
+  /** The first sweep, after start-up. */
+  firstAfterMs?: number;
+  expiryDays?: number;
+}
+
+/**
+ * Sweeps shortly after start and then every `everyMs`, on unref'd timers.
+ * A session-level advisory try-lock on a reserved connection makes one
+ * process sweep at a time (a process that dies mid-sweep drops its
+ * connection, and the lock with it); the others skip the round. Shutdown
+ * stops a sweep in progress between items and waits for it
+ * (Storage.background). Returns the function that stops it.
+ */
+export function scheduleSweeps(storage: Storage, schedule: SweepSchedule, log: Logger): () => void {
+  const abort = new AbortController();
+  let running = false;
+  const once = async () => {
+    const c = await storage.sql.reserve();
+    try {
+      const [{ locked }] = await c<{ locked: boolean }[]>`select pg_try_advisory_lock(${SWEEP_LOCK}) as locked`;
+      if (!locked) return;
+      try {
+        const report = await sweep(storage, { graceMs: schedule.graceMs, expiryDays: schedule.expiryDays, signal: abort.signal });
+        if (removedAnything(report)) log.info({ sweep: report }, 'orphan sweep removed garbage');
+        else log.debug({ sweep: report }, 'orphan sweep: nothing to remove');
+      } finally {
+        await c`select pg_advisory_unlock(${SWEEP_LOCK})`;
+      }
+    } finally {
+      c.release();
+    }
+  };
+  const run = () => {
+    if (running || abort.signal.aborted) return;
+    running = true;
+    const job = once()
+      .catch((err: unknown) => log.warn({ err }, 'orphan sweep failed; retried at the next run'))
+      .finally(() => {
+        running = false;
+        storage.background.delete(job);
+      });
+    storage.background.add(job);
+  };
+  const first = setTimeout(run, schedule.firstAfterMs ?? Math.min(5_000, schedule.everyMs));
+  const timer = setInterval(run, schedule.everyMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    abort.abort();
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}
