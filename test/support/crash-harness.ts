@@ -1,0 +1,311 @@
+// The crash harness (issue 7, docs/reliability.md): a real server as a child
+// process, several S3 clients writing, overwriting, deleting, copying and
+// completing multipart uploads, and SIGKILL at a random moment — of the
+// server, or of the server and its embedded Postgres. After each restart:
+//   - every write acknowledged before the kill is there with its exact bytes
+//     and metadata, and every acknowledged delete is still a delete;
+//   - a write in flight at the kill is either wholly there or wholly absent;
+//   - the bucket lists exactly the keys the model says exist;
+//   - every object row has its blob row and file, of the right size;
+//   - reference counts equal the objects that reference each blob;
+//   - after a sweep, no temp file, no blob file without a row and no
+//     zero-reference blob is left.
+//
+// Each client owns its keys and sends one request at a time, so the model is
+// exact: per key, the state after its last acknowledged change, plus at most
+// one alternative (the change in flight when the server died).
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import postgres from 'postgres';
+import { embeddedDatabaseUrl } from './database.ts';
+import { startTestServer, type TestServer } from './server.ts';
+import { S3RawClient, type RawResponse } from './signer.ts';
+
+/** What a key holds: nothing, or content with its metadata. */
+type KeyState = { present: false } | { present: true; sha256: string; size: number; contentType: string; meta: string };
+
+interface ModelKey {
+  state: KeyState;
+  /** The change in flight when the server died, unresolved until the next check. */
+  inflight?: KeyState;
+}
+
+export interface CrashOptions {
+  rounds: number;
+  /** Also SIGKILL the embedded Postgres, with the server. */
+  killPostgres?: boolean;
+  clients?: number;
+  keysPerClient?: number;
+  /** Longest time the workload runs before the kill. */
+  maxRunMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashSummary {
+  rounds: number;
+  acknowledged: number;
+  inflightAtKill: number;
+  inflightLanded: number;
+  lost: number;
+  problems: string[];
+  orphansAfterSweep: number;
+}
+
+const BUCKET = 'crash';
+const TYPES = ['application/octet-stream', 'text/plain', 'image/png', 'application/json'];
+const absent: KeyState = { present: false };
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const sameState = (a: KeyState, b: KeyState) =>
+  a.present === b.present && (!a.present || (b.present && a.sha256 === b.sha256 && a.contentType === b.contentType && a.meta === b.meta));
+const describe = (s: KeyState) => (s.present ? `${s.sha256.slice(0, 12)}… (${s.size} B, ${s.contentType}, meta ${s.meta})` : 'absent');
+
+/** Sizes from 0 to 2 MiB, mostly small. */
+function randomBody(): Buffer {
+  const r = Math.random();
+  const size = r < 0.05 ? 0 : r < 0.7 ? Math.floor(Math.random() * 16_384) : r < 0.95 ? Math.floor(Math.random() * 262_144) : 2 * 1024 * 1024;
+  return randomBytes(size);
+}
+
+class Client {
+  acknowledged = 0;
+
+  constructor(
+    private readonly s3: () => S3RawClient,
+    readonly keys: Map<string, ModelKey>,
+    private readonly alive: () => boolean,
+  ) {}
+
+  /** Runs random operations until the server dies (a request fails at the connection level). */
+  async run(): Promise<void> {
+    const names = [...this.keys.keys()];
+    while (this.alive()) {
+      const key = names[Math.floor(Math.random() * names.length)];
+      const r = Math.random();
+      try {
+        if (r < 0.45) await this.put(key);
+        else if (r < 0.6) await this.remove(key);
+        else if (r < 0.8) await this.copy(names[Math.floor(Math.random() * names.length)], key);
+        else await this.multipart(key);
+      } catch {
+        return; // the connection died with the server: what was in flight stays in flight
+      }
+    }
+  }
+
+  /** Sends a change whose success makes `next` the key's state; an error response leaves it unchanged. */
+  private async change(key: string, next: KeyState, send: () => Promise<RawResponse>): Promise<RawResponse> {
+    const k = this.keys.get(key) as ModelKey;
+    k.inflight = next;
+    const res = await send(); // throws when the server dies: inflight stays
+    k.inflight = undefined;
+    if (res.status >= 200 && res.status < 300) {
+      k.state = next;
+      this.acknowledged++;
+    } else if (res.status >= 500) {
+      throw new Error(`${res.status} for ${key}: ${res.body.toString().slice(0, 200)}`);
+    }
+    return res;
+  }
+
+  private async put(key: string): Promise<void> {
+    const body = randomBody();
+    const contentType = TYPES[Math.floor(Math.random() * TYPES.length)];
+    const meta = randomBytes(4).toString('hex');
+    const next: KeyState = { present: true, sha256: sha(body), size: body.length, contentType, meta };
+    await this.change(key, next, () =>
+      this.s3().send({ method: 'PUT', path: `/${BUCKET}/${key}`, body, headers: { 'content-type': contentType, 'x-amz-meta-round': meta } }),
+    );
+  }
+
+  private async remove(key: string): Promise<void> {
+    await this.change(key, absent, () => this.s3().send({ method: 'DELETE', path: `/${BUCKET}/${key}` }));
+  }
+
+  private async copy(from: string, to: string): Promise<void> {
+    const source = (this.keys.get(from) as ModelKey).state;
+    if (!source.present || from === to) return this.put(to);
+    await this.change(to, source, () => this.s3().send({ method: 'PUT', path: `/${BUCKET}/${to}`, headers: { 'x-amz-copy-source': `/${BUCKET}/${from}` } }));
+  }
+
+  /** Create, two parts (the first at the 5 MiB minimum, rarely; usually one small part), complete. */
+  private async multipart(key: string): Promise<void> {
+    const contentType = TYPES[Math.floor(Math.random() * TYPES.length)];
+    const meta = randomBytes(4).toString('hex');
+    const created = await this.s3().send({ method: 'POST', path: `/${BUCKET}/${key}`, query: { uploads: '' }, headers: { 'content-type': contentType, 'x-amz-meta-round': meta } });
+    if (created.status !== 200) throw new Error(`CreateMultipartUpload: ${created.status}`);
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body.toString())![1];
+    const parts = Math.random() < 0.1 ? [randomBytes(5 * 1024 * 1024), randomBody()] : [randomBody()];
+    const etags: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      const up = await this.s3().send({ method: 'PUT', path: `/${BUCKET}/${key}`, query: { partNumber: String(i + 1), uploadId }, body: part });
+      if (up.status !== 200) throw new Error(`UploadPart: ${up.status}`);
+      etags.push(up.headers.etag as string);
+    }
+    const whole = Buffer.concat(parts);
+    const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+    const next: KeyState = { present: true, sha256: sha(whole), size: whole.length, contentType, meta };
+    await this.change(key, next, () => this.s3().send({ method: 'POST', path: `/${BUCKET}/${key}`, query: { uploadId }, body: xml }));
+  }
+}
+
+/** What a key holds on the server now. */
+async function observe(s3: S3RawClient, key: string): Promise<KeyState> {
+  const res = await s3.send({ method: 'GET', path: `/${BUCKET}/${key}` });
+  if (res.status === 404) return absent;
+  if (res.status !== 200) throw new Error(`GET ${key}: ${res.status} ${res.body.toString().slice(0, 200)}`);
+  return {
+    present: true,
+    sha256: sha(res.body),
+    size: res.body.length,
+    contentType: String(res.headers['content-type']),
+    meta: String(res.headers['x-amz-meta-round']),
+  };
+}
+
+async function listKeys(s3: S3RawClient): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let token: string | undefined;
+  do {
+    const res = await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { 'list-type': '2', ...(token ? { 'continuation-token': token } : {}) } });
+    const text = res.body.toString();
+    for (const m of text.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.add(m[1]);
+    token = /<NextContinuationToken>([^<]+)<\/NextContinuationToken>/.exec(text)?.[1];
+  } while (token);
+  return keys;
+}
+
+/** Files under `dir`, recursively (none when it does not exist). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/** The metadata and the files agree: every object's blob row and file (right size), ref counts, no stray blob file. */
+export async function checkStore(dataDir: string): Promise<string[]> {
+  const problems: string[] = [];
+  const db = postgres(await embeddedDatabaseUrl(dataDir), { max: 1, onnotice: () => {} });
+  try {
+    const missingRows = await db`
+      select o.key from storage.objects o left join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+      where b.sha256 is null`;
+    for (const r of missingRows) problems.push(`object ${r.key} has no blob row`);
+    const counts = await db<{ bucket_id: string; sha256: string; size: string; ref_count: number; objects: number }[]>`
+      select b.bucket_id, b.sha256, b.size, b.ref_count, count(o.id)::int as objects
+      from storage.blobs b left join storage.objects o on o.bucket_id = b.bucket_id and o.sha256 = b.sha256
+      group by b.bucket_id, b.sha256, b.size, b.ref_count`;
+    const rows = new Set<string>();
+    for (const b of counts) {
+      rows.add(`${b.bucket_id}/${b.sha256}`);
+      if (b.ref_count !== b.objects) problems.push(`blob ${b.sha256.slice(0, 12)}…: ref_count ${b.ref_count}, referenced by ${b.objects}`);
+      if (b.objects > 0) {
+        const file = path.join(dataDir, 'blobs', b.bucket_id, b.sha256.slice(0, 2), b.sha256.slice(2, 4), b.sha256);
+        const st = await stat(file).catch(() => undefined);
+        if (!st) problems.push(`blob ${b.sha256.slice(0, 12)}… has no file`);
+        else if (st.size !== Number(b.size)) problems.push(`blob ${b.sha256.slice(0, 12)}…: file of ${st.size} B, row says ${b.size}`);
+      }
+    }
+    for (const file of await filesUnder(path.join(dataDir, 'blobs'))) {
+      const rel = path.relative(path.join(dataDir, 'blobs'), file).split(path.sep);
+      if (!rows.has(`${rel[0]}/${rel[3]}`)) problems.push(`blob file without a row: ${path.relative(dataDir, file)}`);
+    }
+  } finally {
+    await db.end({ timeout: 1 });
+  }
+  return problems;
+}
+
+/** Leftovers a sweep must have removed: temp files, blob files without rows, zero-reference blobs, stray part files. */
+export async function countOrphans(dataDir: string): Promise<{ count: number; detail: string[] }> {
+  const detail: string[] = [];
+  for (const f of await filesUnder(path.join(dataDir, 'tmp'))) detail.push(`temp file ${path.basename(f)}`);
+  const db = postgres(await embeddedDatabaseUrl(dataDir), { max: 1, onnotice: () => {} });
+  try {
+    const zero = await db`select sha256 from storage.blobs where ref_count = 0`;
+    for (const z of zero) detail.push(`zero-reference blob ${String(z.sha256).slice(0, 12)}…`);
+    const parts = new Set((await db<{ path: string }[]>`select path from storage.multipart_parts`).map((p) => p.path));
+    for (const f of await filesUnder(path.join(dataDir, 'parts'))) {
+      if (!parts.has(path.relative(path.join(dataDir, 'parts'), f))) detail.push(`part file without a row: ${path.relative(dataDir, f)}`);
+    }
+  } finally {
+    await db.end({ timeout: 1 });
+  }
+  for (const p of await checkStore(dataDir)) if (p.startsWith('blob file without a row')) detail.push(p);
+  return { count: detail.length, detail };
+}
+
+/** The embedded Postgres's postmaster pid, from its pid file. */
+async function postgresPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => undefined);
+  return text ? Number(text.split('\n')[0]) : undefined;
+}
+
+/** Runs one sweep with no grace period against the (idle, running) server's database and data directory. */
+export type Sweeper = (srv: TestServer) => Promise<unknown>;
+
+export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Promise<CrashSummary> {
+  const log = opts.log ?? (() => {});
+  const clients = opts.clients ?? 6;
+  const keysPerClient = opts.keysPerClient ?? 6;
+  const maxRunMs = opts.maxRunMs ?? 1500;
+  const summary: CrashSummary = { rounds: 0, acknowledged: 0, inflightAtKill: 0, inflightLanded: 0, lost: 0, problems: [], orphansAfterSweep: 0 };
+  let srv: TestServer = await startTestServer();
+  const dataDir = srv.dataDir;
+  let s3 = new S3RawClient(srv.url, srv);
+  try {
+    if ((await s3.send({ method: 'PUT', path: `/${BUCKET}` })).status !== 200) throw new Error('could not create the bucket');
+    const models = Array.from({ length: clients }, (_, c) => new Map<string, ModelKey>(Array.from({ length: keysPerClient }, (_, k) => [`c${c}/k${k}`, { state: absent }])));
+    for (let round = 1; round <= opts.rounds; round++) {
+      let alive = true;
+      const workers = models.map((keys) => new Client(() => s3, keys, () => alive));
+      const running = workers.map((w) => w.run());
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * maxRunMs));
+      const pgPid = opts.killPostgres ? await postgresPid(dataDir) : undefined;
+      srv.process.kill('SIGKILL');
+      if (pgPid) process.kill(pgPid, 'SIGKILL');
+      alive = false;
+      await Promise.all(running);
+      await srv.stop({ keepData: true });
+      summary.acknowledged += workers.reduce((n, w) => n + w.acknowledged, 0);
+
+      srv = await startTestServer({ dataDir });
+      s3 = new S3RawClient(srv.url, srv);
+      const problems: string[] = [];
+      const present = new Set<string>();
+      for (const keys of models) {
+        for (const [key, k] of keys) {
+          const seen = await observe(s3, key);
+          if (k.inflight) summary.inflightAtKill++;
+          if (sameState(seen, k.state)) {
+            // as acknowledged (an in-flight change that did not land)
+          } else if (k.inflight && sameState(seen, k.inflight)) {
+            summary.inflightLanded++;
+          } else {
+            summary.lost++;
+            problems.push(`round ${round}: ${key} is ${describe(seen)}, expected ${describe(k.state)}${k.inflight ? ` or ${describe(k.inflight)}` : ''}`);
+          }
+          k.state = seen;
+          k.inflight = undefined;
+          if (seen.present) present.add(key);
+        }
+      }
+      const listed = await listKeys(s3);
+      for (const key of listed) if (!present.has(key)) problems.push(`round ${round}: ${key} is listed but cannot be read`);
+      for (const key of present) if (!listed.has(key)) problems.push(`round ${round}: ${key} can be read but is not listed`);
+      for (const p of await checkStore(dataDir)) if (!p.startsWith('blob file without a row')) problems.push(`round ${round}: ${p}`);
+      summary.problems.push(...problems);
+      summary.rounds = round;
+      log(`round ${round}: ${summary.acknowledged} acknowledged so far, ${problems.length} problems`);
+    }
+    // Quiet now: one sweep with no grace, then nothing may be left over.
+    await sweepNow(srv);
+    const orphans = await countOrphans(dataDir);
+    summary.orphansAfterSweep = orphans.count;
+    summary.problems.push(...orphans.detail.map((d) => `after the sweep: ${d}`));
+  } finally {
+    await srv.stop({ keepData: true });
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  return summary;
+}
