@@ -112,10 +112,13 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
         return false;
       }
     });
-    // One read as the signer: RLS shows it exactly the objects it may read.
+    // One read as the signer: RLS shows it exactly the objects it may read;
+    // quarantined content (and, when downloads wait for the scanner, unscanned) is not signed.
+    const withheld = storage.blockUntilScanned ? ['infected', 'pending'] : ['infected'];
     const readable = new Set(
       (await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
-        select key from storage.objects where bucket_id = ${bucket.id} and key = any(${valid}::text[])`)).map((r) => r.key),
+        select key from storage.objects o where bucket_id = ${bucket.id} and key = any(${valid}::text[])
+          and coalesce(storage.object_scan_status(o.id), 'pending') <> all(${withheld}::text[])`)).map((r) => r.key),
     );
     return c.json(
       paths.data.map((path) => {
