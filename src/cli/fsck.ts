@@ -2,11 +2,11 @@
 // (src/maintenance/fsck.ts), with a progress bar on a terminal, and a summary.
 // Safe to run beside running servers: it works on the same database and data
 // directory, and repairs only under the locks uploads take.
-import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
 import { DEFAULT_FSCK_GRACE_MS, fsck, FsckError, PROBLEM_KINDS, type FsckProgress, type FsckReport, type ProblemKind } from '../maintenance/fsck.ts';
-import { CliDatabaseError, openDatabase, type CliDatabase } from './database.ts';
-import type { CliIo } from './keys.ts';
+import { runCommand, UsageError, type CliIo } from './command.ts';
+import type { CliDatabase } from './database.ts';
 
 export const FSCK_USAGE = `usage:
   aerostore fsck [--repair] [--deep] [--bucket <name>] [--grace-minutes <n>] [--json]
@@ -21,8 +21,6 @@ something does, 2 for a wrong invocation.
 
 Works directly on the database and data directory of the configuration
 (--data-dir / AEROSTORE_DATA_DIR, or DATABASE_URL), running servers or not.`;
-
-class UsageError extends Error {}
 
 export interface FsckIo extends CliIo {
   /** Progress output (stderr); a TTY gets a redrawn bar, anything else a line now and then. */
@@ -114,6 +112,7 @@ function progressPrinter(io: FsckIo): { update: (p: FsckProgress) => void; end: 
     },
     end() {
       if (drawn) io.progress('\r\x1b[2K');
+      drawn = false;
     },
   };
 }
@@ -164,30 +163,13 @@ export function describeReport(r: FsckReport): string {
   return lines.join('\n');
 }
 
-/** Runs `aerostore fsck <argv...>`; resolves to the process exit code. */
-export async function runFsckCli(argv: readonly string[], io: FsckIo = processIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
-    io.out(FSCK_USAGE);
-    return 0;
-  }
-  let inv: Invocation;
-  let config: Config;
-  try {
-    inv = parseInvocation(argv);
-    config = loadConfig(io.env, inv.configArgs);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof ConfigError)) throw err;
-    io.err(`aerostore fsck: ${err.message}\n\n${FSCK_USAGE}`);
-    return 2;
-  }
-  const log = pino({ level: 'warn', base: undefined }, pino.destination(2));
+/** One check (and repair) with progress shown; Ctrl-C ends it between items with a partial report. */
+async function run(inv: Invocation, { config, db, io, log }: { config: Config; db: CliDatabase; io: FsckIo; log: Logger }): Promise<number> {
   const abort = new AbortController();
   const interrupt = () => abort.abort();
   process.once('SIGINT', interrupt);
-  let db: CliDatabase | undefined;
   const progress = progressPrinter(io);
   try {
-    db = await openDatabase(config, log);
     const report = await fsck(db.sql, config.dataDir, {
       deep: inv.deep,
       repair: inv.repair,
@@ -200,16 +182,13 @@ export async function runFsckCli(argv: readonly string[], io: FsckIo = processIo
     progress.end();
     io.out(inv.json ? JSON.stringify(report, null, 2) : describeReport(report));
     return report.clean ? 0 : 1;
-  } catch (err) {
-    progress.end();
-    if (err instanceof CliDatabaseError || err instanceof FsckError) {
-      io.err(`aerostore fsck: ${err.message}`);
-      return 1;
-    }
-    io.err(`aerostore fsck failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
   } finally {
+    progress.end();
     process.off('SIGINT', interrupt);
-    await db?.close();
   }
+}
+
+/** Runs `aerostore fsck <argv...>`; resolves to the process exit code. */
+export function runFsckCli(argv: readonly string[], io: FsckIo = processIo): Promise<number> {
+  return runCommand({ name: 'fsck', usage: FSCK_USAGE, needsArguments: false, parse: parseInvocation, run, expected: [FsckError] }, argv, io);
 }

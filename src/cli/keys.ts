@@ -4,9 +4,8 @@
 // them (principals/access-keys.ts).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
 import { z } from 'zod';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import {
   AccessKeyInputError,
   accessKeyFields,
@@ -20,7 +19,8 @@ import {
 } from '../principals/access-keys.ts';
 import { MasterKey } from '../principals/master-key.ts';
 import { SecretBox } from '../principals/secret-box.ts';
-import { CliDatabaseError, openDatabase, type CliDatabase } from './database.ts';
+import { processIo, runCommand, UsageError, type CliIo } from './command.ts';
+import { CliDatabaseError, type CliDatabase } from './database.ts';
 
 export const KEYS_USAGE = `usage:
   aerostore keys create --user <uuid> [--role authenticated|service] [--name <text>] [--json]
@@ -31,21 +31,6 @@ Works directly on the database of the configured data directory
 (--data-dir / AEROSTORE_DATA_DIR, or DATABASE_URL); the server's other
 flags and environment variables apply as well. The secret of a new key is
 shown once, by create; <id> is the key's id (a uuid), as list shows it.`;
-
-/** Wrong invocation: exit 2 with the usage text. */
-class UsageError extends Error {}
-
-export interface CliIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text + '\n'),
-  err: (text) => process.stderr.write(text + '\n'),
-  env: process.env,
-};
 
 /** A parsed command line; configArgs are the server settings left for loadConfig. */
 type Invocation = { json: boolean; configArgs: string[] } & (
@@ -163,35 +148,17 @@ async function run(inv: Invocation, config: Config, db: CliDatabase, io: CliIo):
 }
 
 /** Runs `aerostore keys <argv...>`; resolves to the process exit code. */
-export async function runKeysCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
-    (argv.length === 0 ? io.err : io.out)(KEYS_USAGE);
-    return argv.length === 0 ? 2 : 0;
-  }
-  let inv: Invocation;
-  let config: Config;
-  try {
-    inv = parseInvocation(argv);
-    config = loadConfig(io.env, inv.configArgs);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof ConfigError)) throw err;
-    io.err(`aerostore keys: ${err.message}\n\n${KEYS_USAGE}`);
-    return 2;
-  }
-  // Only the embedded Postgres logs here, and only what needs attention.
-  const log = pino({ level: 'warn', base: undefined }, pino.destination(2));
-  let db: CliDatabase | undefined;
-  try {
-    db = await openDatabase(config, log);
-    return await run(inv, config, db, io);
-  } catch (err) {
-    if (err instanceof CliDatabaseError || err instanceof AccessKeyInputError) {
-      io.err(`aerostore keys: ${err.message}`);
-      return 1;
-    }
-    io.err(`aerostore keys failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    await db?.close();
-  }
+export function runKeysCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  return runCommand(
+    {
+      name: 'keys',
+      usage: KEYS_USAGE,
+      needsArguments: true,
+      parse: parseInvocation,
+      run: (inv, { config, db, io: out }) => run(inv, config, db, out),
+      expected: [AccessKeyInputError],
+    },
+    argv,
+    io,
+  );
 }

@@ -1,11 +1,9 @@
 // `aerostore scan ...`: the virus-scan queue, directly on the database, as
 // the admin API's /scan endpoints (admin/scan.ts) show and change it. The
 // running servers' workers pick re-queued blobs up at their next poll.
-import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { rescan, scanOverview, type ScanOverview } from '../scanning/queue.ts';
-import { CliDatabaseError, openDatabase, type CliDatabase } from './database.ts';
-import type { CliIo } from './keys.ts';
+import { processIo, runCommand, UsageError, type CliIo } from './command.ts';
+import type { CliDatabase } from './database.ts';
 
 export const SCAN_USAGE = `usage:
   aerostore scan status [--json]
@@ -18,15 +16,6 @@ then, infected content stays quarantined until a new verdict.
 
 Works directly on the database of the configured data directory
 (--data-dir / AEROSTORE_DATA_DIR, or DATABASE_URL).`;
-
-/** Wrong invocation: exit 2 with the usage text. */
-class UsageError extends Error {}
-
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text + '\n'),
-  err: (text) => process.stderr.write(text + '\n'),
-  env: process.env,
-};
 
 type Invocation = { configArgs: string[] } & ({ command: 'status'; json: boolean } | { command: 'rescan'; bucket?: string });
 
@@ -86,35 +75,6 @@ async function run(inv: Invocation, db: CliDatabase, io: CliIo): Promise<number>
 }
 
 /** Runs `aerostore scan <argv...>`; resolves to the process exit code. */
-export async function runScanCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
-    (argv.length === 0 ? io.err : io.out)(SCAN_USAGE);
-    return argv.length === 0 ? 2 : 0;
-  }
-  let inv: Invocation;
-  let config: Config;
-  try {
-    inv = parseInvocation(argv);
-    config = loadConfig(io.env, inv.configArgs);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof ConfigError)) throw err;
-    io.err(`aerostore scan: ${err.message}\n\n${SCAN_USAGE}`);
-    return 2;
-  }
-  // Only the embedded Postgres logs here, and only what needs attention.
-  const log = pino({ level: 'warn', base: undefined }, pino.destination(2));
-  let db: CliDatabase | undefined;
-  try {
-    db = await openDatabase(config, log);
-    return await run(inv, db, io);
-  } catch (err) {
-    if (err instanceof CliDatabaseError) {
-      io.err(`aerostore scan: ${err.message}`);
-      return 1;
-    }
-    io.err(`aerostore scan failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    await db?.close();
-  }
+export function runScanCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  return runCommand({ name: 'scan', usage: SCAN_USAGE, needsArguments: true, parse: parseInvocation, run: (inv, { db, io: out }) => run(inv, db, out) }, argv, io);
 }
