@@ -79,3 +79,38 @@ describe('LocalDiskBlobStore.ingest', () => {
     assert.equal(files.filter((f) => f.isFile()).length, 1);
   });
 });
+
+describe('LocalDiskBlobStore.place and keepPart', () => {
+  it('creates missing directories, also when the bucket directory was removed in between', async () => {
+    const first = await store.ingest(chunked(randomBytes(100)), { maxSize: 1e9 });
+    await store.place('bucket-c', first);
+    await store.removeBucket('bucket-c');
+    const body = randomBytes(100);
+    const second = await store.ingest(chunked(body), { maxSize: 1e9 });
+    await store.place('bucket-c', second);
+    assert.deepEqual(await readFile(store.blobPath('bucket-c', second.sha256)), body);
+    assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+  });
+
+  it('places many contents at once into new directories', async () => {
+    // 64 bodies: most land in fresh <sha[0:2]>/<sha[2:4]> directories, several racing on the bucket's.
+    const bodies = Array.from({ length: 64 }, () => randomBytes(64));
+    const staged = await Promise.all(bodies.map((b) => store.ingest(chunked(b), { maxSize: 1e9 })));
+    await Promise.all(staged.map((s) => store.place('bucket-d', s)));
+    for (const [i, s] of staged.entries()) assert.deepEqual(await readFile(store.blobPath('bucket-d', s.sha256)), bodies[i]);
+  });
+
+  it('keeps a part under a new upload directory and reads it back', async () => {
+    const body = randomBytes(300);
+    const ref = await store.keepPart('bucket-e', 'upload-1', 1, await store.ingest(chunked(body), { maxSize: 1e9 }));
+    const read: Buffer[] = [];
+    for await (const chunk of await store.openPart(ref)) read.push(chunk as Buffer);
+    assert.deepEqual(Buffer.concat(read), body);
+  });
+
+  it('still fails when the staged file itself is missing', async () => {
+    const staged = await store.ingest(chunked(randomBytes(10)), { maxSize: 1e9 });
+    await store.discard(staged);
+    await assert.rejects(store.place('bucket-f', staged), { code: 'ENOENT' });
+  });
+});

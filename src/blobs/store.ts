@@ -140,8 +140,6 @@ export class LocalDiskBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly tempDir: string;
   private readonly partsDir: string;
-  /** Directories already known to exist; saves a mkdir per write. */
-  private readonly knownDirs = new Set<string>();
 
   constructor(readonly dataDir: string) {
     this.layout = diskLayout(dataDir);
@@ -188,25 +186,12 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async place(bucketId: string, staged: StagedBlob): Promise<void> {
     const finalPath = this.blobPath(bucketId, staged.sha256);
-    const dir = path.dirname(finalPath);
-    if (!this.knownDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.knownDirs.add(dir);
-    }
     try {
       // link() never replaces: if the content is already there, keep it.
-      await link(staged.tempPath, finalPath);
-      await fsyncDir(dir);
+      await intoDirectory(finalPath, () => link(staged.tempPath, finalPath));
+      await fsyncDir(path.dirname(finalPath));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        // The directory went away (bucket removed and recreated): recreate and retry once.
-        this.knownDirs.delete(dir);
-        await mkdir(dir, { recursive: true });
-        await link(staged.tempPath, finalPath);
-        await fsyncDir(dir);
-      } else if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw err;
-      }
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     await unlink(staged.tempPath).catch(() => {});
   }
@@ -239,7 +224,6 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async removeBucket(bucketId: string): Promise<void> {
-    for (const dir of this.knownDirs) if (dir.startsWith(path.join(this.blobsDir, bucketId))) this.knownDirs.delete(dir);
     await rm(path.join(this.blobsDir, bucketId), { recursive: true, force: true });
     await rm(path.join(this.partsDir, bucketId), { recursive: true, force: true });
   }
@@ -247,11 +231,9 @@ export class LocalDiskBlobStore implements BlobStore {
   async keepPart(bucketId: string, uploadId: string, partNumber: number, staged: StagedBlob): Promise<string> {
     const ref = path.join(bucketId, uploadId, `${partNumber}-${randomUUID()}`);
     const finalPath = this.partPath(ref);
-    const dir = path.dirname(finalPath);
-    await mkdir(dir, { recursive: true });
     // Same filesystem as tmp/: a rename, and the file was fsynced by ingest().
-    await rename(staged.tempPath, finalPath);
-    await fsyncDir(dir);
+    await intoDirectory(finalPath, () => rename(staged.tempPath, finalPath));
+    await fsyncDir(path.dirname(finalPath));
     return ref;
   }
 
@@ -320,6 +302,36 @@ export function readWithoutDestroying(body: Readable): Readable {
   });
   body.pipe(view);
   return view;
+}
+
+/**
+ * Runs `op`, a link or rename to `target`, and if it fails for want of
+ * target's directory, creates it and runs `op` once more. A write costs no
+ * mkdir, and no set of known directories grows with the store (that cache
+ * held up to 65,536 paths per bucket, for the life of the process).
+ */
+async function intoDirectory(target: string, op: () => Promise<void>): Promise<void> {
+  try {
+    return await op();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdirDurably(path.dirname(target));
+  await op();
+}
+
+/**
+ * mkdir -p, then fsync the parent of each directory it created, so their
+ * entries survive a crash too. The last level's parent is synced even when
+ * a concurrent writer created it: its entry must be durable before either
+ * acknowledges a write in it.
+ */
+async function mkdirDurably(dir: string): Promise<void> {
+  const first = path.resolve((await mkdir(dir, { recursive: true })) ?? dir);
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    await fsyncDir(path.dirname(d));
+    if (d === first || d === path.dirname(d)) break;
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
