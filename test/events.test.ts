@@ -1,7 +1,8 @@
 // The event log over Server-Sent Events (GET /storage/v1/events): payloads,
 // filters, row-level security, two server processes on one database,
 // commit-ordered contiguous numbers under concurrent writes, batched download
-// events, resuming with Last-Event-ID across a restart, and pruning.
+// events, resuming with Last-Event-ID across a restart, pruning, and streams
+// ending when their credentials expire.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -122,6 +123,22 @@ describe('GET /storage/v1/events', () => {
       assert.equal(payload(first).path, 'open.txt');
       assert.deepEqual((await s.drain(200)).map((e) => payload(e).path), []);
     }
+  });
+
+  it('ends a stream when its JWT expires; one opened with a longer token stays open', async () => {
+    const shortLived = await new SignJWT({ sub: A, role: 'authenticated' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+      .sign(new TextEncoder().encode(SECRET));
+    const short = await subscribe(a, shortLived, '?bucket=a-private');
+    const long = await subscribe(a, tokenA, '?bucket=a-private');
+    await asA.from('a-private').upload('before-expiry.txt', Buffer.from('x'), { contentType: 'text/plain' });
+    for (const s of [short, long]) assert.equal(payload(await s.next()).path, 'before-expiry.txt');
+    const started = Date.now();
+    await assert.rejects(short.next(8000), /event stream ended/);
+    assert.ok(Date.now() - started < 6000, 'the stream ended at the expiry, not at a timeout');
+    await asA.from('a-private').upload('after-expiry.txt', Buffer.from('y'), { contentType: 'text/plain' });
+    assert.equal(payload(await long.next()).path, 'after-expiry.txt');
   });
 
   it('streams on one server process what was written through another', async () => {

@@ -21,7 +21,9 @@ function hs256(claims: JWTPayload, key: string | Uint8Array = SECRET): Promise<s
     .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key);
 }
 
-const valid = (extra: JWTPayload = {}): JWTPayload => ({ sub: USER, role: 'authenticated', exp: now() + 600, ...extra });
+/** The exp of the tokens below; a verified principal carries it as expiresAt (ms). */
+const EXP = now() + 600;
+const valid = (extra: JWTPayload = {}): JWTPayload => ({ sub: USER, role: 'authenticated', exp: EXP, ...extra });
 
 async function rejects(promise: Promise<unknown>, reason: 'expired' | 'invalid', message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -46,28 +48,31 @@ test('nothing configured: no verifier', async () => {
 
 test('HS256 user token → authenticated principal, sub lower-cased', async () => {
   const token = await hs256(valid({ sub: USER.toUpperCase() }));
-  assert.deepEqual(await secretOnly.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER });
+  assert.deepEqual(await secretOnly.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
   // No role claim means authenticated.
-  assert.deepEqual(await secretOnly.verify(await hs256({ sub: USER, exp: now() + 60 })), {
+  assert.deepEqual(await secretOnly.verify(await hs256({ sub: USER, exp: EXP })), {
     kind: 'user',
     via: 'jwt',
     role: 'authenticated',
     userId: USER,
+    expiresAt: EXP * 1000,
   });
 });
 
 test('service_role, with and without sub', async () => {
-  assert.deepEqual(await secretOnly.verify(await hs256({ role: 'service_role', exp: now() + 60 })), {
+  assert.deepEqual(await secretOnly.verify(await hs256({ role: 'service_role', exp: EXP })), {
     kind: 'user',
     via: 'jwt',
     role: 'service',
     userId: null,
+    expiresAt: EXP * 1000,
   });
-  assert.deepEqual(await secretOnly.verify(await hs256({ role: 'service_role', sub: USER, exp: now() + 60 })), {
+  assert.deepEqual(await secretOnly.verify(await hs256({ role: 'service_role', sub: USER, exp: EXP })), {
     kind: 'user',
     via: 'jwt',
     role: 'service',
     userId: USER,
+    expiresAt: EXP * 1000,
   });
 });
 
@@ -134,7 +139,7 @@ test('RS256 via a JWKS file; an RS256 token with only a secret configured is rej
   const file = await writeJwks('rsa.json', [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }]);
   const verifier = (await loadJwtVerifier({ jwks: file }))!;
   const token = await new SignJWT(valid()).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey);
-  assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER });
+  assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
   await rejects(secretOnly.verify(token), 'invalid', /"RS256" is not accepted/);
   // And the JWKS-only verifier refuses HS256 tokens outright.
   await rejects(verifier.verify(await hs256(valid())), 'invalid', /"HS256" is not accepted/);
@@ -180,8 +185,8 @@ test('ES256 via a JWKS served over http', async () => {
     const { port } = server.address() as AddressInfo;
     const verifier = (await loadJwtVerifier({ secret: SECRET, jwks: `http://127.0.0.1:${port}/jwks.json` }))!;
     const token = await new SignJWT(valid()).setProtectedHeader({ alg: 'ES256', kid: 'ec1' }).sign(privateKey);
-    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER });
-    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER });
+    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
+    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
     assert.equal(fetches, 1, 'the key set is cached');
     // The secret still serves HS256 tokens alongside.
     assert.equal((await verifier.verify(await hs256(valid()))).kind, 'user');

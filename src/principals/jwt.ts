@@ -68,7 +68,7 @@ export async function loadJwtVerifier(opts: { secret?: string; jwks?: string }):
           payload = await verifyWithJwks(token, jwks);
         }
         if (payload) {
-          const principal = principalFromClaims(payload);
+          const principal = principalFromClaims(payload, (payload.exp as number) * 1000);
           const ttl = Math.min(VERIFIED_TTL_MS, (payload.exp as number) * 1000 - Date.now());
           if (ttl > 0) verified.set(token, principal, { ttl });
           return principal;
@@ -143,7 +143,7 @@ function toJwtError(err: unknown): JwtError {
 }
 
 /** Supabase's role claim: service_role, anon, or authenticated (the default). */
-function principalFromClaims(claims: JWTPayload): Principal {
+function principalFromClaims(claims: JWTPayload, expiresAt: number): Principal {
   const { role, sub } = claims;
   if (role === 'anon') return ANONYMOUS;
   if (sub !== undefined && (typeof sub !== 'string' || !UUID.test(sub))) {
@@ -152,11 +152,11 @@ function principalFromClaims(claims: JWTPayload): Principal {
   const userId = sub === undefined ? null : sub.toLowerCase();
   switch (role) {
     case 'service_role':
-      return { kind: 'user', via: 'jwt', role: 'service', userId };
+      return { kind: 'user', via: 'jwt', role: 'service', userId, expiresAt };
     case 'authenticated':
     case undefined:
       if (userId === null) throw new JwtError('invalid', 'token has no "sub" claim');
-      return { kind: 'user', via: 'jwt', role: 'authenticated', userId };
+      return { kind: 'user', via: 'jwt', role: 'authenticated', userId, expiresAt };
     default:
       throw new JwtError('invalid', `unsupported "role" claim ${JSON.stringify(role).slice(0, 64)}`);
   }

@@ -16,6 +16,11 @@ export type Principal =
       role: Role;
       /** The access key id that signed the request (access-key and sts). */
       accessKeyId?: string;
+      /**
+       * When the credentials stop being valid (epoch ms): a JWT's exp, an STS
+       * session's expiry. Long-lived responses (event streams) end then.
+       */
+      expiresAt?: number;
     };
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };

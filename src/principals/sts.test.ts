@@ -30,14 +30,14 @@ test('issued credentials have the expected shape and resolve to the principal', 
   assert.equal(creds.expiration.toISOString(), '2030-01-01T01:00:00.000Z');
   assert.deepEqual(await clock.resolve(creds.accessKeyId, creds.sessionToken), {
     secretAccessKey: creds.secretAccessKey,
-    principal: { kind: 'user', via: 'sts', userId: USER.userId, role: 'authenticated', accessKeyId: creds.accessKeyId },
+    principal: { kind: 'user', via: 'sts', userId: USER.userId, role: 'authenticated', accessKeyId: creds.accessKeyId, expiresAt: creds.expiration.getTime() },
   });
 });
 
 test('a service principal without a user id round-trips with userId null', async () => {
   const creds = sts.issue({ kind: 'user', via: 'jwt', role: 'service', userId: null }, 900);
   const resolved = await sts.resolve(creds.accessKeyId, creds.sessionToken);
-  assert.deepEqual(resolved?.principal, { kind: 'user', via: 'sts', userId: null, role: 'service', accessKeyId: creds.accessKeyId });
+  assert.deepEqual(resolved?.principal, { kind: 'user', via: 'sts', userId: null, role: 'service', accessKeyId: creds.accessKeyId, expiresAt: creds.expiration.getTime() });
 });
 
 test('each issue gives fresh ids and secrets', () => {

@@ -61,7 +61,7 @@ export class StsCredentials implements KeyResolver {
     const payloadPart = sessionToken.slice(0, sessionToken.indexOf('.'));
     return {
       secretAccessKey: this.secretFor(payloadPart),
-      principal: { kind: 'user', via: 'sts', userId: claims.sub ?? null, role: claims.role, accessKeyId },
+      principal: { kind: 'user', via: 'sts', userId: claims.sub ?? null, role: claims.role, accessKeyId, expiresAt: claims.exp * 1000 },
     };
   }
 

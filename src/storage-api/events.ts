@@ -7,7 +7,9 @@
 // the next event. Numbers come from the sequencer in commit order, so a
 // resumed stream has no gap and no duplicate. Events are read as the
 // subscriber: row-level security leaves out those about objects it may not
-// read.
+// read. A stream opened with credentials that expire (a JWT's exp, an STS
+// session) ends when they do, with a `: credentials expired` comment: the
+// client reconnects with fresh ones and resumes from its last id.
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { ServerResponse } from 'node:http';
@@ -20,6 +22,8 @@ import { StorageApiError } from './errors.ts';
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
+/** setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const eventsQuery = z.object({
   bucket: z.string().min(1).optional(),
@@ -85,6 +89,18 @@ async function stream(storage: Storage, feed: EventFeed, principal: Principal, f
   feed.on('sequenced', poke);
   feed.on('closing', close);
   const heartbeat = setInterval(() => res.write(': keepalive\n\n'), HEARTBEAT_MS);
+  const expiry = principal.kind === 'user' ? principal.expiresAt : undefined;
+  let expiryTimer: NodeJS.Timeout | undefined;
+  const endAtExpiry = () => {
+    const left = expiry! - Date.now();
+    if (left > 0) {
+      expiryTimer = setTimeout(endAtExpiry, Math.min(left, MAX_TIMER_MS));
+      return;
+    }
+    res.write(': credentials expired\n\n');
+    close();
+  };
+  if (expiry !== undefined) endAtExpiry();
   try {
     while (!closed) {
       // Armed before reading, so a wake-up during the read is not lost.
@@ -107,6 +123,7 @@ async function stream(storage: Storage, feed: EventFeed, principal: Principal, f
     storage.log.warn({ err }, 'event stream ended by an error');
   } finally {
     clearInterval(heartbeat);
+    clearTimeout(expiryTimer);
     feed.off('sequenced', poke);
     feed.off('closing', close);
     res.end();

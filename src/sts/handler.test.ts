@@ -79,7 +79,7 @@ test('a valid token gets credentials that the resolver accepts', async () => {
   const resolved = await sts.resolve(akid, element(reply.body, 'SessionToken'));
   assert.deepEqual(resolved, {
     secretAccessKey: element(reply.body, 'SecretAccessKey'),
-    principal: { kind: 'user', via: 'sts', userId: USER, role: 'authenticated', accessKeyId: akid },
+    principal: { kind: 'user', via: 'sts', userId: USER, role: 'authenticated', accessKeyId: akid, expiresAt: Date.parse(expiration) },
   });
 });
 
