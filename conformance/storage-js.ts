@@ -84,7 +84,7 @@ export const storageJsScenario: Scenario = {
       check(res.status === 403, `unsigned S3 GET of a private object: ${res.status}`);
     });
 
-    await ctx.step('info / exists / list with folders, search, sorting and paging', async () => {
+    await ctx.step('info / exists / list with folders, search, sorting and paging; listV2 with a cursor', async () => {
       const files = user.from(priv);
       const info = await ok(files.info('docs/a.bin'), 'info');
       check(info.size === small.size, `info size ${info.size}`);
@@ -98,6 +98,18 @@ export const storageJsScenario: Scenario = {
       check(JSON.stringify(found) === JSON.stringify(['b.txt']), `search: ${found}`);
       const page = (await ok(files.list('docs', { limit: 1, offset: 1 }), 'list page')).map((e) => e.name);
       check(JSON.stringify(page) === JSON.stringify(['b.txt']), `page: ${page}`);
+      // listV2: a prefix, folders rolled up, and a cursor page by page.
+      const v2 = await ok(files.listV2({ with_delimiter: true }), 'listV2');
+      check(JSON.stringify(v2.folders) === JSON.stringify([{ name: 'docs', key: 'docs/' }]), `listV2 folders: ${JSON.stringify(v2.folders)}`);
+      check(JSON.stringify(v2.objects.map((o) => o.name)) === JSON.stringify(['stream.txt']), `listV2 objects: ${v2.objects.map((o) => o.name)}`);
+      const paged: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const p = await ok(files.listV2({ prefix: 'docs/', limit: 2, cursor }), 'listV2 page');
+        paged.push(...p.objects.map((o) => o.key!));
+        cursor = p.hasNext ? p.nextCursor : undefined;
+      } while (cursor !== undefined && paged.length < 10);
+      check(JSON.stringify(paged) === JSON.stringify(['docs/a.bin', 'docs/b.txt', 'docs/c.txt']), `listV2 pages: ${paged}`);
     });
 
     await ctx.step('another user sees none of the private bucket; anonymous reads the public one', async () => {

@@ -57,6 +57,7 @@ const SEED = { A: 'seed-a-owned', B: 'seed-b-owned' } as const;
  * every setup bucket, so B's objects there are the ones A does not own).
  *
  * list           from(b).list()
+ * list-v2        from(b).listV2()
  * download       from(b).download(key)
  * info, exists   from(b).info(key), from(b).exists(key)
  * public         GET the URL of from(b).getPublicUrl(key), with the principal's headers
@@ -74,6 +75,7 @@ const SEED = { A: 'seed-a-owned', B: 'seed-b-owned' } as const;
  */
 const OPS = [
   'list',
+  'list-v2',
   'download',
   'info',
   'exists',
@@ -138,6 +140,7 @@ function expectedAnswer(p: PrincipalName, s: Setup, op: Op): Answer {
   const allowed: Record<Op, boolean> = {
     // Anonymous listing needs public_list, off in every setup.
     list: signedIn && (reads || s.memberWrites),
+    'list-v2': signedIn && (reads || s.memberWrites),
     download: reads,
     info: reads,
     exists: reads,
@@ -170,37 +173,37 @@ function expectedAnswer(p: PrincipalName, s: Setup, op: Op): Answer {
  * and remove() of one answers 200 [] either way.
  */
 const EXPECTED_TABLE = `
-principal    setup              list download info exists public authenticated upload-new upsert-other remove-other copy-out copy-within move-out sign-url sign-upload empty delete-bucket
-anonymous    private/off        AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anonymous    private/on         AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anonymous    authenticated/off  AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anonymous    authenticated/on   AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anonymous    public/off         AD   ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
-anonymous    public/on          AD   ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
-anon-jwt     private/off        AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anon-jwt     private/on         AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anon-jwt     authenticated/off  AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anon-jwt     authenticated/on   AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-anon-jwt     public/off         AD   ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
-anon-jwt     public/on          AD   ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
-A-jwt        private/off        ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-A-jwt        private/on         ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-A-jwt        authenticated/off  ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-A-jwt        authenticated/on   ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-A-jwt        public/off         ok   ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-A-jwt        public/on          ok   ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-B-jwt        private/off        AD   AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
-B-jwt        private/on         ok   AD       AD   AD     AD     AD            ok         AD           none         AD       AD          AD       AD       ok          AD    AD
-B-jwt        authenticated/off  ok   ok       ok   ok     AD     ok            AD         AD           AD           ok       AD          AD       ok       AD          AD    AD
-B-jwt        authenticated/on   ok   ok       ok   ok     AD     ok            ok         AD           none         ok       ok          AD       ok       ok          AD    AD
-B-jwt        public/off         ok   ok       ok   ok     ok     ok            AD         AD           AD           ok       AD          AD       ok       AD          AD    AD
-B-jwt        public/on          ok   ok       ok   ok     ok     ok            ok         AD           none         ok       ok          AD       ok       ok          AD    AD
-service-jwt  private/off        ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-service-jwt  private/on         ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-service-jwt  authenticated/off  ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-service-jwt  authenticated/on   ok   ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-service-jwt  public/off         ok   ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
-service-jwt  public/on          ok   ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+principal    setup              list list-v2 download info exists public authenticated upload-new upsert-other remove-other copy-out copy-within move-out sign-url sign-upload empty delete-bucket
+anonymous    private/off        AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anonymous    private/on         AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anonymous    authenticated/off  AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anonymous    authenticated/on   AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anonymous    public/off         AD   AD      ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
+anonymous    public/on          AD   AD      ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
+anon-jwt     private/off        AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anon-jwt     private/on         AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anon-jwt     authenticated/off  AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anon-jwt     authenticated/on   AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+anon-jwt     public/off         AD   AD      ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
+anon-jwt     public/on          AD   AD      ok       ok   ok     ok     AD            AD         AD           AD           AD       AD          AD       ok       AD          AD    AD
+A-jwt        private/off        ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+A-jwt        private/on         ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+A-jwt        authenticated/off  ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+A-jwt        authenticated/on   ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+A-jwt        public/off         ok   ok      ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+A-jwt        public/on          ok   ok      ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+B-jwt        private/off        AD   AD      AD       AD   AD     AD     AD            AD         AD           AD           AD       AD          AD       AD       AD          AD    AD
+B-jwt        private/on         ok   ok      AD       AD   AD     AD     AD            ok         AD           none         AD       AD          AD       AD       ok          AD    AD
+B-jwt        authenticated/off  ok   ok      ok       ok   ok     AD     ok            AD         AD           AD           ok       AD          AD       ok       AD          AD    AD
+B-jwt        authenticated/on   ok   ok      ok       ok   ok     AD     ok            ok         AD           none         ok       ok          AD       ok       ok          AD    AD
+B-jwt        public/off         ok   ok      ok       ok   ok     ok     ok            AD         AD           AD           ok       AD          AD       ok       AD          AD    AD
+B-jwt        public/on          ok   ok      ok       ok   ok     ok     ok            ok         AD           none         ok       ok          AD       ok       ok          AD    AD
+service-jwt  private/off        ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+service-jwt  private/on         ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+service-jwt  authenticated/off  ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+service-jwt  authenticated/on   ok   ok      ok       ok   ok     AD     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+service-jwt  public/off         ok   ok      ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
+service-jwt  public/on          ok   ok      ok       ok   ok     ok     ok            ok         ok           ok           ok       ok          ok       ok       ok          ok    NE
 `;
 
 const TABLE_LINES = EXPECTED_TABLE.trim().split('\n');
@@ -419,6 +422,10 @@ async function perform(actor: Actor, s: Setup, op: Op, key: string, dest: string
       const r = await files.list('', { limit: 1000 });
       return done(`list() of ${s.bucket}`, r.data?.map((e) => e.name));
     }
+    case 'list-v2': {
+      const r = await files.listV2({ limit: 1000 });
+      return done(`listV2() of ${s.bucket}`, r.data?.objects.map((e) => e.name));
+    }
     case 'download': {
       const r = await files.download(key);
       return done(`download(${at})`, r.data ? await r.data.text() : undefined);
@@ -530,7 +537,8 @@ async function runCell(actor: Actor, s: Setup, op: Op): Promise<Observed> {
   };
 
   switch (op) {
-    case 'list': {
+    case 'list':
+    case 'list-v2': {
       if (!succeeded) break;
       const names = r.data as string[];
       if (!names.includes(SEED.B)) notes.push(`the listing lacks ${SEED.B}`);

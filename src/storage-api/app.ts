@@ -10,6 +10,7 @@ import type { Principal } from '../principals/principal.ts';
 import type { EventFeed } from '../events/feed.ts';
 import { bucketRoutes } from './buckets.ts';
 import { eventRoutes } from './events.ts';
+import { listRoutes } from './list.ts';
 import { objectRoutes } from './objects.ts';
 import { openApiDocument } from './openapi.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
@@ -53,6 +54,7 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
   app.route('/events', eventRoutes(deps.storage, deps.feed));
   // Before objectRoutes, whose POST /* (upload) would take /sign/... as a bucket named "sign".
   app.route('/object', signingRoutes(deps.storage, deps.signedUrls));
+  app.route('/object', listRoutes(deps.storage));
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));

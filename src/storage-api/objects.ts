@@ -1,6 +1,6 @@
 // /storage/v1/object: upload (raw body or storage-js's multipart form),
 // download (as the principal, public, authenticated), HEAD, info, delete,
-// batch delete by paths, listing by folder, copy and move. Signed URLs
+// batch delete by paths, copy and move. Listing is in list.ts; signed URLs
 // (signed-urls.ts) reuse the download and upload here. Objects are the same
 // rows and blobs the S3 protocol serves; the bucket's upload rules hold on both.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,14 +9,11 @@ import busboy from 'busboy';
 import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
-import { requireList } from '../core/access.ts';
-import { isoMillis, listObjects, prefixEnd, type ListedObject } from '../core/list.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { copyObject, type CopyObjectInput, type CopyObjectResult } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
-import type { BucketRow, Storage } from '../core/storage.ts';
-import type { TransactionSql } from '../db/connect.ts';
+import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
@@ -186,22 +183,6 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
   });
 }
 
-/** Postgres text cannot hold NUL: no key contains one. */
-const noNul = (s: z.ZodString) => s.refine((v) => !v.includes('\0'), 'must not contain NUL characters');
-
-export const listBody = z.object({
-  prefix: noNul(z.string()).default(''),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
-  search: noNul(z.string()).default(''),
-  sortBy: z
-    .object({
-      column: z.enum(['name', 'created_at', 'updated_at', 'last_accessed_at']).default('name'),
-      order: z.enum(['asc', 'desc']).default('asc'),
-    })
-    .default({ column: 'name', order: 'asc' }),
-});
-
 /** storage-js's move() and copy(): both within `bucketId` unless `destinationBucket` says otherwise. */
 export const transferBody = z.object({
   bucketId: z.string().min(1),
@@ -345,118 +326,6 @@ export async function receiveUpload(
   return object;
 }
 
-/** A listed file's columns (core's ListedObject plus what /object/list shows). */
-interface ListedFile extends Pick<ListedObject, 'size' | 'etag' | 'modified_ms'>, Pick<ObjectRow, 'id' | 'content_type' | 'cache_control'> {
-  created_ms: number;
-}
-
-/** The extra columns listObjects reads for a file entry; times as epoch ms (to_char costs more than the scan). */
-const FILE_COLUMNS = (sql: TransactionSql) => sql`id, content_type, cache_control, floor(extract(epoch from created_at) * 1000)::int8 as created_ms`;
-
-/**
- * Files and folders of one folder in name (byte) order, as the response's
- * JSON, through core listObjects: one statement per 1,000 entries.
- */
-async function listByName(
-  storage: Storage,
-  bucket: BucketRow,
-  prefix: string,
-  offset: number,
-  limit: number,
-  order: 'asc' | 'desc',
-  principal: Principal,
-): Promise<string> {
-  // Descending needs the whole folder; ascending only the first offset + limit entries.
-  const want = order === 'asc' ? offset + limit : Number.MAX_SAFE_INTEGER;
-  const entries: Array<{ name: string; json: string }> = [];
-  let folders = false;
-  let after = '';
-  for (;;) {
-    const page = await listObjects(storage, {
-      bucket: bucket.name,
-      prefix,
-      delimiter: '/',
-      after,
-      maxKeys: Math.min(1000, want - entries.length),
-      principal,
-      columns: FILE_COLUMNS,
-    });
-    for (const o of page.objects) {
-      const name = o.key.slice(prefix.length);
-      entries.push({ name, json: fileJson(name, o as ListedObject & ListedFile) });
-    }
-    for (const cp of page.commonPrefixes) {
-      const name = cp.slice(prefix.length, -1);
-      entries.push({ name, json: folderJson(name) });
-      folders = true;
-    }
-    if (!page.isTruncated || !page.last || entries.length >= want) break;
-    after = page.last.value;
-  }
-  // The walk goes in key order, where folder "a" (key "a/") follows file "a.txt"; names sort otherwise.
-  if (folders) entries.sort((x, y) => byteOrder(x.name, y.name));
-  if (order === 'desc') entries.reverse();
-  return `[${entries
-    .slice(offset, offset + limit)
-    .map((e) => e.json)
-    .join(',')}]`;
-}
-
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/** One file of /object/list in storage-js's shape, written straight to JSON (a page has up to 1,000). */
-function fileJson(name: string, f: ListedFile): string {
-  const modified = isoMillis(f.modified_ms);
-  return (
-    `{"name":${jsonString(name)},"id":"${f.id}","created_at":"${isoMillis(f.created_ms)}",` +
-    `"updated_at":"${modified}","last_accessed_at":"${modified}","metadata":{"eTag":${JSON.stringify(f.etag)},` +
-    `"size":${f.size},"mimetype":${jsonString(f.content_type)},"cacheControl":${jsonString(f.cache_control)},` +
-    `"lastModified":"${modified}","contentLength":${f.size},"httpStatusCode":200}}`
-  );
-}
-
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-/** JSON.stringify for a string or null, skipping the escaper for the usual plain name. */
-const jsonString = (s: string | null) => (s === null ? 'null' : NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
-
-const folderJson = (name: string) =>
-  JSON.stringify({ name, id: null, created_at: null, updated_at: null, last_accessed_at: null, metadata: null });
-
-/** Any other order, or a search: one statement over the folder's key range. */
-async function listBySql(
-  storage: Storage,
-  bucketId: string,
-  prefix: string,
-  q: z.infer<typeof listBody>,
-  column: string,
-  principal: Principal,
-): Promise<string> {
-  // A key range the (bucket_id, key) index serves: the folder and nothing else.
-  const end = prefix === '' ? undefined : prefixEnd(prefix);
-  const skip = [...prefix].length; // substr counts characters
-  const rows = await readAs(storage.sql, principal, (tx) => tx<Array<{ name: string; folder: boolean } & ListedFile>>`
-      with x as (
-        select o.*, substr(o.key, ${skip + 1}) as rest from storage.objects o
-        where o.bucket_id = ${bucketId} and o.key >= ${prefix}::text collate "C"
-          ${end === undefined ? tx`` : tx`and o.key < ${end}::text collate "C"`}
-          and starts_with(lower(substr(o.key, ${skip + 1})), ${q.search.toLowerCase()})
-      ), entries as (
-        select distinct left(rest, strpos(rest, '/') - 1) as name, true as folder, null::uuid as id,
-          null::timestamptz as created_at, null::timestamptz as updated_at, null::text as etag, null::bigint as size,
-          null::text as content_type, null::text as cache_control
-        from x where strpos(rest, '/') > 0
-        union all
-        select rest, false, id, created_at, updated_at, etag, size, content_type, cache_control
-        from x where strpos(rest, '/') = 0
-      )
-      select name, folder, id, etag, size, content_type, cache_control,
-        floor(extract(epoch from created_at) * 1000)::int8 as created_ms, floor(extract(epoch from updated_at) * 1000)::int8 as modified_ms
-      from entries
-      order by ${tx.unsafe(column === 'name' ? 'name collate "C"' : column)} ${tx.unsafe(q.sortBy.order)} nulls last, name collate "C"
-      offset ${q.offset} limit ${q.limit}`);
-  return `[${rows.map((r) => (r.folder ? folderJson(r.name) : fileJson(r.name, r))).join(',')}]`;
-}
-
 export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
   const app = new Hono<StorageApiEnv>();
   const download = (c: Context<StorageApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
@@ -465,23 +334,6 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<S
     const object = await receiveUpload(c, storage, target, { principal: c.get('principal'), upsert, defaultSizeLimit });
     return c.json(objectJson(target.bucket, object));
   };
-
-  app.post('/list/:bucket', async (c) => {
-    const q = await validBody(c, listBody);
-    const principal = c.get('principal');
-    const bucket = await requireBucket(storage, c.req.param('bucket'));
-    requireList(bucket, principal);
-    // storage-js sends the folder without its trailing slash.
-    const prefix = q.prefix === '' ? '' : q.prefix.replace(/\/+$/, '') + '/';
-    const column = q.sortBy.column === 'last_accessed_at' ? 'updated_at' : q.sortBy.column;
-    // By name, no search: the S3 listing's walk (range scan, skip-scan over
-    // folders) finds the page in the index however big the bucket is.
-    const json =
-      column === 'name' && q.search === ''
-        ? await listByName(storage, bucket, prefix, q.offset, q.limit, q.sortBy.order, principal)
-        : await listBySql(storage, bucket.id, prefix, q, column, principal);
-    return c.body(json, 200, { 'content-type': 'application/json; charset=UTF-8' });
-  });
 
   app.get('/info/*', async (c) => {
     const { bucket, key } = objectTarget(c, 'info/');

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { createBody, updateBody } from './buckets.ts';
 import { eventsQuery } from './events.ts';
-import { listBody, removeBody, transferBody } from './objects.ts';
+import { listBody, listV2Body } from './list.ts';
+import { removeBody, transferBody } from './objects.ts';
 
 /** What a request may carry, as the client writes it (input side of transforms). */
 const schema = (s: z.ZodType) => {
@@ -76,6 +77,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/object/authenticated/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Download as a signed-in principal') },
       '/object/info/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Object metadata') },
       '/object/list/{bucket}': { parameters: pathParams('bucket'), post: op('List a folder', { requestBody: json(listBody) }) },
+      '/object/list-v2/{bucket}': { parameters: pathParams('bucket'), post: op('List by prefix, with a cursor', { requestBody: json(listV2Body) }) },
       '/object/move': { post: op('Move an object', { requestBody: json(transferBody) }) },
       '/object/copy': { post: op('Copy an object', { requestBody: json(transferBody) }) },
       '/object/sign/{bucket}/{path}': {
