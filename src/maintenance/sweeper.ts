@@ -107,18 +107,30 @@ async function sweepTemp(m: Maintainer, graceMs: number, report: SweepReport): P
   }
 }
 
-async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
-  const { blobsDir } = m.blobs.layout;
-  // Directories first, bucket rows second (orphans.ts deletedBuckets).
-  const { bucketIds } = await bucketEntries(blobsDir);
+/**
+ * The bucket directories under `root` (blobs/ or parts/) whose buckets still
+ * exist; the directories of deleted buckets are removed on the way.
+ * Directories are read first, bucket rows second (orphans.ts deletedBuckets).
+ */
+async function liveBuckets(m: Maintainer, root: string, report: SweepReport, stopped: () => boolean): Promise<string[]> {
+  const { bucketIds } = await bucketEntries(root);
   const deleted = new Set(await deletedBuckets(m.sql, bucketIds));
+  const live: string[] = [];
   for (const bucketId of bucketIds) {
-    if (stopped()) return;
-    if (deleted.has(bucketId)) {
+    if (stopped()) break;
+    if (!deleted.has(bucketId)) live.push(bucketId);
+    else {
       await m.blobs.removeBucket(bucketId);
       report.deletedBucketDirs++;
-      continue;
     }
+  }
+  return live;
+}
+
+async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
+  const { blobsDir } = m.blobs.layout;
+  for (const bucketId of await liveBuckets(m, blobsDir, report, stopped)) {
+    if (stopped()) return;
     for await (const pair of pairBlobs(blobTree(blobsDir, bucketId), blobRows(m.sql, bucketId))) {
       if (stopped()) return;
       // Rows without files and stray names are fsck's to report; the sweeper removes only orphans.
@@ -138,15 +150,8 @@ async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepRepor
 
 async function sweepPartFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
   const { partsDir } = m.blobs.layout;
-  const { bucketIds } = await bucketEntries(partsDir);
-  const deleted = new Set(await deletedBuckets(m.sql, bucketIds));
-  for (const bucketId of bucketIds) {
+  for (const bucketId of await liveBuckets(m, partsDir, report, stopped)) {
     if (stopped()) return;
-    if (deleted.has(bucketId)) {
-      await m.blobs.removeBucket(bucketId);
-      report.deletedBucketDirs++;
-      continue;
-    }
     // The tree first, the rows second: a part row commits only after its
     // file is in place, so a file listed here that no row names (read after)
     // is an orphan candidate; removeOrphanParts decides under the upload's lock.

@@ -196,6 +196,9 @@ function decodeCursor(q: ListV2Query): Cursor | undefined {
   return cursor;
 }
 
+/** The folder a prefix lies in ("a/b/ph" → "a/b/"): list-v2's names are relative to it. */
+const folderOf = (prefix: string) => prefix.slice(0, prefix.lastIndexOf('/') + 1);
+
 /** A list-v2 page, with entry names relative to the prefix's folder. */
 interface PageV2 {
   objects: string[];
@@ -208,7 +211,7 @@ interface PageV2 {
  * skipped over in the index, one statement per page.
  */
 async function listV2ByName(storage: Storage, bucket: BucketRow, q: ListV2Query, after: string, principal: Principal): Promise<PageV2> {
-  const base = q.prefix.slice(0, q.prefix.lastIndexOf('/') + 1);
+  const base = folderOf(q.prefix);
   const page = await listObjects(storage, {
     bucket: bucket.name,
     prefix: q.prefix,
@@ -231,7 +234,7 @@ async function listV2ByName(storage: Storage, bucket: BucketRow, q: ListV2Query,
  * the scan; the sort is over that range, so a huge prefix costs a sort.
  */
 async function listV2BySql(storage: Storage, bucket: BucketRow, q: ListV2Query, cursor: Cursor | undefined, principal: Principal): Promise<PageV2> {
-  const base = q.prefix.slice(0, q.prefix.lastIndexOf('/') + 1);
+  const base = folderOf(q.prefix);
   const end = q.prefix === '' ? undefined : prefixEnd(q.prefix);
   const desc = q.sortBy.order === 'desc';
   const column = q.sortBy.column;
