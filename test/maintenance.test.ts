@@ -197,8 +197,11 @@ describe('the orphan sweeper', () => {
     const ROUNDS = 40;
     /** key → the bodies it may hold now (one after an acknowledged write; more after a failed one). */
     const expected = new Map<string, Set<Buffer | null>>();
+    let puts = 0;
     let acknowledged = 0;
     let failed = 0;
+    const failures = new Map<string, number>();
+    const logFrom = server.log().length;
     let sweeping = true;
     let sweeps = 0;
     const sweeper = (async () => {
@@ -219,12 +222,15 @@ describe('the orphan sweeper', () => {
           }
           const body = contents[(w + r) % contents.length];
           const res = await s3.send({ method: 'PUT', path: `/${bucket}/${key}`, body });
+          puts++;
           if (res.status === 200) {
             acknowledged++;
             expected.set(key, new Set([body]));
           } else {
             // A sweep took the upload's temp file (grace 0): the upload fails, nothing changes.
             failed++;
+            const code = `${res.status} ${xmlValue(res.body.toString(), 'Code')}`;
+            failures.set(code, (failures.get(code) ?? 0) + 1);
             expected.set(key, new Set([...before, body]));
           }
         }
@@ -232,9 +238,25 @@ describe('the orphan sweeper', () => {
     );
     sweeping = false;
     await sweeper;
-    t.diagnostic(`${acknowledged} uploads acknowledged, ${failed} failed, ${sweeps} sweeps alongside`);
+    t.diagnostic(`${acknowledged} of ${puts} uploads acknowledged, ${sweeps} sweeps alongside; failed: ${JSON.stringify(Object.fromEntries(failures))}`);
     assert.ok(sweeps >= 5, `sweeps ran alongside (${sweeps})`);
-    assert.ok(acknowledged > (WORKERS * ROUNDS) / 2, `most uploads succeed (${acknowledged} acknowledged, ${failed} failed)`);
+    // How many uploads lose their temp file to a grace-0 sweep depends on the
+    // machine's timing (7% to 50% seen); the race needs enough successes to
+    // be exercised, and the check below is what must hold for all of them.
+    // Every failure is that, and nothing else: the staged file gone at link().
+    const loggedErrors = () =>
+      server
+        .log()
+        .slice(logFrom)
+        .split('\n')
+        .filter((l) => l.startsWith('{') && JSON.parse(l).level >= 50)
+        .map((l) => JSON.parse(l).err as { code: string; syscall: string; path: string });
+    // The log reaches us through a pipe, possibly a moment after the response.
+    for (let i = 0; i < 50 && loggedErrors().length < failed; i++) await new Promise((r) => setTimeout(r, 20));
+    const errors = loggedErrors();
+    assert.equal(errors.length, failed, 'one logged error per failed upload');
+    for (const e of errors) assert.deepEqual([e.code, e.syscall, path.dirname(e.path)], ['ENOENT', 'link', path.join(server.dataDir, 'tmp')]);
+    assert.ok(acknowledged >= puts / 6, `enough uploads succeed to exercise the race (${acknowledged} of ${puts})`);
     for (const [key, allowed] of expected) {
       const res = await s3.send({ method: 'GET', path: `/${bucket}/${key}` });
       if (allowed.size === 1 && [...allowed][0] !== null) {
