@@ -30,4 +30,13 @@ describe('xml', () => {
     assert.throws(() => parseXml(bomb), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML');
     assert.throws(() => parseXml('<a><b></a>'), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML');
   });
+
+  it('refuses "<!" markup other than comments and CDATA, which the parser would nest elements under', () => {
+    // Found by fuzz/xml.fuzz.ts: the parser took "<!!ENTITYPUT</AllowedMethod" for an element name.
+    const stray = '<CORSConfiguration><CORSRule><AllowedMethod><!!ENTITYPUT</AllowedMethod></CORSRule><CORSRule/></CORSConfiguration>';
+    for (const doc of [stray, '<a><!ELEMENT a ANY></a>', '<a><! x></a>']) {
+      assert.throws(() => parseXml(doc), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML', doc);
+    }
+    assert.deepEqual(parseXml('<a><!-- note --><b><![CDATA[x<y]]></b></a>'), { a: { b: 'x<y' } });
+  });
 });

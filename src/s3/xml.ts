@@ -167,6 +167,10 @@ export function xmlText(body: Buffer): string {
 
 export function parseXml(text: string, opts: { keepWhitespace?: boolean } = {}): Record<string, unknown> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML', 'DOCTYPE and entity declarations are not allowed.');
+  // Outside a DTD, "<!" opens a comment or a CDATA section and nothing else;
+  // the parser reads other "<!..." as an element and nests what follows in
+  // it (fuzzing found a CORS rule list turned into an object that way).
+  if (/<!(?!--|\[CDATA\[)/.test(text)) throw new S3Error('MalformedXML', 'Markup declarations are not allowed.');
   try {
     return (opts.keepWhitespace ? verbatimParser : parser).parse(text, true) as Record<string, unknown>;
   } catch {

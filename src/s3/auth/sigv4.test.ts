@@ -761,6 +761,19 @@ describe('failures map to the S3 error codes', () => {
     assert.equal((await rejection(setQuery(good, 'X-Amz-Date', '20240101'))).code, 'AuthorizationQueryParametersError');
     assert.equal((await rejection(setQuery(good, 'X-Amz-Expires', '3600'))).code, 'SignatureDoesNotMatch', 'X-Amz-Expires is signed');
   });
+
+  test('a header named twice in SignedHeaders is malformed, not copied into the canonical request again', async () => {
+    // Found by fuzz/sigv4.fuzz.ts: a 56 KB request whose SignedHeaders repeated
+    // a long header made a 6.5 MB canonical request and a 20 MB error body.
+    const header = await headerSigned({ headers: { 'x-amz-meta-long': 'v'.repeat(8000) } });
+    const auth = String(header.headers.authorization);
+    const repeated = auth.replace(/SignedHeaders=([^,]+)/, (_, list: string) => `SignedHeaders=${list}${';x-amz-meta-long'.repeat(1000)}`);
+    const err = await rejection(withHeaders(header, { authorization: repeated }));
+    assert.equal(err.code, 'AuthorizationHeaderMalformed');
+    assert.equal(err.message, 'The authorization header is malformed; SignedHeaders is empty or mal-formed.');
+    const query = await rejection(setQuery(await querySigned(), 'X-Amz-SignedHeaders', 'host;host'));
+    assert.equal(query.code, 'AuthorizationQueryParametersError');
+  });
 });
 
 // ---------------------------------------------------------------------------

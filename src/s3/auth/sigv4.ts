@@ -349,7 +349,11 @@ function parseCredential(value: string, flavour: Flavour, amzDate: string, regio
 
 function parseSignedHeaders(value: string, flavour: Flavour): string[] {
   const names = value.split(';').map((h) => h.trim().toLowerCase());
-  if (value === '' || names.some((h) => h === '')) {
+  // A name listed twice is no signer's output, and each repetition would
+  // copy the header's value into the canonical request again: a 16 KiB
+  // request line and header block could make tens of megabytes of it (and
+  // of the SignatureDoesNotMatch body that echoes it). Fuzzing found this.
+  if (value === '' || names.some((h) => h === '') || new Set(names).size !== names.length) {
     throw flavour === 'header'
       ? new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; SignedHeaders is empty or mal-formed.')
       : new S3Error('AuthorizationQueryParametersError', 'X-Amz-SignedHeaders is empty or mal-formed.');

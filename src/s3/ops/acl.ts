@@ -52,7 +52,9 @@ export function grantsFromXml(body: Record<string, unknown> | undefined): Array<
     if (v !== undefined && typeof v !== 'string') throw new S3Error('MalformedACLError');
     return v;
   };
-  return ((list as { Grant?: unknown[] }).Grant ?? []).map((g) => {
+  const grants = (list as { Grant?: unknown }).Grant ?? [];
+  if (!Array.isArray(grants)) throw new S3Error('MalformedACLError');
+  return grants.map((g) => {
     if (g === null || typeof g !== 'object') throw new S3Error('MalformedACLError');
     const { Grantee, Permission } = g as { Grantee?: unknown; Permission?: unknown };
     if (Grantee !== undefined && (Grantee === null || typeof Grantee !== 'object')) throw new S3Error('MalformedACLError');

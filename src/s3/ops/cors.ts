@@ -20,9 +20,11 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefine
 
 /** The rules of a parsed `<CORSConfiguration>` document (validated later by core/cors.ts). */
 export function corsRulesFromXml(doc: Record<string, unknown> | undefined): CorsRule[] {
-  const config = doc?.CORSConfiguration as { CORSRule?: unknown[] } | undefined;
+  const config = doc?.CORSConfiguration as { CORSRule?: unknown } | undefined;
   if (!config || typeof config !== 'object') throw new S3Error('MalformedXML');
-  return (config.CORSRule ?? []).map((rule) => {
+  const rules = config.CORSRule ?? [];
+  if (!Array.isArray(rules)) throw new S3Error('MalformedXML');
+  return rules.map((rule) => {
     if (rule === null || typeof rule !== 'object') throw new S3Error('MalformedXML');
     const r = rule as Record<string, unknown>;
     return {
