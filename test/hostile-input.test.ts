@@ -334,6 +334,38 @@ describe('bodies that disagree with Content-Length', () => {
     assert.ok(!/^HTTP\/1\.1 100/.test(o.rest.toString()), 'a 100 Continue was sent');
   });
 
+  it('a client that sends its whole body before reading still gets the refusal (lingering close), then the connection closes', async () => {
+    // Without Expect, a refused upload is answered before its body is read.
+    // Closing then, with the body still arriving, resets the connection, and
+    // a client that reads only after writing (as many simple ones do) got
+    // EPIPE and no answer at all. The server now half-closes and discards the
+    // rest of the body first.
+    const BODY = 16 * 1024 * 1024;
+    const naive = async (method: string, target: string, headers: Record<string, string>) => {
+      const conn = new RawConnection(base);
+      await conn.connected;
+      conn.socket.pause();
+      await conn.write(requestHead(method, target, { host: base.host, 'content-length': BODY, ...headers }));
+      const chunk = Buffer.alloc(256 * 1024, 0x61);
+      for (let sent = 0; sent < BODY && !conn.socket.destroyed; sent += chunk.length) await conn.write(chunk);
+      conn.socket.resume();
+      const o = await conn.outcome(10_000);
+      const closed = await conn.closed(5_000);
+      conn.destroy();
+      return { response: o.response, closed: closed.closed };
+    };
+    const anonymous = await naive('PUT', `/${BUCKET}/${REFUSED}naive`, {});
+    assertS3Error(anonymous.response, 403, 'AccessDenied', 'anonymous PUT, body sent whole');
+    assert.ok(anonymous.closed, 'connection closed after the refusal');
+    const missing = await naive('PUT', `/no-such-bucket-here/${REFUSED}naive`, {});
+    assertS3Error(missing.response, 404, 'NoSuchBucket', 'PUT into a missing bucket, body sent whole');
+    const native = await naive('POST', `/storage/v1/object/${BUCKET}/${REFUSED}naive`, { 'content-type': 'text/plain' });
+    assert.ok(native.response, '/storage/v1 anonymous upload: no answer');
+    assert.equal(native.response.headers['content-type']?.split(';')[0], 'application/json');
+    assert.ok(native.response.status >= 400 && native.response.status < 500, `/storage/v1: ${native.response.status}`);
+    assert.ok(native.closed, '/storage/v1: connection closed after the refusal');
+  });
+
   it('the server is unharmed', assertUnharmed);
 });
 

@@ -32,6 +32,7 @@ import { putObjectOp } from './ops/put.ts';
 import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from './ops/tagging.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
+import { closeAfterResponse } from '../http/lingering-close.ts';
 
 const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListBuckets: listBucketsOp,
@@ -195,8 +196,8 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
   }
   res.setHeader('content-type', 'application/xml');
   // A body we never read would otherwise be drained (possibly gigabytes) to
-  // keep the connection alive: close it instead.
-  if (!req.complete) res.setHeader('connection', 'close');
+  // keep the connection alive: close it instead, lingering so the answer arrives.
+  if (!req.complete) closeAfterResponse(req, res);
   const payload = req.method === 'HEAD' ? undefined : body;
   res.setHeader('content-length', payload ? Buffer.byteLength(payload) : 0);
   res.writeHead(error.status);

@@ -4,6 +4,7 @@
 // JSON { statusCode, error, message } with stable codes (errors.ts).
 import type http from 'node:http';
 import { Hono } from 'hono';
+import { closeAfterResponse } from '../http/lingering-close.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { Principal } from '../principals/principal.ts';
@@ -59,8 +60,8 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
-    // A body we never read (a refused upload) would otherwise be drained to keep the connection: close it.
-    if (!c.env.incoming.complete) c.header('connection', 'close');
+    // A body we never read (a refused upload) would otherwise be drained to keep the connection: close it, lingering.
+    if (!c.env.incoming.complete) closeAfterResponse(c.env.incoming, { setHeader: (name, value) => c.header(name, value) });
     return apiErrorResponse(c, err, deps.storage.log);
   });
   return app;

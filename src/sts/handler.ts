@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
+import { closeAfterResponse } from '../http/lingering-close.ts';
 import { JwtError, type JwtVerifier } from '../principals/jwt.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { StsCredentials } from '../principals/sts.ts';
@@ -255,7 +256,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requ
     error = new StsError('InternalFailure', 'The request processing has failed because of an unknown error.');
   }
   // The rest of an oversized body is not read: close rather than drain it.
-  if (error instanceof BodyTooLarge) res.setHeader('connection', 'close');
+  if (error instanceof BodyTooLarge) closeAfterResponse(req, res);
   const status = STS_ERRORS[error.code];
   const xml = stsXml('ErrorResponse', {
     Error: { Type: status < 500 ? 'Sender' : 'Receiver', Code: error.code, Message: error.message },
