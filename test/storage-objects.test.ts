@@ -185,6 +185,17 @@ describe('/storage/v1/object with storage-js', () => {
     const part = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: { ...auth, range: 'bytes=0-7' } });
     assert.equal(part.status, 206);
     assert.equal(await part.text(), '<script>');
+    const past = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: { ...auth, range: 'bytes=1000-' } });
+    assert.equal(past.status, 416);
+    assert.equal(((await past.json()) as { error: string }).error, 'INVALID_RANGE');
+    // An empty object ignores Range, as on S3: 200 and no body, not "bytes 0--1/0".
+    assert.equal((await asA.from('docs').upload('empty.txt', Buffer.alloc(0), { contentType: 'text/plain' })).error, null);
+    for (const range of ['bytes=-5', 'bytes=0-']) {
+      const empty = await fetch(`${srv.url}/storage/v1/object/docs/empty.txt`, { headers: { ...auth, range } });
+      assert.equal(empty.status, 200, range);
+      assert.equal(empty.headers.get('content-range'), null, range);
+      assert.equal(await empty.text(), '');
+    }
     const etag = html.headers.get('etag')!;
     const cached = await fetch(`${srv.url}/storage/v1/object/docs/page.html`, { headers: { ...auth, 'if-none-match': etag } });
     assert.equal(cached.status, 304);

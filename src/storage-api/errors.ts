@@ -51,6 +51,7 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   PreconditionFailed: [409, 'DUPLICATE'],
   KeyTooLongError: [400, 'INVALID_KEY'],
   IncompleteBody: [400, 'INCOMPLETE_BODY'],
+  InvalidRange: [416, 'INVALID_RANGE'],
   InternalError: [500, 'INTERNAL_ERROR'],
   ObjectQuarantined: [403, 'FILE_QUARANTINED'],
   ObjectNotScanned: [403, 'FILE_NOT_SCANNED'],

@@ -23,6 +23,10 @@ describe('parseRange', () => {
     assert.equal(parseRange('bytes=-', 10), undefined);
   });
 
+  it('ignores any range on an empty object, which is sent whole (a suffix range once made "bytes 0--1/0")', () => {
+    for (const header of ['bytes=-5', 'bytes=0-', 'bytes=0-0', 'bytes=3-', 'bytes=-0']) assert.equal(parseRange(header, 0), undefined, header);
+  });
+
   it('answers InvalidRange for a range starting past the end', () => {
     assert.throws(() => parseRange('bytes=1000-', 1000), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRange' && e.status === 416);
     assert.throws(() => parseRange('bytes=-0', 1000), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRange');

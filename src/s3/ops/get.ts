@@ -21,10 +21,11 @@ export interface ByteRange {
 /**
  * One byte range per RFC 9110 §14.1.2. S3 serves a single range; a header it
  * cannot parse, or one with several ranges, is ignored (the whole object is
- * sent), while a well-formed range that starts past the end is 416.
+ * sent), while a well-formed range that starts past the end is 416. An empty
+ * object has no byte to range over: S3 ignores Range on it and sends it whole.
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
-  if (!header) return undefined;
+  if (!header || size === 0) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
@@ -186,8 +187,7 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   if (notModified(ctx, object)) {
     return { status: 304, headers: { etag: object.etag, 'last-modified': object.updated_at.toUTCString() }, withBody: false };
   }
-  // S3 ignores Range on an empty object and sends it whole.
-  const range = part ? part.range : object.size > 0 ? parseRange(ctx.req.headers.range, object.size) : undefined;
+  const range = part ? part.range : parseRange(ctx.req.headers.range, object.size);
   const headers = objectHeaders(ctx, object, !range);
   if (part?.partsCount !== undefined) headers['x-amz-mp-parts-count'] = part.partsCount;
   applyResponseOverrides(ctx, headers);
