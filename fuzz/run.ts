@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { FUZZ_DIR } from './harness.ts';
 
-const TARGETS = ['chunked', 'sigv4', 'xml'];
+const TARGETS = ['chunked', 'sigv4', 'xml', 'headers'];
 const seconds = Number(process.env.FUZZ_SECONDS ?? 25);
 const HEAP_MB = 512;
 const targets = process.argv.slice(2).length ? process.argv.slice(2) : TARGETS;
