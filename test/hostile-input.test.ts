@@ -26,6 +26,7 @@ import { SignJWT } from 'jose';
 import postgres from 'postgres';
 import { chunkedBody, chunkSigningOf, serialize, split, type ChunkedBody } from './support/aws-chunked.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
+import { signPostPolicy } from './support/post-policy.ts';
 import { presign } from './support/principals.ts';
 import { RawConnection, rawRequest, requestHead, type RawOutcome } from './support/raw-http.ts';
 import { errorCode, xmlValues } from './support/s3-xml.ts';
@@ -1130,6 +1131,59 @@ describe('slow clients (slowloris)', () => {
     const closed = c.isClosed;
     c.destroy();
     assert.ok(closed, `a 1 byte/s body was still being accepted after ${bound} ms`);
+  });
+
+  it('the server is unharmed', assertUnharmed);
+});
+
+// ---------------------------------------------------------------- forms
+
+// Found after the suite was written, by a probe of malformed forms: a form cut
+// off inside a part failed busboy's stream for that part, nobody listened,
+// and the process died. On S3 POST Object that needed no credentials.
+describe('multipart forms cut off', () => {
+  const B = 'cutboundary';
+  const part = (name: string, value: string, filename?: string) =>
+    `--${B}\r\nContent-Disposition: form-data; name="${name}"${filename === undefined ? '' : `; filename="${filename}"`}\r\n` +
+    `${filename === undefined ? '' : 'Content-Type: text/plain\r\n'}\r\n${value}\r\n`;
+  const post = (target: string, form: string, headers: Record<string, string> = {}) => {
+    const body = Buffer.from(form, 'latin1');
+    const head = requestHead('POST', target, { host: base.host, 'content-type': `multipart/form-data; boundary=${B}`, 'content-length': body.length, ...headers });
+    return rawRequest(base, Buffer.concat([Buffer.from(head), body]));
+  };
+  const CUTS: Array<[string, (file: string) => string]> = [
+    ['no closing boundary', (file) => file],
+    ['cut inside the file', (file) => file.slice(0, -4)],
+    ['cut inside a part header', () => `--${B}\r\nContent-Disposition: form-da`],
+  ];
+
+  it('/storage/v1 upload: 400 INVALID_REQUEST, nothing stored', async () => {
+    for (const [what, cut] of CUTS) {
+      const o = await post(`/storage/v1/object/${BUCKET}/${REFUSED}form-cut`, cut(part('', 'hello', 'f.txt')), { authorization: `Bearer ${serviceJwt}` });
+      assert.ok(o.response, `${what}: no answer`);
+      assertJsonError(o.response, 400, 'INVALID_REQUEST', what);
+    }
+  });
+
+  it('S3 POST Object, anonymous, cut in a part it skips or in a header: 400 MalformedPOSTRequest', async () => {
+    const key = part('key', `${REFUSED}post-cut`);
+    for (const [what, cut] of CUTS) {
+      const o = await post(`/${BUCKET}`, key + cut(part('other', 'zz', 'o.txt')));
+      assertS3Error(o.response, 400, 'MalformedPOSTRequest', what);
+    }
+  });
+
+  it('S3 POST Object, signed, cut inside the file: 400 MalformedPOSTRequest, nothing stored', async () => {
+    const signed = signPostPolicy({
+      accessKeyId: srv.accessKeyId,
+      secretAccessKey: srv.secretAccessKey,
+      conditions: [{ bucket: BUCKET }, ['starts-with', '$key', REFUSED]],
+    });
+    const fields = part('key', `${REFUSED}post-cut-signed`) + Object.entries(signed).map(([k, v]) => part(k, v)).join('');
+    for (const [what, cut] of CUTS.slice(0, 2)) {
+      const o = await post(`/${BUCKET}`, fields + cut(part('file', 'x'.repeat(4096), 'f.txt')));
+      assertS3Error(o.response, 400, 'MalformedPOSTRequest', what);
+    }
   });
 
   it('the server is unharmed', assertUnharmed);

@@ -158,6 +158,13 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
       const body = new PassThrough();
       file.pipe(body);
       file.on('limit', () => body.destroy(new StorageApiError(400, 'INVALID_REQUEST', 'form limit exceeded')));
+      // A form cut off inside the file part fails the part's stream (pipe()
+      // does not pass errors on): unheard, that error took the process down.
+      file.on('error', (err) => body.destroy(new StorageApiError(400, 'INVALID_REQUEST', `multipart/form-data: ${err.message}`)));
+      // The upload's pipeline reports that error (a destroyed stream keeps it);
+      // until the pipeline is attached, or if the upload is refused first, this
+      // keeps it from being uncaught.
+      body.on('error', () => {});
       // (A throw in this listener would be uncaught: a refused field rejects.)
       try {
         resolve({

@@ -103,6 +103,10 @@ export const postObjectOp: S3Operation = async (ctx) => {
       fields.set(lower, value);
     });
     bb.on('file', (name, stream, info) => {
+      // A form cut off inside a part fails that part's stream too: without a
+      // listener the error is uncaught and takes the process down (an
+      // anonymous request could). Registered first, so the answer is this.
+      stream.on('error', () => fail(new S3Error('MalformedPOSTRequest')));
       if (started || failed || name.toLowerCase() !== 'file') {
         stream.resume();
         return;
