@@ -174,6 +174,10 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
 
   const body = new LengthRange(range.minLength, range.maxLength);
   file.on('error', (err) => body.destroy(err));
+  // putObject's ingest reads that error from the destroyed stream; a form cut
+  // off before ingest listens (the bucket and key still being checked) must
+  // not be an 'error' event nobody hears.
+  body.on('error', () => {});
   file.pipe(body);
   const { object } = await putObject(ctx.storage, {
     bucket,
