@@ -1173,6 +1173,20 @@ describe('multipart forms cut off', () => {
     }
   });
 
+  it('a part without a name (Content-Disposition: form-data;): S3 POST Object answers 400, /storage/v1 a 400 or a stored file', async () => {
+    // Found by a live fuzzing probe: busboy reports such a part with an
+    // undefined name, and reading it as a string threw inside the listener.
+    const nameless = (filename?: string) =>
+      `--${B}\r\nContent-Disposition: form-data${filename === undefined ? '' : `; filename="${filename}"`}\r\n\r\nvalue\r\n`;
+    const field = await post(`/${BUCKET}`, part('key', `${REFUSED}nameless`) + nameless() + part('file', 'x', 'f.txt') + `--${B}--\r\n`);
+    assertS3Error(field.response, 400, 'MalformedPOSTRequest', 'a nameless field');
+    // A nameless file is not the part named "file": the form has none.
+    const file = await post(`/${BUCKET}`, part('key', `${REFUSED}nameless`) + nameless('f.txt') + `--${B}--\r\n`);
+    assertS3Error(file.response, 400, 'InvalidArgument', 'a nameless file');
+    const o = await post(`/storage/v1/object/${BUCKET}/open/nameless`, nameless() + part('', 'hello', 'f.txt') + `--${B}--\r\n`, { authorization: `Bearer ${serviceJwt}` });
+    assert.ok(o.response && (o.response.status === 200 || o.response.status === 400), `/storage/v1: ${o.response?.status}`);
+  });
+
   it('S3 POST Object, signed, cut inside the file: 400 MalformedPOSTRequest, nothing stored', async () => {
     const signed = signPostPolicy({
       accessKeyId: srv.accessKeyId,

@@ -90,6 +90,11 @@ export const postObjectOp: S3Operation = async (ctx) => {
     };
     bb.on('field', (name, value, info) => {
       if (started || failed) return;
+      // A part whose Content-Disposition has no name arrives without one (busboy's types say otherwise).
+      if (typeof name !== 'string') {
+        fail(new S3Error('MalformedPOSTRequest'));
+        return;
+      }
       preData += Buffer.byteLength(name) + Buffer.byteLength(value);
       if (info.valueTruncated || preData > MAX_PRE_DATA) {
         fail(new S3Error('MaxPostPreDataLengthExceededError', undefined, { MaxPostPreDataLength: String(MAX_PRE_DATA) }));
@@ -107,7 +112,7 @@ export const postObjectOp: S3Operation = async (ctx) => {
       // listener the error is uncaught and takes the process down (an
       // anonymous request could). Registered first, so the answer is this.
       stream.on('error', () => fail(new S3Error('MalformedPOSTRequest')));
-      if (started || failed || name.toLowerCase() !== 'file') {
+      if (started || failed || typeof name !== 'string' || name.toLowerCase() !== 'file') {
         stream.resume();
         return;
       }
