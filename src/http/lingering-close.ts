@@ -30,11 +30,14 @@ function lingerOnClose(req: IncomingMessage): void {
   socket.destroySoon = () => {
     // FIN after the answer: the client may read it while its writes still arrive.
     socket.end();
+    // As Node's own destroySoon(): only once the answer has left Node's buffers.
     const close = () => {
       clearTimeout(timer);
-      socket.destroy();
+      if (socket.writableFinished) socket.destroy();
+      else socket.once('finish', () => socket.destroy());
     };
-    const timer = setTimeout(close, LINGER_MS);
+    // Time is up: close regardless (a client that reads nothing may never let the answer out).
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     // Node's parser discards the body (the request was dumped); resume in
     // case a handler paused it halfway, so the client's writes never stall.
