@@ -68,7 +68,7 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
       return new Response(null, { status: 499 });
     }
     // A body we never read (a refused upload) would otherwise be drained to keep the connection: close it, lingering.
-    if (!c.env.incoming.complete) closeAfterResponse(c.env.incoming, { setHeader: (name, value) => c.header(name, value) });
+    if (!req.complete) closeAfterResponse(req, { setHeader: (name, value) => c.header(name, value) });
     return apiErrorResponse(c, err, deps.storage.log);
   });
   return app;
