@@ -881,6 +881,16 @@ describe('/storage/v1 JSON bodies', () => {
     assertJsonError(list, 400, 'INVALID_REQUEST', 'list with bad bounds');
   });
 
+  // Each took minutes of CPU before the regexes reading them were made linear
+  // (src/regex-safety.test.ts now checks every regex); the time limit fails it.
+  it('strings built to make a regex backtrack (1 MB of spaces, of slashes): answered, not minutes of CPU', { timeout: 30_000 }, async () => {
+    const size = JSON.stringify({ name: 'hostile-json-size', file_size_limit: `1${' '.repeat(1_000_000)}x` });
+    assertJsonError(await storageApi('POST', '/bucket', size), 400, 'INVALID_REQUEST', 'size with 1 MB of spaces');
+    const list = await storageApi('POST', `/object/list/${BUCKET}`, JSON.stringify({ prefix: `${'/'.repeat(1_000_000)}x` }));
+    assert.equal(list.status, 200, text(list));
+    assert.deepEqual(JSON.parse(text(list)), []);
+  });
+
   it('__proto__ and constructor keys set nothing: the bucket is created private', async () => {
     const res = await storageApi('POST', '/bucket', '{"name":"hostile-proto","__proto__":{"public":true,"policy":"public"},"constructor":{"prototype":{"public":true}}}');
     assert.equal(res.status, 200, text(res));

@@ -153,7 +153,7 @@ function headerString(v: string | string[] | undefined): string | undefined {
  */
 function trailerAlgorithms(value: string | undefined): ChecksumAlgorithm[] {
   if (value === undefined) return [];
-  const list = value.trim().replace(/,+$/, '');
+  const list = value.trim().replace(/(?<!,),+$/, ''); // (?<!,): linear on a long run of commas
   if (list === '') return [];
   return list.split(',').map((item) => {
     const name = item.trim().toLowerCase();

@@ -277,7 +277,9 @@ export function listRoutes(storage: Storage): Hono<StorageApiEnv> {
     const bucket = await requireBucket(storage, c.req.param('bucket'));
     requireList(bucket, principal);
     // storage-js sends the folder without its trailing slash.
-    const prefix = q.prefix === '' ? '' : q.prefix.replace(/\/+$/, '') + '/';
+    // (?<!\/): a match starts only where a run of slashes starts; plain
+    // /\/+$/ rescans each run from every slash in it, quadratic in its length.
+    const prefix = q.prefix === '' ? '' : q.prefix.replace(/(?<!\/)\/+$/, '') + '/';
     const column = q.sortBy.column === 'last_accessed_at' ? 'updated_at' : q.sortBy.column;
     // By name, no search: the S3 listing's walk (range scan, skip-scan over
     // folders) finds the page in the index however big the bucket is.

@@ -220,12 +220,13 @@ function headerBytes(v: string): string {
  * Canonical header value: each value trimmed and its runs of spaces collapsed
  * ("Trimall"), repeated headers joined with ','. Only ASCII space and tab count as
  * whitespace: the value is raw bytes here, and a UTF-8 sequence may hold
- * 0xA0. (Node itself joins most repeated headers with ', '; a header sent
+ * 0xA0. The lookbehind keeps the trailing trim linear on a long run of spaces.
+ * (Node itself joins most repeated headers with ', '; a header sent
  * twice therefore verifies only if the client joined the same way.)
  */
 function canonicalHeaderValue(v: string | string[] | undefined): string {
   const values = v === undefined ? [''] : Array.isArray(v) ? v : [v];
-  return values.map((one) => headerBytes(one).replace(/^[ \t]+|[ \t]+$/g, '').replace(/[ \t]+/g, ' ')).join(',');
+  return values.map((one) => headerBytes(one).replace(/^[ \t]+|(?<![ \t])[ \t]+$/g, '').replace(/[ \t]+/g, ' ')).join(',');
 }
 
 export interface CanonicalRequestParts {
