@@ -4,11 +4,16 @@
 // and XML parsing, the core and Postgres. Templates are valid requests
 // (a service-role JWT, so mutated bodies stay authenticated); each is sent
 // with 1-3 mutations of its target, a header or the body, and one in four is
-// cut off mid-request. Invariants: the server stays up, answers nothing
-// 5xx but 501 (NotImplemented), logs no error, and leaves no temp file.
+// cut off mid-request; one mutation in five blows a few characters up into
+// tens of thousands, to catch parsing that is quadratic in its input.
+// Invariants: the server stays up, answers nothing 5xx but 501
+// (NotImplemented), logs no error, leaves no temp file, and its event loop
+// never stalls: a canary asks /health/live throughout, and no answer may
+// take over LIVE_LIMIT_MS.
 // FUZZ_SEED replays a run; FUZZ_REQUESTS sets its length (default 3000).
 // Found on its first runs: two ways for one anonymous request to end the
-// process (multipart forms; see docs/hostile-input.md).
+// process (multipart forms), and a form upload whose client went away
+// holding its temp file open for good (see docs/hostile-input.md).
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -69,8 +74,9 @@ const rnd = (n: number) => {
 const JUNK = ['\0', '\r\n', '%', '%00', '&', '=', '"', '<', '>', '{', '}', '[', ']', '\\', '..', '/', '\xff', ' ', ',', ';', '-1', '99999999999999999999', 'NaN'];
 function mutate(s: string): string {
   if (!s) return s;
-  const k = rnd(4);
+  const k = rnd(5);
   const at = rnd(s.length + 1);
+  if (k === 4) return s.slice(0, at) + (rnd(2) ? JUNK[rnd(JUNK.length)] : s.slice(at, at + 1 + rnd(4))).repeat(2_000 + rnd(200_000)) + s.slice(at);
   if (k === 0) return s.slice(0, at) + JUNK[rnd(JUNK.length)] + s.slice(at);
   if (k === 1) return s.slice(0, at) + s.slice(at + 1 + rnd(8));
   if (k === 2) return s.slice(0, at) + String.fromCharCode(rnd(256)) + s.slice(at + 1);
@@ -109,12 +115,28 @@ function send(bytes: Buffer, cutAt?: number): Promise<string> {
   });
 }
 const N = Number(process.env.FUZZ_REQUESTS ?? 3000);
+// A stalled event loop (super-linear work on one request) delays every other
+// client; the canary measures it from outside, whatever the request was.
+const LIVE_LIMIT_MS = 1000;
+let slowest = { ms: 0, after: '' };
+let lastSent = '';
+let fuzzing = true;
+const canary = (async () => {
+  while (fuzzing) {
+    const t0 = performance.now();
+    await fetch(`${srv.url}/health/live`).then((r) => r.arrayBuffer(), () => undefined);
+    const ms = performance.now() - t0;
+    if (ms > slowest.ms) slowest = { ms, after: lastSent };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+})();
 const failures: string[] = [];
 const statuses = new Map<string, number>();
 const started = Date.now();
 for (let i = 0; i < N; i++) {
   const t = templates[rnd(templates.length)];
   const { bytes, cutAt } = build(t);
+  lastSent = JSON.stringify(bytes.toString('latin1').slice(0, 400));
   const st = await send(bytes, cutAt);
   statuses.set(st, (statuses.get(st) ?? 0) + 1);
   if (st.startsWith('5') && st !== '501') failures.push(`${st} for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`);
@@ -127,12 +149,18 @@ for (let i = 0; i < N; i++) {
     }
   }
 }
-console.log(`${N} requests in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+fuzzing = false;
+await canary;
+console.log(`${N} requests in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; slowest /health/live ${slowest.ms.toFixed(0)} ms`);
+if (slowest.ms > LIVE_LIMIT_MS) failures.push(`/health/live took ${slowest.ms.toFixed(0)} ms (limit ${LIVE_LIMIT_MS}); the request in flight: ${slowest.after}`);
 for (const e of srv.log().split('\n').filter((l) => l.includes('"level":50'))) failures.push(`logged: ${e.slice(0, 700)}`);
 await new Promise((r) => setTimeout(r, 500));
 const temp = readdirSync(path.join(srv.dataDir, 'tmp')).length;
-if (temp > 0) failures.push(`${temp} temp files left`);
+if (temp > 0) {
+  await new Promise((r) => setTimeout(r, 5000));
+  failures.push(`${temp} temp files left; 5 s later ${readdirSync(path.join(srv.dataDir, 'tmp')).join(', ')}`);
+}
 await srv.stop();
 for (const f of failures.slice(0, 10)) console.error(`✖ ${f}`);
-console.log(failures.length ? `✖ live: ${failures.length} failures` : '✔ live: up throughout, no 5xx but 501, no error logged, no temp file left');
+console.log(failures.length ? `✖ live: ${failures.length} failures` : '✔ live: up throughout, no 5xx but 501, no error logged, no temp file left, no stall');
 process.exit(failures.length ? 1 : 0);

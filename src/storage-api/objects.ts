@@ -15,6 +15,7 @@ import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
+import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
 import { isS3Error } from '../s3/errors.ts';
@@ -186,7 +187,7 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
     bb.on('close', () => {
       if (!found) reject(new StorageApiError(400, 'INVALID_REQUEST', 'The form has no file.'));
     });
-    req.pipe(bb);
+    pipeToForm(req, bb);
   });
 }
 

@@ -9,6 +9,7 @@ import busboy from 'busboy';
 import { policyFromCannedAcl } from '../../core/acl.ts';
 import { assertChecksumMatches, checksumHeaderName, parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
+import { pipeToForm } from '../../http/forms.ts';
 import type { Principal } from '../../principals/principal.ts';
 import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
 import { acceptBody, bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
@@ -135,7 +136,7 @@ export const postObjectOp: S3Operation = async (ctx) => {
       if (!started) fail(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { ArgumentName: 'file', ArgumentValue: '0' }));
     });
     ctx.req.on('error', (err) => fail(err));
-    ctx.req.pipe(bb);
+    pipeToForm(ctx.req, bb);
   });
 };
 
