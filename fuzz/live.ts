@@ -2,12 +2,14 @@
 // over raw sockets. The parser targets (fuzz/*.fuzz.ts) test one function at
 // a time; this drives whole requests through routing, authentication, form
 // and XML parsing, the core and Postgres. Templates are valid requests
-// (a service-role JWT, so mutated bodies stay authenticated); each is sent
+// (a service-role JWT, or SigV4 headers over an unsigned body, so mutated
+// bodies stay authenticated); each is sent
 // with 1-3 mutations of its target, a header or the body, and one in four is
 // cut off mid-request; one mutation in five blows a few characters up into
 // tens of thousands, to catch parsing that is quadratic in its input.
 // Invariants: the server stays up, answers nothing 5xx but 501
-// (NotImplemented), logs no error, leaves no temp file, and its event loop
+// (NotImplemented), logs no error, leaves no temp file (nor any data file
+// open), and its event loop
 // never stalls: a canary asks /health/live throughout, and no answer may
 // take over LIVE_LIMIT_MS.
 // FUZZ_SEED replays a run; FUZZ_REQUESTS sets its length (default 3000).
@@ -15,10 +17,11 @@
 // process (multipart forms), and a form upload whose client went away
 // holding its temp file open for good (see docs/hostile-input.md).
 import net from 'node:net';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { startTestServer } from '../test/support/server.ts';
+import { S3RawClient } from '../test/support/signer.ts';
 const SECRET = 'x'.repeat(40);
 const srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET } });
 const jwt = await new SignJWT({ role: 'service_role', sub: '00000000-0000-4000-8000-000000000007' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
@@ -28,10 +31,32 @@ await fetch(`${srv.url}/storage/v1/bucket`, { method: 'POST', headers: { authori
 await fetch(`${srv.url}/fzb/src.txt`, { method: 'PUT', headers: { authorization: `Bearer ${jwt}` }, body: 'source object' });
 const B = 'bnd';
 const form = (parts: Array<[string, string, string?]>) => parts.map(([n, v, f]) => `--${B}\r\nContent-Disposition: form-data; name="${n}"${f ? `; filename="${f}"` : ''}\r\n${f ? 'Content-Type: text/plain\r\n' : ''}\r\n${v}\r\n`).join('') + `--${B}--\r\n`;
-type T = { method: string; path: string; headers: Record<string, string>; body?: string };
+/** bodyOnly: the headers are SigV4-signed (the body is not), so only the body is mutated. */
+type T = { method: string; path: string; headers: Record<string, string>; body?: string; bodyOnly?: boolean };
 const up = await (await fetch(`${srv.url}/fzb/mp.bin?uploads`, { method: 'POST', headers: { authorization: `Bearer ${jwt}` } })).text();
 const uploadId = /<UploadId>([^<]+)</.exec(up)![1];
+// aws-chunked bodies come only with SigV4: the root key signs the headers
+// over STREAMING-UNSIGNED-PAYLOAD-TRAILER (or UNSIGNED-PAYLOAD), and the
+// mutated bodies reach the chunk decoder and ingest as that principal.
+// Signed once, at the start: in a run over 15 minutes they age into 403s.
+const s3 = new S3RawClient(srv.url, srv);
+const chunkedHeaders = (decoded: number, trailer = 'x-amz-checksum-crc32') => ({
+  'content-encoding': 'aws-chunked',
+  'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  'x-amz-decoded-content-length': String(decoded),
+  'x-amz-trailer': trailer,
+});
+const signedTemplate = async (method: string, path: string, headers: Record<string, string>, body: string): Promise<T> => {
+  const [bare, query] = path.split('?');
+  const q = Object.fromEntries(new URLSearchParams(query ?? ''));
+  return { method, path, headers: (await s3.sign({ method, path: bare, query: q, headers })).headers, body, bodyOnly: true };
+};
 const templates: T[] = [
+  // Every chunk but the last holds at least 8 KiB.
+  await signedTemplate('PUT', '/fzb/ch.txt', chunkedHeaders(8195), `2000\r\n${'a'.repeat(8192)}\r\n3\r\nend\r\n0\r\nx-amz-checksum-crc32:ZRR0jw==\r\n\r\n`),
+  await signedTemplate('PUT', '/fzb/ch2.txt', chunkedHeaders(5, 'x-amz-checksum-sha256'), '5\r\nhello\r\n0\r\nx-amz-checksum-sha256:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=\r\n\r\n'),
+  await signedTemplate('PUT', `/fzb/mp.bin?partNumber=3&uploadId=${uploadId}`, chunkedHeaders(9), '9\r\npart data\r\n0\r\nx-amz-checksum-crc32:rNn68A==\r\n\r\n'),
+  await signedTemplate('PUT', '/fzb/unsigned.txt', { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'text/plain' }, 'unsigned payload'),
   { method: 'PUT', path: '/fzb/a.txt', headers: H({ 'content-type': 'text/plain', 'x-amz-meta-a': 'b', 'x-amz-tagging': 'a=b', 'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==' }), body: 'hello' },
   { method: 'PUT', path: '/fzb/b.txt', headers: H({ 'x-amz-checksum-crc32': 'NhCmhg==', 'x-amz-sdk-checksum-algorithm': 'CRC32' }), body: 'hello' },
   { method: 'PUT', path: '/fzb/c.txt', headers: H({ 'x-amz-copy-source': '/fzb/src.txt', 'x-amz-metadata-directive': 'REPLACE', 'x-amz-meta-z': '1' }) },
@@ -88,7 +113,7 @@ function build(t: T): { bytes: Buffer; cutAt?: number } {
   let body = t.body;
   const edits = 1 + rnd(3);
   for (let e = 0; e < edits; e++) {
-    const where = rnd(6);
+    const where = t.bodyOnly ? 1 : rnd(6);
     if (where === 0) pathq = mutate(pathq).replace(/[\s]/g, '%20');
     else if (where <= 2 && body !== undefined) body = mutate(body);
     else {
@@ -114,6 +139,12 @@ function send(bytes: Buffer, cutAt?: number): Promise<string> {
     else s.write(bytes);
   });
 }
+/** Files under the data directory the server process holds open (a stuck upload holds its temp file). */
+const openDataFiles = () =>
+  readdirSync(`/proc/${srv.process.pid}/fd`)
+    .map((fd) => { try { return readlinkSync(`/proc/${srv.process.pid}/fd/${fd}`); } catch { return ''; } })
+    .filter((target) => target.startsWith(srv.dataDir));
+const openAtStart = new Set(openDataFiles());
 const N = Number(process.env.FUZZ_REQUESTS ?? 3000);
 // A stalled event loop (super-linear work on one request) delays every other
 // client; the canary measures it from outside, whatever the request was.
@@ -156,11 +187,13 @@ if (slowest.ms > LIVE_LIMIT_MS) failures.push(`/health/live took ${slowest.ms.to
 for (const e of srv.log().split('\n').filter((l) => l.includes('"level":50'))) failures.push(`logged: ${e.slice(0, 700)}`);
 await new Promise((r) => setTimeout(r, 500));
 const temp = readdirSync(path.join(srv.dataDir, 'tmp')).length;
+const stillOpen = openDataFiles().filter((f) => !openAtStart.has(f));
+if (stillOpen.length > 0) failures.push(`${stillOpen.length} data files still open: ${stillOpen.slice(0, 5).join(', ')}`);
 if (temp > 0) {
   await new Promise((r) => setTimeout(r, 5000));
   failures.push(`${temp} temp files left; 5 s later ${readdirSync(path.join(srv.dataDir, 'tmp')).join(', ')}`);
 }
 await srv.stop();
 for (const f of failures.slice(0, 10)) console.error(`✖ ${f}`);
-console.log(failures.length ? `✖ live: ${failures.length} failures` : '✔ live: up throughout, no 5xx but 501, no error logged, no temp file left, no stall');
+console.log(failures.length ? `✖ live: ${failures.length} failures` : '✔ live: up throughout, no 5xx but 501, no error logged, no temp file left or held open, no stall');
 process.exit(failures.length ? 1 : 0);
