@@ -115,7 +115,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     stops.push(async () => stopPruning());
 
     const s3 = createS3Handler(storage, auth, { domain: config.domain });
-    const clamd = config.clamd && (await Clamd.create(config.clamd));
+    const clamd = config.clamd && new Clamd(config.clamd);
     const server = createHttpServer(
       createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd }),
       { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
