@@ -12,7 +12,8 @@
 // open), and its event loop
 // never stalls: a canary asks /health/live throughout, and no answer may
 // take over LIVE_LIMIT_MS.
-// FUZZ_SEED replays a run; FUZZ_REQUESTS sets its length (default 3000).
+// FUZZ_SEED replays a run's requests; FUZZ_REQUESTS sets its length (default
+// 3000), FUZZ_CONCURRENCY how many clients send them (default 4).
 // Found on its first runs: two ways for one anonymous request to end the
 // process (multipart forms), and a form upload whose client went away
 // holding its temp file open for good (see docs/hostile-input.md).
@@ -164,22 +165,32 @@ const canary = (async () => {
 const failures: string[] = [];
 const statuses = new Map<string, number>();
 const started = Date.now();
-for (let i = 0; i < N; i++) {
-  const t = templates[rnd(templates.length)];
-  const { bytes, cutAt } = build(t);
-  lastSent = JSON.stringify(bytes.toString('latin1').slice(0, 400));
-  const st = await send(bytes, cutAt);
-  statuses.set(st, (statuses.get(st) ?? 0) + 1);
-  if (st.startsWith('5') && st !== '501') failures.push(`${st} for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`);
-  if (i % 200 === 0) {
-    const live = await fetch(`${srv.url}/health/live`).then((r) => r.status, () => 0);
-    if (live !== 200) {
-      console.error(`✖ the server is down after request ${i}; among the last 200, this one: ${JSON.stringify(bytes.toString('latin1').slice(0, 600))} (cut at ${cutAt})`);
-      console.error(srv.log().split('\n').slice(-25).join('\n'));
-      process.exit(1);
-    }
+// Clients in parallel (FUZZ_CONCURRENCY, default 4) race on the same few
+// keys and uploads. Each request is built as its index is taken, so a seed
+// still names the same requests; only their interleaving varies.
+const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 4);
+let next = 0;
+async function client(): Promise<void> {
+  while (next < N) {
+    const i = next++;
+    const t = templates[rnd(templates.length)];
+    const { bytes, cutAt } = build(t);
+    lastSent = JSON.stringify(bytes.toString('latin1').slice(0, 400));
+    const st = await send(bytes, cutAt);
+    statuses.set(st, (statuses.get(st) ?? 0) + 1);
+    if (st.startsWith('5') && st !== '501') failures.push(`${st} for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`);
+    if (i % 200 === 0) await assertUp(i, bytes, cutAt);
   }
 }
+async function assertUp(i: number, bytes: Buffer, cutAt: number | undefined): Promise<void> {
+  const live = await fetch(`${srv.url}/health/live`).then((r) => r.status, () => 0);
+  if (live !== 200) {
+    console.error(`✖ the server is down after request ${i}; among the last 200, this one: ${JSON.stringify(bytes.toString('latin1').slice(0, 600))} (cut at ${cutAt})`);
+    console.error(srv.log().split('\n').slice(-25).join('\n'));
+    process.exit(1);
+  }
+}
+await Promise.all(Array.from({ length: CONCURRENCY }, client));
 fuzzing = false;
 await canary;
 console.log(`${N} requests in ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; slowest /health/live ${slowest.ms.toFixed(0)} ms`);
