@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { S3Error } from '../s3/errors.ts';
 import { LocalDiskBlobStore } from './store.ts';
-import { OFFLOAD_THRESHOLD } from './md5-offload.ts';
+import { OFFLOAD_THRESHOLD, terminateMd5Workers } from './md5-offload.ts';
 
 let dir: string;
 let store: LocalDiskBlobStore;
@@ -67,6 +67,26 @@ describe('LocalDiskBlobStore.ingest', () => {
     });
     await assert.rejects(store.ingest(failing, { maxSize: 1e9, expectedSize: OFFLOAD_THRESHOLD * 3 }), /connection reset/);
     assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+  });
+
+  it('an MD5 worker that dies fails the uploads it was hashing, not the process; the next upload gets a new worker', async () => {
+    const size = OFFLOAD_THRESHOLD * 4;
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        sent += 1 << 20;
+        this.push(randomBytes(1 << 20));
+        // Half-way through, the worker goes (as it would out of memory).
+        if (sent === size / 2) void terminateMd5Workers();
+        if (sent === size) this.push(null);
+      },
+    });
+    await assert.rejects(store.ingest(body, { maxSize: 1e9, expectedSize: size }), /MD5 worker exited/);
+    assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+    const again = randomBytes(OFFLOAD_THRESHOLD + 1);
+    const staged = await store.ingest(chunked(again), { maxSize: 1e9, expectedSize: again.length });
+    assert.equal(staged.md5.toString('hex'), hex('md5', again));
+    await store.discard(staged);
   });
 
   it('places identical content once', async () => {

@@ -98,7 +98,7 @@ class HashingMeter extends Transform {
     for (const c of this.extra) c.update(chunk);
     const wait = this.md5?.update(chunk);
     // An offloaded MD5 that fell behind holds the stream back: backpressure, not a growing queue.
-    if (wait instanceof Promise) wait.then(() => done(null, chunk));
+    if (wait instanceof Promise) wait.then(() => done(null, chunk), done);
     else done(null, chunk);
   }
 
@@ -161,16 +161,18 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const algorithms = opts.checksums ?? [];
     const extra = algorithms.map((a) => createChecksummer(a));
-    const md5 = opts.md5 === false ? 'none' : (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD ? 'offload' : 'inline';
-    const meter = new HashingMeter(opts.maxSize, extra, md5);
+    const md5Mode = opts.md5 === false ? 'none' : (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD ? 'offload' : 'inline';
+    const meter = new HashingMeter(opts.maxSize, extra, md5Mode);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
     // flush: fsync before close, so the bytes are durable before any row names them.
     const file = createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+    let md5: Buffer;
     try {
       await pipeline(readWithoutDestroying(body), meter, file);
       if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
         throw new S3Error('IncompleteBody');
       }
+      md5 = await meter.md5Digest();
     } catch (err) {
       // The file is opened asynchronously: a body that fails at once (the
       // client already gone) fails the pipeline before the open, which
@@ -181,7 +183,7 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const checksums: StagedBlob['checksums'] = {};
     algorithms.forEach((a, i) => (checksums[a] = extra[i].digest()));
-    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5: await meter.md5Digest(), checksums };
+    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5, checksums };
   }
 
   async place(bucketId: string, staged: StagedBlob): Promise<void> {
