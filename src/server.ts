@@ -118,6 +118,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const clamd = config.clamd && new Clamd(config.clamd);
     const server = createHttpServer(
       createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd }),
+      storage.log,
       { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
     );
     await listen(server, config.host, config.port);

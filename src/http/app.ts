@@ -5,6 +5,7 @@ import http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import type { Logger } from 'pino';
 import { adminApp } from '../admin/app.ts';
 import type { Storage } from '../core/storage.ts';
 import type { StoredKeyResolver } from '../principals/access-keys.ts';
@@ -101,8 +102,17 @@ export const DEFAULT_LIMITS: ServerLimits = {
   minBodyRateWindowMs: 60_000,
 };
 
-export function createHttpServer(app: Hono<Env>, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
-  const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+export function createHttpServer(app: Hono<Env>, log: Logger, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
+  const hono = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  // The adapter's promise can still reject (writing out a cached response, or
+  // its own error handling failing); http.Server ignores it, and an
+  // unhandled rejection would end the process. One request fails instead.
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    hono(req, res).catch((err: unknown) => {
+      log.error({ err, method: req.method, url: req.url }, 'request failed outside the handlers');
+      res.destroy();
+    });
+  };
   const server = http.createServer(
     {
       // No whole-request limit: a 5 GiB PUT on a slow link may take hours. The minimum body rate bounds a trickle instead.
