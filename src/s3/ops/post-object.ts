@@ -76,9 +76,10 @@ export const postObjectOp: S3Operation = async (ctx) => {
       failed = true;
       // A small form is read to its end before the error goes out, so the
       // client (still sending) gets the answer rather than a reset; a large
-      // one is cut off (the handler closes the connection).
+      // one is cut off (the handler closes the connection). A request already
+      // gone has no 'end' or 'close' left to wait for.
       const length = Number(ctx.req.headers['content-length']);
-      if (ctx.req.complete || !(length <= DRAIN_LIMIT)) {
+      if (ctx.req.complete || ctx.req.destroyed || !(length <= DRAIN_LIMIT)) {
         reject(err);
         return;
       }
