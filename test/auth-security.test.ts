@@ -5,7 +5,7 @@
 // anonymous requests on public and private buckets. Every refusal must be a
 // 4xx with an expected S3 code: never a 2xx, never a 5xx.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { MasterKey } from '../src/principals/master-key.ts';
@@ -201,6 +201,31 @@ describe('JWT bearer tokens on S3', () => {
     assert.equal(pub.status, 200, text(pub));
     assert.equal(text(pub), PUBLIC_BODY);
     assertRefused(await bearer(token, '/'), 403, 'AccessDenied', 'ListBuckets');
+  });
+
+  it('a PUT with a token reads x-amz-content-sha256 as a signed one would: aws-chunked is decoded, a hex hash checked', async () => {
+    // Unsigned, the header was ignored: an aws-chunked body was stored with its framing.
+    const token = await userToken(a);
+    const put = (key: string, headers: Record<string, string>, body: string) =>
+      sendRaw(base, 'PUT', `/sec-a/${key}`, { host: base.host, authorization: `Bearer ${token}`, 'content-length': String(body.length), ...headers }, body);
+    const chunked = { 'content-encoding': 'aws-chunked', 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': '5' };
+    for (const [key, headers, body] of [
+      ['chunked', chunked, '5\r\nhello\r\n0\r\n\r\n'],
+      ['chunked-crc', { ...chunked, 'x-amz-trailer': 'x-amz-checksum-crc32' }, '5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n'],
+      ['hashed', { 'x-amz-content-sha256': createHash('sha256').update('hello').digest('hex') }, 'hello'],
+    ] as const) {
+      const res = await put(key, headers, body);
+      assert.equal(res.status, 200, `${key}: ${text(res)}`);
+      const got = await bearer(token, `/sec-a/${key}`);
+      assert.equal(text(got), 'hello', key);
+      assert.equal(got.headers['content-encoding'], undefined, key);
+    }
+    assertRefused(await put('bad-crc', { ...chunked, 'x-amz-trailer': 'x-amz-checksum-crc32' }, '5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n'), 400, 'BadDigest');
+    assertRefused(await put('bad-hash', { 'x-amz-content-sha256': '0'.repeat(64) }, 'hello'), 400, 'XAmzContentSHA256Mismatch');
+    // Signed chunks cannot be checked without a signature.
+    assertRefused(await put('signed-chunks', { ...chunked, 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }, '5;chunk-signature=00\r\nhello\r\n0;chunk-signature=00\r\n\r\n'), 400, 'InvalidRequest');
+    assert.equal((await bearer(token, '/sec-a/bad-crc')).status, 404);
+    assert.equal((await bearer(token, '/sec-a/bad-hash')).status, 404);
   });
 });
 

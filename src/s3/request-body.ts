@@ -59,13 +59,29 @@ export interface ObjectPayload {
   contentEncoding?: string;
 }
 
+/**
+ * What a request without a SigV4 signature (anonymous, a Bearer token) says
+ * its body is. Its x-amz-content-sha256 is not signed, but it still describes
+ * the framing: ignoring it stored an aws-chunked body with its chunk framing
+ * as the object's bytes. A hex hash is checked like a signed one; signed
+ * chunks cannot be verified without a signature.
+ */
+function unsignedRequestPayload(req: IncomingMessage): string {
+  const claimed = req.headers['x-amz-content-sha256'];
+  if (typeof claimed !== 'string') return 'UNSIGNED-PAYLOAD';
+  if (claimed.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD')) {
+    throw new S3Error('InvalidRequest', `x-amz-content-sha256 ${claimed} needs a request signed with AWS Signature Version 4.`);
+  }
+  return claimed;
+}
+
 export function objectPayload(
   req: IncomingMessage,
   signature: VerifiedSignature | null,
   /** false when x-amz-checksum-* headers describe something else than this body (CompleteMultipartUpload). */
   checksumHeadersForBody = true,
 ): ObjectPayload {
-  const payload = classifyPayload(signature?.payloadHash ?? 'UNSIGNED-PAYLOAD');
+  const payload = classifyPayload(signature?.payloadHash ?? unsignedRequestPayload(req));
   const requested = checksumHeadersForBody ? parseRequestedChecksum(req.headers) : undefined;
   const contentMd5 = req.headers['content-md5'] === undefined ? undefined : String(req.headers['content-md5']);
   // A malformed Content-MD5 is refused before the body is accepted.
