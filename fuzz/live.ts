@@ -57,6 +57,8 @@ const templates: T[] = [
   await signedTemplate('PUT', '/fzb/ch.txt', chunkedHeaders(8195), `2000\r\n${'a'.repeat(8192)}\r\n3\r\nend\r\n0\r\nx-amz-checksum-crc32:ZRR0jw==\r\n\r\n`),
   await signedTemplate('PUT', '/fzb/ch2.txt', chunkedHeaders(5, 'x-amz-checksum-sha256'), '5\r\nhello\r\n0\r\nx-amz-checksum-sha256:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=\r\n\r\n'),
   await signedTemplate('PUT', `/fzb/mp.bin?partNumber=3&uploadId=${uploadId}`, chunkedHeaders(9), '9\r\npart data\r\n0\r\nx-amz-checksum-crc32:rNn68A==\r\n\r\n'),
+  // With a token the headers are not signed, so they are mutated too.
+  { method: 'PUT', path: '/fzb/bearer-ch.txt', headers: H({ ...chunkedHeaders(5), 'x-amz-meta-a': 'b' }), body: '5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n' },
   await signedTemplate('PUT', '/fzb/unsigned.txt', { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'text/plain' }, 'unsigned payload'),
   { method: 'PUT', path: '/fzb/a.txt', headers: H({ 'content-type': 'text/plain', 'x-amz-meta-a': 'b', 'x-amz-tagging': 'a=b', 'content-md5': 'XUFAKrxLKna5cZ2REBfFkg==' }), body: 'hello' },
   { method: 'PUT', path: '/fzb/b.txt', headers: H({ 'x-amz-checksum-crc32': 'NhCmhg==', 'x-amz-sdk-checksum-algorithm': 'CRC32' }), body: 'hello' },
