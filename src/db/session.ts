@@ -119,7 +119,7 @@ export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: Transac
   try {
     const started = open(c as unknown as Sql, principal, false);
     const query = fn(c as unknown as TransactionSql);
-    query.execute();
+    void query.execute(); // sends it now (pipelined); Promise.all below awaits it
     const commit = (c`commit` as unknown as Query<unknown>).execute();
     const [, result] = await Promise.all([started, query, commit]);
     return result;

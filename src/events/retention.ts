@@ -38,7 +38,7 @@ export function schedulePruning(sql: Sql, days: number, log: Logger): () => void
       .then((n) => n > 0 && log.info({ events: n, days }, 'pruned old events'))
       .catch((err: unknown) => log.warn({ err }, 'event pruning failed'));
   void run();
-  const timer = setInterval(run, EVERY_MS);
+  const timer = setInterval(() => void run(), EVERY_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

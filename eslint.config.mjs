@@ -1,0 +1,21 @@
+// Only the rules that keep the process alive: a promise nobody awaits or
+// catches becomes an unhandled rejection, and Node ends the process on one.
+// (Style is left to STYLE.md and review; the types to tsc.)
+import tseslint from 'typescript-eslint';
+
+export default [
+  {
+    files: ['src/**/*.ts'],
+    // node:test's describe() and it() return promises the runner awaits.
+    ignores: ['src/**/*.test.ts'],
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+];
