@@ -127,6 +127,12 @@ export interface DiskLayout {
   partsDir: string;
 }
 
+/** The disk (or the user's quota) is full: the request failed for want of space, not by a bug. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export function diskLayout(dataDir: string): DiskLayout {
   return {
     blobsDir: path.join(dataDir, 'blobs'),

@@ -74,6 +74,8 @@ export const S3_ERRORS = {
   ObjectQuarantined: [403, 'The object is quarantined: the virus scanner found its content infected.'],
   ObjectNotScanned: [403, 'The object has not been scanned for viruses yet; try again shortly.'],
   UnexpectedContent: [400, 'This request does not support content.'],
+  // Not an AWS code (MinIO answers 507 too): the data directory's disk is full.
+  InsufficientStorage: [507, 'The server has no space left to store this request; try again later.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
 } as const satisfies Record<string, readonly [number, string]>;
 

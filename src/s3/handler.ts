@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isDiskFull } from '../blobs/store.ts';
 import { findBucket } from '../core/buckets.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
@@ -183,6 +184,10 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
     storage.log.debug({ requestId }, 'client disconnected');
     res.destroy();
     return;
+  } else if (isDiskFull(err)) {
+    // The write failed and left nothing behind; the operator must free space.
+    storage.log.error({ err, requestId, method: req.method, url: req.url }, 'no space left in the data directory');
+    error = new S3Error('InsufficientStorage');
   } else {
     storage.log.error({ err, requestId, method: req.method, url: req.url }, 'internal error');
     error = new S3Error('InternalError');

@@ -4,7 +4,8 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { jsonError } from '../http/json-error.ts';
-import { isS3Error, type S3ErrorCode } from '../s3/errors.ts';
+import { isDiskFull } from '../blobs/store.ts';
+import { isS3Error, S3_ERRORS, type S3ErrorCode } from '../s3/errors.ts';
 
 export class StorageApiError extends Error {
   constructor(
@@ -53,6 +54,7 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   IncompleteBody: [400, 'INCOMPLETE_BODY'],
   InvalidRange: [416, 'INVALID_RANGE'],
   InternalError: [500, 'INTERNAL_ERROR'],
+  InsufficientStorage: [507, 'INSUFFICIENT_STORAGE'],
   ObjectQuarantined: [403, 'FILE_QUARANTINED'],
   ObjectNotScanned: [403, 'FILE_NOT_SCANNED'],
 };
@@ -62,6 +64,10 @@ export function apiErrorResponse(c: Context, err: unknown, log?: Logger): Respon
   if (isS3Error(err)) {
     const [status, code] = FROM_S3[err.code] ?? [400, 'INVALID_REQUEST'];
     return jsonError(c, status, code, err.message);
+  }
+  if (isDiskFull(err)) {
+    log?.error({ err }, 'no space left in the data directory');
+    return jsonError(c, 507, 'INSUFFICIENT_STORAGE', S3_ERRORS.InsufficientStorage[1]);
   }
   log?.error({ err }, '/storage/v1 failure');
   return jsonError(c, 500, 'INTERNAL_ERROR', 'Internal error.');
