@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { jsonError } from '../http/json-error.ts';
 import { isDiskFull } from '../blobs/store.ts';
-import { isS3Error, S3_ERRORS, type S3ErrorCode } from '../s3/errors.ts';
+import { isS3Error, S3Error, type S3ErrorCode } from '../s3/errors.ts';
 
 export class StorageApiError extends Error {
   constructor(
@@ -67,7 +67,7 @@ export function apiErrorResponse(c: Context, err: unknown, log?: Logger): Respon
   }
   if (isDiskFull(err)) {
     log?.error({ err }, 'no space left in the data directory');
-    return jsonError(c, 507, 'INSUFFICIENT_STORAGE', S3_ERRORS.InsufficientStorage[1]);
+    return apiErrorResponse(c, new S3Error('InsufficientStorage'));
   }
   log?.error({ err }, '/storage/v1 failure');
   return jsonError(c, 500, 'INTERNAL_ERROR', 'Internal error.');
