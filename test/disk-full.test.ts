@@ -66,11 +66,10 @@ describe('a full disk', () => {
 
   it('S3 PUT and /storage/v1 upload past the free space: 507, nothing stored, no temp file', async (t) => {
     if (!srv) return t.skip(NO_MOUNT);
-    const server = srv;
     const put = await s3.send({ method: 'PUT', path: '/full/too-big', body: randomBytes(20 * MiB) });
     assert.equal(put.status, 507, put.body.toString());
     assert.equal(errorCode(put.body), 'InsufficientStorage');
-    const base = new URL(server.url);
+    const base = new URL(srv.url);
     const body = randomBytes(20 * MiB);
     const headers = { host: base.host, authorization: `Bearer ${serviceJwt}`, 'content-type': 'application/octet-stream', 'content-length': String(body.length) };
     const up = await sendRaw(base, 'POST', '/storage/v1/object/full/too-big-2', headers, body);
