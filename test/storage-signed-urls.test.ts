@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { StorageClient } from '@supabase/storage-js';
 import { SignJWT } from 'jose';
-import { UrlSigner } from '../src/principals/url-tokens.ts';
+import { UrlSigner, type UrlTokenClaims } from '../src/principals/url-tokens.ts';
 import { setBucketSettings } from './support/principals.ts';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -299,7 +299,11 @@ describe('expiry (the signing clock moved back) and key rotation, across restart
     api = `${srv.url}/storage/v1`;
   };
   const kidOf = (url: string) => (JSON.parse(Buffer.from(tokenOf(url).split('.')[0], 'base64url').toString()) as { kid: string }).kid;
-  const asSigner = { sub: A, role: 'authenticated' as const };
+  /** A token's claims as the server signed them (the bucket's and object's identity too), to sign again with another clock. */
+  const claimsOf = (token: string): Omit<UrlTokenClaims, 'jti'> => {
+    const { v: _v, kid: _kid, exp: _exp, jti: _jti, ...claims } = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as Record<string, unknown>;
+    return claims as unknown as Omit<UrlTokenClaims, 'jti'>;
+  };
 
   it('keeps URLs signed with the derived key working after `new:…,derived`, and refuses them once it is dropped', async () => {
     const before = (await asA.from('docs').createSignedUrl('reports/q1.txt', 3600)).data!.signedUrl;
@@ -321,13 +325,13 @@ describe('expiry (the signing clock moved back) and key rotation, across restart
     // expired an hour ago. The same tokens signed now are accepted, so time is all that differs.
     const past = new UrlSigner([NEW_KEY], () => new Date(Date.now() - 2 * 3600_000));
     const present = new UrlSigner([NEW_KEY]);
-    const download = { kind: 'download' as const, bucket: 'docs', key: 'reports/q1.txt', ...asSigner };
+    const download = claimsOf(tokenOf((await clientFor(tokenA).from('docs').createSignedUrl('reports/q1.txt', 60)).data!.signedUrl));
     const late = await fetch(`${api}/object/sign/docs/reports/q1.txt?token=${past.sign(download, 3600).token}`);
     assert.equal(late.status, 400);
     assert.equal(await errorCode(late), 'TOKEN_EXPIRED');
     assert.equal((await fetch(`${api}/object/sign/docs/reports/q1.txt?token=${present.sign(download, 3600).token}`)).status, 200);
 
-    const upload = { kind: 'upload' as const, bucket: 'docs', key: 'inbox/late.txt', ...asSigner };
+    const upload = claimsOf((await clientFor(tokenA).from('docs').createSignedUploadUrl('inbox/late.txt')).data!.token);
     const put = (token: string) => fetch(`${api}/object/upload/sign/docs/inbox/late.txt?token=${token}`, { method: 'PUT', body: 'late', headers: { 'content-type': 'text/plain' } });
     const lateUpload = await put(past.sign(upload, 3600).token);
     assert.equal(lateUpload.status, 410);

@@ -1,9 +1,17 @@
 // Tokens of signed URLs (/storage/v1/object/sign and /object/upload/sign):
 // the token carries what it grants — one kind of access to one object, until
-// when, on whose behalf — MACed with a server key, and is kept nowhere. So a
-// signed URL works without a database lookup (an upload token's one use is
-// recorded when it is spent, by the caller) and cannot be revoked before it
-// expires, short of retiring its key.
+// when, on whose behalf — MACed with a server key, and is kept nowhere (an
+// upload token's one use is recorded when it is spent, by the caller).
+//
+// A name is not an identity: a key can be deleted and written again by
+// someone else, a bucket deleted and re-created under its name, an object
+// overwritten in place (its row, and row id, stay). So a token names what it
+// was made for by identity too: a download token the bucket's id, the
+// object's id and its content's sha256 — the exact bytes its signer could
+// read when signing; an upload token the bucket's id. The caller checks
+// these against the database when the token is redeemed (signed-urls.ts).
+// Tokens of format version 1, which named only the bucket and key, are
+// refused as invalid.
 //
 // Format: base64url(JSON payload) "." base64url(HMAC-SHA256(key, first part)).
 // The payload names its key (`kid`) so that keys can rotate: the first key
@@ -18,6 +26,12 @@ export interface UrlTokenClaims {
   kind: UrlTokenKind;
   bucket: string;
   key: string;
+  /** The bucket's id when signed: a bucket re-created under the same name is another bucket. */
+  bucketId: string;
+  /** Download tokens: the object's row id when signed (a key deleted and written again is another row). */
+  objectId?: string;
+  /** Download tokens: the sha256 of the content signed (an overwrite keeps the row id, not the content). */
+  sha256?: string;
   /** The signer's user id and role: an upload acts as the signer, so RLS sees the real owner. */
   sub?: string;
   role?: Role;
@@ -29,7 +43,8 @@ export interface UrlTokenClaims {
 
 /** The token's payload as signed. */
 interface UrlTokenPayload extends UrlTokenClaims {
-  v: 1;
+  /** 2: bound to the bucket's (and a download's object's) identity. Version 1 tokens are refused. */
+  v: 2;
   kid: string;
   /** Unix seconds. */
   exp: number;
@@ -108,7 +123,7 @@ export class UrlSigner {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0) throw new RangeError('expiresInSeconds must be a positive integer');
     const exp = Math.floor(this.clock().getTime() / 1000) + expiresInSeconds;
     const jti = claims.kind === 'upload' ? randomBytes(16).toString('base64url') : undefined;
-    const payload: UrlTokenPayload = { v: 1, kid: this.signingKid, ...claims, ...(jti !== undefined && { jti }), exp };
+    const payload: UrlTokenPayload = { v: 2, kid: this.signingKid, ...claims, ...(jti !== undefined && { jti }), exp };
     const payloadPart = Buffer.from(JSON.stringify(payload)).toString('base64url');
     const key = this.keys.get(this.signingKid) as Buffer;
     return { token: `${payloadPart}.${mac(key, payloadPart)}`, expiresAt: new Date(exp * 1000), ...(jti !== undefined && { jti }) };
@@ -116,9 +131,11 @@ export class UrlSigner {
 
   /**
    * The token's claims when it is ours, unaltered, grants `expected` (this
-   * kind of access to exactly this object) and has not expired. The MAC is
-   * checked before anything in the payload is trusted; only the key id is
-   * read before it, to pick the key.
+   * kind of access to exactly this bucket name and key) and has not expired.
+   * The MAC is checked before anything in the payload is trusted; only the
+   * key id is read before it, to pick the key. Whether the bucket and object
+   * are still the ones it was signed for (bucketId, objectId, sha256) is the
+   * caller's to check: that takes the database.
    */
   verify(token: string, expected: { kind: UrlTokenKind; bucket: string; key: string }): UrlTokenCheck {
     const invalid = { ok: false, reason: 'invalid' } as const;
@@ -168,11 +185,16 @@ function isPayload(value: unknown): value is UrlTokenPayload {
   const p = value as Record<string, unknown>;
   const optional = (field: string, type: 'string' | 'boolean') => p[field] === undefined || typeof p[field] === type;
   return (
-    p.v === 1 &&
+    p.v === 2 &&
     typeof p.kid === 'string' &&
     (p.kind === 'download' || p.kind === 'upload') &&
     typeof p.bucket === 'string' &&
     typeof p.key === 'string' &&
+    typeof p.bucketId === 'string' &&
+    // A download is of the exact content signed: without its identity, it would be of whatever holds the name.
+    (p.kind === 'upload' || (typeof p.objectId === 'string' && typeof p.sha256 === 'string')) &&
+    optional('objectId', 'string') &&
+    optional('sha256', 'string') &&
     Number.isInteger(p.exp) &&
     optional('sub', 'string') &&
     (p.role === undefined || ROLES.includes(p.role as Role)) &&

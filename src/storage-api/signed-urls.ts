@@ -1,11 +1,23 @@
 // Signed URLs: /storage/v1/object/sign (download) and /object/upload/sign
 // (upload), as storage-js's createSignedUrl(s), createSignedUploadUrl and
 // uploadToSignedUrl use them. The URL's token (principals/url-tokens.ts) is
-// the whole permission, checked against the signer's rights when it is
-// signed: read — the object as the signer sees it — for a download, write on
-// the bucket for an upload. Redeeming needs no other credential: a download
-// is served as the service role; an upload is written as the signer (RLS
-// still sees the real owner), once.
+// the permission, checked against the signer's rights when it is signed:
+// read — the object as the signer sees it — for a download, write on the
+// bucket for an upload. Redeeming needs no other credential.
+//
+// A token grants what its signer could reach when signing, and nothing that
+// later takes the name (issue 13, finding 2):
+//  - a download token names the bucket's id, the object's row id and its
+//    content's sha256. Redeemed, the object under that name must still be
+//    that row with that content (an overwrite keeps the row id, so the
+//    content is checked too); otherwise the answer is the missing object's,
+//    404 FILE_NOT_FOUND, which says nothing of what holds the name now. The
+//    bytes are then read as the signer (RLS): a URL also stops working when
+//    its signer can no longer read the object, and an overwrite racing the
+//    check can at most serve what the signer may read anyway.
+//  - an upload token names the bucket's id: a bucket re-created under the
+//    name refuses it (403 INVALID_SIGNATURE). The upload is written as the
+//    signer (RLS sees the real owner and the bucket's current rules), once.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { requireWrite } from '../core/access.ts';
@@ -14,6 +26,7 @@ import { headObject, validateKey } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
+import { isS3Error, S3Error } from '../s3/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
 import type { StorageApiEnv } from './app.ts';
 import { signedUrlErrors, StorageApiError } from './errors.ts';
@@ -73,6 +86,23 @@ function redeem(c: Context<StorageApiEnv>, signer: UrlSigner, kind: UrlTokenKind
 }
 
 /**
+ * Whether the bucket (and, for a download, the object, by row id and
+ * content) that the token was signed for still holds its name: read as the
+ * service role, since the answer must not depend on who asks.
+ */
+async function isStillSigned(storage: Storage, token: VerifiedUrlToken): Promise<boolean> {
+  const rows =
+    token.kind === 'upload'
+      ? await readAs(storage.sql, SERVICE, (tx) => tx`
+          select 1 from storage.buckets where id = ${token.bucketId} and name = ${token.bucket}`)
+      : await readAs(storage.sql, SERVICE, (tx) => tx`
+          select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_id
+          where b.id = ${token.bucketId} and b.name = ${token.bucket} and o.key = ${token.key}
+            and o.id = ${token.objectId ?? null} and o.sha256 = ${token.sha256 ?? null}`);
+  return rows.length === 1;
+}
+
+/**
  * Spends an upload token: records its id, unless it is there already (used,
  * or in use). Expired ids are cleared on the way: their tokens are refused
  * before they get here.
@@ -115,16 +145,18 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     // One read as the signer: RLS shows it exactly the objects it may read;
     // quarantined content (and, when downloads wait for the scanner, unscanned) is not signed.
     const withheld = storage.blockUntilScanned ? ['infected', 'pending'] : ['infected'];
-    const readable = new Set(
-      (await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
-        select key from storage.objects o where bucket_id = ${bucket.id} and key = any(${valid}::text[])
-          and coalesce(storage.object_scan_status(o.id), 'pending') <> all(${withheld}::text[])`)).map((r) => r.key),
+    const readable = new Map(
+      (await readAs(storage.sql, principal, (tx) => tx<{ key: string; id: string; sha256: string }[]>`
+        select key, id, sha256 from storage.objects o where bucket_id = ${bucket.id} and key = any(${valid}::text[])
+          and coalesce(storage.object_scan_status(o.id), 'pending') <> all(${withheld}::text[])`)).map((r) => [r.key, r]),
     );
     return c.json(
       paths.data.map((path) => {
-        if (!readable.has(path)) return { path, signedURL: null, error: NOT_SIGNABLE };
+        const object = readable.get(path);
+        if (!object) return { path, signedURL: null, error: NOT_SIGNABLE };
         const target = { bucket: bucket.name, key: path };
-        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...signerClaims(principal) }, expiresIn);
+        const identity = { bucketId: bucket.id, objectId: object.id, sha256: object.sha256 };
+        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...identity, ...signerClaims(principal) }, expiresIn);
         return {
           path,
           signedURL: urlOf('download', target, token, 'raw'),
@@ -142,8 +174,9 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const principal = c.get('principal');
-    await headObject(storage, target.bucket, target.key, principal);
-    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...signerClaims(principal) }, expiresIn);
+    const { bucket, object } = await headObject(storage, target.bucket, target.key, principal);
+    const identity = { bucketId: bucket.id, objectId: object.id, sha256: object.sha256 };
+    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...identity, ...signerClaims(principal) }, expiresIn);
     return c.json({
       signedURL: urlOf('download', target, token, 'raw'),
       url: urlOf('download', target, token, 'encoded'),
@@ -157,9 +190,10 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'upload', maxExpiry);
     const principal = c.get('principal');
-    requireWrite(await requireBucket(storage, target.bucket), principal);
+    const bucket = await requireBucket(storage, target.bucket);
+    requireWrite(bucket, principal);
     const upsert = c.req.header('x-upsert') === 'true';
-    const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, ...signerClaims(principal), upsert }, expiresIn);
+    const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, bucketId: bucket.id, ...signerClaims(principal), upsert }, expiresIn);
     // storage-js reads the token from `url`'s query.
     return c.json({ url: urlOf('upload', target, token, 'raw'), token, expires_at: expiresAt.toISOString() });
   });
@@ -175,16 +209,25 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
 export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number): Hono<StorageApiEnv> {
   const app = new Hono<StorageApiEnv>();
 
-  app.on(['GET', 'HEAD'], '/sign/*', (c) => {
+  app.on(['GET', 'HEAD'], '/sign/*', async (c) => {
     const target = objectTarget(c, 'sign/');
     const token = redeem(c, signer, 'download', target);
-    return sendObject(c, storage, target, SERVICE, signerOf(token));
+    const missing = () => new S3Error('NoSuchKey', undefined, { Key: target.key });
+    if (!(await isStillSigned(storage, token))) throw missing();
+    // As the signer: it must still be allowed to read what it signed. Its refusal
+    // (or the object gone since the check) is answered as the missing object too.
+    const signerPrincipal = signerOf(token);
+    return sendObject(c, storage, target, signerPrincipal, signerPrincipal).catch((err: unknown) => {
+      if (isS3Error(err) && (err.code === 'NoSuchKey' || err.code === 'NoSuchBucket' || err.code === 'AccessDenied')) throw missing();
+      throw err;
+    });
   });
 
   // storage-js's uploadToSignedUrl; its x-upsert header is ignored, the token's decides.
   app.put('/upload/sign/*', async (c) => {
     const target = objectTarget(c, 'upload/sign/');
     const token = redeem(c, signer, 'upload', target);
+    if (!(await isStillSigned(storage, token))) throw signedUrlErrors.invalidSignature();
     const { jti } = token;
     if (jti === undefined) throw signedUrlErrors.invalidSignature();
     if (!(await claimUploadToken(storage, jti, token.expiresAt))) throw signedUrlErrors.uploadUsed();
