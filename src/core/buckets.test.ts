@@ -15,4 +15,11 @@ describe('bucketNameProblem', () => {
       assert.ok(bucketNameProblem(name), name);
     }
   });
+
+  it('rejects the names the service keeps for its own APIs, saying so', () => {
+    for (const name of ['admin', 'storage', 'health', 'console', 'metrics']) {
+      assert.match(bucketNameProblem(name) ?? '', /reserved/, name);
+    }
+    for (const name of ['admins', 'my-admin', 'storage1', 'health.check']) assert.equal(bucketNameProblem(name), undefined, name);
+  });
 });

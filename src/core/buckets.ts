@@ -9,10 +9,22 @@ import type { BucketPolicy } from './acl.ts';
 import { BUCKET_COLUMNS, type BucketRow, type Storage } from './storage.ts';
 
 /**
+ * Names the service keeps for itself. S3 owns the root of the URL space
+ * (`/<bucket>/<key>`), and the service's own APIs live under the same root
+ * (`/admin/v1`, `/storage/v1`, `/health/...`; a console and metrics will
+ * follow): no bucket may be named like one of them, by either protocol.
+ * src/http/dispatch.ts refuses to start if one of its prefixes is not here.
+ */
+export const RESERVED_BUCKET_NAMES: ReadonlySet<string> = new Set(['admin', 'storage', 'health', 'console', 'metrics']);
+
+/**
  * General-purpose bucket naming rules
- * (Amazon S3 User Guide, "Bucket naming rules").
+ * (Amazon S3 User Guide, "Bucket naming rules"), and the reserved names above.
  */
 export function bucketNameProblem(name: string): string | undefined {
+  if (RESERVED_BUCKET_NAMES.has(name)) {
+    return `The bucket name "${name}" is reserved for the service's own APIs (reserved names: ${[...RESERVED_BUCKET_NAMES].join(', ')}).`;
+  }
   if (name.length < 3 || name.length > 63) return 'Bucket names must be between 3 and 63 characters long.';
   if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
     return 'Bucket names can consist only of lowercase letters, numbers, dots and hyphens, and must begin and end with a letter or number.';
