@@ -1,10 +1,11 @@
-// The HTTP application: Hono routes for the service's own endpoints (health,
-// admin API), STS at the service root, and the S3 protocol for everything
-// else (S3 owns the root of the URL space).
+// The HTTP application: the service's own endpoints (health, admin API,
+// /storage/v1) as Hono applications, STS at the service root, and the S3
+// protocol for everything else (S3 owns the root of the URL space). Which one
+// answers is decided on the raw request target (http/dispatch.ts), never on
+// Hono's parsed path: S3 requests do not go through Hono at all.
 import http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { adminApp } from '../admin/app.ts';
 import type { Storage } from '../core/storage.ts';
@@ -19,8 +20,14 @@ import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
 import { handleSts, isStsRequest } from '../sts/handler.ts';
 import { scannerHealth, type Clamd } from '../scanning/clamd.ts';
+import { destination, type ServiceApi } from './dispatch.ts';
+import { jsonError, type JsonErrorBody } from './json-error.ts';
+import { closeAfterResponse } from './lingering-close.ts';
 
 type Env = { Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse } };
+
+/** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
+export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
 export interface AppDeps {
   storage: Storage;
@@ -36,14 +43,21 @@ export interface AppDeps {
   feed: EventFeed;
   /** The virus scanner, when AEROSTORE_CLAMD is set (/health/ready reports it). */
   clamd?: Clamd;
-  /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint. */
+  /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint nor a service API. */
   domain?: string;
 }
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): Hono<Env> {
-  const app = new Hono<Env>();
-  app.get('/health/live', (c) => c.json({ status: 'ok' }));
-  app.get('/health/ready', async (c) => {
+/** Each service API's code for "bad request" and "no such route", in its own JSON error shape. */
+const API_CODES: Record<ServiceApi, { invalid: string; notFound: string }> = {
+  health: { invalid: 'InvalidRequest', notFound: 'NotFound' },
+  admin: { invalid: 'InvalidRequest', notFound: 'NotFound' },
+  storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND' },
+};
+
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): AppHandler {
+  const health = new Hono<Env>();
+  health.get('/health/live', (c) => c.json({ status: 'ok' }));
+  health.get('/health/ready', async (c) => {
     // Ready: the database answers and the data directory takes a write
     // (write + fsync + unlink where uploads are staged; a disk that hangs
     // counts as not writable after 5 s). The scanner is reported, never
@@ -56,19 +70,43 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     const ready = database === 'ok' && dataDir === 'ok';
     return c.json({ status: ready ? 'ok' : 'unavailable', database, data_dir: dataDir, scanner }, ready ? 200 : 503);
   });
-  app.route('/admin/v1', adminApp({ storage, auth, box, storedKeys }));
-  app.route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed }));
-  app.all('*', async (c) => {
-    const req = c.env.incoming;
-    const atServiceRoot = bucketFromHost(req.headers.host, domain) === undefined;
-    if (atServiceRoot && isStsRequest(req.method ?? 'GET', req.url ?? '/', req.headers)) {
-      await handleSts(req, c.env.outgoing, { jwt: auth.jwt, sts, log: storage.log });
+  const apps: Record<ServiceApi, Hono<Env>> = {
+    health,
+    admin: new Hono<Env>().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
+    storage: new Hono<Env>().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed })),
+  };
+  const listeners = {} as Record<ServiceApi, AppHandler>;
+  for (const api of Object.keys(apps) as ServiceApi[]) {
+    // A path under the prefix that no route takes: a JSON 404 (Hono's default is text).
+    apps[api].notFound((c: Context) => jsonError(c, 404, API_CODES[api].notFound, `No route for ${c.req.method} ${c.req.path}`));
+    listeners[api] = getRequestListener(apps[api].fetch, { overrideGlobalObjects: false });
+  }
+
+  return async (req, res) => {
+    const target = req.url ?? '/';
+    const hostBucket = bucketFromHost(req.headers.host, domain);
+    const to = destination(target, hostBucket);
+    if (to.api === 's3') {
+      if (hostBucket === undefined && isStsRequest(req.method ?? 'GET', target, req.headers)) {
+        await handleSts(req, res, { jwt: auth.jwt, sts, log: storage.log });
+      } else {
+        await s3(req, res);
+      }
+    } else if (to.refuse) {
+      storage.log.info({ method: req.method, url: target, api: to.api }, 'request path refused: a URL parser would read it differently');
+      refuse(req, res, 400, { statusCode: '400', error: API_CODES[to.api].invalid, message: to.refuse });
     } else {
-      await s3(req, c.env.outgoing);
+      await listeners[to.api](req, res);
     }
-    return RESPONSE_ALREADY_SENT;
-  });
-  return app;
+  };
+}
+
+/** A JSON error written without Hono (the request never reaches it); the unread body is not drained. */
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: JsonErrorBody): void {
+  const payload = req.method === 'HEAD' ? '' : JSON.stringify(body);
+  if (!req.complete) closeAfterResponse(req, res);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -102,13 +140,12 @@ export const DEFAULT_LIMITS: ServerLimits = {
   minBodyRateWindowMs: 60_000,
 };
 
-export function createHttpServer(app: Hono<Env>, log: Logger, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
-  const hono = getRequestListener(app.fetch, { overrideGlobalObjects: false });
-  // The adapter's promise can still reject (writing out a cached response, or
-  // its own error handling failing); http.Server ignores it, and an
-  // unhandled rejection would end the process. One request fails instead.
+export function createHttpServer(app: AppHandler, log: Logger, limits: ServerLimits = DEFAULT_LIMITS): http.Server {
+  // The handler's promise can still reject (the Hono adapter writing out a
+  // cached response, or its own error handling failing); http.Server ignores
+  // it, and an unhandled rejection would end the process. One request fails instead.
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    hono(req, res).catch((err: unknown) => {
+    app(req, res).catch((err: unknown) => {
       log.error({ err, method: req.method, url: req.url }, 'request failed outside the handlers');
       res.destroy();
     });
