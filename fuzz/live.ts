@@ -17,6 +17,13 @@
 // Found on its first runs: two ways for one anonymous request to end the
 // process (multipart forms), and a form upload whose client went away
 // holding its temp file open for good (see docs/hostile-input.md).
+// One request in three is a path-shape request (issue 13): an S3, admin,
+// /storage/v1 or health request whose path gets dot segments (raw and
+// %2e-encoded), doubled and trailing slashes, backslashes, percent-encoded
+// letters, or a service prefix glued after `..`. Invariant: it is answered
+// by the application its literal prefix names: S3 (its x-amz-request-id,
+// never JSON, never the access-key list) for everything else, JSON without
+// an S3 request id under /admin/v1, /storage/v1 and /health/.
 import net from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -24,12 +31,15 @@ import { SignJWT } from 'jose';
 import { startTestServer } from '../test/support/server.ts';
 import { S3RawClient } from '../test/support/signer.ts';
 const SECRET = 'x'.repeat(40);
-const srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET } });
+const DOMAIN = 's3.fuzz.test';
+const srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET, AEROSTORE_DOMAIN: DOMAIN } });
 const jwt = await new SignJWT({ role: 'service_role', sub: '00000000-0000-4000-8000-000000000007' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
 const base = new URL(srv.url);
 const H = (extra: Record<string, string>) => ({ host: base.host, authorization: `Bearer ${jwt}`, ...extra });
 await fetch(`${srv.url}/storage/v1/bucket`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'fzb', public: true }) });
 await fetch(`${srv.url}/fzb/src.txt`, { method: 'PUT', headers: { authorization: `Bearer ${jwt}` }, body: 'source object' });
+// An access key, so that the admin API's key list is never empty: no answer to a path-shape request may contain it.
+const listedKey = (await (await fetch(`${srv.url}/admin/v1/keys`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: JSON.stringify({ user_id: '00000000-0000-4000-8000-000000000008', name: 'listed' }) })).json()) as { access_key_id: string };
 const B = 'bnd';
 const form = (parts: Array<[string, string, string?]>) => parts.map(([n, v, f]) => `--${B}\r\nContent-Disposition: form-data; name="${n}"${f ? `; filename="${f}"` : ''}\r\n${f ? 'Content-Type: text/plain\r\n' : ''}\r\n${v}\r\n`).join('') + `--${B}--\r\n`;
 /** bodyOnly: the headers are SigV4-signed (the body is not), so only the body is mutated. */
@@ -110,6 +120,90 @@ function mutate(s: string): string {
   if (k === 2) return s.slice(0, at) + String.fromCharCode(rnd(256)) + s.slice(at + 1);
   return s.slice(0, at) + s.slice(at, at + 1 + rnd(16)).repeat(1 + rnd(50)) + s.slice(at);
 }
+// Path shapes (issue 13). A shape template keeps `path.slice(0, keep)` as
+// sent (the bucket, or the service prefix) and reshapes the rest; every
+// insertion starts right after a `/` (or at the end), so the literal prefix,
+// and with it the application that must answer, never changes.
+type Shape = { t: T; keep: number; expect: 's3' | 'admin' | 'storage' | 'health' };
+const vhost = `fzb.${DOMAIN}:${base.port}`;
+const presigned = async (method: string, path: string): Promise<T> => {
+  const { path: target, headers } = await s3.sign({ method, path, presignExpiresIn: 3600 });
+  return { method, path: target, headers: { host: headers.host } };
+};
+const close = { connection: 'close' };
+const shapes: Shape[] = [
+  { t: { method: 'GET', path: '/fzb/src.txt', headers: H(close) }, keep: 4, expect: 's3' },
+  { t: { method: 'GET', path: '/fzb/uploads/x', headers: H(close) }, keep: 4, expect: 's3' },
+  { t: { method: 'DELETE', path: '/fzb/uploads/x', headers: H(close) }, keep: 4, expect: 's3' },
+  { t: { method: 'PUT', path: '/fzb/shape/y', headers: H(close), body: 'shape' }, keep: 4, expect: 's3' },
+  { t: { method: 'HEAD', path: '/fzb/src.txt', headers: H(close) }, keep: 4, expect: 's3' },
+  { t: { method: 'GET', path: '/fzb?list-type=2', headers: H(close) }, keep: 4, expect: 's3' },
+  { t: { method: 'GET', path: '/x/../admin/v1/keys', headers: H(close) }, keep: 0, expect: 's3' },
+  { t: { method: 'GET', path: '/%61dmin/v1/keys', headers: H(close) }, keep: 0, expect: 's3' },
+  { t: { ...(await presigned('GET', '/fzb/uploads/../../admin/v1/keys')), headers: { host: base.host, ...close } }, keep: 4, expect: 's3' },
+  { t: { ...(await presigned('DELETE', '/fzb/x/../../admin/v1/keys/00000000-0000-4000-8000-000000000009')), headers: { host: base.host, ...close } }, keep: 4, expect: 's3' },
+  // Virtual-hosted: the Host names the bucket, the whole path is a key.
+  { t: { method: 'GET', path: '/admin/v1/keys', headers: { ...H(close), host: vhost } }, keep: 0, expect: 's3' },
+  { t: { method: 'GET', path: '/health/live', headers: { ...H(close), host: vhost } }, keep: 0, expect: 's3' },
+  { t: { method: 'GET', path: '/admin/v1/keys', headers: H(close) }, keep: 9, expect: 'admin' },
+  { t: { method: 'DELETE', path: '/admin/v1/keys/00000000-0000-4000-8000-000000000009', headers: H(close) }, keep: 9, expect: 'admin' },
+  { t: { method: 'GET', path: '/storage/v1/bucket', headers: H(close) }, keep: 11, expect: 'storage' },
+  { t: { method: 'GET', path: '/storage/v1/object/info/fzb/src.txt', headers: H(close) }, keep: 11, expect: 'storage' },
+  { t: { method: 'GET', path: '/health/live', headers: { host: base.host, ...close } }, keep: 7, expect: 'health' },
+];
+const DOTS = ['..', '.', '%2e%2e', '%2E%2e', '%2e%2E', '.%2e', '%2e.', '%2e', '%2E'];
+const GLUED = ['admin/v1/keys', 'admin/v1/quarantine/fzb/src.txt', 'admin/v1/keys/00000000-0000-4000-8000-000000000009', 'storage/v1/bucket',
+  'storage/v1/object/info/fzb/src.txt', 'health/live', '%61dmin/v1/keys', 'admin%2fv1/keys', 'admin/v1', 'fzb/src.txt', ''];
+const pick = <X>(xs: readonly X[]): X => xs[rnd(xs.length)];
+/** A segment (or several) to insert right after a `/`; each ends with `/`. */
+function pathPiece(): string {
+  switch (rnd(7)) {
+    case 0: return `${pick(DOTS)}/`;
+    case 1: return `x/${Array.from({ length: 1 + rnd(4) }, () => pick(DOTS.filter((d) => d.length > 2))).join('/')}/${pick(GLUED)}/`;
+    case 2: return '/';
+    case 3: return `x\\${pick(DOTS)}\\`;
+    case 4: return `${pick(['%5c', '%5C', '%2f', '%2F'])}${pick(DOTS)}/`;
+    case 5: return `${pick(DOTS)}/${pick(DOTS)}/${pick(GLUED)}/`;
+    default: return `${'../'.repeat(1 + rnd(4))}`;
+  }
+}
+function reshape(path: string, keep: number): string {
+  const q = path.indexOf('?');
+  const query = q === -1 ? '' : path.slice(q);
+  const head = path.slice(0, keep);
+  let tail = (q === -1 ? path : path.slice(0, q)).slice(keep);
+  const edits = 1 + rnd(3);
+  for (let e = 0; e < edits; e++) {
+    const k = rnd(6);
+    if (k === 0) {
+      // A trailing slash, dot segment or backslash.
+      tail += pick(['/', `/${pick(DOTS)}`, '\\', `/${pick(DOTS)}/${pick(GLUED)}`]);
+    } else if (k === 1) {
+      // A percent-encoded letter, in either case.
+      const letters = [...tail.matchAll(/[a-zA-Z]/g)].map((m) => m.index);
+      if (letters.length) {
+        const at = pick(letters);
+        const hex = tail.charCodeAt(at).toString(16);
+        tail = tail.slice(0, at) + '%' + (rnd(2) ? hex.toUpperCase() : hex) + tail.slice(at + 1);
+      }
+    } else {
+      const slashes = [...tail.matchAll(/\//g)].map((m) => m.index + 1);
+      if (slashes.length) {
+        const at = pick(slashes);
+        tail = tail.slice(0, at) + pathPiece() + tail.slice(at);
+      } else tail += '/' + pathPiece();
+    }
+  }
+  return head + tail + query;
+}
+/** Why the answer to a path-shape request came from the wrong application, or undefined. */
+function wrongApplication(expect: Shape['expect'], head: string, body: string): string | undefined {
+  const s3Id = /\r\nx-amz-request-id:/i.test(head);
+  const json = /\r\ncontent-type: application\/json/i.test(head);
+  if (body.includes(listedKey.access_key_id) && expect !== 'admin') return 'the access-key list';
+  if (expect === 's3') return s3Id && !json ? undefined : 'not an S3 answer';
+  return json && !s3Id ? undefined : `not the ${expect} API's JSON`;
+}
 function build(t: T): { bytes: Buffer; cutAt?: number } {
   let pathq = t.path;
   const headers = { ...t.headers };
@@ -130,14 +224,21 @@ function build(t: T): { bytes: Buffer; cutAt?: number } {
   const cutAt = rnd(4) === 0 ? rnd(bytes.length) : undefined;
   return { bytes, cutAt };
 }
-function send(bytes: Buffer, cutAt?: number): Promise<string> {
+function buildShape({ t, keep }: Shape): Buffer {
+  const b = Buffer.from(t.body ?? '', 'latin1');
+  const headers = { ...t.headers, ...(t.body !== undefined ? { 'content-length': String(b.length) } : {}) };
+  const head = `${t.method} ${reshape(t.path, keep)} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), b]);
+}
+/** The status; with `whole`, also everything up to the server's close (path-shape requests ask for Connection: close). */
+function send(bytes: Buffer, cutAt?: number, whole = false): Promise<{ status: string; got: string }> {
   return new Promise((resolve) => {
     const s = net.connect(Number(base.port), base.hostname);
     let got = '';
-    const t = setTimeout(() => { s.destroy(); resolve(got.slice(0, 12) || 'timeout'); }, 3000);
-    s.on('data', (d) => { got += d.toString('latin1'); if (/\r\n\r\n/.test(got)) { clearTimeout(t); s.destroy(); resolve(got.slice(9, 12)); } });
+    const t = setTimeout(() => { s.destroy(); resolve({ status: got.slice(0, 12) || 'timeout', got }); }, 3000);
+    s.on('data', (d) => { got += d.toString('latin1'); if (!whole && /\r\n\r\n/.test(got)) { clearTimeout(t); s.destroy(); resolve({ status: got.slice(9, 12), got }); } });
     s.on('error', () => {});
-    s.on('close', () => { clearTimeout(t); resolve(got.slice(9, 12) || 'closed'); });
+    s.on('close', () => { clearTimeout(t); resolve({ status: got.slice(9, 12) || 'closed', got }); });
     if (cutAt !== undefined) { s.write(bytes.subarray(0, cutAt), () => setTimeout(() => s.destroy(), 20)); }
     else s.write(bytes);
   });
@@ -175,10 +276,23 @@ let next = 0;
 async function client(): Promise<void> {
   while (next < N) {
     const i = next++;
+    if (rnd(3) === 0) {
+      const shape = shapes[rnd(shapes.length)];
+      const bytes = buildShape(shape);
+      lastSent = JSON.stringify(bytes.toString('latin1').slice(0, 400));
+      const { status, got } = await send(bytes, undefined, true);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      const end = got.indexOf('\r\n\r\n');
+      const wrong = end === -1 ? `no answer (${status})` : wrongApplication(shape.expect, got.slice(0, end), got.slice(end + 4));
+      if (wrong) failures.push(`path shape, expected ${shape.expect}: ${wrong}: ${JSON.stringify(bytes.toString('latin1').slice(0, 300))} → ${JSON.stringify(got.slice(0, 400))}`);
+      if (status.startsWith('5') && status !== '501') failures.push(`${status} for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`);
+      if (i % 200 === 0) await assertUp(i, bytes, undefined);
+      continue;
+    }
     const t = templates[rnd(templates.length)];
     const { bytes, cutAt } = build(t);
     lastSent = JSON.stringify(bytes.toString('latin1').slice(0, 400));
-    const st = await send(bytes, cutAt);
+    const { status: st } = await send(bytes, cutAt);
     statuses.set(st, (statuses.get(st) ?? 0) + 1);
     if (st.startsWith('5') && st !== '501') failures.push(`${st} for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}`);
     if (i % 200 === 0) await assertUp(i, bytes, cutAt);
