@@ -104,6 +104,19 @@ test('expiry follows the injected clock', async () => {
   await rejectsWith(sts.resolve(old.accessKeyId, old.sessionToken), 'ExpiredToken');
 });
 
+test('credentials never outlive the principal: the duration is clamped to its expiresAt', () => {
+  const now = new Date('2030-01-01T00:00:00Z');
+  const expiring = { ...USER, expiresAt: Date.parse('2030-01-01T00:00:30Z') };
+  assert.equal(sts.issue(expiring, 43_200, now).expiration.toISOString(), '2030-01-01T00:00:30.000Z');
+  // A principal that outlives the duration: the duration decides.
+  assert.equal(sts.issue(expiring, 10, now).expiration.toISOString(), '2030-01-01T00:00:10.000Z');
+  // Whole seconds, never past expiresAt.
+  assert.equal(sts.issue({ ...USER, expiresAt: Date.parse('2030-01-01T00:00:30.900Z') }, 3600, now).expiration.toISOString(), '2030-01-01T00:00:30.000Z');
+  // Already expired, or less than a second left: nothing to issue.
+  assert.throws(() => sts.issue({ ...USER, expiresAt: now.getTime() }, 900, now), RangeError);
+  assert.throws(() => sts.issue({ ...USER, expiresAt: now.getTime() + 999 }, 900, now), RangeError);
+});
+
 test('rejects a key that is not 32 bytes and a bad duration', () => {
   assert.throws(() => new StsCredentials(randomBytes(16)), /32 bytes/);
   assert.throws(() => sts.issue(USER, 0), RangeError);

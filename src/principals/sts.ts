@@ -3,7 +3,9 @@
 // access key is derived from the token. A request signed with an ASIA key id
 // and its x-amz-security-token therefore resolves without a database lookup.
 // The price is that issued credentials cannot be revoked before they expire,
-// short of rotating the master key.
+// short of rotating the master key — so they never outlive the identity they
+// were issued for: a principal with an expiry of its own (a JWT's exp) gets
+// credentials that end no later than it does.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../s3/errors.ts';
 import type { KeyResolver, ResolvedKey } from './keys.ts';
@@ -39,10 +41,17 @@ export class StsCredentials implements KeyResolver {
     if (key.length !== 32) throw new Error('the STS session-token key must be 32 bytes');
   }
 
+  /**
+   * Credentials for `principal`, good for `durationSeconds` from `now` or
+   * until the principal's own expiresAt, whichever comes first. A principal
+   * already expired (or with less than a second left) gets none: RangeError.
+   */
   issue(principal: Principal & { kind: 'user' }, durationSeconds: number, now: Date = this.clock()): TemporaryCredentials {
     if (!Number.isInteger(durationSeconds) || durationSeconds <= 0) throw new RangeError('durationSeconds must be a positive integer');
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const exp = Math.min(nowSeconds + durationSeconds, principal.expiresAt === undefined ? Infinity : Math.floor(principal.expiresAt / 1000));
+    if (exp <= nowSeconds) throw new RangeError('the principal has expired: no credentials outlive it');
     const akid = ID_PREFIX + Array.from(randomBytes(16), (b) => ID_ALPHABET[b & 31]).join('');
-    const exp = Math.floor(now.getTime() / 1000) + durationSeconds;
     const claims: SessionClaims = { v: 1, akid, ...(principal.userId !== null && { sub: principal.userId }), role: principal.role, exp };
     const payloadPart = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return {

@@ -29,7 +29,8 @@ after(async () => {
 });
 
 function token(claims: JWTPayload = {}, secret = SECRET): Promise<string> {
-  return new SignJWT({ sub: USER, role: 'authenticated', aud: 'authenticated', exp: now() + 600, ...claims })
+  // Four hours: longer than the durations asked for below, which a shorter-lived token would clamp.
+  return new SignJWT({ sub: USER, role: 'authenticated', aud: 'authenticated', exp: now() + 4 * 3600, ...claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(new TextEncoder().encode(secret));
 }
@@ -95,6 +96,21 @@ test('GET with the parameters in the query string works too, default duration on
 
 test('expired token → ExpiredTokenException', async () => {
   await assertStsError(await assume({ WebIdentityToken: await token({ exp: now() - 60 }) }), 400, 'ExpiredTokenException');
+});
+
+test('credentials end when the web identity token does: DurationSeconds is clamped to its exp, not refused', async () => {
+  for (const duration of ['900', '3600', '43200']) {
+    const exp = now() + 30;
+    const reply = await assume({ WebIdentityToken: await token({ exp }), DurationSeconds: duration });
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(Date.parse(element(reply.body, 'Expiration')!) / 1000, exp, `DurationSeconds ${duration}`);
+    const resolved = await sts.resolve(element(reply.body, 'AccessKeyId')!, element(reply.body, 'SessionToken'));
+    assert.equal(resolved?.principal.kind === 'user' && resolved.principal.expiresAt, exp * 1000);
+  }
+});
+
+test('a token past its exp but within the clock tolerance → ExpiredTokenException (no time left to give)', async () => {
+  await assertStsError(await assume({ WebIdentityToken: await token({ exp: now() - 2 }) }), 400, 'ExpiredTokenException');
 });
 
 test('bad signature → InvalidIdentityToken', async () => {

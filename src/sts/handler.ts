@@ -118,11 +118,18 @@ async function assumeRoleWithWebIdentity(params: URLSearchParams, deps: StsDeps,
   if (principal.kind !== 'user') {
     throw new StsError('AccessDenied', 'An anonymous (role anon) token cannot assume a role.');
   }
+  // The credentials end when the token does, if that is sooner than DurationSeconds
+  // (clamped, not refused; Expiration says when): they cannot be revoked, so they
+  // must not outlive the identity. A token verified within the clock tolerance of
+  // its exp has no time left to give.
+  if (principal.expiresAt !== undefined && principal.expiresAt - Date.now() < 1000) {
+    throw new StsError('ExpiredTokenException', 'Token has expired.');
+  }
 
   const creds = deps.sts.issue(principal, durationSeconds);
   const name = sessionName ?? principal.userId ?? 'service';
   deps.log.info(
-    { requestId, accessKeyId: creds.accessKeyId, userId: principal.userId, role: principal.role, durationSeconds },
+    { requestId, accessKeyId: creds.accessKeyId, userId: principal.userId, role: principal.role, durationSeconds, expiration: creds.expiration.toISOString() },
     'sts: issued temporary credentials',
   );
   return stsXml('AssumeRoleWithWebIdentityResponse', {
