@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { S3Error } from '../errors.ts';
-import { checkPolicy, decodePolicy, postPolicySignature, verifyPostSignature } from './post-policy.ts';
+import { checkPolicy, decodePolicy, MAX_POLICY_LIFETIME_SECONDS, postPolicySignature, verifyPostSignature } from './post-policy.ts';
 
 // "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)",
 // Amazon S3 API reference: the policy (CRLF line ends), its base64 and signature as published.
@@ -87,7 +87,8 @@ describe('POST policy: the AWS published example', () => {
 });
 
 describe('POST policy: conditions', () => {
-  const FUTURE = '2099-01-01T00:00:00.000Z';
+  /** An hour from now: within the 7-day cap on a policy's lifetime. */
+  const FUTURE = new Date(Date.now() + 3_600_000).toISOString();
   const form = (entries: Record<string, string>) => new Map(Object.entries(entries));
 
   it('exact matches in both spellings, case-insensitive field names', () => {
@@ -136,5 +137,51 @@ describe('POST policy: conditions', () => {
     ]) {
       assert.throws(() => decodePolicy(bad), code('InvalidPolicyDocument'), bad);
     }
+  });
+});
+
+describe('POST policy: expiration capped at 7 days', () => {
+  const NOW = new Date('2030-06-01T12:00:00Z');
+  const DAY = 86_400_000;
+  const policyExpiring = (at: Date | string) => decodePolicy(b64({ expiration: typeof at === 'string' ? at : at.toISOString(), conditions: [{ key: 'k' }] }));
+  /** The form signed at `signed` (its x-amz-date), the condition on x-amz-date matching. */
+  const formSignedAt = (signed: Date) => {
+    const amzDate = signed.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    return { form: new Map([['key', 'k'], ['x-amz-date', amzDate]]), policy: (at: Date | string) => decodePolicy(b64({ expiration: typeof at === 'string' ? at : at.toISOString(), conditions: [{ key: 'k' }, { 'x-amz-date': amzDate }] })) };
+  };
+  const capped = code('AccessDenied', /^Invalid according to Policy: Policy expiration must be at most 7 days/);
+
+  it('is seven days, as a presigned URL', () => {
+    assert.equal(MAX_POLICY_LIFETIME_SECONDS, 604_800);
+  });
+
+  it('accepts a policy expiring exactly 7 days after its x-amz-date', () => {
+    const { form, policy } = formSignedAt(NOW);
+    checkPolicy(policy(new Date(NOW.getTime() + 7 * DAY)), form, 'b', NOW);
+    checkPolicy(policy(new Date(NOW.getTime() + 7 * DAY)), form, 'b', new Date(NOW.getTime() + 6 * DAY));
+  });
+
+  it('refuses one expiring later than that, the year 9999 included', () => {
+    const { form, policy } = formSignedAt(NOW);
+    assert.throws(() => checkPolicy(policy(new Date(NOW.getTime() + 7 * DAY + 1000)), form, 'b', NOW), capped);
+    assert.throws(() => checkPolicy(policy('9999-12-31T23:59:59Z'), form, 'b', NOW), capped);
+  });
+
+  it('measures from x-amz-date: a policy signed long ago is refused though it expires soon', () => {
+    const { form, policy } = formSignedAt(new Date(NOW.getTime() - 10 * DAY));
+    assert.throws(() => checkPolicy(policy(new Date(NOW.getTime() + DAY)), form, 'b', NOW), capped);
+  });
+
+  it('measures from now too (15 minutes of skew): a policy dated in the future is held to now', () => {
+    const { form, policy } = formSignedAt(new Date(NOW.getTime() + 30 * DAY));
+    assert.throws(() => checkPolicy(policy(new Date(NOW.getTime() + 30 * DAY + 3_600_000)), form, 'b', NOW), capped);
+    const skewed = formSignedAt(new Date(NOW.getTime() + 10 * 60_000));
+    checkPolicy(skewed.policy(new Date(NOW.getTime() + 10 * 60_000 + 7 * DAY)), skewed.form, 'b', NOW);
+  });
+
+  it('without an x-amz-date, measures from now', () => {
+    const form = new Map([['key', 'k']]);
+    checkPolicy(policyExpiring(new Date(NOW.getTime() + 7 * DAY)), form, 'b', NOW);
+    assert.throws(() => checkPolicy(policyExpiring(new Date(NOW.getTime() + 8 * DAY)), form, 'b', NOW), capped);
   });
 });

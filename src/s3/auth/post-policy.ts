@@ -17,6 +17,15 @@ export interface PostPolicy {
   conditions: PolicyCondition[];
 }
 
+/**
+ * The furthest a policy's expiration may be from its signing (x-amz-date)
+ * and from now: seven days, as a presigned URL's X-Amz-Expires (sigv4.ts).
+ * A form signed once must not stay a credential for years.
+ */
+export const MAX_POLICY_LIFETIME_SECONDS = 7 * 24 * 3600;
+/** Clock skew allowed when the cap is measured from now (SigV4's 15 minutes). */
+const SKEW_MS = 15 * 60 * 1000;
+
 /** Form fields that need no condition (S3: x-amz-signature, file, policy and x-ignore-*). */
 function exemptFromConditions(field: string): boolean {
   return field === 'x-amz-signature' || field === 'file' || field === 'policy' || field.startsWith('x-ignore-');
@@ -100,14 +109,30 @@ export interface PolicyCheckResult {
   maxLength: number;
 }
 
+/** x-amz-date (YYYYMMDDTHHMMSSZ) as a time, if it is one. */
+function signedAt(amzDate: string | undefined): number | undefined {
+  const m = amzDate === undefined ? null : /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(amzDate);
+  if (!m) return undefined;
+  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  return Number.isNaN(t) ? undefined : t;
+}
+
 /**
- * Checks the form against the policy: not expired, every condition holds
- * (`bucket` against the request's bucket), and every form field is covered
- * by a condition. `fields` has lower-cased names; `key` already has
- * `${filename}` substituted. Throws AccessDenied as S3 words it.
+ * Checks the form against the policy: not expired, not expiring more than
+ * MAX_POLICY_LIFETIME_SECONDS after its x-amz-date or from now (a policy
+ * dated in the future is held to now), every condition holds (`bucket`
+ * against the request's bucket), and every form field is covered by a
+ * condition. `fields` has lower-cased names; `key` already has `${filename}`
+ * substituted. Throws AccessDenied as S3 words it.
  */
 export function checkPolicy(policy: PostPolicy, fields: ReadonlyMap<string, string>, bucket: string, now = new Date()): PolicyCheckResult {
-  if (policy.expiration.getTime() <= now.getTime()) throw denied('Policy expired.');
+  const expiration = policy.expiration.getTime();
+  if (expiration <= now.getTime()) throw denied('Policy expired.');
+  const cap = MAX_POLICY_LIFETIME_SECONDS * 1000;
+  const signed = signedAt(fields.get('x-amz-date'));
+  if (expiration > now.getTime() + cap + SKEW_MS || (signed !== undefined && expiration > signed + cap)) {
+    throw denied(`Policy expiration must be at most 7 days (${MAX_POLICY_LIFETIME_SECONDS} seconds) after x-amz-date, and from now.`);
+  }
   const value = (field: string) => (field === 'bucket' ? bucket : fields.get(field));
   const covered = new Set<string>();
   let minLength = 0;

@@ -154,6 +154,12 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   fields.set('key', key);
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
 
+  // The policy acts as its access key's principal as resolved now, at upload
+  // time (a deleted key or an expired STS session fails here), and putObject
+  // checks that principal's write right on the bucket as it is now: like S3,
+  // the policy names the bucket only by name, and what it may reach is what
+  // its signer may reach when it is used. Its expiration is capped at 7 days
+  // (checkPolicy).
   let principal: Principal | undefined;
   const keys = ctx.keys;
   if (!keys) throw new S3Error('AccessDenied');
