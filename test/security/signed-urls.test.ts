@@ -4,8 +4,9 @@
 // content (sha256): (a) a key deleted and re-written by someone else, (b) a
 // bucket deleted and re-created under the same name, (c) an object made
 // private and overwritten — each answers as a missing object and shows
-// nothing of the new one. An upload token is bound to the bucket's id: a
-// bucket re-created under the same name refuses it.
+// nothing of the new one. It is read as its signer, so it also stops when
+// the signer can no longer read the object. An upload token is bound to the
+// bucket's id: a bucket re-created under the same name refuses it.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -112,6 +113,18 @@ describe('a signed download URL is bound to the object it was signed for', () =>
     await setBucketSettings(root, 'authread-c', { policy: 'private' });
     await upload(asCarol, 'authread-c', 'k.txt', 'carol private secret', true);
     await assertAnswersAsMissing(url, 'carol private secret');
+  });
+
+  it('the URL is read as its signer: made private, unchanged, it stops for a signer who lost read access', async () => {
+    assert.equal((await asCarol.createBucket('authread-revoke')).error, null);
+    await setBucketSettings(root, 'authread-revoke', { policy: 'authenticated' });
+    await upload(asCarol, 'authread-revoke', 'k.txt', 'carol once shared');
+    const bobs = await signDownload(asBob, 'authread-revoke', 'k.txt');
+    const carols = await signDownload(asCarol, 'authread-revoke', 'k.txt');
+    await setBucketSettings(root, 'authread-revoke', { policy: 'private' });
+    await assertAnswersAsMissing(bobs, 'carol once shared');
+    // The owner still reads it: her URL still works.
+    assert.equal(await (await fetch(carols)).text(), 'carol once shared');
   });
 
   it('an overwrite by the signer himself also ends the URL (it names content, not a key)', async () => {
