@@ -2,7 +2,8 @@
 // /storage/v1) as Hono applications, STS at the service root, and the S3
 // protocol for everything else (S3 owns the root of the URL space). Which one
 // answers is decided on the raw request target (http/dispatch.ts), never on
-// Hono's parsed path: S3 requests do not go through Hono at all.
+// Hono's parsed path: S3 requests do not go through Hono at all, and the
+// service APIs route on the raw path too.
 import http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
@@ -20,7 +21,7 @@ import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
 import { handleSts, isStsRequest } from '../sts/handler.ts';
 import { scannerHealth, type Clamd } from '../scanning/clamd.ts';
-import { destination, type ServiceApi } from './dispatch.ts';
+import { destination, routingPath, type ServiceApi } from './dispatch.ts';
 import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
 
@@ -55,7 +56,9 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string }> = {
 };
 
 export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): AppHandler {
-  const health = new Hono<Env>();
+  // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
+  const hono = () => new Hono<Env>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
+  const health = hono();
   health.get('/health/live', (c) => c.json({ status: 'ok' }));
   health.get('/health/ready', async (c) => {
     // Ready: the database answers and the data directory takes a write
@@ -72,8 +75,8 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   });
   const apps: Record<ServiceApi, Hono<Env>> = {
     health,
-    admin: new Hono<Env>().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
-    storage: new Hono<Env>().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed })),
+    admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
+    storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed })),
   };
   const listeners = {} as Record<ServiceApi, AppHandler>;
   for (const api of Object.keys(apps) as ServiceApi[]) {
@@ -93,7 +96,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
         await s3(req, res);
       }
     } else if (to.refuse) {
-      storage.log.info({ method: req.method, url: target, api: to.api }, 'request path refused: a URL parser would read it differently');
+      storage.log.info({ method: req.method, url: target, api: to.api }, 'request target refused');
       refuse(req, res, 400, { statusCode: '400', error: API_CODES[to.api].invalid, message: to.refuse });
     } else {
       await listeners[to.api](req, res);

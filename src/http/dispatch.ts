@@ -1,18 +1,20 @@
-// Which application answers a request: decided once, on the request target
-// exactly as the client sent it (and signed it).
+// Which application answers a request, and on which path: decided once, on
+// the request target exactly as the client sent it (and signed it).
 //
 // S3 owns the root of the URL space; the service's own APIs live under three
-// literal prefixes. The choice is made on the raw target, never on a parsed
-// URL: a URL parser (WHATWG, as @hono/node-server builds the Request) resolves
-// `..` and `%2e%2e`, turns `\` into `/`, and Hono decodes `%61` before routing,
-// while SigV4 for S3 normalises nothing ("Create a canonical request": the
-// path as sent). Routing on the parsed path let a root-presigned GET for the
-// object key `uploads/../../admin/v1/keys` be answered by the admin API
-// (issue 13). Here, a key with `..` in it is a key in its bucket, as on S3.
+// literal prefixes. A URL parser (WHATWG, as @hono/node-server builds the
+// Request) resolves `..` and `%2e%2e`, turns `\` into `/`, and Hono decodes
+// `%61` before routing, while SigV4 for S3 normalises nothing ("Create a
+// canonical request": the path as sent). Routing on the parsed path let a
+// root-presigned GET for the object key `uploads/../../admin/v1/keys` be
+// answered by the admin API (issue 13). Here, a key with `..` in it is a key
+// in its bucket, as on S3, whichever API names it.
 //
-// The service APIs are Hono applications that route on the parsed path and
-// authenticate the raw one; a target under their prefix that a URL parser
-// would rewrite is refused (400, in that API's JSON), so that the two agree.
+// The service APIs are Hono applications. They route on `routingPath` (the
+// raw path, http/app.ts passes it as Hono's getPath), so their routes, their
+// parameters and their authentication all read the same bytes; `c.req.url`
+// is the parsed URL and must not be used for a path. A target with a
+// fragment is refused: the authenticator drops it, a router would not.
 import { RESERVED_BUCKET_NAMES } from '../core/buckets.ts';
 
 export type ServiceApi = 'health' | 'admin' | 'storage';
@@ -20,7 +22,7 @@ export type ServiceApi = 'health' | 'admin' | 'storage';
 export type Destination =
   /** S3 (and STS at the service root): the handler reads the raw target itself. */
   | { api: 's3' }
-  /** One of the service's Hono applications; `refuse` says why its path cannot be served as sent. */
+  /** One of the service's Hono applications; `refuse` says why its target cannot be served as sent. */
   | { api: ServiceApi; refuse?: string };
 
 /**
@@ -57,35 +59,33 @@ export function destination(target: string, hostBucket: string | undefined): Des
   const path = q === -1 ? target : target.slice(0, q);
   for (const { prefix, exact, api } of SERVICE_PREFIXES) {
     if ((exact && path === prefix) || path.startsWith(prefix + '/')) {
-      const refuse = rewriteOf(target, path);
+      const refuse = rewriteOf(target);
       return refuse ? { api, refuse } : { api };
     }
   }
   return { api: 's3' };
 }
 
-// The code points WHATWG's URL parser percent-encodes in a path ("path
-// percent-encode set": C0 controls, space, " # < > ? ` { }, and above ~).
-// Encoding them changes no segment, and Hono decodes them back.
-const PATH_PERCENT_ENCODE = /[\x00-\x20"#<>?`{}\x7f-\u{10ffff}]/gu;
-
-const percentEncode = (ch: string): string =>
-  [...Buffer.from(ch, 'utf8')].map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join('');
+/**
+ * The path a service API routes on: the target up to its query, as sent
+ * (Hono decodes route parameters itself). Only for origin-form targets, the
+ * only ones `destination` hands to a service API.
+ */
+export function routingPath(target: string | undefined): string {
+  const t = target ?? '/';
+  const q = t.indexOf('?');
+  return q === -1 ? t : t.slice(0, q);
+}
 
 /**
- * Why a URL parser would read `target` differently from its bytes, or
- * undefined when it would not: dot segments (raw or `%2e`-encoded, in any
- * case), backslashes, a fragment (never part of a request target, RFC 9112
- * §3.2). Compared on the parser's own output, so nothing it rewrites is missed.
+ * Why a service API cannot take `target` as sent, or undefined. A fragment is
+ * never part of a request target (RFC 9112 §3.2); the SigV4 authenticator
+ * drops it (s3/auth/sigv4.ts splitTarget), a router would not. A backslash in
+ * the path is what URL parsers read as `/`; @hono/node-server refuses it with
+ * a bare 400, this says why in the API's JSON.
  */
-function rewriteOf(target: string, path: string): string | undefined {
+function rewriteOf(target: string): string | undefined {
   if (target.includes('#')) return 'The request target must not contain a fragment (#).';
-  let parsed: string;
-  try {
-    parsed = new URL(`http://aerostore.invalid${path}`).pathname;
-  } catch {
-    return 'The request path is not a valid URL path.';
-  }
-  if (parsed === path.replace(PATH_PERCENT_ENCODE, percentEncode)) return undefined;
-  return 'The request path has dot segments (. or .., also %2e-encoded) or backslashes, which a URL parser would rewrite; send the path it means.';
+  if (routingPath(target).includes('\\')) return 'The request path must not contain a backslash (URL parsers read it as /); percent-encode it as %5C.';
+  return undefined;
 }
