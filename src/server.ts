@@ -84,6 +84,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       region: config.region,
       maxObjectSize: config.maxObjectSize,
       bucketCreators: config.bucketCreators,
+      scanning: config.clamd !== undefined,
       blockUntilScanned: config.blockUntilScanned && config.clamd !== undefined,
     });
     stops.push(await listenForBucketChanges(storage));

@@ -44,6 +44,8 @@ export interface ObjectRow {
   owner_id: string | null;
   /** Part sizes of a multipart object, in order; null for a single PUT. */
   parts: number[] | null;
+  /** This object's virus-scan state (migration 0015): pending until the scan queue settles it. */
+  scan_status: 'pending' | 'clean' | 'infected' | 'unscanned';
   created_at: Date;
   updated_at: Date;
 }
@@ -310,20 +312,28 @@ export async function headObject(
   use: ObjectUse = 'content',
 ): Promise<ObjectLookup> {
   const bucket = await requireBucket(storage, bucketName);
-  // The verdict lives on the blob, which readers cannot see under RLS: it is
-  // looked up as the service role within this statement (migration 0014).
-  const [object] = await readAs(storage.sql, principal, (tx) => tx<(ObjectRow & { scan_status?: string | null })[]>`
-    select o.*${use === 'content' ? tx`, storage.object_scan_status(o.id) as scan_status` : tx``}
-    from storage.objects o where o.bucket_id = ${bucket.id} and o.key = ${key}`);
+  const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
+    select o.* from storage.objects o where o.bucket_id = ${bucket.id} and o.key = ${key}`);
   if (!object) throw missingObject(bucket, principal, key);
-  if (use === 'content') requireScanClearance(storage, key, object.scan_status);
+  if (use === 'content') await requireScanClearance(storage, bucket, object);
   return { bucket, object };
 }
 
-/** Infected content is never served, to anyone; content not scanned yet, only when AEROSTORE_BLOCK_UNTIL_SCANNED. */
-function requireScanClearance(storage: Storage, key: string, status: string | null | undefined): void {
-  if (status === 'infected') throw new S3Error('ObjectQuarantined', undefined, { Key: key });
-  if (status === 'pending' && storage.blockUntilScanned) throw new S3Error('ObjectNotScanned', undefined, { Key: key });
+/**
+ * The object's own scan state decides (migration 0015): infected content is
+ * never served, to anyone; content not scanned yet, only when
+ * AEROSTORE_BLOCK_UNTIL_SCANNED. A new object on content already known to be
+ * infected is pending like any other until the queue settles it (seconds),
+ * and is not served meanwhile either: it answers as content not scanned yet.
+ */
+async function requireScanClearance(storage: Storage, bucket: BucketRow, object: ObjectRow): Promise<void> {
+  if (object.scan_status === 'infected') throw new S3Error('ObjectQuarantined', undefined, { Key: object.key });
+  if (object.scan_status !== 'pending' || !storage.scanning) return;
+  if (storage.blockUntilScanned) throw new S3Error('ObjectNotScanned', undefined, { Key: object.key });
+  // Readers cannot see blobs under RLS: the service role looks (only while pending, so seldom).
+  const [blob] = await readAs(storage.sql, SERVICE, (tx) => tx<{ scan_status: string }[]>`
+    select scan_status from storage.blobs where bucket_id = ${bucket.id} and sha256 = ${object.sha256}`);
+  if (blob?.scan_status === 'infected') throw new S3Error('ObjectNotScanned', undefined, { Key: object.key });
 }
 
 /** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */

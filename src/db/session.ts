@@ -12,10 +12,16 @@
 import { isService, type Principal } from '../principals/principal.ts';
 import { connect, type Sql, type TransactionSql } from './connect.ts';
 
-/** The database role each kind of principal acts as. */
+/**
+ * The database role each kind of principal acts as in the server. A
+ * signed-in principal acts as aerostore_writer: a member of
+ * aerostore_authenticated (whose policies decide its rows) that may also
+ * write, which SQL sessions under aerostore_authenticated may not
+ * (migration 0015, docs/security.md).
+ */
 export const DB_ROLES = {
   anon: 'aerostore_anon',
-  authenticated: 'aerostore_authenticated',
+  authenticated: 'aerostore_writer',
   service: 'aerostore_service',
 } as const;
 

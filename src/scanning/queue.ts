@@ -17,6 +17,8 @@ export interface ScanJob {
   attempts: number;
   /** This claim's lease id: the verdict is recorded only while the job still carries it. */
   lease: string;
+  /** The content must be scanned; otherwise its stored verdict only settles the objects pending on it. */
+  scan: boolean;
 }
 
 /** How long a claim is held: long enough for the slowest scan the worker waits for (worker.ts scanDeadlineMs), plus a margin. */
@@ -38,7 +40,7 @@ const SCANNER_ACTOR = { kind: 'system', via: 'scanner', role: 'service' };
 export async function claimScanJobs(sql: Sql, limit: number, terms: LeaseTerms): Promise<ScanJob[]> {
   return asPrincipal(sql, SERVICE, (tx) => tx<ScanJob[]>`
     with due as (
-      select j.bucket_id, j.sha256, b.size from storage.scan_jobs j
+      select j.bucket_id, j.sha256, b.size, j.scan or b.scan_status = 'pending' as scan from storage.scan_jobs j
       join storage.blobs b on b.bucket_id = j.bucket_id and b.sha256 = j.sha256 and b.ref_count > 0
       where j.run_after <= now()
       order by j.run_after
@@ -50,49 +52,64 @@ export async function claimScanJobs(sql: Sql, limit: number, terms: LeaseTerms):
         run_after = now() + make_interval(secs => ${terms.baseSeconds} + due.size / ${terms.bytesPerSecond}::float8)
     from due
     where j.bucket_id = due.bucket_id and j.sha256 = due.sha256
-    returning j.bucket_id as "bucketId", j.sha256, due.size, j.attempts, j.lease`);
+    returning j.bucket_id as "bucketId", j.sha256, due.size, j.attempts, j.lease, due.scan`);
 }
 
 /**
- * Records a verdict on the blob, announces it for every object referencing
- * the blob (storage.object.scanned; storage.object.quarantined when the
- * content turns out infected), and removes the job. One round trip, in this
- * order: the blob row lock first (a write of a new object onto this blob
- * waits for it, see migration 0014), then the events, read while the blob
- * still shows its previous verdict, then the verdict and the job. Returns
- * false, having changed nothing, when the lease is no longer this claim's.
+ * Records a verdict on the blob and settles the objects on it: each gets
+ * the verdict as its own scan state and its own storage.object.scanned
+ * event (storage.object.quarantined too when it turns infected), and the
+ * job is removed. `verdict` is a scan's result, which settles every object
+ * of the blob; 'known' (a job that asked for no scan: new objects written
+ * onto content already scanned) settles only the objects still pending,
+ * with the blob's stored verdict, and sends no byte to clamd. One round
+ * trip, in this order: the blob row lock first (a write of a new object
+ * onto this blob waits for it), the verdict, the events (read while the
+ * objects still show their previous state), the objects' states, the job.
+ * Returns false, having changed nothing, when the lease is no longer this
+ * claim's.
  */
-export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict, engine: string | null): Promise<boolean> {
-  const signature = verdict.status === 'infected' ? verdict.signature : null;
-  const note = verdict.status === 'infected' ? null : (verdict.note ?? null);
-  const payload = { verdict: verdict.status, signature, note, engine };
+export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | 'known', engine: string | null): Promise<boolean> {
+  const settlesAll = verdict !== 'known';
   try {
     return await asPrincipal(sql, SERVICE, async (tx) => {
-      const [, , , [held]] = await Promise.all([
+      const inScope = settlesAll ? tx`` : tx`and o.scan_status = 'pending'`;
+      const steps = [
         tx`select 1 from storage.blobs where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} for update`,
+        ...(verdict === 'known'
+          ? []
+          : [
+              tx`
+                update storage.blobs
+                set scan_status = ${verdict.status}, scan_signature = ${verdict.status === 'infected' ? verdict.signature : null},
+                    scan_engine = ${engine}, scan_note = ${verdict.status === 'infected' ? null : (verdict.note ?? null)}, scanned_at = now()
+                where bucket_id = ${job.bucketId} and sha256 = ${job.sha256}`,
+            ]),
         tx`
           insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload, actor)
           select t.type, o.bucket_id, k.name, o.key, o.id, o.owner_id,
-            jsonb_strip_nulls(jsonb_build_object('size', o.size, 'sha256', o.sha256, 'content_type', o.content_type) || ${tx.json(payload)}::jsonb),
+            jsonb_strip_nulls(jsonb_build_object('size', o.size, 'sha256', o.sha256, 'content_type', o.content_type,
+              'verdict', b.scan_status, 'signature', b.scan_signature, 'note', b.scan_note, 'engine', b.scan_engine)),
             ${tx.json(SCANNER_ACTOR)}::jsonb
           from storage.objects o
           join storage.buckets k on k.id = o.bucket_id
           join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
           cross join (values ('storage.object.scanned'), ('storage.object.quarantined')) t(type)
-          where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256}
-            and (t.type = 'storage.object.scanned' or (${verdict.status} = 'infected' and b.scan_status <> 'infected'))
+          where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
+            and (t.type = 'storage.object.scanned' or (b.scan_status = 'infected' and o.scan_status <> 'infected'))
           order by o.key, t.type desc`,
         tx`
-          update storage.blobs
-          set scan_status = ${verdict.status}, scan_signature = ${signature}, scan_engine = ${engine},
-              scan_note = ${note}, scanned_at = now()
-          where bucket_id = ${job.bucketId} and sha256 = ${job.sha256}`,
-        tx<{ held: number }[]>`
-          delete from storage.scan_jobs
-          where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} and lease = ${job.lease}
-          returning 1 as held`,
-      ]);
-      if (!held) throw new LeaseLost();
+          update storage.objects o set scan_status = b.scan_status
+          from storage.blobs b
+          where b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+            and o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}`,
+      ];
+      const held = tx<{ held: number }[]>`
+        delete from storage.scan_jobs
+        where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} and lease = ${job.lease}
+        returning 1 as held`;
+      const [, [stillHeld]] = await Promise.all([Promise.all(steps), held]);
+      if (!stillHeld) throw new LeaseLost();
       return true;
     });
   } catch (err) {
@@ -159,9 +176,7 @@ export async function scanOverview(sql: Sql): Promise<ScanOverview> {
         select scan_status as status, count(*) as blobs, coalesce(sum(size), 0)::bigint as bytes
         from storage.blobs where ref_count > 0 group by scan_status`,
       tx<{ objects: number }[]>`
-        select count(*) as objects from storage.objects o
-        join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
-        where b.scan_status = 'infected'`,
+        select count(*) as objects from storage.objects where scan_status = 'infected'`,
     ]),
   );
   const verdictCounts: ScanOverview['verdicts'] = {
@@ -180,9 +195,9 @@ export async function scanOverview(sql: Sql): Promise<ScanOverview> {
 
 /**
  * Queues every referenced blob (of the named bucket, or of all) for a new
- * scan, as after a signature update. Clean and unscanned content goes back
- * to pending; infected content stays infected, so quarantined until a new
- * verdict says otherwise. The blobs it resets are locked before any job is
+ * scan, as after a signature update. Clean and unscanned content, and its
+ * objects, go back to pending; infected content stays infected, so
+ * quarantined until a new verdict says otherwise. The blobs it resets are locked before any job is
  * touched (a worker, too, locks the blob before its job), so a rescan and a
  * verdict being recorded cannot deadlock. Returns the number of blobs
  * queued; undefined when there is no such bucket.
@@ -199,23 +214,24 @@ export async function rescan(sql: Sql, bucketName?: string): Promise<number | un
       update storage.blobs
       set scan_status = 'pending', scan_signature = null, scan_engine = null, scan_note = null, scanned_at = null
       where ref_count > 0 and scan_status <> 'infected' ${inScope}`;
+    await tx`update storage.objects set scan_status = 'pending' where scan_status <> 'infected' ${inScope}`;
     const queued = await tx`
       insert into storage.scan_jobs (bucket_id, sha256)
       select bucket_id, sha256 from storage.blobs where ref_count > 0 ${inScope}
       on conflict (bucket_id, sha256) do update
-      set attempts = 0, lease = null, last_error = null, run_after = now(), enqueued_at = now()`;
+      set attempts = 0, lease = null, last_error = null, run_after = now(), enqueued_at = now(), scan = true`;
     return queued.count;
   });
 }
 
-/** The object's row with its content's verdict, whatever the verdict: the admin's way to quarantined bytes. */
+/** The object's row with its scan state and its content's signature, whatever the verdict: the admin's way to quarantined bytes. */
 export async function objectWithVerdict(
   sql: Sql,
   bucketId: string,
   key: string,
 ): Promise<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null }) | undefined> {
   const [row] = await readAs(sql, SERVICE, (tx) => tx<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null })[]>`
-    select o.*, b.scan_status, b.scan_signature from storage.objects o
+    select o.*, b.scan_signature from storage.objects o
     join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
     where o.bucket_id = ${bucketId} and o.key = ${key}`);
   return row;

@@ -130,10 +130,11 @@ class ScanWorker {
   private async process(job: ScanJob): Promise<void> {
     const log = this.storage.log.child({ bucketId: job.bucketId, sha256: job.sha256, size: job.size });
     try {
-      const { verdict, engine } = await this.verdictOf(job);
+      // Content scanned before (a new object on deduplicated bytes): its verdict settles the object, clamd is not asked.
+      const { verdict, engine } = job.scan ? await this.verdictOf(job) : { verdict: 'known' as const, engine: null };
       const recorded = await recordVerdict(this.storage.sql, job, verdict, engine);
       if (!recorded) log.debug('scan verdict dropped: the job was re-queued or claimed again meanwhile');
-      else if (verdict.status === 'infected') log.warn({ signature: verdict.signature }, 'infected content quarantined');
+      else if (verdict !== 'known' && verdict.status === 'infected') log.warn({ signature: verdict.signature }, 'infected content quarantined');
       else log.debug({ verdict }, 'scanned');
     } catch (err) {
       if (err instanceof Stopping) {
