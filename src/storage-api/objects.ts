@@ -3,6 +3,7 @@
 // batch delete by paths, copy and move. Listing is in list.ts; signed URLs
 // (signed-urls.ts) reuse the download and upload here. Objects are the same
 // rows and blobs the S3 protocol serves; the bucket's upload rules hold on both.
+import { contentSafetyHeaders } from '../http/content-safety.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import busboy from 'busboy';
@@ -276,7 +277,7 @@ export async function sendObject(
     etag: o.etag,
     'last-modified': o.updated_at.toUTCString(),
     'accept-ranges': 'bytes',
-    'x-content-type-options': 'nosniff',
+    ...contentSafetyHeaders(type),
   };
   if (o.cache_control) headers['cache-control'] = o.cache_control;
   if (forced !== undefined || ACTIVE_TYPES.test(type)) {

@@ -1,4 +1,5 @@
 // GetObject and HeadObject.
+import { contentSafetyHeaders } from '../../http/content-safety.ts';
 import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
@@ -191,6 +192,8 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   const headers = objectHeaders(ctx, object, !range);
   if (part?.partsCount !== undefined) headers['x-amz-mp-parts-count'] = part.partsCount;
   applyResponseOverrides(ctx, headers);
+  // After the overrides: a response-content-type is what the browser sees.
+  Object.assign(headers, contentSafetyHeaders(String(headers['content-type'])));
   if (!range) return { status: 200, headers: { ...headers, 'content-length': object.size }, withBody: true };
   headers['content-length'] = range.end - range.start + 1;
   headers['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
