@@ -6,6 +6,7 @@ import { Crc32c } from '@aws-crypto/crc32c';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { crc32 } from 'node:zlib';
+import { trimChars } from './trim.ts';
 import { S3Error } from '../s3/errors.ts';
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
@@ -153,7 +154,7 @@ function headerString(v: string | string[] | undefined): string | undefined {
  */
 function trailerAlgorithms(value: string | undefined): ChecksumAlgorithm[] {
   if (value === undefined) return [];
-  const list = value.trim().replace(/(?<!,),+$/, ''); // (?<!,): linear on a long run of commas
+  const list = trimChars(value.trim(), ',');
   if (list === '') return [];
   return list.split(',').map((item) => {
     const name = item.trim().toLowerCase();

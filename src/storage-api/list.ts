@@ -8,6 +8,7 @@
 // Both read as the principal: row-level security shows what it may read.
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { trimChars } from '../core/trim.ts';
 import { requireList } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { isoMillis, listObjects, prefixEnd, type ListedObject } from '../core/list.ts';
@@ -277,9 +278,7 @@ export function listRoutes(storage: Storage): Hono<StorageApiEnv> {
     const bucket = await requireBucket(storage, c.req.param('bucket'));
     requireList(bucket, principal);
     // storage-js sends the folder without its trailing slash.
-    // (?<!\/): a match starts only where a run of slashes starts; plain
-    // /\/+$/ rescans each run from every slash in it, quadratic in its length.
-    const prefix = q.prefix === '' ? '' : q.prefix.replace(/(?<!\/)\/+$/, '') + '/';
+    const prefix = q.prefix === '' ? '' : trimChars(q.prefix, '/') + '/';
     const column = q.sortBy.column === 'last_accessed_at' ? 'updated_at' : q.sortBy.column;
     // By name, no search: the S3 listing's walk (range scan, skip-scan over
     // folders) finds the page in the index however big the bucket is.

@@ -6,6 +6,7 @@
 // Error codes and messages follow what Amazon S3 answers for the same input.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { trimChars } from '../../core/trim.ts';
 import { S3Error } from '../errors.ts';
 
 export interface SignedRequestInput {
@@ -220,13 +221,13 @@ function headerBytes(v: string): string {
  * Canonical header value: each value trimmed and its runs of spaces collapsed
  * ("Trimall"), repeated headers joined with ','. Only ASCII space and tab count as
  * whitespace: the value is raw bytes here, and a UTF-8 sequence may hold
- * 0xA0. The lookbehind keeps the trailing trim linear on a long run of spaces.
+ * 0xA0. (The trim is a loop: see core/trim.ts.)
  * (Node itself joins most repeated headers with ', '; a header sent
  * twice therefore verifies only if the client joined the same way.)
  */
 function canonicalHeaderValue(v: string | string[] | undefined): string {
   const values = v === undefined ? [''] : Array.isArray(v) ? v : [v];
-  return values.map((one) => headerBytes(one).replace(/^[ \t]+|(?<![ \t])[ \t]+$/g, '').replace(/[ \t]+/g, ' ')).join(',');
+  return values.map((one) => trimChars(headerBytes(one), ' \t', { start: true }).replace(/[ \t]+/g, ' ')).join(',');
 }
 
 export interface CanonicalRequestParts {
