@@ -67,6 +67,9 @@ describe('routeS3', () => {
   it('rejects malformed percent-encoding', () => {
     assert.equal(code(() => routeS3('GET', '/b1/%E2%9C')), 'InvalidURI');
     assert.equal(code(() => routeS3('GET', '/b1/%zz')), 'InvalidURI');
+    // A raw '#' is no part of a request target, and no signature covers what follows it.
+    assert.equal(code(() => routeS3('GET', '/b1/a#x')), 'InvalidURI');
+    assert.equal(code(() => routeS3('PUT', '/b1/a?x-id=PutObject#y')), 'InvalidURI');
   });
 });
 

@@ -147,6 +147,10 @@ export function routeS3(
   hostBucket?: string,
   headers: Readonly<Record<string, string | string[] | undefined>> = {},
 ): S3Route {
+  // A request target carries no fragment (RFC 9112 §3.2); the signature
+  // never covers one, so a '#' kept in the key would let a captured signed
+  // request be replayed onto another key. Clients send it as %23.
+  if (rawUrl.includes('#')) throw new S3Error('InvalidURI');
   const q = rawUrl.indexOf('?');
   const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
