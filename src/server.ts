@@ -84,6 +84,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       region: config.region,
       maxObjectSize: config.maxObjectSize,
       bucketCreators: config.bucketCreators,
+      signedUrlMaxExpiry: config.signedUrlMaxExpiry,
       scanning: config.clamd !== undefined,
       blockUntilScanned: config.blockUntilScanned && config.clamd !== undefined,
     });

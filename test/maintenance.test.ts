@@ -49,7 +49,7 @@ before(async () => {
     region: 'us-east-1',
     maxObjectSize: 5 * 1024 ** 3,
     bucketCreators: 'authenticated',
-    scanning: false, blockUntilScanned: false,
+    signedUrlMaxExpiry: 7 * 24 * 3600, scanning: false, blockUntilScanned: false,
   });
 });
 after(async () => {

@@ -42,6 +42,8 @@ export interface Storage {
   maxObjectSize: number;
   /** Who may create buckets: any signed-in principal, or only the service role. */
   bucketCreators: 'authenticated' | 'service';
+  /** Longest lifetime of anything signed once and used later: /storage/v1 signed URLs, S3 POST policies (AEROSTORE_SIGNED_URL_MAX_EXPIRY, seconds). */
+  signedUrlMaxExpiry: number;
   /** A scanner is configured (AEROSTORE_CLAMD): objects pending a verdict get one soon. */
   scanning: boolean;
   /** Reads of objects whose content is not scanned yet are refused (AEROSTORE_BLOCK_UNTIL_SCANNED, with a scanner). */

@@ -18,7 +18,7 @@ export async function sweepOnce(srv: TestServer): Promise<SweepReport> {
       region: 'us-east-1',
       maxObjectSize: 5 * 1024 ** 3,
       bucketCreators: 'authenticated',
-      scanning: false, blockUntilScanned: false,
+      signedUrlMaxExpiry: 7 * 24 * 3600, scanning: false, blockUntilScanned: false,
     });
     return await sweep(storage, { graceMs: 0, expiryDays: 0 });
   } finally {

@@ -184,4 +184,14 @@ describe('POST policy: expiration capped at 7 days', () => {
     checkPolicy(policyExpiring(new Date(NOW.getTime() + 7 * DAY)), form, 'b', NOW);
     assert.throws(() => checkPolicy(policyExpiring(new Date(NOW.getTime() + 8 * DAY)), form, 'b', NOW), capped);
   });
+
+  it('is shorter when AEROSTORE_SIGNED_URL_MAX_EXPIRY is, never longer', () => {
+    const { form, policy } = formSignedAt(NOW);
+    checkPolicy(policy(new Date(NOW.getTime() + 3_600_000)), form, 'b', NOW, 3600);
+    assert.throws(
+      () => checkPolicy(policy(new Date(NOW.getTime() + 3_600_000 + 1000)), form, 'b', NOW, 3600),
+      code('AccessDenied', /at most 3600 seconds/),
+    );
+    assert.throws(() => checkPolicy(policy(new Date(NOW.getTime() + 8 * DAY)), form, 'b', NOW, 30 * 24 * 3600), capped);
+  });
 });

@@ -125,13 +125,22 @@ function signedAt(amzDate: string | undefined): number | undefined {
  * condition. `fields` has lower-cased names; `key` already has `${filename}`
  * substituted. Throws AccessDenied as S3 words it.
  */
-export function checkPolicy(policy: PostPolicy, fields: ReadonlyMap<string, string>, bucket: string, now = new Date()): PolicyCheckResult {
+export function checkPolicy(
+  policy: PostPolicy,
+  fields: ReadonlyMap<string, string>,
+  bucket: string,
+  now = new Date(),
+  /** The operator's AEROSTORE_SIGNED_URL_MAX_EXPIRY, when shorter than the week. */
+  maxLifetimeSeconds = MAX_POLICY_LIFETIME_SECONDS,
+): PolicyCheckResult {
   const expiration = policy.expiration.getTime();
   if (expiration <= now.getTime()) throw denied('Policy expired.');
-  const cap = MAX_POLICY_LIFETIME_SECONDS * 1000;
+  const lifetime = Math.min(maxLifetimeSeconds, MAX_POLICY_LIFETIME_SECONDS);
+  const cap = lifetime * 1000;
   const signed = signedAt(fields.get('x-amz-date'));
   if (expiration > now.getTime() + cap + SKEW_MS || (signed !== undefined && expiration > signed + cap)) {
-    throw denied(`Policy expiration must be at most 7 days (${MAX_POLICY_LIFETIME_SECONDS} seconds) after x-amz-date, and from now.`);
+    const limit = lifetime === MAX_POLICY_LIFETIME_SECONDS ? `7 days (${lifetime} seconds)` : `${lifetime} seconds`;
+    throw denied(`Policy expiration must be at most ${limit} after x-amz-date, and from now.`);
   }
   const value = (field: string) => (field === 'bucket' ? bucket : fields.get(field));
   const covered = new Set<string>();

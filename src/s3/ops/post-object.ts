@@ -173,7 +173,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     ctx.storage.region,
   );
   const policy = decodePolicy(fields.get('policy') as string);
-  const range = checkPolicy(policy, fields, bucket);
+  const range = checkPolicy(policy, fields, bucket, new Date(), ctx.storage.signedUrlMaxExpiry);
 
   // Everything the form says about the object, read as the matching PutObject headers would be.
   const asHeaders = Object.fromEntries(fields);
