@@ -1,5 +1,6 @@
 // Objects: the write transaction, reads, deletes and the blob collector.
 // Everything here is protocol-neutral; S3 and /storage/v1 call the same code.
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
@@ -137,7 +138,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
     const etag = `"${staged.md5.toString('hex')}"`;
     return await commitObject(storage, bucket, input, staged, { etag, checksums: staged.checksums }, placement);
   } finally {
-    // Once placed, the temp file is the blob; otherwise it was a duplicate or refused.
+    // Once placed (or dropped as a duplicate), the temp file is taken care of; otherwise the write was refused.
     if (!placement.placed) await storage.blobs.discard(staged);
   }
 }
@@ -226,6 +227,7 @@ export async function commitObject(
   // results: Postgres still runs them in order, each with its own snapshot,
   // but the transaction costs three round trips, BEGIN and the principal
   // included, not eight. RLS checks the object row as the principal's.
+  const began = performance.now();
   const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
@@ -265,7 +267,11 @@ export async function commitObject(
         // new, or a zero-reference row the collector has not reached yet. The
         // row lock is held until commit, so the collector cannot interfere.
         if (sha === staged.sha256 && refCount === 1) {
-          await storage.blobs.place(bucket.id, staged);
+          await storage.blobs.place(bucket.id, staged, began);
+          placement.placed = true;
+        } else if (sha === staged.sha256) {
+          // No faster than new content would be: the timing must not reveal that the bytes were here.
+          await storage.blobs.placeKnown(staged, began);
           placement.placed = true;
         }
         if (sha !== staged.sha256 && refCount === 0) released = sha;
