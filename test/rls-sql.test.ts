@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import { embeddedDatabaseUrl } from './support/database.ts';
+import { connectAsApplication, embeddedDatabaseUrl } from './support/database.ts';
 import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { xmlValues } from './support/s3-xml.ts';
 import { S3RawClient } from './support/signer.ts';
@@ -52,11 +52,7 @@ before(async () => {
   superuser = postgres(await embeddedDatabaseUrl(srv.dataDir), { max: 1, onnotice: () => {} });
   // The role an application would log in as: it may act as an anonymous or
   // a signed-in principal (README, "Querying the metadata with SQL").
-  await superuser.unsafe(`create role app_reader login password 'app-reader-pw' in role aerostore_anon, aerostore_authenticated`);
-  const url = new URL(await embeddedDatabaseUrl(srv.dataDir));
-  url.username = 'app_reader';
-  url.password = 'app-reader-pw';
-  app = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  app = await connectAsApplication(superuser, srv.dataDir, 'app_reader');
 });
 
 after(async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import { embeddedDatabaseUrl } from '../support/database.ts';
+import { connectAsApplication, embeddedDatabaseUrl } from '../support/database.ts';
 import { createAccessKey, credentialsOf, setBucketSettings } from '../support/principals.ts';
 import { S3RawClient } from '../support/signer.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -57,11 +57,7 @@ before(async () => {
   await ok(owner.send({ method: 'POST', path: '/sql-shared/in-progress', query: { uploads: '' } }));
 
   superuser = postgres(await embeddedDatabaseUrl(srv.dataDir), { max: 1, onnotice: () => {} });
-  await superuser.unsafe(`create role sql_app login password 'sql-app-pw' in role aerostore_anon, aerostore_authenticated`);
-  const url = new URL(await embeddedDatabaseUrl(srv.dataDir));
-  url.username = 'sql_app';
-  url.password = 'sql-app-pw';
-  app = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  app = await connectAsApplication(superuser, srv.dataDir, 'sql_app');
 });
 
 after(async () => {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { postForm, signPostPolicy } from '../support/post-policy.ts';
+import { requestWebIdentityRole } from '../support/principals.ts';
 import { S3RawClient } from '../support/signer.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -31,21 +32,7 @@ async function jwtExpiringIn(seconds: number): Promise<{ token: string; exp: num
   return { token, exp };
 }
 
-async function assume(token: string, durationSeconds: number): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${srv.url}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      Action: 'AssumeRoleWithWebIdentity',
-      Version: '2011-06-15',
-      WebIdentityToken: token,
-      RoleArn: 'arn:aws:iam::000000000000:role/x',
-      RoleSessionName: 'expiry',
-      DurationSeconds: String(durationSeconds),
-    }).toString(),
-  });
-  return { status: res.status, body: await res.text() };
-}
+const assume = (token: string, durationSeconds: number) => requestWebIdentityRole(srv.url, token, durationSeconds);
 
 before(async () => {
   srv = await startTestServer({ env: { AEROSTORE_JWT_SECRET: SECRET } });

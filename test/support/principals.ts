@@ -20,8 +20,8 @@ export interface TemporaryCredentials extends Credentials {
   sessionToken: string;
 }
 
-/** STS AssumeRoleWithWebIdentity at the service root (unsigned: the token is the credential). */
-export async function assumeRoleWithWebIdentity(endpoint: string, token: string, durationSeconds = 900): Promise<TemporaryCredentials> {
+/** The raw STS AssumeRoleWithWebIdentity call at the service root (unsigned: the token is the credential). */
+export async function requestWebIdentityRole(endpoint: string, token: string, durationSeconds = 900): Promise<{ status: number; body: string }> {
   const res = await fetch(new URL('/', endpoint), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -30,11 +30,17 @@ export async function assumeRoleWithWebIdentity(endpoint: string, token: string,
       Version: '2011-06-15',
       WebIdentityToken: token,
       RoleArn: 'arn:aws:iam::000000000000:role/x',
-      RoleSessionName: 'matrix',
+      RoleSessionName: 'test',
       DurationSeconds: String(durationSeconds),
     }).toString(),
   });
-  const xml = await res.text();
+  return { status: res.status, body: await res.text() };
+}
+
+/** STS AssumeRoleWithWebIdentity, its credentials or a thrown error. */
+export async function assumeRoleWithWebIdentity(endpoint: string, token: string, durationSeconds = 900): Promise<TemporaryCredentials> {
+  const { status, body: xml } = await requestWebIdentityRole(endpoint, token, durationSeconds);
+  const res = { status };
   const accessKeyId = xmlValue(xml, 'AccessKeyId');
   const secretAccessKey = xmlValue(xml, 'SecretAccessKey');
   const sessionToken = xmlValue(xml, 'SessionToken');
