@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
-import { listenForBucketChanges } from './core/buckets.ts';
+import { listenForBucketChanges, warnOfReservedBucketNames } from './core/buckets.ts';
 import { scheduleUploadExpiry } from './core/multipart.ts';
 import { checkOnStartup } from './maintenance/startup-check.ts';
 import { scheduleSweeps } from './maintenance/sweeper.ts';
@@ -136,6 +136,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           )
         : () => {};
     const stopStartupCheck = checkOnStartup(storage, sweepGraceMs, log);
+    void warnOfReservedBucketNames(storage).catch((err: unknown) => log.warn({ err }, 'could not look for buckets with reserved names'));
     if (clamd) stops.push(startScanWorker(storage, clamd, { concurrency: config.scanConcurrency, maxSize: config.scanMaxSize }));
     const webhookOptions = { maxAttempts: config.webhookMaxAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs };
     stops.push(await startWebhookWorker({ sql, box, log, options: webhookOptions }));

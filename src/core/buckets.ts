@@ -18,6 +18,19 @@ import { BUCKET_COLUMNS, type BucketRow, type Storage } from './storage.ts';
 export const RESERVED_BUCKET_NAMES: ReadonlySet<string> = new Set(['admin', 'storage', 'health', 'console', 'metrics']);
 
 /**
+ * Buckets created before their name was reserved: they keep working, but
+ * path-style requests for their keys under a service prefix (`admin/v1/…`)
+ * reach the service instead. Said once at start-up (server.ts).
+ */
+export async function warnOfReservedBucketNames(storage: Pick<Storage, 'sql' | 'log'>): Promise<void> {
+  const rows = await readAs(storage.sql, SERVICE, (tx) => tx<{ name: string }[]>`
+    select name from storage.buckets where name = any(${[...RESERVED_BUCKET_NAMES]}::text[])`);
+  for (const { name } of rows) {
+    storage.log.warn({ bucket: name }, 'a bucket has a reserved name: path-style requests for its keys under the service prefixes reach the service (docs/security.md); copy its objects to another bucket');
+  }
+}
+
+/**
  * General-purpose bucket naming rules
  * (Amazon S3 User Guide, "Bucket naming rules"), and the reserved names above.
  */
