@@ -133,6 +133,16 @@ describe('SQL under the request roles', () => {
     }
   });
 
+  it('may not draw from any sequence (no event or delivery ids to burn or predict)', async () => {
+    const sequences = await superuser<{ name: string; anon: boolean; authenticated: boolean }[]>`
+      select c.relname as name,
+        has_sequence_privilege('aerostore_anon', c.oid, 'usage,update') as anon,
+        has_sequence_privilege('aerostore_authenticated', c.oid, 'usage,update') as authenticated
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'storage' and c.relkind = 'S'`;
+    assert.ok(sequences.length >= 2);
+    for (const q of sequences) assert.deepEqual([q.name, q.anon, q.authenticated], [q.name, false, false]);
+  });
+
   it('cannot read content hashes of blobs, nor point an object row at someone else’s content', async () => {
     const [secret] = await superuser<{ bucket_id: string; sha256: string; size: number; etag: string }[]>`
       select o.bucket_id, o.sha256, o.size, o.etag from storage.objects o where o.key = 'owner-secret'`;
