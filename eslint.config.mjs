@@ -1,6 +1,6 @@
 // Only the rules that keep the process alive: a promise nobody awaits or
 // catches becomes an unhandled rejection, and Node ends the process on one.
-// (Style is left to STYLE.md and review; the types to tsc.)
+// (Style is left to review and docs/architecture.md; the types to tsc.)
 import tseslint from 'typescript-eslint';
 
 export default [
