@@ -5,16 +5,17 @@
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { Hono, type Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { updateBucketSettings } from '../core/buckets.ts';
 import type { BucketRow, Storage } from '../core/storage.ts';
+import { isDomainError } from '../core/errors.ts';
+import { answerFailure } from '../http/failure.ts';
 import { jsonError } from '../http/json-error.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { isService, type Principal } from '../principals/principal.ts';
 import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
-import { isS3Error } from '../s3/errors.ts';
+import { adminAuthError, adminDomainError } from './errors.ts';
 import { keysAdmin } from './keys.ts';
 import { scanAdmin } from './scan.ts';
 import { webhooksAdmin } from './webhooks.ts';
@@ -45,8 +46,8 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
         }
       }
     } catch (err) {
-      if (!isS3Error(err)) throw err;
-      return jsonError(c, err.status === 400 ? 400 : 403, err.code, err.message);
+      if (!isDomainError(err)) throw err;
+      return adminAuthError(c, err);
     }
     if (principal.kind === 'anonymous') return jsonError(c, 401, 'Unauthorized', 'The admin API needs service-role credentials.');
     if (!isService(principal)) return jsonError(c, 403, 'AccessDenied', 'The admin API is for the service role only.');
@@ -84,10 +85,11 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
     return c.json(bucketJson(row));
   });
 
-  app.onError((err, c: Context) => {
-    if (isS3Error(err)) return jsonError(c, err.status as ContentfulStatusCode, err.code, err.message);
-    deps.storage.log.error({ err }, 'admin API failure');
-    return jsonError(c, 500, 'InternalError', 'Internal error.');
-  });
+  app.onError((err, c: Context<AdminEnv>) =>
+    answerFailure(c, err, { isAnswer: isDomainError(err), log: deps.storage.log }, () =>
+      // A full disk too: the admin API writes nothing to the data directory, so it answers as it always did.
+      isDomainError(err) ? adminDomainError(c, err) : jsonError(c, 500, 'InternalError', 'Internal error.'),
+    ),
+  );
   return app;
 }

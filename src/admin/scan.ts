@@ -5,7 +5,7 @@
 //   GET  /scan/status                → 200 the queue and the verdicts (scanning/queue.ts ScanOverview)
 //   POST /scan/rescan  { bucket? }   → 200 { queued }: every blob (of the bucket) scanned again,
 //                                      e.g. after a signature update
-// Errors are JSON (http/json-error.ts); S3Errors (NoSuchBucket) and anything
+// Errors are JSON (http/json-error.ts); DomainErrors (NoSuchBucket) and anything
 // unexpected go to the mounting app's onError.
 import type { ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';

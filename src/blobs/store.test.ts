@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from '../core/errors.ts';
 import { LocalDiskBlobStore } from './store.ts';
 import { OFFLOAD_THRESHOLD, terminateMd5Workers } from './md5-offload.ts';
 
@@ -49,7 +49,7 @@ describe('LocalDiskBlobStore.ingest', () => {
   it('refuses a body past maxSize while streaming and leaves no temp file', async () => {
     await assert.rejects(
       store.ingest(chunked(randomBytes(OFFLOAD_THRESHOLD * 2)), { maxSize: OFFLOAD_THRESHOLD, expectedSize: undefined }),
-      (e: unknown) => e instanceof S3Error && e.code === 'EntityTooLarge',
+      (e: unknown) => e instanceof DomainError && e.code === 'EntityTooLarge',
     );
     assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
   });
@@ -57,7 +57,7 @@ describe('LocalDiskBlobStore.ingest', () => {
   it('refuses a body shorter than promised and a body that fails mid-way, leaving nothing', async () => {
     await assert.rejects(
       store.ingest(chunked(randomBytes(100)), { maxSize: 1e9, expectedSize: 101 }),
-      (e: unknown) => e instanceof S3Error && e.code === 'IncompleteBody',
+      (e: unknown) => e instanceof DomainError && e.code === 'IncompleteBody',
     );
     const failing = new Readable({
       read() {

@@ -19,7 +19,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createChecksummer, type ChecksumAlgorithm, type Checksummer } from '../core/checksums.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from '../core/errors.ts';
 import { OffloadedMd5, OFFLOAD_THRESHOLD } from './md5-offload.ts';
 
 /** A body that has been written to a temp file and fsynced, not yet placed. */
@@ -104,7 +104,7 @@ class HashingMeter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
     this.size += chunk.length;
     if (this.size > this.maxSize) {
-      done(new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(this.maxSize) }));
+      done(new DomainError('EntityTooLarge', undefined, { MaxSizeAllowed: String(this.maxSize) }));
       return;
     }
     this.sha256.update(chunk);
@@ -184,7 +184,7 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async ingest(body: Readable, opts: IngestOptions): Promise<StagedBlob> {
     if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxSize) {
-      throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxSize) });
+      throw new DomainError('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxSize) });
     }
     const algorithms = opts.checksums ?? [];
     const extra = algorithms.map((a) => createChecksummer(a));
@@ -197,7 +197,7 @@ export class LocalDiskBlobStore implements BlobStore {
     try {
       await pipeline(readWithoutDestroying(body), meter, file);
       if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
-        throw new S3Error('IncompleteBody');
+        throw new DomainError('IncompleteBody');
       }
       md5 = await meter.md5Digest();
     } catch (err) {

@@ -5,7 +5,7 @@
 // its body is read (and before 100 Continue), and so that a refusal gets the
 // error S3 would give (AccessDenied rather than an empty answer).
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import type { BucketRow } from './storage.ts';
 
 function ownsBucket(bucket: BucketRow, p: Principal): boolean {
@@ -43,8 +43,8 @@ export function canSee(bucket: BucketRow, p: Principal): boolean {
   return canReadAll(bucket, p) || canWrite(bucket, p);
 }
 
-function denied(): S3Error {
-  return new S3Error('AccessDenied');
+function denied(): DomainError {
+  return new DomainError('AccessDenied');
 }
 
 export function requireList(bucket: BucketRow, p: Principal): void {
@@ -78,8 +78,8 @@ export function knowsWholeBucket(bucket: BucketRow, p: Principal): boolean {
  * have seen it, AccessDenied otherwise (as S3 answers without
  * s3:ListBucket), whether or not the key exists.
  */
-export function missingObject(bucket: BucketRow, p: Principal, key: string): S3Error {
-  return knowsWholeBucket(bucket, p) ? new S3Error('NoSuchKey', undefined, { Key: key }) : denied();
+export function missingObject(bucket: BucketRow, p: Principal, key: string): DomainError {
+  return knowsWholeBucket(bucket, p) ? new DomainError('NoSuchKey', undefined, { Key: key }) : denied();
 }
 
 /** Postgres' insufficient_privilege (42501): an RLS policy refused a row. */

@@ -1,7 +1,7 @@
 // S3 canned ACLs mapped onto aerostore's bucket policy. aerostore has one
 // read policy per bucket (private | authenticated | public), not per-grant
 // ACLs; S3 clients that set or read ACLs see the canned ACL that matches.
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 
 export type BucketPolicy = 'private' | 'authenticated' | 'public';
 
@@ -22,7 +22,7 @@ const CANNED: Record<string, BucketPolicy> = {
 
 export function policyFromCannedAcl(acl: string): BucketPolicy {
   const policy = CANNED[acl.trim()];
-  if (!policy) throw new S3Error('InvalidArgument', `Unsupported canned ACL: ${acl}`, { ArgumentName: 'x-amz-acl', ArgumentValue: acl });
+  if (!policy) throw new DomainError('InvalidArgument', `Unsupported canned ACL: ${acl}`, { ArgumentName: 'x-amz-acl', ArgumentValue: acl });
   return policy;
 }
 

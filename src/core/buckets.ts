@@ -3,7 +3,7 @@
 import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { requireAdminister, rethrowRefusal } from './access.ts';
 import type { BucketPolicy } from './acl.ts';
 import { BUCKET_COLUMNS, type BucketRow, type Storage } from './storage.ts';
@@ -65,7 +65,7 @@ export async function findBucket(storage: Storage, name: string): Promise<Bucket
 
 export async function requireBucket(storage: Storage, name: string): Promise<BucketRow> {
   const bucket = await findBucket(storage, name);
-  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+  if (!bucket) throw new DomainError('NoSuchBucket', undefined, { BucketName: name });
   return bucket;
 }
 
@@ -93,9 +93,9 @@ export async function createBucket(
   settings: Omit<BucketSettings, 'policy'> = {},
 ): Promise<BucketRow> {
   const problem = bucketNameProblem(name);
-  if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
+  if (problem) throw new DomainError('InvalidBucketName', problem, { BucketName: name });
   if (principal.kind !== 'user' || (storage.bucketCreators === 'service' && !isService(principal))) {
-    throw new S3Error('AccessDenied', 'This principal may not create buckets.');
+    throw new DomainError('AccessDenied', 'This principal may not create buckets.');
   }
   const owner = ownerId(principal);
   const row = await asPrincipal(storage.sql, principal, async (tx) => {
@@ -119,9 +119,9 @@ export async function createBucket(
     // S3 tells the owner apart from everyone else; clients such as rclone
     // treat both 409s as "the bucket is there".
     if (existing && existing.owner_id === owner) {
-      throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
+      throw new DomainError('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
     }
-    throw new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
+    throw new DomainError('BucketAlreadyExists', undefined, { BucketName: name });
   }
   storage.bucketCache.set(name, row);
   return row;
@@ -134,10 +134,10 @@ export async function deleteBucket(storage: Storage, name: string, principal: Pr
     // Lock the bucket row first: a concurrent upload's foreign-key check then
     // either commits before us (and we see its object) or fails after us.
     const [locked] = await tx`select id from storage.buckets where id = ${bucket.id} for update`;
-    if (!locked) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    if (!locked) throw new DomainError('NoSuchBucket', undefined, { BucketName: name });
     // The owner (and the service role) sees every object of the bucket.
     const [obj] = await tx`select 1 from storage.objects where bucket_id = ${bucket.id} limit 1`;
-    if (obj) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+    if (obj) throw new DomainError('BucketNotEmpty', undefined, { BucketName: name });
     // The event first: its policy looks the bucket up.
     await tx`insert into storage.events (type, bucket_id, bucket, owner_id) values ('storage.bucket.deleted', ${bucket.id}, ${name}, ${bucket.owner_id})`;
     // Only zero-reference blobs can remain; their files go with the directory.
@@ -202,7 +202,7 @@ export async function changeBucket(
     const [[updated]] = await Promise.all([change(tx), announceChange(tx, bucket.name)]);
     return updated;
   }).catch(rethrowRefusal);
-  if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  if (!row) throw new DomainError('NoSuchBucket', undefined, { BucketName: bucket.name });
   storage.bucketCache.set(bucket.name, row);
   return row;
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { crc32 } from 'node:zlib';
 import { trimChars } from './trim.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
@@ -117,7 +117,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export function parseChecksumValue(a: ChecksumAlgorithm, value: string, from: 'header' | 'trailer' = 'header'): string {
   const v = value.trim();
   if (!BASE64.test(v) || Buffer.from(v, 'base64').length !== DIGEST_BYTES[a]) {
-    throw new S3Error(
+    throw new DomainError(
       'InvalidRequest',
       `Value for ${checksumHeaderName(a)} ${from === 'trailer' ? 'trailing header' : 'header'} is invalid.`,
     );
@@ -128,7 +128,7 @@ export function parseChecksumValue(a: ChecksumAlgorithm, value: string, from: 'h
 /** BadDigest "The CRC32 you specified did not match the calculated checksum." unless both name the same digest. */
 export function assertChecksumMatches(a: ChecksumAlgorithm, expected: string, actual: string): void {
   if (!Buffer.from(expected, 'base64').equals(Buffer.from(actual, 'base64'))) {
-    throw new S3Error('BadDigest', `The ${a} you specified did not match the calculated checksum.`);
+    throw new DomainError('BadDigest', `The ${a} you specified did not match the calculated checksum.`);
   }
 }
 
@@ -159,7 +159,7 @@ function trailerAlgorithms(value: string | undefined): ChecksumAlgorithm[] {
   return list.split(',').map((item) => {
     const name = item.trim().toLowerCase();
     const algorithm = name.startsWith('x-amz-checksum-') ? algorithmNamed(name.slice('x-amz-checksum-'.length)) : undefined;
-    if (!algorithm) throw new S3Error('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
+    if (!algorithm) throw new DomainError('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
     return algorithm;
   });
 }
@@ -176,17 +176,17 @@ export function parseRequestedChecksum(headers: IncomingHttpHeaders): RequestedC
     if (!name.startsWith('x-amz-checksum-') || NOT_A_CHECKSUM.has(name)) continue;
     const algorithm = algorithmNamed(name.slice('x-amz-checksum-'.length));
     if (!algorithm) {
-      throw new S3Error('InvalidRequest', 'The algorithm type you specified in x-amz-checksum- header is invalid.');
+      throw new DomainError('InvalidRequest', 'The algorithm type you specified in x-amz-checksum- header is invalid.');
     }
     inHeaders.push([algorithm, headerString(headers[name]) ?? '']);
   }
   const inTrailer = trailerAlgorithms(headerString(headers['x-amz-trailer']));
 
   if (inHeaders.length > 1 || inTrailer.length > 1) {
-    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+    throw new DomainError('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
   }
   if (inHeaders.length === 1 && inTrailer.length === 1) {
-    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header');
+    throw new DomainError('InvalidRequest', 'Expecting a single x-amz-checksum- header');
   }
   const algorithm = inHeaders[0]?.[0] ?? inTrailer[0];
 
@@ -194,13 +194,13 @@ export function parseRequestedChecksum(headers: IncomingHttpHeaders): RequestedC
   if (sdkAlgorithm !== undefined) {
     const named = algorithmNamed(sdkAlgorithm);
     if (named && !algorithm) {
-      throw new S3Error(
+      throw new DomainError(
         'InvalidRequest',
         'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
       );
     }
     if (!named || named !== algorithm) {
-      throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
+      throw new DomainError('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
     }
   }
 
@@ -217,7 +217,7 @@ export function parseContentMd5(headerValue: string): Buffer {
   const v = headerValue.trim();
   const md5 = BASE64.test(v) ? Buffer.from(v, 'base64') : undefined;
   if (!md5 || md5.length !== 16) {
-    throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': headerValue });
+    throw new DomainError('InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': headerValue });
   }
   return md5;
 }
@@ -229,7 +229,7 @@ export function parseContentMd5(headerValue: string): Buffer {
 export function verifyContentMd5(headerValue: string, md5: Buffer): void {
   const expected = parseContentMd5(headerValue);
   if (!expected.equals(md5)) {
-    throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
+    throw new DomainError('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
       ExpectedDigest: expected.toString('hex'),
       CalculatedDigest: md5.toString('base64'),
     });

@@ -4,7 +4,7 @@
 // bucket) the source's bytes are streamed through the ordinary write path.
 import { asPrincipal } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
@@ -80,7 +80,7 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
     input.checkSource?.(source);
     const self = found.bucket.id === bucket.id && input.key === input.sourceKey;
     if (self && !input.replaceHeaders && !input.changesOtherAttributes) {
-      throw new S3Error(
+      throw new DomainError(
         'InvalidRequest',
         "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       );
@@ -97,7 +97,7 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
       return { ...(await referenceCopy(storage, bucket, input, source, headers, tags)), source };
     } catch (err) {
       if (!(err instanceof SourceMoved) || attempt >= 3) {
-        if (err instanceof SourceMoved) throw new S3Error('NoSuchKey', undefined, { Key: input.sourceKey });
+        if (err instanceof SourceMoved) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
         throw err;
       }
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { matchCorsRule, validateCorsRules, type CorsRule } from './cors.ts';
 
 const rule = (r: Partial<CorsRule>): CorsRule => ({ allowedOrigins: [], allowedMethods: [], allowedHeaders: [], exposeHeaders: [], ...r });
@@ -31,7 +31,7 @@ describe('validateCorsRules', () => {
       validateCorsRules(rules);
       return 'ok';
     } catch (e) {
-      assert.ok(e instanceof S3Error);
+      assert.ok(e instanceof DomainError);
       return e.code;
     }
   };

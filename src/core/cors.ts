@@ -2,7 +2,7 @@
 // "Using cross-origin resource sharing"): the first rule whose origin,
 // method and every requested header match applies.
 import type { Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import type { BucketRow, Storage } from './storage.ts';
 
@@ -31,29 +31,29 @@ function wildcardMatches(pattern: string, value: string, caseInsensitive = false
 
 export function validateCorsRules(rules: CorsRule[]): void {
   if (rules.length === 0 || rules.length > MAX_RULES) {
-    throw new S3Error('MalformedXML', `A CORS configuration holds 1 to ${MAX_RULES} rules.`);
+    throw new DomainError('MalformedXML', `A CORS configuration holds 1 to ${MAX_RULES} rules.`);
   }
   for (const rule of rules) {
     if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) {
-      throw new S3Error('MalformedXML', 'Each CORSRule needs an AllowedOrigin and an AllowedMethod.');
+      throw new DomainError('MalformedXML', 'Each CORSRule needs an AllowedOrigin and an AllowedMethod.');
     }
     const maxAge = rule.maxAgeSeconds;
     if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && maxAge >= 0)) {
-      throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a whole number of seconds.');
+      throw new DomainError('MalformedXML', 'MaxAgeSeconds must be a whole number of seconds.');
     }
     for (const method of rule.allowedMethods) {
       if (!CORS_METHODS.has(method)) {
-        throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`);
+        throw new DomainError('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`);
       }
     }
     for (const origin of rule.allowedOrigins) {
       if ((origin.match(/\*/g) ?? []).length > 1) {
-        throw new S3Error('InvalidRequest', `AllowedOrigin "${origin}" can not have more than one wildcard.`);
+        throw new DomainError('InvalidRequest', `AllowedOrigin "${origin}" can not have more than one wildcard.`);
       }
     }
     for (const header of rule.allowedHeaders) {
       if ((header.match(/\*/g) ?? []).length > 1) {
-        throw new S3Error('InvalidRequest', `AllowedHeader "${header}" can not have more than one wildcard.`);
+        throw new DomainError('InvalidRequest', `AllowedHeader "${header}" can not have more than one wildcard.`);
       }
     }
   }

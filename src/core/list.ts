@@ -14,7 +14,7 @@ import type postgres from 'postgres';
 import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { requireList } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
@@ -108,7 +108,7 @@ type Step = ListedObject & { cp: string | null };
 export async function listObjects(storage: Storage, q: ListQuery): Promise<ListResult> {
   // Postgres text cannot hold NUL: such a bound would fail the query, not just match nothing.
   if (q.prefix.includes('\0') || q.delimiter.includes('\0') || q.after.includes('\0')) {
-    throw new S3Error('InvalidArgument', 'prefix, delimiter and start position must not contain a NUL character.');
+    throw new DomainError('InvalidArgument', 'prefix, delimiter and start position must not contain a NUL character.');
   }
   const bucket = await requireBucket(storage, q.bucket);
   requireList(bucket, q.principal);

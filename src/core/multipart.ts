@@ -14,7 +14,7 @@ import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { requireList, requireWrite, rethrowRefusal } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { checkDeclaredUpload, checkSniffedType } from './upload-rules.ts';
@@ -67,8 +67,8 @@ export interface PartRow {
   uploaded_at: Date;
 }
 
-function noSuchUpload(uploadId: string): S3Error {
-  return new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+function noSuchUpload(uploadId: string): DomainError {
+  return new DomainError('NoSuchUpload', undefined, { UploadId: uploadId });
 }
 
 /** Upload ids are random and URL-safe: 32 bytes of base64url. */
@@ -235,7 +235,7 @@ export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInpu
   let range: { start: number; end: number } | undefined;
   if (input.range) {
     if (input.range.last >= source.size || input.range.first > input.range.last) {
-      throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${source.size}`, {
+      throw new DomainError('InvalidArgument', `Range specified is not valid for source object of size: ${source.size}`, {
         ArgumentName: 'x-amz-copy-source-range',
         ArgumentValue: `bytes=${input.range.first}-${input.range.last}`,
       });
@@ -244,7 +244,7 @@ export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInpu
   }
   const size = range ? range.end - range.start + 1 : source.size;
   if (size > MAX_PART_SIZE) {
-    throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
+    throw new DomainError('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
   }
   // An empty source has no bytes to open a range on.
   const body = size === 0 ? Readable.from([]) : await openObject(storage, found, range);
@@ -285,15 +285,15 @@ export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
  */
 export function resolveChecksumType(algorithm: ChecksumAlgorithm | undefined, type: ChecksumType | undefined): ChecksumType | undefined {
   if (!algorithm) {
-    if (type) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    if (type) throw new DomainError('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
     return undefined;
   }
   const chosen = type ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
   if (chosen === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) {
-    throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
+    throw new DomainError('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
   }
   if (chosen === 'COMPOSITE' && algorithm === 'CRC64NVME') {
-    throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+    throw new DomainError('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   }
   return chosen;
 }
@@ -330,9 +330,9 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  if (input.parts.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+  if (input.parts.length === 0) throw new DomainError('MalformedXML', 'You must specify at least one part.');
   for (let i = 1; i < input.parts.length; i++) {
-    if (input.parts[i].partNumber <= input.parts[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
+    if (input.parts[i].partNumber <= input.parts[i - 1].partNumber) throw new DomainError('InvalidPartOrder');
   }
   const stored = await readAs(storage.sql, input.principal, (tx) => tx<PartRow[]>`
     select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`);
@@ -341,13 +341,13 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   for (const listed of input.parts) {
     const part = byNumber.get(listed.partNumber);
     if (!part || bareEtag(part.etag) !== bareEtag(listed.etag)) {
-      throw new S3Error('InvalidPart', undefined, { UploadId: upload.id, PartNumber: String(listed.partNumber), ETag: listed.etag });
+      throw new DomainError('InvalidPart', undefined, { UploadId: upload.id, PartNumber: String(listed.partNumber), ETag: listed.etag });
     }
     chosen.push(part);
   }
   chosen.forEach((part, i) => {
     if (i < chosen.length - 1 && part.size < MIN_PART_SIZE) {
-      throw new S3Error('EntityTooSmall', undefined, {
+      throw new DomainError('EntityTooSmall', undefined, {
         ProposedSize: String(part.size),
         MinSizeAllowed: String(MIN_PART_SIZE),
         PartNumber: String(part.part_number),
@@ -457,7 +457,7 @@ async function claimUpload(tx: TransactionSql, uploadId: string, used: readonly 
   const paths = new Map(current.map((p) => [p.part_number, p.path]));
   for (const p of used) {
     if (paths.get(p.part_number) !== p.path) {
-      throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', {
+      throw new DomainError('InvalidPart', 'A part was uploaded again while the upload was being completed.', {
         UploadId: uploadId,
         PartNumber: String(p.part_number),
       });

@@ -6,7 +6,7 @@ import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
@@ -53,9 +53,9 @@ export interface ObjectRow {
 
 /** S3's limit on a key: 1,024 bytes of UTF-8. Postgres text cannot hold NUL. */
 export function validateKey(key: string): void {
-  if (key.length === 0) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
-  if (Buffer.byteLength(key, 'utf8') > 1024) throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
-  if (key.includes('\0')) throw new S3Error('InvalidArgument', 'Object key must not contain a NUL character.');
+  if (key.length === 0) throw new DomainError('InvalidArgument', 'Object key must not be empty.');
+  if (Buffer.byteLength(key, 'utf8') > 1024) throw new DomainError('KeyTooLong', undefined, { Key: key.slice(0, 64) });
+  if (key.includes('\0')) throw new DomainError('InvalidArgument', 'Object key must not contain a NUL character.');
 }
 
 export interface PutObjectInput {
@@ -91,13 +91,13 @@ export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
 export function checkWriteCondition(condition: WriteCondition | undefined, current: { etag: string } | undefined, key: string): void {
   if (!condition) return;
   if ('ifNoneMatch' in condition) {
-    if (current) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (current) throw new DomainError('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
     return;
   }
-  if (!current) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  if (!current) throw new DomainError('NoSuchKey', undefined, { Key: key });
   const bare = (t: string) => t.trim().replace(/^"|"$/g, '');
   if (bare(condition.ifMatch) !== bare(current.etag) && condition.ifMatch.trim() !== '*') {
-    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    throw new DomainError('PreconditionFailed', undefined, { Condition: 'If-Match' });
   }
 }
 
@@ -288,10 +288,10 @@ export async function commitObject(
  * looked it up.
  */
 export function rethrowWriteFailure(storage: Storage, bucketName: string, err: unknown): never {
-  if (isRlsRefusal(err)) throw new S3Error('AccessDenied');
+  if (isRlsRefusal(err)) throw new DomainError('AccessDenied');
   if ((err as { code?: string } | null)?.code === '23503') {
     storage.bucketCache.delete(bucketName);
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: bucketName });
+    throw new DomainError('NoSuchBucket', undefined, { BucketName: bucketName });
   }
   throw err;
 }
@@ -333,13 +333,13 @@ export async function headObject(
  * and is not served meanwhile either: it answers as content not scanned yet.
  */
 async function requireScanClearance(storage: Storage, bucket: BucketRow, object: ObjectRow): Promise<void> {
-  if (object.scan_status === 'infected') throw new S3Error('ObjectQuarantined', undefined, { Key: object.key });
+  if (object.scan_status === 'infected') throw new DomainError('Quarantined', undefined, { Key: object.key });
   if (object.scan_status !== 'pending' || !storage.scanning) return;
-  if (storage.blockUntilScanned) throw new S3Error('ObjectNotScanned', undefined, { Key: object.key });
+  if (storage.blockUntilScanned) throw new DomainError('NotScanned', undefined, { Key: object.key });
   // Readers cannot see blobs under RLS: the service role looks (only while pending, so seldom).
   const [blob] = await readAs(storage.sql, SERVICE, (tx) => tx<{ scan_status: string }[]>`
     select scan_status from storage.blobs where bucket_id = ${bucket.id} and sha256 = ${object.sha256}`);
-  if (blob?.scan_status === 'infected') throw new S3Error('ObjectNotScanned', undefined, { Key: object.key });
+  if (blob?.scan_status === 'infected') throw new DomainError('NotScanned', undefined, { Key: object.key });
 }
 
 /** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */
@@ -355,7 +355,7 @@ export async function openObject(
     const [still] = await readAs(storage.sql, SERVICE, (tx) => tx`
       select 1 from storage.objects where bucket_id = ${found.bucket.id} and key = ${found.object.key}
         and sha256 = ${found.object.sha256}`);
-    if (!still) throw new S3Error('NoSuchKey', undefined, { Key: found.object.key });
+    if (!still) throw new DomainError('NoSuchKey', undefined, { Key: found.object.key });
     storage.log.error({ bucket: found.bucket.name, key: found.object.key }, 'object row without its blob file');
     throw err;
   }
@@ -383,8 +383,8 @@ export async function deleteObject(
         delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size, owner_id, content_type`,
       tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
     ]);
-    if (kept) throw new S3Error('AccessDenied');
-    if (!gone && !knowsWholeBucket(bucket, principal)) throw new S3Error('AccessDenied');
+    if (kept) throw new DomainError('AccessDenied');
+    if (!gone && !knowsWholeBucket(bucket, principal)) throw new DomainError('AccessDenied');
     if (!gone) return false;
     const [[blob]] = await Promise.all([
       tx<{ ref_count: number }[]>`

@@ -6,7 +6,7 @@
 // Last-Modified alone (S3 does not touch it either).
 import { asPrincipal } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import { missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { headObject, keyLock, type ObjectRow } from './objects.ts';
@@ -32,19 +32,19 @@ const chars = (s: string) => [...s].length;
  * (InvalidTag).
  */
 export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: string]>): Tags {
-  if (pairs.length > MAX_OBJECT_TAGS) throw new S3Error('BadRequest', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
+  if (pairs.length > MAX_OBJECT_TAGS) throw new DomainError('BadRequest', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
   const tags: Tags = {};
   for (const [key, value] of pairs) {
     if (key.length === 0 || chars(key) > MAX_TAG_KEY_LENGTH || !TAG_CHARS.test(key)) {
-      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid', { TagKey: key });
+      throw new DomainError('InvalidTag', 'The TagKey you have provided is invalid', { TagKey: key });
     }
     if (chars(value) > MAX_TAG_VALUE_LENGTH || !TAG_CHARS.test(value)) {
-      throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid', { TagKey: key, TagValue: value });
+      throw new DomainError('InvalidTag', 'The TagValue you have provided is invalid', { TagKey: key, TagValue: value });
     }
     if (key.toLowerCase().startsWith('aws:')) {
-      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:', { TagKey: key });
+      throw new DomainError('InvalidTag', 'Your TagKey cannot be prefixed with aws:', { TagKey: key });
     }
-    if (Object.hasOwn(tags, key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key', { TagKey: key });
+    if (Object.hasOwn(tags, key)) throw new DomainError('InvalidTag', 'Cannot provide multiple Tags with the same key', { TagKey: key });
     tags[key] = value;
   }
   return tags;
@@ -58,7 +58,7 @@ export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: 
  */
 export function parseTaggingHeader(raw: string): Tags {
   const invalid = () =>
-    new S3Error(
+    new DomainError(
       'InvalidArgument',
       "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
       { ArgumentName: 'x-amz-tagging', ArgumentValue: raw },
@@ -108,6 +108,6 @@ export async function setObjectTags(storage: Storage, bucketName: string, key: s
     ]);
     return rows.length > 0 ? 'updated' : visible ? 'refused' : 'missing';
   });
-  if (outcome === 'refused') throw new S3Error('AccessDenied');
+  if (outcome === 'refused') throw new DomainError('AccessDenied');
   if (outcome === 'missing') throw missingObject(bucket, principal, key);
 }

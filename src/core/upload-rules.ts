@@ -4,7 +4,7 @@
 // then on what the first bytes say the content is (a PDF sent as image/png).
 import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from './errors.ts';
 import type { BucketRow, Storage } from './storage.ts';
 
 /**
@@ -29,9 +29,9 @@ export function mimeTypeAllowed(bucket: BucketRow, contentType: string | undefin
 
 /** The checks on what an upload declares, before its body is read (and before 100 Continue). */
 export function checkDeclaredUpload(bucket: BucketRow, limit: number, size: number | undefined, contentType: string | undefined): void {
-  if (size !== undefined && size > limit) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(limit) });
+  if (size !== undefined && size > limit) throw new DomainError('EntityTooLarge', undefined, { MaxSizeAllowed: String(limit) });
   if (!mimeTypeAllowed(bucket, contentType)) {
-    throw new S3Error('UnsupportedMediaType', `Content type ${contentType ?? '(none)'} is not allowed in bucket ${bucket.name}.`);
+    throw new DomainError('DeclaredTypeNotAllowed', `Content type ${contentType ?? '(none)'} is not allowed in bucket ${bucket.name}.`);
   }
 }
 
@@ -57,6 +57,6 @@ export async function checkSniffedType(bucket: BucketRow, stagedPath: string): P
   }
   const detected = await fileTypeFromBuffer(head);
   if (detected && !mimeTypeAllowed(bucket, detected.mime)) {
-    throw new S3Error('ContentTypeNotAllowed', `The content is ${detected.mime}, which is not allowed in bucket ${bucket.name}.`);
+    throw new DomainError('DetectedTypeNotAllowed', `The content is ${detected.mime}, which is not allowed in bucket ${bucket.name}.`);
   }
 }

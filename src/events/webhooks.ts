@@ -83,7 +83,7 @@ const toWebhook = (row: WebhookRow): Webhook => ({ ...row, created_at: row.creat
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Subscribes to `input.bucket`'s events; throws NoSuchBucket (an S3Error) when it does not exist. */
+/** Subscribes to `input.bucket`'s events; throws NoSuchBucket (a DomainError) when it does not exist. */
 export async function createWebhook(storage: Storage, box: SecretBox, input: NewWebhook): Promise<CreatedWebhook> {
   const bucket = await requireBucket(storage, input.bucket);
   // The id is made here, not by the database: the sealed secret is bound to it.

@@ -4,7 +4,7 @@
 // Shared by the S3 front end and the admin API.
 import type { IncomingHttpHeaders } from 'node:http';
 import { verifySigV4, type VerifiedSignature } from '../s3/auth/sigv4.ts';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from '../core/errors.ts';
 import { JwtError, type JwtVerifier } from './jwt.ts';
 import type { KeyResolver, ResolvedKey } from './keys.ts';
 import { ANONYMOUS, type Principal } from './principal.ts';
@@ -45,25 +45,25 @@ function sessionTokenOf(head: RequestHead): string | undefined {
   return new URLSearchParams(head.url.slice(q + 1)).get('X-Amz-Security-Token') ?? undefined;
 }
 
-/** Verifies a bearer token; failures in S3's terms. */
+/** Verifies a bearer token; failures as DomainErrors (ExpiredToken, AccessDenied). */
 export async function principalFromJwt(token: string, jwt: JwtVerifier | undefined): Promise<Principal> {
-  if (!jwt) throw new S3Error('AccessDenied', 'Bearer tokens are not accepted: no JWT secret or JWKS is configured.');
+  if (!jwt) throw new DomainError('AccessDenied', 'Bearer tokens are not accepted: no JWT secret or JWKS is configured.');
   try {
     return await jwt.verify(token);
   } catch (err) {
     if (!(err instanceof JwtError)) throw err;
-    if (err.reason === 'expired') throw new S3Error('ExpiredToken', `The JWT has expired: ${err.message}`);
-    throw new S3Error('AccessDenied', `Invalid JWT: ${err.message}`);
+    if (err.reason === 'expired') throw new DomainError('ExpiredToken', `The JWT has expired: ${err.message}`);
+    throw new DomainError('AccessDenied', `Invalid JWT: ${err.message}`);
   }
 }
 
-/** Throws an S3Error for credentials that are present but wrong; anonymous when there are none. */
+/** Throws a DomainError for credentials that are present but wrong; anonymous when there are none. */
 export async function authenticate(head: RequestHead, auth: Authenticator): Promise<Authenticated> {
   const token = bearerToken(head.headers);
   if (token !== undefined) {
     // One mechanism per request: credentials that would be ignored must not pass unchecked.
     if (/[?&]X-Amz-(Algorithm|Credential|Signature|Security-Token)=/i.test(head.url) || head.headers['x-amz-security-token'] !== undefined) {
-      throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed: a Bearer token or a SigV4 signature, not both.', {
+      throw new DomainError('InvalidArgument', 'Only one auth mechanism allowed: a Bearer token or a SigV4 signature, not both.', {
         ArgumentName: 'Authorization',
         ArgumentValue: 'Bearer',
       });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from '../core/errors.ts';
 import type { Principal } from './principal.ts';
 import { StsCredentials } from './sts.ts';
 
@@ -10,7 +10,7 @@ const key = randomBytes(32);
 const sts = new StsCredentials(key);
 
 function rejectsWith(promise: Promise<unknown>, code: 'InvalidToken' | 'ExpiredToken'): Promise<void> {
-  return assert.rejects(promise, (err: unknown) => err instanceof S3Error && err.code === code);
+  return assert.rejects(promise, (err: unknown) => err instanceof DomainError && err.code === code);
 }
 
 /** The token with one field of its JSON payload replaced, MAC kept. */

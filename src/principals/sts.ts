@@ -7,7 +7,7 @@
 // were issued for: a principal with an expiry of its own (a JWT's exp) gets
 // credentials that end no later than it does.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { S3Error } from '../s3/errors.ts';
+import { DomainError } from '../core/errors.ts';
 import type { KeyResolver, ResolvedKey } from './keys.ts';
 import type { Principal, Role } from './principal.ts';
 
@@ -65,8 +65,8 @@ export class StsCredentials implements KeyResolver {
   async resolve(accessKeyId: string, sessionToken?: string): Promise<ResolvedKey | undefined> {
     if (sessionToken === undefined || !accessKeyId.startsWith(ID_PREFIX)) return undefined;
     const claims = this.open(sessionToken);
-    if (!claims || claims.akid !== accessKeyId) throw new S3Error('InvalidToken');
-    if (claims.exp * 1000 <= this.clock().getTime()) throw new S3Error('ExpiredToken');
+    if (!claims || claims.akid !== accessKeyId) throw new DomainError('InvalidToken');
+    if (claims.exp * 1000 <= this.clock().getTime()) throw new DomainError('ExpiredToken');
     const payloadPart = sessionToken.slice(0, sessionToken.indexOf('.'));
     return {
       secretAccessKey: this.secretFor(payloadPart),

@@ -1,6 +1,9 @@
 // Every failure the S3 front end can report, as data: code → HTTP status and
 // S3's default message. Codes and statuses follow the "List of error codes"
-// table of the Amazon S3 API reference (ErrorResponses.html).
+// table of the Amazon S3 API reference (ErrorResponses.html). The domain's
+// failures (core/errors.ts) reach the wire through FROM_DOMAIN below; S3Error
+// is for the protocol's own failures, raised inside s3/.
+import { type DomainCode, DomainError } from '../core/errors.ts';
 
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied'],
@@ -101,4 +104,49 @@ export class S3Error extends Error {
 
 export function isS3Error(err: unknown): err is S3Error {
   return err instanceof S3Error;
+}
+
+/** Each domain failure's S3 code; the status is the code's, the message and details the DomainError's. */
+const FROM_DOMAIN: Record<DomainCode, S3ErrorCode> = {
+  NoSuchBucket: 'NoSuchBucket',
+  InvalidBucketName: 'InvalidBucketName',
+  BucketAlreadyExists: 'BucketAlreadyExists',
+  BucketAlreadyOwnedByYou: 'BucketAlreadyOwnedByYou',
+  BucketNotEmpty: 'BucketNotEmpty',
+  NoSuchKey: 'NoSuchKey',
+  KeyTooLong: 'KeyTooLongError',
+  PreconditionFailed: 'PreconditionFailed',
+  InvalidRange: 'InvalidRange',
+  Quarantined: 'ObjectQuarantined',
+  NotScanned: 'ObjectNotScanned',
+  EntityTooLarge: 'EntityTooLarge',
+  EntityTooSmall: 'EntityTooSmall',
+  IncompleteBody: 'IncompleteBody',
+  DeclaredTypeNotAllowed: 'UnsupportedMediaType',
+  DetectedTypeNotAllowed: 'ContentTypeNotAllowed',
+  BadDigest: 'BadDigest',
+  InvalidDigest: 'InvalidDigest',
+  NoSuchUpload: 'NoSuchUpload',
+  InvalidPart: 'InvalidPart',
+  InvalidPartOrder: 'InvalidPartOrder',
+  InvalidTag: 'InvalidTag',
+  MalformedXML: 'MalformedXML',
+  InvalidArgument: 'InvalidArgument',
+  InvalidRequest: 'InvalidRequest',
+  BadRequest: 'BadRequest',
+  AccessDenied: 'AccessDenied',
+  ExpiredToken: 'ExpiredToken',
+  InvalidToken: 'InvalidToken',
+  InvalidAccessKeyId: 'InvalidAccessKeyId',
+  SignatureDoesNotMatch: 'SignatureDoesNotMatch',
+  RequestTimeTooSkewed: 'RequestTimeTooSkewed',
+  AuthorizationHeaderMalformed: 'AuthorizationHeaderMalformed',
+  AuthorizationQueryParametersError: 'AuthorizationQueryParametersError',
+};
+
+/** A thrown value the S3 front end answers as it is: its own S3Error, or a domain failure in S3's terms. */
+export function asS3Error(err: unknown): S3Error | undefined {
+  if (err instanceof S3Error) return err;
+  if (err instanceof DomainError) return new S3Error(FROM_DOMAIN[err.code], err.message, err.details);
+  return undefined;
 }

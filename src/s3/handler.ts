@@ -4,13 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isDiskFull } from '../blobs/store.ts';
 import { findBucket } from '../core/buckets.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { ANONYMOUS } from '../principals/principal.ts';
 import type { S3Context, S3Operation, S3Reply } from './context.ts';
-import { isS3Error, S3Error } from './errors.ts';
+import { asS3Error, S3Error } from './errors.ts';
 import { getObjectAttributesOp } from './ops/attributes.ts';
 import { answerPreflight, corsHeadersFor, deleteBucketCorsOp, getBucketCorsOp, putBucketCorsOp } from './ops/cors.ts';
 import { getBucketAclOp, getObjectAclOp, putBucketAclOp, putObjectAclOp } from './ops/acl.ts';
@@ -33,7 +32,7 @@ import { putObjectOp } from './ops/put.ts';
 import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from './ops/tagging.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
-import { closeAfterResponse } from '../http/lingering-close.ts';
+import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
 
 const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListBuckets: listBucketsOp,
@@ -160,38 +159,13 @@ function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, 
 }
 
 function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
-  // Not req.destroyed: on Node 20 that is already true once a body has been read whole.
-  const code = (err as NodeJS.ErrnoException)?.code;
-  const clientGone = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || !req.socket || req.socket.destroyed;
-  if (res.headersSent) {
-    if (clientGone) {
-      // The client closed the connection while the body was going out.
-      storage.log.debug({ requestId }, 'client disconnected during the response');
-      res.destroy();
-      return;
-    }
-    // Mid-stream failure: the status line is gone; cut the connection so the
-    // client sees a truncated body rather than a short one passed off as whole.
-    storage.log.warn({ err, requestId }, 'response failed after headers were sent');
+  const answer = asS3Error(err);
+  const failure = classifyFailure(err, { req, headersSent: res.headersSent, isAnswer: answer !== undefined, log: storage.log, logFields: { requestId } });
+  if (failure === 'client-gone' || failure === 'cut-off') {
     res.destroy();
     return;
   }
-  let error: S3Error;
-  if (isS3Error(err)) {
-    error = err;
-  } else if (clientGone) {
-    // The client went away mid-request; nobody is left to answer.
-    storage.log.debug({ requestId }, 'client disconnected');
-    res.destroy();
-    return;
-  } else if (isDiskFull(err)) {
-    // The write failed and left nothing behind; the operator must free space.
-    storage.log.error({ err, requestId, method: req.method, url: req.url }, 'no space left in the data directory');
-    error = new S3Error('InsufficientStorage');
-  } else {
-    storage.log.error({ err, requestId, method: req.method, url: req.url }, 'internal error');
-    error = new S3Error('InternalError');
-  }
+  const error = answer ?? new S3Error(failure === 'disk-full' ? 'InsufficientStorage' : 'InternalError');
   const resource = (req.url ?? '/').split('?')[0];
   const body = errorXml({ code: error.code, message: error.message, resource, requestId, details: error.details });
   for (const name of res.getHeaderNames()) {
@@ -200,9 +174,7 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
     }
   }
   res.setHeader('content-type', 'application/xml');
-  // A body we never read would otherwise be drained (possibly gigabytes) to
-  // keep the connection alive: close it instead, lingering so the answer arrives.
-  if (!req.complete) closeAfterResponse(req, res);
+  closeIfBodyUnread(req, res);
   const payload = req.method === 'HEAD' ? undefined : body;
   res.setHeader('content-length', payload ? Buffer.byteLength(payload) : 0);
   res.writeHead(error.status);

@@ -4,7 +4,7 @@
 // JSON { statusCode, error, message } with stable codes (errors.ts).
 import type http from 'node:http';
 import { Hono } from 'hono';
-import { closeAfterResponse } from '../http/lingering-close.ts';
+import { answerFailure } from '../http/failure.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { Principal } from '../principals/principal.ts';
@@ -15,8 +15,7 @@ import { listRoutes } from './list.ts';
 import { objectRoutes } from './objects.ts';
 import { openApiDocument } from './openapi.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
-import { apiErrorResponse, StorageApiError } from './errors.ts';
-import { isS3Error } from '../s3/errors.ts';
+import { apiErrorResponse, isStorageAnswer, StorageApiError } from './errors.ts';
 
 export type StorageApiEnv = {
   Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
@@ -60,19 +59,8 @@ export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
-  app.onError((err, c) => {
-    const req = c.env.incoming;
-    // The client went away mid-request (an upload cut off): nobody to answer, and not a server failure.
-    if (!isStorageFailure(err) && (!req.socket || req.socket.destroyed)) {
-      deps.storage.log.debug({ err }, '/storage/v1: client disconnected');
-      return new Response(null, { status: 499 });
-    }
-    // A body we never read (a refused upload) would otherwise be drained to keep the connection: close it, lingering.
-    if (!req.complete) closeAfterResponse(req, { setHeader: (name, value) => c.header(name, value) });
-    return apiErrorResponse(c, err, deps.storage.log);
-  });
+  app.onError((err, c) =>
+    answerFailure(c, err, { isAnswer: isStorageAnswer(err), log: deps.storage.log }, (failure) => apiErrorResponse(c, err, failure)),
+  );
   return app;
 }
-
-/** Failures that are answers (ours or the core's), as opposed to a request that broke off. */
-const isStorageFailure = (err: unknown): boolean => err instanceof StorageApiError || isS3Error(err);

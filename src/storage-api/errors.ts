@@ -1,11 +1,10 @@
-// Failures of the /storage/v1 API as JSON, and the core's S3Error codes
-// mapped onto this API's stable codes (so one core serves both protocols).
+// Failures of the /storage/v1 API as JSON: this API's own (StorageApiError),
+// and the domain's (core/errors.ts) mapped onto this API's stable codes, so
+// that one core serves both protocols.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Logger } from 'pino';
 import { jsonError } from '../http/json-error.ts';
-import { isDiskFull } from '../blobs/store.ts';
-import { isS3Error, S3Error, type S3ErrorCode } from '../s3/errors.ts';
+import { type DomainCode, isDomainError } from '../core/errors.ts';
 
 export class StorageApiError extends Error {
   constructor(
@@ -33,8 +32,8 @@ export const signedUrlErrors = {
   uploadUsed: () => new StorageApiError(409, 'TOKEN_ALREADY_USED', 'The signed upload URL has already been used.'),
 };
 
-/** S3 error code → this API's status and code; anything unlisted is a 400 INVALID_REQUEST. */
-const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
+/** A domain failure's status and code in this API (its message is the DomainError's); anything unlisted is a 400 INVALID_REQUEST. */
+const FROM_DOMAIN: Partial<Record<DomainCode, [ContentfulStatusCode, string]>> = {
   NoSuchBucket: [404, 'BUCKET_NOT_FOUND'],
   NoSuchKey: [404, 'FILE_NOT_FOUND'],
   BucketAlreadyExists: [409, 'BUCKET_ALREADY_EXISTS'],
@@ -47,28 +46,26 @@ const FROM_S3: Partial<Record<S3ErrorCode, [ContentfulStatusCode, string]>> = {
   InvalidAccessKeyId: [403, 'ACCESS_DENIED'],
   SignatureDoesNotMatch: [403, 'ACCESS_DENIED'],
   EntityTooLarge: [413, 'FILE_TOO_LARGE'],
-  UnsupportedMediaType: [415, 'INVALID_MIME_TYPE'],
-  ContentTypeNotAllowed: [422, 'FILE_CONTENT_TYPE_NOT_ALLOWED'],
+  DeclaredTypeNotAllowed: [415, 'INVALID_MIME_TYPE'],
+  DetectedTypeNotAllowed: [422, 'FILE_CONTENT_TYPE_NOT_ALLOWED'],
   PreconditionFailed: [409, 'DUPLICATE'],
-  KeyTooLongError: [400, 'INVALID_KEY'],
+  KeyTooLong: [400, 'INVALID_KEY'],
   IncompleteBody: [400, 'INCOMPLETE_BODY'],
   InvalidRange: [416, 'INVALID_RANGE'],
-  InternalError: [500, 'INTERNAL_ERROR'],
-  InsufficientStorage: [507, 'INSUFFICIENT_STORAGE'],
-  ObjectQuarantined: [403, 'FILE_QUARANTINED'],
-  ObjectNotScanned: [403, 'FILE_NOT_SCANNED'],
+  Quarantined: [403, 'FILE_QUARANTINED'],
+  NotScanned: [403, 'FILE_NOT_SCANNED'],
 };
 
-export function apiErrorResponse(c: Context, err: unknown, log?: Logger): Response {
+/** Whether this API answers the value as it is (its own failure or the domain's), as opposed to a failure of the server or the connection. */
+export const isStorageAnswer = (err: unknown): boolean => err instanceof StorageApiError || isDomainError(err);
+
+/** The JSON answer to a failure that classifyFailure (http/failure.ts) found answerable, or to a full disk or an internal failure. */
+export function apiErrorResponse(c: Context, err: unknown, failure: 'answer' | 'disk-full' | 'internal' = 'answer'): Response {
   if (err instanceof StorageApiError) return jsonError(c, err.status, err.code, err.message);
-  if (isS3Error(err)) {
-    const [status, code] = FROM_S3[err.code] ?? [400, 'INVALID_REQUEST'];
+  if (isDomainError(err)) {
+    const [status, code] = FROM_DOMAIN[err.code] ?? [400, 'INVALID_REQUEST'];
     return jsonError(c, status, code, err.message);
   }
-  if (isDiskFull(err)) {
-    log?.error({ err }, 'no space left in the data directory');
-    return apiErrorResponse(c, new S3Error('InsufficientStorage'));
-  }
-  log?.error({ err }, '/storage/v1 failure');
+  if (failure === 'disk-full') return jsonError(c, 507, 'INSUFFICIENT_STORAGE', 'The server has no space left to store this request; try again later.');
   return jsonError(c, 500, 'INTERNAL_ERROR', 'Internal error.');
 }

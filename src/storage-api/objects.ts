@@ -11,6 +11,7 @@ import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
+import { isDomainError } from '../core/errors.ts';
 import { copyObject, type CopyObjectInput, type CopyObjectResult } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
@@ -19,7 +20,6 @@ import { readAs, SERVICE } from '../db/session.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
-import { isS3Error } from '../s3/errors.ts';
 import { etagListMatches, parseRange } from '../s3/ops/get.ts';
 import type { StorageApiEnv } from './app.ts';
 import { StorageApiError } from './errors.ts';
@@ -229,7 +229,7 @@ async function copyTo(storage: Storage, input: CopyObjectInput, overwrite: boole
   try {
     return await copyObject(storage, overwrite ? input : { ...input, condition: { ifNoneMatch: '*' } });
   } catch (err) {
-    if (isS3Error(err) && err.code === 'PreconditionFailed') {
+    if (isDomainError(err) && err.code === 'PreconditionFailed') {
       throw new StorageApiError(409, 'DUPLICATE', `The destination already exists: ${input.bucket}/${input.key}`);
     }
     throw err;

@@ -26,7 +26,7 @@ import { headObject, validateKey } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import { isS3Error, S3Error } from '../s3/errors.ts';
+import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
 import type { StorageApiEnv } from './app.ts';
 import { signedUrlErrors, StorageApiError } from './errors.ts';
@@ -212,13 +212,13 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
   app.on(['GET', 'HEAD'], '/sign/*', async (c) => {
     const target = objectTarget(c, 'sign/');
     const token = redeem(c, signer, 'download', target);
-    const missing = () => new S3Error('NoSuchKey', undefined, { Key: target.key });
+    const missing = () => new DomainError('NoSuchKey', undefined, { Key: target.key });
     if (!(await isStillSigned(storage, token))) throw missing();
     // As the signer: it must still be allowed to read what it signed. Its refusal
     // (or the object gone since the check) is answered as the missing object too.
     const signerPrincipal = signerOf(token);
     return sendObject(c, storage, target, signerPrincipal, signerPrincipal).catch((err: unknown) => {
-      if (isS3Error(err) && (err.code === 'NoSuchKey' || err.code === 'NoSuchBucket' || err.code === 'AccessDenied')) throw missing();
+      if (isDomainError(err) && (err.code === 'NoSuchKey' || err.code === 'NoSuchBucket' || err.code === 'AccessDenied')) throw missing();
       throw err;
     });
   });

@@ -13,7 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { S3Error } from '../errors.ts';
+import { DomainError } from '../../core/errors.ts';
+import { asS3Error, S3Error } from '../errors.ts';
 import {
   canonicalQuery,
   canonicalRequest,
@@ -48,13 +49,13 @@ function sha256Hex(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-/** Resolves to the S3Error verifySigV4 throws, failing if it does not throw one. */
+/** Resolves to the DomainError verifySigV4 throws, as S3 answers it; fails if it does not throw one. */
 async function rejection(req: SignedRequestInput, opts: { region?: string; now?: Date } = {}): Promise<S3Error> {
   try {
     await verifySigV4(req, lookup, { region: opts.region ?? 'us-east-1', now: opts.now });
   } catch (err) {
-    assert.ok(err instanceof S3Error, `expected an S3Error, got ${String(err)}`);
-    return err;
+    assert.ok(err instanceof DomainError, `expected a DomainError, got ${String(err)}`);
+    return asS3Error(err) as S3Error;
   }
   assert.fail('the request verified');
 }
@@ -849,7 +850,7 @@ describe('classifyPayload', () => {
     for (const bad of ['unsigned-payload', 'invalid', EMPTY.slice(1), EMPTY + '0', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD ', '']) {
       assert.throws(
         () => classifyPayload(bad),
-        (e: unknown) => e instanceof S3Error && e.code === 'InvalidArgument' && e.details.ArgumentName === 'x-amz-content-sha256' && e.details.ArgumentValue === bad,
+        (e: unknown) => e instanceof DomainError && e.code === 'InvalidArgument' && e.details.ArgumentName === 'x-amz-content-sha256' && e.details.ArgumentValue === bad,
       );
     }
   });

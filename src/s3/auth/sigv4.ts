@@ -3,10 +3,12 @@
 //  - "Authenticating Requests: Using the Authorization Header (AWS Signature Version 4)"
 //  - "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)"
 //  - "Create a canonical request for Signature Version 4" (IAM user guide)
-// Error codes and messages follow what Amazon S3 answers for the same input.
+// Error codes and messages follow what Amazon S3 answers for the same input;
+// they are DomainErrors, since principals/authenticate.ts serves every protocol.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { trimChars } from '../../core/trim.ts';
+import { DomainError } from '../../core/errors.ts';
 import { S3Error } from '../errors.ts';
 
 export interface SignedRequestInput {
@@ -76,7 +78,7 @@ export function classifyPayload(payloadHash: string): PayloadKind {
       return { kind: 'streaming-unsigned-trailer' };
   }
   if (/^[0-9a-fA-F]{64}$/.test(payloadHash)) return { kind: 'sha256', hex: payloadHash.toLowerCase() };
-  throw new S3Error(
+  throw new DomainError(
     'InvalidArgument',
     'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, ' +
       'STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
@@ -301,10 +303,10 @@ export function signaturesEqual(expected: string, provided: string): boolean {
 
 type Flavour = 'header' | 'query';
 
-function malformed(flavour: Flavour, detail: string, details?: Record<string, string>): S3Error {
+function malformed(flavour: Flavour, detail: string, details?: Record<string, string>): DomainError {
   return flavour === 'header'
-    ? new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, details)
-    : new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; ${detail}`, details);
+    ? new DomainError('AuthorizationHeaderMalformed', `The authorization header is malformed; ${detail}`, details)
+    : new DomainError('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; ${detail}`, details);
 }
 
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
@@ -357,8 +359,8 @@ function parseSignedHeaders(value: string, flavour: Flavour): string[] {
   // of the SignatureDoesNotMatch body that echoes it). Fuzzing found this.
   if (value === '' || names.some((h) => h === '') || new Set(names).size !== names.length) {
     throw flavour === 'header'
-      ? new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; SignedHeaders is empty or mal-formed.')
-      : new S3Error('AuthorizationQueryParametersError', 'X-Amz-SignedHeaders is empty or mal-formed.');
+      ? new DomainError('AuthorizationHeaderMalformed', 'The authorization header is malformed; SignedHeaders is empty or mal-formed.')
+      : new DomainError('AuthorizationQueryParametersError', 'X-Amz-SignedHeaders is empty or mal-formed.');
   }
   return names;
 }
@@ -376,7 +378,7 @@ function checkUnsignedHeaders(headers: IncomingHttpHeaders, signed: string[]): v
   );
   if (!signedSet.has('host') && !unsigned.includes('host')) unsigned.unshift('host');
   if (unsigned.length) {
-    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+    throw new DomainError('AccessDenied', 'There were headers present in the request which were not signed', {
       HeadersNotSigned: unsigned.join(', '),
     });
   }
@@ -386,8 +388,8 @@ function hexBytes(s: string): string {
   return Buffer.from(s, 'latin1').toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
-function signatureMismatch(accessKeyId: string, toSign: string, provided: string, canonical: string): S3Error {
-  return new S3Error('SignatureDoesNotMatch', undefined, {
+function signatureMismatch(accessKeyId: string, toSign: string, provided: string, canonical: string): DomainError {
+  return new DomainError('SignatureDoesNotMatch', undefined, {
     AWSAccessKeyId: accessKeyId,
     StringToSign: toSign,
     SignatureProvided: provided,
@@ -415,7 +417,7 @@ interface ParsedAuth {
 function parseAuthorizationHeader(auth: string): Omit<ParsedAuth, 'amzDate'> {
   const rest = auth.slice(SIGV4_ALGORITHM.length);
   if (!/^\s/.test(rest)) {
-    throw new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; the authorization header is not "${SIGV4_ALGORITHM}".`);
+    throw new DomainError('AuthorizationHeaderMalformed', `The authorization header is malformed; the authorization header is not "${SIGV4_ALGORITHM}".`);
   }
   const fields = new Map<string, string>();
   for (const part of rest.split(',')) {
@@ -426,7 +428,7 @@ function parseAuthorizationHeader(auth: string): Omit<ParsedAuth, 'amzDate'> {
   const signedHeaders = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
   if (!credential || signedHeaders === undefined || !signature) {
-    throw new S3Error(
+    throw new DomainError(
       'AuthorizationHeaderMalformed',
       'The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.',
     );
@@ -448,7 +450,7 @@ function requestDate(headers: IncomingHttpHeaders): { amzDate: string; time: Dat
       return { amzDate: formatAmzDate(time), time };
     }
   }
-  throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  throw new DomainError('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
 }
 
 function queryValue(params: QueryParam[], name: string): string | undefined {
@@ -464,27 +466,27 @@ function parsePresigned(params: QueryParam[]): ParsedAuth {
   const signedHeaders = get('X-Amz-SignedHeaders');
   const expires = get('X-Amz-Expires');
   if (!algorithm || !credential || !signature || !amzDate || signedHeaders === undefined || expires === undefined) {
-    throw new S3Error(
+    throw new DomainError(
       'AuthorizationQueryParametersError',
       'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, ' +
         'X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
     );
   }
   if (algorithm !== SIGV4_ALGORITHM) {
-    throw new S3Error('AuthorizationQueryParametersError', `X-Amz-Algorithm only supports "${SIGV4_ALGORITHM}"`);
+    throw new DomainError('AuthorizationQueryParametersError', `X-Amz-Algorithm only supports "${SIGV4_ALGORITHM}"`);
   }
   if (!parseAmzDate(amzDate)) {
-    throw new S3Error(
+    throw new DomainError(
       'AuthorizationQueryParametersError',
       `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`,
     );
   }
-  if (!/^-?\d+$/.test(expires)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
+  if (!/^-?\d+$/.test(expires)) throw new DomainError('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
   const seconds = Number(expires);
-  if (seconds < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative');
-  if (seconds === 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be at least 1 second');
+  if (seconds < 0) throw new DomainError('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative');
+  if (seconds === 0) throw new DomainError('AuthorizationQueryParametersError', 'X-Amz-Expires must be at least 1 second');
   if (seconds > MAX_PRESIGN_EXPIRES) {
-    throw new S3Error(
+    throw new DomainError(
       'AuthorizationQueryParametersError',
       `X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGN_EXPIRES} seconds`,
     );
@@ -502,7 +504,7 @@ function parsePresigned(params: QueryParam[]): ParsedAuth {
 
 /**
  * Verifies a SigV4-signed S3 request. Returns null when the request carries
- * no authentication at all (anonymous); throws an S3Error for everything that
+ * no authentication at all (anonymous); throws a DomainError for everything that
  * is not a valid SigV4 signature by a known key.
  */
 export async function verifySigV4(
@@ -520,7 +522,7 @@ export async function verifySigV4(
   const queryV2 = has('AWSAccessKeyId') && has('Signature');
 
   if (auth !== undefined && (queryV4 || queryV2)) {
-    throw new S3Error(
+    throw new DomainError(
       'InvalidArgument',
       'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
       { ArgumentName: 'Authorization', ArgumentValue: auth },
@@ -529,7 +531,7 @@ export async function verifySigV4(
   // Signature Version 2 (`AWS AKID:sig`, or AWSAccessKeyId+Signature in the
   // query): S3 regions opened since 2014 answer this way.
   const v2 = () =>
-    new S3Error(
+    new DomainError(
       'InvalidRequest',
       'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
     );
@@ -539,7 +541,7 @@ export async function verifySigV4(
   if (auth !== undefined) {
     if (/^AWS [^:\s]+:/.test(auth)) throw v2();
     if (!auth.startsWith(SIGV4_ALGORITHM)) {
-      throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', {
+      throw new DomainError('InvalidArgument', 'Unsupported Authorization Type', {
         ArgumentName: 'Authorization',
         ArgumentValue: auth,
       });
@@ -564,7 +566,7 @@ export async function verifySigV4(
   if (parsed.flavour === 'header') {
     const skew = Math.abs(now.getTime() - time.getTime());
     if (skew > maxSkewMs) {
-      throw new S3Error('RequestTimeTooSkewed', undefined, {
+      throw new DomainError('RequestTimeTooSkewed', undefined, {
         RequestTime: single(req.headers['x-amz-date']) ?? single(req.headers['date']) ?? '',
         ServerTime: now.toISOString(),
         MaxAllowedSkewMilliseconds: String(maxSkewMs),
@@ -572,15 +574,15 @@ export async function verifySigV4(
     }
     const claimed = single(req.headers['x-amz-content-sha256']);
     if (claimed === undefined) {
-      throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+      throw new DomainError('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
     }
     classifyPayload(claimed);
     payloadHash = claimed;
   } else {
-    if (time.getTime() - now.getTime() > maxSkewMs) throw new S3Error('AccessDenied', 'Request is not valid yet');
+    if (time.getTime() - now.getTime() > maxSkewMs) throw new DomainError('AccessDenied', 'Request is not valid yet');
     const expiresAt = time.getTime() + (parsed.expires as number) * 1000;
     if (now.getTime() > expiresAt) {
-      throw new S3Error('AccessDenied', 'Request has expired', {
+      throw new DomainError('AccessDenied', 'Request has expired', {
         'X-Amz-Expires': String(parsed.expires),
         Expires: new Date(expiresAt).toISOString(),
         ServerTime: now.toISOString(),
@@ -593,7 +595,7 @@ export async function verifySigV4(
 
   const secret = await lookup(credential.accessKeyId);
   if (!secret) {
-    throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: credential.accessKeyId });
+    throw new DomainError('InvalidAccessKeyId', undefined, { AWSAccessKeyId: credential.accessKeyId });
   }
   const canonical = canonicalRequest({
     method: req.method,

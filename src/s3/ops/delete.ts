@@ -4,7 +4,7 @@ import { deleteObject, validateKey } from '../../core/objects.ts';
 import { requireWrite } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
-import { isS3Error, S3Error } from '../errors.ts';
+import { asS3Error, S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
 import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, xmlText, type XmlNode } from '../xml.ts';
 
@@ -60,8 +60,9 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
       validateKey(e.key);
       keys.push(e.key);
     } catch (err) {
-      if (!isS3Error(err)) throw err;
-      refused.set(i, err);
+      const refusal = asS3Error(err);
+      if (!refusal) throw err;
+      refused.set(i, refusal);
     }
   });
   const outcome = await deleteObjects(ctx.storage, bucketOf(ctx), keys, ctx.principal);

@@ -4,6 +4,7 @@ import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
+import { DomainError } from '../../core/errors.ts';
 import { S3Error } from '../errors.ts';
 
 /** A multipart composite checksum carries its part count ("…-N"); any other covers the whole object. */
@@ -24,6 +25,7 @@ export interface ByteRange {
  * cannot parse, or one with several ranges, is ignored (the whole object is
  * sent), while a well-formed range that starts past the end is 416. An empty
  * object has no byte to range over: S3 ignores Range on it and sends it whole.
+ * The 416 is a DomainError (InvalidRange): /storage/v1 parses Range here too.
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
   if (!header || size === 0) return undefined;
@@ -31,13 +33,13 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
     const suffix = Number(m[2]);
-    if (suffix === 0) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+    if (suffix === 0) throw new DomainError('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+  if (start >= size) throw new DomainError('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
   return { start, end };
 }
 
