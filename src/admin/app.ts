@@ -3,11 +3,11 @@
 // service-role access key by SigV4, or a service-role JWT as
 // `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
-import type http from 'node:http';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { updateBucketSettings } from '../core/buckets.ts';
-import type { BucketRow, Storage } from '../core/storage.ts';
+import type { Storage } from '../core/storage.ts';
+import type { BucketRow } from '../core/bucket.ts';
 import { isDomainError } from '../core/errors.ts';
 import { answerFailure } from '../http/failure.ts';
 import { jsonError } from '../http/json-error.ts';
@@ -19,17 +19,13 @@ import { adminAuthError, adminDomainError } from './errors.ts';
 import { keysAdmin } from './keys.ts';
 import { scanAdmin } from './scan.ts';
 import { webhooksAdmin } from './webhooks.ts';
-
-export type AdminEnv = {
-  Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
-  Variables: { principal: Principal };
-};
+import type { ApiEnv } from '../http/env.ts';
 
 /** Admin request bodies are small JSON documents. */
 const MAX_ADMIN_BODY = 64 * 1024;
 
-export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
+export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.use('*', async (c, next) => {
     const req = c.env.incoming;
@@ -85,7 +81,7 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
     return c.json(bucketJson(row));
   });
 
-  app.onError((err, c: Context<AdminEnv>) =>
+  app.onError((err, c: Context<ApiEnv>) =>
     answerFailure(c, err, { isAnswer: isDomainError(err), log: deps.storage.log }, () =>
       // A full disk too: the admin API writes nothing to the data directory, so it answers as it always did.
       isDomainError(err) ? adminDomainError(c, err) : jsonError(c, 500, 'InternalError', 'Internal error.'),

@@ -16,12 +16,12 @@ import { openObject, validateKey } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { jsonError } from '../http/json-error.ts';
 import { objectWithVerdict, rescan, scanOverview } from '../scanning/queue.ts';
-import type { AdminEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 
 const RescanBody = z.strictObject({ bucket: z.string().min(1).optional() }, { error: 'the body must be {} or { "bucket": "<name>" }' });
 
 /** {bucket}/{key} after /quarantine/, percent-decoded; undefined when malformed. */
-function quarantineTarget(c: Context<AdminEnv>): { bucket: string; key: string } | undefined {
+function quarantineTarget(c: Context<ApiEnv>): { bucket: string; key: string } | undefined {
   const raw = (c.env.incoming.url ?? '').split('?')[0];
   const rest = raw.slice(raw.indexOf('/quarantine/') + '/quarantine/'.length);
   const slash = rest.indexOf('/');
@@ -33,8 +33,8 @@ function quarantineTarget(c: Context<AdminEnv>): { bucket: string; key: string }
   }
 }
 
-export function scanAdmin(storage: Storage): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
+export function scanAdmin(storage: Storage): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.get('/quarantine/*', async (c) => {
     const target = quarantineTarget(c);

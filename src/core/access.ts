@@ -6,7 +6,7 @@
 // error S3 would give (AccessDenied rather than an empty answer).
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import type { BucketRow } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 
 function ownsBucket(bucket: BucketRow, p: Principal): boolean {
   const me = ownerId(p);

@@ -2,8 +2,7 @@
 // read policy per bucket (private | authenticated | public), not per-grant
 // ACLs; S3 clients that set or read ACLs see the canned ACL that matches.
 import { DomainError } from './errors.ts';
-
-export type BucketPolicy = 'private' | 'authenticated' | 'public';
+import type { BucketPolicy } from './bucket.ts';
 
 /**
  * Canned ACL → bucket policy. `public-read-write` reads as public: anonymous

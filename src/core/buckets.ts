@@ -5,8 +5,9 @@ import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { requireAdminister, rethrowRefusal } from './access.ts';
-import type { BucketPolicy } from './acl.ts';
-import { BUCKET_COLUMNS, type BucketRow, type Storage } from './storage.ts';
+import type { BucketPolicy } from './bucket.ts';
+import { type Storage } from './storage.ts';
+import { BUCKET_COLUMNS, type BucketRow } from './bucket.ts';
 
 /**
  * Names the service keeps for itself. S3 owns the root of the URL space

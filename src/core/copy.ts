@@ -24,7 +24,8 @@ import {
   type PutObjectResult,
   type WriteCondition,
 } from './objects.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 
 export interface CopyObjectInput {
   sourceBucket: string;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DomainError } from './errors.ts';
-import { matchCorsRule, validateCorsRules, type CorsRule } from './cors.ts';
+import { matchCorsRule, validateCorsRules } from './cors.ts';
+import { type CorsRule } from './bucket.ts';
 
 const rule = (r: Partial<CorsRule>): CorsRule => ({ allowedOrigins: [], allowedMethods: [], allowedHeaders: [], exposeHeaders: [], ...r });
 

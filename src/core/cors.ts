@@ -4,16 +4,8 @@
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
-import type { BucketRow, Storage } from './storage.ts';
-
-export interface CorsRule {
-  id?: string;
-  allowedOrigins: string[];
-  allowedMethods: string[];
-  allowedHeaders: string[];
-  exposeHeaders: string[];
-  maxAgeSeconds?: number;
-}
+import type { BucketRow, CorsRule } from './bucket.ts';
+import type { Storage } from './storage.ts';
 
 export const CORS_METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE']);
 const MAX_RULES = 100;

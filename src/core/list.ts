@@ -18,7 +18,8 @@ import { DomainError } from './errors.ts';
 import { requireList } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 
 export interface ListQuery {
   bucket: string;

@@ -29,7 +29,8 @@ import {
   type ObjectRow,
   type WriteCondition,
 } from './objects.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 import type { Tags } from './tagging.ts';
 
 /** S3's limits (Amazon S3 multipart upload limits). */

@@ -10,7 +10,8 @@ import { DomainError } from './errors.ts';
 import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */

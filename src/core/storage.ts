@@ -5,34 +5,8 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
-import type { BucketPolicy } from './acl.ts';
-import type { CorsRule } from './cors.ts';
+import type { BucketRow } from './bucket.ts';
 import { DownloadLog } from '../events/downloads.ts';
-
-export interface BucketRow {
-  id: string;
-  name: string;
-  owner_id: string | null;
-  region: string;
-  policy: BucketPolicy;
-  /** CORS rules (S3 PutBucketCors); null when none are configured. */
-  cors: CorsRule[] | null;
-  /** Any signed-in principal may create objects and overwrite or delete its own. */
-  member_writes: boolean;
-  /** Anonymous principals may list a public bucket. */
-  public_list: boolean;
-  /** Largest object in bytes; null: the server's default (migration 0010). */
-  file_size_limit: number | null;
-  /** Allowed MIME types (`type/subtype`, `type/*`); null: any. */
-  allowed_mime_types: string[] | null;
-  /** Downloads are recorded as storage.object.downloaded events (migration 0012). */
-  download_events: boolean;
-  created_at: Date;
-}
-
-/** The columns of a BucketRow, for every statement that returns one. */
-export const BUCKET_COLUMNS =
-  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, created_at';
 
 export interface Storage {
   sql: Sql;

@@ -5,7 +5,8 @@
 import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { DomainError } from './errors.ts';
-import type { BucketRow, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
+import type { BucketRow } from './bucket.ts';
 
 /**
  * The largest object this upload may store: the bucket's limit, else the

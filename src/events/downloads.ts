@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../db/connect.ts';
 import { actorOf, asPrincipal, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import type { BucketRow } from '../core/storage.ts';
+import type { BucketRow } from '../core/bucket.ts';
 
 const FLUSH_MS = 1000;
 const FLUSH_AT = 500;

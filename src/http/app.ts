@@ -24,8 +24,7 @@ import { scannerHealth, type Clamd } from '../scanning/clamd.ts';
 import { destination, routingPath, type ServiceApi } from './dispatch.ts';
 import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
-
-type Env = { Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse } };
+import type { HttpEnv } from './env.ts';
 
 /** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -57,7 +56,7 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string }> = {
 
 export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
-  const hono = () => new Hono<Env>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
+  const hono = () => new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
   const health = hono();
   health.get('/health/live', (c) => c.json({ status: 'ok' }));
   health.get('/health/ready', async (c) => {
@@ -73,7 +72,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     const ready = database === 'ok' && dataDir === 'ok';
     return c.json({ status: ready ? 'ok' : 'unavailable', database, data_dir: dataDir, scanner }, ready ? 200 : 503);
   });
-  const apps: Record<ServiceApi, Hono<Env>> = {
+  const apps: Record<ServiceApi, Hono<HttpEnv>> = {
     health,
     admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
     storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed })),

@@ -2,12 +2,10 @@
 // out, a user's JWT as `Authorization: Bearer` (storage-js also sends it as
 // `apikey`), the same principals, RLS and core as the S3 protocol. Errors are
 // JSON { statusCode, error, message } with stable codes (errors.ts).
-import type http from 'node:http';
 import { Hono } from 'hono';
 import { answerFailure } from '../http/failure.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
-import type { Principal } from '../principals/principal.ts';
 import type { EventFeed } from '../events/feed.ts';
 import { bucketRoutes } from './buckets.ts';
 import { eventRoutes } from './events.ts';
@@ -16,11 +14,7 @@ import { objectRoutes } from './objects.ts';
 import { openApiDocument } from './openapi.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
 import { apiErrorResponse, isStorageAnswer, StorageApiError } from './errors.ts';
-
-export type StorageApiEnv = {
-  Bindings: { incoming: http.IncomingMessage; outgoing: http.ServerResponse };
-  Variables: { principal: Principal };
-};
+import type { ApiEnv } from '../http/env.ts';
 
 export interface StorageApiDeps {
   storage: Storage;
@@ -30,8 +24,8 @@ export interface StorageApiDeps {
   feed: EventFeed;
 }
 
-export function storageApi(deps: StorageApiDeps): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   // Signed URLs carry their own permission: answered here, before (and without) authentication.
   app.route('/object', signedUrlRoutes(deps.storage, deps.signedUrls, deps.maxFileSize));

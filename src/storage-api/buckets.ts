@@ -5,12 +5,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canSee, requireAdminister } from '../core/access.ts';
-import type { BucketPolicy } from '../core/acl.ts';
+import type { BucketPolicy } from '../core/bucket.ts';
 import { createBucket, deleteBucket, findBucket, listBuckets, requireBucket, updateBucketSettings, type BucketSettings } from '../core/buckets.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
-import type { BucketRow, Storage } from '../core/storage.ts';
+import type { Storage } from '../core/storage.ts';
+import type { BucketRow } from '../core/bucket.ts';
 import { readAs } from '../db/session.ts';
-import type { StorageApiEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
 
@@ -87,8 +88,8 @@ export function bucketJson(b: BucketRow) {
 
 const notFound = (name: string) => new StorageApiError(404, 'BUCKET_NOT_FOUND', `Bucket not found: ${name}`);
 
-export function bucketRoutes(storage: Storage): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function bucketRoutes(storage: Storage): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.get('/', async (c) => {
     const search = c.req.query('search') ?? '';

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import type { Storage } from '../core/storage.ts';
 import { EVENT_TYPES, latestSeq, readEvents, type EventFeed, type EventFilter } from '../events/feed.ts';
 import type { Principal } from '../principals/principal.ts';
-import type { StorageApiEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
@@ -54,8 +54,8 @@ function startPosition(header: string | undefined, query: number | undefined): n
   return query;
 }
 
-export function eventRoutes(storage: Storage, feed: EventFeed): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function eventRoutes(storage: Storage, feed: EventFeed): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
   app.get('/', async (c) => {
     const q = validQuery(c.req.query());
     const principal = c.get('principal');

@@ -13,11 +13,12 @@ import { requireList } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { isoMillis, listObjects, prefixEnd, type ListedObject } from '../core/list.ts';
 import type { ObjectRow } from '../core/objects.ts';
-import type { BucketRow, Storage } from '../core/storage.ts';
+import type { Storage } from '../core/storage.ts';
+import type { BucketRow } from '../core/bucket.ts';
 import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import type { StorageApiEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
 
@@ -270,8 +271,8 @@ async function listV2BySql(storage: Storage, bucket: BucketRow, q: ListV2Query, 
   };
 }
 
-export function listRoutes(storage: Storage): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function listRoutes(storage: Storage): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
   app.post('/list/:bucket', async (c) => {
     const q = await validBody(c, listBody);
     const principal = c.get('principal');

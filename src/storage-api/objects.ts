@@ -21,7 +21,7 @@ import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../s3/context.ts';
 import { etagListMatches, parseRange } from '../s3/ops/get.ts';
-import type { StorageApiEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
 
@@ -34,7 +34,7 @@ export interface ObjectTarget {
 }
 
 /** The bucket and the object path after `/storage/v1/object/<route>`, decoded. */
-export function objectTarget(c: Context<StorageApiEnv>, route: string): ObjectTarget {
+export function objectTarget(c: Context<ApiEnv>, route: string): ObjectTarget {
   const raw = (c.env.incoming.url ?? '').split('?')[0];
   const rest = raw.slice(raw.indexOf('/object/') + '/object/'.length + route.length);
   const slash = rest.indexOf('/');
@@ -210,7 +210,7 @@ type TransferBody = z.infer<typeof transferBody>;
 /** storage-js's remove(): up to 1,000 paths at once. */
 export const removeBody = z.object({ prefixes: z.array(z.string()).min(1).max(1000) });
 
-async function transferOf(c: Context<StorageApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
+async function transferOf(c: Context<ApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
   const b = await validBody(c, transferBody);
   // Objects here have one version: copying "a version" would silently copy the current one.
   if (b.sourceVersionId !== undefined) throw new StorageApiError(400, 'INVALID_REQUEST', 'sourceVersionId: object versions are not supported.');
@@ -259,7 +259,7 @@ async function replacedHeaders(storage: Storage, t: TransferBody, principal: Pri
  * token is the permission).
  */
 export async function sendObject(
-  c: Context<StorageApiEnv>,
+  c: Context<ApiEnv>,
   storage: Storage,
   { bucket, key }: ObjectTarget,
   principal: Principal,
@@ -314,7 +314,7 @@ export async function sendObject(
  * object, written by `principal` (a signed upload URL passes its signer).
  */
 export async function receiveUpload(
-  c: Context<StorageApiEnv>,
+  c: Context<ApiEnv>,
   storage: Storage,
   { bucket, key }: ObjectTarget,
   opts: { principal: Principal; upsert: boolean; defaultSizeLimit: number },
@@ -335,10 +335,10 @@ export async function receiveUpload(
   return object;
 }
 
-export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
-  const download = (c: Context<StorageApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
-  const upload = async (c: Context<StorageApiEnv>, upsert: boolean) => {
+export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const download = (c: Context<ApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
+  const upload = async (c: Context<ApiEnv>, upsert: boolean) => {
     const target = objectTarget(c, '');
     const object = await receiveUpload(c, storage, target, { principal: c.get('principal'), upsert, defaultSizeLimit });
     return c.json(objectJson(target.bucket, object));

@@ -28,7 +28,7 @@ import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
-import type { StorageApiEnv } from './app.ts';
+import type { ApiEnv } from '../http/env.ts';
 import { signedUrlErrors, StorageApiError } from './errors.ts';
 import { objectJson, objectTarget, receiveUpload, sendObject, type ObjectTarget } from './objects.ts';
 import { jsonObject } from './request.ts';
@@ -60,7 +60,7 @@ function urlOf(kind: UrlTokenKind, { bucket, key }: ObjectTarget, token: string,
 }
 
 /** `expiresIn` in the body, or `?expires_in=`, in seconds: 1 to the configured maximum. */
-function lifetimeOf(c: Context<StorageApiEnv>, body: Record<string, unknown>, kind: UrlTokenKind, max: number): number {
+function lifetimeOf(c: Context<ApiEnv>, body: Record<string, unknown>, kind: UrlTokenKind, max: number): number {
   const given = body.expiresIn ?? c.req.query('expires_in');
   if (given === undefined) return Math.min(DEFAULT_EXPIRY[kind], max);
   const parsed = z.coerce.number().int().positive().safeParse(given);
@@ -76,7 +76,7 @@ function signerClaims(p: Principal): Pick<UrlTokenClaims, 'sub' | 'role'> {
 }
 
 /** The request's token, verified for this kind of access to this object, or the refusal. */
-function redeem(c: Context<StorageApiEnv>, signer: UrlSigner, kind: UrlTokenKind, target: ObjectTarget): VerifiedUrlToken {
+function redeem(c: Context<ApiEnv>, signer: UrlSigner, kind: UrlTokenKind, target: ObjectTarget): VerifiedUrlToken {
   const token = c.req.query('token');
   if (!token) throw new StorageApiError(400, 'INVALID_REQUEST', 'token: the signed URL has no token.');
   const check = signer.verify(token, { kind, ...target });
@@ -123,8 +123,8 @@ async function releaseUploadToken(storage: Storage, jti: string): Promise<void> 
 }
 
 /** Signing: needs the principal, so mounted after authentication, and before objects.ts's catch-all POST. */
-export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   // storage-js's createSignedUrls: one answer per path, an error in place of a URL for any it may not read.
   app.post('/sign/:bucket', async (c) => {
@@ -206,8 +206,8 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
  * authentication — whatever credentials come along (storage-js sends its
  * own, perhaps stale) are neither needed nor checked.
  */
-export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number): Hono<StorageApiEnv> {
-  const app = new Hono<StorageApiEnv>();
+export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.on(['GET', 'HEAD'], '/sign/*', async (c) => {
     const target = objectTarget(c, 'sign/');

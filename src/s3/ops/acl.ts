@@ -1,7 +1,8 @@
 // Get/PutBucketAcl and Get/PutObjectAcl, answered from the bucket's read
 // policy (src/core/acl.ts): aerostore has no per-grant ACLs, so clients see
 // and set the canned ACL that matches the policy.
-import { cannedAclOf, policyFromCannedAcl, policyFromGrants, readGroupOf, type BucketPolicy } from '../../core/acl.ts';
+import { cannedAclOf, policyFromCannedAcl, policyFromGrants, readGroupOf } from '../../core/acl.ts';
+import { type BucketPolicy } from '../../core/bucket.ts';
 import { requireAdminister, requireWrite } from '../../core/access.ts';
 import { requireBucket, updateBucketSettings } from '../../core/buckets.ts';
 import { headObject } from '../../core/objects.ts';

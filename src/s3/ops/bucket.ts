@@ -3,7 +3,7 @@
 import { policyFromCannedAcl } from '../../core/acl.ts';
 import { requireSee } from '../../core/access.ts';
 import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
-import type { BucketRow } from '../../core/storage.ts';
+import type { BucketRow } from '../../core/bucket.ts';
 import { ownerId } from '../../principals/principal.ts';
 import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';

@@ -3,8 +3,9 @@
 import type { IncomingMessage } from 'node:http';
 import { requireAdminister } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
-import { matchCorsRule, setBucketCors, type CorsRule } from '../../core/cors.ts';
-import type { BucketRow } from '../../core/storage.ts';
+import { matchCorsRule, setBucketCors } from '../../core/cors.ts';
+import { type CorsRule } from '../../core/bucket.ts';
+import type { BucketRow } from '../../core/bucket.ts';
 import { bucketOf, xmlReply, type HeaderValue, type S3Operation, type S3Reply } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
