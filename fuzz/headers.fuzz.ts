@@ -1,6 +1,6 @@
 // Fuzz target: the parsers of single header and form values, each a few
 // lines of string handling that a request can reach with any bytes: Range
-// (src/s3/ops/get.ts), x-amz-copy-source (ops/copy.ts), x-amz-tagging
+// (src/core/read.ts), x-amz-copy-source (ops/copy.ts), x-amz-tagging
 // (core/tagging.ts), Content-MD5 and the x-amz-checksum-* family
 // (core/checksums.ts), the POST policy document and credential
 // (s3/auth/post-policy.ts), and /storage/v1 size strings (storage-api/buckets.ts).
@@ -12,7 +12,7 @@ import { MAX_OBJECT_TAGS, parseTaggingHeader } from '../src/core/tagging.ts';
 import { checkPolicy, decodePolicy, parsePostCredential } from '../src/s3/auth/post-policy.ts';
 import { S3Error } from '../src/s3/errors.ts';
 import { parseCopySource } from '../src/s3/ops/copy.ts';
-import { parseRange } from '../src/s3/ops/get.ts';
+import { parseRange } from '../src/core/read.ts';
 import { parseSize } from '../src/storage-api/buckets.ts';
 import { bounded, fuzzInput, preview, runFuzz } from './harness.ts';
 

@@ -10,7 +10,7 @@ import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { canonicalQuery, canonicalUri, verifySigV4 } from '../src/s3/auth/sigv4.ts';
+import { canonicalQuery, canonicalUri, verifySigV4 } from '../src/principals/sigv4.ts';
 import { encodeKey } from '../test/support/signer.ts';
 import { bounded, corpus, expectS3Error, fuzzInput, runFuzz } from './harness.ts';
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
 import { listenForBucketChanges, warnOfReservedBucketNames } from './core/buckets.ts';
-import { scheduleUploadExpiry } from './core/multipart.ts';
+import { scheduleUploadExpiry } from './maintenance/upload-expiry.ts';
 import { checkOnStartup } from './maintenance/startup-check.ts';
 import { scheduleSweeps } from './maintenance/sweeper.ts';
 import { createStorage, type Storage } from './core/storage.ts';

@@ -165,7 +165,7 @@ export function createHttpServer(app: AppHandler, log: Logger, limits: ServerLim
     listener,
   );
   // Answer `Expect: 100-continue` ourselves, after authentication and checks
-  // (see acceptBody), instead of Node's automatic 100.
+  // (see http/continue.ts acceptBody), instead of Node's automatic 100.
   server.on('checkContinue', listener);
   if (limits.minBodyRate > 0) server.on('request', (req: http.IncomingMessage) => watchBodyRate(req, limits.minBodyRate, limits.minBodyRateWindowMs));
   // Sockets idle (no bytes either way) for this long are closed.

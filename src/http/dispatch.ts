@@ -80,7 +80,7 @@ export function routingPath(target: string | undefined): string {
 /**
  * Why a service API cannot take `target` as sent, or undefined. A fragment is
  * never part of a request target (RFC 9112 §3.2); the SigV4 authenticator
- * drops it (s3/auth/sigv4.ts splitTarget), a router would not. A backslash in
+ * drops it (principals/sigv4.ts splitTarget), a router would not. A backslash in
  * the path is what URL parsers read as `/`; @hono/node-server refuses it with
  * a bare 400, this says why in the API's JSON.
  */

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalDiskBlobStore } from '../blobs/store.ts';
-import { expireUploads } from '../core/multipart.ts';
+import { expireUploads } from './upload-expiry.ts';
 import { collectBlob } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';

@@ -3,7 +3,7 @@
 // x-amz-security-token for STS temporary credentials), or none (anonymous).
 // Shared by the S3 front end and the admin API.
 import type { IncomingHttpHeaders } from 'node:http';
-import { verifySigV4, type VerifiedSignature } from '../s3/auth/sigv4.ts';
+import { verifySigV4, type VerifiedSignature } from './sigv4.ts';
 import { DomainError } from '../core/errors.ts';
 import { JwtError, type JwtVerifier } from './jwt.ts';
 import type { KeyResolver, ResolvedKey } from './keys.ts';

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Storage } from '../core/storage.ts';
 import type { KeyResolver } from '../principals/keys.ts';
 import type { Principal } from '../principals/principal.ts';
-import type { VerifiedSignature } from './auth/sigv4.ts';
+import type { VerifiedSignature } from '../principals/sigv4.ts';
 import type { S3Route } from './router.ts';
 
 export interface S3Context {
@@ -41,17 +41,4 @@ export function keyOf(ctx: S3Context): string {
 
 export function xmlReply(body: string, status = 200): S3Reply {
   return { status, headers: { 'content-type': 'application/xml' }, body };
-}
-
-/**
- * Tells a client that sent `Expect: 100-continue` to go ahead. Called once
- * the request has been authenticated and checked, right before the body is
- * read, so a refused upload costs no transfer (the server listens for
- * 'checkContinue' instead of letting Node answer 100 on its own).
- */
-export function acceptBody(ctx: Pick<S3Context, 'req' | 'res'>): void {
-  const expect = ctx.req.headers.expect;
-  if (typeof expect === 'string' && expect.toLowerCase() === '100-continue' && !ctx.res.headersSent) {
-    ctx.res.writeContinue();
-  }
 }

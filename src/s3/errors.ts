@@ -150,3 +150,11 @@ export function asS3Error(err: unknown): S3Error | undefined {
   if (err instanceof DomainError) return new S3Error(FROM_DOMAIN[err.code], err.message, err.details);
   return undefined;
 }
+
+/** The error S3 answers when a hex x-amz-content-sha256 disagrees with the body received. */
+export function contentSha256Mismatch(claimed: string, computed: string): S3Error {
+  return new S3Error('XAmzContentSHA256Mismatch', undefined, {
+    ClientComputedContentSHA256: claimed,
+    S3ComputedContentSHA256: computed,
+  });
+}

@@ -15,10 +15,11 @@ import {
   verifyContentMd5,
   type ChecksumAlgorithm,
 } from '../core/checksums.ts';
-import { classifyPayload, contentSha256Mismatch, type VerifiedSignature } from './auth/sigv4.ts';
+import { classifyPayload, type VerifiedSignature } from '../principals/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
-import { acceptBody, type S3Context } from './context.ts';
-import { S3Error } from './errors.ts';
+import { acceptBody } from '../http/continue.ts';
+import type { S3Context } from './context.ts';
+import { contentSha256Mismatch, S3Error } from './errors.ts';
 import { MAX_REQUEST_XML, parseXml, xmlText } from './xml.ts';
 
 /**
@@ -204,7 +205,7 @@ export async function readVerifiedBody(
   }
   if ((payload.expectedSize ?? 0) > opts.maxBytes) throw new S3Error('MaxMessageLengthExceeded');
   await opts.beforeBody?.();
-  acceptBody(ctx);
+  acceptBody(ctx.req, ctx.res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of payload.body as AsyncIterable<Buffer>) {

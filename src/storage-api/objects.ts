@@ -19,8 +19,8 @@ import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
-import { acceptBody } from '../s3/context.ts';
-import { etagListMatches, parseRange } from '../s3/ops/get.ts';
+import { acceptBody } from '../http/continue.ts';
+import { etagListMatches, parseRange } from '../core/read.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
@@ -330,7 +330,7 @@ export async function receiveUpload(
     principal: opts.principal,
     defaultSizeLimit: opts.defaultSizeLimit,
     condition: opts.upsert ? undefined : { ifNoneMatch: '*' },
-    beforeBody: () => acceptBody({ req, res: c.env.outgoing }),
+    beforeBody: () => acceptBody(req, c.env.outgoing),
   });
   return object;
 }

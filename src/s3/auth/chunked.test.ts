@@ -7,7 +7,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createChecksummer } from '../../core/checksums.ts';
 import { S3Error } from '../errors.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoderOptions, type ChunkSigningContext } from './chunked.ts';
-import { verifySigV4 } from './sigv4.ts';
+import { verifySigV4 } from '../../principals/sigv4.ts';
 
 const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const EXAMPLE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

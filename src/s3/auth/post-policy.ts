@@ -5,7 +5,7 @@
 //  - "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)"
 // Pure: no I/O but the key lookup; the form is parsed by src/s3/ops/post-object.ts.
 import { S3Error } from '../errors.ts';
-import { deriveSigningKey, signaturesEqual, signString, SIGV4_ALGORITHM, type SecretLookup } from './sigv4.ts';
+import { deriveSigningKey, signaturesEqual, signString, SIGV4_ALGORITHM, type SecretLookup } from '../../principals/sigv4.ts';
 
 export type PolicyCondition =
   | { kind: 'eq'; field: string; value: string }

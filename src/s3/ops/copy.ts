@@ -6,7 +6,7 @@ import type { ObjectRow } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoTime, toXml } from '../xml.ts';
-import { etagListMatches, httpDate } from './get.ts';
+import { etagListMatches, httpDate } from '../../core/read.ts';
 import { objectHeadersFrom, taggingFrom } from './put.ts';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -4,7 +4,8 @@ import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
-import { DomainError } from '../../core/errors.ts';
+import type { ByteRange } from '../../blobs/store.ts';
+import { etagListMatches, httpDate, parseRange } from '../../core/read.ts';
 import { S3Error } from '../errors.ts';
 
 /** A multipart composite checksum carries its part count ("…-N"); any other covers the whole object. */
@@ -14,34 +15,6 @@ export function checksumTypeOf(value: string): 'COMPOSITE' | 'FULL_OBJECT' {
 
 /** What S3 reports for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
-
-export interface ByteRange {
-  start: number;
-  end: number;
-}
-
-/**
- * One byte range per RFC 9110 §14.1.2. S3 serves a single range; a header it
- * cannot parse, or one with several ranges, is ignored (the whole object is
- * sent), while a well-formed range that starts past the end is 416. An empty
- * object has no byte to range over: S3 ignores Range on it and sends it whole.
- * The 416 is a DomainError (InvalidRange): /storage/v1 parses Range here too.
- */
-export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
-  if (!header || size === 0) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) throw new DomainError('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) throw new DomainError('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
-  return { start, end };
-}
 
 /** Characters Node refuses in a header value (and so would fail the whole reply). */
 const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -109,21 +82,6 @@ function applyResponseOverrides(ctx: S3Context, headers: Record<string, HeaderVa
     }
     headers[header] = value;
   }
-}
-
-/** Entity tags compared strongly, quotes optional (clients differ). */
-export function etagListMatches(header: string, etag: string): boolean {
-  const bare = etag.replace(/^"|"$/g, '');
-  return header.split(',').some((t) => {
-    const tag = t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
-    return tag === '*' || tag === bare;
-  });
-}
-
-export function httpDate(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const t = Date.parse(header);
-  return Number.isNaN(t) ? undefined : t;
 }
 
 /**

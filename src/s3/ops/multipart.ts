@@ -11,7 +11,7 @@ import {
   uploadPart,
   uploadPartCopy,
 } from '../../core/multipart.ts';
-import { acceptBody, bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload, readXmlBody } from '../request-body.ts';
 import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
@@ -19,6 +19,7 @@ import { ownerXml } from './bucket.ts';
 import { checkCopyConditions, parseCopySource } from './copy.ts';
 import { encodingOf } from './list.ts';
 import { objectHeadersFrom, taggingFrom, writeConditionFrom } from './put.ts';
+import { acceptBody } from '../../http/continue.ts';
 
 const MAX_LISTED = 1000;
 
@@ -98,7 +99,7 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     expectedSize: payload.expectedSize,
     principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
-    beforeBody: () => acceptBody(ctx),
+    beforeBody: () => acceptBody(ctx.req, ctx.res),
     verify(staged) {
       payload.verify(staged);
       echo = payload.echoChecksums(staged);

@@ -12,11 +12,12 @@ import { putObject } from '../../core/objects.ts';
 import { pipeToForm } from '../../http/forms.ts';
 import type { Principal } from '../../principals/principal.ts';
 import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
-import { acceptBody, bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
+import { bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectHeadersFrom } from './put.ts';
 import { parseTaggingXml } from './tagging.ts';
 import { toXml } from '../xml.ts';
+import { acceptBody } from '../../http/continue.ts';
 
 /** S3 refuses a form whose fields before the file exceed 20 KB. */
 const MAX_PRE_DATA = 20 * 1024;
@@ -58,7 +59,7 @@ export const postObjectOp: S3Operation = async (ctx) => {
     throw new S3Error('PreconditionFailed', undefined, { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' });
   }
   // The form carries the credentials: the body must be read to authenticate.
-  acceptBody(ctx);
+  acceptBody(ctx.req, ctx.res);
   return new Promise<S3Reply>((resolve, reject) => {
     let bb: busboy.Busboy;
     try {

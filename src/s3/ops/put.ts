@@ -3,9 +3,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
 import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
-import { acceptBody, bucketOf, keyOf, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
+import { acceptBody } from '../../http/continue.ts';
 
 /** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
 const MAX_USER_METADATA = 2048;
@@ -72,7 +73,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
     checksumAlgorithms: payload.checksumAlgorithms,
     condition,
-    beforeBody: () => acceptBody(ctx),
+    beforeBody: () => acceptBody(ctx.req, ctx.res),
     verify(staged) {
       payload.verify(staged);
       echo = payload.echoChecksums(staged);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asS3Error } from '../errors.ts';
-import { parseRange } from './get.ts';
+import { asS3Error } from '../s3/errors.ts';
+import { parseRange } from './read.ts';
 
 describe('parseRange', () => {
   it('parses the three forms of a single byte range', () => {

@@ -7,9 +7,8 @@
 // they are DomainErrors, since principals/authenticate.ts serves every protocol.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { trimChars } from '../../core/trim.ts';
-import { DomainError } from '../../core/errors.ts';
-import { S3Error } from '../errors.ts';
+import { trimChars } from '../core/trim.ts';
+import { DomainError } from '../core/errors.ts';
 
 export interface SignedRequestInput {
   method: string;
@@ -84,14 +83,6 @@ export function classifyPayload(payloadHash: string): PayloadKind {
       'STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
     { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash },
   );
-}
-
-/** The error S3 answers when a hex x-amz-content-sha256 disagrees with the body received. */
-export function contentSha256Mismatch(claimed: string, computed: string): S3Error {
-  return new S3Error('XAmzContentSHA256Mismatch', undefined, {
-    ClientComputedContentSHA256: claimed,
-    S3ComputedContentSHA256: computed,
-  });
 }
 
 // ---------------------------------------------------------------------------

@@ -13,14 +13,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { DomainError } from '../../core/errors.ts';
-import { asS3Error, S3Error } from '../errors.ts';
+import { DomainError } from '../core/errors.ts';
+import { asS3Error, contentSha256Mismatch, S3Error } from '../s3/errors.ts';
 import {
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
   classifyPayload,
-  contentSha256Mismatch,
   deriveSigningKey,
   stringToSign,
   verifySigV4,

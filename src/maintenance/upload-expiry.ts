@@ -1,0 +1,46 @@
+// Abandoned multipart uploads (AEROSTORE_MULTIPART_EXPIRY_DAYS): their rows
+// and part files are removed once they are older than the expiry, hourly in
+// each process, and by the sweeper (sweeper.ts) as part of its pass.
+import type { Storage } from '../core/storage.ts';
+import { asPrincipal, SERVICE } from '../db/session.ts';
+
+/** Deletes uploads initiated more than `days` days ago, and their part files. Returns how many. */
+export async function expireUploads(storage: Storage, days: number): Promise<number> {
+  const gone = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string; bucket_id: string }[]>`
+    delete from storage.multipart_uploads where initiated_at < now() - ${days}::float8 * interval '1 day'
+    returning id, bucket_id`);
+  for (const u of gone) {
+    await storage.blobs.removeUpload(u.bucket_id, u.id).catch((err) => {
+      storage.log.warn({ err, uploadId: u.id }, 'could not remove the part files of an expired upload');
+    });
+  }
+  if (gone.length) storage.log.info({ count: gone.length, days }, 'expired abandoned multipart uploads');
+  return gone.length;
+}
+
+/**
+ * Runs expireUploads now and every `everyMs` (hourly by default) on an
+ * unref'd timer: it never keeps the process alive, and shutdown waits for a
+ * run in progress (Storage.background). Returns a function that stops it.
+ */
+export function scheduleUploadExpiry(
+  storage: Storage,
+  days: number,
+  // At least four runs per expiry period, so a short period (tests) is honoured too.
+  everyMs = Math.max(250, Math.min(60 * 60 * 1000, (days * 86_400_000) / 4)),
+): () => void {
+  const run = () => {
+    const job = expireUploads(storage, days)
+      .catch((err) => storage.log.warn({ err }, 'multipart upload expiry failed; retried at the next run'))
+      .finally(() => storage.background.delete(job));
+    storage.background.add(job);
+  };
+  const first = setTimeout(run, Math.min(1000, everyMs));
+  const timer = setInterval(run, everyMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}
