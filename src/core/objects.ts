@@ -334,13 +334,53 @@ export async function headObject(
  * and is not served meanwhile either: it answers as content not scanned yet.
  */
 async function requireScanClearance(storage: Storage, bucket: BucketRow, object: ObjectRow): Promise<void> {
-  if (object.scan_status === 'infected') throw new DomainError('Quarantined', undefined, { Key: object.key });
-  if (object.scan_status !== 'pending' || !storage.scanning) return;
-  if (storage.blockUntilScanned) throw new DomainError('NotScanned', undefined, { Key: object.key });
+  const refusal = (await scanRefusals(storage, bucket, [object])).get(object);
+  if (refusal) throw refusal;
+}
+
+/**
+ * requireScanClearance's rule for a batch (storage-js's createSignedUrls):
+ * the refusal, if any, of each object's content. Pending objects' blobs are
+ * read in one statement.
+ */
+async function scanRefusals(storage: Storage, bucket: BucketRow, objects: readonly ObjectRow[]): Promise<Map<ObjectRow, DomainError>> {
+  const refusals = new Map<ObjectRow, DomainError>();
+  const pending: ObjectRow[] = [];
+  for (const o of objects) {
+    if (o.scan_status === 'infected') refusals.set(o, new DomainError('Quarantined', undefined, { Key: o.key }));
+    else if (o.scan_status !== 'pending' || !storage.scanning) continue;
+    else if (storage.blockUntilScanned) refusals.set(o, new DomainError('NotScanned', undefined, { Key: o.key }));
+    else pending.push(o);
+  }
+  if (pending.length === 0) return refusals;
   // Readers cannot see blobs under RLS: the service role looks (only while pending, so seldom).
-  const [blob] = await readAs(storage.sql, SERVICE, (tx) => tx<{ scan_status: string }[]>`
-    select scan_status from storage.blobs where bucket_id = ${bucket.id} and sha256 = ${object.sha256}`);
-  if (blob?.scan_status === 'infected') throw new DomainError('NotScanned', undefined, { Key: object.key });
+  const infected = new Set(
+    (await readAs(storage.sql, SERVICE, (tx) => tx<{ sha256: string }[]>`
+      select sha256 from storage.blobs where bucket_id = ${bucket.id} and sha256 = any(${pending.map((o) => o.sha256)}::text[])
+        and scan_status = 'infected'`)).map((b) => b.sha256),
+  );
+  for (const o of pending) if (infected.has(o.sha256)) refusals.set(o, new DomainError('NotScanned', undefined, { Key: o.key }));
+  return refusals;
+}
+
+/**
+ * The rows of these keys that `principal` may see (RLS filters the read), in
+ * no particular order; keys it may not see, or that are not there, are
+ * missing. With use 'content', objects whose content the scanner withholds
+ * (requireScanClearance) are left out too.
+ */
+export async function findObjects(
+  storage: Storage,
+  bucket: BucketRow,
+  keys: readonly string[],
+  principal: Principal,
+  use: ObjectUse = 'metadata',
+): Promise<ObjectRow[]> {
+  const rows = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
+    select o.* from storage.objects o where o.bucket_id = ${bucket.id} and o.key = any(${keys}::text[])`);
+  if (use === 'metadata') return rows;
+  const refused = await scanRefusals(storage, bucket, rows);
+  return rows.filter((o) => !refused.has(o));
 }
 
 /** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */

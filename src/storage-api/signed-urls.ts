@@ -22,9 +22,9 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { requireWrite } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
-import { headObject, validateKey } from '../core/objects.ts';
+import { headObject } from '../core/objects.ts';
+import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
 import type { Storage } from '../core/storage.ts';
-import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
@@ -85,43 +85,6 @@ function redeem(c: Context<ApiEnv>, signer: UrlSigner, kind: UrlTokenKind, targe
   throw kind === 'upload' ? signedUrlErrors.uploadExpired() : signedUrlErrors.downloadExpired();
 }
 
-/**
- * Whether the bucket (and, for a download, the object, by row id and
- * content) that the token was signed for still holds its name: read as the
- * service role, since the answer must not depend on who asks.
- */
-async function isStillSigned(storage: Storage, token: VerifiedUrlToken): Promise<boolean> {
-  const rows =
-    token.kind === 'upload'
-      ? await readAs(storage.sql, SERVICE, (tx) => tx`
-          select 1 from storage.buckets where id = ${token.bucketId} and name = ${token.bucket}`)
-      : await readAs(storage.sql, SERVICE, (tx) => tx`
-          select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_id
-          where b.id = ${token.bucketId} and b.name = ${token.bucket} and o.key = ${token.key}
-            and o.id = ${token.objectId ?? null} and o.sha256 = ${token.sha256 ?? null}`);
-  return rows.length === 1;
-}
-
-/**
- * Spends an upload token: records its id, unless it is there already (used,
- * or in use). Expired ids are cleared on the way: their tokens are refused
- * before they get here.
- */
-async function claimUploadToken(storage: Storage, jti: string, expiresAt: Date): Promise<boolean> {
-  const now = new Date();
-  const rows = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string }[]>`
-    with expired as (delete from storage.signed_upload_tokens where expires_at < ${now})
-    insert into storage.signed_upload_tokens (id, expires_at) values (${jti}, ${expiresAt})
-    on conflict (id) do nothing
-    returning id`);
-  return rows.length === 1;
-}
-
-/** An upload that failed stored nothing: its token may be used again. */
-async function releaseUploadToken(storage: Storage, jti: string): Promise<void> {
-  await asPrincipal(storage.sql, SERVICE, (tx) => tx`delete from storage.signed_upload_tokens where id = ${jti}`);
-}
-
 /** Signing: needs the principal, so mounted after authentication, and before objects.ts's catch-all POST. */
 export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
@@ -133,30 +96,14 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const paths = z.array(z.string()).min(1).max(MAX_BATCH_PATHS).safeParse(body.paths);
     if (!paths.success) throw new StorageApiError(400, 'INVALID_REQUEST', `paths: 1 to ${MAX_BATCH_PATHS} object paths.`);
     const principal = c.get('principal');
-    const bucket = await requireBucket(storage, c.req.param('bucket'));
-    const valid = paths.data.filter((p) => {
-      try {
-        validateKey(p);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    // One read as the signer: RLS shows it exactly the objects it may read;
-    // quarantined content (and, when downloads wait for the scanner, unscanned) is not signed.
-    const withheld = storage.blockUntilScanned ? ['infected', 'pending'] : ['infected'];
-    const readable = new Map(
-      (await readAs(storage.sql, principal, (tx) => tx<{ key: string; id: string; sha256: string }[]>`
-        select key, id, sha256 from storage.objects o where bucket_id = ${bucket.id} and key = any(${valid}::text[])
-          and coalesce(storage.object_scan_status(o.id), 'pending') <> all(${withheld}::text[])`)).map((r) => [r.key, r]),
-    );
+    // What the signer may read now, and the scanner does not withhold.
+    const { bucket, objects: readable } = await signableObjects(storage, c.req.param('bucket'), paths.data, principal);
     return c.json(
       paths.data.map((path) => {
         const object = readable.get(path);
         if (!object) return { path, signedURL: null, error: NOT_SIGNABLE };
         const target = { bucket: bucket.name, key: path };
-        const identity = { bucketId: bucket.id, objectId: object.id, sha256: object.sha256 };
-        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...identity, ...signerClaims(principal) }, expiresIn);
+        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
         return {
           path,
           signedURL: urlOf('download', target, token, 'raw'),
@@ -175,8 +122,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const principal = c.get('principal');
     const { bucket, object } = await headObject(storage, target.bucket, target.key, principal);
-    const identity = { bucketId: bucket.id, objectId: object.id, sha256: object.sha256 };
-    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...identity, ...signerClaims(principal) }, expiresIn);
+    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
     return c.json({
       signedURL: urlOf('download', target, token, 'raw'),
       url: urlOf('download', target, token, 'encoded'),
@@ -213,7 +159,7 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
     const target = objectTarget(c, 'sign/');
     const token = redeem(c, signer, 'download', target);
     const missing = () => new DomainError('NoSuchKey', undefined, { Key: target.key });
-    if (!(await isStillSigned(storage, token))) throw missing();
+    if (!(await grantStillHolds(storage, token))) throw missing();
     // As the signer: it must still be allowed to read what it signed. Its refusal
     // (or the object gone since the check) is answered as the missing object too.
     const signerPrincipal = signerOf(token);
@@ -227,7 +173,7 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
   app.put('/upload/sign/*', async (c) => {
     const target = objectTarget(c, 'upload/sign/');
     const token = redeem(c, signer, 'upload', target);
-    if (!(await isStillSigned(storage, token))) throw signedUrlErrors.invalidSignature();
+    if (!(await grantStillHolds(storage, token))) throw signedUrlErrors.invalidSignature();
     const { jti } = token;
     if (jti === undefined) throw signedUrlErrors.invalidSignature();
     if (!(await claimUploadToken(storage, jti, token.expiresAt))) throw signedUrlErrors.uploadUsed();
