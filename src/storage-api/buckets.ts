@@ -4,13 +4,12 @@
 // name, as in Supabase.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { canSee, requireAdminister } from '../core/access.ts';
+import { canSee } from '../core/access.ts';
 import type { BucketPolicy } from '../core/bucket.ts';
 import { createBucket, deleteBucket, findBucket, listBuckets, requireBucket, updateBucketSettings, type BucketSettings } from '../core/buckets.ts';
-import { deleteObjects } from '../core/delete-objects.ts';
+import { emptyBucket } from '../core/empty-bucket.ts';
 import type { Storage } from '../core/storage.ts';
 import type { BucketRow } from '../core/bucket.ts';
-import { readAs } from '../db/session.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
@@ -132,17 +131,7 @@ export function bucketRoutes(storage: Storage): Hono<ApiEnv> {
   });
 
   app.post('/:id/empty', async (c) => {
-    const principal = c.get('principal');
-    const bucket = await requireBucket(storage, c.req.param('id'));
-    requireAdminister(bucket, principal);
-    // A thousand keys at a time through the same batch delete as S3's DeleteObjects.
-    for (;;) {
-      const keys = await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
-        select key from storage.objects where bucket_id = ${bucket.id} order by key limit 1000`);
-      if (keys.length === 0) break;
-      const { deleted, refused } = await deleteObjects(storage, bucket.name, keys.map((k) => k.key), principal);
-      if (deleted.size === 0 && refused.size > 0) throw new StorageApiError(403, 'ACCESS_DENIED', 'Some objects of the bucket may not be deleted by this principal.');
-    }
+    await emptyBucket(storage, c.req.param('id'), c.get('principal'));
     return c.json({ message: 'Successfully emptied' });
   });
 

@@ -14,9 +14,9 @@ import { requireBucket } from '../core/buckets.ts';
 import { isDomainError } from '../core/errors.ts';
 import { copyObject, type CopyObjectInput, type CopyObjectResult } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
-import { headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
+import { findObjects, headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
-import { readAs, SERVICE } from '../db/session.ts';
+import { SERVICE } from '../db/session.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../http/continue.ts';
@@ -413,8 +413,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
     keys.forEach(validateKey);
     const principal = c.get('principal');
     // What the principal can see of them, to answer with their rows as storage-js expects.
-    const seen = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-      select * from storage.objects where bucket_id = ${bucket.id} and key = any(${keys}::text[])`);
+    const seen = await findObjects(storage, bucket, keys, principal);
     const { deleted } = await deleteObjects(storage, name, keys, principal);
     return c.json(seen.filter((o) => deleted.has(o.key)).map((o) => ({ ...infoJson(name, o), bucket_id: name })));
   });
