@@ -11,12 +11,10 @@ import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
-import { isDomainError } from '../core/errors.ts';
-import { copyObject, type CopyObjectInput, type CopyObjectResult } from '../core/copy.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
+import { copyObjectTo, moveObject } from '../core/move.ts';
 import { findObjects, headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
-import { SERVICE } from '../db/session.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { acceptBody } from '../http/continue.ts';
@@ -219,23 +217,6 @@ async function transferOf(c: Context<ApiEnv>): Promise<TransferBody & { destinat
   return { ...b, destinationBucket: b.destinationBucket ?? b.bucketId };
 }
 
-/**
- * copyObject that refuses an existing destination unless `overwrite` (409,
- * as an upload without upsert): move never overwrites, copy only with
- * `x-upsert: true`. Decided under the destination's key lock, so a writer
- * racing to create the key is never overwritten.
- */
-async function copyTo(storage: Storage, input: CopyObjectInput, overwrite: boolean): Promise<CopyObjectResult> {
-  try {
-    return await copyObject(storage, overwrite ? input : { ...input, condition: { ifNoneMatch: '*' } });
-  } catch (err) {
-    if (isDomainError(err) && err.code === 'PreconditionFailed') {
-      throw new StorageApiError(409, 'DUPLICATE', `The destination already exists: ${input.bucket}/${input.key}`);
-    }
-    throw err;
-  }
-}
-
 /** copy() with copyMetadata false: the source's headers, these overrides, no user metadata. */
 async function replacedHeaders(storage: Storage, t: TransferBody, principal: Principal): Promise<ObjectHeaders> {
   const { object: o } = await headObject(storage, t.bucketId, t.sourceKey, principal);
@@ -361,7 +342,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
   app.post('/copy', async (c) => {
     const t = await transferOf(c);
     const principal = c.get('principal');
-    const { object } = await copyTo(
+    const { object } = await copyObjectTo(
       storage,
       {
         sourceBucket: t.bucketId,
@@ -376,27 +357,10 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
     return c.json(objectJson(t.destinationBucket, object)); // storage-js reads `Key`
   });
 
-  // A move is a copy (read permission on the source by RLS, write on the
-  // destination), then the source's deletion as the principal. A source the
-  // principal may read but not delete is left as it was: the copy is undone.
+  // Copy, then delete the source; undone if the source may not be deleted (core/move.ts).
   app.post('/move', async (c) => {
     const t = await transferOf(c);
-    const principal = c.get('principal');
-    await copyTo(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal }, false);
-    let failure: unknown;
-    try {
-      const { refused } = await deleteObjects(storage, t.bucketId, [t.sourceKey], principal);
-      if (refused.has(t.sourceKey)) {
-        failure = new StorageApiError(403, 'ACCESS_DENIED', 'The source may not be deleted by this principal, so it cannot be moved.');
-      }
-    } catch (err) {
-      failure = err; // refused up front (no write access to the source bucket), or the delete failed
-    }
-    if (failure !== undefined) {
-      // As the service role: undoing must not depend on the principal's rights over what it just made.
-      await deleteObjects(storage, t.destinationBucket, [t.destinationKey], SERVICE);
-      throw failure;
-    }
+    await moveObject(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal: c.get('principal') });
     return c.json({ message: 'Successfully moved' });
   });
 
