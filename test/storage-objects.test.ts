@@ -202,6 +202,22 @@ describe('/storage/v1/object with storage-js', () => {
     const named = await fetch(`${srv.url}/storage/v1/object/docs/dup.txt?download=report.txt`, { headers: auth });
     assert.match(named.headers.get('content-disposition') ?? '', /attachment; filename\*=UTF-8''report\.txt/);
   });
+
+  it('verifies a raw upload’s Content-MD5 as S3 does: a malformed or wrong one stores nothing', async () => {
+    const url = `${srv.url}/storage/v1/object/docs/md5/checked.txt`;
+    const put = (body: string, md5: string) =>
+      fetch(url, { method: 'POST', body, headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'text/plain', 'content-md5': md5, 'x-upsert': 'true' } });
+    const md5 = (s: string) => createHash('md5').update(s).digest('base64');
+    for (const [header, why] of [[md5('other bytes'), 'wrong'], ['not-base64!', 'malformed']]) {
+      const refused = await put('the bytes', header);
+      assert.equal(refused.status, 400, why);
+      assert.equal(((await refused.json()) as { error: string }).error, 'INVALID_REQUEST', why);
+      assert.equal((await asA.from('docs').exists('md5/checked.txt')).data, false, why);
+    }
+    const ok = await put('the bytes', md5('the bytes'));
+    assert.equal(ok.status, 200);
+    assert.equal(await (await asA.from('docs').download('md5/checked.txt')).data!.text(), 'the bytes');
+  });
 });
 
 describe('the bucket rules on S3 multipart uploads', () => {

@@ -11,6 +11,7 @@ import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
+import { parseContentMd5, verifyContentMd5 } from '../core/checksums.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { copyObjectTo, moveObject } from '../core/move.ts';
 import { findObjects, headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
@@ -119,6 +120,8 @@ interface UploadSource {
   body: Readable;
   expectedSize?: number;
   headers: ObjectHeaders;
+  /** Content-MD5 of a raw body (checked well-formed already), verified once the body is in, as S3 does. */
+  contentMd5?: string;
 }
 
 /**
@@ -130,9 +133,14 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
   if (!/^multipart\/form-data/i.test(type)) {
     const length = req.headers['content-length'];
     const meta = req.headers['x-metadata'];
+    const md5Header = req.headers['content-md5'];
+    const contentMd5 = md5Header === undefined ? undefined : String(md5Header);
+    // Malformed: refused before the body is read.
+    if (contentMd5 !== undefined) parseContentMd5(contentMd5);
     return Promise.resolve({
       body: req,
       expectedSize: length === undefined ? undefined : Number(length),
+      contentMd5,
       headers: {
         contentType: type || undefined,
         cacheControl: cacheControlOf(req.headers['cache-control']),
@@ -312,6 +320,7 @@ export async function receiveUpload(
     defaultSizeLimit: opts.defaultSizeLimit,
     condition: opts.upsert ? undefined : { ifNoneMatch: '*' },
     beforeBody: () => acceptBody(req, c.env.outgoing),
+    verify: source.contentMd5 === undefined ? undefined : (staged) => verifyContentMd5(source.contentMd5!, staged.md5),
   });
   return object;
 }
