@@ -210,6 +210,12 @@ describe('virus scanning with clamd', () => {
     await asOwner.from('files').upload('signed/fine.txt', Buffer.alloc(0), { contentType: 'text/plain' });
     const batch = await asOwner.from('files').createSignedUrls(['signed/report.txt', 'signed/fine.txt'], 300);
     assert.deepEqual(batch.data?.map((e) => [e.path, e.signedUrl !== null && e.error === null]), [['signed/report.txt', false], ['signed/fine.txt', true]]);
+    // Still pending on content known to be infected: withheld by the batch as by a single download (one rule, core's).
+    await db`update storage.objects set scan_status = 'pending' where key = 'signed/report.txt'`;
+    const pending = await asOwner.from('files').createSignedUrls(['signed/report.txt', 'signed/fine.txt'], 300);
+    assert.deepEqual(pending.data?.map((e) => [e.path, e.signedUrl !== null && e.error === null]), [['signed/report.txt', false], ['signed/fine.txt', true]]);
+    assert.equal(((await asOwner.from('files').createSignedUrl('signed/report.txt', 300)).error as { status?: number } | null)?.status, 403);
+    await db`update storage.objects set scan_status = 'infected' where key = 'signed/report.txt'`;
   });
 
   it('lets the service role take the bytes out through the admin API only', async () => {
