@@ -1,6 +1,7 @@
-// DeleteObjects (batch delete), protocol-neutral: up to 1,000 keys in ONE
-// transaction instead of one per key, with the same locking discipline as
-// deleteObject and commitObject:
+// Deleting objects, protocol-neutral: the one delete transaction, for up to
+// 1,000 keys at once (S3 DeleteObjects, /storage/v1 remove, emptying a
+// bucket, a move's source) and for one (DeleteObject), with the same locking
+// discipline as commitObject:
 //   1. the keys' advisory locks, taken in one statement in ascending lock-id
 //      order, so two batches sharing keys cannot deadlock (single-key writers
 //      hold one key lock at a time and take blob locks only after it);
@@ -11,6 +12,7 @@
 // RLS deletes only the rows the principal may delete; keys it can see but
 // not delete come back as refused.
 import { asPrincipal } from '../db/session.ts';
+import { DomainError } from './errors.ts';
 import type { Principal } from '../principals/principal.ts';
 import { knowsWholeBucket, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
@@ -85,4 +87,17 @@ export async function deleteObjects(
   }).catch((err: unknown) => rethrowWriteFailure(storage, bucketName, err));
   for (const sha of released) collectInBackground(storage, bucket.id, sha);
   return result;
+}
+
+/**
+ * Deletes a key; deleting a missing key is not an error (S3 answers 204
+ * either way). RLS deletes only what the principal may delete; a row it can
+ * see but not delete is AccessDenied, and so is a key it cannot see at all
+ * unless it sees the whole bucket (core/access.ts knowsWholeBucket).
+ * Returns whether there was an object.
+ */
+export async function deleteObject(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<boolean> {
+  const { deleted, refused } = await deleteObjects(storage, bucketName, [key], principal);
+  if (refused.has(key)) throw new DomainError('AccessDenied');
+  return deleted.has(key);
 }

@@ -7,7 +7,7 @@ import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { isRlsRefusal, knowsWholeBucket, missingObject, requireWrite } from './access.ts';
+import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import type { Storage } from './storage.ts';
@@ -400,46 +400,6 @@ export async function openObject(
     storage.log.error({ bucket: found.bucket.name, key: found.object.key }, 'object row without its blob file');
     throw err;
   }
-}
-
-/**
- * Deletes a key; deleting a missing key is not an error (S3 answers 204
- * either way). RLS deletes only what the principal may delete; a row it can
- * see but not delete is AccessDenied, and so is a key it cannot see at all
- * unless it sees the whole bucket (core/access.ts knowsWholeBucket).
- */
-export async function deleteObject(
-  storage: Storage,
-  bucketName: string,
-  key: string,
-  principal: Principal,
-): Promise<boolean> {
-  const bucket = await requireBucket(storage, bucketName);
-  requireWrite(bucket, principal);
-  let released: string | undefined;
-  const deleted = await asPrincipal(storage.sql, principal, async (tx) => {
-    const [, [gone], [kept]] = await Promise.all([
-      keyLock(tx, bucket.id, key),
-      tx<{ id: string; sha256: string; size: number; owner_id: string | null; content_type: string | null }[]>`
-        delete from storage.objects where bucket_id = ${bucket.id} and key = ${key} returning id, sha256, size, owner_id, content_type`,
-      tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
-    ]);
-    if (kept) throw new DomainError('AccessDenied');
-    if (!gone && !knowsWholeBucket(bucket, principal)) throw new DomainError('AccessDenied');
-    if (!gone) return false;
-    const [[blob]] = await Promise.all([
-      tx<{ ref_count: number }[]>`
-        update storage.blobs set ref_count = ref_count - 1
-        where bucket_id = ${bucket.id} and sha256 = ${gone.sha256} returning ref_count`,
-      tx`insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
-        values ('storage.object.deleted', ${bucket.id}, ${bucket.name}, ${key}, ${gone.id}, ${gone.owner_id},
-          ${tx.json({ size: gone.size, sha256: gone.sha256, content_type: gone.content_type })})`,
-    ]);
-    if (blob?.ref_count === 0) released = gone.sha256;
-    return true;
-  });
-  if (released) collectInBackground(storage, bucket.id, released);
-  return deleted;
 }
 
 /**

@@ -1,6 +1,6 @@
 // DeleteObject and DeleteObjects (POST /bucket?delete).
-import { deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
-import { deleteObject, validateKey } from '../../core/objects.ts';
+import { deleteObject, deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
+import { validateKey } from '../../core/objects.ts';
 import { requireWrite } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
