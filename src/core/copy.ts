@@ -2,22 +2,18 @@
 // the destination row takes another reference on the source's blob, and no
 // byte is read or written. Across buckets (blobs are deduplicated per
 // bucket) the source's bytes are streamed through the ordinary write path.
-import { asPrincipal } from '../db/session.ts';
-import { ownerId, type Principal } from '../principals/principal.ts';
+import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
-  checkWriteCondition,
-  collectInBackground,
+  ContentGone,
   headObject,
-  keyLock,
   openObject,
   putObject,
-  rethrowWriteFailure,
-  upsertObjectWithEvent,
   validateKey,
+  writeObject,
   type ObjectHeaders,
   type ObjectLookup,
   type ObjectRow,
@@ -66,9 +62,6 @@ function headersOf(o: ObjectRow): ObjectHeaders {
   };
 }
 
-/** The source's blob was released between our read of its row and our commit: read the row again. */
-class SourceMoved extends Error {}
-
 export async function copyObject(storage: Storage, input: CopyObjectInput): Promise<CopyObjectResult> {
   validateKey(input.key);
   // Destination bucket first: S3 reports a missing destination bucket before a missing source.
@@ -97,8 +90,8 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
     try {
       return { ...(await referenceCopy(storage, bucket, input, source, headers, tags)), source };
     } catch (err) {
-      if (!(err instanceof SourceMoved) || attempt >= 3) {
-        if (err instanceof SourceMoved) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
+      if (!(err instanceof ContentGone) || attempt >= 3) {
+        if (err instanceof ContentGone) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
         throw err;
       }
     }
@@ -145,14 +138,12 @@ async function streamCopy(
 }
 
 /**
- * One transaction, the discipline of commitObject: the destination key's
- * advisory lock; blob rows locked in sha256 order (the source's blob gains a
- * reference, an overwritten destination's loses one); the object row and its
- * storage.object.created event in one statement. The source blob gains its
- * reference only while its count is above zero: a zero-count row may already
- * have lost its file to the collector, so then the source is read again.
+ * A copy within the bucket is the one write transaction (core/objects.ts
+ * writeObject) on the source's blob: it gains a reference only while its
+ * count is above zero — a zero-count row may already have lost its file to
+ * the collector, so then the source is read again (ContentGone).
  */
-async function referenceCopy(
+function referenceCopy(
   storage: Storage,
   bucket: BucketRow,
   input: CopyObjectInput,
@@ -160,46 +151,7 @@ async function referenceCopy(
   h: ObjectHeaders,
   tags: Record<string, string>,
 ): Promise<PutObjectResult> {
-  const owner = ownerId(input.principal);
-  let released: string | undefined;
-  const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
-      const [, [old]] = await Promise.all([
-        keyLock(tx, bucket.id, input.key),
-        tx<{ sha256: string; etag: string }[]>`select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
-      ]);
-      checkWriteCondition(input.condition, old, input.key);
-      const shas = old?.sha256 === source.sha256 ? [] : [source.sha256, ...(old ? [old.sha256] : [])].sort();
-      for (const sha of shas) {
-        if (sha === source.sha256) {
-          const [row] = await tx<{ ref_count: number }[]>`
-            update storage.blobs set ref_count = ref_count + 1
-            where bucket_id = ${bucket.id} and sha256 = ${sha} and ref_count > 0 returning ref_count`;
-          if (!row) throw new SourceMoved();
-        } else {
-          const [row] = await tx<{ ref_count: number }[]>`
-            update storage.blobs set ref_count = ref_count - 1
-            where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`;
-          if (row?.ref_count === 0) released = sha;
-        }
-      }
-      const [object] = await upsertObjectWithEvent(
-        tx,
-        bucket,
-        input.key,
-        {
-          size: source.size,
-          etag: source.etag,
-          sha256: source.sha256,
-          checksums: source.checksums,
-          parts: source.parts,
-          headers: h,
-          tags,
-          owner,
-        },
-        { replaced: old !== undefined, copiedFrom: `${input.sourceBucket}/${input.sourceKey}` },
-      );
-      return { object, replaced: old !== undefined };
-    }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
-  if (released) collectInBackground(storage, bucket.id, released);
-  return result;
+  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers: h, tags };
+  const version = { size: source.size, etag: source.etag, sha256: source.sha256, checksums: source.checksums, parts: source.parts };
+  return writeObject(storage, bucket, target, version, { kind: 'existing' }, { copiedFrom: `${input.sourceBucket}/${input.sourceKey}` });
 }

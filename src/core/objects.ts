@@ -203,12 +203,13 @@ export function upsertObjectWithEvent(
 }
 
 /**
- * The commit step of the write protocol, shared by PutObject and
+ * The commit step of the write protocol for staged bytes, shared by
+ * PutObject (and every upload that comes down to it) and
  * CompleteMultipartUpload (core/multipart.ts). `computed.parts`: the part
  * sizes of a multipart object; `computed.inTransaction`: runs under the key
  * lock, before the blob and object rows are written (throw to abort).
  */
-export async function commitObject(
+export function commitObject(
   storage: Storage,
   bucket: BucketRow,
   input: CommitInput,
@@ -221,13 +222,44 @@ export async function commitObject(
   },
   placement: { placed: boolean },
 ): Promise<PutObjectResult> {
+  const version = { size: staged.size, etag: computed.etag, sha256: staged.sha256, checksums: computed.checksums, parts: computed.parts ?? null };
+  return writeObject(storage, bucket, input, version, { kind: 'staged', staged, placement }, { inTransaction: computed.inTransaction });
+}
+
+/** Where a write's content comes from. */
+export type WriteContent =
+  /** Bytes just staged (ingest): placed as the blob if the bucket does not hold them yet. */
+  | { kind: 'staged'; staged: StagedBlob; placement: { placed: boolean } }
+  /** A blob the bucket holds (a copy within the bucket): it gains a reference while its count is above zero. */
+  | { kind: 'existing' };
+
+/** An existing blob's count was at zero when a reference copy came for it: its file may be going; read the source again. */
+export class ContentGone extends Error {}
+
+/**
+ * The one write transaction (PutObject, POST, uploads, multipart completion,
+ * copies by reference). The key's advisory lock, so writers of one key take
+ * turns; the write conditions checked under it; blob rows locked in sha256
+ * order (the new content gains a reference, an overwritten object's loses
+ * one), so two writers swapping contents between keys cannot deadlock; the
+ * object row and its storage.object.created event in one statement; for
+ * staged bytes, the blob placed (or, already there, the wait that hides
+ * that). Statements are pipelined where they do not depend on each other's
+ * results: Postgres still runs them in order, each with its own snapshot,
+ * but the transaction costs three round trips, BEGIN and the principal
+ * included. RLS checks the object row as the principal's.
+ */
+export async function writeObject(
+  storage: Storage,
+  bucket: BucketRow,
+  input: CommitInput,
+  version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner'>,
+  content: WriteContent,
+  opts: { inTransaction?: (tx: TransactionSql) => Promise<void>; copiedFrom?: string } = {},
+): Promise<PutObjectResult> {
   const owner = ownerId(input.principal);
-  const h = input.headers;
+  const sha256 = version.sha256;
   let released: string | undefined;
-  // Statements are pipelined where they do not depend on each other's
-  // results: Postgres still runs them in order, each with its own snapshot,
-  // but the transaction costs three round trips, BEGIN and the principal
-  // included, not eight. RLS checks the object row as the principal's.
   const began = performance.now();
   const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
       const [, [old]] = await Promise.all([
@@ -236,46 +268,49 @@ export async function commitObject(
           select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
       ]);
       checkWriteCondition(input.condition, old, input.key);
-      await computed.inTransaction?.(tx);
-      // Blob row locks are always taken in sha256 order, so two writers
-      // swapping contents between keys cannot deadlock.
-      const shas = old?.sha256 === staged.sha256 ? [] : [staged.sha256, ...(old ? [old.sha256] : [])].sort();
+      await opts.inTransaction?.(tx);
+      const shas = old?.sha256 === sha256 ? [] : [sha256, ...(old ? [old.sha256] : [])].sort();
       const blobSteps = shas.map((sha) =>
-        sha === staged.sha256
+        sha !== sha256
           ? tx<{ ref_count: number }[]>`
-              insert into storage.blobs (bucket_id, sha256, size, ref_count)
-              values (${bucket.id}, ${staged.sha256}, ${staged.size}, 1)
-              on conflict (bucket_id, sha256) do update set ref_count = storage.blobs.ref_count + 1
-              returning ref_count`
-          : tx<{ ref_count: number }[]>`
               update storage.blobs set ref_count = ref_count - 1
-              where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`,
+              where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`
+          : content.kind === 'staged'
+            ? tx<{ ref_count: number }[]>`
+                insert into storage.blobs (bucket_id, sha256, size, ref_count)
+                values (${bucket.id}, ${sha256}, ${version.size}, 1)
+                on conflict (bucket_id, sha256) do update set ref_count = storage.blobs.ref_count + 1
+                returning ref_count`
+            : tx<{ ref_count: number }[]>`
+                update storage.blobs set ref_count = ref_count + 1
+                where bucket_id = ${bucket.id} and sha256 = ${sha} and ref_count > 0 returning ref_count`,
       );
-      const upsert = upsertObjectWithEvent(tx, bucket, input.key, {
-        size: staged.size,
-        etag: computed.etag,
-        sha256: staged.sha256,
-        checksums: computed.checksums,
-        parts: computed.parts ?? null,
-        headers: h,
-        tags: input.tags ?? {},
-        owner,
-      }, { replaced: old !== undefined });
+      const upsert = upsertObjectWithEvent(
+        tx,
+        bucket,
+        input.key,
+        { ...version, headers: input.headers, tags: input.tags ?? {}, owner },
+        { replaced: old !== undefined, copiedFrom: opts.copiedFrom },
+      );
       const [counts, [object]] = await Promise.all([Promise.all(blobSteps), upsert]);
       for (const [i, sha] of shas.entries()) {
         const refCount = counts[i][0]?.ref_count;
-        // A row at ref_count > 1 guarantees the file is there; at 1 it may be
-        // new, or a zero-reference row the collector has not reached yet. The
-        // row lock is held until commit, so the collector cannot interfere.
-        if (sha === staged.sha256 && refCount === 1) {
-          await storage.blobs.place(bucket.id, staged, began);
-          placement.placed = true;
-        } else if (sha === staged.sha256) {
+        if (sha !== sha256) {
+          if (refCount === 0) released = sha;
+        } else if (content.kind === 'existing') {
+          // Rolls the transaction back; the row written above goes with it.
+          if (refCount === undefined) throw new ContentGone();
+        } else if (refCount === 1) {
+          // A row at ref_count > 1 guarantees the file is there; at 1 it may be
+          // new, or a zero-reference row the collector has not reached yet. The
+          // row lock is held until commit, so the collector cannot interfere.
+          await storage.blobs.place(bucket.id, content.staged, began);
+          content.placement.placed = true;
+        } else {
           // No faster than new content would be: the timing must not reveal that the bytes were here.
-          await storage.blobs.placeKnown(staged, began);
-          placement.placed = true;
+          await storage.blobs.placeKnown(content.staged, began);
+          content.placement.placed = true;
         }
-        if (sha !== staged.sha256 && refCount === 0) released = sha;
       }
       return { object, replaced: old !== undefined };
     }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
