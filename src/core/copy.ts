@@ -9,7 +9,7 @@ import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
   ContentGone,
-  headObject,
+  findObject,
   openObject,
   putObject,
   validateKey,
@@ -69,7 +69,7 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
   requireWrite(bucket, input.principal);
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.
-    const found = await headObject(storage, input.sourceBucket, input.sourceKey, input.principal);
+    const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
     const source = found.object;
     input.checkSource?.(source);
     const self = found.bucket.id === bucket.id && input.key === input.sourceKey;

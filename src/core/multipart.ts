@@ -21,7 +21,7 @@ import { checkDeclaredUpload, checkSniffedType } from './upload-rules.ts';
 import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
-  headObject,
+  findObject,
   openObject,
   rethrowWriteFailure,
   validateKey,
@@ -230,7 +230,7 @@ export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInpu
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  const found = await headObject(storage, input.sourceBucket, input.sourceKey, input.principal);
+  const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
   const source = found.object;
   input.checkSource?.(source);
   let range: { start: number; end: number } | undefined;

@@ -346,7 +346,7 @@ export interface ObjectLookup {
 export type ObjectUse = 'content' | 'metadata';
 
 /** The object row as `principal` may see it: RLS filters the read. */
-export async function headObject(
+export async function findObject(
   storage: Storage,
   bucketName: string,
   key: string,

@@ -9,7 +9,7 @@ import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
-import { headObject, keyLock, type ObjectRow } from './objects.ts';
+import { findObject, keyLock, type ObjectRow } from './objects.ts';
 import type { Storage } from './storage.ts';
 
 /** An object's tags: key → value. */
@@ -90,7 +90,7 @@ export function tagCount(row: ObjectRow): number {
 }
 
 export async function getObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<Tags> {
-  return (await headObject(storage, bucketName, key, principal, 'metadata')).object.tags;
+  return (await findObject(storage, bucketName, key, principal, 'metadata')).object.tags;
 }
 
 /**

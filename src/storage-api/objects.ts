@@ -14,7 +14,7 @@ import { requireBucket } from '../core/buckets.ts';
 import { parseContentMd5, verifyContentMd5 } from '../core/checksums.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { copyObjectTo, moveObject } from '../core/move.ts';
-import { findObjects, headObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
+import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
@@ -227,7 +227,7 @@ async function transferOf(c: Context<ApiEnv>): Promise<TransferBody & { destinat
 
 /** copy() with copyMetadata false: the source's headers, these overrides, no user metadata. */
 async function replacedHeaders(storage: Storage, t: TransferBody, principal: Principal): Promise<ObjectHeaders> {
-  const { object: o } = await headObject(storage, t.bucketId, t.sourceKey, principal);
+  const { object: o } = await findObject(storage, t.bucketId, t.sourceKey, principal);
   const m = t.metadata ?? {};
   const encoding = m.contentEncoding ?? o.content_encoding ?? undefined;
   return {
@@ -255,7 +255,7 @@ export async function sendObject(
   /** Who the download is recorded as, when not `principal` (a signed URL's signer). */
   actor: Principal = principal,
 ): Promise<Response> {
-  const found = await headObject(storage, bucket, key, principal);
+  const found = await findObject(storage, bucket, key, principal);
   const o = found.object;
   const req = c.env.incoming;
   const res: ServerResponse = c.env.outgoing;
@@ -336,7 +336,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
 
   app.get('/info/*', async (c) => {
     const { bucket, key } = objectTarget(c, 'info/');
-    const { object } = await headObject(storage, bucket, key, c.get('principal'), 'metadata');
+    const { object } = await findObject(storage, bucket, key, c.get('principal'), 'metadata');
     return c.json(infoJson(bucket, object));
   });
 
@@ -394,7 +394,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
   app.delete('/*', async (c) => {
     const { bucket, key } = objectTarget(c, '');
     const principal = c.get('principal');
-    const { object } = await headObject(storage, bucket, key, principal, 'metadata');
+    const { object } = await findObject(storage, bucket, key, principal, 'metadata');
     const { deleted } = await deleteObjects(storage, bucket, [key], principal);
     if (!deleted.has(key)) throw new StorageApiError(403, 'ACCESS_DENIED', 'This object may not be deleted by this principal.');
     return c.json({ message: 'Successfully deleted', ...infoJson(bucket, object) });

@@ -22,7 +22,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { requireWrite } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
-import { headObject } from '../core/objects.ts';
+import { findObject } from '../core/objects.ts';
 import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
 import type { Storage } from '../core/storage.ts';
 import type { Principal } from '../principals/principal.ts';
@@ -121,7 +121,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const body = await jsonObject(c);
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const principal = c.get('principal');
-    const { bucket, object } = await headObject(storage, target.bucket, target.key, principal);
+    const { bucket, object } = await findObject(storage, target.bucket, target.key, principal);
     const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
     return c.json({
       signedURL: urlOf('download', target, token, 'raw'),

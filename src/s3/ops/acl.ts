@@ -5,7 +5,7 @@ import { cannedAclOf, policyFromCannedAcl, policyFromGrants, readGroupOf } from 
 import { type BucketPolicy } from '../../core/bucket.ts';
 import { requireAdminister, requireWrite } from '../../core/access.ts';
 import { requireBucket, updateBucketSettings } from '../../core/buckets.ts';
-import { headObject } from '../../core/objects.ts';
+import { findObject } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
@@ -76,7 +76,7 @@ export const putBucketAclOp: S3Operation = async (ctx) => {
 };
 
 export const getObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket, object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
+  const { bucket, object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
   return xmlReply(aclXml(object.owner_id, bucket.policy));
 };
 
@@ -86,7 +86,7 @@ export const getObjectAclOp: S3Operation = async (ctx) => {
  * a single object more public than its bucket is refused, not ignored.
  */
 export const putObjectAclOp: S3Operation = async (ctx) => {
-  const { bucket } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
+  const { bucket } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
   requireWrite(bucket, ctx.principal);
   const wanted = await requestedPolicy(ctx);
   if (wanted !== 'private' && wanted !== bucket.policy) {

@@ -1,6 +1,6 @@
 // GetObjectAttributes: what HeadObject says, as XML, for the attributes the
 // client names in x-amz-object-attributes.
-import { headObject } from '../../core/objects.ts';
+import { findObject } from '../../core/objects.ts';
 import { checksumTypeOf } from './get.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -16,7 +16,7 @@ export const getObjectAttributesOp: S3Operation = async (ctx) => {
   if (wanted.length === 0 || wanted.some((a) => !ATTRIBUTES.has(a))) {
     throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', { ArgumentName: 'x-amz-object-attributes' });
   }
-  const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
+  const { object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
   const body: XmlNode = {};
   // Elements in S3's order; the ETag here is unquoted, unlike in headers.
   if (wanted.includes('ETag')) body.ETag = object.etag.replace(/"/g, '');

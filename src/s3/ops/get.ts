@@ -1,6 +1,6 @@
 // GetObject and HeadObject.
 import { contentSafetyHeaders } from '../../http/content-safety.ts';
-import { headObject, openObject, type ObjectRow } from '../../core/objects.ts';
+import { findObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
@@ -161,13 +161,13 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
 }
 
 export const headObjectOp: S3Operation = async (ctx) => {
-  const { object } = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const { object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const { status, headers } = planRead(ctx, object);
   return { status, headers };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
-  const found = await headObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const found = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const plan = planRead(ctx, found.object);
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   const body = await openObject(ctx.storage, found, plan.range);
