@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { S3Error } from '../src/s3/errors.ts';
+import { asS3Error } from '../src/s3/errors.ts';
 
 export const FUZZ_DIR = path.dirname(fileURLToPath(import.meta.url));
 
@@ -89,12 +89,17 @@ export function fuzzInput(seeds: Buffer[], dictionary: string[] = []): fc.Arbitr
   );
 }
 
-/** The one kind of failure a protocol parser may report: S3Error with one of `codes`. */
+/**
+ * The one kind of failure a protocol parser may report: an answer to the
+ * client — an S3Error, or a DomainError S3 words as one (s3/errors.ts
+ * asS3Error) — with one of `codes` on the S3 wire.
+ */
 export function expectS3Error(err: unknown, codes: readonly string[], input: unknown): void {
-  if (!(err instanceof S3Error)) {
-    throw new Error(`threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} (not an S3Error) for ${preview(input)}`, { cause: err });
+  const answer = asS3Error(err);
+  if (!answer) {
+    throw new Error(`threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} (not an answer to the client) for ${preview(input)}`, { cause: err });
   }
-  if (!codes.includes(err.code)) throw new Error(`S3Error ${err.code} is not one of ${codes.join(', ')} for ${preview(input)}`);
+  if (!codes.includes(answer.code)) throw new Error(`${answer.code} is not one of ${codes.join(', ')} for ${preview(input)}`);
 }
 
 export function preview(input: unknown): string {

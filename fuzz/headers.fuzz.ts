@@ -4,13 +4,13 @@
 // (core/tagging.ts), Content-MD5 and the x-amz-checksum-* family
 // (core/checksums.ts), the POST policy document and credential
 // (s3/auth/post-policy.ts), and /storage/v1 size strings (storage-api/buckets.ts).
-// Invariants: a result that keeps its promises, or an S3Error with a 4xx
+// Invariants: a result that keeps its promises, or an answer (S3Error or DomainError) with a 4xx
 // status, never another failure, in bounded time.
 import fc from 'fast-check';
 import { CHECKSUM_ALGORITHMS, parseChecksumValue, parseContentMd5, parseRequestedChecksum } from '../src/core/checksums.ts';
 import { MAX_OBJECT_TAGS, parseTaggingHeader } from '../src/core/tagging.ts';
 import { checkPolicy, decodePolicy, parsePostCredential } from '../src/s3/auth/post-policy.ts';
-import { S3Error } from '../src/s3/errors.ts';
+import { asS3Error } from '../src/s3/errors.ts';
 import { parseCopySource } from '../src/s3/ops/copy.ts';
 import { parseRange } from '../src/core/read.ts';
 import { parseSize } from '../src/storage-api/buckets.ts';
@@ -21,7 +21,8 @@ function clientErrorOrResult<T>(what: string, input: unknown, f: () => T): T | u
   try {
     return bounded(200, what, f);
   } catch (err) {
-    if (err instanceof S3Error && err.status >= 400 && err.status < 500) return undefined;
+    const answer = asS3Error(err);
+    if (answer && answer.status >= 400 && answer.status < 500) return undefined;
     throw new Error(`${what}: threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} for ${preview(input)}`, { cause: err });
   }
 }

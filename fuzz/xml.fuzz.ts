@@ -13,7 +13,7 @@ import { parseDeleteRequest } from '../src/s3/ops/delete.ts';
 import { listedParts } from '../src/s3/ops/multipart.ts';
 import { parseTaggingXml } from '../src/s3/ops/tagging.ts';
 import { escapeXml, parseXml, xmlText } from '../src/s3/xml.ts';
-import { S3Error } from '../src/s3/errors.ts';
+import { asS3Error } from '../src/s3/errors.ts';
 import { bounded, corpus, expectS3Error, fuzzInput, preview, runFuzz } from './harness.ts';
 
 const DICTIONARY = [
@@ -53,7 +53,7 @@ function readAll(bytes: Buffer): void {
       bounded(1000, name, () => read(text));
       parsed = true;
     } catch (err) {
-      if (!(err instanceof S3Error) && err instanceof Error && err.message.startsWith(`${name} took`)) throw err;
+      if (!asS3Error(err) && err instanceof Error && err.message.startsWith(`${name} took`)) throw err;
       expectS3Error(err, codes, `${name}: ${text}`);
     }
     if (parsed && declares) throw new Error(`${name} parsed a document with a DOCTYPE or entity declaration: ${preview(text)}`);
