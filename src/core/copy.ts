@@ -10,6 +10,7 @@ import type { ChecksumAlgorithm } from './checksums.ts';
 import {
   ContentGone,
   findObject,
+  headersOf,
   openObject,
   putObject,
   validateKey,
@@ -48,18 +49,6 @@ export interface CopyObjectInput {
 
 export interface CopyObjectResult extends PutObjectResult {
   source: ObjectRow;
-}
-
-function headersOf(o: ObjectRow): ObjectHeaders {
-  return {
-    contentType: o.content_type ?? undefined,
-    contentEncoding: o.content_encoding ?? undefined,
-    contentDisposition: o.content_disposition ?? undefined,
-    contentLanguage: o.content_language ?? undefined,
-    cacheControl: o.cache_control ?? undefined,
-    expires: o.expires ?? undefined,
-    userMetadata: o.user_metadata,
-  };
 }
 
 export async function copyObject(storage: Storage, input: CopyObjectInput): Promise<CopyObjectResult> {

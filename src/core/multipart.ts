@@ -22,11 +22,13 @@ import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from
 import {
   commitObject,
   findObject,
+  headersOf,
   openObject,
   rethrowWriteFailure,
   validateKey,
   type ObjectHeaders,
   type ObjectRow,
+  type StoredHeaders,
   type WriteCondition,
 } from './objects.ts';
 import type { Storage } from './storage.ts';
@@ -38,17 +40,10 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_NUMBER = 10_000;
 export const MAX_MULTIPART_OBJECT_SIZE = 5 * 1024 ** 4;
 
-export interface UploadRow {
+export interface UploadRow extends StoredHeaders {
   id: string;
   bucket_id: string;
   key: string;
-  content_type: string | null;
-  content_encoding: string | null;
-  content_disposition: string | null;
-  content_language: string | null;
-  cache_control: string | null;
-  expires: string | null;
-  user_metadata: Record<string, string>;
   owner_id: string | null;
   checksum_algorithm: ChecksumAlgorithm | null;
   checksum_type: ChecksumType | null;
@@ -403,15 +398,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
         key: input.key,
         principal: input.principal,
         condition: input.condition,
-        headers: {
-          contentType: upload.content_type ?? undefined,
-          contentEncoding: upload.content_encoding ?? undefined,
-          contentDisposition: upload.content_disposition ?? undefined,
-          contentLanguage: upload.content_language ?? undefined,
-          cacheControl: upload.cache_control ?? undefined,
-          expires: upload.expires ?? undefined,
-          userMetadata: upload.user_metadata,
-        },
+        headers: headersOf(upload),
         tags: upload.tags,
       },
       staged,

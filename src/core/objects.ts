@@ -26,14 +26,8 @@ export interface ObjectHeaders {
   userMetadata: Record<string, string>;
 }
 
-export interface ObjectRow {
-  id: string;
-  bucket_id: string;
-  key: string;
-  size: number;
-  etag: string;
-  sha256: string;
-  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+/** The standard headers as an objects (or multipart_uploads) row stores them. */
+export interface StoredHeaders {
   content_type: string | null;
   content_encoding: string | null;
   content_disposition: string | null;
@@ -41,6 +35,29 @@ export interface ObjectRow {
   cache_control: string | null;
   expires: string | null;
   user_metadata: Record<string, string>;
+}
+
+/** A row's stored headers as the headers a write takes (a copy's source, a completed upload). */
+export function headersOf(row: StoredHeaders): ObjectHeaders {
+  return {
+    contentType: row.content_type ?? undefined,
+    contentEncoding: row.content_encoding ?? undefined,
+    contentDisposition: row.content_disposition ?? undefined,
+    contentLanguage: row.content_language ?? undefined,
+    cacheControl: row.cache_control ?? undefined,
+    expires: row.expires ?? undefined,
+    userMetadata: row.user_metadata,
+  };
+}
+
+export interface ObjectRow extends StoredHeaders {
+  id: string;
+  bucket_id: string;
+  key: string;
+  size: number;
+  etag: string;
+  sha256: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
   /** Object tags, key → value (migration 0007). */
   tags: Record<string, string>;
   owner_id: string | null;
