@@ -1,5 +1,5 @@
 // The scan worker, one per server process when AEROSTORE_CLAMD is set. It
-// polls the queue (storage.scan_jobs, one job per new blob), keeps up to
+// polls the queue (storage.scan_jobs, one job per blob with objects to settle), keeps up to
 // `concurrency` scans in flight, streams each blob file to clamd and records
 // the verdict (queue.ts). Scans happen after the upload's 200: nothing here
 // is on a request's path.

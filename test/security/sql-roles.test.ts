@@ -122,7 +122,7 @@ describe('SQL under the request roles', () => {
         has_function_privilege('aerostore_anon', p.oid, 'execute') as anon,
         has_function_privilege('aerostore_authenticated', p.oid, 'execute') as authenticated
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'storage' order by 1`;
-    assert.ok(functions.length >= 8);
+    assert.ok(functions.length >= 6, `found only ${functions.length} functions: is the query broken?`);
     for (const f of functions) {
       if (f.definer) {
         assert.deepEqual([f.name, f.anon, f.authenticated], [f.name, false, false], `${f.name} runs as its owner: no request role may call it`);

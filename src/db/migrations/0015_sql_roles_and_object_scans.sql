@@ -94,10 +94,9 @@ grant create on schema storage to aerostore_service;
 alter function storage.object_content_written() owner to aerostore_service;
 revoke create on schema storage from aerostore_service;
 
--- A new blob's job is queued by its first writer's insert: as the service
--- role too, since writers no longer touch the queue.
-alter function storage.enqueue_scan() security definer set search_path = pg_catalog, pg_temp;
-revoke execute on function storage.enqueue_scan() from public;
-grant create on schema storage to aerostore_service;
-alter function storage.enqueue_scan() owner to aerostore_service;
-revoke create on schema storage from aerostore_service;
+-- The object trigger above queues every blob an object is written onto, a
+-- new one included (its scan_status is 'pending', so the job scans): the
+-- blob-insert trigger of migration 0012 only repeated that insert on every
+-- write of new content.
+drop trigger blobs_enqueue_scan on storage.blobs;
+drop function storage.enqueue_scan();
