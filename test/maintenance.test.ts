@@ -32,6 +32,7 @@ let s3: S3RawClient;
 let db: postgres.Sql;
 let pools: Pools;
 let storage: Storage;
+/** The local disk store: the tests plant, age and break its files by hand (blobPath). */
 let store: LocalDiskBlobStore;
 
 before(async () => {
@@ -269,7 +270,7 @@ describe('the orphan sweeper', () => {
         assert.ok(allowed.has(null));
       }
     }
-    const check = await fsck(pools.sql, server.dataDir, { bucket, graceMs: 0 });
+    const check = await fsck(pools.sql, store, { bucket, graceMs: 0 });
     assert.deepEqual(check.remaining, {}, JSON.stringify(check.problems));
   });
 });
@@ -314,7 +315,7 @@ describe('fsck', () => {
 
   it('reports each kind of problem, and changes nothing without --repair', async () => {
     const progress: string[] = [];
-    const r = await fsck(pools.sql, server.dataDir, { onProgress: (p) => progress.push(p.phase) });
+    const r = await fsck(pools.sql, store, { onProgress: (p) => progress.push(p.phase) });
     const expected = {
       'object-without-blob-row': 1,
       'ref-count-mismatch': 1,
@@ -337,7 +338,7 @@ describe('fsck', () => {
     for (const f of [made.zero, made.orphan, made.temp, made.part, made.deletedBucket, made.youngTemp]) assert.ok(existsSync(f), `${f} untouched`);
 
     // --deep also hashes: the overwritten file.
-    const deep = await fsck(pools.sql, server.dataDir, { bucket, deep: true });
+    const deep = await fsck(pools.sql, store, { bucket, deep: true });
     assert.equal(deep.remaining['blob-file-wrong-hash'], 1);
     assert.equal(deep.problems.find((p) => p.kind === 'blob-file-wrong-hash')!.sha256, sha('corrupt content'));
     assert.ok(deep.checked.bytesHashed > 0);
@@ -351,7 +352,7 @@ describe('fsck', () => {
   });
 
   it('repairs what it can without guessing, and lists the row whose file is missing', async () => {
-    const r = await fsck(pools.sql, server.dataDir, { repair: true });
+    const r = await fsck(pools.sql, store, { repair: true });
     assert.deepEqual(counts(r), {
       found: {
         'object-without-blob-row': 1,
@@ -388,7 +389,7 @@ describe('fsck', () => {
     await assertObject(bucket, 'twice-1', 'shared');
 
     // After the repair only the listed row remains.
-    const again = await fsck(pools.sql, server.dataDir, {});
+    const again = await fsck(pools.sql, store, {});
     assert.deepEqual(counts(again), { found: { 'blob-file-missing': 1 }, repaired: {}, remaining: { 'blob-file-missing': 1 } });
     // The recount holds up: dropping both references collects the shared blob.
     await ok(s3.send({ method: 'DELETE', path: `/${bucket}/twice-1` }), 204);
@@ -401,7 +402,7 @@ describe('fsck', () => {
     const upload = await startUpload(bucket, 'broken-multi');
     const part = await uploadPart(bucket, 'broken-multi', upload, 1, 'vanishing part');
     await unlink(part);
-    const r = await fsck(pools.sql, server.dataDir, { bucket, repair: true });
+    const r = await fsck(pools.sql, store, { bucket, repair: true });
     assert.equal(r.remaining['part-file-missing'], 1);
     assert.match(r.problems.find((p) => p.kind === 'part-file-missing')!.detail!, new RegExp(upload));
     await ok(s3.send({ method: 'DELETE', path: `/${bucket}/broken-multi`, query: { uploadId: upload } }), 204);

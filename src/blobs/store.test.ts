@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DomainError } from '../core/errors.ts';
-import { LocalDiskBlobStore } from './store.ts';
+import { LocalDiskBlobStore, openBlobStore, type BlobEntry, type BlobStore, type UploadEntry } from './store.ts';
 import { OFFLOAD_THRESHOLD, terminateMd5Workers } from './md5-offload.ts';
 
 let dir: string;
@@ -132,5 +132,135 @@ describe('LocalDiskBlobStore.place and keepPart', () => {
     const staged = await store.ingest(chunked(randomBytes(10)), { maxSize: 1e9 });
     await store.discard(staged);
     await assert.rejects(store.place('bucket-f', staged), { code: 'ENOENT' });
+  });
+});
+
+describe('BlobStore maintenance listings (LocalDiskBlobStore)', () => {
+  // A store of its own: the tests above use bucket ids that are not UUIDs.
+  let root: string;
+  let disk: LocalDiskBlobStore;
+  let blobs: BlobStore;
+  const bucket = '0b5e1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
+  const other = 'f0e1d2c3-b4a5-4968-8776-655443322110';
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'aerostore-listings-'));
+    disk = new LocalDiskBlobStore(root);
+    await disk.init();
+    blobs = disk;
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for await (const item of items) out.push(item);
+    return out;
+  };
+  const stage = (body: Buffer) => blobs.ingest(Readable.from([body]), { maxSize: 1e9 });
+  const age = async (file: string, ms: number) => {
+    const t = new Date(Date.now() - ms);
+    await utimes(file, t, t);
+  };
+
+  it('openBlobStore opens the data directory\'s store without creating anything', async () => {
+    const elsewhere = path.join(root, 'not-yet');
+    const store = openBlobStore(elsewhere);
+    assert.deepEqual(await store.listBuckets('blobs'), { buckets: [], strays: [] });
+    assert.deepEqual(await collect(store.listTempFiles()), []);
+    await assert.rejects(readdir(elsewhere), { code: 'ENOENT' });
+  });
+
+  it('lists a bucket\'s blobs in sha256 order, strays apart, and finds, sizes and hashes each', async () => {
+    const bodies = Array.from({ length: 20 }, () => randomBytes(100 + Math.floor(Math.random() * 1000)));
+    for (const b of bodies) await blobs.place(bucket, await stage(b));
+    const entries = await collect(blobs.listBlobs(bucket));
+    const shas = bodies.map((b) => hex('sha256', b)).sort();
+    assert.deepEqual(
+      entries.map((e) => ('sha256' in e ? e.sha256 : e)),
+      shas,
+    );
+    for (const e of entries as Array<Extract<BlobEntry, { sha256: string }>>) {
+      assert.equal(e.location, blobs.blobLocation(bucket, e.sha256));
+      const body = bodies.find((b) => hex('sha256', b) === e.sha256)!;
+      const st = (await blobs.statBlob(bucket, e.sha256))!;
+      assert.equal(st.size, body.length);
+      assert.ok(st.idleMs >= 0 && st.idleMs < 60_000);
+      let seen = 0;
+      assert.equal(await blobs.hashBlob(bucket, e.sha256, (n) => (seen += n)), e.sha256);
+      assert.equal(seen, body.length);
+    }
+    // Idle time is the bytes' age.
+    await age(blobs.blobLocation(bucket, shas[0]), 3_600_000);
+    assert.ok((await blobs.statBlob(bucket, shas[0]))!.idleMs >= 3_600_000);
+
+    // Names the store never writes are strays: listed in their place, never taken for blobs.
+    const shard = path.dirname(blobs.blobLocation(bucket, shas[0]));
+    const misplaced = path.join(shard, 'ff'.repeat(32));
+    const unnamed = path.join(shard, 'notes.txt');
+    const oddDir = path.join(root, 'blobs', bucket, 'zz');
+    await writeFile(misplaced, 'x');
+    await writeFile(unnamed, 'x');
+    await mkdir(oddDir);
+    const again = await collect(blobs.listBlobs(bucket));
+    assert.deepEqual(
+      again.filter((e) => 'stray' in e).map((e) => (e as { stray: string }).stray).sort(),
+      [misplaced, unnamed, oddDir].sort(),
+    );
+    assert.deepEqual(again.filter((e) => 'sha256' in e).map((e) => (e as { sha256: string }).sha256), shas);
+
+    const missing = 'ab'.repeat(32);
+    assert.equal(await blobs.statBlob(bucket, missing), undefined);
+    assert.equal(await blobs.hashBlob(bucket, missing), undefined);
+    assert.deepEqual(await collect(blobs.listBlobs(other)), []);
+  });
+
+  it('lists the buckets of each area, and what is not a bucket', async () => {
+    await blobs.keepPart(other, 'upload-x', 1, await stage(randomBytes(10)));
+    await writeFile(path.join(root, 'blobs', 'README'), 'x');
+    await mkdir(path.join(root, 'blobs', 'not-a-bucket'));
+    const inBlobs = await blobs.listBuckets('blobs');
+    assert.deepEqual(inBlobs.buckets.map((b) => b.id), [bucket]);
+    assert.deepEqual(inBlobs.strays, [path.join(root, 'blobs', 'README'), path.join(root, 'blobs', 'not-a-bucket')]);
+    const inParts = await blobs.listBuckets('parts');
+    assert.deepEqual(inParts, { buckets: [{ id: other, location: path.join(root, 'parts', other) }], strays: [] });
+    await blobs.removeBucket(other);
+    assert.deepEqual((await blobs.listBuckets('parts')).buckets, []);
+  });
+
+  it('lists uploads with their part files by the refs their rows hold, an empty upload too', async () => {
+    const one = await blobs.keepPart(bucket, 'upload-1', 1, await stage(randomBytes(300)));
+    const two = await blobs.keepPart(bucket, 'upload-1', 2, await stage(randomBytes(200)));
+    await mkdir(path.join(root, 'parts', bucket, 'upload-2'));
+    await writeFile(path.join(root, 'parts', bucket, 'stray-file'), 'x');
+    const entries = await collect(blobs.listUploads(bucket));
+    const uploads = entries.filter((e): e is Extract<UploadEntry, { uploadId: string }> => 'uploadId' in e);
+    assert.deepEqual(
+      uploads.map((u) => ({ id: u.uploadId, refs: u.parts.map((p) => p.ref).sort() })),
+      [
+        { id: 'upload-1', refs: [one, two].sort() },
+        { id: 'upload-2', refs: [] },
+      ],
+    );
+    assert.deepEqual(entries.filter((e) => 'stray' in e), [{ stray: path.join(root, 'parts', bucket, 'stray-file') }]);
+    for (const p of uploads[0].parts) {
+      assert.equal(p.location, blobs.partLocation(p.ref));
+      assert.equal((await blobs.statPart(p.ref))?.size, p.ref === one ? 300 : 200);
+    }
+    await blobs.removePart(one);
+    assert.equal(await blobs.statPart(one), undefined);
+    await blobs.removeUpload(bucket, 'upload-1');
+    await blobs.removeUpload(bucket, 'upload-2');
+  });
+
+  it('lists temp files and removes one only once it has been idle for the grace', async () => {
+    const staged = await stage(randomBytes(50));
+    const [temp] = await collect(blobs.listTempFiles());
+    assert.equal(temp.location, staged.tempPath);
+    assert.ok(temp.idleMs < 60_000);
+    assert.equal(await blobs.removeIdleTempFile(temp.name, 3_600_000), false, 'an upload in flight stays');
+    await age(staged.tempPath, 2 * 3_600_000);
+    assert.equal(await blobs.removeIdleTempFile(temp.name, 3_600_000), true);
+    assert.equal(await blobs.removeIdleTempFile(temp.name, 0), false, 'already gone');
+    assert.deepEqual(await collect(blobs.listTempFiles()), []);
+    await assert.rejects(blobs.removeIdleTempFile('../blobs/README', 0), /not a temp file name/);
   });
 });

@@ -10,9 +10,14 @@
 // file into its final name unless that content is already there; only then
 // does the transaction commit and the client get its 200. A crash at any
 // point leaves at most a file without a row, never a row without a file.
+//
+// Maintenance (src/maintenance/: the sweeper, fsck, the start-up check) uses
+// this interface too, and nothing else of a backend: it lists what the store
+// holds, to find what no row names, and removes it under the locks uploads
+// take. So a second backend is one new class.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -47,6 +52,47 @@ export interface ByteRange {
   start: number;
   /** Inclusive, as in HTTP Range. */
   end: number;
+}
+
+/** A stored item as maintenance judges it. */
+export interface StoredItemStat {
+  size: number;
+  /** Milliseconds since its bytes last changed, when looked at: orphans go only once idle beyond a grace. */
+  idleMs: number;
+}
+
+/**
+ * Where the store keeps something, for people reading a report (fsck): a
+ * path on the local disk. Never parsed; items are named by bucket id and
+ * sha256, part ref or temp file name.
+ */
+export type StoreLocation = string;
+
+/** Of a bucket's blobs: one content, or something not named like anything the store writes (listed, never touched). */
+export type BlobEntry = { sha256: string; location: StoreLocation } | { stray: StoreLocation };
+
+/** A part file as listed: `ref` is what its part row's `path` holds (keepPart's answer). */
+export interface PartFile {
+  ref: string;
+  location: StoreLocation;
+}
+
+/** Of a bucket's multipart uploads: one upload's part files (maybe none), or a stray. */
+export type UploadEntry = { uploadId: string; parts: PartFile[] } | { stray: StoreLocation };
+
+/** A body being ingested, or one a crash left behind: no row ever names it. */
+export interface TempFile {
+  name: string;
+  location: StoreLocation;
+  idleMs: number;
+}
+
+/** What a store holds per bucket: content (`blobs`) and multipart part files (`parts`). */
+export type StoreArea = 'blobs' | 'parts';
+
+export interface StoredBuckets {
+  buckets: Array<{ id: string; location: StoreLocation }>;
+  strays: StoreLocation[];
 }
 
 export interface BlobStore {
@@ -84,6 +130,52 @@ export interface BlobStore {
   removeUpload(bucketId: string, uploadId: string): Promise<void>;
   /** Health: throws unless a small file can be written, synced and removed where uploads are staged. */
   probeWritable(): Promise<void>;
+
+  // Maintenance: what the store holds, looked at without the database, so
+  // that what no row names can be found (src/maintenance/orphans.ts decides
+  // what goes, under the row locks). Listings are taken before the rows are
+  // read, and a lone item is only a candidate until looked at again.
+
+  /**
+   * The buckets that hold something in `area`, and what is there not named
+   * like a bucket. Callers read the bucket rows after this: a bucket listed
+   * here whose row is gone was deleted, and its leftovers go (removeBucket).
+   */
+  listBuckets(area: StoreArea): Promise<StoredBuckets>;
+  /**
+   * One bucket's blobs in sha256 order — the order of the blobs table's
+   * key — so that they merge with the rows as both stream, whatever the
+   * bucket's size.
+   */
+  listBlobs(bucketId: string): AsyncIterable<BlobEntry>;
+  /** Undefined when the blob is not there. */
+  statBlob(bucketId: string, sha256: string): Promise<StoredItemStat | undefined>;
+  /**
+   * SHA-256 (hex) of the blob's stored bytes, streamed: fsck --deep, and fsck
+   * before it recreates a lost row. `onBytes` sees each chunk's length
+   * (progress). Undefined when the blob is not there.
+   */
+  hashBlob(bucketId: string, sha256: string, onBytes?: (n: number) => void): Promise<string | undefined>;
+  /** Where the blob is, or would be: a missing one is reported too. */
+  blobLocation(bucketId: string, sha256: string): StoreLocation;
+  /**
+   * The multipart uploads the store keeps anything for in one bucket, each
+   * with its part files — maybe none: what is left of a finished upload goes
+   * too (removeUpload).
+   */
+  listUploads(bucketId: string): AsyncIterable<UploadEntry>;
+  /** Undefined when the part file is not there. */
+  statPart(ref: string): Promise<StoredItemStat | undefined>;
+  /** Where a part row's file is, or would be. */
+  partLocation(ref: string): StoreLocation;
+  /** Everything where bodies are staged: uploads in flight, and what crashes left. */
+  listTempFiles(): AsyncIterable<TempFile>;
+  /**
+   * Removes a temp file if it has still been idle for `graceMs`: it has no
+   * row to lock, so idleness is all that tells a crash's leftover from an
+   * upload in flight, and the listing is a moment old. Returns whether it went.
+   */
+  removeIdleTempFile(name: string, graceMs: number): Promise<boolean>;
 }
 
 /** Hashes and counts the bytes on their way to disk; refuses oversize bodies early. */
@@ -130,7 +222,7 @@ class HashingMeter extends Transform {
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 const READ_HIGH_WATER_MARK = 512 * 1024;
 
-/** Where the local disk store keeps what; the sweeper and fsck (src/maintenance/) walk the same tree. */
+/** Where the local disk store keeps what. */
 export interface DiskLayout {
   /** <blobs>/<bucket-id>/<sha[0:2]>/<sha[2:4]>/<sha256> */
   blobsDir: string;
@@ -159,8 +251,15 @@ const PLACE_SAMPLES = 64;
 /** How much of placeKnown()'s wait is left to the event loop rather than a timer (ms). */
 const TIMER_SLACK_MS = 1.5;
 
+/**
+ * The blob store of a data directory, as the servers there use it: for tools
+ * that work beside them (aerostore fsck). Creates nothing.
+ */
+export function openBlobStore(dataDir: string): BlobStore {
+  return new LocalDiskBlobStore(dataDir);
+}
+
 export class LocalDiskBlobStore implements BlobStore {
-  readonly layout: DiskLayout;
   private readonly blobsDir: string;
   private readonly tempDir: string;
   private readonly partsDir: string;
@@ -169,8 +268,7 @@ export class LocalDiskBlobStore implements BlobStore {
   private placeCursor = 0;
 
   constructor(readonly dataDir: string) {
-    this.layout = diskLayout(dataDir);
-    ({ blobsDir: this.blobsDir, tempDir: this.tempDir, partsDir: this.partsDir } = this.layout);
+    ({ blobsDir: this.blobsDir, tempDir: this.tempDir, partsDir: this.partsDir } = diskLayout(dataDir));
   }
 
   async init(): Promise<void> {
@@ -324,10 +422,144 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
+  async listBuckets(area: StoreArea): Promise<StoredBuckets> {
+    const root = area === 'blobs' ? this.blobsDir : this.partsDir;
+    const listing: StoredBuckets = { buckets: [], strays: [] };
+    for (const e of await listDir(root)) {
+      const location = path.join(root, e.name);
+      if (e.isDirectory() && BUCKET_ID.test(e.name)) listing.buckets.push({ id: e.name, location });
+      else listing.strays.push(location);
+    }
+    return listing;
+  }
+
+  /** Walks <bucket>/<sha[0:2]>/<sha[2:4]>/ in name order, one shard directory in memory at a time. */
+  async *listBlobs(bucketId: string): AsyncGenerator<BlobEntry> {
+    const bucketDir = path.join(this.blobsDir, bucketId);
+    for (const a of await listDir(bucketDir)) {
+      const aPath = path.join(bucketDir, a.name);
+      if (!a.isDirectory() || !SHARD.test(a.name)) {
+        yield { stray: aPath };
+        continue;
+      }
+      for (const b of await listDir(aPath)) {
+        const bPath = path.join(aPath, b.name);
+        if (!b.isDirectory() || !SHARD.test(b.name)) {
+          yield { stray: bPath };
+          continue;
+        }
+        for (const f of await listDir(bPath)) {
+          const fPath = path.join(bPath, f.name);
+          if (f.isFile() && SHA256.test(f.name) && f.name.startsWith(a.name + b.name)) yield { sha256: f.name, location: fPath };
+          else yield { stray: fPath };
+        }
+      }
+    }
+  }
+
+  statBlob(bucketId: string, sha256: string): Promise<StoredItemStat | undefined> {
+    return statItem(this.blobPath(bucketId, sha256));
+  }
+
+  async hashBlob(bucketId: string, sha256: string, onBytes?: (n: number) => void): Promise<string | undefined> {
+    const h = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(this.blobPath(bucketId, sha256), { highWaterMark: HASH_HIGH_WATER_MARK })) {
+        h.update(chunk as Buffer);
+        onBytes?.((chunk as Buffer).length);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return h.digest('hex');
+  }
+
+  blobLocation(bucketId: string, sha256: string): StoreLocation {
+    return this.blobPath(bucketId, sha256);
+  }
+
+  /** <parts>/<bucket>/<upload>/<file>: upload directories in name order, with their files. */
+  async *listUploads(bucketId: string): AsyncGenerator<UploadEntry> {
+    const bucketDir = path.join(this.partsDir, bucketId);
+    for (const u of await listDir(bucketDir)) {
+      const uploadDir = path.join(bucketDir, u.name);
+      if (!u.isDirectory()) {
+        yield { stray: uploadDir };
+        continue;
+      }
+      const parts: PartFile[] = [];
+      const strays: StoreLocation[] = [];
+      for (const f of await listDir(uploadDir)) {
+        if (f.isFile()) parts.push({ ref: path.join(bucketId, u.name, f.name), location: path.join(uploadDir, f.name) });
+        else strays.push(path.join(uploadDir, f.name));
+      }
+      for (const stray of strays) yield { stray };
+      yield { uploadId: u.name, parts };
+    }
+  }
+
+  statPart(ref: string): Promise<StoredItemStat | undefined> {
+    return statItem(this.partPath(ref));
+  }
+
+  partLocation(ref: string): StoreLocation {
+    return this.partPath(ref);
+  }
+
+  async *listTempFiles(): AsyncGenerator<TempFile> {
+    for (const e of await listDir(this.tempDir)) {
+      if (!e.isFile()) continue;
+      const location = path.join(this.tempDir, e.name);
+      const st = await statItem(location);
+      if (st) yield { name: e.name, location, idleMs: st.idleMs };
+    }
+  }
+
+  async removeIdleTempFile(name: string, graceMs: number): Promise<boolean> {
+    if (name !== path.basename(name)) throw new Error(`not a temp file name: ${name}`);
+    const file = path.join(this.tempDir, name);
+    const st = await statItem(file);
+    if (st === undefined || st.idleMs < graceMs) return false;
+    await unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    return true;
+  }
+
   private partPath(ref: string): string {
     const full = path.resolve(this.partsDir, ref);
     if (!full.startsWith(this.partsDir + path.sep)) throw new Error(`part reference outside the parts directory: ${ref}`);
     return full;
+  }
+}
+
+const HASH_HIGH_WATER_MARK = 1024 * 1024;
+const SHA256 = /^[0-9a-f]{64}$/;
+const SHARD = /^[0-9a-f]{2}$/;
+const BUCKET_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** JavaScript's default string order is UTF-16 code units; for these ASCII names it is Postgres's COLLATE "C" order. */
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** A directory's entries by name; none when it does not exist (or went away meanwhile). */
+async function listDir(dir: string): Promise<Dirent[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).sort(byName);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/** Size and idle time of the entry itself (lstat: a link is not followed); undefined when it is gone. */
+async function statItem(file: string): Promise<StoredItemStat | undefined> {
+  try {
+    const st = await lstat(file);
+    return { size: st.size, idleMs: Date.now() - st.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 

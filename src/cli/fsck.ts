@@ -3,6 +3,7 @@
 // Safe to run beside running servers: it works on the same database and data
 // directory, and repairs only under the locks uploads take.
 import type { Logger } from 'pino';
+import { openBlobStore } from '../blobs/store.ts';
 import type { Config } from '../config.ts';
 import { DEFAULT_FSCK_GRACE_MS, fsck, FsckError, PROBLEM_KINDS, type FsckProgress, type FsckReport, type ProblemKind } from '../maintenance/fsck.ts';
 import { runCommand, UsageError, type CliIo } from './command.ts';
@@ -170,7 +171,7 @@ async function run(inv: Invocation, { config, db, io, log }: { config: Config; d
   process.once('SIGINT', interrupt);
   const progress = progressPrinter(io);
   try {
-    const report = await fsck(db.sql, config.dataDir, {
+    const report = await fsck(db.sql, openBlobStore(config.dataDir), {
       deep: inv.deep,
       repair: inv.repair,
       bucket: inv.bucket,

@@ -1,4 +1,4 @@
-// `aerostore fsck`: does the disk agree with the database? (DESIGN.md FS-I1:
+// `aerostore fsck`: does the blob store agree with the database? (DESIGN.md FS-I1:
 // an object row exists ⇔ its blob file exists.) Checks, per bucket: every
 // object has its blob row, of the object's size; every blob row's reference
 // count is the number of objects naming it; every blob row with references
@@ -14,17 +14,13 @@
 // with exactly the named content, and removes orphan files idle beyond the
 // grace. It never deletes a row whose file is missing, nor a file it cannot
 // account for: those are listed.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { LocalDiskBlobStore } from '../blobs/store.ts';
+import type { BlobStore, PartFile, StoreArea, TempFile } from '../blobs/store.ts';
 import { collectBlob } from '../core/objects.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
-import { blobRows, blobTree, bucketEntries, filesIn, idleMs, pairBlobs, partRef, partTree } from './disk.ts';
-import { deletedBuckets, removeIdleTempFile, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
+import { blobRows, pairBlobs, uploadsInStore } from './inventory.ts';
+import { deletedBuckets, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
 
 /** What fsck can find, and whether `repair` can fix it without guessing. */
 export const PROBLEM_KINDS = {
@@ -50,6 +46,7 @@ export interface FsckProblem {
   bucket?: string;
   key?: string;
   sha256?: string;
+  /** Where the blob store keeps it (BlobStore's StoreLocation: on the local disk, a path). */
   path?: string;
   detail?: string;
   repaired: boolean;
@@ -110,8 +107,9 @@ export class FsckError extends Error {}
 
 export const DEFAULT_FSCK_GRACE_MS = 5 * 60_000;
 
-export async function fsck(sql: Sql, dataDir: string, opts: FsckOptions = {}): Promise<FsckReport> {
-  const run = new FsckRun(sql, dataDir, opts);
+/** Checks (and with `repair`, repairs) `blobs` against the database; openBlobStore(dataDir) is a data directory's store. */
+export async function fsck(sql: Sql, blobs: BlobStore, opts: FsckOptions = {}): Promise<FsckReport> {
+  const run = new FsckRun(sql, blobs, opts);
   await run.all();
   return run.finish();
 }
@@ -133,10 +131,10 @@ class FsckRun {
 
   constructor(
     sql: Sql,
-    dataDir: string,
+    blobs: BlobStore,
     private readonly opts: FsckOptions,
   ) {
-    this.m = { sql, blobs: new LocalDiskBlobStore(dataDir), log: opts.log ?? pino({ level: 'silent' }) };
+    this.m = { sql, blobs, log: opts.log ?? pino({ level: 'silent' }) };
     this.graceMs = opts.graceMs ?? DEFAULT_FSCK_GRACE_MS;
     this.listLimit = opts.listLimit ?? 100;
     this.report = {
@@ -271,11 +269,10 @@ class FsckRun {
    * Returns null when repaired, else why not.
    */
   private async recreateBlobRow(b: BucketRef, sha256: string, size: number): Promise<string | null> {
-    const file = this.m.blobs.blobPath(b.id, sha256);
-    const st = await stat(file).catch(() => undefined);
+    const st = await this.m.blobs.statBlob(b.id, sha256).catch(() => undefined);
     if (!st) return 'its blob file is missing too';
     if (st.size !== size) return `its blob file has ${st.size} bytes, the object ${size}`;
-    if ((await this.hash(file)) !== sha256) return 'its blob file does not hold that content';
+    if ((await this.hash(b.id, sha256)) !== sha256) return 'its blob file does not hold that content';
     await asPrincipal(this.m.sql, SERVICE, async (tx) => {
       await tx`insert into storage.blobs (bucket_id, sha256, size, ref_count) values (${b.id}, ${sha256}, ${size}, 0)
         on conflict do nothing`;
@@ -324,8 +321,7 @@ class FsckRun {
   /** The blob rows against the blob files of one bucket, merged in sha256 order. */
   private async checkBlobs(b: BucketRef): Promise<void> {
     const deep = this.opts.deep === true;
-    const { blobsDir } = this.m.blobs.layout;
-    for await (const pair of pairBlobs(blobTree(blobsDir, b.id), blobRows(this.m.sql, b.id))) {
+    for await (const pair of pairBlobs(this.m.blobs.listBlobs(b.id), blobRows(this.m.sql, b.id))) {
       if (this.stopped) return;
       if ('stray' in pair) {
         this.add({ kind: 'stray-file', bucket: b.name, path: pair.stray });
@@ -340,11 +336,11 @@ class FsckRun {
         continue;
       }
       if (row && file) {
-        const st = await stat(file).catch(() => undefined);
+        const st = await this.m.blobs.statBlob(b.id, sha256).catch(() => undefined);
         if (st && st.size !== row.size) {
           this.add({ kind: 'blob-file-wrong-size', bucket: b.name, sha256, path: file, detail: `row ${row.size} bytes, file ${st.size}` });
         } else if (st && deep) {
-          const actual = await this.hash(file, (n) => this.tick({ advance: n }));
+          const actual = await this.hash(b.id, sha256, (n) => this.tick({ advance: n }));
           if (actual !== undefined && actual !== sha256) {
             this.add({ kind: 'blob-file-wrong-hash', bucket: b.name, sha256, path: file, detail: `content hashes to ${actual}` });
           }
@@ -362,12 +358,11 @@ class FsckRun {
 
   /** A row with references and no file — unless, looked at under the row's lock, it is gone or the file is there. */
   private async checkMissingBlobFile(b: BucketRef, sha256: string): Promise<void> {
-    const file = this.m.blobs.blobPath(b.id, sha256);
     const missing = await asPrincipal(this.m.sql, SERVICE, async (tx) => {
       const [row] = await tx<{ ref_count: number }[]>`
         select ref_count from storage.blobs where bucket_id = ${b.id} and sha256 = ${sha256} for share`;
       if (!row || row.ref_count === 0) return false;
-      return (await idleMs(file)) === undefined;
+      return (await this.m.blobs.statBlob(b.id, sha256)) === undefined;
     });
     if (!missing) return;
     const keys = await readAs(this.m.sql, SERVICE, (tx) => tx<{ key: string }[]>`
@@ -376,16 +371,16 @@ class FsckRun {
       kind: 'blob-file-missing',
       bucket: b.name,
       sha256,
-      path: file,
+      path: this.m.blobs.blobLocation(b.id, sha256),
       key: keys[0]?.key,
       detail: `objects: ${keys.map((k) => JSON.stringify(k.key)).join(', ')}${keys.length === 5 ? ', …' : ''}`,
     });
   }
 
   private async checkOrphanBlobFile(b: BucketRef, sha256: string, file: string): Promise<void> {
-    const idle = await idleMs(file);
-    if (idle === undefined) return;
-    if (idle < this.graceMs) {
+    const st = await this.m.blobs.statBlob(b.id, sha256);
+    if (st === undefined) return;
+    if (st.idleMs < this.graceMs) {
       this.report.inFlight++;
       return;
     }
@@ -400,9 +395,8 @@ class FsckRun {
 
   /** Part rows against part files, for one bucket's uploads. */
   private async checkParts(b: BucketRef): Promise<void> {
-    const { partsDir } = this.m.blobs.layout;
-    // The tree first, the rows second (as the sweeper: a part row commits only after its file is in place).
-    const { uploads: dirs, strays } = await partTree(partsDir, b.id);
+    // The store first, the rows second (as the sweeper: a part row commits only after its file is in place).
+    const { uploads: inStore, strays } = await uploadsInStore(this.m.blobs, b.id);
     for (const s of strays) this.add({ kind: 'stray-file', bucket: b.name, path: s });
     const rows = await readAs(this.m.sql, SERVICE, (tx) => tx<{ id: string; key: string; part_number: number | null; path: string | null }[]>`
       select u.id, u.key, p.part_number, p.path from storage.multipart_uploads u
@@ -414,55 +408,55 @@ class FsckRun {
 
     for (const r of rows) {
       if (r.path === null || this.stopped) continue;
-      const file = path.join(partsDir, r.path);
-      if ((await idleMs(file)) !== undefined) continue;
+      if ((await this.m.blobs.statPart(r.path)) !== undefined) continue;
       // Completed or aborted meanwhile (rows first, files after), or really missing?
       const [still] = await readAs(this.m.sql, SERVICE, (tx) => tx`
         select 1 from storage.multipart_parts where upload_id = ${r.id} and part_number = ${r.part_number} and path = ${r.path}`);
-      if (still && (await idleMs(file)) === undefined) {
-        this.add({ kind: 'part-file-missing', bucket: b.name, key: r.key, path: file, detail: `upload ${r.id}, part ${r.part_number}` });
+      if (still && (await this.m.blobs.statPart(r.path)) === undefined) {
+        this.add({ kind: 'part-file-missing', bucket: b.name, key: r.key, path: this.m.blobs.partLocation(r.path), detail: `upload ${r.id}, part ${r.part_number}` });
       }
     }
 
-    for (const [uploadId, names] of dirs) {
+    for (const [uploadId, parts] of inStore) {
       if (this.stopped) return;
-      this.report.checked.partFiles += names.length;
-      const candidates: string[] = [];
-      for (const name of names) {
-        const ref = partRef(b.id, uploadId, name);
-        if (live.has(uploadId) && named.has(ref)) continue;
-        const idle = await idleMs(path.join(partsDir, ref));
-        if (idle === undefined) continue;
+      this.report.checked.partFiles += parts.length;
+      const candidates: PartFile[] = [];
+      for (const part of parts) {
+        if (live.has(uploadId) && named.has(part.ref)) continue;
+        const st = await this.m.blobs.statPart(part.ref);
+        if (st === undefined) continue;
         // A finished upload's files are garbage at any age (orphans.ts removeOrphanParts).
-        if (live.has(uploadId) && idle < this.graceMs) this.report.inFlight++;
-        else candidates.push(name);
+        if (live.has(uploadId) && st.idleMs < this.graceMs) this.report.inFlight++;
+        else candidates.push(part);
       }
       if (candidates.length === 0) continue;
-      const removed = new Set(this.repair ? await removeOrphanParts(this.m, b.id, uploadId, candidates, live.has(uploadId) ? this.graceMs : 0) : []);
-      for (const name of candidates) {
+      const removed = this.repair ? await removeOrphanParts(this.m, b.id, uploadId, candidates, live.has(uploadId) ? this.graceMs : 0) : [];
+      const removedRefs = new Set(removed.map((p) => p.ref));
+      for (const part of candidates) {
         this.add(
-          { kind: 'orphan-part-file', bucket: b.name, path: path.join(partsDir, partRef(b.id, uploadId, name)), detail: live.has(uploadId) ? `upload ${uploadId}` : `finished upload ${uploadId}` },
-          removed.has(name),
+          { kind: 'orphan-part-file', bucket: b.name, path: part.location, detail: live.has(uploadId) ? `upload ${uploadId}` : `finished upload ${uploadId}` },
+          removedRefs.has(part.ref),
         );
       }
     }
   }
 
-  /** Directories of deleted buckets, and anything else directly under blobs/ and parts/. */
+  /** Leftovers of deleted buckets, and anything else the store holds beside its buckets. */
   private async checkLeftovers(): Promise<void> {
-    const { blobsDir, partsDir } = this.m.blobs.layout;
-    for (const root of [blobsDir, partsDir]) {
-      const { bucketIds, strays } = await bucketEntries(root);
+    for (const area of ['blobs', 'parts'] satisfies StoreArea[]) {
+      const { buckets, strays } = await this.m.blobs.listBuckets(area);
       for (const s of strays) this.add({ kind: 'stray-file', path: s });
-      for (const id of await deletedBuckets(this.m.sql, bucketIds)) {
+      const deleted = new Set(await deletedBuckets(this.m.sql, buckets.map((x) => x.id)));
+      for (const { id, location } of buckets.filter((x) => deleted.has(x.id))) {
         if (this.repair) await this.m.blobs.removeBucket(id);
-        this.add({ kind: 'deleted-bucket-files', path: path.join(root, id), detail: `bucket id ${id}` }, this.repair);
+        this.add({ kind: 'deleted-bucket-files', path: location, detail: `bucket id ${id}` }, this.repair);
       }
     }
   }
 
   private async checkTemp(): Promise<void> {
-    const files = await filesIn(this.m.blobs.layout.tempDir);
+    const files: TempFile[] = [];
+    for await (const f of this.m.blobs.listTempFiles()) files.push(f);
     this.tick({ phase: 'temp', done: 0, total: files.length, unit: 'files' }, true);
     this.report.checked.tempFiles = files.length;
     for (const f of files) {
@@ -471,26 +465,18 @@ class FsckRun {
         this.report.inFlight++;
         continue;
       }
-      const removed = this.repair && (await removeIdleTempFile(f.path, this.graceMs));
-      this.add({ kind: 'orphan-temp-file', path: f.path, detail: `idle ${Math.round(f.idleMs / 60_000)} min` }, removed);
+      const removed = this.repair && (await this.m.blobs.removeIdleTempFile(f.name, this.graceMs));
+      this.add({ kind: 'orphan-temp-file', path: f.location, detail: `idle ${Math.round(f.idleMs / 60_000)} min` }, removed);
     }
     this.tick({}, true);
   }
 
-  /** SHA-256 of a file, streamed; undefined when it went away. */
-  private async hash(file: string, onBytes?: (n: number) => void): Promise<string | undefined> {
-    const h = createHash('sha256');
-    try {
-      for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-        h.update(chunk as Buffer);
-        this.report.checked.bytesHashed += (chunk as Buffer).length;
-        onBytes?.((chunk as Buffer).length);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    return h.digest('hex');
+  /** SHA-256 of a blob's stored bytes, counted in the report; undefined when it went away. */
+  private hash(bucketId: string, sha256: string, onBytes?: (n: number) => void): Promise<string | undefined> {
+    return this.m.blobs.hashBlob(bucketId, sha256, (n) => {
+      this.report.checked.bytesHashed += n;
+      onBytes?.(n);
+    });
   }
 }
 

@@ -25,22 +25,20 @@
 // waits for those and holds new ones off, and only then reads which files
 // the part rows name.
 //
-// Temp files have no row to lock: only idle ones go (mtime older than the
-// grace; ingest() keeps writing, and so touching, a live upload's file).
+// Temp files have no row to lock: only idle ones go (BlobStore.removeIdleTempFile:
+// mtime older than the grace; ingest() keeps writing, and so touching, a live
+// upload's file).
 // Losing a temp file fails its upload cleanly — place() cannot link it, the
 // transaction rolls back — but loses nothing that was acknowledged.
-import { unlink } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
-import type { LocalDiskBlobStore } from '../blobs/store.ts';
+import type { BlobStore, PartFile } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
-import { idleMs, partRef } from './disk.ts';
 
-/** What maintenance needs: the database, the disk store, a logger. A Storage with a LocalDiskBlobStore is one. */
+/** What maintenance needs: the database, the blob store, a logger. A Storage is one. */
 export interface Maintainer {
   sql: Sql;
-  blobs: LocalDiskBlobStore;
+  blobs: BlobStore;
   log: Logger;
 }
 
@@ -60,7 +58,7 @@ export type OrphanBlobOutcome =
   | 'young'
   /** The file had gone already. */
   | 'gone'
-  /** The bucket no longer exists: its directory goes with removeDeletedBucket. */
+  /** The bucket no longer exists: its leftovers go whole (BlobStore.removeBucket). */
   | 'no-bucket';
 
 /** Removes a blob file that no row named when we looked, if that is still so under the row lock (see the top). */
@@ -72,9 +70,9 @@ export async function removeOrphanBlob(m: Maintainer, bucketId: string, sha256: 
         on conflict do nothing returning sha256`;
       if (!placeholder) return 'claimed' as const;
       // The row is ours until we roll back: no upload can place this content meanwhile.
-      const idle = await idleMs(m.blobs.blobPath(bucketId, sha256));
-      if (idle === undefined) throw new Rollback('gone' as const);
-      if (idle < graceMs) throw new Rollback('young' as const);
+      const file = await m.blobs.statBlob(bucketId, sha256);
+      if (file === undefined) throw new Rollback('gone' as const);
+      if (file.idleMs < graceMs) throw new Rollback('young' as const);
       await m.blobs.remove(bucketId, sha256);
       throw new Rollback('removed' as const);
     });
@@ -86,61 +84,47 @@ export async function removeOrphanBlob(m: Maintainer, bucketId: string, sha256: 
 }
 
 /**
- * Removes an upload's part files among `names` that no part row names and
+ * Removes an upload's part files among `parts` that no part row names and
  * that have been idle for `graceMs`, under the upload row's lock (see the
- * top); an upload that no longer exists loses its whole directory. Returns
- * the names removed (all of `names` for a finished upload).
+ * top); an upload that no longer exists loses all its files. Returns the
+ * part files removed (all of `parts` for a finished upload).
  */
 export async function removeOrphanParts(
   m: Maintainer,
   bucketId: string,
   uploadId: string,
-  names: readonly string[],
+  parts: readonly PartFile[],
   graceMs: number,
-): Promise<string[]> {
+): Promise<PartFile[]> {
   const gone = await asPrincipal(m.sql, SERVICE, async (tx) => {
     const [upload] = await tx`
       select id from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucketId} for update`;
-    // Completed, aborted or expired: its directory is garbage. (The upload row
+    // Completed, aborted or expired: its files are garbage. (The upload row
     // commits before any part file exists, so "not visible" means "deleted".)
     if (!upload) return undefined;
     const named = new Set(
       (await tx<{ path: string }[]>`select path from storage.multipart_parts where upload_id = ${uploadId}`).map((r) => r.path),
     );
-    const removed: string[] = [];
-    for (const name of names) {
-      const ref = partRef(bucketId, uploadId, name);
-      if (named.has(ref)) continue;
-      const file = path.join(m.blobs.layout.partsDir, ref);
-      const idle = await idleMs(file);
-      if (idle === undefined || idle < graceMs) continue;
-      await unlink(file).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
-      removed.push(name);
+    const removed: PartFile[] = [];
+    for (const part of parts) {
+      if (named.has(part.ref)) continue;
+      const file = await m.blobs.statPart(part.ref);
+      if (file === undefined || file.idleMs < graceMs) continue;
+      await m.blobs.removePart(part.ref);
+      removed.push(part);
     }
     return removed;
   });
   if (gone !== undefined) return gone;
   await m.blobs.removeUpload(bucketId, uploadId);
-  return [...names];
-}
-
-/** Removes a temp file if it is still idle beyond the grace. */
-export async function removeIdleTempFile(file: string, graceMs: number): Promise<boolean> {
-  const idle = await idleMs(file);
-  if (idle === undefined || idle < graceMs) return false;
-  await unlink(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
-  return true;
+  return [...parts];
 }
 
 /**
  * The bucket ids among `ids` that have no bucket row. Callers list the
- * directories first and ask second: a bucket's row commits before any of its
- * files can exist, and ids are never reused, so a directory whose bucket is
- * not visible afterwards belongs to a deleted bucket (its removal after the
+ * store's buckets first and ask second: a bucket's row commits before any of
+ * its files can exist, and ids are never reused, so a bucket the store holds
+ * whose row is not visible afterwards was deleted (its removal after the
  * commit was cut short).
  */
 export async function deletedBuckets(sql: Sql, ids: readonly string[]): Promise<string[]> {

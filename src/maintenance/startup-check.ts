@@ -7,12 +7,9 @@
 // restored from mismatched backups) says so in the first log lines, not at
 // the first 500. Neither repairs anything: that is `aerostore fsck --repair`
 // (and, for orphans, the sweeper).
-import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { LocalDiskBlobStore } from '../blobs/store.ts';
 import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
-import { filesIn } from './disk.ts';
 import { fsck, type FsckReport } from './fsck.ts';
 
 export const FULL_CHECK_BLOBS = 10_000;
@@ -38,12 +35,11 @@ export async function startupCheck(
 ): Promise<StartupCheckReport> {
   const started = Date.now();
   const { signal } = opts;
-  const blobs = storage.blobs;
-  if (!(blobs instanceof LocalDiskBlobStore)) throw new Error('the start-up check reads the local disk store');
+  const { blobs } = storage;
   const [counts] = await readAs(storage.sql, SERVICE, (tx) => tx<{ objects: number; blobs: number }[]>`
     select (select count(*)::int from storage.objects) as objects, (select count(*)::int from storage.blobs) as blobs`);
   if (counts.blobs <= (opts.fullCheckBlobs ?? FULL_CHECK_BLOBS)) {
-    const r: FsckReport = await fsck(storage.sql, blobs.dataDir, { graceMs, signal, log: storage.log });
+    const r: FsckReport = await fsck(storage.sql, blobs, { graceMs, signal, log: storage.log });
     return {
       mode: 'full',
       ...counts,
@@ -68,14 +64,15 @@ export async function startupCheck(
     // Unlocked reads: a write racing the check can make one look wrong. This
     // is a smoke test; `aerostore fsck` looks again under the row lock.
     if (row.counted !== row.ref_count) bump('ref-count-mismatch');
-    const st = await stat(blobs.blobPath(row.bucket_id, row.sha256)).catch(() => undefined);
+    const st = await blobs.statBlob(row.bucket_id, row.sha256).catch(() => undefined);
     if (!st) bump('blob-file-missing');
     else if (st.size !== row.size) bump('blob-file-wrong-size');
   }
   const [{ zero }] = await readAs(storage.sql, SERVICE, (tx) => tx<{ zero: number }[]>`
     select count(*)::int as zero from storage.blobs where ref_count = 0`);
   if (zero) problems['zero-reference-blob'] = zero;
-  const idleTemp = (await filesIn(blobs.layout.tempDir)).filter((f) => f.idleMs >= graceMs).length;
+  let idleTemp = 0;
+  for await (const f of blobs.listTempFiles()) if (f.idleMs >= graceMs) idleTemp++;
   if (idleTemp) problems['orphan-temp-file'] = idleTemp;
   return { mode: 'sample', ...counts, checked: sample.length, problems, durationMs: Date.now() - started };
 }

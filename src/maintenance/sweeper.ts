@@ -8,15 +8,14 @@
 // so a sweep never removes what a concurrent upload has claimed. With a sweep
 // every 15 minutes, an orphan is gone within grace + interval: the hour the
 // design promises.
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { LocalDiskBlobStore } from '../blobs/store.ts';
+import type { StoreArea } from '../blobs/store.ts';
 import { expireUploads } from './upload-expiry.ts';
 import { collectBlob } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { readAs, SERVICE } from '../db/session.ts';
-import { blobRows, blobTree, bucketEntries, filesIn, idleMs, pairBlobs, partRef, partTree } from './disk.ts';
-import { deletedBuckets, removeIdleTempFile, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
+import { blobRows, pairBlobs, uploadsInStore } from './inventory.ts';
+import { deletedBuckets, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
 
 /** The advisory lock the sweeps of all processes take turns on (events use 0x5e9_0001 and _0002). */
 const SWEEP_LOCK = 0x5e9_0003;
@@ -33,7 +32,7 @@ export interface SweepOptions {
 }
 
 export interface SweepReport {
-  /** Idle files removed from <data>/tmp. */
+  /** Idle temp files removed (where the store stages bodies). */
   tempFiles: number;
   /** Blob files without a row, removed under the placeholder-row lock. */
   orphanBlobFiles: number;
@@ -43,7 +42,7 @@ export interface SweepReport {
   expiredUploads: number;
   /** Part files no part row names (of live uploads, or of finished ones). */
   orphanPartFiles: number;
-  /** Directories of buckets that no longer exist (blobs and parts). */
+  /** Leftovers of buckets that no longer exist (blobs and parts, counted by the area they were found in). */
   deletedBucketDirs: number;
   /** Orphan candidates left for a later sweep: idle for less than the grace, or claimed meanwhile. */
   skipped: number;
@@ -69,13 +68,9 @@ export async function sweep(storage: Storage, opts: SweepOptions): Promise<Sweep
   const stopped = () => opts.signal?.aborted === true;
   if (opts.expiryDays !== undefined) report.expiredUploads = await expireUploads(storage, opts.expiryDays);
   await collectZeroReferenceBlobs(storage, report, stopped);
-  // Another backend keeps no local tree: rows are all there is to sweep.
-  if (storage.blobs instanceof LocalDiskBlobStore) {
-    const m: Maintainer = { sql: storage.sql, blobs: storage.blobs, log: storage.log };
-    if (!stopped()) await sweepTemp(m, opts.graceMs, report);
-    if (!stopped()) await sweepBlobFiles(m, opts.graceMs, report, stopped);
-    if (!stopped()) await sweepPartFiles(m, opts.graceMs, report, stopped);
-  }
+  if (!stopped()) await sweepTemp(storage, opts.graceMs, report);
+  if (!stopped()) await sweepBlobFiles(storage, opts.graceMs, report, stopped);
+  if (!stopped()) await sweepPartFiles(storage, opts.graceMs, report, stopped);
   report.durationMs = Date.now() - started;
   return report;
 }
@@ -101,19 +96,19 @@ async function collectZeroReferenceBlobs(storage: Storage, report: SweepReport, 
 }
 
 async function sweepTemp(m: Maintainer, graceMs: number, report: SweepReport): Promise<void> {
-  for (const f of await filesIn(m.blobs.layout.tempDir)) {
+  for await (const f of m.blobs.listTempFiles()) {
     if (f.idleMs < graceMs) continue;
-    if (await removeIdleTempFile(f.path, graceMs)) report.tempFiles++;
+    if (await m.blobs.removeIdleTempFile(f.name, graceMs)) report.tempFiles++;
   }
 }
 
 /**
- * The bucket directories under `root` (blobs/ or parts/) whose buckets still
- * exist; the directories of deleted buckets are removed on the way.
- * Directories are read first, bucket rows second (orphans.ts deletedBuckets).
+ * The buckets holding something in the store's `area` whose bucket rows
+ * still exist; the leftovers of deleted buckets are removed on the way.
+ * The store is listed first, bucket rows read second (orphans.ts deletedBuckets).
  */
-async function liveBuckets(m: Maintainer, root: string, report: SweepReport, stopped: () => boolean): Promise<string[]> {
-  const { bucketIds } = await bucketEntries(root);
+async function liveBuckets(m: Maintainer, area: StoreArea, report: SweepReport, stopped: () => boolean): Promise<string[]> {
+  const bucketIds = (await m.blobs.listBuckets(area)).buckets.map((b) => b.id);
   const deleted = new Set(await deletedBuckets(m.sql, bucketIds));
   const live: string[] = [];
   for (const bucketId of bucketIds) {
@@ -128,16 +123,15 @@ async function liveBuckets(m: Maintainer, root: string, report: SweepReport, sto
 }
 
 async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
-  const { blobsDir } = m.blobs.layout;
-  for (const bucketId of await liveBuckets(m, blobsDir, report, stopped)) {
+  for (const bucketId of await liveBuckets(m, 'blobs', report, stopped)) {
     if (stopped()) return;
-    for await (const pair of pairBlobs(blobTree(blobsDir, bucketId), blobRows(m.sql, bucketId))) {
+    for await (const pair of pairBlobs(m.blobs.listBlobs(bucketId), blobRows(m.sql, bucketId))) {
       if (stopped()) return;
       // Rows without files and stray names are fsck's to report; the sweeper removes only orphans.
       if ('stray' in pair || pair.row) continue;
-      const idle = await idleMs(pair.file);
-      if (idle === undefined) continue;
-      if (idle < graceMs) {
+      const file = await m.blobs.statBlob(bucketId, pair.sha256);
+      if (file === undefined) continue;
+      if (file.idleMs < graceMs) {
         report.skipped++;
         continue;
       }
@@ -149,31 +143,29 @@ async function sweepBlobFiles(m: Maintainer, graceMs: number, report: SweepRepor
 }
 
 async function sweepPartFiles(m: Maintainer, graceMs: number, report: SweepReport, stopped: () => boolean): Promise<void> {
-  const { partsDir } = m.blobs.layout;
-  for (const bucketId of await liveBuckets(m, partsDir, report, stopped)) {
+  for (const bucketId of await liveBuckets(m, 'parts', report, stopped)) {
     if (stopped()) return;
-    // The tree first, the rows second: a part row commits only after its
+    // The store first, the rows second: a part row commits only after its
     // file is in place, so a file listed here that no row names (read after)
     // is an orphan candidate; removeOrphanParts decides under the upload's lock.
-    const { uploads } = await partTree(partsDir, bucketId);
+    const { uploads } = await uploadsInStore(m.blobs, bucketId);
     if (uploads.size === 0) continue;
     const rows = await readAs(m.sql, SERVICE, (tx) => tx<{ id: string; path: string | null }[]>`
       select u.id, p.path from storage.multipart_uploads u left join storage.multipart_parts p on p.upload_id = u.id
       where u.bucket_id = ${bucketId} and u.id = any(${[...uploads.keys()]}::text[])`);
     const live = new Set(rows.map((r) => r.id));
     const named = new Set(rows.map((r) => r.path));
-    for (const [uploadId, names] of uploads) {
+    for (const [uploadId, parts] of uploads) {
       if (stopped()) return;
-      let candidates = names;
+      let candidates = parts;
       if (live.has(uploadId)) {
         candidates = [];
-        for (const name of names) {
-          const ref = partRef(bucketId, uploadId, name);
-          if (named.has(ref)) continue;
-          const idle = await idleMs(path.join(partsDir, ref));
-          if (idle === undefined) continue;
-          if (idle < graceMs) report.skipped++;
-          else candidates.push(name);
+        for (const part of parts) {
+          if (named.has(part.ref)) continue;
+          const file = await m.blobs.statPart(part.ref);
+          if (file === undefined) continue;
+          if (file.idleMs < graceMs) report.skipped++;
+          else candidates.push(part);
         }
         if (candidates.length === 0) continue;
       }

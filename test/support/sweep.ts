@@ -1,7 +1,7 @@
 // One sweep with no grace period, as another process would run it, against a
 // test server's database and data directory (src/maintenance/sweeper.ts).
 import pino from 'pino';
-import { LocalDiskBlobStore } from '../../src/blobs/store.ts';
+import { openBlobStore } from '../../src/blobs/store.ts';
 import { createStorage } from '../../src/core/storage.ts';
 import { connectPools } from '../../src/db/session.ts';
 import { sweep, type SweepReport } from '../../src/maintenance/sweeper.ts';
@@ -13,7 +13,7 @@ export async function sweepOnce(srv: TestServer): Promise<SweepReport> {
   try {
     const storage = createStorage({
       sql: pools.sql,
-      blobs: new LocalDiskBlobStore(srv.dataDir),
+      blobs: openBlobStore(srv.dataDir),
       log: pino({ level: 'silent' }),
       region: 'us-east-1',
       maxObjectSize: 5 * 1024 ** 3,
