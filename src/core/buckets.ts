@@ -8,6 +8,7 @@ import { requireAdminister, rethrowRefusal } from './access.ts';
 import type { BucketPolicy } from './bucket.ts';
 import { type Storage } from './storage.ts';
 import { BUCKET_COLUMNS, type BucketRow } from './bucket.ts';
+import { recordEvents } from '../events/record.ts';
 
 /**
  * Names the service keeps for itself. S3 owns the root of the URL space
@@ -109,8 +110,7 @@ export async function createBucket(
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
     await Promise.all([
-      tx`insert into storage.events (type, bucket_id, bucket, owner_id, payload)
-        values ('storage.bucket.created', ${created.id}, ${name}, ${owner}, ${tx.json({ policy })})`,
+      recordEvents(tx, [{ type: 'storage.bucket.created', bucketId: created.id, bucket: name, ownerId: owner, payload: { policy } }]),
       announceChange(tx, name),
     ]);
     return created;
@@ -140,7 +140,7 @@ export async function deleteBucket(storage: Storage, name: string, principal: Pr
     const [obj] = await tx`select 1 from storage.objects where bucket_id = ${bucket.id} limit 1`;
     if (obj) throw new DomainError('BucketNotEmpty', undefined, { BucketName: name });
     // The event first: its policy looks the bucket up.
-    await tx`insert into storage.events (type, bucket_id, bucket, owner_id) values ('storage.bucket.deleted', ${bucket.id}, ${name}, ${bucket.owner_id})`;
+    await recordEvents(tx, [{ type: 'storage.bucket.deleted', bucketId: bucket.id, bucket: name, ownerId: bucket.owner_id, payload: {} }]);
     // Only zero-reference blobs can remain; their files go with the directory.
     await tx`delete from storage.blobs where bucket_id = ${bucket.id}`;
     await Promise.all([tx`delete from storage.buckets where id = ${bucket.id}`, announceChange(tx, name)]);

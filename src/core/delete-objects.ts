@@ -18,6 +18,7 @@ import { knowsWholeBucket, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { collectInBackground, rethrowWriteFailure } from './objects.ts';
 import type { Storage } from './storage.ts';
+import { recordEvents } from '../events/record.ts';
 
 /** S3's limit on one DeleteObjects request. */
 export const MAX_DELETE_KEYS = 1000;
@@ -52,17 +53,9 @@ export async function deleteObjects(
       tx`select pg_advisory_xact_lock(l.id) from (
            select distinct hashtextextended(n, 0) as id from unnest(${lockNames}::text[]) as n order by 1 offset 0
          ) as l`,
-      tx<{ key: string; sha256: string }[]>`
-        with gone as (
-          delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
-          returning id, key, sha256, size, owner_id, content_type
-        ), e as (
-          insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
-          select 'storage.object.deleted', ${bucket.id}, ${bucket.name}, gone.key, gone.id, gone.owner_id,
-            jsonb_build_object('size', gone.size, 'sha256', gone.sha256, 'content_type', gone.content_type)
-          from gone
-        )
-        select key, sha256 from gone`,
+      tx<{ id: string; key: string; sha256: string; size: number; owner_id: string | null; content_type: string | null }[]>`
+        delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
+        returning id, key, sha256, size, owner_id, content_type`,
       tx<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
     const outcome = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)) };
@@ -72,7 +65,19 @@ export async function deleteObjects(
     const refs = new Map<string, number>();
     for (const d of deleted) refs.set(d.sha256, (refs.get(d.sha256) ?? 0) + 1);
     const shas = [...refs.keys()].sort();
-    const [, counts] = await Promise.all([
+    const [, , counts] = await Promise.all([
+      recordEvents(
+        tx,
+        deleted.map((d) => ({
+          type: 'storage.object.deleted' as const,
+          bucketId: bucket.id,
+          bucket: bucket.name,
+          key: d.key,
+          objectId: d.id,
+          ownerId: d.owner_id,
+          payload: { size: d.size, sha256: d.sha256, content_type: d.content_type },
+        })),
+      ),
       // Row locks in sha256 order (the Sort is below LockRows), as commitObject takes them.
       tx`select 1 from storage.blobs where bucket_id = ${bucket.id} and sha256 = any(${shas}::text[])
          order by sha256 for update`,

@@ -20,6 +20,8 @@ export const DOMAIN_ERRORS = {
   NoSuchKey: 'The specified key does not exist.',
   KeyTooLong: 'Your key is too long.',
   PreconditionFailed: 'At least one of the preconditions you specified did not hold.',
+  /** A create-only write (If-None-Match: *, an upload without upsert, a move) found the key taken. */
+  KeyExists: 'At least one of the preconditions you specified did not hold.',
   InvalidRange: 'The requested range is not satisfiable',
   // The virus scanner's verdict withholds the object's bytes from every principal (README "Virus scanning").
   Quarantined: 'The object is quarantined: the virus scanner found its content infected.',
@@ -34,6 +36,10 @@ export const DOMAIN_ERRORS = {
   DetectedTypeNotAllowed: 'The content of this object is of a type not allowed in this bucket.',
   BadDigest: 'The Content-MD5 or checksum value that you specified did not match what the server received.',
   InvalidDigest: 'The Content-MD5 or checksum value that you specified is not valid.',
+  /** The body is not the one whose SHA-256 the client signed. */
+  ContentSha256Mismatch: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+  /** A checksum announced for the trailer of a chunked body never came, or came malformed. */
+  MalformedTrailer: 'The request contained trailing data that was not well-formed or did not conform to our published schema.',
   // Multipart uploads
   NoSuchUpload: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
   InvalidPart:

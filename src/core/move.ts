@@ -11,7 +11,7 @@ import type { Storage } from './storage.ts';
 
 /**
  * copyObject that refuses an existing destination unless `overwrite`
- * (PreconditionFailed, as an upload without upsert): move never overwrites,
+ * (KeyExists, as an upload without upsert): move never overwrites,
  * copy only when asked. Decided under the destination's key lock, so a
  * writer racing to create the key is never overwritten.
  */
@@ -19,8 +19,8 @@ export async function copyObjectTo(storage: Storage, input: CopyObjectInput, ove
   try {
     return await copyObject(storage, overwrite ? input : { ...input, condition: { ifNoneMatch: '*' } });
   } catch (err) {
-    if (isDomainError(err) && err.code === 'PreconditionFailed') {
-      throw new DomainError('PreconditionFailed', `The destination already exists: ${input.bucket}/${input.key}`, { Condition: 'If-None-Match' });
+    if (isDomainError(err) && err.code === 'KeyExists') {
+      throw new DomainError('KeyExists', `The destination already exists: ${input.bucket}/${input.key}`, { Condition: 'If-None-Match' });
     }
     throw err;
   }

@@ -34,6 +34,7 @@ import {
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
 import type { Tags } from './tagging.ts';
+import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
 
 /** S3's limits (Amazon S3 multipart upload limits). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -122,9 +123,10 @@ export interface UploadPartInput {
   body: Readable;
   expectedSize?: number;
   principal: Principal;
+  /** Checksums to compute and store besides the expected one (the upload's algorithm). */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
-  beforeBody?: () => void;
-  verify?: (staged: StagedBlob) => void;
+  /** What the part's bytes must be: checked once they are staged, before the part is kept. */
+  expected?: ExpectedContent;
 }
 
 export async function uploadPart(storage: Storage, input: UploadPartInput): Promise<PartRow> {
@@ -132,7 +134,6 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
   requireWrite(bucket, input.principal);
   // Unknown upload: refused before the body is read (and before 100 Continue).
   await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  input.beforeBody?.();
   return storePart(storage, bucket, input);
 }
 
@@ -143,15 +144,15 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
 async function storePart(
   storage: Storage,
   bucket: BucketRow,
-  input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'principal' | 'checksumAlgorithms' | 'verify'>,
+  input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'principal' | 'checksumAlgorithms' | 'expected'>,
 ): Promise<PartRow> {
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
     maxSize: storage.maxObjectSize,
-    checksums: input.checksumAlgorithms,
+    checksums: checksumsToCompute(input.expected, input.checksumAlgorithms),
   });
   try {
-    input.verify?.(staged);
+    checkContent(input.expected, staged);
   } catch (err) {
     await storage.blobs.discard(staged);
     throw err;
@@ -252,12 +253,8 @@ export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInpu
       expectedSize: size,
       principal: input.principal,
       checksumAlgorithms: upload.checksum_algorithm ? [upload.checksum_algorithm] : undefined,
-      verify(staged) {
-        // A whole single-blob source: the bytes read must be the bytes its row names.
-        if (!range && staged.sha256 !== source.sha256) {
-          throw new Error(`copy source ${found.bucket.name}/${source.key}: blob content does not match its name`);
-        }
-      },
+      // A whole single-blob source: the bytes read must be the bytes its row names.
+      expected: range ? undefined : { source: { name: `${found.bucket.name}/${source.key}`, sha256: source.sha256 } },
     });
     return { part, checksumAlgorithm: upload.checksum_algorithm };
   } finally {

@@ -13,6 +13,8 @@ import type { ChecksumAlgorithm } from './checksums.ts';
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
+import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
+import { recordEvents } from '../events/record.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
 export interface ObjectHeaders {
@@ -86,16 +88,14 @@ export interface PutObjectInput {
   /** The new object's tags (x-amz-tagging, validated by core/tagging.ts); none when absent. */
   tags?: Record<string, string>;
   principal: Principal;
-  /** Extra checksums to compute while storing (x-amz-checksum-*). */
+  /** Checksums to compute and store besides the expected one (a copy keeps its source's). */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
   /** The size limit when the bucket sets none (the native API's default); S3 has none but the server maximum. */
   defaultSizeLimit?: number;
   /** Conditional write: the key must not exist (`If-None-Match: *`) or must have this ETag (`If-Match`). */
   condition?: WriteCondition;
-  /** Called after the request has been checked, right before the body is read. */
-  beforeBody?: () => void;
-  /** Called once the body is on disk, before anything is committed: throw to refuse it. */
-  verify?: (staged: StagedBlob) => void;
+  /** What the bytes must be (digests the client sent, a copy's source): checked once they are staged, before anything is committed. */
+  expected?: ExpectedContent;
 }
 
 export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
@@ -109,7 +109,7 @@ export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
 export function checkWriteCondition(condition: WriteCondition | undefined, current: { etag: string } | undefined, key: string): void {
   if (!condition) return;
   if ('ifNoneMatch' in condition) {
-    if (current) throw new DomainError('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (current) throw new DomainError('KeyExists', undefined, { Condition: 'If-None-Match' });
     return;
   }
   if (!current) throw new DomainError('NoSuchKey', undefined, { Key: key });
@@ -143,15 +143,14 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   // Before 100 Continue: a body that will be refused is never sent.
   const maxSize = sizeLimitFor(storage, bucket, input.defaultSizeLimit);
   checkDeclaredUpload(bucket, maxSize, input.expectedSize, input.headers.contentType);
-  input.beforeBody?.();
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
     maxSize,
-    checksums: input.checksumAlgorithms,
+    checksums: checksumsToCompute(input.expected, input.checksumAlgorithms),
   });
   const placement = { placed: false };
   try {
-    input.verify?.(staged);
+    checkContent(input.expected, staged);
     await checkSniffedType(bucket, staged.tempPath);
     const etag = `"${staged.md5.toString('hex')}"`;
     return await commitObject(storage, bucket, input, staged, { etag, checksums: staged.checksums }, placement);
@@ -162,7 +161,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
 }
 
 /** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
-export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'defaultSizeLimit' | 'checksumAlgorithms' | 'beforeBody' | 'verify'>;
+export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'defaultSizeLimit' | 'checksumAlgorithms' | 'expected'>;
 
 /** The stored facts of one object version, as the objects row holds them. */
 export interface ObjectVersion {
@@ -179,21 +178,19 @@ export interface ObjectVersion {
 
 /**
  * Writes the object row (insert, or replace the key's current one) and its
- * storage.object.created event in one statement: the one place that knows
- * the objects row's columns. Callers hold the key's advisory lock and have
- * already taken the blob reference in the same transaction.
+ * storage.object.created event: the one place that knows the objects row's
+ * columns. Callers hold the key's advisory lock and have already taken the
+ * blob reference in the same transaction.
  */
-export function upsertObjectWithEvent(
+async function upsertObject(
   tx: TransactionSql,
   bucket: BucketRow,
   key: string,
   v: ObjectVersion,
   event: { replaced: boolean; copiedFrom?: string },
-) {
+): Promise<ObjectRow> {
   const h = v.headers;
-  const extra = event.copiedFrom === undefined ? {} : { copied_from: event.copiedFrom };
-  return tx<ObjectRow[]>`
-    with o as (
+  const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, tags)
       values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
@@ -208,15 +205,27 @@ export function upsertObjectWithEvent(
         cache_control = excluded.cache_control, expires = excluded.expires,
         user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
         tags = excluded.tags, updated_at = now()
-      returning *
-    ), e as (
-      insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload)
-      select 'storage.object.created', o.bucket_id, ${bucket.name}, o.key, o.id, o.owner_id,
-        jsonb_build_object('size', o.size, 'etag', o.etag, 'sha256', o.sha256, 'content_type', o.content_type,
-          'owner_id', o.owner_id, 'replaced', ${event.replaced}::boolean) || ${tx.json(extra)}::jsonb
-      from o
-    )
-    select * from o`;
+      returning *`;
+  await recordEvents(tx, [
+    {
+      type: 'storage.object.created',
+      bucketId: bucket.id,
+      bucket: bucket.name,
+      key: o.key,
+      objectId: o.id,
+      ownerId: o.owner_id,
+      payload: {
+        size: o.size,
+        etag: o.etag,
+        sha256: o.sha256,
+        content_type: o.content_type,
+        owner_id: o.owner_id,
+        replaced: event.replaced,
+        copied_from: event.copiedFrom,
+      },
+    },
+  ]);
+  return o;
 }
 
 /**
@@ -302,14 +311,17 @@ export async function writeObject(
                 update storage.blobs set ref_count = ref_count + 1
                 where bucket_id = ${bucket.id} and sha256 = ${sha} and ref_count > 0 returning ref_count`,
       );
-      const upsert = upsertObjectWithEvent(
+      // Sent in this order (a query goes out when it is first awaited): the
+      // blob rows before the object row, whose trigger queues the blob's scan.
+      const blobCounts = Promise.all(blobSteps);
+      const upsert = upsertObject(
         tx,
         bucket,
         input.key,
         { ...version, headers: input.headers, tags: input.tags ?? {}, owner },
         { replaced: old !== undefined, copiedFrom: opts.copiedFrom },
       );
-      const [counts, [object]] = await Promise.all([Promise.all(blobSteps), upsert]);
+      const [counts, object] = await Promise.all([blobCounts, upsert]);
       for (const [i, sha] of shas.entries()) {
         const refCount = counts[i][0]?.ref_count;
         if (sha !== sha256) {

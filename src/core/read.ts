@@ -2,6 +2,7 @@
 // /storage/v1 downloads): byte ranges as S3 applies RFC 9110, entity-tag
 // lists and HTTP dates in conditional requests. One definition, so the two
 // APIs cannot drift apart.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ByteRange } from '../blobs/store.ts';
 import { DomainError } from './errors.ts';
 
@@ -41,4 +42,45 @@ export function httpDate(header: string | undefined): number | undefined {
   if (!header) return undefined;
   const t = Date.parse(header);
   return Number.isNaN(t) ? undefined : t;
+}
+
+/** The conditional-request headers of a read (RFC 9110 §13.1), as sent. */
+export interface ReadConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  ifUnmodifiedSince?: string;
+  /** Named in a failure's Condition before the header's name (CopyObject's x-amz-copy-source-). */
+  prefix?: string;
+}
+
+export function readConditionsOf(headers: IncomingHttpHeaders): ReadConditions {
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
+  return {
+    ifMatch: one(headers['if-match']),
+    ifNoneMatch: one(headers['if-none-match']),
+    ifModifiedSince: one(headers['if-modified-since']),
+    ifUnmodifiedSince: one(headers['if-unmodified-since']),
+  };
+}
+
+/**
+ * Conditional reads, in the order of RFC 9110 §13.2.2: If-Match, else
+ * If-Unmodified-Since (PreconditionFailed, 412); then If-None-Match, else
+ * If-Modified-Since: the one returned says the object is not modified (a
+ * GET answers 304; a copy source's is one more 412). Last-Modified has
+ * one-second resolution on the wire, so compare at that.
+ */
+export function notModified(c: ReadConditions, object: { etag: string; updated_at: Date }): 'If-None-Match' | 'If-Modified-Since' | undefined {
+  const modified = Math.floor(object.updated_at.getTime() / 1000) * 1000;
+  const fail = (condition: string) => new DomainError('PreconditionFailed', undefined, { Condition: (c.prefix ?? '') + condition });
+  if (c.ifMatch !== undefined) {
+    if (!etagListMatches(c.ifMatch, object.etag)) throw fail('If-Match');
+  } else {
+    const since = httpDate(c.ifUnmodifiedSince);
+    if (since !== undefined && modified > since) throw fail('If-Unmodified-Since');
+  }
+  if (c.ifNoneMatch !== undefined) return etagListMatches(c.ifNoneMatch, object.etag) ? 'If-None-Match' : undefined;
+  const since = httpDate(c.ifModifiedSince);
+  return since !== undefined && modified <= since ? 'If-Modified-Since' : undefined;
 }

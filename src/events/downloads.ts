@@ -9,24 +9,16 @@ import type { Sql } from '../db/connect.ts';
 import { actorOf, asPrincipal, SERVICE } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { BucketRow } from '../core/bucket.ts';
+import { recordEvents, type NewEvent } from './record.ts';
 
 const FLUSH_MS = 1000;
 const FLUSH_AT = 500;
 /** Beyond this many unwritten events (the database is down), new ones are dropped, not hoarded. */
 const MAX_BUFFERED = 50_000;
 
-interface Downloaded {
-  bucketId: string;
-  bucket: string;
-  key: string;
-  objectId: string;
-  ownerId: string | null;
-  payload: string;
-  actor: string;
-}
 
 export class DownloadLog {
-  private buffer: Downloaded[] = [];
+  private buffer: NewEvent[] = [];
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -45,13 +37,14 @@ export class DownloadLog {
     if (!bucket.download_events) return;
     if (this.buffer.length >= MAX_BUFFERED) return;
     this.buffer.push({
+      type: 'storage.object.downloaded',
       bucketId: bucket.id,
       bucket: bucket.name,
       key: object.key,
       objectId: object.id,
       ownerId: object.owner_id,
-      payload: JSON.stringify({ size: object.size, content_type: object.content_type, sha256: object.sha256, ...(range ? { range } : {}) }),
-      actor: JSON.stringify(actorOf(principal)),
+      payload: { size: object.size, content_type: object.content_type, sha256: object.sha256, range },
+      actor: actorOf(principal),
     });
     if (this.buffer.length >= FLUSH_AT) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
@@ -65,12 +58,7 @@ export class DownloadLog {
     const batch = this.buffer;
     if (batch.length === 0) return;
     this.buffer = [];
-    const column = <K extends keyof Downloaded>(k: K) => batch.map((d) => d[k]);
-    this.flushing = asPrincipal(this.sql, SERVICE, (tx) => tx`
-      insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload, actor)
-      select 'storage.object.downloaded', b, n, k, o, w, p::jsonb, a::jsonb
-      from unnest(${column('bucketId')}::uuid[], ${column('bucket')}::text[], ${column('key')}::text[], ${column('objectId')}::uuid[],
-                  ${column('ownerId')}::uuid[], ${column('payload')}::text[], ${column('actor')}::text[]) as t(b, n, k, o, w, p, a)`)
+    this.flushing = asPrincipal(this.sql, SERVICE, (tx) => recordEvents(tx, batch))
       .then(() => undefined)
       .catch((err: unknown) => this.log.warn({ err, events: batch.length }, 'download events not written'));
     await this.flushing;

@@ -25,6 +25,7 @@ import { destination, routingPath, type ServiceApi } from './dispatch.ts';
 import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
 import type { HttpEnv } from './env.ts';
+import { continueOnFirstRead } from './continue.ts';
 
 /** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -164,9 +165,12 @@ export function createHttpServer(app: AppHandler, log: Logger, limits: ServerLim
     },
     listener,
   );
-  // Answer `Expect: 100-continue` ourselves, after authentication and checks
-  // (see http/continue.ts acceptBody), instead of Node's automatic 100.
-  server.on('checkContinue', listener);
+  // Answer `Expect: 100-continue` ourselves, when the body is first read
+  // (http/continue.ts), instead of Node's automatic 100.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    continueOnFirstRead(req, res);
+    listener(req, res);
+  });
   if (limits.minBodyRate > 0) server.on('request', (req: http.IncomingMessage) => watchBodyRate(req, limits.minBodyRate, limits.minBodyRateWindowMs));
   // Sockets idle (no bytes either way) for this long are closed.
   server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy());

@@ -5,21 +5,12 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
-import {
-  assertChecksumMatches,
-  checksumHeaderName,
-  createChecksummer,
-  parseChecksumValue,
-  parseContentMd5,
-  parseRequestedChecksum,
-  verifyContentMd5,
-  type ChecksumAlgorithm,
-} from '../core/checksums.ts';
+import { createChecksummer, parseContentMd5, parseRequestedChecksum, type ChecksumAlgorithm } from '../core/checksums.ts';
+import { checkContent, checksumsToCompute, type ExpectedContent } from '../core/integrity.ts';
 import { classifyPayload, type VerifiedSignature } from '../principals/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
-import { acceptBody } from '../http/continue.ts';
 import type { S3Context } from './context.ts';
-import { contentSha256Mismatch, S3Error } from './errors.ts';
+import { S3Error } from './errors.ts';
 import { MAX_REQUEST_XML, parseXml, xmlText } from './xml.ts';
 
 /**
@@ -51,11 +42,10 @@ function headerNumber(req: IncomingMessage, name: string): number | undefined {
 export interface ObjectPayload {
   body: Readable;
   expectedSize?: number;
-  checksumAlgorithms: ChecksumAlgorithm[];
-  /** Throws the S3 error for any integrity check the stored bytes fail. */
-  verify(staged: StagedBlob): void;
-  /** Checksum headers to echo in the response (x-amz-checksum-*). */
-  echoChecksums(staged: StagedBlob): Record<string, string>;
+  /** What the client promised the bytes are, for core to check (core/integrity.ts). */
+  expected: ExpectedContent;
+  /** The x-amz-checksum-* algorithm asked for, whose value the response echoes. */
+  checksumAlgorithm?: ChecksumAlgorithm;
   /** Content-Encoding to store: aws-chunked is transport framing, not the object's encoding. */
   contentEncoding?: string;
 }
@@ -160,22 +150,18 @@ export function objectPayload(
   return {
     body,
     expectedSize,
-    checksumAlgorithms: algorithm ? [algorithm] : [],
+    expected: {
+      contentMd5,
+      sha256: payload.kind === 'sha256' ? payload.hex : undefined,
+      checksum: algorithm && {
+        algorithm,
+        value: requested.fromTrailer ? undefined : requested.expected,
+        // A trailer announced on a body without one is refused above.
+        trailers: requested.fromTrailer ? decoder?.trailers : undefined,
+      },
+    },
+    checksumAlgorithm: algorithm,
     contentEncoding: encodings.length ? encodings.join(',') : undefined,
-    verify(staged) {
-      if (contentMd5 !== undefined) verifyContentMd5(contentMd5, staged.md5);
-      if (payload.kind === 'sha256' && payload.hex !== staged.sha256) throw contentSha256Mismatch(payload.hex, staged.sha256);
-      if (!requested || !algorithm) return;
-      const header = checksumHeaderName(algorithm);
-      const sent = requested.fromTrailer ? decoder?.trailers[header] : requested.expected;
-      // The decoder refuses a declared trailer that never came (MalformedTrailerError).
-      if (sent === undefined) throw new S3Error('MalformedTrailerError');
-      const expected = requested.fromTrailer ? parseChecksumValue(algorithm, sent, 'trailer') : sent;
-      assertChecksumMatches(algorithm, expected, staged.checksums[algorithm] as string);
-    },
-    echoChecksums(staged) {
-      return algorithm ? { [checksumHeaderName(algorithm)]: staged.checksums[algorithm] as string } : {};
-    },
   };
 }
 
@@ -200,12 +186,11 @@ export async function readVerifiedBody(
     return Buffer.alloc(0);
   }
   const payload = objectPayload(ctx.req, ctx.signature, opts.checksumHeadersForBody ?? true);
-  if (opts.requireDigest && ctx.req.headers['content-md5'] === undefined && payload.checksumAlgorithms.length === 0) {
+  if (opts.requireDigest && ctx.req.headers['content-md5'] === undefined && !payload.checksumAlgorithm) {
     throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*');
   }
   if ((payload.expectedSize ?? 0) > opts.maxBytes) throw new S3Error('MaxMessageLengthExceeded');
   await opts.beforeBody?.();
-  acceptBody(ctx.req, ctx.res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of payload.body as AsyncIterable<Buffer>) {
@@ -216,12 +201,12 @@ export async function readVerifiedBody(
   const body = Buffer.concat(chunks);
   if (payload.expectedSize !== undefined && body.length !== payload.expectedSize) throw new S3Error('IncompleteBody');
   const checksums: StagedBlob['checksums'] = {};
-  for (const algorithm of payload.checksumAlgorithms) {
+  for (const algorithm of checksumsToCompute(payload.expected)) {
     const c = createChecksummer(algorithm);
     c.update(body);
     checksums[algorithm] = c.digest();
   }
-  payload.verify({
+  checkContent(payload.expected, {
     tempPath: '',
     size: body.length,
     sha256: createHash('sha256').update(body).digest('hex'),

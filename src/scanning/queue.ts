@@ -8,6 +8,7 @@ import type { ObjectRow } from '../core/objects.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { Verdict } from './clamd.ts';
+import { recordEvents, type NewEvent } from '../events/record.ts';
 
 export interface ScanJob {
   bucketId: string;
@@ -62,10 +63,10 @@ export async function claimScanJobs(sql: Sql, limit: number, terms: LeaseTerms):
  * job is removed. `verdict` is a scan's result, which settles every object
  * of the blob; 'known' (a job that asked for no scan: new objects written
  * onto content already scanned) settles only the objects still pending,
- * with the blob's stored verdict, and sends no byte to clamd. One round
- * trip, in this order: the blob row lock first (a write of a new object
- * onto this blob waits for it), the verdict, the events (read while the
- * objects still show their previous state), the objects' states, the job.
+ * with the blob's stored verdict, and sends no byte to clamd. In this
+ * order: the blob row lock first (a write of a new object onto this blob
+ * waits for it), the verdict, the objects it settles (read while they still
+ * show their previous state), their new states, the job; then the events.
  * Returns false, having changed nothing, when the lease is no longer this
  * claim's.
  */
@@ -74,6 +75,15 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
   try {
     return await asPrincipal(sql, SERVICE, async (tx) => {
       const inScope = settlesAll ? tx`` : tx`and o.scan_status = 'pending'`;
+      // What the verdict settles, read after the verdict and before the objects take it on.
+      const settled = tx<Settled[]>`
+        select o.id, o.key, o.owner_id, o.size, o.sha256, o.content_type, o.scan_status as was, k.name as bucket,
+          b.scan_status as verdict, b.scan_signature as signature, b.scan_note as note, b.scan_engine as engine
+        from storage.objects o
+        join storage.buckets k on k.id = o.bucket_id
+        join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+        where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
+        order by o.key`;
       const steps = [
         tx`select 1 from storage.blobs where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} for update`,
         ...(verdict === 'known'
@@ -85,19 +95,7 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
                     scan_engine = ${engine}, scan_note = ${verdict.status === 'infected' ? null : (verdict.note ?? null)}, scanned_at = now()
                 where bucket_id = ${job.bucketId} and sha256 = ${job.sha256}`,
             ]),
-        tx`
-          insert into storage.events (type, bucket_id, bucket, key, object_id, owner_id, payload, actor)
-          select t.type, o.bucket_id, k.name, o.key, o.id, o.owner_id,
-            jsonb_strip_nulls(jsonb_build_object('size', o.size, 'sha256', o.sha256, 'content_type', o.content_type,
-              'verdict', b.scan_status, 'signature', b.scan_signature, 'note', b.scan_note, 'engine', b.scan_engine)),
-            ${tx.json(SCANNER_ACTOR)}::jsonb
-          from storage.objects o
-          join storage.buckets k on k.id = o.bucket_id
-          join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
-          cross join (values ('storage.object.scanned'), ('storage.object.quarantined')) t(type)
-          where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
-            and (t.type = 'storage.object.scanned' or (b.scan_status = 'infected' and o.scan_status <> 'infected'))
-          order by o.key, t.type desc`,
+        settled,
         tx`
           update storage.objects o set scan_status = b.scan_status
           from storage.blobs b
@@ -110,12 +108,45 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
         returning 1 as held`;
       const [, [stillHeld]] = await Promise.all([Promise.all(steps), held]);
       if (!stillHeld) throw new LeaseLost();
+      await recordEvents(tx, (await settled).flatMap((o) => scanEvents(job.bucketId, o)));
       return true;
     });
   } catch (err) {
     if (err instanceof LeaseLost) return false;
     throw err;
   }
+}
+
+/** An object a verdict settles, as it was before (was) and the blob's verdict. */
+interface Settled {
+  id: string;
+  key: string;
+  owner_id: string | null;
+  size: number;
+  sha256: string;
+  content_type: string | null;
+  was: string;
+  bucket: string;
+  verdict: string;
+  signature: string | null;
+  note: string | null;
+  engine: string | null;
+}
+
+/** storage.object.scanned for every settled object, and storage.object.quarantined for one that turns infected now. */
+function scanEvents(bucketId: string, o: Settled): NewEvent[] {
+  const payload = {
+    size: o.size,
+    sha256: o.sha256,
+    content_type: o.content_type ?? undefined,
+    verdict: o.verdict,
+    signature: o.signature ?? undefined,
+    note: o.note ?? undefined,
+    engine: o.engine ?? undefined,
+  };
+  const base = { bucketId, bucket: o.bucket, key: o.key, objectId: o.id, ownerId: o.owner_id, payload, actor: SCANNER_ACTOR };
+  const scanned: NewEvent = { type: 'storage.object.scanned', ...base };
+  return o.verdict === 'infected' && o.was !== 'infected' ? [scanned, { type: 'storage.object.quarantined', ...base }] : [scanned];
 }
 
 /** Thrown inside recordVerdict's transaction to roll it back. */

@@ -11,15 +11,14 @@ import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
-import { parseContentMd5, verifyContentMd5 } from '../core/checksums.ts';
+import { parseContentMd5 } from '../core/checksums.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { copyObjectTo, moveObject } from '../core/move.ts';
 import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { ANONYMOUS, type Principal } from '../principals/principal.ts';
-import { acceptBody } from '../http/continue.ts';
-import { etagListMatches, parseRange } from '../core/read.ts';
+import { notModified, parseRange, readConditionsOf } from '../core/read.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { validBody } from './request.ts';
@@ -273,8 +272,7 @@ export async function sendObject(
     const name = forced || key.slice(key.lastIndexOf('/') + 1);
     headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
   }
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (typeof ifNoneMatch === 'string' && etagListMatches(ifNoneMatch, o.etag)) {
+  if (notModified(readConditionsOf(req.headers), o)) {
     res.writeHead(304, headers).end();
     return RESPONSE_ALREADY_SENT;
   }
@@ -319,8 +317,7 @@ export async function receiveUpload(
     principal: opts.principal,
     defaultSizeLimit: opts.defaultSizeLimit,
     condition: opts.upsert ? undefined : { ifNoneMatch: '*' },
-    beforeBody: () => acceptBody(req, c.env.outgoing),
-    verify: source.contentMd5 === undefined ? undefined : (staged) => verifyContentMd5(source.contentMd5!, staged.md5),
+    expected: { contentMd5: source.contentMd5 },
   });
   return object;
 }

@@ -6,7 +6,7 @@ import type { ObjectRow } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoTime, toXml } from '../xml.ts';
-import { etagListMatches, httpDate } from '../../core/read.ts';
+import { notModified } from '../../core/read.ts';
 import { objectHeadersFrom, taggingFrom } from './put.ts';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -65,22 +65,18 @@ function directive(headers: IncomingHttpHeaders, name: string, what: string): 'C
  * Last-Modified has one-second resolution on the wire, so compare at that.
  */
 export function checkCopyConditions(headers: IncomingHttpHeaders, o: ObjectRow): void {
-  const modified = Math.floor(o.updated_at.getTime() / 1000) * 1000;
-  const fail = (condition: string) => new S3Error('PreconditionFailed', undefined, { Condition: condition });
-  const ifMatch = header(headers, 'x-amz-copy-source-if-match');
-  if (ifMatch !== undefined) {
-    if (!etagListMatches(ifMatch, o.etag)) throw fail('x-amz-copy-source-If-Match');
-  } else {
-    const since = httpDate(header(headers, 'x-amz-copy-source-if-unmodified-since'));
-    if (since !== undefined && modified > since) throw fail('x-amz-copy-source-If-Unmodified-Since');
-  }
-  const ifNoneMatch = header(headers, 'x-amz-copy-source-if-none-match');
-  if (ifNoneMatch !== undefined) {
-    if (etagListMatches(ifNoneMatch, o.etag)) throw fail('x-amz-copy-source-If-None-Match');
-  } else {
-    const since = httpDate(header(headers, 'x-amz-copy-source-if-modified-since'));
-    if (since !== undefined && modified <= since) throw fail('x-amz-copy-source-If-Modified-Since');
-  }
+  const prefix = 'x-amz-copy-source-';
+  const failed = notModified(
+    {
+      ifMatch: header(headers, `${prefix}if-match`),
+      ifNoneMatch: header(headers, `${prefix}if-none-match`),
+      ifModifiedSince: header(headers, `${prefix}if-modified-since`),
+      ifUnmodifiedSince: header(headers, `${prefix}if-unmodified-since`),
+      prefix,
+    },
+    o,
+  );
+  if (failed) throw new S3Error('PreconditionFailed', undefined, { Condition: prefix + failed });
 }
 
 function requestedChecksum(headers: IncomingHttpHeaders): ChecksumAlgorithm | undefined {

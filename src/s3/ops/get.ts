@@ -5,7 +5,7 @@ import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums
 import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import type { ByteRange } from '../../blobs/store.ts';
-import { etagListMatches, httpDate, parseRange } from '../../core/read.ts';
+import { notModified, parseRange, readConditionsOf } from '../../core/read.ts';
 import { S3Error } from '../errors.ts';
 
 /** A multipart composite checksum carries its part count ("…-N"); any other covers the whole object. */
@@ -84,29 +84,6 @@ function applyResponseOverrides(ctx: S3Context, headers: Record<string, HeaderVa
   }
 }
 
-/**
- * Conditional reads, in the order of RFC 9110 §13.2.2: If-Match, else
- * If-Unmodified-Since (412); then If-None-Match, else If-Modified-Since (304).
- * Last-Modified has one-second resolution on the wire, so compare at that.
- */
-function notModified(ctx: S3Context, o: ObjectRow): boolean {
-  const h = ctx.req.headers;
-  const modified = Math.floor(o.updated_at.getTime() / 1000) * 1000;
-  const ifMatch = h['if-match'];
-  if (ifMatch !== undefined) {
-    if (!etagListMatches(ifMatch, o.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
-  } else {
-    const since = httpDate(h['if-unmodified-since']);
-    if (since !== undefined && modified > since) {
-      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
-    }
-  }
-  const ifNoneMatch = h['if-none-match'];
-  if (ifNoneMatch !== undefined) return etagListMatches(ifNoneMatch, o.etag);
-  const since = httpDate(h['if-modified-since']);
-  return since !== undefined && modified <= since;
-}
-
 interface ReadPlan {
   status: number;
   headers: Record<string, HeaderValue | undefined>;
@@ -145,7 +122,7 @@ function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; part
 /** Status and headers for a read of `object`: preconditions, Range, overrides. */
 function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   const part = partRange(ctx, object);
-  if (notModified(ctx, object)) {
+  if (notModified(readConditionsOf(ctx.req.headers), object)) {
     return { status: 304, headers: { etag: object.etag, 'last-modified': object.updated_at.toUTCString() }, withBody: false };
   }
   const range = part ? part.range : parseRange(ctx.req.headers.range, object.size);

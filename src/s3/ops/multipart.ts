@@ -19,7 +19,7 @@ import { ownerXml } from './bucket.ts';
 import { checkCopyConditions, parseCopySource } from './copy.ts';
 import { encodingOf } from './list.ts';
 import { objectHeadersFrom, taggingFrom, writeConditionFrom } from './put.ts';
-import { acceptBody } from '../../http/continue.ts';
+import { checksumEcho } from '../../core/integrity.ts';
 
 const MAX_LISTED = 1000;
 
@@ -89,7 +89,6 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
 export const uploadPartOp: S3Operation = async (ctx) => {
   const partNumber = partNumberOf(ctx);
   const payload = objectPayload(ctx.req, ctx.signature);
-  let echo: Record<string, string> = {};
   const part = await uploadPart(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
@@ -98,14 +97,9 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     body: payload.body,
     expectedSize: payload.expectedSize,
     principal: ctx.principal,
-    checksumAlgorithms: payload.checksumAlgorithms,
-    beforeBody: () => acceptBody(ctx.req, ctx.res),
-    verify(staged) {
-      payload.verify(staged);
-      echo = payload.echoChecksums(staged);
-    },
+    expected: payload.expected,
   });
-  return { status: 200, headers: { etag: part.etag, ...echo } };
+  return { status: 200, headers: { etag: part.etag, ...checksumEcho(payload.checksumAlgorithm, part.checksums) } };
 };
 
 /**

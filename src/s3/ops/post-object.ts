@@ -7,7 +7,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { policyFromCannedAcl } from '../../core/acl.ts';
-import { assertChecksumMatches, checksumHeaderName, parseRequestedChecksum } from '../../core/checksums.ts';
+import { parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
 import { pipeToForm } from '../../http/forms.ts';
 import type { Principal } from '../../principals/principal.ts';
@@ -17,7 +17,7 @@ import { S3Error } from '../errors.ts';
 import { objectHeadersFrom } from './put.ts';
 import { parseTaggingXml } from './tagging.ts';
 import { toXml } from '../xml.ts';
-import { acceptBody } from '../../http/continue.ts';
+import { checksumEcho } from '../../core/integrity.ts';
 
 /** S3 refuses a form whose fields before the file exceed 20 KB. */
 const MAX_PRE_DATA = 20 * 1024;
@@ -58,8 +58,7 @@ export const postObjectOp: S3Operation = async (ctx) => {
   if (!isMultipartForm(ctx.req.headers['content-type'])) {
     throw new S3Error('PreconditionFailed', undefined, { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' });
   }
-  // The form carries the credentials: the body must be read to authenticate.
-  acceptBody(ctx.req, ctx.res);
+  // The form carries the credentials: the body is read to authenticate (its first read answers 100 Continue).
   return new Promise<S3Reply>((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -200,17 +199,12 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     headers,
     tags,
     principal: principal as Principal,
-    checksumAlgorithms: algorithm ? [algorithm] : [],
-    verify(staged) {
-      if (algorithm && requested?.expected !== undefined) {
-        assertChecksumMatches(algorithm, requested.expected, staged.checksums[algorithm] as string);
-      }
-    },
+    expected: { checksum: algorithm && { algorithm, value: requested.expected } },
   });
 
   const etag = object.etag;
   const location = objectUrl(ctx, bucket, key);
-  const echo: Record<string, string> = algorithm ? { [checksumHeaderName(algorithm)]: object.checksums?.[algorithm] ?? '' } : {};
+  const echo = checksumEcho(algorithm, object.checksums);
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   if (redirect) {
     let target: URL | undefined;

@@ -6,7 +6,7 @@ import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
-import { acceptBody } from '../../http/continue.ts';
+import { checksumEcho } from '../../core/integrity.ts';
 
 /** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
 const MAX_USER_METADATA = 2048;
@@ -62,7 +62,6 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const payload = objectPayload(ctx.req, ctx.signature);
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
   const tags = taggingFrom(ctx.req.headers);
-  let echo: Record<string, string> = {};
   const { object } = await putObject(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
@@ -71,13 +70,8 @@ export const putObjectOp: S3Operation = async (ctx) => {
     headers,
     tags,
     principal: ctx.principal,
-    checksumAlgorithms: payload.checksumAlgorithms,
     condition,
-    beforeBody: () => acceptBody(ctx.req, ctx.res),
-    verify(staged) {
-      payload.verify(staged);
-      echo = payload.echoChecksums(staged);
-    },
+    expected: payload.expected,
   });
-  return { status: 200, headers: { etag: object.etag, ...echo } };
+  return { status: 200, headers: { etag: object.etag, ...checksumEcho(payload.checksumAlgorithm, object.checksums) } };
 };
