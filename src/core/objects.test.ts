@@ -11,7 +11,6 @@ import { body, domainError, openTestStorage, sha256, untouchedBody, user, type T
 import type { Principal } from '../principals/principal.ts';
 import type { BucketRow } from './bucket.ts';
 import type { BucketSettings } from './buckets.ts';
-import { DOMAIN_ERRORS } from './errors.ts';
 import { findObject, putObject, writeObject, type ObjectRow, type WriteCondition } from './objects.ts';
 
 let t: TestStorage;
@@ -67,8 +66,8 @@ async function read(bucket: BucketRow, sha: string): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
-/** A create-only write (If-None-Match: *) finding the key taken: KeyExists where the domain names it apart, else PreconditionFailed. */
-const KEY_TAKEN = 'KeyExists' in DOMAIN_ERRORS ? 'KeyExists' : 'PreconditionFailed';
+/** A create-only write (If-None-Match: *) finding the key taken. */
+const KEY_TAKEN = 'KeyExists';
 
 /** Nothing of a refused write is left: no staged file, and the rows and files are as they were. */
 async function assertNothingStaged(): Promise<void> {
