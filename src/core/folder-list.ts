@@ -15,7 +15,8 @@ import { requireList } from './access.ts';
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
 import { DomainError } from './errors.ts';
-import { listObjects, prefixEnd, type ListedObject } from './list.ts';
+import { listObjects, type ListedObject } from './list.ts';
+import { prefixEnd } from './key-range.ts';
 import type { ObjectRow } from './objects.ts';
 import type { Storage } from './storage.ts';
 

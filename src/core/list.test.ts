@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commonPrefix, isoMillis, prefixEnd } from './list.ts';
+import { prefixEnd } from './key-range.ts';
+import { commonPrefix, isoMillis } from './list.ts';
 
 const bytes = (s: string) => Buffer.from(s);
 

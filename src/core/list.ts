@@ -20,6 +20,7 @@ import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
+import { prefixEnd } from './key-range.ts';
 
 export interface ListQuery {
   bucket: string;
@@ -75,21 +76,6 @@ export function isoMillis(ms: number): string {
     t = ms - dayStart;
   }
   return `${dayPrefix}${pad2(Math.floor(t / 3_600_000))}:${pad2(Math.floor(t / 60_000) % 60)}:${pad2(Math.floor(t / 1000) % 60)}.${pad3(t % 1000)}Z`;
-}
-
-/**
- * The smallest string greater than every string that starts with `p`, in
- * UTF-8 byte order: `p` with its last code point incremented (UTF-8 keeps
- * code point order). undefined when no such string exists (empty, or all
- * U+10FFFF).
- */
-export function prefixEnd(p: string): string | undefined {
-  const cps = Array.from(p);
-  while (cps.length > 0) {
-    const last = cps.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) return cps.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
-  }
-  return undefined;
 }
 
 /** The smallest string greater than `k`: Postgres text cannot hold NUL, so U+0001 follows directly. */
