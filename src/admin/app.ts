@@ -10,6 +10,7 @@ import type { Storage } from '../core/storage.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import { isDomainError } from '../core/errors.ts';
 import { answerFailure } from '../http/failure.ts';
+import { clientAddress } from '../http/client-address.ts';
 import { jsonError } from '../http/json-error.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { isService, type Principal } from '../principals/principal.ts';
@@ -31,7 +32,8 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
     const req = c.env.incoming;
     let principal: Principal;
     try {
-      const { principal: p, signature } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, deps.auth);
+      const head = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, address: clientAddress(req) };
+      const { principal: p, signature } = await authenticate(head, deps.auth);
       principal = p;
       if (signature && /^[0-9a-f]{64}$/.test(signature.payloadHash)) {
         // A signed payload hash must be the body's.

@@ -34,12 +34,20 @@ export function actorOf(p: Principal): Record<string, string | null> {
   return { kind: 'user', via: p.via, user_id: p.userId, role: p.role, ...(p.accessKeyId ? { access_key_id: p.accessKeyId } : {}) };
 }
 
-function settingsOf(p: Principal): { role: string; claims: string; actor: string } {
+/**
+ * The transaction's settings for `p`. Beside the role and claims that RLS
+ * reads: `aerostore.actor` (who, for events) and `aerostore.client_address`
+ * (from where, for the audit trail, migration 0017; '' when unknown). The
+ * address stays out of the actor: events go to subscribers, and a client's
+ * address is for the audit trail's readers only.
+ */
+function settingsOf(p: Principal): { role: string; claims: string; actor: string; address: string } {
   const actor = JSON.stringify(actorOf(p));
-  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor };
+  const address = p.address ?? '';
+  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor, address };
   const role = p.role === 'service' ? DB_ROLES.service : DB_ROLES.authenticated;
   const claims = JSON.stringify({ ...(p.userId ? { sub: p.userId } : {}), role: p.role === 'service' ? 'service_role' : 'authenticated' });
-  return { role, claims, actor };
+  return { role, claims, actor, address };
 }
 
 type Query<T> = Promise<T> & { execute(): Query<T> };
@@ -69,13 +77,14 @@ function servicePoolFor(sql: Sql, p: Principal): Sql | undefined {
 
 /** Starts the transaction and sets the principal, without waiting for either. */
 function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown> {
-  const { role, claims, actor } = settingsOf(p);
+  const { role, claims, actor, address } = settingsOf(p);
   // execute() sends at once: these go ahead of anything the caller queues.
   const started = Promise.all([
     (c`begin` as unknown as Query<unknown>).execute(),
     (sessionIsService
-      ? c`select set_config('aerostore.actor', ${actor}, true)`
-      : c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true), set_config('aerostore.actor', ${actor}, true)`
+      ? c`select set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
+      : c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true),
+            set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
     ).execute(),
   ]);
   // Awaited (and reported) after the caller's statements; this keeps an early

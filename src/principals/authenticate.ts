@@ -7,7 +7,7 @@ import { verifySigV4, type VerifiedSignature } from './sigv4.ts';
 import { DomainError } from '../core/errors.ts';
 import { JwtError, type JwtVerifier } from './jwt.ts';
 import type { KeyResolver, ResolvedKey } from './keys.ts';
-import { ANONYMOUS, type Principal } from './principal.ts';
+import { actingFrom, ANONYMOUS, type Principal } from './principal.ts';
 
 export interface Authenticator {
   keys: KeyResolver;
@@ -26,6 +26,8 @@ export interface RequestHead {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** The client's IP address (http/client-address.ts): the principal acts from it. */
+  address?: string;
 }
 
 /** `Authorization: Bearer <jwt>` → the token; otherwise undefined. */
@@ -68,7 +70,7 @@ export async function authenticate(head: RequestHead, auth: Authenticator): Prom
         ArgumentValue: 'Bearer',
       });
     }
-    return { principal: await principalFromJwt(token, auth.jwt), signature: null };
+    return { principal: actingFrom(await principalFromJwt(token, auth.jwt), head.address), signature: null };
   }
   let resolved: ResolvedKey | undefined;
   const sessionToken = sessionTokenOf(head);
@@ -80,6 +82,6 @@ export async function authenticate(head: RequestHead, auth: Authenticator): Prom
     },
     { region: auth.region },
   );
-  if (!signature || !resolved) return { principal: ANONYMOUS, signature: null };
-  return { principal: resolved.principal, signature };
+  if (!signature || !resolved) return { principal: actingFrom(ANONYMOUS, head.address), signature: null };
+  return { principal: actingFrom(resolved.principal, head.address), signature };
 }

@@ -7,7 +7,7 @@ export type Role = 'service' | 'authenticated';
 export type Via = 'access-key' | 'jwt' | 'sts' | 'url-token';
 
 export type Principal =
-  | { kind: 'anonymous' }
+  | { kind: 'anonymous'; address?: string }
   | {
       kind: 'user';
       via: Via;
@@ -21,9 +21,21 @@ export type Principal =
        * session's expiry. Long-lived responses (event streams) end then.
        */
       expiresAt?: number;
+      /** The client's IP address the request came from (actingFrom); absent for work no client asked for. */
+      address?: string;
     };
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
+
+/**
+ * `p` acting from `address`, the client's IP address (http/client-address.ts):
+ * the audit trail's "from where" (db/session.ts carries it into the
+ * transaction, events/downloads.ts into a download's record). A copy:
+ * principals from the key caches are shared between requests.
+ */
+export function actingFrom(p: Principal, address: string | undefined): Principal {
+  return address === undefined ? p : { ...p, address };
+}
 
 export function ownerId(p: Principal): string | null {
   return p.kind === 'user' ? p.userId : null;

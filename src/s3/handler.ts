@@ -33,6 +33,7 @@ import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from '.
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
+import { clientAddress } from '../http/client-address.ts';
 
 const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListBuckets: listBucketsOp,
@@ -114,7 +115,7 @@ export function createS3Handler(storage: Storage, auth: Authenticator, options: 
         return;
       }
       // Anonymous requests go on: each operation decides (core/access.ts and RLS).
-      const { principal, signature } = await authenticate({ method, url, headers: req.headers }, auth);
+      const { principal, signature } = await authenticate({ method, url, headers: req.headers, address: clientAddress(req) }, auth);
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
       const reply = await OPERATIONS[route.endpoint](ctx);
       await sendReply(req, res, reply);

@@ -4,6 +4,7 @@
 // JSON { statusCode, error, message } with stable codes (errors.ts).
 import { Hono } from 'hono';
 import { answerFailure } from '../http/failure.ts';
+import { clientAddress } from '../http/client-address.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { EventFeed } from '../events/feed.ts';
@@ -40,7 +41,7 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
     if (headers.authorization === undefined && typeof headers.apikey === 'string' && headers.apikey !== '') {
       headers.authorization = `Bearer ${headers.apikey}`;
     }
-    const { principal } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers }, deps.auth);
+    const { principal } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers, address: clientAddress(req) }, deps.auth);
     c.set('principal', principal);
     await next();
   });

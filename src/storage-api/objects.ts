@@ -17,7 +17,8 @@ import { copyObjectTo, moveObject } from '../core/move.ts';
 import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { pipeToForm } from '../http/forms.ts';
-import { ANONYMOUS, type Principal } from '../principals/principal.ts';
+import { actingFrom, ANONYMOUS, type Principal } from '../principals/principal.ts';
+import { clientAddress } from '../http/client-address.ts';
 import { notModified, parseRange, readConditionsOf } from '../core/read.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
@@ -338,7 +339,7 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
   });
 
   // Public: anyone, whatever credentials the request carries; RLS shows public buckets only.
-  app.on(['GET', 'HEAD'], '/public/*', (c) => download(c, 'public/', ANONYMOUS));
+  app.on(['GET', 'HEAD'], '/public/*', (c) => download(c, 'public/', actingFrom(ANONYMOUS, clientAddress(c.env.incoming))));
   app.on(['GET', 'HEAD'], '/authenticated/*', (c) => {
     if (c.get('principal').kind === 'anonymous') throw new StorageApiError(403, 'ACCESS_DENIED', 'Sign in to read this object.');
     return download(c, 'authenticated/', c.get('principal'));

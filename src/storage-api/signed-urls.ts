@@ -25,7 +25,8 @@ import { requireBucket } from '../core/buckets.ts';
 import { findObject } from '../core/objects.ts';
 import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
 import type { Storage } from '../core/storage.ts';
-import type { Principal } from '../principals/principal.ts';
+import { actingFrom, type Principal } from '../principals/principal.ts';
+import { clientAddress } from '../http/client-address.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
 import type { ApiEnv } from '../http/env.ts';
@@ -162,7 +163,7 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
     if (!(await grantStillHolds(storage, token))) throw missing();
     // As the signer: it must still be allowed to read what it signed. Its refusal
     // (or the object gone since the check) is answered as the missing object too.
-    const signerPrincipal = signerOf(token);
+    const signerPrincipal = actingFrom(signerOf(token), clientAddress(c.env.incoming));
     return sendObject(c, storage, target, signerPrincipal, signerPrincipal).catch((err: unknown) => {
       if (isDomainError(err) && (err.code === 'NoSuchKey' || err.code === 'NoSuchBucket' || err.code === 'AccessDenied')) throw missing();
       throw err;
@@ -177,7 +178,7 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
     const { jti } = token;
     if (jti === undefined) throw signedUrlErrors.invalidSignature();
     if (!(await claimUploadToken(storage, jti, token.expiresAt))) throw signedUrlErrors.uploadUsed();
-    const object = await receiveUpload(c, storage, target, { principal: signerOf(token), upsert: token.upsert === true, defaultSizeLimit }).catch(
+    const object = await receiveUpload(c, storage, target, { principal: actingFrom(signerOf(token), clientAddress(c.env.incoming)), upsert: token.upsert === true, defaultSizeLimit }).catch(
       async (err: unknown) => {
         await releaseUploadToken(storage, jti).catch((e: unknown) => storage.log.warn({ err: e }, 'signed upload token not released'));
         throw err;

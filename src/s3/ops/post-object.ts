@@ -10,7 +10,8 @@ import { policyFromCannedAcl } from '../../core/acl.ts';
 import { parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
 import { pipeToForm } from '../../http/forms.ts';
-import type { Principal } from '../../principals/principal.ts';
+import { actingFrom, type Principal } from '../../principals/principal.ts';
+import { clientAddress } from '../../http/client-address.ts';
 import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
 import { bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -167,7 +168,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     fields,
     async (id) => {
       const resolved = await keys.resolve(id, fields.get('x-amz-security-token'));
-      principal = resolved?.principal;
+      principal = resolved && actingFrom(resolved.principal, clientAddress(ctx.req));
       return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
     },
     ctx.storage.region,
