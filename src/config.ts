@@ -87,6 +87,12 @@ const settings = {
     flag: 'event-retention-days',
     schema: z.coerce.number().positive().default(7),
   },
+  /** Audit records (uploads, downloads, deletions; README "Audit trail") older than this many days are pruned. */
+  auditRetentionDays: {
+    env: 'AEROSTORE_AUDIT_RETENTION_DAYS',
+    flag: 'audit-retention-days',
+    schema: z.coerce.number().positive().default(365),
+  },
   /** HS256 secret for JWT bearer tokens (`Authorization: Bearer`); at least 32 bytes. */
   jwtSecret: { env: 'AEROSTORE_JWT_SECRET', flag: 'jwt-secret', secret: true, schema: z.string().min(32, 'at least 32 characters').optional() },
   /** JWKS for JWT bearer tokens signed with asymmetric keys: a file path or an https/http URL. */

@@ -63,6 +63,9 @@ if (process.argv[2] === 'keys') {
 } else if (process.argv[2] === 'scan') {
   // `aerostore scan ...`: the virus-scan queue, on the database; no server starts.
   process.exit(await (await import('./cli/scan.ts')).runScanCli(process.argv.slice(3)));
+} else if (process.argv[2] === 'audit') {
+  // `aerostore audit ...`: the audit trail, from the database; no server starts.
+  process.exit(await (await import('./cli/audit.ts')).runAuditCli(process.argv.slice(3)));
 } else if (process.argv[2] === 'fsck') {
   // `aerostore fsck ...`: blob store against database, on both directly; no server starts.
   process.exit(await (await import('./cli/fsck.ts')).runFsckCli(process.argv.slice(3)));

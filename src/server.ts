@@ -113,7 +113,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await feed.start();
     stops.push(() => feed.stop());
     stops.push(async () => storage.downloads.flush());
-    const stopPruning = schedulePruning(sql, config.eventRetentionDays, log);
+    const stopPruning = schedulePruning(sql, { eventDays: config.eventRetentionDays, auditDays: config.auditRetentionDays }, log);
     stops.push(async () => stopPruning());
 
     const s3 = createS3Handler(storage, auth, { domain: config.domain });

@@ -1,7 +1,7 @@
-// The admin API (/admin/v1): access keys, bucket settings, webhooks and virus
-// scanning (admin/scan.ts). Only the service role gets in — the root key or a
-// service-role access key by SigV4, or a service-role JWT as
-// `Authorization: Bearer`. Errors are JSON.
+// The admin API (/admin/v1): access keys, bucket settings, webhooks, virus
+// scanning (admin/scan.ts) and the audit trail (admin/audit.ts). Only the
+// service role gets in — the root key or a service-role access key by SigV4,
+// or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -17,6 +17,7 @@ import { isService, type Principal } from '../principals/principal.ts';
 import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import { adminAuthError, adminDomainError } from './errors.ts';
+import { auditAdmin } from './audit.ts';
 import { keysAdmin } from './keys.ts';
 import { scanAdmin } from './scan.ts';
 import { webhooksAdmin } from './webhooks.ts';
@@ -55,6 +56,7 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
 
   app.route('/keys', keysAdmin({ sql: deps.storage.sql, box: deps.box, resolver: deps.storedKeys }));
   app.route('/', scanAdmin(deps.storage));
+  app.route('/', auditAdmin(deps.storage));
   app.route('/webhooks', webhooksAdmin({ storage: deps.storage, box: deps.box }));
 
   const settings = z

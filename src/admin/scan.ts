@@ -44,6 +44,8 @@ export function scanAdmin(storage: Storage): Hono<ApiEnv> {
     const row = await objectWithVerdict(storage.sql, bucket.id, target.key);
     if (!row) return jsonError(c, 404, 'NoSuchKey', `no object ${target.bucket}/${target.key}`);
     const body = await openObject(storage, { bucket, object: row });
+    // A download like any other: the audit trail records it (and a download event, if the bucket asks for them).
+    storage.downloads.record(bucket, row, c.get('principal'));
     const res: ServerResponse = c.env.outgoing;
     // Never rendered: whatever the stored type, this is a download of suspect bytes.
     res.writeHead(200, {

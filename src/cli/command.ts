@@ -1,4 +1,4 @@
-// What the subcommands (`aerostore keys|scan|fsck`) share: usage errors
+// What the subcommands (`aerostore keys|scan|fsck|audit`) share: usage errors
 // (exit 2 with the usage text), the server's configuration from the flags
 // they leave over, the database of that configuration, and the report of a
 // failure (exit 1: the message alone when it is one the command expects,

@@ -31,7 +31,7 @@ export interface Storage {
   bucketCache: LRUCache<string, BucketRow>;
   /** Work started after a response (blob collection); shutdown waits for it. */
   background: Set<Promise<unknown>>;
-  /** storage.object.downloaded events, buffered (events/downloads.ts); shutdown flushes it. */
+  /** Downloads, buffered for the audit trail and download events (events/downloads.ts); shutdown flushes it. */
   downloads: DownloadLog;
 }
 

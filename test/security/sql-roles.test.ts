@@ -32,7 +32,7 @@ type PrincipalName = keyof typeof PRINCIPALS;
 /** Tables a request role may read (row-level security then filters); every other table it may not touch at all. */
 const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly string[]> = {
   aerostore_anon: ['buckets', 'events', 'objects'],
-  aerostore_authenticated: ['buckets', 'events', 'multipart_uploads', 'objects'],
+  aerostore_authenticated: ['audit_log', 'buckets', 'events', 'multipart_uploads', 'objects'],
 };
 
 /** Functions a request role may call: pure helpers, and those that read through row-level security. */
