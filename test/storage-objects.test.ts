@@ -127,11 +127,14 @@ describe('/storage/v1/object with storage-js', () => {
       body: '{"a":1}',
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as Record<string, unknown>;
+    const { file, ...body } = (await res.json()) as Record<string, unknown>;
     assert.deepEqual(
       { ...body, id: typeof body.id, Id: body.Id === body.id, created_at: Number.isNaN(Date.parse(String(body.created_at))) },
       { id: 'string', Id: true, Key: 'docs/raw/shape.json', bucket: 'docs', path: 'raw/shape.json', size: 7, content_type: 'application/json', owner_id: A, created_at: false },
     );
+    // And the File Storage Blueprint's record of it (test/blueprint.test.ts has every field).
+    assert.equal((file as { file_id: string; filename: string }).file_id, body.id);
+    assert.equal((file as { filename: string }).filename, 'shape.json');
     const before = Date.now();
     const signed = await fetch(`${api}/object/sign/docs/raw/shape.json?expires_in=120`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}` } });
     assert.equal(signed.status, 200);

@@ -195,7 +195,7 @@ describe('webhooks', () => {
     // Neither subscription matches an event this test makes: nothing is sent to example.com.
     const url = 'https://hooks.example.com/aerostore';
     const created = json(ok(await admin(rootA, 'POST', '', { bucket: 'wh-admin', url, event_types: ['storage.object.deleted'] }), 201)) as Webhook;
-    assert.deepEqual(Object.keys(created).sort(), ['bucket', 'created_at', 'enabled', 'event_types', 'id', 'prefix', 'secret', 'url']);
+    assert.deepEqual(Object.keys(created).sort(), ['bucket', 'created_at', 'enabled', 'event_types', 'format', 'id', 'prefix', 'secret', 'url']);
     assert.ok(created.secret!.length >= 32, 'a generated secret is long');
     const chosen = json(ok(await admin(rootA, 'POST', '', { bucket: 'wh-admin', url, secret: 'my-own-secret-0123456789', prefix: 'a/' }), 201)) as Webhook;
     assert.equal(chosen.secret, 'my-own-secret-0123456789');

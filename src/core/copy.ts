@@ -70,14 +70,16 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
     }
     const headers = input.replaceHeaders ?? headersOf(source);
     const tags = input.replaceTags ?? source.tags;
+    // The original file name goes with the metadata it was uploaded with.
+    const filename = input.replaceHeaders ? undefined : (source.filename ?? undefined);
     const algorithms = Object.keys(source.checksums) as ChecksumAlgorithm[];
     const newAlgorithm = input.checksumAlgorithm && !algorithms.includes(input.checksumAlgorithm) ? input.checksumAlgorithm : undefined;
     if (found.bucket.id !== bucket.id || newAlgorithm) {
       // The bytes have to be read: another bucket's blob store, or a checksum to compute.
-      return { ...(await streamCopy(storage, input, found, headers, tags, newAlgorithm ? [...algorithms, newAlgorithm] : algorithms)), source };
+      return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [...algorithms, newAlgorithm] : algorithms)), source };
     }
     try {
-      return { ...(await referenceCopy(storage, bucket, input, source, headers, tags)), source };
+      return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename })), source };
     } catch (err) {
       if (!(err instanceof ContentGone) || attempt >= 3) {
         if (err instanceof ContentGone) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
@@ -87,13 +89,19 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
   }
 }
 
+/** What a copy writes besides the bytes: the source's or the request's. */
+interface CopiedMetadata {
+  headers: ObjectHeaders;
+  tags: Record<string, string>;
+  filename?: string;
+}
+
 /** Copies the source's bytes through BlobStore.ingest, then commits like a PUT. */
 async function streamCopy(
   storage: Storage,
   input: CopyObjectInput,
   found: ObjectLookup,
-  headers: ObjectHeaders,
-  tags: Record<string, string>,
+  { headers, tags, filename }: CopiedMetadata,
   algorithms: ChecksumAlgorithm[],
 ): Promise<PutObjectResult> {
   const source = found.object;
@@ -108,6 +116,7 @@ async function streamCopy(
       expectedSize: source.size,
       headers,
       tags,
+      filename,
       principal: input.principal,
       condition: input.condition,
       checksumAlgorithms: algorithms,
@@ -130,10 +139,9 @@ function referenceCopy(
   bucket: BucketRow,
   input: CopyObjectInput,
   source: ObjectRow,
-  h: ObjectHeaders,
-  tags: Record<string, string>,
+  { headers, tags, filename }: CopiedMetadata,
 ): Promise<PutObjectResult> {
-  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers: h, tags };
+  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename };
   const version = { size: source.size, etag: source.etag, sha256: source.sha256, checksums: source.checksums, parts: source.parts };
   return writeObject(storage, bucket, target, version, { kind: 'existing' }, { copiedFrom: `${input.sourceBucket}/${input.sourceKey}` });
 }

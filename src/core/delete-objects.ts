@@ -53,9 +53,9 @@ export async function deleteObjects(
       tx`select pg_advisory_xact_lock(l.id) from (
            select distinct hashtextextended(n, 0) as id from unnest(${lockNames}::text[]) as n order by 1 offset 0
          ) as l`,
-      tx<{ id: string; key: string; sha256: string; size: number; owner_id: string | null; content_type: string | null }[]>`
+      tx<{ id: string; key: string; sha256: string; size: number; owner_id: string | null; content_type: string | null; filename: string | null }[]>`
         delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
-        returning id, key, sha256, size, owner_id, content_type`,
+        returning id, key, sha256, size, owner_id, content_type, filename`,
       tx<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
     const outcome = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)) };
@@ -75,7 +75,7 @@ export async function deleteObjects(
           key: d.key,
           objectId: d.id,
           ownerId: d.owner_id,
-          payload: { size: d.size, sha256: d.sha256, content_type: d.content_type },
+          payload: { size: d.size, sha256: d.sha256, content_type: d.content_type, filename: d.filename ?? undefined },
         })),
       ),
       // Row locks in sha256 order (the Sort is below LockRows), as commitObject takes them.

@@ -14,6 +14,7 @@ import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
+import { dispositionFileName } from './file-record.ts';
 import { recordEvents } from '../events/record.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
@@ -65,6 +66,8 @@ export interface ObjectRow extends StoredHeaders {
   owner_id: string | null;
   /** Part sizes of a multipart object, in order; null for a single PUT. */
   parts: number[] | null;
+  /** The original file name (migration 0016); null: the key's last segment (core/file-record.ts). */
+  filename: string | null;
   /** This object's virus-scan state (migration 0015): pending until the scan queue settles it. */
   scan_status: 'pending' | 'clean' | 'infected' | 'unscanned';
   created_at: Date;
@@ -96,6 +99,8 @@ export interface PutObjectInput {
   condition?: WriteCondition;
   /** What the bytes must be (digests the client sent, a copy's source): checked once they are staged, before anything is committed. */
   expected?: ExpectedContent;
+  /** The original file name, when the upload names one apart from its headers (a form part's filename, a copy's source); else Content-Disposition's. */
+  filename?: string;
 }
 
 export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
@@ -174,6 +179,7 @@ export interface ObjectVersion {
   headers: ObjectHeaders;
   tags: Record<string, string>;
   owner: string | null;
+  filename: string | null;
 }
 
 /**
@@ -192,19 +198,19 @@ async function upsertObject(
   const h = v.headers;
   const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, tags)
+        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, tags, filename)
       values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
-        ${v.parts ? tx.json(v.parts) : null}, ${tx.json(v.tags)})
+        ${v.parts ? tx.json(v.parts) : null}, ${tx.json(v.tags)}, ${v.filename})
       on conflict (bucket_id, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
         user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
-        tags = excluded.tags, updated_at = now()
+        tags = excluded.tags, filename = excluded.filename, updated_at = now()
       returning *`;
   await recordEvents(tx, [
     {
@@ -222,6 +228,7 @@ async function upsertObject(
         owner_id: o.owner_id,
         replaced: event.replaced,
         copied_from: event.copiedFrom,
+        filename: o.filename ?? undefined,
       },
     },
   ]);
@@ -279,7 +286,7 @@ export async function writeObject(
   storage: Storage,
   bucket: BucketRow,
   input: CommitInput,
-  version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner'>,
+  version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner' | 'filename'>,
   content: WriteContent,
   opts: { inTransaction?: (tx: TransactionSql) => Promise<void>; copiedFrom?: string } = {},
 ): Promise<PutObjectResult> {
@@ -318,7 +325,13 @@ export async function writeObject(
         tx,
         bucket,
         input.key,
-        { ...version, headers: input.headers, tags: input.tags ?? {}, owner },
+        {
+          ...version,
+          headers: input.headers,
+          tags: input.tags ?? {},
+          owner,
+          filename: input.filename ?? dispositionFileName(input.headers.contentDisposition) ?? null,
+        },
         { replaced: old !== undefined, copiedFrom: opts.copiedFrom },
       );
       const [counts, object] = await Promise.all([blobCounts, upsert]);

@@ -18,12 +18,25 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/**
+ * The File Storage Blueprint's names for the object events (bucket events
+ * have none): the same events from the same outbox, in its vocabulary
+ * (storage.blueprint_event_type and storage.blueprint_event_json, migration
+ * 0016, which SSE and webhooks both use).
+ */
+export const BLUEPRINT_EVENT_TYPES = ['file.uploaded', 'file.downloaded', 'file.deleted', 'file.scanned', 'file.quarantined'] as const;
+
+/** `storage`: this project's events (Supabase-style names); `blueprint`: the file.* vocabulary. */
+export const EVENT_FORMATS = ['storage', 'blueprint'] as const;
+export type EventFormat = (typeof EVENT_FORMATS)[number];
+
 export interface EventFilter {
   bucket?: string;
-  /** Empty: every type. */
+  /** Empty: every type. Named in the format's vocabulary. */
   types: readonly string[];
   /** Only events whose path starts with this. */
   prefix: string;
+  format?: EventFormat;
 }
 
 /** One event, its JSON made by storage.event_json() so that SSE and webhooks send the same thing. */
@@ -35,13 +48,19 @@ export interface FeedEvent {
 
 /** Up to `limit` events numbered after `after`, in order, that `principal` may read and `filter` lets through. */
 export function readEvents(sql: Sql, principal: Principal, after: number, filter: EventFilter, limit = 500): Promise<FeedEvent[]> {
-  return readAs(sql, principal, (tx) => tx<FeedEvent[]>`
-    select e.seq, e.type, storage.event_json(e)::text as json from storage.events e
+  const blueprint = filter.format === 'blueprint';
+  return readAs(sql, principal, (tx) => {
+    const type = blueprint ? tx`storage.blueprint_event_type(e.type)` : tx`e.type`;
+    return tx<FeedEvent[]>`
+    select e.seq, ${type} as type, ${blueprint ? tx`storage.blueprint_event_json(e)` : tx`storage.event_json(e)`}::text as json
+    from storage.events e
     where e.seq > ${after}
+      ${blueprint ? tx`and storage.blueprint_event_type(e.type) is not null` : tx``}
       ${filter.bucket !== undefined ? tx`and e.bucket = ${filter.bucket}` : tx``}
-      ${filter.types.length > 0 ? tx`and e.type = any(${filter.types as string[]}::text[])` : tx``}
+      ${filter.types.length > 0 ? tx`and ${type} = any(${filter.types as string[]}::text[])` : tx``}
       ${filter.prefix !== '' ? tx`and starts_with(coalesce(e.key, ''), ${filter.prefix})` : tx``}
-    order by e.seq limit ${limit}`);
+    order by e.seq limit ${limit}`;
+  });
 }
 
 /** The number of the latest event (0 when there is none yet): where a subscriber without a position starts. */

@@ -19,8 +19,10 @@ export interface EventPayloads {
     owner_id: string | null;
     replaced: boolean;
     copied_from?: string;
+    /** The original file name, when it is not the key's last segment. */
+    filename?: string;
   };
-  'storage.object.deleted': { size: number; sha256: string; content_type: string | null };
+  'storage.object.deleted': { size: number; sha256: string; content_type: string | null; filename?: string };
   'storage.object.downloaded': { size: number; sha256: string; content_type: string | null; range?: string };
   'storage.object.scanned': ScanPayload;
   'storage.object.quarantined': ScanPayload;

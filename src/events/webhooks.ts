@@ -13,7 +13,7 @@ import type { Storage } from '../core/storage.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
-import { EVENT_TYPES } from './feed.ts';
+import { BLUEPRINT_EVENT_TYPES, EVENT_FORMATS, EVENT_TYPES, type EventFormat } from './feed.ts';
 
 /** New deliveries and re-queued ones are announced here, to wake the workers of every process. */
 export const WEBHOOKS_CHANNEL = 'aerostore_webhooks';
@@ -49,12 +49,18 @@ export const NewWebhookSchema = z.strictObject(
       .max(2048, 'must be at most 2048 characters')
       // fetch refuses URLs with credentials; say so now rather than at every delivery.
       .refine((u) => !/^https?:\/\/[^/?#]*@/i.test(u), 'must not contain credentials'),
-    event_types: z.array(z.enum(EVENT_TYPES, `must be one of ${EVENT_TYPES.join(', ')}`)).default([]),
+    /** Named in the format's vocabulary; checked below, once the format is known. */
+    event_types: z.array(z.string('must be event type names')).default([]),
     prefix: z.string('must be a string').max(1024, 'must be at most 1024 characters').default(''),
     secret: z.string('must be a string').min(16, 'must be at least 16 characters').max(256, 'must be at most 256 characters').optional(),
+    /** `blueprint`: deliveries in the File Storage Blueprint's file.* vocabulary (events/feed.ts). */
+    format: z.enum(EVENT_FORMATS, `must be one of ${EVENT_FORMATS.join(', ')}`).default('storage'),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : 'the body must be a JSON object') },
-);
+).superRefine((w, ctx) => {
+  const known: readonly string[] = w.format === 'blueprint' ? BLUEPRINT_EVENT_TYPES : EVENT_TYPES;
+  if (w.event_types.some((t) => !known.includes(t))) ctx.addIssue({ code: 'custom', path: ['event_types'], message: `must be one of ${known.join(', ')}` });
+});
 export type NewWebhook = z.output<typeof NewWebhookSchema>;
 
 /** A subscription as the admin API shows it: never its secret. */
@@ -65,6 +71,7 @@ export interface Webhook {
   /** Empty: every type. */
   event_types: string[];
   prefix: string;
+  format: EventFormat;
   enabled: boolean;
   /** ISO 8601. */
   created_at: string;
@@ -92,17 +99,26 @@ export async function createWebhook(storage: Storage, box: SecretBox, input: New
   const sealed = Buffer.from(box.seal(secret, sealContext(id)), 'utf8');
   const eventTypes = [...new Set(input.event_types)];
   const [row] = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ created_at: Date }[]>`
-    insert into storage.webhooks (id, bucket_id, url, event_types, prefix, secret_sealed)
-    values (${id}, ${bucket.id}, ${input.url}, ${eventTypes}::text[], ${input.prefix}, ${sealed})
+    insert into storage.webhooks (id, bucket_id, url, event_types, prefix, secret_sealed, format)
+    values (${id}, ${bucket.id}, ${input.url}, ${eventTypes}::text[], ${input.prefix}, ${sealed}, ${input.format})
     returning created_at`);
-  const webhook = toWebhook({ id, bucket: bucket.name, url: input.url, event_types: eventTypes, prefix: input.prefix, enabled: true, created_at: row.created_at });
+  const webhook = toWebhook({
+    id,
+    bucket: bucket.name,
+    url: input.url,
+    event_types: eventTypes,
+    prefix: input.prefix,
+    format: input.format,
+    enabled: true,
+    created_at: row.created_at,
+  });
   return { ...webhook, secret };
 }
 
 /** Every subscription, or a bucket's, oldest first. */
 export async function listWebhooks(sql: Sql, bucket?: string): Promise<Webhook[]> {
   const rows = await readAs(sql, SERVICE, (tx) => tx<WebhookRow[]>`
-    select w.id, b.name as bucket, w.url, w.event_types, w.prefix, w.enabled, w.created_at
+    select w.id, b.name as bucket, w.url, w.event_types, w.prefix, w.format, w.enabled, w.created_at
     from storage.webhooks w join storage.buckets b on b.id = w.bucket_id
     ${bucket !== undefined ? tx`where b.name = ${bucket}` : tx``}
     order by w.created_at, w.id`);
@@ -112,7 +128,7 @@ export async function listWebhooks(sql: Sql, bucket?: string): Promise<Webhook[]
 export async function getWebhook(sql: Sql, id: string): Promise<Webhook | undefined> {
   if (!UUID.test(id)) return undefined; // Postgres would refuse the cast
   const [row] = await readAs(sql, SERVICE, (tx) => tx<WebhookRow[]>`
-    select w.id, b.name as bucket, w.url, w.event_types, w.prefix, w.enabled, w.created_at
+    select w.id, b.name as bucket, w.url, w.event_types, w.prefix, w.format, w.enabled, w.created_at
     from storage.webhooks w join storage.buckets b on b.id = w.bucket_id
     where w.id = ${id}`);
   return row && toWebhook(row);

@@ -13,6 +13,7 @@ import { eventRoutes } from './events.ts';
 import { listRoutes } from './list.ts';
 import { objectRoutes } from './objects.ts';
 import { openApiDocument } from './openapi.ts';
+import { fileRoutes } from './files.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
 import { apiErrorResponse, isStorageAnswer, StorageApiError } from './errors.ts';
 import type { ApiEnv } from '../http/env.ts';
@@ -52,6 +53,7 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
   app.route('/object', signingRoutes(deps.storage, deps.signedUrls));
   app.route('/object', listRoutes(deps.storage));
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
+  app.route('/file', fileRoutes(deps.storage, deps.signedUrls));
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) =>

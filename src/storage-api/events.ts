@@ -15,7 +15,15 @@ import { Hono } from 'hono';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Storage } from '../core/storage.ts';
-import { EVENT_TYPES, latestSeq, readEvents, type EventFeed, type EventFilter } from '../events/feed.ts';
+import {
+  BLUEPRINT_EVENT_TYPES,
+  EVENT_FORMATS,
+  EVENT_TYPES,
+  latestSeq,
+  readEvents,
+  type EventFeed,
+  type EventFilter,
+} from '../events/feed.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
@@ -25,16 +33,22 @@ const HEARTBEAT_MS = 15_000;
 /** setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export const eventsQuery = z.object({
-  bucket: z.string().min(1).optional(),
-  type: z
-    .string()
-    .optional()
-    .transform((v) => (v ? v.split(',').map((t) => t.trim()) : []))
-    .pipe(z.array(z.enum(EVENT_TYPES))),
-  prefix: z.string().default(''),
-  last_event_id: z.coerce.number().int().nonnegative().optional(),
-});
+export const eventsQuery = z
+  .object({
+    bucket: z.string().min(1).optional(),
+    type: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((t) => t.trim()) : [])),
+    prefix: z.string().default(''),
+    last_event_id: z.coerce.number().int().nonnegative().optional(),
+    // `blueprint`: the File Storage Blueprint's file.* vocabulary (events/feed.ts).
+    format: z.enum(EVENT_FORMATS).default('storage'),
+  })
+  .superRefine((q, ctx) => {
+    const known: readonly string[] = q.format === 'blueprint' ? BLUEPRINT_EVENT_TYPES : EVENT_TYPES;
+    if (q.type.some((t) => !known.includes(t))) ctx.addIssue({ code: 'custom', path: ['type'], message: `in format ${q.format}, one of ${known.join(', ')}` });
+  });
 
 function validQuery(query: Record<string, string>): z.infer<typeof eventsQuery> {
   const parsed = eventsQuery.safeParse(query);
@@ -59,7 +73,7 @@ export function eventRoutes(storage: Storage, feed: EventFeed): Hono<ApiEnv> {
   app.get('/', async (c) => {
     const q = validQuery(c.req.query());
     const principal = c.get('principal');
-    const filter: EventFilter = { bucket: q.bucket, types: q.type, prefix: q.prefix };
+    const filter: EventFilter = { bucket: q.bucket, types: q.type, prefix: q.prefix, format: q.format };
     const after = startPosition(c.req.header('last-event-id'), q.last_event_id) ?? (await latestSeq(storage.sql));
     const res: ServerResponse = c.env.outgoing;
     res.writeHead(200, {

@@ -14,6 +14,7 @@ import { requireBucket } from '../core/buckets.ts';
 import { parseContentMd5 } from '../core/checksums.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
 import { copyObjectTo, moveObject } from '../core/move.ts';
+import { dispositionFileName, fileNameOf, fileRecordOf } from '../core/file-record.ts';
 import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Storage } from '../core/storage.ts';
 import { pipeToForm } from '../http/forms.ts';
@@ -33,9 +34,9 @@ export interface ObjectTarget {
 }
 
 /** The bucket and the object path after `/storage/v1/object/<route>`, decoded. */
-export function objectTarget(c: Context<ApiEnv>, route: string): ObjectTarget {
+export function objectTarget(c: Context<ApiEnv>, route: string, mount = '/object/'): ObjectTarget {
   const raw = (c.env.incoming.url ?? '').split('?')[0];
-  const rest = raw.slice(raw.indexOf('/object/') + '/object/'.length + route.length);
+  const rest = raw.slice(raw.indexOf(mount) + mount.length + route.length);
   const slash = rest.indexOf('/');
   let bucket: string;
   let key: string;
@@ -62,6 +63,8 @@ export function objectJson(bucket: string, o: ObjectRow) {
     content_type: o.content_type,
     owner_id: o.owner_id,
     created_at: o.created_at.toISOString(),
+    // The File Storage Blueprint's record of the same object (core/file-record.ts).
+    file: fileRecordOf(bucket, o),
   };
 }
 
@@ -122,6 +125,18 @@ interface UploadSource {
   headers: ObjectHeaders;
   /** Content-MD5 of a raw body (checked well-formed already), verified once the body is in, as S3 does. */
   contentMd5?: string;
+  /** The original file name: the form part's, or a raw body's Content-Disposition filename. */
+  filename?: string;
+}
+
+/**
+ * A form part's filename as the original file name. "blob" is what
+ * FormData names a Blob that has none (storage-js uploading a Blob or a
+ * Buffer): not a name anyone gave the file.
+ */
+function formFileName(name: string | undefined): string | undefined {
+  const base = name?.replace(/^.*[\\/]/, '').trim();
+  return base && base !== 'blob' ? base : undefined;
 }
 
 /**
@@ -141,6 +156,7 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
       body: req,
       expectedSize: length === undefined ? undefined : Number(length),
       contentMd5,
+      filename: dispositionFileName(req.headers['content-disposition']),
       headers: {
         contentType: type || undefined,
         cacheControl: cacheControlOf(req.headers['cache-control']),
@@ -177,6 +193,7 @@ function uploadSource(req: IncomingMessage): Promise<UploadSource> {
       try {
         resolve({
           body,
+          filename: formFileName(info.filename),
           headers: {
             contentType: headerValue('content type', info.mimeType),
             cacheControl: cacheControlOf(fields.get('cacheControl')),
@@ -270,7 +287,7 @@ export async function sendObject(
   };
   if (o.cache_control) headers['cache-control'] = o.cache_control;
   if (forced !== undefined || ACTIVE_TYPES.test(type)) {
-    const name = forced || key.slice(key.lastIndexOf('/') + 1);
+    const name = forced || fileNameOf(o);
     headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
   }
   if (notModified(readConditionsOf(req.headers), o)) {
@@ -315,6 +332,7 @@ export async function receiveUpload(
     body: source.body,
     expectedSize: source.expectedSize,
     headers: source.headers,
+    filename: source.filename,
     principal: opts.principal,
     defaultSizeLimit: opts.defaultSizeLimit,
     condition: opts.upsert ? undefined : { ifNoneMatch: '*' },

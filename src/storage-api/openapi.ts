@@ -76,6 +76,10 @@ export function openApiDocument(): Record<string, unknown> {
       '/object/public/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Download from a public bucket, without credentials') },
       '/object/authenticated/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Download as a signed-in principal') },
       '/object/info/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Object metadata') },
+      '/file/{bucket}/{path}': {
+        parameters: pathParams('bucket', 'path'),
+        get: op("The File Storage Blueprint's file record (?urls=download,upload adds presigned URLs, ?expires_in= their lifetime, 3600 s by default)"),
+      },
       '/object/list/{bucket}': { parameters: pathParams('bucket'), post: op('List a folder', { requestBody: json(listBody) }) },
       '/object/list-v2/{bucket}': { parameters: pathParams('bucket'), post: op('List by prefix, with a cursor', { requestBody: json(listV2Body) }) },
       '/object/move': { post: op('Move an object', { requestBody: json(transferBody) }) },

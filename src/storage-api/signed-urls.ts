@@ -22,7 +22,9 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { requireWrite } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
-import { findObject } from '../core/objects.ts';
+import { findObject, type ObjectRow } from '../core/objects.ts';
+import type { BucketRow } from '../core/bucket.ts';
+import { fileRecordOf } from '../core/file-record.ts';
 import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
 import type { Storage } from '../core/storage.ts';
 import { actingFrom, type Principal } from '../principals/principal.ts';
@@ -61,9 +63,9 @@ function urlOf(kind: UrlTokenKind, { bucket, key }: ObjectTarget, token: string,
 }
 
 /** `expiresIn` in the body, or `?expires_in=`, in seconds: 1 to the configured maximum. */
-function lifetimeOf(c: Context<ApiEnv>, body: Record<string, unknown>, kind: UrlTokenKind, max: number): number {
+export function lifetimeOf(c: Context<ApiEnv>, body: Record<string, unknown>, kind: UrlTokenKind, max: number, defaults = DEFAULT_EXPIRY): number {
   const given = body.expiresIn ?? c.req.query('expires_in');
-  if (given === undefined) return Math.min(DEFAULT_EXPIRY[kind], max);
+  if (given === undefined) return Math.min(defaults[kind], max);
   const parsed = z.coerce.number().int().positive().safeParse(given);
   if (!parsed.success) throw new StorageApiError(400, 'INVALID_REQUEST', 'expiresIn: a whole number of seconds, at least 1.');
   if (parsed.data > max) throw new StorageApiError(400, 'INVALID_REQUEST', `expiresIn: at most ${max} seconds.`);
@@ -74,6 +76,21 @@ function lifetimeOf(c: Context<ApiEnv>, body: Record<string, unknown>, kind: Url
 function signerClaims(p: Principal): Pick<UrlTokenClaims, 'sub' | 'role'> {
   if (p.kind === 'anonymous') return {};
   return { ...(p.userId !== null && { sub: p.userId }), role: p.role };
+}
+
+/** A download URL of `object`, which `principal` has just been found able to read, for `expiresIn` seconds. */
+export function signDownload(signer: UrlSigner, principal: Principal, bucket: BucketRow, object: ObjectRow, expiresIn: number) {
+  const target = { bucket: bucket.name, key: object.key };
+  const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
+  return { signedURL: urlOf('download', target, token, 'raw'), url: urlOf('download', target, token, 'encoded'), expires_at: expiresAt.toISOString() };
+}
+
+/** An upload URL for `key` in `bucket`, which `principal` may write into, for `expiresIn` seconds; `upsert` lets it replace. */
+export function signUpload(signer: UrlSigner, principal: Principal, bucket: BucketRow, key: string, upsert: boolean, expiresIn: number) {
+  const target = { bucket: bucket.name, key };
+  requireWrite(bucket, principal);
+  const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, bucketId: bucket.id, ...signerClaims(principal), upsert }, expiresIn);
+  return { url: urlOf('upload', target, token, 'raw'), encoded: urlOf('upload', target, token, 'encoded'), token, expires_at: expiresAt.toISOString() };
 }
 
 /** The request's token, verified for this kind of access to this object, or the refusal. */
@@ -103,15 +120,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
       paths.data.map((path) => {
         const object = readable.get(path);
         if (!object) return { path, signedURL: null, error: NOT_SIGNABLE };
-        const target = { bucket: bucket.name, key: path };
-        const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
-        return {
-          path,
-          signedURL: urlOf('download', target, token, 'raw'),
-          url: urlOf('download', target, token, 'encoded'),
-          expires_at: expiresAt.toISOString(),
-          error: null,
-        };
+        return { path, ...signDownload(signer, principal, bucket, object, expiresIn), error: null };
       }),
     );
   });
@@ -123,12 +132,9 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const expiresIn = lifetimeOf(c, body, 'download', maxExpiry);
     const principal = c.get('principal');
     const { bucket, object } = await findObject(storage, target.bucket, target.key, principal);
-    const { token, expiresAt } = signer.sign({ kind: 'download', ...target, ...downloadIdentity(bucket, object), ...signerClaims(principal) }, expiresIn);
-    return c.json({
-      signedURL: urlOf('download', target, token, 'raw'),
-      url: urlOf('download', target, token, 'encoded'),
-      expires_at: expiresAt.toISOString(),
-    });
+    const signed = signDownload(signer, principal, bucket, object, expiresIn);
+    // Beside Supabase's fields, the blueprint's file record with this URL as its download_url.
+    return c.json({ ...signed, file: fileRecordOf(bucket.name, object, { download_url: `/storage/v1${signed.url}` }) });
   });
 
   // storage-js's createSignedUploadUrl: the signer must be able to write into the bucket; `x-upsert: true` lets the upload replace.
@@ -138,11 +144,9 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
     const expiresIn = lifetimeOf(c, body, 'upload', maxExpiry);
     const principal = c.get('principal');
     const bucket = await requireBucket(storage, target.bucket);
-    requireWrite(bucket, principal);
-    const upsert = c.req.header('x-upsert') === 'true';
-    const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, bucketId: bucket.id, ...signerClaims(principal), upsert }, expiresIn);
+    const { url, token, expires_at } = signUpload(signer, principal, bucket, target.key, c.req.header('x-upsert') === 'true', expiresIn);
     // storage-js reads the token from `url`'s query.
-    return c.json({ url: urlOf('upload', target, token, 'raw'), token, expires_at: expiresAt.toISOString() });
+    return c.json({ url, token, expires_at });
   });
 
   return app;

@@ -19,6 +19,7 @@ import { objectHeadersFrom } from './put.ts';
 import { parseTaggingXml } from './tagging.ts';
 import { toXml } from '../xml.ts';
 import { checksumEcho } from '../../core/integrity.ts';
+import { requestOrigin } from '../../http/origin.ts';
 
 /** S3 refuses a form whose fields before the file exceed 20 KB. */
 const MAX_PRE_DATA = 20 * 1024;
@@ -199,6 +200,8 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     body,
     headers,
     tags,
+    // The name the browser gave the file (without any path).
+    filename: filename.replace(/^.*[\\/]/, '') || undefined,
     principal: principal as Principal,
     expected: { checksum: algorithm && { algorithm, value: requested.expected } },
   });
@@ -230,9 +233,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
 }
 
 function objectUrl(ctx: S3Context, bucket: string, key: string): string {
-  const proto = String(ctx.req.headers['x-forwarded-proto'] ?? 'http').split(',')[0].trim();
-  const host = ctx.req.headers.host ?? 'localhost';
-  return `${proto}://${host}/${encodeURIComponent(bucket)}/${encodeKeyForUrl(key)}`;
+  return `${requestOrigin(ctx.req)}/${encodeURIComponent(bucket)}/${encodeKeyForUrl(key)}`;
 }
 
 /** A key as a URL path: each segment percent-encoded, slashes kept. */
