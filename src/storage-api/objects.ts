@@ -301,8 +301,14 @@ export async function sendObject(
   } else {
     headers['content-length'] = o.size;
   }
-  if (req.method === 'HEAD' || o.size === 0) {
+  if (req.method === 'HEAD') {
     res.writeHead(range ? 206 : 200, headers).end();
+    return RESPONSE_ALREADY_SENT;
+  }
+  if (o.size === 0) {
+    // Nothing to open, but a download all the same (events, audit trail).
+    storage.downloads.record(found.bucket, o, actor);
+    res.writeHead(200, headers).end();
     return RESPONSE_ALREADY_SENT;
   }
   const body = await openObject(storage, found, range);
