@@ -28,6 +28,25 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
   });
 
+  it('reads the rate limits: a signed URL 10/s burst 50 by default, principal and address off; 0/off disables; bad values refuse to start', () => {
+    const c = loadConfig({}, []);
+    assert.deepEqual(c.rateLimitSignedUrl, { rate: 10, burst: 50 });
+    assert.equal(c.rateLimitPrincipal, null);
+    assert.equal(c.rateLimitAddress, null);
+    const set = loadConfig({ AEROSTORE_RATE_LIMIT_SIGNED_URL: 'off', AEROSTORE_RATE_LIMIT_PRINCIPAL: '20:100', AEROSTORE_RATE_LIMIT_ADDRESS: '50' }, []);
+    assert.equal(set.rateLimitSignedUrl, null);
+    assert.deepEqual(set.rateLimitPrincipal, { rate: 20, burst: 100 });
+    assert.deepEqual(set.rateLimitAddress, { rate: 50, burst: 50 });
+    assert.equal(loadConfig({}, ['--rate-limit-signed-url', '0']).rateLimitSignedUrl, null);
+    for (const [name, value] of [['AEROSTORE_RATE_LIMIT_SIGNED_URL', '10:0'], ['AEROSTORE_RATE_LIMIT_PRINCIPAL', 'fast'], ['AEROSTORE_RATE_LIMIT_ADDRESS', '-5']]) {
+      assert.throws(
+        () => loadConfig({ [name]: value }, []),
+        (e: unknown) => e instanceof ConfigError && e.message.includes(name) && e.message.includes(JSON.stringify(value)),
+        `${name}=${value}`,
+      );
+    }
+  });
+
   it('reads the signed-URL settings, and keeps secrets out of its messages', () => {
     assert.equal(loadConfig({}, []).signedUrlMaxExpiry, 7 * 24 * 3600);
     assert.equal(loadConfig({}, []).urlSigningKeys, undefined);

@@ -4,6 +4,20 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseUrlSigningKeys } from './principals/url-tokens.ts';
 import { parseClamdAddress } from './scanning/address.ts';
+import { DEFAULT_SIGNED_URL_LIMIT } from './http/rate-limit.ts';
+import { parseRateLimit } from './http/token-bucket.ts';
+
+/** A rate limit (http/token-bucket.ts parseRateLimit); null: off. */
+function rateLimit() {
+  return z.string().transform((v, ctx) => {
+    try {
+      return parseRateLimit(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
 
 const settings = {
   host: { env: 'AEROSTORE_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
@@ -134,6 +148,19 @@ const settings = {
       })
       .optional(),
   },
+  /**
+   * Rate limits (README "Rate limits"), each `<requests per second>[:<burst>]`
+   * or `0`/`off`: redemptions of one signed URL (S3 presigned or /storage/v1),
+   * requests of one signed-in principal (the service role is exempt), requests
+   * from one client address. Per server process.
+   */
+  rateLimitSignedUrl: {
+    env: 'AEROSTORE_RATE_LIMIT_SIGNED_URL',
+    flag: 'rate-limit-signed-url',
+    schema: rateLimit().default(DEFAULT_SIGNED_URL_LIMIT),
+  },
+  rateLimitPrincipal: { env: 'AEROSTORE_RATE_LIMIT_PRINCIPAL', flag: 'rate-limit-principal', schema: rateLimit().default(null) },
+  rateLimitAddress: { env: 'AEROSTORE_RATE_LIMIT_ADDRESS', flag: 'rate-limit-address', schema: rateLimit().default(null) },
   /** Who may create buckets: any signed-in principal (`authenticated`, the default) or only the service role. */
   bucketCreators: {
     env: 'AEROSTORE_BUCKET_CREATORS',

@@ -17,6 +17,8 @@ import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase 
 import { migrate } from './db/migrate.ts';
 import { connectPools } from './db/session.ts';
 import { createApp, createHttpServer } from './http/app.ts';
+import { RateLimits } from './http/rate-limit.ts';
+import { describeRateLimit } from './http/token-bucket.ts';
 import { StoredKeyResolver } from './principals/access-keys.ts';
 import type { Authenticator } from './principals/authenticate.ts';
 import { loadJwtVerifier } from './principals/jwt.ts';
@@ -116,10 +118,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const stopPruning = schedulePruning(sql, { eventDays: config.eventRetentionDays, auditDays: config.auditRetentionDays }, log);
     stops.push(async () => stopPruning());
 
-    const s3 = createS3Handler(storage, auth, { domain: config.domain });
+    // Per process (README "Rate limits"): with N processes behind one address, each enforces its own.
+    const rateLimits = { signedUrl: config.rateLimitSignedUrl, principal: config.rateLimitPrincipal, address: config.rateLimitAddress };
+    const limits = new RateLimits(rateLimits, log);
+    log.info(
+      { signedUrl: describeRateLimit(rateLimits.signedUrl), principal: describeRateLimit(rateLimits.principal), address: describeRateLimit(rateLimits.address) },
+      'rate limits (per process)',
+    );
+    const s3 = createS3Handler(storage, auth, { domain: config.domain, limits });
     const clamd = config.clamd && new Clamd(config.clamd);
     const server = createHttpServer(
-      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd }),
+      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits }),
       storage.log,
       { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
     );

@@ -14,7 +14,7 @@ import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { Authenticator } from '../principals/authenticate.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import type { StsCredentials } from '../principals/sts.ts';
-import type { S3Handler } from '../s3/handler.ts';
+import { refuseS3, type S3Handler } from '../s3/handler.ts';
 import type { EventFeed } from '../events/feed.ts';
 import type { SignedUrlSettings } from '../storage-api/signed-urls.ts';
 import { storageApi } from '../storage-api/app.ts';
@@ -26,6 +26,7 @@ import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
 import type { HttpEnv } from './env.ts';
 import { continueOnFirstRead } from './continue.ts';
+import type { RateLimits } from './rate-limit.ts';
 
 /** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -46,16 +47,18 @@ export interface AppDeps {
   clamd?: Clamd;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint nor a service API. */
   domain?: string;
+  /** The rate limits: the address limit is taken here, the others by S3 and /storage/v1 once they know the URL and principal. */
+  limits: RateLimits;
 }
 
-/** Each service API's code for "bad request" and "no such route", in its own JSON error shape. */
-const API_CODES: Record<ServiceApi, { invalid: string; notFound: string }> = {
-  health: { invalid: 'InvalidRequest', notFound: 'NotFound' },
-  admin: { invalid: 'InvalidRequest', notFound: 'NotFound' },
-  storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND' },
+/** Each service API's code for "bad request", "no such route" and "rate-limited", in its own JSON error shape. */
+const API_CODES: Record<ServiceApi, { invalid: string; notFound: string; slowDown: string }> = {
+  health: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
+  admin: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
+  storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND', slowDown: 'TOO_MANY_REQUESTS' },
 };
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd }: AppDeps): AppHandler {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
   const hono = () => new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
   const health = hono();
@@ -76,7 +79,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   const apps: Record<ServiceApi, Hono<HttpEnv>> = {
     health,
     admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
-    storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed })),
+    storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed, limits })),
   };
   const listeners = {} as Record<ServiceApi, AppHandler>;
   for (const api of Object.keys(apps) as ServiceApi[]) {
@@ -89,7 +92,13 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     const target = req.url ?? '/';
     const hostBucket = bucketFromHost(req.headers.host, domain);
     const to = destination(target, hostBucket);
-    if (to.api === 's3') {
+    // The address limit, before anything else (credentials included) costs
+    // anything. Health probes are exempt: a refused probe would take the server out of rotation.
+    const refused = to.api === 'health' ? undefined : limits.checkAddress(req);
+    if (refused) {
+      if (to.api === 's3') refuseS3(storage, req, res, refused);
+      else refuse(req, res, 429, { statusCode: '429', error: API_CODES[to.api].slowDown, message: refused.message }, { 'retry-after': String(refused.retryAfterSeconds) });
+    } else if (to.api === 's3') {
       if (hostBucket === undefined && isStsRequest(req.method ?? 'GET', target, req.headers)) {
         await handleSts(req, res, { jwt: auth.jwt, sts, log: storage.log });
       } else {
@@ -105,10 +114,10 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
 }
 
 /** A JSON error written without Hono (the request never reaches it); the unread body is not drained. */
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: JsonErrorBody): void {
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: JsonErrorBody, headers: http.OutgoingHttpHeaders = {}): void {
   const payload = req.method === 'HEAD' ? '' : JSON.stringify(body);
   if (!req.complete) closeAfterResponse(req, res);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   res.end(payload);
 }
 

@@ -4,6 +4,7 @@
 // statusCode is a string there, not a number.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { RateLimited } from './rate-limit.ts';
 
 export interface JsonErrorBody {
   statusCode: string;
@@ -16,4 +17,10 @@ export interface JsonErrorBody {
 export function jsonError(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
   const body: JsonErrorBody = { statusCode: String(status), error: code, message };
   return c.json(body, status);
+}
+
+/** A rate limit's refusal (http/rate-limit.ts) in a JSON API: 429 with Retry-After, under the API's code for it. */
+export function rateLimitedJson(c: Context, refusal: RateLimited, code: string): Response {
+  c.header('retry-after', String(refusal.retryAfterSeconds));
+  return jsonError(c, 429, code, refusal.message);
 }

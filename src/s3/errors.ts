@@ -68,6 +68,8 @@ export const S3_ERRORS = {
     403,
     'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   ],
+  // A rate limit (http/rate-limit.ts) refused the request; answered with Retry-After.
+  SlowDown: [503, 'Please reduce your request rate.'],
   // Not an AWS code: a bucket's allowed_mime_types refused the declared type.
   UnsupportedMediaType: [415, 'The content type of this object is not allowed in this bucket.'],
   // Not an AWS code: the content's magic bytes name a type the bucket does not allow.

@@ -34,6 +34,7 @@ import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
 import { clientAddress } from '../http/client-address.ts';
+import { presignedUrlKey, RateLimited, type RateLimits } from '../http/rate-limit.ts';
 
 const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   ListBuckets: listBucketsOp,
@@ -87,14 +88,27 @@ export interface S3Handler {
 export interface S3Options {
   /** Base domain for virtual-hosted-style addressing. */
   domain?: string;
+  /** The signed-URL and principal limits, taken once a request is authenticated (the address limit is http/app.ts's). */
+  limits: RateLimits;
 }
 
-export function createS3Handler(storage: Storage, auth: Authenticator, options: S3Options = {}): S3Handler {
+/** The headers every S3 response carries; returns the request id. */
+function stampResponse(res: ServerResponse): string {
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
+  res.setHeader('server', 'aerostore');
+  return requestId;
+}
+
+/** Answers a request refused before it reached the handler (the address limit, http/app.ts) as S3 does: SlowDown. */
+export function refuseS3(storage: Storage, req: IncomingMessage, res: ServerResponse, refusal: RateLimited): void {
+  sendError(storage, req, res, refusal, stampResponse(res));
+}
+
+export function createS3Handler(storage: Storage, auth: Authenticator, options: S3Options): S3Handler {
   return async (req, res) => {
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
-    res.setHeader('x-amz-request-id', requestId);
-    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
-    res.setHeader('server', 'aerostore');
+    const requestId = stampResponse(res);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     try {
@@ -116,6 +130,8 @@ export function createS3Handler(storage: Storage, auth: Authenticator, options: 
       }
       // Anonymous requests go on: each operation decides (core/access.ts and RLS).
       const { principal, signature } = await authenticate({ method, url, headers: req.headers, address: clientAddress(req) }, auth);
+      // Verified, and nothing read yet (no body, no database): the URL's limit and its signer's.
+      options.limits.admit(req, { signedUrl: signature?.presigned ? presignedUrlKey(signature.seedSignature) : undefined, principal });
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
       const reply = await OPERATIONS[route.endpoint](ctx);
       await sendReply(req, res, reply);
@@ -160,7 +176,7 @@ function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, 
 }
 
 function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
-  const answer = asS3Error(err);
+  const answer = err instanceof RateLimited ? new S3Error('SlowDown') : asS3Error(err);
   const failure = classifyFailure(err, { req, headersSent: res.headersSent, isAnswer: answer !== undefined, log: storage.log, logFields: { requestId } });
   if (failure === 'client-gone' || failure === 'cut-off') {
     res.destroy();
@@ -175,6 +191,7 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
     }
   }
   res.setHeader('content-type', 'application/xml');
+  if (err instanceof RateLimited) res.setHeader('retry-after', String(err.retryAfterSeconds));
   closeIfBodyUnread(req, res);
   const payload = req.method === 'HEAD' ? undefined : body;
   res.setHeader('content-length', payload ? Buffer.byteLength(payload) : 0);

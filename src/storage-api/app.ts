@@ -5,6 +5,8 @@
 import { Hono } from 'hono';
 import { answerFailure } from '../http/failure.ts';
 import { clientAddress } from '../http/client-address.ts';
+import { rateLimitedJson } from '../http/json-error.ts';
+import { RateLimited, type RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../core/storage.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { EventFeed } from '../events/feed.ts';
@@ -24,13 +26,15 @@ export interface StorageApiDeps {
   maxFileSize: number;
   signedUrls: SignedUrlSettings;
   feed: EventFeed;
+  /** The signed-URL and principal limits (the address limit is http/app.ts's). */
+  limits: RateLimits;
 }
 
 export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   // Signed URLs carry their own permission: answered here, before (and without) authentication.
-  app.route('/object', signedUrlRoutes(deps.storage, deps.signedUrls, deps.maxFileSize));
+  app.route('/object', signedUrlRoutes(deps.storage, deps.signedUrls, deps.maxFileSize, deps.limits));
   // The API's description is public, like the API's existence.
   const openApi = openApiDocument();
   app.get('/openapi.json', (c) => c.json(openApi));
@@ -43,6 +47,8 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
       headers.authorization = `Bearer ${headers.apikey}`;
     }
     const { principal } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers, address: clientAddress(req) }, deps.auth);
+    // Authenticated, nothing else done yet: the principal's limit.
+    deps.limits.admit(req, { principal });
     c.set('principal', principal);
     await next();
   });
@@ -57,7 +63,9 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
 
   app.notFound((c) => apiErrorResponse(c, new StorageApiError(404, 'NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) =>
-    answerFailure(c, err, { isAnswer: isStorageAnswer(err), log: deps.storage.log }, (failure) => apiErrorResponse(c, err, failure)),
+    answerFailure(c, err, { isAnswer: isStorageAnswer(err) || err instanceof RateLimited, log: deps.storage.log }, (failure) =>
+      err instanceof RateLimited ? rateLimitedJson(c, err, 'TOO_MANY_REQUESTS') : apiErrorResponse(c, err, failure),
+    ),
   );
   return app;
 }

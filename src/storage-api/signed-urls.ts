@@ -32,6 +32,7 @@ import { clientAddress } from '../http/client-address.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
 import type { ApiEnv } from '../http/env.ts';
+import { signedUrlTokenKey, type RateLimits } from '../http/rate-limit.ts';
 import { signedUrlErrors, StorageApiError } from './errors.ts';
 import { objectJson, objectTarget, receiveUpload, sendObject, type ObjectTarget } from './objects.ts';
 import { jsonObject } from './request.ts';
@@ -157,12 +158,16 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
  * authentication — whatever credentials come along (storage-js sends its
  * own, perhaps stale) are neither needed nor checked.
  */
-export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number): Hono<ApiEnv> {
+export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number, limits: RateLimits): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  /** A verified token's rate limits, before any database work: the URL's and its signer's (http/rate-limit.ts). */
+  const admit = (c: Context<ApiEnv>, token: VerifiedUrlToken) =>
+    limits.admit(c.env.incoming, { signedUrl: signedUrlTokenKey(c.req.query('token') as string), principal: signerOf(token) });
 
   app.on(['GET', 'HEAD'], '/sign/*', async (c) => {
     const target = objectTarget(c, 'sign/');
     const token = redeem(c, signer, 'download', target);
+    admit(c, token);
     const missing = () => new DomainError('NoSuchKey', undefined, { Key: target.key });
     if (!(await grantStillHolds(storage, token))) throw missing();
     // As the signer: it must still be allowed to read what it signed. Its refusal
@@ -178,6 +183,7 @@ export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings,
   app.put('/upload/sign/*', async (c) => {
     const target = objectTarget(c, 'upload/sign/');
     const token = redeem(c, signer, 'upload', target);
+    admit(c, token);
     if (!(await grantStillHolds(storage, token))) throw signedUrlErrors.invalidSignature();
     const { jti } = token;
     if (jti === undefined) throw signedUrlErrors.invalidSignature();
