@@ -32,6 +32,12 @@ const settings = {
     flag: 'domain',
     schema: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, 'a DNS name such as s3.example.com').optional(),
   },
+  /**
+   * Legacy AWS Signature Version 2 on the S3 API (`Authorization: AWS …`,
+   * AWSAccessKeyId/Expires/Signature URLs, SigV2 POST policies) for older
+   * clients; `false` answers it as S3 regions without SigV2 do.
+   */
+  sigv2: { env: 'AEROSTORE_SIGV2', flag: 'sigv2', schema: z.stringbool().default(true) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().url().optional() },
   logLevel: {
     env: 'AEROSTORE_LOG_LEVEL',

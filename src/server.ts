@@ -102,6 +102,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       keys: new ChainedKeyResolver([new RootKeyResolver(root), sts, storedKeys]),
       jwt: await loadJwtVerifier({ secret: config.jwtSecret, jwks: config.jwks }),
       region: config.region,
+      sigv2: config.sigv2,
     };
 
     // Signed URLs: the configured keys (rotation), else the one derived from the master key.

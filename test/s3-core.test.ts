@@ -391,7 +391,8 @@ describe('malformed requests', () => {
       { name: 'NUL in the key', req: () => s3.send({ method: 'PUT', path: '/hostile/a%00b', body: 'x' }), code: 'InvalidArgument' },
       { name: 'invalid UTF-8 in the path', req: () => s3.send({ method: 'GET', path: '/hostile/%C3%28' }), code: 'InvalidURI' },
       { name: 'garbage Authorization', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS4-HMAC-SHA256 garbage' }), code: 'AuthorizationHeaderMalformed' },
-      { name: 'SigV2 Authorization', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS AKID:c2ln' }), code: 'InvalidRequest' },
+      { name: 'SigV2 Authorization without a date', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS AKID:c2ln' }), code: 'AccessDenied' },
+      { name: 'SigV2 Authorization without a signature', req: () => sendRaw(s3.base, 'GET', '/hostile', { authorization: 'AWS AKID', date: new Date().toUTCString() }), code: 'InvalidArgument' },
       {
         name: 'malformed Content-MD5',
         req: () => put('hostile', 'md5', 'x', { 'content-md5': 'not-base64!' }),

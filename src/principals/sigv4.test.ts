@@ -219,6 +219,7 @@ describe('AWS published SigV4 examples for S3', () => {
       assert.deepEqual(
         { ...v, signingKey: v.signingKey.toString('hex') },
         {
+          version: 4,
           accessKeyId: EXAMPLE_KEY,
           presigned: false,
           payloadHash: req.headers['x-amz-content-sha256'],

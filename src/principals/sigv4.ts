@@ -22,11 +22,27 @@ export interface SigningSecret {
   secretAccessKey: string;
 }
 export type SecretLookup = (accessKeyId: string) => Promise<SigningSecret | undefined>;
-export interface VerifiedSignature {
+interface SignatureCommon {
   accessKeyId: string;
   presigned: boolean;
-  /** x-amz-content-sha256 for header auth; 'UNSIGNED-PAYLOAD' for presigned unless the query carries X-Amz-Content-Sha256. */
+  /**
+   * What the request says its payload is: x-amz-content-sha256 for header
+   * auth; 'UNSIGNED-PAYLOAD' for presigned unless the query carries
+   * X-Amz-Content-Sha256. SigV2 signs no payload hash: its value is the
+   * (signed) x-amz-content-sha256 header when it is a hex hash, else
+   * 'UNSIGNED-PAYLOAD' — never an aws-chunked one.
+   */
   payloadHash: string;
+  /**
+   * The request's signature as computed here (so any spelling of the same
+   * request is one value): SigV4's hex, the seed of an aws-chunked chain;
+   * SigV2's base64.
+   */
+  seedSignature: string;
+}
+/** A verified AWS Signature Version 4 (header or presigned). */
+export interface SigV4Signature extends SignatureCommon {
+  version: 4;
   region: string;
   /** Derived key, for chunk signature verification. */
   signingKey: Buffer;
@@ -34,9 +50,12 @@ export interface VerifiedSignature {
   amzDate: string;
   /** e.g. 20130524/us-east-1/s3/aws4_request */
   scope: string;
-  /** The request signature (hex): the seed of an aws-chunked signature chain. */
-  seedSignature: string;
 }
+/** A verified legacy Signature Version 2 (principals/sigv2.ts): no region, no derived key, no chunk signatures. */
+export interface SigV2Signature extends SignatureCommon {
+  version: 2;
+}
+export type VerifiedSignature = SigV4Signature | SigV2Signature;
 export interface VerifyOptions {
   region: string;
   now?: Date;
@@ -128,7 +147,8 @@ function percentDecode(s: string, plusIsSpace: boolean): Buffer {
   return out.subarray(0, n);
 }
 
-function splitTarget(url: string): { path: string; query: string } {
+/** A request target's path and query, as sent (an absolute-form target loses its scheme and authority, any fragment is dropped). */
+export function splitTarget(url: string): { path: string; query: string } {
   let target = url;
   // absolute-form (a request through a proxy): drop scheme and authority
   const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
@@ -282,7 +302,19 @@ export function signString(signingKey: Buffer, toSign: string): string {
   return createHmac('sha256', signingKey).update(toSign, 'utf8').digest('hex');
 }
 
-/** Constant-time comparison of two hex signatures. */
+/**
+ * What an aws-chunked decoder needs to verify chunk signatures. Only SigV4
+ * signs chunks: a SigV2 request can never name a signed-chunk payload (its
+ * verification refuses one), and if it ever did it fails here, closed.
+ */
+export function chunkSigningOf(signature: VerifiedSignature): { signingKey: Buffer; amzDate: string; scope: string; seedSignature: string } {
+  if (signature.version !== 4) {
+    throw new DomainError('InvalidRequest', 'aws-chunked payloads with chunk signatures need a request signed with AWS Signature Version 4.');
+  }
+  return { signingKey: signature.signingKey, amzDate: signature.amzDate, scope: signature.scope, seedSignature: signature.seedSignature };
+}
+
+/** Constant-time comparison of two signatures (hex or base64 strings). */
 export function signaturesEqual(expected: string, provided: string): boolean {
   const a = Buffer.from(expected, 'latin1');
   const b = Buffer.from(provided, 'latin1');
@@ -502,7 +534,7 @@ export async function verifySigV4(
   req: SignedRequestInput,
   lookup: SecretLookup,
   opts: VerifyOptions,
-): Promise<VerifiedSignature | null> {
+): Promise<SigV4Signature | null> {
   const now = opts.now ?? new Date();
   const maxSkewMs = (opts.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS) * 1000;
   const auth = single(req.headers.authorization);
@@ -603,6 +635,7 @@ export async function verifySigV4(
     throw signatureMismatch(credential.accessKeyId, toSign, parsed.signature, canonical);
   }
   return {
+    version: 4,
     accessKeyId: credential.accessKeyId,
     presigned: parsed.flavour === 'query',
     payloadHash,

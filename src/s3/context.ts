@@ -18,6 +18,8 @@ export interface S3Context {
   requestId: string;
   /** The access keys, for endpoints that authenticate themselves (POST Object: the form's policy signature). */
   keys?: KeyResolver;
+  /** Whether they may accept a legacy SigV2 signature (AEROSTORE_SIGV2): POST Object's AWSAccessKeyId + signature. */
+  sigv2?: boolean;
 }
 
 export type HeaderValue = string | number | readonly string[];

@@ -112,7 +112,8 @@ export function createS3Handler(storage: Storage, auth: Authenticator, options: 
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     try {
-      const route = routeS3(method, url, bucketFromHost(req.headers.host, options.domain), req.headers);
+      const hostBucket = bucketFromHost(req.headers.host, options.domain);
+      const route = routeS3(method, url, hostBucket, req.headers);
       if (route.endpoint === 'PreflightRequest') {
         // A CORS preflight carries no credentials (Fetch standard): the bucket's rules alone decide.
         await sendReply(req, res, await answerPreflight(storage, req, route.bucket as string));
@@ -124,12 +125,13 @@ export function createS3Handler(storage: Storage, auth: Authenticator, options: 
         if (bucket) for (const [name, value] of Object.entries(corsHeadersFor(bucket, req))) res.setHeader(name, value);
       }
       if (SELF_AUTHENTICATING.has(route.endpoint)) {
-        const ctx: S3Context = { storage, route, req, res, principal: ANONYMOUS, signature: null, requestId, keys: auth.keys };
+        const ctx: S3Context = { storage, route, req, res, principal: ANONYMOUS, signature: null, requestId, keys: auth.keys, sigv2: auth.sigv2 };
         await sendReply(req, res, await OPERATIONS[route.endpoint](ctx));
         return;
       }
       // Anonymous requests go on: each operation decides (core/access.ts and RLS).
-      const { principal, signature } = await authenticate({ method, url, headers: req.headers, address: clientAddress(req) }, auth);
+      const head = { method, url, headers: req.headers, address: clientAddress(req), hostBucket };
+      const { principal, signature } = await authenticate(head, auth, { signatureV2: true });
       // Verified, and nothing read yet (no body, no database): the URL's limit and its signer's.
       options.limits.admit(req, { signedUrl: signature?.presigned ? presignedUrlKey(signature.seedSignature) : undefined, principal });
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import { createChecksummer, parseContentMd5, parseRequestedChecksum, type ChecksumAlgorithm } from '../core/checksums.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from '../core/integrity.ts';
-import { classifyPayload, type VerifiedSignature } from '../principals/sigv4.ts';
+import { chunkSigningOf, classifyPayload, type VerifiedSignature } from '../principals/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
 import type { S3Context } from './context.ts';
 import { S3Error } from './errors.ts';
@@ -93,15 +93,7 @@ export function objectPayload(
       .map((t) => t.trim().toLowerCase())
       .filter(Boolean);
     decoder = createAwsChunkedDecoder({
-      signing:
-        payload.kind === 'streaming-signed' && signature
-          ? {
-              signingKey: signature.signingKey,
-              amzDate: signature.amzDate,
-              scope: signature.scope,
-              seedSignature: signature.seedSignature,
-            }
-          : undefined,
+      signing: payload.kind === 'streaming-signed' && signature ? chunkSigningOf(signature) : undefined,
       trailer,
       decodedContentLength: expectedSize,
     });
