@@ -284,9 +284,10 @@ export class LocalDiskBlobStore implements BlobStore {
     if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxSize) {
       throw new DomainError('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxSize) });
     }
-    const algorithms = opts.checksums ?? [];
-    const extra = algorithms.map((a) => createChecksummer(a));
     const md5Mode = opts.md5 === false ? 'none' : (opts.expectedSize ?? 0) >= OFFLOAD_THRESHOLD ? 'offload' : 'inline';
+    // x-amz-checksum-md5 is the MD5 computed for the ETag anyway.
+    const algorithms = (opts.checksums ?? []).filter((a) => a !== 'MD5' || md5Mode === 'none');
+    const extra = await Promise.all(algorithms.map((a) => createChecksummer(a)));
     const meter = new HashingMeter(opts.maxSize, extra, md5Mode);
     const tempPath = path.join(this.tempDir, `${randomUUID()}.part`);
     // flush: fsync before close, so the bytes are durable before any row names them.
@@ -308,6 +309,7 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     const checksums: StagedBlob['checksums'] = {};
     algorithms.forEach((a, i) => (checksums[a] = extra[i].digest()));
+    if (md5Mode !== 'none' && opts.checksums?.includes('MD5')) checksums.MD5 = md5.toString('base64');
     return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5, checksums };
   }
 

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, test } from 'node:test';
-import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { Crc32cJs, Crc64NvmeJs } from '@aws-sdk/checksums/crc';
+import { Xxh3_128, Xxh3_64, Xxh64 } from '@aws-sdk/checksums/xxh';
 import { DomainError } from './errors.ts';
 import {
+  algorithmNamed,
   assertChecksumMatches,
   CHECKSUM_ALGORITHMS,
   checksumHeaderName,
+  checksumOf,
   createChecksummer,
   parseChecksumValue,
   parseContentMd5,
@@ -16,8 +19,8 @@ import {
   type ChecksumAlgorithm,
 } from './checksums.ts';
 
-function digestOf(a: ChecksumAlgorithm, ...pieces: Buffer[]): string {
-  const c = createChecksummer(a);
+async function digestOf(a: ChecksumAlgorithm, ...pieces: Buffer[]): Promise<string> {
+  const c = await createChecksummer(a);
   for (const p of pieces) c.update(p);
   return c.digest();
 }
@@ -37,64 +40,115 @@ function throwsDomain(fn: () => unknown, code: string, message?: string): Domain
   return caught;
 }
 
+/** The AWS SDK for JavaScript's own implementations (@aws-sdk/checksums): what a client computes and sends. */
+const SDK_REFERENCE: Partial<Record<ChecksumAlgorithm, new () => { update(d: Uint8Array): void; digest(): Promise<Uint8Array> }>> = {
+  CRC32C: Crc32cJs,
+  CRC64NVME: Crc64NvmeJs,
+  XXHASH64: Xxh64,
+  XXHASH3: Xxh3_64,
+  XXHASH128: Xxh3_128,
+};
+
 describe('checksum algorithms', () => {
-  test('header names', () => {
+  test('header names: the ten S3 accepts', () => {
     assert.deepEqual(CHECKSUM_ALGORITHMS.map(checksumHeaderName), [
       'x-amz-checksum-crc32',
       'x-amz-checksum-crc32c',
       'x-amz-checksum-crc64nvme',
       'x-amz-checksum-sha1',
       'x-amz-checksum-sha256',
+      'x-amz-checksum-sha512',
+      'x-amz-checksum-md5',
+      'x-amz-checksum-xxhash64',
+      'x-amz-checksum-xxhash3',
+      'x-amz-checksum-xxhash128',
     ]);
+    assert.equal(algorithmNamed(' xxHash128 '), 'XXHASH128');
+    assert.equal(algorithmNamed('XXHASH'), undefined);
   });
 
   // The standard check values (CRC catalogue: CRC-32/ISO-HDLC, CRC-32/ISCSI,
-  // CRC-64/NVME, all over "123456789") and FIPS 180 SHA digests.
-  test('check values over "123456789"', () => {
+  // CRC-64/NVME, all over "123456789"), FIPS 180 SHA digests, RFC 1321 MD5,
+  // and xxHash's reference implementation (xxhsum -H1/-H3/-H2).
+  test('check values over "123456789"', async () => {
     const input = Buffer.from('123456789');
-    assert.equal(hexOf(digestOf('CRC32', input)), 'cbf43926');
-    assert.equal(hexOf(digestOf('CRC32C', input)), 'e3069283');
-    assert.equal(hexOf(digestOf('CRC64NVME', input)), 'ae8b14860a799888');
-    assert.equal(hexOf(digestOf('SHA1', input)), 'f7c3bc1d808e04732adf679965ccc34ca7ae3441');
-    assert.equal(hexOf(digestOf('SHA256', input)), '15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225');
-    assert.equal(digestOf('CRC32', input), 'y/Q5Jg==', 'base64 of the big-endian digest');
+    assert.equal(hexOf(await digestOf('CRC32', input)), 'cbf43926');
+    assert.equal(hexOf(await digestOf('CRC32C', input)), 'e3069283');
+    assert.equal(hexOf(await digestOf('CRC64NVME', input)), 'ae8b14860a799888');
+    assert.equal(hexOf(await digestOf('SHA1', input)), 'f7c3bc1d808e04732adf679965ccc34ca7ae3441');
+    assert.equal(hexOf(await digestOf('SHA256', input)), '15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225');
+    assert.equal(
+      hexOf(await digestOf('SHA512', input)),
+      'd9e6762dd1c8eaf6d61b3c6192fc408d4d6d5f1176d0c29169bc24e71c3f274ad27fcd5811b313d681f7e55ec02d73d499c95455b6b5bb503acf574fba8ffe85',
+    );
+    assert.equal(hexOf(await digestOf('MD5', input)), '25f9e794323b453885f5181f1b624d0b');
+    assert.equal(hexOf(await digestOf('XXHASH64', input)), '8cb841db40e6ae83');
+    assert.equal(hexOf(await digestOf('XXHASH3', input)), '72dcb18b67a17dff');
+    assert.equal(hexOf(await digestOf('XXHASH128', input)), '33119477ede5dcd5e9716427681d5860');
+    assert.equal(await digestOf('CRC32', input), 'y/Q5Jg==', 'base64 of the big-endian digest');
   });
 
-  test('values S3 and its clients show', () => {
+  test('values S3 and its clients show', async () => {
     // The CRC32 of an empty body, which the AWS SDK signs into presigned PUT URLs.
-    assert.equal(digestOf('CRC32'), 'AAAAAA==');
-    assert.equal(digestOf('CRC32C'), 'AAAAAA==');
-    assert.equal(digestOf('CRC64NVME'), 'AAAAAAAAAAA=');
-    assert.equal(digestOf('SHA256'), '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=');
+    assert.equal(await digestOf('CRC32'), 'AAAAAA==');
+    assert.equal(await digestOf('CRC32C'), 'AAAAAA==');
+    assert.equal(await digestOf('CRC64NVME'), 'AAAAAAAAAAA=');
+    assert.equal(await digestOf('SHA256'), '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=');
+    assert.equal(await digestOf('MD5'), '1B2M2Y8AsgTpgAmY7PhCfg==');
+    // xxHash of nothing, seed 0 (the reference implementation's test vectors).
+    assert.equal(hexOf(await digestOf('XXHASH64')), 'ef46db3751d8e999');
+    assert.equal(hexOf(await digestOf('XXHASH3')), '2d06800538d394c2');
+    assert.equal(hexOf(await digestOf('XXHASH128')), '99aa06d3014798d86001c324468d497f');
     // AWS's trailing-header example: the CRC32C of 66,560 bytes of 'a'.
-    assert.equal(digestOf('CRC32C', Buffer.alloc(66_560, 'a')), 'sOO8/Q==');
+    assert.equal(await digestOf('CRC32C', Buffer.alloc(66_560, 'a')), 'sOO8/Q==');
     // botocore's x-amz-checksum-crc32 for the body "hello" (captured), and S3's answer for "hello\n".
-    assert.equal(digestOf('CRC32', Buffer.from('hello')), 'NhCmhg==');
-    assert.equal(digestOf('CRC32', Buffer.from('hello\n')), 'NjowIA==');
+    assert.equal(await digestOf('CRC32', Buffer.from('hello')), 'NhCmhg==');
+    assert.equal(await digestOf('CRC32', Buffer.from('hello\n')), 'NjowIA==');
   });
 
-  test('updates in any pieces give the one-shot digest', () => {
+  test('updates in any pieces give the one-shot digest', async () => {
     const data = randomBytes(100_003);
     for (const a of CHECKSUM_ALGORITHMS) {
-      const whole = digestOf(a, data);
-      assert.equal(digestOf(a, data.subarray(0, 1), data.subarray(1, 77), data.subarray(77, 65_536), data.subarray(65_536)), whole, a);
-      assert.equal(digestOf(a, ...Array.from({ length: 101 }, (_, i) => data.subarray(i * 991, (i + 1) * 991))), whole, a);
+      const whole = await checksumOf(a, data);
+      assert.equal(await digestOf(a, data.subarray(0, 1), data.subarray(1, 77), data.subarray(77, 65_536), data.subarray(65_536)), whole, a);
+      assert.equal(await digestOf(a, ...Array.from({ length: 101 }, (_, i) => data.subarray(i * 991, (i + 1) * 991))), whole, a);
     }
-    assert.equal(digestOf('SHA256', data), createHash('sha256').update(data).digest('base64'));
+    assert.equal(await digestOf('SHA256', data), createHash('sha256').update(data).digest('base64'));
+    assert.equal(await digestOf('SHA512', data), createHash('sha512').update(data).digest('base64'));
   });
 
-  test('CRC64NVME agrees with @aws-sdk/crc64-nvme', async () => {
-    for (const size of [0, 1, 7, 8, 9, 4096, 100_001]) {
+  test('the AWS SDK computes the same values (CRC32C, CRC64NVME, XXHASH64, XXHASH3, XXHASH128)', async () => {
+    // Sizes across xxHash's internal stripes and blocks (16, 128, 240, 1,024, 64 Ki...).
+    for (const size of [0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 128, 129, 240, 241, 1023, 1024, 1025, 4096, 65_537, 100_001]) {
       const data = randomBytes(size);
-      const reference = new Crc64Nvme();
-      reference.update(data);
-      assert.equal(digestOf('CRC64NVME', data), Buffer.from(await reference.digest()).toString('base64'), `size ${size}`);
+      for (const [a, Reference] of Object.entries(SDK_REFERENCE) as Array<[ChecksumAlgorithm, new () => { update(d: Uint8Array): void; digest(): Promise<Uint8Array> }]>) {
+        const reference = new Reference();
+        reference.update(data);
+        assert.equal(await checksumOf(a, data), Buffer.from(await reference.digest()).toString('base64'), `${a}, size ${size}`);
+      }
+    }
+  });
+
+  test('concurrent checksummers of one algorithm do not share state (pooled WebAssembly hashers)', async () => {
+    const a = randomBytes(5000);
+    const b = randomBytes(7000);
+    for (const alg of ['CRC32C', 'CRC64NVME', 'XXHASH64', 'XXHASH3', 'XXHASH128'] as const) {
+      const [ca, cb] = await Promise.all([createChecksummer(alg), createChecksummer(alg)]);
+      for (let i = 0; i < 5; i++) {
+        ca.update(a.subarray(i * 1000, (i + 1) * 1000));
+        cb.update(b.subarray(i * 1400, (i + 1) * 1400));
+      }
+      assert.equal(ca.digest(), await checksumOf(alg, a), alg);
+      assert.equal(cb.digest(), await checksumOf(alg, b), alg);
+      // An abandoned one (an upload cut off) leaves the next clean.
+      (await createChecksummer(alg)).update(a);
+      assert.equal(await checksumOf(alg, b), await checksumOf(alg, b));
     }
   });
 });
 
 describe('parseRequestedChecksum (S3 messages, as recorded against AWS)', () => {
-  const crc = digestOf('CRC32', Buffer.from('body'));
+  const crc = '26gLsg=='; // the CRC32 of "body"
 
   test('nothing asked for', () => {
     assert.equal(parseRequestedChecksum({}), undefined);
@@ -164,8 +218,8 @@ describe('checksum values', () => {
     throwsDomain(() => parseChecksumValue('CRC32', 'not=base-64', 'trailer'), 'InvalidRequest', 'Value for x-amz-checksum-crc32 trailing header is invalid.');
   });
 
-  test('assertChecksumMatches: BadDigest naming the algorithm', () => {
-    assertChecksumMatches('CRC32', 'NhCmhg==', digestOf('CRC32', Buffer.from('hello')));
+  test('assertChecksumMatches: BadDigest naming the algorithm', async () => {
+    assertChecksumMatches('CRC32', 'NhCmhg==', await digestOf('CRC32', Buffer.from('hello')));
     throwsDomain(() => assertChecksumMatches('CRC32', 'AAAAAA==', 'NhCmhg=='), 'BadDigest', 'The CRC32 you specified did not match the calculated checksum.');
   });
 });

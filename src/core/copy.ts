@@ -34,7 +34,7 @@ export interface CopyObjectInput {
   replaceHeaders?: ObjectHeaders;
   /** x-amz-tagging-directive REPLACE: the destination gets these tags; COPY (undefined): the source's. */
   replaceTags?: Record<string, string>;
-  /** A checksum to compute for the copy (x-amz-checksum-algorithm), besides the ones the source has. */
+  /** The checksum the copy gets instead of the source's (x-amz-checksum-algorithm). */
   checksumAlgorithm?: ChecksumAlgorithm;
   /**
    * True when the request changes something besides metadata (checksum,
@@ -72,11 +72,14 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
     const tags = input.replaceTags ?? source.tags;
     // The original file name goes with the metadata it was uploaded with.
     const filename = input.replaceHeaders ? undefined : (source.filename ?? undefined);
+    // An object has one checksum (S3): the source's, or the one asked for,
+    // which replaces it; a source stored without one gets S3's default when
+    // its bytes are read anyway.
     const algorithms = Object.keys(source.checksums) as ChecksumAlgorithm[];
     const newAlgorithm = input.checksumAlgorithm && !algorithms.includes(input.checksumAlgorithm) ? input.checksumAlgorithm : undefined;
     if (found.bucket.id !== bucket.id || newAlgorithm) {
       // The bytes have to be read: another bucket's blob store, or a checksum to compute.
-      return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [...algorithms, newAlgorithm] : algorithms)), source };
+      return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [newAlgorithm] : algorithms)), source };
     }
     try {
       return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename })), source };
@@ -142,6 +145,13 @@ function referenceCopy(
   { headers, tags, filename }: CopiedMetadata,
 ): Promise<PutObjectResult> {
   const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename };
-  const version = { size: source.size, etag: source.etag, sha256: source.sha256, checksums: source.checksums, parts: source.parts };
+  const version = {
+    size: source.size,
+    etag: source.etag,
+    sha256: source.sha256,
+    checksums: source.checksums,
+    parts: source.parts,
+    part_checksums: source.part_checksums,
+  };
   return writeObject(storage, bucket, target, version, { kind: 'existing' }, { copiedFrom: `${input.sourceBucket}/${input.sourceKey}` });
 }

@@ -4,7 +4,7 @@
 // source row names. Core checks it once the bytes are staged and before
 // anything is committed — the same checks, in one place, for every protocol.
 import type { StagedBlob } from '../blobs/store.ts';
-import { assertChecksumMatches, checksumHeaderName, parseChecksumValue, verifyContentMd5, type ChecksumAlgorithm } from './checksums.ts';
+import { assertChecksumMatches, checksumHeaderName, checksumTypeOf, parseChecksumValue, verifyContentMd5, type ChecksumAlgorithm } from './checksums.ts';
 import { DomainError } from './errors.ts';
 
 export interface ExpectedContent {
@@ -76,8 +76,16 @@ export function checkContent(expected: ExpectedContent | undefined, staged: Stag
   }
 }
 
-/** The x-amz-checksum-* header to echo for a stored checksum, when one was asked for. */
-export function checksumEcho(algorithm: ChecksumAlgorithm | undefined, checksums: Partial<Record<ChecksumAlgorithm, string>> | undefined): Record<string, string> {
-  const value = algorithm && checksums?.[algorithm];
-  return value ? { [checksumHeaderName(algorithm)]: value } : {};
+/**
+ * The x-amz-checksum-* headers of what was stored (the checksum the client
+ * sent, or S3's default); with `type`, x-amz-checksum-type too, as
+ * PutObject answers.
+ */
+export function checksumEcho(checksums: Partial<Record<ChecksumAlgorithm, string>> | undefined, opts: { type?: boolean } = {}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [a, value] of Object.entries(checksums ?? {}) as Array<[ChecksumAlgorithm, string]>) {
+    headers[checksumHeaderName(a)] = value;
+    if (opts.type) headers['x-amz-checksum-type'] = checksumTypeOf(value);
+  }
+  return headers;
 }

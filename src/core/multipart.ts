@@ -18,7 +18,7 @@ import { DomainError } from './errors.ts';
 import { requireList, requireWrite, rethrowRefusal } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { checkDeclaredUpload, checkSniffedType } from './upload-rules.ts';
-import { assertChecksumMatches, createChecksummer, type ChecksumAlgorithm } from './checksums.ts';
+import { assertChecksumMatches, checksumOf, DEFAULT_CHECKSUM, FULL_OBJECT_ALGORITHMS, type ChecksumAlgorithm } from './checksums.ts';
 import {
   commitObject,
   findObject,
@@ -133,8 +133,19 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   // Unknown upload: refused before the body is read (and before 100 Continue).
-  await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  return storePart(storage, bucket, input);
+  const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
+  // A part carries the upload's checksum: computed when the client sends
+  // none, refused when it sends another algorithm's (S3's message).
+  const sent = input.expected?.checksum?.algorithm;
+  const algorithm = upload.checksum_algorithm ?? DEFAULT_CHECKSUM;
+  const checksumType: ChecksumType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
+  if (sent && algorithm && sent !== algorithm) {
+    throw new DomainError(
+      'InvalidRequest',
+      `Checksum Type mismatch occurred, expected checksum Type: ${algorithm.toLowerCase()}, actual checksum Type: ${sent.toLowerCase()}`,
+    );
+  }
+  return storePart(storage, bucket, { ...input, checksumAlgorithms: algorithm ? [algorithm] : input.checksumAlgorithms });
 }
 
 /**
@@ -274,7 +285,8 @@ export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
 /**
  * S3's rules for x-amz-checksum-type (Checking object integrity, "Using
  * full object checksums for multipart upload"): FULL_OBJECT only with the
- * CRC algorithms, CRC64NVME only as FULL_OBJECT, a type needs an algorithm.
+ * CRC algorithms, CRC64NVME only as FULL_OBJECT (core/checksums.ts), a type
+ * needs an algorithm.
  */
 export function resolveChecksumType(algorithm: ChecksumAlgorithm | undefined, type: ChecksumType | undefined): ChecksumType | undefined {
   if (!algorithm) {
@@ -282,7 +294,7 @@ export function resolveChecksumType(algorithm: ChecksumAlgorithm | undefined, ty
     return undefined;
   }
   const chosen = type ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
-  if (chosen === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) {
+  if (chosen === 'FULL_OBJECT' && !FULL_OBJECT_ALGORITHMS.includes(algorithm)) {
     throw new DomainError('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
   }
   if (chosen === 'COMPOSITE' && algorithm === 'CRC64NVME') {
@@ -292,11 +304,10 @@ export function resolveChecksumType(algorithm: ChecksumAlgorithm | undefined, ty
 }
 
 /** A composite checksum (checksum of the parts' checksums, then `-N`), when every part has one. */
-function compositeChecksum(algorithm: ChecksumAlgorithm | null, parts: readonly PartRow[]): string | undefined {
+async function compositeChecksum(algorithm: ChecksumAlgorithm | null, parts: readonly PartRow[]): Promise<string | undefined> {
   if (!algorithm || parts.some((p) => !p.checksums[algorithm])) return undefined;
-  const c = createChecksummer(algorithm);
-  for (const p of parts) c.update(Buffer.from(p.checksums[algorithm] as string, 'base64'));
-  return `${c.digest()}-${parts.length}`;
+  const value = await checksumOf(algorithm, ...parts.map((p) => Buffer.from(p.checksums[algorithm] as string, 'base64')));
+  return `${value}-${parts.length}`;
 }
 
 export interface CompleteInput {
@@ -359,8 +370,9 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       maxSize: MAX_MULTIPART_OBJECT_SIZE,
       // The ETag is the MD5 of the part MD5s: the whole object's MD5 would go unused.
       md5: false,
-      // A FULL_OBJECT checksum is over all the bytes, which pass through here anyway.
-      checksums: upload.checksum_type === 'FULL_OBJECT' && upload.checksum_algorithm ? [upload.checksum_algorithm] : [],
+      // A FULL_OBJECT checksum is over all the bytes, which pass through here
+      // anyway; so is S3's default, CRC64NVME, for an upload that asked for none.
+      checksums: !upload.checksum_algorithm ? [DEFAULT_CHECKSUM] : upload.checksum_type === 'FULL_OBJECT' ? [upload.checksum_algorithm] : [],
     });
   } catch (err) {
     // A part file vanished: the upload was aborted or completed meanwhile.
@@ -368,7 +380,8 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     throw err;
   }
   const placement = { placed: false };
-  const algorithm = upload.checksum_algorithm;
+  const algorithm = upload.checksum_algorithm ?? DEFAULT_CHECKSUM;
+  const checksumType: ChecksumType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
   let objectChecksums: StagedBlob['checksums'] = {};
   let result;
   try {
@@ -377,14 +390,14 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     // The object's checksum, stored and served with checksum mode: FULL_OBJECT
     // over the bytes (checked against one the client sent on Complete), or
     // COMPOSITE over the parts' checksums ("…-N").
-    if (algorithm && upload.checksum_type === 'FULL_OBJECT') {
+    if (checksumType === 'FULL_OBJECT') {
       const value = staged.checksums[algorithm] as string;
       if (input.expectedChecksum && input.expectedChecksum.algorithm === algorithm) {
         assertChecksumMatches(algorithm, input.expectedChecksum.value, value);
       }
       objectChecksums = { [algorithm]: value };
-    } else if (algorithm) {
-      const composite = compositeChecksum(algorithm, chosen);
+    } else {
+      const composite = await compositeChecksum(algorithm, chosen);
       if (composite) objectChecksums = { [algorithm]: composite };
     }
     result = await commitObject(
@@ -403,6 +416,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
         etag: multipartEtag(chosen.map((p) => p.etag)),
         checksums: objectChecksums,
         parts: chosen.map((p) => p.size),
+        partChecksums: upload.checksum_algorithm ? partChecksumsOf(upload.checksum_algorithm, chosen) : undefined,
         inTransaction: (tx) => claimUpload(tx, upload.id, chosen),
       },
       placement,
@@ -413,12 +427,18 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   await storage.blobs.removeUpload(bucket.id, upload.id).catch((err) => {
     storage.log.warn({ err, uploadId: upload.id }, 'could not remove the part files of a completed upload');
   });
-  const objectChecksum = algorithm ? objectChecksums[algorithm] : undefined;
+  const objectChecksum = objectChecksums[algorithm];
   return {
     bucket,
     object: result.object,
-    checksum: algorithm && objectChecksum ? { algorithm, value: objectChecksum, type: upload.checksum_type ?? 'COMPOSITE' } : undefined,
+    checksum: objectChecksum ? { algorithm, value: objectChecksum, type: checksumType } : undefined,
   };
+}
+
+/** The parts' checksums in the upload's algorithm, for GetObjectAttributes; none unless every part has one. */
+function partChecksumsOf(algorithm: ChecksumAlgorithm, parts: readonly PartRow[]): string[] | undefined {
+  const values = parts.map((p) => p.checksums[algorithm]);
+  return values.every((v) => v !== undefined) ? (values as string[]) : undefined;
 }
 
 async function* concatParts(storage: Storage, parts: readonly PartRow[]): AsyncGenerator<Buffer> {

@@ -9,7 +9,7 @@ import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
-import type { ChecksumAlgorithm } from './checksums.ts';
+import { DEFAULT_CHECKSUM, type ChecksumAlgorithm } from './checksums.ts';
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
@@ -66,6 +66,8 @@ export interface ObjectRow extends StoredHeaders {
   owner_id: string | null;
   /** Part sizes of a multipart object, in order; null for a single PUT. */
   parts: number[] | null;
+  /** Each part's checksum (base64) in the upload's algorithm, in order (migration 0018); null without one, or for a single PUT. */
+  part_checksums: string[] | null;
   /** The original file name (migration 0016); null: the key's last segment (core/file-record.ts). */
   filename: string | null;
   /** This object's virus-scan state (migration 0015): pending until the scan queue settles it. */
@@ -91,7 +93,11 @@ export interface PutObjectInput {
   /** The new object's tags (x-amz-tagging, validated by core/tagging.ts); none when absent. */
   tags?: Record<string, string>;
   principal: Principal;
-  /** Checksums to compute and store besides the expected one (a copy keeps its source's). */
+  /**
+   * The checksums to store (a copy keeps its source's, or takes the one it
+   * asks for). Otherwise the one the client sent, or else the CRC64NVME S3
+   * adds by default.
+   */
   checksumAlgorithms?: readonly ChecksumAlgorithm[];
   /** The size limit when the bucket sets none (the native API's default); S3 has none but the server maximum. */
   defaultSizeLimit?: number;
@@ -148,21 +154,33 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   // Before 100 Continue: a body that will be refused is never sent.
   const maxSize = sizeLimitFor(storage, bucket, input.defaultSizeLimit);
   checkDeclaredUpload(bucket, maxSize, input.expectedSize, input.headers.contentType);
+  const stored = checksumsToStore(input);
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
     maxSize,
-    checksums: checksumsToCompute(input.expected, input.checksumAlgorithms),
+    checksums: checksumsToCompute(input.expected, stored),
   });
   const placement = { placed: false };
   try {
     checkContent(input.expected, staged);
     await checkSniffedType(bucket, staged.tempPath);
     const etag = `"${staged.md5.toString('hex')}"`;
-    return await commitObject(storage, bucket, input, staged, { etag, checksums: staged.checksums }, placement);
+    const checksums = Object.fromEntries(stored.map((a) => [a, staged.checksums[a]]));
+    return await commitObject(storage, bucket, input, staged, { etag, checksums }, placement);
   } finally {
     // Once placed (or dropped as a duplicate), the temp file is taken care of; otherwise the write was refused.
     if (!placement.placed) await storage.blobs.discard(staged);
   }
+}
+
+/**
+ * The checksums an object keeps: those the caller names (a copy), else the
+ * one the client sent, else S3's default — every object has one (S3 user
+ * guide, "Checking object integrity": default data integrity protections).
+ */
+function checksumsToStore(input: Pick<PutObjectInput, 'checksumAlgorithms' | 'expected'>): ChecksumAlgorithm[] {
+  if (input.checksumAlgorithms?.length) return [...input.checksumAlgorithms];
+  return [input.expected?.checksum?.algorithm ?? DEFAULT_CHECKSUM];
 }
 
 /** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
@@ -176,6 +194,8 @@ export interface ObjectVersion {
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
   /** Part sizes of a multipart object; null for a single PUT. */
   parts: number[] | null;
+  /** The parts' checksums in the upload's algorithm, when it had one. */
+  part_checksums?: string[] | null;
   headers: ObjectHeaders;
   tags: Record<string, string>;
   owner: string | null;
@@ -198,18 +218,19 @@ async function upsertObject(
   const h = v.headers;
   const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
-        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, tags, filename)
+        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, part_checksums,
+        tags, filename)
       values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
-        ${v.parts ? tx.json(v.parts) : null}, ${tx.json(v.tags)}, ${v.filename})
+        ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename})
       on conflict (bucket_id, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
-        user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts,
+        user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts, part_checksums = excluded.part_checksums,
         tags = excluded.tags, filename = excluded.filename, updated_at = now()
       returning *`;
   await recordEvents(tx, [
@@ -251,11 +272,19 @@ export function commitObject(
     etag: string;
     checksums: StagedBlob['checksums'];
     parts?: number[];
+    partChecksums?: string[];
     inTransaction?: (tx: TransactionSql) => Promise<void>;
   },
   placement: { placed: boolean },
 ): Promise<PutObjectResult> {
-  const version = { size: staged.size, etag: computed.etag, sha256: staged.sha256, checksums: computed.checksums, parts: computed.parts ?? null };
+  const version = {
+    size: staged.size,
+    etag: computed.etag,
+    sha256: staged.sha256,
+    checksums: computed.checksums,
+    parts: computed.parts ?? null,
+    part_checksums: computed.partChecksums ?? null,
+  };
   return writeObject(storage, bucket, input, version, { kind: 'staged', staged, placement }, { inTransaction: computed.inTransaction });
 }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
-import { createChecksummer, parseContentMd5, parseRequestedChecksum, type ChecksumAlgorithm } from '../core/checksums.ts';
+import { checksumOf, parseContentMd5, parseRequestedChecksum, type ChecksumAlgorithm } from '../core/checksums.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from '../core/integrity.ts';
 import { chunkSigningOf, classifyPayload, type VerifiedSignature } from '../principals/sigv4.ts';
 import { createAwsChunkedDecoder, type AwsChunkedDecoder } from './auth/chunked.ts';
@@ -193,11 +193,7 @@ export async function readVerifiedBody(
   const body = Buffer.concat(chunks);
   if (payload.expectedSize !== undefined && body.length !== payload.expectedSize) throw new S3Error('IncompleteBody');
   const checksums: StagedBlob['checksums'] = {};
-  for (const algorithm of checksumsToCompute(payload.expected)) {
-    const c = createChecksummer(algorithm);
-    c.update(body);
-    checksums[algorithm] = c.digest();
-  }
+  for (const algorithm of checksumsToCompute(payload.expected)) checksums[algorithm] = await checksumOf(algorithm, body);
   checkContent(payload.expected, {
     tempPath: '',
     size: body.length,

@@ -1,6 +1,6 @@
 // CopyObject: PUT /bucket/key with x-amz-copy-source.
 import type { IncomingHttpHeaders } from 'node:http';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { algorithmNamed, CHECKSUM_ALGORITHMS, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { copyObject } from '../../core/copy.ts';
 import type { ObjectRow } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
@@ -82,7 +82,7 @@ export function checkCopyConditions(headers: IncomingHttpHeaders, o: ObjectRow):
 function requestedChecksum(headers: IncomingHttpHeaders): ChecksumAlgorithm | undefined {
   const v = header(headers, 'x-amz-checksum-algorithm');
   if (v === undefined) return undefined;
-  const a = CHECKSUM_ALGORITHMS.find((c) => c === v.trim().toUpperCase());
+  const a = algorithmNamed(v);
   if (!a) throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-algorithm header is invalid.');
   return a;
 }
@@ -115,5 +115,13 @@ export const copyObjectOp: S3Operation = async (ctx) => {
     const value = object.checksums[a];
     if (value !== undefined) checksums[`Checksum${a}`] = value;
   }
-  return xmlReply(toXml('CopyObjectResult', { ETag: object.etag, LastModified: isoTime(object.updated_at), ...checksums }));
+  const type = Object.values(object.checksums)[0];
+  return xmlReply(
+    toXml('CopyObjectResult', {
+      ETag: object.etag,
+      LastModified: isoTime(object.updated_at),
+      ...(type !== undefined ? { ChecksumType: checksumTypeOf(type) } : {}),
+      ...checksums,
+    }),
+  );
 };

@@ -1,17 +1,12 @@
 // GetObject and HeadObject.
 import { contentSafetyHeaders } from '../../http/content-safety.ts';
 import { findObject, openObject, type ObjectRow } from '../../core/objects.ts';
-import { checksumHeaderName, type ChecksumAlgorithm } from '../../core/checksums.ts';
+import { checksumHeaderName, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import type { ByteRange } from '../../blobs/store.ts';
 import { notModified, parseRange, readConditionsOf } from '../../core/read.ts';
 import { S3Error } from '../errors.ts';
-
-/** A multipart composite checksum carries its part count ("…-N"); any other covers the whole object. */
-export function checksumTypeOf(value: string): 'COMPOSITE' | 'FULL_OBJECT' {
-  return /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
-}
 
 /** What S3 reports for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';

@@ -99,7 +99,7 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
     expected: payload.expected,
   });
-  return { status: 200, headers: { etag: part.etag, ...checksumEcho(payload.checksumAlgorithm, part.checksums) } };
+  return { status: 200, headers: { etag: part.etag, ...checksumEcho(part.checksums) } };
 };
 
 /**

@@ -208,7 +208,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
 
   const etag = object.etag;
   const location = objectUrl(ctx, bucket, key);
-  const echo = checksumEcho(algorithm, object.checksums);
+  const echo = checksumEcho(object.checksums, { type: true });
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   if (redirect) {
     let target: URL | undefined;

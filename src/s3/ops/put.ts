@@ -73,5 +73,5 @@ export const putObjectOp: S3Operation = async (ctx) => {
     condition,
     expected: payload.expected,
   });
-  return { status: 200, headers: { etag: object.etag, ...checksumEcho(payload.checksumAlgorithm, object.checksums) } };
+  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }) } };
 };
