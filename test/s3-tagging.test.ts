@@ -1,9 +1,10 @@
 // Object tagging: Put/Get/DeleteObjectTagging, x-amz-tagging on PutObject,
 // CreateMultipartUpload and CopyObject, x-amz-tagging-count on GET/HEAD.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { S3RawClient, type RawResponse } from './support/signer.ts';
+import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -125,7 +126,7 @@ describe('PutObjectTagging / GetObjectTagging / DeleteObjectTagging', () => {
     { what: 'a key with &', body: taggingXml([['a&b', 'v']]), code: 'InvalidTag' },
     { what: 'a value with a disallowed character', body: taggingXml([['k', 'v#1']]), code: 'InvalidTag' },
     { what: 'a duplicate key', body: taggingXml([['k', '1'], ['k', '2']]), code: 'InvalidTag', message: /multiple Tags with the same key/ },
-    { what: 'a key prefixed aws:', body: taggingXml([['aws:cloudformation', 'v']]), code: 'InvalidTag', message: /cannot be prefixed with aws:/ },
+    { what: 'a key prefixed aws:', body: taggingXml([['aws:cloudformation', 'v']]), code: 'InvalidTag', message: /System tags cannot be added\/updated by requester/ },
     { what: 'a key prefixed AWS: (any case)', body: taggingXml([['AWS:x', 'v']]), code: 'InvalidTag' },
     { what: 'an empty body', body: '', code: 'MalformedXML' },
     { what: 'a body that is not XML', body: 'tags please', code: 'MalformedXML' },
@@ -170,11 +171,84 @@ describe('PutObjectTagging / GetObjectTagging / DeleteObjectTagging', () => {
     assert.equal(noBucketPut.status, 404);
     assert.equal(errorCode(noBucketPut), 'NoSuchBucket');
   });
+});
 
-  it('validates ?tagging on a bucket as not implemented (bucket tagging is not supported)', async () => {
-    const res = await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { tagging: '' } });
-    assert.equal(res.status, 501);
-    assert.equal(errorCode(res), 'NotImplemented');
+describe('PutBucketTagging / GetBucketTagging / DeleteBucketTagging (issue 16.6)', () => {
+  const putBucketTagging = (body: string, bucket = BUCKET, client = s3) => client.send({ method: 'PUT', path: `/${bucket}`, query: { tagging: '' }, body });
+  const getBucketTagging = (bucket = BUCKET, client = s3) => client.send({ method: 'GET', path: `/${bucket}`, query: { tagging: '' } });
+  const deleteBucketTagging = (bucket = BUCKET, client = s3) => client.send({ method: 'DELETE', path: `/${bucket}`, query: { tagging: '' } });
+
+  it('a bucket has no tag set until one is put: NoSuchTagSet, then the tags, then NoSuchTagSet again after a delete', async () => {
+    const none = await getBucketTagging();
+    assert.equal(none.status, 404);
+    assert.equal(errorCode(none), 'NoSuchTagSet');
+    assert.match(none.body.toString(), /<Message>The TagSet does not exist<\/Message>/);
+    assert.match(none.body.toString(), new RegExp(`<BucketName>${BUCKET}</BucketName>`));
+
+    const set = await putBucketTagging(taggingXml([['project', 'aerostore'], ['cost centre', 'R+D: 42/ü @x'], ['empty', '']]));
+    assert.equal(set.status, 204, set.body.toString());
+    const got = await getBucketTagging();
+    assert.equal(got.status, 200);
+    assert.equal(got.headers['content-type'], 'application/xml');
+    const xml = got.body.toString();
+    assert.match(xml, /^<\?xml[^>]*>\s*<Tagging xmlns="http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/"><TagSet><Tag>/);
+    const pairs = [...xml.matchAll(/<Tag><Key>([^<]*)<\/Key><Value>([^<]*)<\/Value><\/Tag>/g)].map((m) => [m[1], m[2]]).sort();
+    assert.deepEqual(pairs, [['cost centre', 'R+D: 42/ü @x'], ['empty', ''], ['project', 'aerostore']]);
+
+    // A PUT replaces the whole set; the objects' tags are not the bucket's.
+    assert.equal((await putBucketTagging(taggingXml([['only', 'one']]))).status, 204);
+    assert.match((await getBucketTagging()).body.toString(), /<TagSet><Tag><Key>only<\/Key><Value>one<\/Value><\/Tag><\/TagSet>/);
+    assert.equal((await put('bucket-tags-elsewhere', 'x')).status, 200);
+    assert.deepEqual(await tagsOf('bucket-tags-elsewhere'), []);
+
+    const del = await deleteBucketTagging();
+    assert.equal(del.status, 204);
+    assert.equal(errorCode(await getBucketTagging()), 'NoSuchTagSet');
+    assert.equal((await deleteBucketTagging()).status, 204, 'deleting no tag set is no error');
+    // An empty tag set leaves the bucket without one, as a delete does.
+    assert.equal((await putBucketTagging(taggingXml([['a', '1']]))).status, 204);
+    assert.equal((await putBucketTagging('<Tagging><TagSet/></Tagging>')).status, 204);
+    assert.equal(errorCode(await getBucketTagging()), 'NoSuchTagSet');
+  });
+
+  it('takes up to 50 tags and refuses what S3 refuses, keeping the tags it had', async () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => [`k${i}`, `v${i}`] as [string, string]);
+    assert.equal((await putBucketTagging(taggingXml(fifty))).status, 204);
+    const refusals: Array<[string, string, string, RegExp]> = [
+      ['51 tags', taggingXml([...fifty, ['k50', 'v']]), 'BadRequest', /Bucket tag count cannot be greater than 50/],
+      ['a key of 129 characters', taggingXml([['k'.repeat(129), 'v']]), 'InvalidTag', /The TagKey you have provided is invalid/],
+      ['a value of 257 characters', taggingXml([['k', 'v'.repeat(257)]]), 'InvalidTag', /The TagValue you have provided is invalid/],
+      ['a disallowed character', taggingXml([['k', 'a;b']]), 'InvalidTag', /The TagValue you have provided is invalid/],
+      ['an aws: key', taggingXml([['aws:x', 'v']]), 'InvalidTag', /System tags cannot be added\/updated by requester/],
+      ['a duplicate key', taggingXml([['k', '1'], ['k', '2']]), 'InvalidTag', /Cannot provide multiple Tags with the same key/],
+      ['no document', '', 'MalformedXML', /./],
+      ['another document', '<Tags><TagSet/></Tags>', 'MalformedXML', /./],
+    ];
+    for (const [what, body, code, message] of refusals) {
+      const res = await putBucketTagging(body);
+      assert.equal(res.status, 400, `${what}: ${res.body}`);
+      assert.equal(errorCode(res), code, what);
+      assert.match(res.body.toString(), message, what);
+    }
+    assert.equal([...(await getBucketTagging()).body.toString().matchAll(/<Tag>/g)].length, 50);
+    assert.equal((await deleteBucketTagging()).status, 204);
+  });
+
+  it('is the bucket owner’s: NoSuchBucket for a missing bucket, AccessDenied for anyone else', async () => {
+    for (const res of [await getBucketTagging('no-such-bucket'), await putBucketTagging(taggingXml([['a', 'b']]), 'no-such-bucket'), await deleteBucketTagging('no-such-bucket')]) {
+      assert.equal(res.status, 404);
+      assert.equal(errorCode(res), 'NoSuchBucket');
+    }
+    const other = new S3RawClient(server.url, credentialsOf(await createAccessKey(s3, randomUUID())));
+    await setBucketSettings(s3, BUCKET, { policy: 'authenticated', member_writes: true });
+    try {
+      for (const res of [await getBucketTagging(BUCKET, other), await putBucketTagging(taggingXml([['a', 'b']]), BUCKET, other), await deleteBucketTagging(BUCKET, other)]) {
+        assert.equal(res.status, 403, res.body.toString());
+        assert.equal(errorCode(res), 'AccessDenied');
+      }
+    } finally {
+      await setBucketSettings(s3, BUCKET, { policy: 'private', member_writes: false });
+    }
   });
 });
 
@@ -212,6 +286,8 @@ describe('x-amz-tagging on writes', () => {
       [`k=${'v'.repeat(257)}`, 'InvalidTag'],
       ['k=a%2Ab', 'InvalidTag'],
       ['k=1&k=2', 'InvalidArgument'],
+      // A pair without a name is no query parameter: the header is refused, not the tag.
+      ['=1', 'InvalidArgument'],
       ['k=%E0%A4%A', 'InvalidArgument'],
     ];
     for (const [header, code] of cases) {

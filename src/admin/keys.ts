@@ -13,12 +13,12 @@ import {
   AccessKeyInputError,
   accessKeyFields,
   createAccessKey,
-  describeIssues,
   listAccessKeys,
   revokeAccessKey,
   type StoredKeyResolver,
 } from '../principals/access-keys.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
+import { jsonBody } from './request.ts';
 
 export interface KeysAdminDeps {
   sql: Sql;
@@ -39,15 +39,9 @@ export function keysAdmin(deps: KeysAdminDeps): Hono {
   const app = new Hono();
 
   app.post('/', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return jsonError(c, 400, 'InvalidRequest', 'the body must be JSON');
-    }
-    const parsed = CreateBody.safeParse(body);
-    if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', describeIssues(parsed.error));
-    const { user_id: userId, role, name } = parsed.data;
+    const body = await jsonBody(c, CreateBody);
+    if ('refusal' in body) return body.refusal;
+    const { user_id: userId, role, name } = body.data;
     try {
       return c.json(await createAccessKey(deps.sql, deps.box, { userId, role, name }), 201);
     } catch (err) {

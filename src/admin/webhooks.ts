@@ -24,6 +24,7 @@ import {
 } from '../events/webhooks.ts';
 import { jsonError } from '../http/json-error.ts';
 import { describeIssues } from '../principals/access-keys.ts';
+import { jsonBody } from './request.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 
 export interface WebhooksAdminDeps {
@@ -44,15 +45,9 @@ export function webhooksAdmin(deps: WebhooksAdminDeps): Hono {
   const app = new Hono();
 
   app.post('/', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return jsonError(c, 400, 'InvalidRequest', 'the body must be JSON');
-    }
-    const parsed = NewWebhookSchema.safeParse(body);
-    if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', describeIssues(parsed.error));
-    return c.json(await createWebhook(storage, box, parsed.data), 201);
+    const body = await jsonBody(c, NewWebhookSchema);
+    if ('refusal' in body) return body.refusal;
+    return c.json(await createWebhook(storage, box, body.data), 201);
   });
 
   app.get('/', async (c) => c.json(await listWebhooks(storage.sql, c.req.query('bucket'))));

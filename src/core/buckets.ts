@@ -149,10 +149,30 @@ export async function deleteBucket(storage: Storage, name: string, principal: Pr
   await storage.blobs.removeBucket(bucket.id);
 }
 
-/** The buckets the principal can see, by RLS (anonymous principals are refused by the protocol edge). */
-export async function listBuckets(storage: Storage, principal: Principal): Promise<BucketRow[]> {
+export interface BucketListing {
+  /** Names starting with this. */
+  prefix?: string;
+  /** Names strictly after this one (a page's continuation). */
+  after?: string;
+  /** Buckets in this region only. */
+  region?: string;
+  /** At most this many; undefined: all of them. */
+  limit?: number;
+}
+
+/**
+ * The buckets the principal can see, by RLS (anonymous principals are
+ * refused by the protocol edge), in name order; with a limit, one more than
+ * asked tells the caller whether there are more.
+ */
+export async function listBuckets(storage: Storage, principal: Principal, opts: BucketListing = {}): Promise<BucketRow[]> {
+  const prefix = opts.prefix ?? '';
   return readAs(storage.sql, principal, (tx) => tx<BucketRow[]>`
-    select ${COLUMNS(tx)} from storage.buckets order by name`);
+    select ${COLUMNS(tx)} from storage.buckets
+    where name >= ${prefix} and starts_with(name, ${prefix})
+      ${opts.after !== undefined ? tx`and name > ${opts.after}` : tx``}
+      ${opts.region !== undefined ? tx`and region = ${opts.region}` : tx``}
+    order by name ${opts.limit !== undefined ? tx`limit ${opts.limit}` : tx``}`);
 }
 
 export interface BucketSettings {

@@ -1,22 +1,26 @@
-// Object tagging (S3 Put/Get/DeleteObjectTagging, the x-amz-tagging header):
-// validation shared by every way tags arrive, and the tag-only updates.
-// Protocol-neutral like core/objects.ts. Changing tags changes the object:
+// Object and bucket tagging (S3 Put/Get/DeleteObjectTagging, the
+// x-amz-tagging header, Put/Get/DeleteBucketTagging): validation shared by
+// every way tags arrive, and the tag-only updates. Protocol-neutral like
+// core/objects.ts. A bucket's tags are a column of its row (migration 0018),
+// changed as its other settings are. Changing an object's tags changes the object:
 // it happens under the key's advisory lock, so it orders with writers of
 // the key; it writes no storage.object.created event and leaves
 // Last-Modified alone (S3 does not touch it either).
-import { asPrincipal } from '../db/session.ts';
+import { asPrincipal, readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { missingObject, requireWrite } from './access.ts';
-import { requireBucket } from './buckets.ts';
+import { missingObject, requireAdminister, requireWrite } from './access.ts';
+import type { BucketRow } from './bucket.ts';
+import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import { findObject, keyLock, type ObjectRow } from './objects.ts';
 import type { Storage } from './storage.ts';
 
-/** An object's tags: key → value. */
+/** An object's or a bucket's tags: key → value. */
 export type Tags = Record<string, string>;
 
-/** S3's limits on object tags (Amazon S3 User Guide, "Categorizing your storage using tags"). */
+/** S3's limits on tags (Amazon S3 User Guide, "Categorizing your storage using tags"; bucket tags: "Using cost allocation S3 bucket tags"). */
 export const MAX_OBJECT_TAGS = 10;
+export const MAX_BUCKET_TAGS = 50;
 export const MAX_TAG_KEY_LENGTH = 128;
 export const MAX_TAG_VALUE_LENGTH = 256;
 /** Letters, numbers and spaces in any script, and + - = . _ : / @ (the S3Tag pattern). */
@@ -26,13 +30,15 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const chars = (s: string) => [...s].length;
 
 /**
- * Checks a list of tags as S3 does and returns them as a map: at most 10
- * (BadRequest), keys of 1–128 characters and values of up to 256, from the
- * allowed characters, keys not starting with `aws:` and not repeated
+ * Checks a list of tags as S3 does and returns them as a map: at most 10 on
+ * an object, 50 on a bucket (BadRequest, S3's code and words for a tag set
+ * over its ceiling), keys of 1–128 characters and values of up to 256, from
+ * the allowed characters, keys not starting with `aws:` and not repeated
  * (InvalidTag).
  */
-export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: string]>): Tags {
-  if (pairs.length > MAX_OBJECT_TAGS) throw new DomainError('BadRequest', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
+export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: string]>, of: 'object' | 'bucket' = 'object'): Tags {
+  if (of === 'object' && pairs.length > MAX_OBJECT_TAGS) throw new DomainError('BadRequest', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
+  if (of === 'bucket' && pairs.length > MAX_BUCKET_TAGS) throw new DomainError('BadRequest', `Bucket tag count cannot be greater than ${MAX_BUCKET_TAGS}`);
   const tags: Tags = {};
   for (const [key, value] of pairs) {
     if (key.length === 0 || chars(key) > MAX_TAG_KEY_LENGTH || !TAG_CHARS.test(key)) {
@@ -42,7 +48,7 @@ export function validateTags(pairs: ReadonlyArray<readonly [key: string, value: 
       throw new DomainError('InvalidTag', 'The TagValue you have provided is invalid', { TagKey: key, TagValue: value });
     }
     if (key.toLowerCase().startsWith('aws:')) {
-      throw new DomainError('InvalidTag', 'Your TagKey cannot be prefixed with aws:', { TagKey: key });
+      throw new DomainError('InvalidTag', 'System tags cannot be added/updated by requester', { TagKey: key });
     }
     if (Object.hasOwn(tags, key)) throw new DomainError('InvalidTag', 'Cannot provide multiple Tags with the same key', { TagKey: key });
     tags[key] = value;
@@ -78,7 +84,8 @@ export function parseTaggingHeader(raw: string): Tags {
     const eq = part.indexOf('=');
     const key = decode(eq === -1 ? part : part.slice(0, eq));
     const value = eq === -1 ? '' : decode(part.slice(eq + 1));
-    if (seen.has(key)) throw invalid();
+    // A pair without a name (`=v`) is no query parameter: S3 refuses the header, not the tag.
+    if (key === '' || seen.has(key)) throw invalid();
     seen.add(key);
     pairs.push([key, value]);
   }
@@ -110,4 +117,26 @@ export async function setObjectTags(storage: Storage, bucketName: string, key: s
   });
   if (outcome === 'refused') throw new DomainError('AccessDenied');
   if (outcome === 'missing') throw missingObject(bucket, principal, key);
+}
+
+/** A bucket's tags (GetBucketTagging), the bucket owner's to read; undefined when it has none. */
+export async function getBucketTags(storage: Storage, bucketName: string, principal: Principal): Promise<Tags | undefined> {
+  const bucket = await requireBucket(storage, bucketName);
+  requireAdminister(bucket, principal);
+  const [row] = await readAs(storage.sql, principal, (tx) => tx<{ tags: Tags | null }[]>`
+    select tags from storage.buckets where id = ${bucket.id}`);
+  if (!row) throw new DomainError('NoSuchBucket', undefined, { BucketName: bucketName });
+  return row.tags ?? undefined;
+}
+
+/**
+ * Replaces a bucket's tags (PutBucketTagging; DeleteBucketTagging and an
+ * empty tag set leave it with none): the bucket owner's to change.
+ */
+export async function setBucketTags(storage: Storage, bucketName: string, principal: Principal, tags: Tags | undefined): Promise<void> {
+  const bucket = await requireBucket(storage, bucketName);
+  const stored = tags && Object.keys(tags).length > 0 ? tags : null;
+  await changeBucket(storage, bucket, principal, (tx) => tx<BucketRow[]>`
+    update storage.buckets set tags = ${stored === null ? null : tx.json(stored)} where id = ${bucket.id}
+    returning ${COLUMNS(tx)}`);
 }

@@ -13,6 +13,19 @@ import { asS3Error, S3Error } from './errors.ts';
 import { getObjectAttributesOp } from './ops/attributes.ts';
 import { answerPreflight, corsHeadersFor, deleteBucketCorsOp, getBucketCorsOp, putBucketCorsOp } from './ops/cors.ts';
 import { getBucketAclOp, getObjectAclOp, putBucketAclOp, putObjectAclOp } from './ops/acl.ts';
+import {
+  getBucketAccelerateOp,
+  getBucketEncryptionOp,
+  getBucketLifecycleOp,
+  getBucketLoggingOp,
+  getBucketNotificationOp,
+  getBucketPolicyOp,
+  getBucketPolicyStatusOp,
+  getBucketReplicationOp,
+  getBucketRequestPaymentOp,
+  getBucketWebsiteOp,
+  getObjectLockConfigurationOp,
+} from './ops/configuration.ts';
 import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
 import { copyObjectOp } from './ops/copy.ts';
 import { deleteObjectOp, deleteObjectsOp } from './ops/delete.ts';
@@ -29,7 +42,14 @@ import {
 } from './ops/multipart.ts';
 import { postObjectOp } from './ops/post-object.ts';
 import { putObjectOp } from './ops/put.ts';
-import { deleteObjectTaggingOp, getObjectTaggingOp, putObjectTaggingOp } from './ops/tagging.ts';
+import {
+  deleteBucketTaggingOp,
+  deleteObjectTaggingOp,
+  getBucketTaggingOp,
+  getObjectTaggingOp,
+  putBucketTaggingOp,
+  putObjectTaggingOp,
+} from './ops/tagging.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
@@ -43,6 +63,20 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   HeadBucket: headBucketOp,
   GetBucketLocation: getBucketLocationOp,
   GetBucketVersioning: getBucketVersioningOp,
+  GetBucketTagging: getBucketTaggingOp,
+  PutBucketTagging: putBucketTaggingOp,
+  DeleteBucketTagging: deleteBucketTaggingOp,
+  GetBucketLifecycleConfiguration: getBucketLifecycleOp,
+  GetBucketPolicy: getBucketPolicyOp,
+  GetBucketPolicyStatus: getBucketPolicyStatusOp,
+  GetBucketEncryption: getBucketEncryptionOp,
+  GetObjectLockConfiguration: getObjectLockConfigurationOp,
+  GetBucketNotificationConfiguration: getBucketNotificationOp,
+  GetBucketWebsite: getBucketWebsiteOp,
+  GetBucketReplication: getBucketReplicationOp,
+  GetBucketLogging: getBucketLoggingOp,
+  GetBucketAccelerateConfiguration: getBucketAccelerateOp,
+  GetBucketRequestPayment: getBucketRequestPaymentOp,
   GetBucketAcl: getBucketAclOp,
   PutBucketAcl: putBucketAclOp,
   GetObjectAcl: getObjectAclOp,

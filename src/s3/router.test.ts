@@ -48,6 +48,38 @@ describe('routeS3', () => {
     assert.equal(code(() => routeS3('PUT', '/b1?location')), 'NotImplemented');
     assert.equal(code(() => routeS3('POST', '/b1/k?restore')), 'NotImplemented');
     assert.equal(code(() => routeS3('GET', '/b1/k?torrent')), 'NotImplemented');
+    assert.equal(code(() => routeS3('GET', '/b1?torrent')), 'NotImplemented');
+    // Writing a configuration this server only reads as "none".
+    for (const sub of ['lifecycle', 'policy', 'encryption', 'object-lock', 'notification', 'website', 'replication', 'logging']) {
+      assert.equal(code(() => routeS3('PUT', `/b1?${sub}`)), 'NotImplemented', sub);
+      assert.equal(code(() => routeS3('DELETE', `/b1?${sub}`)), 'NotImplemented', sub);
+    }
+  });
+
+  it('never answers another server’s API or an unknown sub-resource as a listing', () => {
+    // MinIO's bucket notification listener: GET /bucket?events=..., and at the service root.
+    assert.equal(code(() => routeS3('GET', '/b1?events=s3:ObjectCreated:*&prefix=a')), 'NotImplemented');
+    assert.equal(code(() => routeS3('GET', '/?events=s3:ObjectCreated:*')), 'NotImplemented');
+    for (const sub of ['publicAccessBlock', 'ownershipControls', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'metadataTable']) {
+      assert.equal(code(() => routeS3('GET', `/b1?${sub}`)), 'NotImplemented', sub);
+    }
+    // What S3 itself ignores stays ignored: x-id (the AWS SDK for JavaScript), unknown names.
+    assert.equal(routeS3('GET', '/b1?x-id=ListObjects&foo=bar').endpoint, 'ListObjects');
+  });
+
+  it('routes bucket tagging and the configurations read as "none"', () => {
+    assert.equal(routeS3('GET', '/b1?tagging').endpoint, 'GetBucketTagging');
+    assert.equal(routeS3('PUT', '/b1?tagging').endpoint, 'PutBucketTagging');
+    assert.equal(routeS3('DELETE', '/b1?tagging').endpoint, 'DeleteBucketTagging');
+    assert.equal(routeS3('GET', '/b1/k?tagging').endpoint, 'GetObjectTagging');
+    assert.equal(routeS3('GET', '/b1?lifecycle').endpoint, 'GetBucketLifecycleConfiguration');
+    assert.equal(routeS3('GET', '/b1?policy').endpoint, 'GetBucketPolicy');
+    assert.equal(routeS3('GET', '/b1?encryption').endpoint, 'GetBucketEncryption');
+    assert.equal(routeS3('GET', '/b1?object-lock').endpoint, 'GetObjectLockConfiguration');
+    assert.equal(routeS3('GET', '/b1?notification').endpoint, 'GetBucketNotificationConfiguration');
+    assert.equal(routeS3('GET', '/b1?website').endpoint, 'GetBucketWebsite');
+    assert.equal(routeS3('GET', '/b1?replication').endpoint, 'GetBucketReplication');
+    assert.equal(code(() => routeS3('GET', '/b1/k?lifecycle')), 'NotImplemented');
   });
 
   it('accepts versionId=null (every object is its null version) and refuses other version ids', () => {

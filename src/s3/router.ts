@@ -9,6 +9,20 @@ export type Endpoint =
   | 'HeadBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
+  | 'GetBucketLifecycleConfiguration'
+  | 'GetBucketPolicy'
+  | 'GetBucketPolicyStatus'
+  | 'GetBucketEncryption'
+  | 'GetObjectLockConfiguration'
+  | 'GetBucketNotificationConfiguration'
+  | 'GetBucketWebsite'
+  | 'GetBucketReplication'
+  | 'GetBucketLogging'
+  | 'GetBucketAccelerateConfiguration'
+  | 'GetBucketRequestPayment'
   | 'ListObjectVersions'
   | 'GetObjectAttributes'
   | 'GetBucketCors'
@@ -62,6 +76,22 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'bucket', query: 'location', endpoint: 'GetBucketLocation' },
   { method: 'GET', target: 'bucket', query: 'versioning', endpoint: 'GetBucketVersioning' },
   { method: 'GET', target: 'bucket', query: 'versions', endpoint: 'ListObjectVersions' },
+  { method: 'GET', target: 'bucket', query: 'tagging', endpoint: 'GetBucketTagging' },
+  { method: 'PUT', target: 'bucket', query: 'tagging', endpoint: 'PutBucketTagging' },
+  { method: 'DELETE', target: 'bucket', query: 'tagging', endpoint: 'DeleteBucketTagging' },
+  // Configurations this server does not implement, read as S3 reads them on a
+  // bucket without one (s3/ops/configuration.ts); writing them is NotImplemented.
+  { method: 'GET', target: 'bucket', query: 'lifecycle', endpoint: 'GetBucketLifecycleConfiguration' },
+  { method: 'GET', target: 'bucket', query: 'policy', endpoint: 'GetBucketPolicy' },
+  { method: 'GET', target: 'bucket', query: 'policyStatus', endpoint: 'GetBucketPolicyStatus' },
+  { method: 'GET', target: 'bucket', query: 'encryption', endpoint: 'GetBucketEncryption' },
+  { method: 'GET', target: 'bucket', query: 'object-lock', endpoint: 'GetObjectLockConfiguration' },
+  { method: 'GET', target: 'bucket', query: 'notification', endpoint: 'GetBucketNotificationConfiguration' },
+  { method: 'GET', target: 'bucket', query: 'website', endpoint: 'GetBucketWebsite' },
+  { method: 'GET', target: 'bucket', query: 'replication', endpoint: 'GetBucketReplication' },
+  { method: 'GET', target: 'bucket', query: 'logging', endpoint: 'GetBucketLogging' },
+  { method: 'GET', target: 'bucket', query: 'accelerate', endpoint: 'GetBucketAccelerateConfiguration' },
+  { method: 'GET', target: 'bucket', query: 'requestPayment', endpoint: 'GetBucketRequestPayment' },
   { method: 'GET', target: 'object', query: 'attributes', endpoint: 'GetObjectAttributes' },
   { method: 'GET', target: 'bucket', query: 'cors', endpoint: 'GetBucketCors' },
   { method: 'PUT', target: 'bucket', query: 'cors', endpoint: 'PutBucketCors' },
@@ -98,16 +128,20 @@ const ROUTES: readonly Route[] = [
 ];
 
 /**
- * Query parameters that name an S3 sub-resource. A request carrying one that
- * no route above selects is an operation we do not implement; answering it
- * as the plain route (e.g. PUT ?acl as PutObject) would silently do harm.
+ * Query parameters that name an S3 sub-resource, or another server's API at
+ * S3's paths (MinIO's `?events=` bucket notification listener). A request
+ * carrying one that no route above selects is an operation we do not
+ * implement; answering it as the plain route (e.g. PUT ?acl as PutObject, or
+ * GET ?events as a listing) would silently do harm. Other parameters are
+ * ignored, as S3 ignores them (`x-id`, which the AWS SDK for JavaScript adds).
  */
 const SUBRESOURCES = new Set([
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
-  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock',
-  'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication',
-  'requestPayment', 'restore', 'retention', 'select', 'tagging', 'torrent', 'uploadId', 'uploads',
-  'versionId', 'versioning', 'versions', 'website',
+  'abac', 'accelerate', 'acl', 'analytics', 'annotation', 'attributes', 'cors', 'delete', 'encryption',
+  'events', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'location', 'logging',
+  'metadataConfiguration', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls',
+  'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore',
+  'retention', 'select', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions',
+  'website',
 ]);
 
 export interface S3Route {
