@@ -1,12 +1,14 @@
 // Multipart upload against a real server process on a real (embedded) Postgres.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeKey, S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { PassThrough } from 'node:stream';
 import { errorCode, xmlValues } from './support/s3-xml.ts';
+import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -213,7 +215,9 @@ describe('multipart upload', () => {
     const e2 = await putPart('mpu', 'errors', id, 2, small2);
     const cases: Array<[string, () => Promise<{ status: number; body: Buffer }>, number, string]> = [
       ['parts out of order', () => complete('mpu', 'errors', id, completeXml([[2, e2], [1, e1]])), 400, 'InvalidPartOrder'],
-      ['a part listed twice', () => complete('mpu', 'errors', id, completeXml([[1, e1], [1, e1]])), 400, 'InvalidPartOrder'],
+      ['a part listed twice, then out of order', () => complete('mpu', 'errors', id, completeXml([[2, e2], [2, e2], [1, e1]])), 400, 'InvalidPartOrder'],
+      // A part listed twice is the part its last entry names (a part sent twice); here another upload of it.
+      ['a part listed twice, last with a stale ETag', () => complete('mpu', 'errors', id, completeXml([[1, e1], [1, e2]])), 400, 'InvalidPart'],
       ['a part never uploaded', () => complete('mpu', 'errors', id, completeXml([[1, e1], [3, e2]])), 400, 'InvalidPart'],
       ['a wrong ETag', () => complete('mpu', 'errors', id, completeXml([[1, e2]])), 400, 'InvalidPart'],
       ['a small part before the last', () => complete('mpu', 'errors', id, completeXml([[1, e1], [2, e2]])), 400, 'EntityTooSmall'],
@@ -325,6 +329,173 @@ describe('multipart upload', () => {
   });
 });
 
+describe('CompleteMultipartUpload retried (issue 16.5)', () => {
+  before(() => createBucket('mpu-retry'));
+
+  /** An upload of a 5 MiB part and a small one, with its Complete document. */
+  async function readyUpload(key: string, headers: Record<string, string> = {}) {
+    const id = await initiate('mpu-retry', key, headers);
+    const body = [randomBytes(5 * MiB), randomBytes(777)];
+    const etags = [await putPart('mpu-retry', key, id, 1, body[0]), await putPart('mpu-retry', key, id, 2, body[1])];
+    return { id, body, etags, xml: completeXml([[1, etags[0]], [2, etags[1]]]) };
+  }
+
+  it('after it succeeded, with the same part list, answers 200 and the same result', async () => {
+    const u = await readyUpload('again', { 'x-amz-checksum-algorithm': 'CRC32' });
+    const first = await complete('mpu-retry', 'again', u.id, u.xml);
+    assert.equal(first.status, 200, first.body.toString());
+    // The retry lists the same parts: ETags quoted or not, as &quot; or &#34;.
+    const retried = [
+      u.xml,
+      completeXml([[1, u.etags[0].replace(/"/g, '')], [2, u.etags[1].replace(/"/g, '&quot;')]]),
+      completeXml([[1, u.etags[0].replace(/"/g, '&#34;')], [2, u.etags[1]]]),
+    ];
+    for (const body of retried) {
+      const again = await complete('mpu-retry', 'again', u.id, body);
+      assert.equal(again.status, 200, again.body.toString());
+      assert.equal(again.body.toString(), first.body.toString(), 'the same CompleteMultipartUploadResult');
+    }
+    const xml = first.body.toString();
+    assert.equal(xmlValue(xml, 'ETag').replace(/&quot;/g, '"'), expectedEtag(u.body));
+    assert.match(xmlValue(xml, 'ChecksumCRC32'), /^[A-Za-z0-9+/]{6}==-2$/);
+    assert.equal(xmlValue(xml, 'ChecksumType'), 'COMPOSITE');
+    assert.ok((await s3.send({ method: 'GET', path: '/mpu-retry/again' })).body.equals(Buffer.concat(u.body)));
+
+    // Anything else about a completed upload: NoSuchUpload, as S3 answers.
+    const refusals: Array<[string, () => Promise<{ status: number; body: Buffer }>]> = [
+      ['a Complete with another part list', () => complete('mpu-retry', 'again', u.id, completeXml([[1, u.etags[0]]]))],
+      ['a Complete with another ETag', () => complete('mpu-retry', 'again', u.id, completeXml([[1, u.etags[0]], [2, u.etags[0]]]))],
+      ['a Complete under another key', () => complete('mpu-retry', 'other', u.id, u.xml)],
+      ['ListParts', () => s3.send({ method: 'GET', path: '/mpu-retry/again', query: { uploadId: u.id } })],
+      ['UploadPart', () => uploadPart('mpu-retry', 'again', u.id, 3, randomBytes(10))],
+      ['AbortMultipartUpload', () => s3.send({ method: 'DELETE', path: '/mpu-retry/again', query: { uploadId: u.id } })],
+    ];
+    for (const [what, req] of refusals) {
+      const res = await req();
+      assert.equal(res.status, 404, `${what}: ${res.body}`);
+      assert.equal(errorCode(res.body), 'NoSuchUpload', what);
+    }
+    // The upload is not listed, and its part files are gone.
+    const uploads = await s3.send({ method: 'GET', path: '/mpu-retry', query: { uploads: '' } });
+    assert.ok(!xmlValues(uploads.body.toString(), 'UploadId').includes(u.id));
+    // Still answered after the refusals.
+    assert.equal((await complete('mpu-retry', 'again', u.id, u.xml)).status, 200);
+  });
+
+  it('two Completes at once: both answer 200 with the one result, and the object is assembled once', async () => {
+    const u = await readyUpload('racing');
+    const [a, b] = await Promise.all([complete('mpu-retry', 'racing', u.id, u.xml), complete('mpu-retry', 'racing', u.id, u.xml)]);
+    assert.equal(a.status, 200, a.body.toString());
+    assert.equal(b.status, 200, b.body.toString());
+    assert.equal(a.body.toString(), b.body.toString());
+    assert.ok((await s3.send({ method: 'GET', path: '/mpu-retry/racing' })).body.equals(Buffer.concat(u.body)));
+  });
+
+  it('a retry after the object was overwritten still gets the upload’s answer; a bucket deleted takes the record with it', async () => {
+    const u = await readyUpload('overwritten');
+    const first = await complete('mpu-retry', 'overwritten', u.id, u.xml);
+    assert.equal(first.status, 200);
+    assert.equal((await s3.send({ method: 'PUT', path: '/mpu-retry/overwritten', body: 'newer' })).status, 200);
+    assert.equal((await complete('mpu-retry', 'overwritten', u.id, u.xml)).body.toString(), first.body.toString());
+
+    await createBucket('mpu-retry-gone');
+    const id = await initiate('mpu-retry-gone', 'k');
+    const e = await putPart('mpu-retry-gone', 'k', id, 1, randomBytes(10));
+    assert.equal((await complete('mpu-retry-gone', 'k', id, completeXml([[1, e]]))).status, 200);
+    assert.equal((await s3.send({ method: 'DELETE', path: '/mpu-retry-gone/k' })).status, 204);
+    assert.equal((await s3.send({ method: 'DELETE', path: '/mpu-retry-gone' })).status, 204);
+    await createBucket('mpu-retry-gone');
+    const late = await complete('mpu-retry-gone', 'k', id, completeXml([[1, e]]));
+    assert.equal(errorCode(late.body), 'NoSuchUpload');
+  });
+});
+
+describe('a part sent twice (issue 16.5)', () => {
+  before(() => createBucket('mpu-twice'));
+
+  /** Starts an UploadPart whose body arrives in two halves: the second when `finish` is called. */
+  async function slowPart(key: string, uploadId: string, partNumber: number, body: Buffer) {
+    const stream = new PassThrough();
+    const res = s3.send({
+      method: 'PUT',
+      path: objectPath('mpu-twice', key),
+      query: { partNumber: String(partNumber), uploadId },
+      headers: { 'content-length': String(body.length) },
+      body: stream,
+    });
+    stream.write(body.subarray(0, body.length / 2));
+    return {
+      finish: async () => {
+        stream.end(body.subarray(body.length / 2));
+        return res;
+      },
+    };
+  }
+
+  it('the transfer that finishes last is the part; Complete with both answers in order of arrival succeeds', async () => {
+    const id = await initiate('mpu-twice', 'k');
+    const a = randomBytes(64 * 1024);
+    const b = randomBytes(64 * 1024);
+    // A starts first and is held half-way; B is sent whole meanwhile; then A finishes.
+    const first = await slowPart('k', id, 1, a);
+    await new Promise((r) => setTimeout(r, 100));
+    const eB = await putPart('mpu-twice', 'k', id, 1, b);
+    const resA = await first.finish();
+    assert.equal(resA.status, 200, resA.body.toString());
+    const eA = String(resA.headers.etag);
+    assert.equal(eA, `"${md5(a).toString('hex')}"`);
+
+    const list = await s3.send({ method: 'GET', path: '/mpu-twice/k', query: { uploadId: id } });
+    assert.deepEqual(xmlValues(list.body.toString(), 'ETag').map((e) => e.replace(/&quot;/g, '"')), [eA], 'the part that finished last');
+    // Only the file of the part on record remains.
+    assert.equal((await filesUnder(path.join(server.dataDir, 'parts'))).filter((f) => f.includes(id)).length, 1);
+
+    // The client lists what it was answered, in the order the answers came: the last entry decides.
+    const stale = await complete('mpu-twice', 'k', id, completeXml([[1, eA], [1, eB]]));
+    assert.equal(stale.status, 400);
+    assert.equal(errorCode(stale.body), 'InvalidPart');
+    const done = await complete('mpu-twice', 'k', id, completeXml([[1, eB], [1, eA]]));
+    assert.equal(done.status, 200, done.body.toString());
+    assert.ok((await s3.send({ method: 'GET', path: '/mpu-twice/k' })).body.equals(a));
+    assert.equal((await s3.send({ method: 'GET', path: '/mpu-twice/k' })).headers.etag, expectedEtag([a]));
+  });
+});
+
+describe('Owner and Initiator of uploads (issue 16.5)', () => {
+  it('name the principal that initiated the upload, in ListMultipartUploads and ListParts, for it and the bucket’s owner', async () => {
+    const ownerId = randomUUID();
+    const memberId = randomUUID();
+    const owner = new S3RawClient(server.url, credentialsOf(await createAccessKey(s3, ownerId)));
+    const member = new S3RawClient(server.url, credentialsOf(await createAccessKey(s3, memberId)));
+    assert.equal((await owner.send({ method: 'PUT', path: '/mpu-owners' })).status, 200);
+    await setBucketSettings(s3, 'mpu-owners', { member_writes: true });
+    const initiated = async (client: S3RawClient, key: string) =>
+      xmlValue((await client.send({ method: 'POST', path: `/mpu-owners/${key}`, query: { uploads: '' } })).body.toString(), 'UploadId');
+    const ownUpload = await initiated(owner, 'by-owner');
+    const memberUpload = await initiated(member, 'by-member');
+
+    const people = (xml: string, element: 'Initiator' | 'Owner') =>
+      [...xml.matchAll(new RegExp(`<${element}><ID>([^<]*)</ID><DisplayName>([^<]*)</DisplayName></${element}>`, 'g'))].map((m) => [m[1], m[2]]);
+    const byOwner = (await owner.send({ method: 'GET', path: '/mpu-owners', query: { uploads: '' } })).body.toString();
+    assert.deepEqual(xmlValues(byOwner, 'UploadId'), [memberUpload, ownUpload]);
+    assert.deepEqual(people(byOwner, 'Initiator'), [[memberId, memberId], [ownerId, ownerId]]);
+    assert.deepEqual(people(byOwner, 'Owner'), [[memberId, memberId], [ownerId, ownerId]]);
+    // A member sees its own uploads only (RLS), named the same way.
+    const byMember = (await member.send({ method: 'GET', path: '/mpu-owners', query: { uploads: '' } })).body.toString();
+    assert.deepEqual(xmlValues(byMember, 'UploadId'), [memberUpload]);
+    assert.deepEqual(people(byMember, 'Initiator'), [[memberId, memberId]]);
+
+    for (const client of [owner, member]) {
+      const parts = (await client.send({ method: 'GET', path: '/mpu-owners/by-member', query: { uploadId: memberUpload } })).body.toString();
+      assert.deepEqual(people(parts, 'Initiator'), [[memberId, memberId]]);
+      assert.deepEqual(people(parts, 'Owner'), [[memberId, memberId]]);
+    }
+    // The member cannot see the owner's upload at all.
+    const hidden = await member.send({ method: 'GET', path: '/mpu-owners/by-owner', query: { uploadId: ownUpload } });
+    assert.equal(errorCode(hidden.body), 'NoSuchUpload');
+  });
+});
+
 describe('buckets with uploads in progress', () => {
   it('delete like S3 does: the uploads and their part files go with the bucket', async () => {
     await createBucket('mpu-doomed');
@@ -355,6 +526,16 @@ describe('abandoned uploads', () => {
       await eventually(async () => (await filesUnder(partsDir)).length === 0, 'part files removed by expiry');
       const list = await client.send({ method: 'GET', path: '/expiring/k', query: { uploadId: id } });
       assert.equal(errorCode(list.body), 'NoSuchUpload');
+
+      // A completed upload is remembered for a retried Complete, for as long.
+      const doneInit = await client.send({ method: 'POST', path: '/expiring/done', query: { uploads: '' } });
+      const doneId = xmlValue(doneInit.body.toString(), 'UploadId');
+      const donePart = await client.send({ method: 'PUT', path: '/expiring/done', query: { partNumber: '1', uploadId: doneId }, body: 'y' });
+      const doc = completeXml([[1, String(donePart.headers.etag)]]);
+      const completeDone = () => client.send({ method: 'POST', path: '/expiring/done', query: { uploadId: doneId }, body: doc });
+      assert.equal((await completeDone()).status, 200);
+      assert.equal((await completeDone()).status, 200, 'retried at once: the same answer');
+      await eventually(async () => errorCode((await completeDone()).body) === 'NoSuchUpload', 'the completion record expires');
     } finally {
       await short.stop();
     }

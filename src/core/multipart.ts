@@ -7,7 +7,9 @@
 // (never the whole object in memory), then commits it with the very commit
 // step of PutObject (commitObject): key lock, blob row locks in sha256
 // order, place(), object row and event — and, in the same transaction, the
-// upload and its part rows are deleted. Part files go after the commit.
+// upload and its part rows are deleted and the completion is recorded
+// (storage.completed_uploads), so that a retried Complete gets the same
+// answer. Part files go after the commit.
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
@@ -67,6 +69,8 @@ export interface PartRow {
 function noSuchUpload(uploadId: string): DomainError {
   return new DomainError('NoSuchUpload', undefined, { UploadId: uploadId });
 }
+
+const isNoSuchUpload = (err: unknown) => err instanceof DomainError && err.code === 'NoSuchUpload';
 
 /** Upload ids are random and URL-safe: 32 bytes of base64url. */
 function newUploadId(): string {
@@ -324,25 +328,78 @@ export interface CompleteInput {
 
 export interface CompleteResult {
   bucket: BucketRow;
-  object: ObjectRow;
+  /** The object's ETag. */
+  etag: string;
   checksum?: { algorithm: ChecksumAlgorithm; value: string; type: ChecksumType };
 }
 
 const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
 
+/**
+ * The part list a Complete names, one entry per part: part numbers must not
+ * go down (InvalidPartOrder), and a number listed again names that part as
+ * its last entry does — a client that sent a part twice lists both answers,
+ * the later one last (S3 answers such a list; issue 16.5).
+ */
+function completionList(parts: CompleteInput['parts']): Array<{ partNumber: number; etag: string }> {
+  if (parts.length === 0) throw new DomainError('MalformedXML', 'You must specify at least one part.');
+  const list: Array<{ partNumber: number; etag: string }> = [];
+  for (const part of parts) {
+    const last = list[list.length - 1];
+    if (last && part.partNumber < last.partNumber) throw new DomainError('InvalidPartOrder');
+    if (last && part.partNumber === last.partNumber) list[list.length - 1] = part;
+    else list.push(part);
+  }
+  return list;
+}
+
+/** A completion as storage.completed_uploads keeps it (migration 0019). */
+interface CompletedRow {
+  parts: Array<[number, string]>;
+  etag: string;
+  checksum: CompleteResult['checksum'] | null;
+}
+
+/** The list as recorded and compared: part numbers and bare ETags (as a first Complete compares them). */
+const recordedParts = (list: ReadonlyArray<{ partNumber: number; etag: string }>): Array<[number, string]> =>
+  list.map((p) => [p.partNumber, bareEtag(p.etag)]);
+
+/**
+ * A Complete of an upload that is gone: if it was completed with this very
+ * part list, the answer it got then (every SDK retries a Complete whose
+ * answer it did not receive, and S3 answers the retry as it answered the
+ * first); otherwise NoSuchUpload, as S3 answers for an upload completed with
+ * other parts, aborted or never there.
+ */
+async function earlierCompletion(
+  storage: Storage,
+  bucket: BucketRow,
+  input: CompleteInput,
+  list: ReadonlyArray<{ partNumber: number; etag: string }>,
+): Promise<CompleteResult> {
+  const [done] = await readAs(storage.sql, input.principal, (tx) => tx<CompletedRow[]>`
+    select parts, etag, checksum from storage.completed_uploads
+    where id = ${input.uploadId} and bucket_id = ${bucket.id} and key = ${input.key}`);
+  if (!done || JSON.stringify(done.parts) !== JSON.stringify(recordedParts(list))) throw noSuchUpload(input.uploadId);
+  return { bucket, etag: done.etag, checksum: done.checksum ?? undefined };
+}
+
 export async function completeUpload(storage: Storage, input: CompleteInput): Promise<CompleteResult> {
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
-  const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  if (input.parts.length === 0) throw new DomainError('MalformedXML', 'You must specify at least one part.');
-  for (let i = 1; i < input.parts.length; i++) {
-    if (input.parts[i].partNumber <= input.parts[i - 1].partNumber) throw new DomainError('InvalidPartOrder');
+  const list = completionList(input.parts);
+  let upload: UploadRow;
+  try {
+    upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
+  } catch (err) {
+    if (isNoSuchUpload(err)) return earlierCompletion(storage, bucket, input, list);
+    throw err;
   }
   const stored = await readAs(storage.sql, input.principal, (tx) => tx<PartRow[]>`
     select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`);
   const byNumber = new Map(stored.map((p) => [p.part_number, p]));
   const chosen: PartRow[] = [];
-  for (const listed of input.parts) {
+  for (const listed of list) {
     const part = byNumber.get(listed.partNumber);
     if (!part || bareEtag(part.etag) !== bareEtag(listed.etag)) {
       throw new DomainError('InvalidPart', undefined, { UploadId: upload.id, PartNumber: String(listed.partNumber), ETag: listed.etag });
@@ -376,14 +433,19 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
     });
   } catch (err) {
     // A part file vanished: the upload was aborted or completed meanwhile.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchUpload(upload.id);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return earlierCompletion(storage, bucket, input, list);
     throw err;
   }
   const placement = { placed: false };
   const algorithm = upload.checksum_algorithm ?? DEFAULT_CHECKSUM;
   const checksumType: ChecksumType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
   let objectChecksums: StagedBlob['checksums'] = {};
-  let result;
+  const etag = multipartEtag(chosen.map((p) => p.etag));
+  // What a retried Complete with this list will be answered (recorded as the upload ends).
+  const completion = (): CompletedRow => {
+    const value = objectChecksums[algorithm];
+    return { parts: recordedParts(list), etag, checksum: value ? { algorithm, value, type: checksumType } : null };
+  };
   try {
     // What the first bytes say the object is must be allowed, as for a PUT.
     await checkSniffedType(bucket, staged.tempPath);
@@ -400,7 +462,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       const composite = await compositeChecksum(algorithm, chosen);
       if (composite) objectChecksums = { [algorithm]: composite };
     }
-    result = await commitObject(
+    await commitObject(
       storage,
       bucket,
       {
@@ -413,14 +475,18 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       },
       staged,
       {
-        etag: multipartEtag(chosen.map((p) => p.etag)),
+        etag,
         checksums: objectChecksums,
         parts: chosen.map((p) => p.size),
         partChecksums: upload.checksum_algorithm ? partChecksumsOf(upload.checksum_algorithm, chosen) : undefined,
-        inTransaction: (tx) => claimUpload(tx, upload.id, chosen),
+        inTransaction: (tx) => claimUpload(tx, upload, chosen, completion()),
       },
       placement,
     );
+  } catch (err) {
+    // A concurrent Complete of this upload committed first: this one is its retry.
+    if (isNoSuchUpload(err)) return earlierCompletion(storage, bucket, input, list);
+    throw err;
   } finally {
     if (!placement.placed) await storage.blobs.discard(staged);
   }
@@ -430,7 +496,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   const objectChecksum = objectChecksums[algorithm];
   return {
     bucket,
-    object: result.object,
+    etag,
     checksum: objectChecksum ? { algorithm, value: objectChecksum, type: checksumType } : undefined,
   };
 }
@@ -451,10 +517,11 @@ async function* concatParts(storage: Storage, parts: readonly PartRow[]): AsyncG
 /**
  * Inside the completing transaction: locks the upload row (an UploadPart of
  * it now waits, then fails on the foreign key), checks that the parts we
- * assembled are still the ones on record, and deletes the upload (its part
- * rows cascade).
+ * assembled are still the ones on record, deletes the upload (its part
+ * rows cascade) and records the completion, for a retried Complete.
  */
-async function claimUpload(tx: TransactionSql, uploadId: string, used: readonly PartRow[]): Promise<void> {
+async function claimUpload(tx: TransactionSql, upload: UploadRow, used: readonly PartRow[], completed: CompletedRow): Promise<void> {
+  const uploadId = upload.id;
   const [locked] = await tx`select id from storage.multipart_uploads where id = ${uploadId} for update`;
   if (!locked) throw noSuchUpload(uploadId);
   const current = await tx<{ part_number: number; path: string }[]>`
@@ -469,6 +536,10 @@ async function claimUpload(tx: TransactionSql, uploadId: string, used: readonly 
     }
   }
   await tx`delete from storage.multipart_uploads where id = ${uploadId}`;
+  await tx`
+    insert into storage.completed_uploads (id, bucket_id, key, owner_id, parts, etag, checksum)
+    values (${uploadId}, ${upload.bucket_id}, ${upload.key}, ${upload.owner_id}, ${tx.json(completed.parts)},
+      ${completed.etag}, ${completed.checksum ? tx.json(completed.checksum) : null})`;
 }
 
 /** Aborts an upload: its initiator or the bucket's owner may (RLS). */

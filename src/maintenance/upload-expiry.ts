@@ -1,10 +1,12 @@
 // Abandoned multipart uploads (AEROSTORE_MULTIPART_EXPIRY_DAYS): their rows
 // and part files are removed once they are older than the expiry, hourly in
-// each process, and by the sweeper (sweeper.ts) as part of its pass.
+// each process, and by the sweeper (sweeper.ts) as part of its pass. The
+// records of completed uploads (storage.completed_uploads, which answer a
+// retried CompleteMultipartUpload) go once they are as old.
 import type { Storage } from '../core/storage.ts';
 import { asPrincipal, SERVICE } from '../db/session.ts';
 
-/** Deletes uploads initiated more than `days` days ago, and their part files. Returns how many. */
+/** Deletes uploads initiated more than `days` days ago, and their part files, and completion records as old. Returns how many uploads. */
 export async function expireUploads(storage: Storage, days: number): Promise<number> {
   const gone = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string; bucket_id: string }[]>`
     delete from storage.multipart_uploads where initiated_at < now() - ${days}::float8 * interval '1 day'
@@ -15,6 +17,8 @@ export async function expireUploads(storage: Storage, days: number): Promise<num
     });
   }
   if (gone.length) storage.log.info({ count: gone.length, days }, 'expired abandoned multipart uploads');
+  await asPrincipal(storage.sql, SERVICE, (tx) => tx`
+    delete from storage.completed_uploads where completed_at < now() - ${days}::float8 * interval '1 day'`);
   return gone.length;
 }
 

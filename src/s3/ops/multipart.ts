@@ -167,7 +167,7 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
   );
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const { object, checksum } = await completeUpload(ctx.storage, {
+  const { etag, checksum } = await completeUpload(ctx.storage, {
     bucket,
     key,
     uploadId: uploadIdOf(ctx),
@@ -178,7 +178,7 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
   });
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const body: XmlNode = { Location: location, Bucket: bucket, Key: key, ETag: object.etag };
+  const body: XmlNode = { Location: location, Bucket: bucket, Key: key, ETag: etag };
   if (checksum) {
     body[`Checksum${checksum.algorithm}`] = checksum.value;
     body.ChecksumType = checksum.type;
