@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { multipartBody, signPostPolicyV2 } from './support/post-policy.ts';
 import { assumeRoleWithWebIdentity, createAccessKey, credentialsOf, userJwt } from './support/principals.ts';
 import { errorCode, xmlValue } from './support/s3-xml.ts';
 import { presignV2, signV2Header, type SigV2Credentials, type SigV2Request } from './support/sigv2.ts';
@@ -257,6 +258,17 @@ describe('the principal comes from the access key, as with SigV4', () => {
     assert.equal(text(got), 'sts');
     // Without the token the key is unknown; with another token the signature breaks.
     assertError(await v2({ method: 'GET', path: '/' }, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey }), 403, 'InvalidAccessKeyId');
+    // A SigV2 POST form with the session token as a field (covered by the policy, as botocore's presigned POST does).
+    const fields = signPostPolicyV2({ ...creds, conditions: [{ bucket }, { key: 'form.txt' }], sessionToken: creds.sessionToken });
+    const form = multipartBody([
+      { name: 'key', value: 'form.txt' },
+      { name: 'x-amz-security-token', value: creds.sessionToken },
+      ...Object.entries(fields).map(([name, value]) => ({ name, value })),
+      { name: 'file', value: 'posted', filename: 'form.txt' },
+    ]);
+    const posted = await fetch(`${srv.url}/${bucket}`, { method: 'POST', body: form.body, headers: { 'content-type': form.contentType } });
+    assert.equal(posted.status, 204, await posted.text());
+    assert.equal(text(await v2({ method: 'GET', path: `/${bucket}/form.txt` }, creds)), 'posted');
     const url = presignV2({ method: 'GET', path: `/${bucket}/t.txt` }, creds, epoch(60));
     const swapped = url.replace(/x-amz-security-token=[^&]+/, `x-amz-security-token=${encodeURIComponent(creds.sessionToken + 'x')}`);
     assert.notEqual((await sendRaw(base, 'GET', swapped, {})).status, 200);
@@ -297,5 +309,15 @@ describe('AEROSTORE_SIGV2=false', () => {
     assertError(await sendRaw(offBase, 'GET', presignV2({ method: 'GET', path: '/sigv2-off' }, creds, epoch(60)), {}), 400, 'InvalidRequest', message);
     // SigV4 is unaffected.
     assert.equal((await new S3RawClient(off.url, off).send({ method: 'GET', path: '/sigv2-off' })).status, 200);
+  });
+
+  it('a SigV2 POST policy: 400 InvalidRequest too', async () => {
+    const fields = signPostPolicyV2({ accessKeyId: off.accessKeyId, secretAccessKey: off.secretAccessKey, conditions: [{ bucket: 'sigv2-off' }, { key: 'k' }] });
+    const form = multipartBody([{ name: 'key', value: 'k' }, ...Object.entries(fields).map(([name, value]) => ({ name, value })), { name: 'file', value: 'x', filename: 'k' }]);
+    const res = await fetch(`${off.url}/sigv2-off`, { method: 'POST', body: form.body, headers: { 'content-type': form.contentType } });
+    const body = await res.text();
+    assert.equal(res.status, 400, body);
+    assert.equal(errorCode(body), 'InvalidRequest');
+    assert.match(body, /Please use AWS4-HMAC-SHA256/);
   });
 });

@@ -1,7 +1,9 @@
-// Builds the signed fields of a browser POST upload form (SigV4 POST policy),
-// computed independently of the server's code: the SigV4 key derivation by
-// hand on node:crypto, as in "Browser-Based Uploads Using POST (AWS Signature
-// Version 4)".
+// Builds the signed fields of a browser POST upload form (SigV4 or SigV2 POST
+// policy), computed independently of the server's code: the SigV4 key
+// derivation by hand on node:crypto, as in "Browser-Based Uploads Using POST
+// (AWS Signature Version 4)", and SigV2's HMAC-SHA1 ("… (AWS Signature
+// Version 2)"); and multipart bodies built by hand, for the shapes FormData
+// cannot make (every part with a filename, a file part without one).
 import { createHmac } from 'node:crypto';
 
 export type PolicyConditionInput = Record<string, string> | readonly unknown[];
@@ -70,4 +72,48 @@ export function postForm(fields: Record<string, string>, signed: SignedPostField
   const blob = new Blob([file.data], { type: file.type ?? 'application/octet-stream' });
   form.append('file', blob, file.filename ?? 'upload.bin');
   return form;
+}
+
+/** The signed fields of a SigV2 POST form: AWSAccessKeyId, policy, signature (base64 HMAC-SHA1 of the base64 policy). */
+export interface SignedPostFieldsV2 {
+  AWSAccessKeyId: string;
+  policy: string;
+  signature: string;
+}
+
+/** A SigV2 POST policy: the conditions as given (no credential conditions: SigV2 has none), expiring in an hour by default. */
+export function signPostPolicyV2(input: Omit<SignPostPolicyInput, 'region'> & { sessionToken?: string }): SignedPostFieldsV2 {
+  const now = input.now ?? new Date();
+  const expiration = input.expiration ?? new Date(now.getTime() + 3_600_000);
+  const document =
+    input.rawPolicy ??
+    JSON.stringify({
+      expiration: typeof expiration === 'string' ? expiration : expiration.toISOString(),
+      conditions: [...(input.conditions ?? []), ...(input.sessionToken ? [{ 'x-amz-security-token': input.sessionToken }] : [])],
+    });
+  const policy = Buffer.from(document, 'utf8').toString('base64');
+  return { AWSAccessKeyId: input.accessKeyId, policy, signature: createHmac('sha1', input.secretAccessKey).update(policy, 'utf8').digest('base64') };
+}
+
+export interface FormPart {
+  name: string;
+  value: string | Uint8Array;
+  /** Present: the part carries `filename="…"` (requests' files= gives every part one). */
+  filename?: string;
+  type?: string;
+}
+
+/** A multipart/form-data body built by hand, parts in order, exactly as given. */
+export function multipartBody(parts: readonly FormPart[]): { body: Buffer; contentType: string } {
+  const boundary = `----aerostore${Math.random().toString(16).slice(2)}`;
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const disposition = `form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
+    const type = p.type ? `Content-Type: ${p.type}\r\n` : '';
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${type}\r\n`, 'utf8'));
+    chunks.push(typeof p.value === 'string' ? Buffer.from(p.value, 'utf8') : Buffer.from(p.value));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }

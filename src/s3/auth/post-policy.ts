@@ -1,11 +1,18 @@
-// POST Object (browser form upload) authentication with a SigV4 POST policy.
-// References, by AWS doc page name:
+// POST Object (browser form upload) authentication with a POST policy,
+// signed with SigV4 or (legacy) SigV2. References, by AWS doc page name:
 //  - "Browser-Based Uploads Using POST (AWS Signature Version 4)"
-//  - "Creating a POST Policy" (expiration, conditions, condition matching)
+//  - "Creating a POST Policy" (expiration, conditions, condition matching,
+//    character escaping)
 //  - "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)"
+//  - "Browser-Based Uploads Using POST (AWS Signature Version 2)": the
+//    AWSAccessKeyId and signature fields, base64 HMAC-SHA1 of the policy
 // Pure: no I/O but the key lookup; the form is parsed by src/s3/ops/post-object.ts.
 import { S3Error } from '../errors.ts';
+import { signV2 } from '../../principals/sigv2.ts';
 import { deriveSigningKey, signaturesEqual, signString, SIGV4_ALGORITHM, type SecretLookup } from '../../principals/sigv4.ts';
+
+/** How a form's policy is signed: SigV4 (x-amz-algorithm, -credential, -date, -signature) or SigV2 (AWSAccessKeyId, signature). */
+export type PostSignatureVersion = 2 | 4;
 
 export type PolicyCondition =
   | { kind: 'eq'; field: string; value: string }
@@ -26,9 +33,40 @@ export const MAX_POLICY_LIFETIME_SECONDS = 7 * 24 * 3600;
 /** Clock skew allowed when the cap is measured from now (SigV4's 15 minutes). */
 const SKEW_MS = 15 * 60 * 1000;
 
-/** Form fields that need no condition (S3: x-amz-signature, file, policy and x-ignore-*). */
-function exemptFromConditions(field: string): boolean {
-  return field === 'x-amz-signature' || field === 'file' || field === 'policy' || field.startsWith('x-ignore-');
+/**
+ * Form fields that need no condition: file, policy, x-ignore-* and the
+ * signature's own fields (SigV4: x-amz-signature; SigV2: AWSAccessKeyId and
+ * signature).
+ */
+function exemptFromConditions(field: string, version: PostSignatureVersion): boolean {
+  if (field === 'file' || field === 'policy' || field.startsWith('x-ignore-')) return true;
+  return version === 4 ? field === 'x-amz-signature' : field === 'awsaccesskeyid' || field === 'signature';
+}
+
+/**
+ * The policy document's JSON with S3's `\$` escape (a literal dollar sign,
+ * "Creating a POST Policy": character escaping) read as `$`: JSON itself has
+ * no such escape. Only inside strings, and only a backslash that is not
+ * itself escaped.
+ */
+function unescapeDollars(json: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (!inString) {
+      if (c === '"') inString = true;
+      out += c;
+    } else if (c === '\\') {
+      const next = json[i + 1] ?? '';
+      out += next === '$' ? '$' : c + next;
+      i++;
+    } else {
+      if (c === '"') inString = false;
+      out += c;
+    }
+  }
+  return out;
 }
 
 function invalidPolicy(message: string): S3Error {
@@ -61,7 +99,7 @@ export function decodePolicy(base64: string): PostPolicy {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text === '') throw invalidPolicy('Could not decode the policy as base64.');
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+    doc = JSON.parse(unescapeDollars(Buffer.from(text, 'base64').toString('utf8')));
   } catch {
     throw invalidPolicy('Could not parse the policy as JSON.');
   }
@@ -121,9 +159,10 @@ function signedAt(amzDate: string | undefined): number | undefined {
  * Checks the form against the policy: not expired, not expiring more than
  * MAX_POLICY_LIFETIME_SECONDS after its x-amz-date or from now (a policy
  * dated in the future is held to now), every condition holds (`bucket`
- * against the request's bucket), and every form field is covered by a
- * condition. `fields` has lower-cased names; `key` already has `${filename}`
- * substituted. Throws AccessDenied as S3 words it.
+ * against the request's bucket), and every form field — the bucket counting
+ * as one, as on S3 — is covered by a condition. `fields` has lower-cased
+ * names; `key` already has `${filename}` substituted. Throws AccessDenied as
+ * S3 words it.
  */
 export function checkPolicy(
   policy: PostPolicy,
@@ -132,6 +171,8 @@ export function checkPolicy(
   now = new Date(),
   /** The operator's AEROSTORE_SIGNED_URL_MAX_EXPIRY, when shorter than the week. */
   maxLifetimeSeconds = MAX_POLICY_LIFETIME_SECONDS,
+  /** Which signature's fields need no condition. */
+  version: PostSignatureVersion = 4,
 ): PolicyCheckResult {
   const expiration = policy.expiration.getTime();
   if (expiration <= now.getTime()) throw denied('Policy expired.');
@@ -159,7 +200,8 @@ export function checkPolicy(
       throw denied(`Policy Condition failed: ["${c.kind}", "$${c.field}", ${JSON.stringify(shown)}]`);
     }
   }
-  const extra = [...fields.keys()].filter((f) => !exemptFromConditions(f) && !covered.has(f));
+  const inputs = fields.has('bucket') ? [...fields.keys()] : ['bucket', ...fields.keys()];
+  const extra = inputs.filter((f) => !exemptFromConditions(f, version) && !covered.has(f));
   if (extra.length) throw denied(`Extra input fields: ${extra.join(', ')}`);
   return { minLength, maxLength };
 }
@@ -187,25 +229,62 @@ export function postPolicySignature(secretAccessKey: string, date: string, regio
   return signString(deriveSigningKey(secretAccessKey, date, region), policyBase64);
 }
 
+function missingField(name: string): S3Error {
+  return new S3Error('InvalidArgument', `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, {
+    ArgumentName: name,
+    ArgumentValue: '',
+  });
+}
+
+const SIGV4_FIELDS = ['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature'];
+
+export interface VerifiedPostSignature {
+  accessKeyId: string;
+  version: PostSignatureVersion;
+}
+
 /**
- * Verifies x-amz-algorithm, x-amz-credential, x-amz-date and x-amz-signature
- * against the policy. Returns the access key id that signed it.
+ * Verifies the form's signature of its policy: SigV4 when it carries any of
+ * the x-amz-algorithm, -credential, -date, -signature fields; else SigV2
+ * (AWSAccessKeyId and signature) when `sigv2` allows it (AEROSTORE_SIGV2),
+ * which is otherwise answered as S3 regions without SigV2 answer it.
  */
-export async function verifyPostSignature(fields: ReadonlyMap<string, string>, lookup: SecretLookup, region: string): Promise<string> {
+export async function verifyPostSignature(
+  fields: ReadonlyMap<string, string>,
+  lookup: SecretLookup,
+  opts: { region: string; sigv2: boolean },
+): Promise<VerifiedPostSignature> {
   const policy = fields.get('policy');
   if (policy === undefined) throw new S3Error('AccessDenied');
-  const algorithm = fields.get('x-amz-algorithm');
-  if (algorithm === undefined && fields.has('awsaccesskeyid')) {
-    throw new S3Error('NotImplemented', 'Signature Version 2 POST policies are not supported: use AWS4-HMAC-SHA256.');
-  }
-  for (const name of ['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature']) {
-    if (!fields.has(name)) {
-      throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, {
-        ArgumentName: name,
-        ArgumentValue: '',
-      });
+  if (!SIGV4_FIELDS.some((name) => fields.has(name))) {
+    if (opts.sigv2) return { accessKeyId: await verifyPostSignatureV2(fields, policy, lookup), version: 2 };
+    if (fields.has('awsaccesskeyid') || fields.has('signature')) {
+      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
     }
   }
+  return { accessKeyId: await verifyPostSignatureV4(fields, policy, lookup, opts.region), version: 4 };
+}
+
+/** SigV2: `signature` is the base64 HMAC-SHA1 of the base64 policy under the secret of `AWSAccessKeyId`. */
+async function verifyPostSignatureV2(fields: ReadonlyMap<string, string>, policy: string, lookup: SecretLookup): Promise<string> {
+  const accessKeyId = fields.get('awsaccesskeyid');
+  if (accessKeyId === undefined) throw missingField('AWSAccessKeyId');
+  const provided = fields.get('signature');
+  if (provided === undefined) throw missingField('signature');
+  const secret = await lookup(accessKeyId);
+  if (!secret) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  if (!signaturesEqual(signV2(secret.secretAccessKey, policy), provided)) {
+    throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: accessKeyId, StringToSign: policy, SignatureProvided: provided });
+  }
+  return accessKeyId;
+}
+
+/** SigV4: x-amz-algorithm, x-amz-credential, x-amz-date and x-amz-signature against the policy. */
+async function verifyPostSignatureV4(fields: ReadonlyMap<string, string>, policy: string, lookup: SecretLookup, region: string): Promise<string> {
+  for (const name of SIGV4_FIELDS) {
+    if (!fields.has(name)) throw missingField(name);
+  }
+  const algorithm = fields.get('x-amz-algorithm');
   if (algorithm !== SIGV4_ALGORITHM) {
     throw new S3Error('InvalidArgument', 'Unsupported x-amz-algorithm: only AWS4-HMAC-SHA256 is supported.', {
       ArgumentName: 'x-amz-algorithm',

@@ -1,16 +1,20 @@
 // POST Object: an HTML form upload (multipart/form-data) authenticated by a
-// SigV4 POST policy in the form itself ("Browser-Based Uploads Using POST").
-// The fields before `file` are read (20 KB at most, as S3); the file part is
-// streamed through the ordinary write path (putObject: hashes, dedup,
+// POST policy in the form itself, signed with SigV4 or SigV2 ("Browser-Based
+// Uploads Using POST"), or anonymous (no policy) where anonymous writes are
+// allowed. The fields before `file` are read (20 KB at most, as S3); every
+// part but `file` is a field, whether or not it carries a filename (Python
+// requests' files=, several JavaScript form helpers send them so). The file
+// part is streamed through the ordinary write path (putObject: hashes, dedup,
 // checksums, events) and never held in memory. Fields after the file are
 // ignored, as S3 ignores them.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { policyFromCannedAcl } from '../../core/acl.ts';
+import { requireBucket } from '../../core/buckets.ts';
 import { parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
 import { pipeToForm } from '../../http/forms.ts';
-import { actingFrom, type Principal } from '../../principals/principal.ts';
+import { actingFrom, ANONYMOUS, type Principal } from '../../principals/principal.ts';
 import { clientAddress } from '../../http/client-address.ts';
 import { checkPolicy, decodePolicy, verifyPostSignature } from '../auth/post-policy.ts';
 import { bucketOf, xmlReply, type S3Context, type S3Operation, type S3Reply } from '../context.ts';
@@ -23,6 +27,13 @@ import { requestOrigin } from '../../http/origin.ts';
 
 /** S3 refuses a form whose fields before the file exceed 20 KB. */
 const MAX_PRE_DATA = 20 * 1024;
+/**
+ * A `file` part without a filename is a text field to busboy, read into
+ * memory: S3 takes it as the file ("file or text content"), up to this here.
+ */
+const MAX_TEXT_FILE = 1024 * 1024;
+/** Fields that make a form a signed one; a form with none of them is anonymous. */
+const CREDENTIAL_FIELDS = ['policy', 'awsaccesskeyid', 'signature', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-signature'];
 /** A refused form up to this size is drained before the error is sent. */
 const DRAIN_LIMIT = 1024 * 1024;
 
@@ -56,20 +67,49 @@ function isMultipartForm(contentType: string | undefined): boolean {
   return typeof contentType === 'string' && /^multipart\/form-data\s*;/i.test(contentType.trim());
 }
 
+/** A part's bytes, up to `limit` (the rest is read and dropped), and whether there was more. */
+function readPart(stream: Readable, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (truncated) return;
+      size += chunk.length;
+      if (size > limit) truncated = true;
+      else chunks.push(chunk);
+    });
+    stream.on('end', () => resolve({ bytes: Buffer.concat(chunks), truncated }));
+    stream.on('error', reject);
+  });
+}
+
 export const postObjectOp: S3Operation = async (ctx) => {
   if (!isMultipartForm(ctx.req.headers['content-type'])) {
     throw new S3Error('PreconditionFailed', undefined, { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' });
   }
+  // A missing bucket is NoSuchBucket before a byte of the form is read, whatever the form says.
+  await requireBucket(ctx.storage, bucketOf(ctx));
   // The form carries the credentials: the body is read to authenticate (its first read answers 100 Continue).
   return new Promise<S3Reply>((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: ctx.req.headers, preservePath: true, limits: { fieldSize: MAX_PRE_DATA, fields: 1000, files: 100 } });
+      bb = busboy({
+        headers: ctx.req.headers,
+        preservePath: true,
+        // Values as bytes (latin1 keeps them all): a field is read as UTF-8, a text `file` kept as sent.
+        defCharset: 'latin1',
+        // Browsers send a non-ASCII name or filename as raw UTF-8.
+        defParamCharset: 'utf8',
+        limits: { fieldSize: MAX_TEXT_FILE, fields: 1000, files: 1000 },
+      });
     } catch {
       reject(new S3Error('MalformedPOSTRequest'));
       return;
     }
     const fields = new Map<string, string>();
+    /** Fields arriving as file parts, still being read; the file waits for them. */
+    const pending: Array<Promise<void>> = [];
     let preData = 0;
     let started = false;
     let failed = false;
@@ -92,15 +132,11 @@ export const postObjectOp: S3Operation = async (ctx) => {
       ctx.req.once('error', done);
       ctx.req.resume();
     };
-    bb.on('field', (name, value, info) => {
-      if (started || failed) return;
-      // A part whose Content-Disposition has no name arrives without one (busboy's types say otherwise).
-      if (typeof name !== 'string') {
-        fail(new S3Error('MalformedPOSTRequest'));
-        return;
-      }
-      preData += Buffer.byteLength(name) + Buffer.byteLength(value);
-      if (info.valueTruncated || preData > MAX_PRE_DATA) {
+    const addField = (name: string, bytes: Buffer, truncated: boolean) => {
+      if (failed) return;
+      const value = bytes.toString('utf8');
+      preData += Buffer.byteLength(name) + bytes.length;
+      if (truncated || preData > MAX_PRE_DATA) {
         fail(new S3Error('MaxPostPreDataLengthExceededError', undefined, { MaxPostPreDataLength: String(MAX_PRE_DATA) }));
         return;
       }
@@ -110,30 +146,71 @@ export const postObjectOp: S3Operation = async (ctx) => {
         return;
       }
       fields.set(lower, value);
+    };
+    /** The file part: once the fields before it are all in, stored; whatever follows it is ignored. */
+    const store = (file: Readable, filename: string) => {
+      started = true;
+      void Promise.all(pending).then(() => {
+        if (failed) {
+          file.resume();
+          return;
+        }
+        storeFile(ctx, fields, file, filename).then(
+          (reply) => {
+            // Whatever follows the file is ignored; let the form finish.
+            ctx.req.resume();
+            resolve(reply);
+          },
+          (err) => {
+            // Drain what is left of the file so busboy (and the socket) can move on.
+            file.resume();
+            fail(err);
+          },
+        );
+      });
+    };
+    bb.on('field', (name, value, info) => {
+      if (started || failed) return;
+      // A part whose Content-Disposition has no name arrives without one (busboy's types say otherwise).
+      if (typeof name !== 'string') {
+        fail(new S3Error('MalformedPOSTRequest'));
+        return;
+      }
+      const bytes = Buffer.from(value, 'latin1');
+      if (name.toLowerCase() !== 'file') {
+        addField(name, bytes, info.valueTruncated);
+        return;
+      }
+      // `file` as text content (no filename): the file, from memory.
+      if (info.valueTruncated) {
+        fail(
+          new S3Error('EntityTooLarge', `A file part without a filename is limited to ${MAX_TEXT_FILE} bytes here: send the file with a filename.`, {
+            MaxSizeAllowed: String(MAX_TEXT_FILE),
+          }),
+        );
+        return;
+      }
+      store(Readable.from([bytes]), '');
     });
     bb.on('file', (name, stream, info) => {
       // A form cut off inside a part fails that part's stream too: without a
       // listener the error is uncaught and takes the process down (an
       // anonymous request could). Registered first, so the answer is this.
       stream.on('error', () => fail(new S3Error('MalformedPOSTRequest')));
-      if (started || failed || typeof name !== 'string' || name.toLowerCase() !== 'file') {
+      if (started || failed || typeof name !== 'string') {
         stream.resume();
         return;
       }
-      started = true;
-      storeFile(ctx, fields, stream, info.filename ?? '').then(
-        (reply) => {
-          // Whatever follows the file is ignored; let the form finish.
-          ctx.req.resume();
-          resolve(reply);
-        },
-        (err) => {
-          // Drain what is left of the file so busboy (and the socket) can move on.
-          stream.resume();
-          fail(err);
-        },
-      );
+      if (name.toLowerCase() !== 'file') {
+        // Any other part is a field, filename or not.
+        pending.push(readPart(stream, MAX_PRE_DATA).then(({ bytes, truncated }) => addField(name, bytes, truncated), () => {}));
+        return;
+      }
+      store(stream, info.filename ?? '');
     });
+    for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) {
+      bb.on(limit, () => fail(new S3Error('MaxPostPreDataLengthExceededError', undefined, { MaxPostPreDataLength: String(MAX_PRE_DATA) })));
+    }
     bb.on('error', () => fail(new S3Error('MalformedPOSTRequest')));
     bb.on('close', () => {
       if (!started) fail(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { ArgumentName: 'file', ArgumentValue: '0' }));
@@ -156,26 +233,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   fields.set('key', key);
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
 
-  // The policy acts as its access key's principal as resolved now, at upload
-  // time (a deleted key or an expired STS session fails here), and putObject
-  // checks that principal's write right on the bucket as it is now: like S3,
-  // the policy names the bucket only by name, and what it may reach is what
-  // its signer may reach when it is used. Its expiration is capped at 7 days
-  // (checkPolicy).
-  let principal: Principal | undefined;
-  const keys = ctx.keys;
-  if (!keys) throw new S3Error('AccessDenied');
-  await verifyPostSignature(
-    fields,
-    async (id) => {
-      const resolved = await keys.resolve(id, fields.get('x-amz-security-token'));
-      principal = resolved && actingFrom(resolved.principal, clientAddress(ctx.req));
-      return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
-    },
-    ctx.storage.region,
-  );
-  const policy = decodePolicy(fields.get('policy') as string);
-  const range = checkPolicy(policy, fields, bucket, new Date(), ctx.storage.signedUrlMaxExpiry);
+  const { principal, range } = await formPrincipal(ctx, fields, bucket);
 
   // Everything the form says about the object, read as the matching PutObject headers would be.
   const asHeaders = Object.fromEntries(fields);
@@ -202,7 +260,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     tags,
     // The name the browser gave the file (without any path).
     filename: filename.replace(/^.*[\\/]/, '') || undefined,
-    principal: principal as Principal,
+    principal,
     expected: { checksum: algorithm && { algorithm, value: requested.expected } },
   });
 
@@ -230,6 +288,37 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     return { ...reply, headers: { ...reply.headers, etag, location, ...echo } };
   }
   return { status: status === '200' ? 200 : 204, headers: { etag, location, ...echo } };
+}
+
+/**
+ * Who the form acts as, and the file's length bounds. A signed form acts as
+ * its access key's principal as resolved now, at upload time (a deleted key or
+ * an expired STS session fails here), and putObject checks that principal's
+ * write right on the bucket as it is now: like S3, the policy names the bucket
+ * only by name, and what it may reach is what its signer may reach when it is
+ * used. Its expiration is capped at 7 days (checkPolicy). A form without a
+ * policy or credentials is anonymous: putObject allows it where anonymous
+ * writes are allowed.
+ */
+async function formPrincipal(ctx: S3Context, fields: ReadonlyMap<string, string>, bucket: string): Promise<{ principal: Principal; range: { minLength: number; maxLength: number } }> {
+  if (!CREDENTIAL_FIELDS.some((name) => fields.has(name))) {
+    return { principal: actingFrom(ANONYMOUS, clientAddress(ctx.req)), range: { minLength: 0, maxLength: Number.MAX_SAFE_INTEGER } };
+  }
+  let principal: Principal | undefined;
+  const keys = ctx.keys;
+  if (!keys) throw new S3Error('AccessDenied');
+  const { version } = await verifyPostSignature(
+    fields,
+    async (id) => {
+      const resolved = await keys.resolve(id, fields.get('x-amz-security-token'));
+      principal = resolved && actingFrom(resolved.principal, clientAddress(ctx.req));
+      return resolved && { accessKeyId: id, secretAccessKey: resolved.secretAccessKey };
+    },
+    { region: ctx.storage.region, sigv2: ctx.sigv2 === true },
+  );
+  const policy = decodePolicy(fields.get('policy') as string);
+  const range = checkPolicy(policy, fields, bucket, new Date(), ctx.storage.signedUrlMaxExpiry, version);
+  return { principal: principal as Principal, range };
 }
 
 function objectUrl(ctx: S3Context, bucket: string, key: string): string {
