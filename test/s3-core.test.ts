@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeKey, S3RawClient, sendRaw } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { errorCode, xmlValues } from './support/s3-xml.ts';
+import { presign } from './support/principals.ts';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -114,6 +115,63 @@ describe('objects', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '10000');
     assert.equal(head.body.length, 0);
+  });
+
+  it('keeps non-ASCII metadata as the text the client sent (raw UTF-8 bytes, as boto3 sends them) — issue 16.6', async () => {
+    const meta = { greeting: 'Grüße, é', euro: '5 € 日本', plain: 'ascii' };
+    // Signed over the text (as the SDKs sign it), sent as its UTF-8 bytes: Node writes a
+    // header string as latin1, so the string sent is the bytes spelled as latin1 characters.
+    const signed = await s3.sign({
+      method: 'PUT',
+      path: '/objects/meta-utf8',
+      body: 'x',
+      headers: Object.fromEntries(Object.entries(meta).map(([k, v]) => [`x-amz-meta-${k}`, v])),
+    });
+    const asBytes = (v: string) => Buffer.from(v, 'utf8').toString('latin1');
+    const wire = Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k, k.startsWith('x-amz-meta-') ? asBytes(v) : v]));
+    // A Buffer body: Node writes the head with a string body's encoding (UTF-8), with a Buffer's as latin1.
+    const res = await sendRaw(s3.base, 'PUT', signed.path, wire, Buffer.from('x'));
+    assert.equal(res.status, 200, `${res.body}`);
+
+    for (const method of ['GET', 'HEAD']) {
+      const got = await s3.send({ method, path: '/objects/meta-utf8' });
+      // Clients read header bytes as latin1: a value that fits goes back as those bytes (é is é,
+      // not Ã©); one that does not is RFC 2047-encoded, as S3 sends non-ASCII values.
+      assert.equal(got.headers['x-amz-meta-greeting'], 'Grüße, é', method);
+      assert.equal(got.headers['x-amz-meta-euro'], `=?UTF-8?B?${Buffer.from('5 € 日本').toString('base64')}?=`, method);
+      assert.equal(got.headers['x-amz-meta-plain'], 'ascii', method);
+    }
+    // Stored as that text, so a copy that replaces nothing keeps it.
+    const copy = await s3.send({ method: 'PUT', path: '/objects/meta-utf8-copy', headers: { 'x-amz-copy-source': '/objects/meta-utf8' } });
+    assert.equal(copy.status, 200, copy.body.toString());
+    assert.equal((await get('objects', 'meta-utf8-copy')).headers['x-amz-meta-greeting'], 'Grüße, é');
+  });
+
+  it('stores Content-Encoding as sent, less only the aws-chunked token — issue 16.6', async () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['aws-chunked, gzip', 'gzip'],
+      ['gzip,aws-chunked', 'gzip'],
+      ['deflate, aws-chunked,  br', 'deflate,  br'],
+      ['AWS-Chunked', undefined],
+      ['deflate, gzip', 'deflate, gzip'],
+      ['gzip', 'gzip'],
+    ];
+    for (const [sent, stored] of cases) {
+      assert.equal((await put('objects', 'encoded', 'x', { 'content-encoding': sent })).status, 200, sent);
+      assert.equal((await get('objects', 'encoded')).headers['content-encoding'], stored, sent);
+    }
+    // A multipart upload keeps its Content-Encoding the same way.
+    const init = await s3.send({ method: 'POST', path: '/objects/encoded-mpu', query: { uploads: '' }, headers: { 'content-encoding': 'aws-chunked, deflate, gzip' } });
+    const uploadId = xmlValues(init.body.toString(), 'UploadId')[0];
+    const part = await s3.send({ method: 'PUT', path: '/objects/encoded-mpu', query: { partNumber: '1', uploadId }, body: 'y' });
+    const done = await s3.send({
+      method: 'POST',
+      path: '/objects/encoded-mpu',
+      query: { uploadId },
+      body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.etag}</ETag></Part></CompleteMultipartUpload>`,
+    });
+    assert.equal(done.status, 200, done.body.toString());
+    assert.equal((await get('objects', 'encoded-mpu')).headers['content-encoding'], 'deflate, gzip');
   });
 
   it('serves single ranges and refuses unsatisfiable ones', async () => {
@@ -271,6 +329,29 @@ describe('authentication', () => {
     const tampered = await sendRaw(s3.base, 'GET', p.replace('p.txt', 'q.txt'), {});
     assert.equal(tampered.status, 403);
     assert.equal(errorCode(tampered.body), 'SignatureDoesNotMatch');
+  });
+
+  it('refuses unusable X-Amz-Expires and expired URLs with S3’s answers — issue 16.6', async () => {
+    const { path: p } = await s3.sign({ method: 'GET', path: '/presign/p.txt', presignExpiresIn: 60 });
+    const withExpires = (value: string) => p.replace('X-Amz-Expires=60', `X-Amz-Expires=${encodeURIComponent(value)}`);
+    const cases: Array<[string, string]> = [
+      ['604801', 'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds'],
+      ['-1', 'X-Amz-Expires must be non-negative'],
+      ['abc', 'X-Amz-Expires should be a number'],
+      ['0', 'X-Amz-Expires must be at least 1 second'],
+    ];
+    for (const [value, message] of cases) {
+      const res = await sendRaw(s3.base, 'GET', withExpires(value), {});
+      assert.equal(res.status, 400, `${value}: ${res.body}`);
+      assert.equal(errorCode(res.body), 'AuthorizationQueryParametersError', value);
+      assert.equal(xmlValues(res.body.toString(), 'Message')[0], message, value);
+    }
+    const old = await presign(server.url, server, { method: 'GET', path: '/presign/p.txt' }, { expiresIn: 60, signingDate: new Date(Date.now() - 120_000) });
+    const expired = await sendRaw(s3.base, 'GET', old.path, old.headers);
+    assert.equal(expired.status, 403);
+    assert.equal(errorCode(expired.body), 'AccessDenied');
+    assert.equal(xmlValues(expired.body.toString(), 'Message')[0], 'Request has expired');
+    assert.equal(xmlValues(expired.body.toString(), 'X-Amz-Expires')[0], '60');
   });
 
   it('verifies every chunk signature of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body', async () => {
@@ -516,6 +597,33 @@ describe('listing', () => {
 
     const enc = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', prefix: 'f', 'encoding-type': 'url' } });
     assert.deepEqual(xmlValues(enc.body.toString(), 'Key'), ['f%20g/1', 'f%2Bg/1']);
+  });
+
+  it('applies encoding-type=url (any case) to every field S3 encodes, in V1, V2, ListObjectVersions and ListMultipartUploads — issue 16.6', async () => {
+    const listing = (query: Record<string, string>) => s3.send({ method: 'GET', path: '/listing', query }).then((r) => r.body.toString());
+    const v1 = await listing({ 'encoding-type': 'URL', prefix: 'f ', delimiter: '/', marker: 'f ', 'max-keys': '1' });
+    assert.equal(xmlValues(v1, 'EncodingType')[0], 'url');
+    assert.deepEqual(['Prefix', 'Marker', 'Delimiter'].map((t) => xmlValues(v1, t)[0]), ['f%20', 'f%20', '/']);
+    assert.deepEqual(xmlValues(v1, 'Prefix').slice(1), ['f%20g/'], 'common prefixes');
+    const v1b = await listing({ 'encoding-type': 'url', prefix: 'f', delimiter: '/', 'max-keys': '1' });
+    assert.equal(xmlValues(v1b, 'NextMarker')[0], 'f%20g/');
+    const v2 = await listing({ 'list-type': '2', 'encoding-type': 'url', prefix: 'ü', delimiter: '/', 'start-after': 'f+g/1' });
+    assert.deepEqual(['Prefix', 'StartAfter', 'Delimiter'].map((t) => xmlValues(v2, t)[0]), ['%C3%BC', 'f%2Bg/1', '/']);
+    assert.deepEqual(xmlValues(v2, 'Prefix').slice(1), ['%C3%BC/']);
+    const versions = await listing({ versions: '', 'encoding-type': 'url', prefix: 'f', 'key-marker': 'e 1', 'max-keys': '1' });
+    assert.deepEqual(['Prefix', 'KeyMarker', 'NextKeyMarker', 'Key'].map((t) => xmlValues(versions, t)[0]), ['f', 'e%201', 'f%20g/1', 'f%20g/1']);
+    const init = await s3.send({ method: 'POST', path: '/listing/f%20upload%2B1', query: { uploads: '' } });
+    assert.equal(init.status, 200);
+    const uploads = await listing({ uploads: '', 'encoding-type': 'url', prefix: 'f ', delimiter: '+', 'key-marker': 'f a' });
+    assert.deepEqual(['Prefix', 'KeyMarker', 'Delimiter'].map((t) => xmlValues(uploads, t)[0]), ['f%20', 'f%20a', '%2B']);
+    assert.deepEqual(xmlValues(uploads, 'Prefix').slice(1), ['f%20upload%2B']);
+    const bad = await s3.send({ method: 'GET', path: '/listing', query: { 'encoding-type': 'base64' } });
+    assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad.body), 'InvalidArgument');
+    // An empty continuation-token is refused as S3 refuses it.
+    const empty = await s3.send({ method: 'GET', path: '/listing', query: { 'list-type': '2', 'continuation-token': '' } });
+    assert.equal(empty.status, 400);
+    assert.equal(xmlValues(empty.body.toString(), 'Message')[0], 'The continuation token provided is incorrect');
   });
 
   it('validates max-keys and continuation tokens', async () => {

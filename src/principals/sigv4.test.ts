@@ -753,7 +753,13 @@ describe('failures map to the S3 error codes', () => {
       assert.equal(err.code, 'AuthorizationQueryParametersError', expires);
       assert.equal(err.status, 400);
     }
-    assert.equal((await rejection(setQuery(good, 'X-Amz-Expires', '604801'))).message, 'X-Amz-Expires must be less than a week (in seconds) that is; 604800 seconds');
+    // S3's words (its answer is 400 AuthorizationQueryParametersError, as MinIO and others measured it).
+    assert.equal(
+      (await rejection(setQuery(good, 'X-Amz-Expires', '604801'))).message,
+      'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds',
+    );
+    assert.equal((await rejection(setQuery(good, 'X-Amz-Expires', '-1'))).message, 'X-Amz-Expires must be non-negative');
+    assert.equal((await rejection(setQuery(good, 'X-Amz-Expires', '1h'))).message, 'X-Amz-Expires should be a number');
     for (const name of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']) {
       const err = await rejection(setQuery(good, name, undefined));
       assert.equal(err.code, 'AuthorizationQueryParametersError', name);

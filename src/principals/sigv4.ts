@@ -511,7 +511,7 @@ function parsePresigned(params: QueryParam[]): ParsedAuth {
   if (seconds > MAX_PRESIGN_EXPIRES) {
     throw new DomainError(
       'AuthorizationQueryParametersError',
-      `X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGN_EXPIRES} seconds`,
+      `X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGN_EXPIRES} seconds`,
     );
   }
   return {

@@ -66,6 +66,20 @@ function unsignedRequestPayload(req: IncomingMessage): string {
   return claimed;
 }
 
+/**
+ * The Content-Encoding an object keeps: the header as sent, byte for byte,
+ * less its `aws-chunked` token (transport framing, not the object's
+ * encoding: `aws-chunked, gzip` is stored as `gzip`, `deflate, gzip` stays
+ * `deflate, gzip`). Undefined when nothing else is left.
+ */
+export function storedContentEncoding(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const tokens = header.split(',');
+  const kept = tokens.filter((t) => t.trim().toLowerCase() !== 'aws-chunked');
+  const value = kept.length === tokens.length ? header : kept.join(',').trim();
+  return value === '' ? undefined : value;
+}
+
 export function objectPayload(
   req: IncomingMessage,
   signature: VerifiedSignature | null,
@@ -77,10 +91,6 @@ export function objectPayload(
   const contentMd5 = req.headers['content-md5'] === undefined ? undefined : String(req.headers['content-md5']);
   // A malformed Content-MD5 is refused before the body is accepted.
   if (contentMd5 !== undefined) parseContentMd5(contentMd5);
-  const encodings = (req.headers['content-encoding'] ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked');
 
   let body: Readable = req;
   let expectedSize: number | undefined;
@@ -153,7 +163,7 @@ export function objectPayload(
       },
     },
     checksumAlgorithm: algorithm,
-    contentEncoding: encodings.length ? encodings.join(',') : undefined,
+    contentEncoding: storedContentEncoding(req.headers['content-encoding']),
   };
 }
 

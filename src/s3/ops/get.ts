@@ -30,9 +30,12 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
     'content-language': headerSafe(o.content_language),
     expires: headerSafe(o.expires),
   };
-  // Metadata set through /storage/v1 is any JSON text. S3's rules for what
-  // a header cannot carry: values are RFC 2047-encoded, and entries whose
-  // names are not header names are counted in x-amz-missing-meta.
+  // Metadata is text (PutObject decodes UTF-8 header bytes, s3/ops/put.ts
+  // metadataText; /storage/v1 takes any JSON text). A value whose characters
+  // all fit in latin1 goes as those bytes, which is how clients read header
+  // bytes (so `é` round-trips); for the rest S3's rules for what a header
+  // cannot carry: values are RFC 2047-encoded, and entries whose names are
+  // not header names are counted in x-amz-missing-meta.
   let missing = 0;
   for (const [name, value] of Object.entries(o.user_metadata)) {
     if (!HEADER_NAME.test(name)) missing++;

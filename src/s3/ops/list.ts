@@ -16,7 +16,8 @@ function parseMaxKeys(raw: string | null): number {
 export function encodingOf(ctx: S3Context): (s: string) => string {
   const type = ctx.route.query.get('encoding-type');
   if (type === null) return (s) => s;
-  if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
+  // S3 takes the value without regard to case (`URL` too).
+  if (type.toLowerCase() !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
   // S3 encodes like a URL path component but keeps '/' readable.
   return (s) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
@@ -56,6 +57,8 @@ export const listObjectsV2Op: S3Operation = async (ctx) => {
   const startAfter = q.get('start-after') ?? '';
   let after = startAfter;
   if (token !== null) {
+    // An empty token is refused as any token that does not decode, as S3
+    // refuses it (it is not "no token": MinIO's issue 5931 shows S3's answer).
     const decoded = Buffer.from(token, 'base64url').toString('utf8');
     if (token === '' || !decoded.startsWith('v1:')) {
       throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });

@@ -13,7 +13,7 @@ import {
 } from '../../core/multipart.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
-import { objectPayload, readXmlBody } from '../request-body.ts';
+import { objectPayload, readXmlBody, storedContentEncoding } from '../request-body.ts';
 import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
 import { ownerXml } from './bucket.ts';
 import { checkCopyConditions, parseCopySource } from './copy.ts';
@@ -53,11 +53,7 @@ function ownerNodes(ownerId: string | null): XmlNode {
 }
 
 export const createMultipartUploadOp: S3Operation = async (ctx) => {
-  const encodings = String(ctx.req.headers['content-encoding'] ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked');
-  const headers = objectHeadersFrom(ctx.req.headers, encodings.length ? encodings.join(',') : undefined);
+  const headers = objectHeadersFrom(ctx.req.headers, storedContentEncoding(ctx.req.headers['content-encoding']));
   const requested = ctx.req.headers['x-amz-checksum-algorithm'];
   let checksumAlgorithm: ChecksumAlgorithm | undefined;
   if (requested !== undefined) {

@@ -11,13 +11,35 @@ import { checksumEcho } from '../../core/integrity.ts';
 /** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
 const MAX_USER_METADATA = 2048;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A metadata value as the client meant it. Node hands header bytes over as
+ * latin1 characters; the SDKs (boto3, the AWS SDKs) send non-ASCII values as
+ * their raw UTF-8 bytes, so bytes that are valid UTF-8 are that text (`é`,
+ * not `Ã©`). Other bytes stay latin1 characters, which is what a client
+ * writing latin1 (Python's http.client, curl with such bytes) meant.
+ * GetObject sends a value back as latin1 when every character fits, so
+ * `é` goes back as the byte clients read as `é`, and RFC 2047-encoded
+ * otherwise, as S3 does (s3/ops/get.ts).
+ */
+export function metadataText(value: string): string {
+  // Only header bytes (latin1 characters) can be re-read; text beyond latin1 (a form field) is text already.
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
 export function objectHeadersFrom(headers: IncomingHttpHeaders, contentEncoding?: string): ObjectHeaders {
   const userMetadata: Record<string, string> = {};
   let metaBytes = 0;
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const key = name.slice('x-amz-meta-'.length);
-    const text = Array.isArray(value) ? value.join(',') : value;
+    const text = metadataText(Array.isArray(value) ? value.join(',') : value);
     userMetadata[key] = text;
     metaBytes += Buffer.byteLength(key) + Buffer.byteLength(text);
   }
