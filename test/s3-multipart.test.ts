@@ -149,7 +149,27 @@ describe('multipart upload', () => {
     assert.equal(one.body.toString(), 'just one part');
     assert.equal(one.headers['x-amz-mp-parts-count'], undefined);
     const two = await s3.send({ method: 'GET', path: '/mpu/single', query: { partNumber: '2' } });
+    assert.equal(two.status, 416);
     assert.equal(errorCode(two.body), 'InvalidPartNumber');
+    assert.deepEqual(['PartNumberRequested', 'ActualPartCount'].map((t) => xmlValue(two.body.toString(), t)), ['2', '1']);
+    const headTwo = await s3.send({ method: 'HEAD', path: '/mpu/single', query: { partNumber: '2' } });
+    assert.equal(headTwo.status, 416);
+    assert.equal(headTwo.body.length, 0);
+    const headOne = await s3.send({ method: 'HEAD', path: '/mpu/single', query: { partNumber: '1' } });
+    assert.equal(headOne.status, 206);
+    assert.equal(headOne.headers['content-length'], String('just one part'.length));
+
+    // Part numbers S3 refuses outright (issue 16.5): 400 InvalidArgument, on GET and HEAD, whatever the object.
+    for (const partNumber of ['0', '10001', 'x', '', '-1', '1.5']) {
+      for (const key of ['single', 'big/object.bin']) {
+        const res = await s3.send({ method: 'GET', path: `/mpu/${key}`, query: { partNumber } });
+        assert.equal(res.status, 400, `${key} ?partNumber=${partNumber}: ${res.body}`);
+        assert.equal(errorCode(res.body), 'InvalidArgument');
+        assert.equal(xmlValue(res.body.toString(), 'Message'), 'Part number must be an integer between 1 and 10000, inclusive');
+        assert.equal(xmlValue(res.body.toString(), 'ArgumentName'), 'partNumber');
+        assert.equal((await s3.send({ method: 'HEAD', path: `/mpu/${key}`, query: { partNumber } })).status, 400);
+      }
+    }
   });
 
   it('stores the assembled object once when the same bytes are PUT whole', async () => {
