@@ -1,5 +1,5 @@
-// `npm run conformance`: drives the real S3 clients (aws-cli, rclone, s3cmd,
-// boto3, AWS SDK for JavaScript v3) against one live aerostore.
+// `npm run conformance`: drives the real S3 clients (aws-cli v2 and v1,
+// rclone, s3cmd, boto3, AWS SDK for JavaScript v3) against one live aerostore.
 //
 //   npm run conformance                      # every scenario
 //   npm run conformance -- --only aws-cli,rclone
@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { awsCliScenario } from './aws-cli.ts';
+import { awsCliV1Scenario } from './aws-cli-v1.ts';
 import { boto3Scenario } from './boto3.ts';
 import { CheckFailed, CommandError, randomFile, takeTranscript, truncate, type Scenario, type ScenarioContext, type ServerInfo, type Transcript } from './lib.ts';
 import { PRINCIPAL_SCENARIOS, conformanceJwtSecret } from './principals.ts';
@@ -23,7 +24,7 @@ import { s3cmdScenario } from './s3cmd.ts';
 import { storageJsScenario } from './storage-js.ts';
 import { sdkJsScenario } from './sdk-js.ts';
 
-const SCENARIOS: Scenario[] = [awsCliScenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS, storageJsScenario];
+const SCENARIOS: Scenario[] = [awsCliScenario, awsCliV1Scenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS, storageJsScenario];
 
 const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
 const BIG_SIZE = 50 * 1024 * 1024;

@@ -10,6 +10,9 @@
 // Deletes: `s3cmd del --recursive` lists the keys and removes them with
 // DeleteObjects (batch, Content-MD5); without --recursive each named key is
 // one DeleteObject.
+// Signature Version 2 (legacy): `s3cmd signurl` makes an AWSAccessKeyId /
+// Expires / Signature URL whatever signature_v2 says, fetched here with curl;
+// `--signature-v2` signs the other commands with `Authorization: AWS`.
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -187,6 +190,37 @@ export const s3cmdScenario: Scenario = {
       assert(new RegExp(`File size: ${small.size}\\b`).test(r.stdout), `size missing from info:\n${r.stdout}`);
       assert(/MIME type: application\/x-conformance/.test(r.stdout), `MIME type missing from info:\n${r.stdout}`);
       assert(new RegExp(`MD5 sum:\\s+${small.md5}`).test(r.stdout), `MD5 missing from info:\n${r.stdout}`);
+    });
+
+    await ctx.step('s3cmd signurl (SigV2 presigned GET) fetched with curl: plain, space/+/unicode and odd-character keys; tampered 403', async () => {
+      const curl = (url: string, out: string) => runOk('curl', ['--silent', '--show-error', '--globoff', '--path-as-is', '--output', out, '--write-out', '%{http_code}', url]);
+      const out = path.join(work, 'signurl.out');
+      for (const key of ['blobs/small.bin', WEIRD_KEY, ODD_KEY]) {
+        const url = (await s3cmd('signurl', s3url(key), '+300')).stdout.trim();
+        assert(/[?&]AWSAccessKeyId=[^&]+&Expires=\d+&Signature=/.test(url), `not a SigV2 presigned URL: ${url}`);
+        assertEqual((await curl(url, out)).stdout, '200', `curl ${url}`);
+        if (key === 'blobs/small.bin') await assertSameFile(out, small);
+        else assertEqual(await readFile(out, 'utf8'), listKeyBody(key), `body of ${key} by signurl`);
+      }
+      const url = (await s3cmd('signurl', s3url('blobs/small.bin'), '+300')).stdout.trim();
+      assertEqual((await curl(url.replace(/Expires=(\d+)/, (_, e: string) => `Expires=${Number(e) + 1}`), out)).stdout, '403', 'a signurl URL with its Expires moved');
+      const expired = (await s3cmd('signurl', s3url('blobs/small.bin'), String(Math.floor(Date.now() / 1000) - 60))).stdout.trim();
+      assertEqual((await curl(expired, out)).stdout, '403', 'a signurl URL that has expired');
+      assert((await readFile(out, 'utf8')).includes('<Message>Request has expired</Message>'), 'S3’s expired message');
+      await rm(out, { force: true });
+    });
+
+    await ctx.step('s3cmd --signature-v2 (Authorization: AWS): put with metadata, info, ls, get, del', async () => {
+      const v2 = (...args: string[]) => s3cmd('--signature-v2', ...args);
+      await v2('put', '--no-progress', '--add-header=x-amz-meta-signed:v2', small.path, s3url('sigv2/small.bin'));
+      assert(/x-amz-meta-signed: v2/.test((await v2('info', s3url('sigv2/small.bin'))).stdout), 'metadata put with SigV2 missing from info');
+      assertEqual(parseLs((await v2('ls', s3url('sigv2/'))).stdout, bucket), { keys: ['sigv2/small.bin'], prefixes: [] }, 's3cmd --signature-v2 ls');
+      const out = path.join(work, 'sigv2.out');
+      noMd5Warning((await v2('get', '--no-progress', '--force', s3url(WEIRD_KEY), out)).stderr);
+      assertEqual(await readFile(out, 'utf8'), listKeyBody(WEIRD_KEY), `body of ${WEIRD_KEY} by a SigV2 get`);
+      await v2('del', s3url('sigv2/small.bin'));
+      assertEqual(parseLs((await s3cmd('ls', s3url('sigv2/'))).stdout, bucket), { keys: [], prefixes: [] }, 'sigv2/ after del');
+      await rm(out, { force: true });
     });
 
     await ctx.step('s3cmd get of a missing key fails with 404', async () => {
