@@ -12,6 +12,7 @@ import { isDomainError } from '../core/errors.ts';
 import { answerFailure } from '../http/failure.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { jsonError } from '../http/json-error.ts';
+import { noteRequest } from '../http/request-log.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { isService, type Principal } from '../principals/principal.ts';
 import type { StoredKeyResolver } from '../principals/access-keys.ts';
@@ -48,6 +49,7 @@ export function adminApp(deps: { storage: Storage; auth: Authenticator; box: Sec
       if (!isDomainError(err)) throw err;
       return adminAuthError(c, err);
     }
+    noteRequest(c.env.incoming, { principal });
     if (principal.kind === 'anonymous') return jsonError(c, 401, 'Unauthorized', 'The admin API needs service-role credentials.');
     if (!isService(principal)) return jsonError(c, 403, 'AccessDenied', 'The admin API is for the service role only.');
     c.set('principal', principal);

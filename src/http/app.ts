@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
+import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { adminApp } from '../admin/app.ts';
 import type { Storage } from '../core/storage.ts';
@@ -27,6 +28,7 @@ import { closeAfterResponse } from './lingering-close.ts';
 import type { HttpEnv } from './env.ts';
 import { continueOnFirstRead } from './continue.ts';
 import type { RateLimits } from './rate-limit.ts';
+import { logWhenAnswered, noteRequest } from './request-log.ts';
 
 /** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -60,7 +62,18 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string; slowDow
 
 export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
-  const hono = () => new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
+  const hono = () => {
+    const app = new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
+    // The request log's operation: the method and the route the request took (http/request-log.ts).
+    app.use(async (c, next) => {
+      try {
+        await next();
+      } finally {
+        noteRequest(c.env.incoming, { op: `${c.req.method} ${routePath(c, -1)}` });
+      }
+    });
+    return app;
+  };
   const health = hono();
   health.get('/health/live', (c) => c.json({ status: 'ok' }));
   health.get('/health/ready', async (c) => {
@@ -89,9 +102,11 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   }
 
   return async (req, res) => {
+    logWhenAnswered(req, res, storage.log);
     const target = req.url ?? '/';
     const hostBucket = bucketFromHost(req.headers.host, domain);
     const to = destination(target, hostBucket);
+    noteRequest(req, { api: to.api });
     // The address limit, before anything else (credentials included) costs
     // anything. Health probes are exempt: a refused probe would take the server out of rotation.
     const refused = to.api === 'health' ? undefined : limits.checkAddress(req);
@@ -105,7 +120,6 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
         await s3(req, res);
       }
     } else if (to.refuse) {
-      storage.log.info({ method: req.method, url: target, api: to.api }, 'request target refused');
       refuse(req, res, 400, { statusCode: '400', error: API_CODES[to.api].invalid, message: to.refuse });
     } else {
       await listeners[to.api](req, res);
@@ -115,6 +129,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
 
 /** A JSON error written without Hono (the request never reaches it); the unread body is not drained. */
 function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: JsonErrorBody, headers: http.OutgoingHttpHeaders = {}): void {
+  noteRequest(req, { code: body.error });
   const payload = req.method === 'HEAD' ? '' : JSON.stringify(body);
   if (!req.complete) closeAfterResponse(req, res);
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });

@@ -5,6 +5,8 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { RateLimited } from './rate-limit.ts';
+import type { NodeBindings } from './env.ts';
+import { noteRequest } from './request-log.ts';
 
 export interface JsonErrorBody {
   statusCode: string;
@@ -15,6 +17,7 @@ export interface JsonErrorBody {
 }
 
 export function jsonError(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+  noteRequest((c.env as Partial<NodeBindings> | undefined)?.incoming, { code });
   const body: JsonErrorBody = { statusCode: String(status), error: code, message };
   return c.json(body, status);
 }

@@ -54,6 +54,7 @@ import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
 import { clientAddress } from '../http/client-address.ts';
+import { noteRequest } from '../http/request-log.ts';
 import { presignedUrlKey, RateLimited, type RateLimits } from '../http/rate-limit.ts';
 
 const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
@@ -126,9 +127,10 @@ export interface S3Options {
   limits: RateLimits;
 }
 
-/** The headers every S3 response carries; returns the request id. */
-function stampResponse(res: ServerResponse): string {
+/** The headers every S3 response carries; returns the request id (also the request log's, http/request-log.ts). */
+function stampResponse(req: IncomingMessage, res: ServerResponse): string {
   const requestId = randomBytes(8).toString('hex').toUpperCase();
+  noteRequest(req, { api: 's3', requestId });
   res.setHeader('x-amz-request-id', requestId);
   res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
   res.setHeader('server', 'aerostore');
@@ -137,17 +139,18 @@ function stampResponse(res: ServerResponse): string {
 
 /** Answers a request refused before it reached the handler (the address limit, http/app.ts) as S3 does: SlowDown. */
 export function refuseS3(storage: Storage, req: IncomingMessage, res: ServerResponse, refusal: RateLimited): void {
-  sendError(storage, req, res, refusal, stampResponse(res));
+  sendError(storage, req, res, refusal, stampResponse(req, res));
 }
 
 export function createS3Handler(storage: Storage, auth: Authenticator, options: S3Options): S3Handler {
   return async (req, res) => {
-    const requestId = stampResponse(res);
+    const requestId = stampResponse(req, res);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     try {
       const hostBucket = bucketFromHost(req.headers.host, options.domain);
       const route = routeS3(method, url, hostBucket, req.headers);
+      noteRequest(req, { op: route.endpoint });
       if (route.endpoint === 'PreflightRequest') {
         // A CORS preflight carries no credentials (Fetch standard): the bucket's rules alone decide.
         await sendReply(req, res, await answerPreflight(storage, req, route.bucket as string));
@@ -166,6 +169,7 @@ export function createS3Handler(storage: Storage, auth: Authenticator, options: 
       // Anonymous requests go on: each operation decides (core/access.ts and RLS).
       const head = { method, url, headers: req.headers, address: clientAddress(req), hostBucket };
       const { principal, signature } = await authenticate(head, auth, { signatureV2: true });
+      noteRequest(req, { principal });
       // Verified, and nothing read yet (no body, no database): the URL's limit and its signer's.
       options.limits.admit(req, { signedUrl: signature?.presigned ? presignedUrlKey(signature.seedSignature) : undefined, principal });
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
@@ -219,6 +223,7 @@ function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse,
     return;
   }
   const error = answer ?? new S3Error(failure === 'disk-full' ? 'InsufficientStorage' : 'InternalError');
+  noteRequest(req, { code: error.code });
   const resource = (req.url ?? '/').split('?')[0];
   const body = errorXml({ code: error.code, message: error.message, resource, requestId, details: error.details });
   for (const name of res.getHeaderNames()) {

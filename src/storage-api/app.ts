@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { answerFailure } from '../http/failure.ts';
 import { clientAddress } from '../http/client-address.ts';
+import { noteRequest } from '../http/request-log.ts';
 import { rateLimitedJson } from '../http/json-error.ts';
 import { RateLimited, type RateLimits } from '../http/rate-limit.ts';
 import type { Storage } from '../core/storage.ts';
@@ -47,6 +48,7 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
       headers.authorization = `Bearer ${headers.apikey}`;
     }
     const { principal } = await authenticate({ method: req.method ?? 'GET', url: req.url ?? '/', headers, address: clientAddress(req) }, deps.auth);
+    noteRequest(req, { principal });
     // Authenticated, nothing else done yet: the principal's limit.
     deps.limits.admit(req, { principal });
     c.set('principal', principal);

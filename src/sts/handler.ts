@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { closeAfterResponse } from '../http/lingering-close.ts';
+import { noteRequest } from '../http/request-log.ts';
 import { JwtError, type JwtVerifier } from '../principals/jwt.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { StsCredentials } from '../principals/sts.ts';
@@ -71,8 +72,10 @@ export function isStsRequest(method: string, url: string, headers: IncomingHttpH
 /** Answers an STS Query API request (POST / with an application/x-www-form-urlencoded body, or GET /?Action=...). Never throws. */
 export async function handleSts(req: IncomingMessage, res: ServerResponse, deps: StsDeps): Promise<void> {
   const requestId = randomUUID();
+  noteRequest(req, { api: 'sts', requestId });
   try {
     const params = await readParams(req);
+    noteRequest(req, { op: params.get('Action') ?? undefined });
     send(res, 200, await dispatch(params, deps, requestId), requestId);
   } catch (err) {
     try {
@@ -265,6 +268,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, requ
   // The rest of an oversized body is not read: close rather than drain it.
   if (error instanceof BodyTooLarge) closeAfterResponse(req, res);
   const status = STS_ERRORS[error.code];
+  noteRequest(req, { code: error.code });
   const xml = stsXml('ErrorResponse', {
     Error: { Type: status < 500 ? 'Sender' : 'Receiver', Code: error.code, Message: error.message },
     RequestId: requestId,

@@ -1,0 +1,68 @@
+// The request log (issue 16.6): one line per request, whatever answered it
+// and however it ended — a refusal before routing (the address limit, a bad
+// target), an authentication failure, an error of the operation, a 501 for
+// what is not implemented, a success, a client gone mid-response. Written
+// when the response closes, at info, as `request`, with what the protocol
+// learnt on the way: its operation, its error code, its request id and its
+// principal (noted by s3/handler.ts, sts/handler.ts and the service APIs'
+// middleware, http/app.ts). The query string is left out: a presigned URL
+// carries its signature there.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Principal } from '../principals/principal.ts';
+import { clientAddress } from './client-address.ts';
+
+/** What a protocol learns about a request on its way through it. */
+export interface RequestFacts {
+  /** Which API answered: s3, sts, storage, admin, health. */
+  api?: string;
+  /** The operation: an S3 endpoint (PutObject), STS's Action, a service API's method and route. */
+  op?: string;
+  /** The error code of the answer, in the protocol's words (NoSuchKey, SlowDown, BUCKET_NOT_FOUND). */
+  code?: string;
+  requestId?: string;
+  principal?: Principal;
+}
+
+const known = new WeakMap<IncomingMessage, RequestFacts>();
+
+/** Adds to what the request's log line will say (no-op for a request nobody logs, as in a unit test). */
+export function noteRequest(req: IncomingMessage | undefined, facts: RequestFacts): void {
+  const entry = req && known.get(req);
+  if (entry) Object.assign(entry, facts);
+}
+
+/** Who asked, as the log line names it: anonymous, or how the principal signed in and as whom. */
+function principalOf(p: Principal | undefined): Record<string, string | null> | string | undefined {
+  if (!p) return undefined;
+  if (p.kind === 'anonymous') return 'anonymous';
+  return { via: p.via, role: p.role, user: p.userId, ...(p.accessKeyId ? { key: p.accessKeyId } : {}) };
+}
+
+/** Logs `req` once its response has closed (finished, or cut off: `aborted`). */
+export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: Logger): void {
+  const started = performance.now();
+  const facts: RequestFacts = {};
+  known.set(req, facts);
+  res.once('close', () => {
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    log.info(
+      {
+        api: facts.api,
+        op: facts.op,
+        method: req.method,
+        path: q === -1 ? target : target.slice(0, q),
+        status: res.statusCode,
+        code: facts.code,
+        requestId: facts.requestId,
+        principal: principalOf(facts.principal),
+        client: clientAddress(req),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      },
+      'request',
+    );
+  });
+}
