@@ -36,7 +36,11 @@ const text = (seeds: string[], dictionary: string[]) =>
 const RANGES = text(['bytes=0-99', 'bytes=-500', 'bytes=100-', 'bytes=0-0'], ['bytes=', '-', ',', '9007199254740993', '1e3', ' ', '0x10', '+1']);
 const COPY_SOURCES = text(['/bucket/key', 'bucket/dir/a%20b.txt?versionId=null', '/b/%E2%9C%93'], ['%', '%00', '%2F', '?', 'versionId=', '/', '%FF', '..']);
 const TAGGINGS = text(['a=b&c=d', 'k%20x=v%2By&empty=', 'only'], ['&', '=', '%', '%00', '%ZZ', 'a'.repeat(129), '+']);
-const DIGESTS = text(['1B2M2Y8AsgTpgAmY7PhCfg==', 'AAAAAA==', 'fOKDkEVGhoT7jG8=', 'CRC32', 'SHA256'], ['=', '/', '+', '-', '_', ' ', 'CRC32C', 'x-amz-checksum-crc32']);
+const DIGESTS = text(
+  // base64 of 4, 8, 16 and 64 bytes (CRC32, CRC64NVME / XXHASH64 / XXHASH3, MD5 / XXHASH128, SHA512), and algorithm names.
+  ['1B2M2Y8AsgTpgAmY7PhCfg==', 'AAAAAA==', 'fOKDkEVGhoT7jG8=', 'AAAAAAAAAAA=', 'A'.repeat(86) + '==', 'CRC32', 'SHA256', 'XXHASH128'],
+  ['=', '/', '+', '-', '_', ' ', 'CRC32C', 'SHA512', 'xxhash3', 'MD5', 'x-amz-checksum-crc32', 'x-amz-checksum-xxhash64,'],
+);
 const CREDENTIALS = text(['AKID/20250101/us-east-1/s3/aws4_request'], ['/', '%2F', 'aws4_request', 's3', '20250101']);
 const SIZES = text(['10MB', '1.5 GB', '100', '0.5kb'], ['.', 'e', 'TB', ' ', '9'.repeat(30), '-', 'Infinity', 'NaN']);
 

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { crc32 } from 'node:zlib';
-import { createCRC32, createCRC64, createXXHash128, createXXHash3, createXXHash64, type IHasher } from 'hash-wasm';
+import { createCRC32, createXXHash128, createXXHash3, createXXHash64, type IHasher } from 'hash-wasm';
+import { Crc64Nvme } from './crc64-nvme.ts';
 import { trimChars } from './trim.ts';
 import { DomainError } from './errors.ts';
 
@@ -76,17 +77,16 @@ function uint32Base64(n: number): string {
   return b.toString('base64');
 }
 
-// CRC32C, CRC64NVME and the xxHash family come from hash-wasm (WebAssembly,
-// no native build): CRC32C at ~1.2 GB/s where @aws-crypto/crc32c's byte loop
-// managed 60 MB/s, CRC64NVME as fast as our own slicing table code could go
-// (docs/benchmarks.md, "The default CRC64NVME"). Each hasher is an instance
-// with its own memory, created asynchronously: a pool keeps finished ones
-// for reuse, so a request usually takes one without waiting.
-type WasmAlgorithm = 'CRC32C' | 'CRC64NVME' | 'XXHASH64' | 'XXHASH3' | 'XXHASH128';
+// CRC32C and the xxHash family come from hash-wasm (WebAssembly, no native
+// build; CRC32C at ~1.2 GB/s where @aws-crypto/crc32c's byte loop managed
+// 60 MB/s). Each hasher is an instance with its own memory, created
+// asynchronously: a pool keeps finished ones for reuse, so a request
+// usually takes one without waiting. CRC64NVME, which every upload without
+// a checksum pays for, is our own faster code (./crc64-nvme.ts).
+type WasmAlgorithm = 'CRC32C' | 'XXHASH64' | 'XXHASH3' | 'XXHASH128';
 const WASM_HASHERS: Record<WasmAlgorithm, () => Promise<IHasher>> = {
-  // Both polynomials reflected, as hash-wasm takes them; init and xorout all ones.
+  // The polynomial reflected, as hash-wasm takes it; init and xorout all ones.
   CRC32C: () => createCRC32(0x82f63b78),
-  CRC64NVME: () => createCRC64('9a6c9329ac4bc9b5'),
   // Seed 0, S3's (and the SDKs').
   XXHASH64: () => createXXHash64(),
   XXHASH3: () => createXXHash3(),
@@ -138,6 +138,13 @@ export async function createChecksummer(a: ChecksumAlgorithm): Promise<Checksumm
       return nodeHash('sha512');
     case 'MD5':
       return nodeHash('md5');
+    case 'CRC64NVME': {
+      const crc = new Crc64Nvme();
+      return {
+        update: (chunk) => crc.update(chunk),
+        digest: () => crc.digest().toString('base64'),
+      };
+    }
     default:
       return wasmChecksummer(a);
   }
