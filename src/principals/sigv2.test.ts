@@ -192,7 +192,8 @@ describe('the canonical resource', () => {
   test('sub-resources only, sorted, values decoded; listing parameters left out', () => {
     assert.equal(canonicalResource('/b/k?versionId=v%2B1&uploadId=u&prefix=p&acl'), '/b/k?acl&uploadId=u&versionId=v+1');
     assert.equal(canonicalResource('/b/k?response-content-type=text%2Fhtml&list-type=2'), '/b/k?response-content-type=text/html');
-    assert.equal(canonicalResource('/b?delete'), '/b?delete');
+    assert.equal(canonicalResource('/b?delete'), '/b/?delete');
+    assert.equal(canonicalResource('/b?delete', undefined, true), '/b?delete');
     assert.equal(canonicalResource('/k', 'b'), '/b/k');
     assert.equal(canonicalResource('', undefined), '/');
     assert.equal(canonicalResource('http://proxy.example/b/k?acl'), '/b/k?acl');
@@ -202,6 +203,17 @@ describe('the canonical resource', () => {
     // The router decodes ?%61cl to ?acl: the signature must cover it.
     assert.equal(canonicalResource('/b/k?%61cl'), '/b/k?acl');
     assert.equal(canonicalResource('/b/k?tagging='), '/b/k?tagging');
+  });
+
+  test('a bucket named path-style without its slash: /bucket/ as botocore and boto sign it, or /bucket as sent', async () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const headers = { date: now.toUTCString() };
+    for (const resource of ['/b/', '/b']) {
+      const sig = signV2(SECRET, `PUT\n\n\n${headers.date}\n${resource}`);
+      await verifySigV2(signed('PUT', '/b', headers, sig), lookup, { now });
+    }
+    // A key is not a bucket: /b/k is never /b/k/.
+    await assert.rejects(verifySigV2(signed('GET', '/b/k', headers, signV2(SECRET, `GET\n\n\n${headers.date}\n/b/k/`)), lookup, { now }), domainError('SignatureDoesNotMatch'));
   });
 
   test('a signature for one object does not verify for another, nor with an added sub-resource', async () => {

@@ -119,16 +119,24 @@ export function canonicalAmzHeaders(headers: IncomingHttpHeaders, queryHeaders?:
     .join('');
 }
 
+/** A path-style request to a bucket itself, written without the slash after it (`/bucket`). */
+function isBareBucketPath(url: string, hostBucket: string | undefined): boolean {
+  return hostBucket === undefined && /^\/[^/]+$/.test(splitTarget(url).path);
+}
+
 /**
  * CanonicalizedResource: `/<bucket>` when the Host named it, the path as
  * sent (not decoded), then the sub-resources present, sorted by name, with
  * their decoded values (`?acl&versionId=v`). Parameters are decoded as the
  * router decodes them (URLSearchParams), so a sub-resource the router acts on
- * is always one the signature covers, however it was spelled.
+ * is always one the signature covers, however it was spelled. A bucket named
+ * path-style without its slash (`/bucket`) is `/bucket/`, as S3 names a
+ * bucket (botocore and boto sign that); `asSent` keeps it `/bucket`.
  */
-export function canonicalResource(url: string, hostBucket?: string): string {
+export function canonicalResource(url: string, hostBucket?: string, asSent = false): string {
   const { path, query } = splitTarget(url);
   let resource = (hostBucket !== undefined ? `/${hostBucket}` : '') + (path === '' ? '/' : path);
+  if (!asSent && isBareBucketPath(url, hostBucket)) resource += '/';
   const subresources = [...new URLSearchParams(query)]
     .filter(([name]) => SIGV2_SUBRESOURCES.has(name))
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -146,13 +154,13 @@ export function canonicalResource(url: string, hostBucket?: string): string {
 export function stringToSignV2(
   req: SignedRequestInput,
   dateLine: string,
-  opts: { hostBucket?: string; queryHeaders?: URLSearchParams; omitAmzHeader?: string } = {},
+  opts: { hostBucket?: string; queryHeaders?: URLSearchParams; omitAmzHeader?: string; resourceAsSent?: boolean } = {},
 ): string {
   const header = (name: string) => headerBytes(single(req.headers[name])?.trim() ?? '');
   return (
     `${req.method}\n${header('content-md5')}\n${header('content-type')}\n${dateLine}\n` +
     canonicalAmzHeaders(req.headers, opts.queryHeaders, opts.omitAmzHeader) +
-    canonicalResource(req.url, opts.hostBucket)
+    canonicalResource(req.url, opts.hostBucket, opts.resourceAsSent)
   );
 }
 
@@ -277,18 +285,22 @@ export async function verifySigV2(req: SignedRequestInput, lookup: SecretLookup,
 
   const secret = await lookup(claimed.accessKeyId);
   if (!secret) throw new DomainError('InvalidAccessKeyId', undefined, { AWSAccessKeyId: claimed.accessKeyId });
-  const toSign = stringToSignV2(req, claimed.dateLine, { hostBucket: opts.hostBucket, queryHeaders: claimed.queryHeaders });
-  let expected = signV2(secret.secretAccessKey, toSign);
-  if (!signaturesEqual(expected, claimed.signature) && claimed.amzDate !== undefined) {
-    // The S3 guide's own x-amz-date example signs it on the Date line and not
-    // among the x-amz-* headers; the rule (and boto, the AWS SDKs, s3cmd)
-    // leaves the Date line empty. Both name the same time; the Date line
-    // being empty in one and not in the other, neither string can be the
-    // other's.
-    const alternative = signV2(secret.secretAccessKey, stringToSignV2(req, headerBytes(claimed.amzDate.trim()), { hostBucket: opts.hostBucket, omitAmzHeader: 'x-amz-date' }));
-    if (signaturesEqual(alternative, claimed.signature)) expected = alternative;
+  // The string to sign as S3 builds it, then the spellings of the same
+  // request that clients sign and S3 accepted: a bare `/bucket` as sent; and
+  // x-amz-date on the Date line rather than among the x-amz-* headers (the
+  // S3 guide's own example). Each names the same resource and time; the
+  // Date line empty in one and not in the other, and the resource ending
+  // differently, no two can be the same string for different requests.
+  const base = { hostBucket: opts.hostBucket, queryHeaders: claimed.queryHeaders };
+  const spellings = [base, ...(isBareBucketPath(req.url, opts.hostBucket) ? [{ ...base, resourceAsSent: true }] : [])];
+  const candidates = spellings.map((o) => stringToSignV2(req, claimed.dateLine, o));
+  if (claimed.amzDate !== undefined) {
+    const amzDateLine = headerBytes(claimed.amzDate.trim());
+    for (const o of spellings) candidates.push(stringToSignV2(req, amzDateLine, { ...o, omitAmzHeader: 'x-amz-date' }));
   }
-  if (!signaturesEqual(expected, claimed.signature)) {
+  const toSign = candidates[0];
+  const expected = candidates.map((c) => signV2(secret.secretAccessKey, c)).find((sig) => signaturesEqual(sig, claimed.signature));
+  if (expected === undefined) {
     throw new DomainError('SignatureDoesNotMatch', undefined, {
       AWSAccessKeyId: claimed.accessKeyId,
       StringToSign: Buffer.from(toSign, 'latin1').toString('utf8'),
