@@ -250,6 +250,36 @@ def main():
         eq(r.get("Errors", []), [], "Errors deleting huge/")
         os.unlink(huge["path"])
 
+    @step("complete_multipart_upload retried after it succeeded: the same answer; another part list: NoSuchUpload")
+    def _():
+        key = "retried/complete.bin"
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        bodies = [os.urandom(5 * MiB), b"the last part"]
+        parts = [
+            {"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=b)["ETag"]}
+            for n, b in enumerate(bodies, 1)
+        ]
+        first = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+        # As an SDK retries a Complete whose answer it did not get.
+        again = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+        eq([again["ETag"], again["Key"], again["Bucket"]], [first["ETag"], key, bucket], "the retried Complete's answer")
+        eq(
+            client_error_code(lambda: s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts[:1]})),
+            ("NoSuchUpload", 404),
+            "a Complete of the completed upload with another part list",
+        )
+        eq(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), b"".join(bodies), "the object")
+        s3.delete_object(Bucket=bucket, Key=key)
+
+    @step("put_bucket_tagging, get_bucket_tagging, delete_bucket_tagging (NoSuchTagSet without one)")
+    def _():
+        eq(client_error_code(lambda: s3.get_bucket_tagging(Bucket=bucket)), ("NoSuchTagSet", 404), "a bucket without tags")
+        tags = [{"Key": "cost-centre", "Value": "R+D 42"}, {"Key": "team", "Value": "storage"}]
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+        eq(sorted(s3.get_bucket_tagging(Bucket=bucket)["TagSet"], key=lambda t: t["Key"]), tags, "TagSet after put_bucket_tagging")
+        s3.delete_bucket_tagging(Bucket=bucket)
+        eq(client_error_code(lambda: s3.get_bucket_tagging(Bucket=bucket)), ("NoSuchTagSet", 404), "after delete_bucket_tagging")
+
     @step("put_object_tagging, get_object_tagging, put_object Tagging=, delete_object_tagging")
     def _():
         tags = [{"Key": "project", "Value": "aero store"}, {"Key": "tier", "Value": "gold+1"}]

@@ -152,6 +152,21 @@ export const sdkJsScenario: Scenario = {
         assert(r.Buckets?.some((b) => b.Name === bucket), `bucket missing from ListBuckets: ${JSON.stringify(r.Buckets)}`);
       });
 
+      await ctx.step('ListBuckets a page at a time (MaxBuckets 1, ContinuationToken, Prefix), as its paginator asks', async () => {
+        const names: string[] = [];
+        let ContinuationToken: string | undefined;
+        for (let page = 0; page < 1000; page++) {
+          const r = await client.send(new ListBucketsCommand({ MaxBuckets: 1, Prefix: bucket.slice(0, 3), ContinuationToken }));
+          assert((r.Buckets ?? []).length <= 1, `a page of ${r.Buckets?.length} buckets at MaxBuckets 1`);
+          assertEqual(r.Prefix, bucket.slice(0, 3), 'Prefix echoed');
+          names.push(...(r.Buckets ?? []).map((b) => b.Name as string));
+          ContinuationToken = r.ContinuationToken;
+          if (!ContinuationToken) break;
+        }
+        assert(names.includes(bucket), `bucket missing from the pages: ${JSON.stringify(names)}`);
+        assertEqual(names, [...new Set(names)].sort(), 'every bucket once, in name order');
+      });
+
       await ctx.step(`PutObject from a Buffer (${small.size} B, x-amz-checksum-crc32 header)`, async () => {
         const r = await client.send(
           new PutObjectCommand({ Bucket: bucket, Key: 'blobs/small.bin', Body: smallBytes, Metadata: { color: 'blue' }, ContentType: 'application/x-conformance' }),
