@@ -1,16 +1,20 @@
-// Fuzz target: server-side SigV4 (src/s3/auth/sigv4.ts): Authorization
-// header and presigned-query parsing, canonicalisation, verification.
+// Fuzz target: server-side SigV4 (src/principals/sigv4.ts) and legacy SigV2
+// (src/principals/sigv2.ts): Authorization header and presigned-query
+// parsing, canonicalisation, verification.
 // Invariants: hostile requests (signed requests with bytes changed anywhere
 // in the request line and headers) are answered with a result or one of
 // the S3 authentication errors, nothing else, in bounded time; what
 // @smithy/signature-v4 (the AWS SDKs' signer) signs, with any key, query and
-// header values, verifies; the canonical URI and query of any string are
+// header values, verifies (and for SigV2 what test/support/sigv2.ts, written
+// from the S3 guide, signs); the canonical URI and query of any string are
 // computed without throwing.
 import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { canonicalResource, sigV2Flavour, verifySigV2 } from '../src/principals/sigv2.ts';
 import { canonicalQuery, canonicalUri, verifySigV4 } from '../src/principals/sigv4.ts';
+import { presignV2, signV2Header } from '../test/support/sigv2.ts';
 import { encodeKey } from '../test/support/signer.ts';
 import { bounded, corpus, expectS3Error, fuzzInput, runFuzz } from './harness.ts';
 
@@ -50,6 +54,15 @@ const DICTIONARY = [
   '/../',
   'http://h',
   '\nauthorization: AWS AKID:sig',
+  'AWSAccessKeyId=',
+  '&Signature=',
+  '&Expires=',
+  '?acl',
+  '&uploadId=',
+  '%61cl',
+  '\nx-amz-date: ',
+  '\ndate: ',
+  'x-amz-security-token=',
 ];
 
 const CREDENTIALS = { accessKeyId: 'AKIDFUZZ', secretAccessKey: 'fuzz-secret-key' };
@@ -151,6 +164,17 @@ for (const seed of seeds.slice(-4)) {
   if ((await verifySigV4(fromText(seed), lookup, { region: REGION, now: SIGNED_AT })) === null) throw new Error('a seed is not signed');
 }
 
+// SigV2: header-signed (Date, or x-amz-date) and presigned, by the test-side signer.
+const v2Creds = { accessKeyId: CREDENTIALS.accessKeyId, secretAccessKey: CREDENTIALS.secretAccessKey };
+const v2Request = (r: { path: string; headers: Record<string, string> }, method: string): Request => ({ method, url: r.path, headers: lower(r.headers) });
+const EXPIRES = Math.floor(SIGNED_AT.getTime() / 1000) + 3600;
+const seedsV2: Buffer[] = [
+  toText(v2Request(signV2Header({ method: 'PUT', path: '/bucket/a%20b/key.txt', headers: { 'content-type': 'text/plain', 'x-amz-meta-a': 'b' } }, v2Creds, SIGNED_AT), 'PUT')),
+  toText(v2Request(signV2Header({ method: 'GET', path: '/bucket/k', query: [['acl', ''], ['versionId', 'null']], headers: { 'x-amz-date': SIGNED_AT.toUTCString() } }, v2Creds, SIGNED_AT), 'GET')),
+  toText({ method: 'GET', url: presignV2({ method: 'GET', path: '/bucket/k', query: [['response-content-type', 'text/html']] }, { ...v2Creds, sessionToken: 'tok' }, EXPIRES), headers: {} }),
+];
+for (const seed of seedsV2) await verifySigV2(fromText(seed), lookup, { now: SIGNED_AT });
+
 await runFuzz('sigv4', [
   {
     name: 'hostile requests',
@@ -197,10 +221,53 @@ await runFuzz('sigv4', [
     ),
   },
   {
+    name: 'hostile SigV2 requests',
+    weight: 2,
+    property: fc.asyncProperty(fuzzInput(seedsV2, DICTIONARY), fc.integer({ min: -1000, max: 1000 }), async (text, skewSeconds) => {
+      const req = fromText(text);
+      if (sigV2Flavour(req) === undefined) return;
+      const started = performance.now();
+      try {
+        const result = await verifySigV2(req, lookup, { now: new Date(SIGNED_AT.getTime() + skewSeconds * 1000) });
+        if (result.accessKeyId !== CREDENTIALS.accessKeyId) throw new Error(`verified as ${result.accessKeyId}`);
+      } catch (err) {
+        expectS3Error(err, AUTH_ERRORS, text);
+      }
+      const took = performance.now() - started;
+      if (took > 500) throw new Error(`verification took ${took.toFixed(0)} ms`);
+    }),
+  },
+  {
+    name: 'what the SigV2 signer signs verifies',
+    property: fc.asyncProperty(
+      fc.constantFrom('GET', 'PUT', 'DELETE', 'POST', 'HEAD'),
+      fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.tuple(fc.constantFrom('acl', 'tagging', 'uploadId', 'partNumber', 'prefix', 'max-keys', 'response-content-type'), fc.string({ unit: 'grapheme', maxLength: 10 })), { maxLength: 3 }),
+      fc.dictionary(
+        fc.stringMatching(/^x-amz-meta-[a-z0-9-]{1,10}$/),
+        fc.stringMatching(/^[\x21-\x7e]([ \t\x21-\x7e]{0,20}[\x21-\x7e])?$/),
+        { maxKeys: 3 },
+      ),
+      fc.boolean(),
+      async (method, segments, query, headers, presigned) => {
+        const path = `/bucket/${encodeKey(segments.join('/'))}`;
+        const req: Request = presigned
+          ? { method, url: presignV2({ method, path, query, headers }, v2Creds, EXPIRES), headers: lower(headers) }
+          : v2Request(signV2Header({ method, path, query, headers }, v2Creds, SIGNED_AT), method);
+        try {
+          await verifySigV2(req, lookup, { now: SIGNED_AT });
+        } catch (err) {
+          throw new Error(`a request signed with SigV2 was refused: ${(err as Error).message}\n${toText(req).toString('latin1')}`, { cause: err });
+        }
+      },
+    ),
+  },
+  {
     name: 'canonical URI and query of any string',
     property: fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fuzzInput(seeds, DICTIONARY).map((b) => b.toString('latin1'))), (s) => {
       bounded(200, 'canonicalUri', () => canonicalUri(s));
       bounded(200, 'canonicalQuery', () => canonicalQuery(s, { omitSignature: true }));
+      bounded(200, 'canonicalResource', () => canonicalResource(s, 'bucket'));
     }),
   },
 ]);
