@@ -141,8 +141,7 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
   // A part carries the upload's checksum: computed when the client sends
   // none, refused when it sends another algorithm's (S3's message).
   const sent = input.expected?.checksum?.algorithm;
-  const algorithm = upload.checksum_algorithm ?? DEFAULT_CHECKSUM;
-  const checksumType: ChecksumType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
+  const algorithm = upload.checksum_algorithm;
   if (sent && algorithm && sent !== algorithm) {
     throw new DomainError(
       'InvalidRequest',
