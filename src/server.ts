@@ -89,6 +89,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       signedUrlMaxExpiry: config.signedUrlMaxExpiry,
       scanning: config.clamd !== undefined,
       blockUntilScanned: config.blockUntilScanned && config.clamd !== undefined,
+      defaultChecksum: config.defaultChecksum,
     });
     stops.push(await listenForBucketChanges(storage));
 

@@ -428,7 +428,13 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       md5: false,
       // A FULL_OBJECT checksum is over all the bytes, which pass through here
       // anyway; so is S3's default, CRC64NVME, for an upload that asked for none.
-      checksums: !upload.checksum_algorithm ? [DEFAULT_CHECKSUM] : upload.checksum_type === 'FULL_OBJECT' ? [upload.checksum_algorithm] : [],
+      checksums: !upload.checksum_algorithm
+        ? storage.defaultChecksum !== false
+          ? [DEFAULT_CHECKSUM]
+          : []
+        : upload.checksum_type === 'FULL_OBJECT'
+          ? [upload.checksum_algorithm]
+          : [],
     });
   } catch (err) {
     // A part file vanished: the upload was aborted or completed meanwhile.
@@ -456,7 +462,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       if (input.expectedChecksum && input.expectedChecksum.algorithm === algorithm) {
         assertChecksumMatches(algorithm, input.expectedChecksum.value, value);
       }
-      objectChecksums = { [algorithm]: value };
+      if (value !== undefined) objectChecksums = { [algorithm]: value };
     } else {
       const composite = await compositeChecksum(algorithm, chosen);
       if (composite) objectChecksums = { [algorithm]: composite };

@@ -75,6 +75,22 @@ async function assertNothingStaged(): Promise<void> {
   assert.deepEqual(await t.stagedFiles(), []);
 }
 
+describe('the default checksum', () => {
+  it('an object written without one gets the CRC64NVME of its bytes; AEROSTORE_DEFAULT_CHECKSUM=false stores none', async () => {
+    const bucket = await newBucket();
+    const { object } = await put(bucket, 'plain.txt', '123456789');
+    // The catalogue check value of CRC-64/NVME over "123456789".
+    assert.deepEqual(object.checksums, { CRC64NVME: Buffer.from('ae8b14860a799888', 'hex').toString('base64') });
+    t.storage.defaultChecksum = false;
+    try {
+      const { object: none } = await put(bucket, 'none.txt', '123456789');
+      assert.deepEqual(none.checksums, {});
+    } finally {
+      t.storage.defaultChecksum = undefined;
+    }
+  });
+});
+
 describe('core/objects: writing an object', () => {
   it('stores a new key: the row, its content at one reference, the file, one created event', async () => {
     const b = await newBucket();

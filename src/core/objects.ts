@@ -154,7 +154,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   // Before 100 Continue: a body that will be refused is never sent.
   const maxSize = sizeLimitFor(storage, bucket, input.defaultSizeLimit);
   checkDeclaredUpload(bucket, maxSize, input.expectedSize, input.headers.contentType);
-  const stored = checksumsToStore(input);
+  const stored = checksumsToStore(input, storage.defaultChecksum !== false);
   const staged = await storage.blobs.ingest(input.body, {
     expectedSize: input.expectedSize,
     maxSize,
@@ -176,11 +176,13 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
 /**
  * The checksums an object keeps: those the caller names (a copy), else the
  * one the client sent, else S3's default — every object has one (S3 user
- * guide, "Checking object integrity": default data integrity protections).
+ * guide, "Checking object integrity": default data integrity protections),
+ * unless AEROSTORE_DEFAULT_CHECKSUM is off.
  */
-function checksumsToStore(input: Pick<PutObjectInput, 'checksumAlgorithms' | 'expected'>): ChecksumAlgorithm[] {
+function checksumsToStore(input: Pick<PutObjectInput, 'checksumAlgorithms' | 'expected'>, withDefault: boolean): ChecksumAlgorithm[] {
   if (input.checksumAlgorithms?.length) return [...input.checksumAlgorithms];
-  return [input.expected?.checksum?.algorithm ?? DEFAULT_CHECKSUM];
+  const sent = input.expected?.checksum?.algorithm;
+  return sent ? [sent] : withDefault ? [DEFAULT_CHECKSUM] : [];
 }
 
 /** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */

@@ -22,6 +22,8 @@ export interface Storage {
   scanning: boolean;
   /** Reads of objects whose content is not scanned yet are refused (AEROSTORE_BLOCK_UNTIL_SCANNED, with a scanner). */
   blockUntilScanned: boolean;
+  /** Objects uploaded without a checksum get S3's default, CRC64NVME (AEROSTORE_DEFAULT_CHECKSUM; on unless false). */
+  defaultChecksum?: boolean;
   /**
    * name → bucket row, read as the service role. A cache only: every
    * process drops an entry when any process changes the bucket (NOTIFY on
