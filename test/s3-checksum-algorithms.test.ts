@@ -222,6 +222,20 @@ describe('multipart uploads with every algorithm', () => {
     assert.equal(xmlValue(done.body.toString(), 'ChecksumType'), 'FULL_OBJECT');
   });
 
+  it('Complete with another x-amz-checksum-type than the upload’s: InvalidRequest', async () => {
+    const uploadId = await createUpload('mp-type', { 'x-amz-checksum-algorithm': 'SHA512' });
+    const res = await uploadPart('mp-type', uploadId, 1, parts[1]);
+    const refused = await complete('mp-type', uploadId, [res.headers.etag as string], { 'x-amz-checksum-type': 'FULL_OBJECT' });
+    assert.equal(refused.status, 400);
+    assert.equal(errorCode(refused.body), 'InvalidRequest');
+    assert.equal(
+      xmlValue(refused.body.toString(), 'Message'),
+      'The upload was created using the COMPOSITE checksum mode. The complete request must use the same checksum mode.',
+    );
+    const done = await complete('mp-type', uploadId, [res.headers.etag as string], { 'x-amz-checksum-type': 'COMPOSITE' });
+    assert.equal(done.status, 200, done.body.toString());
+  });
+
   it('UploadPart: a part without a checksum gets the upload’s; another algorithm’s is refused; a wrong one is BadDigest', async () => {
     const key = 'mp-parts';
     const uploadId = await createUpload(key, { 'x-amz-checksum-algorithm': 'XXHASH3' });
@@ -300,6 +314,19 @@ describe('GetObjectAttributes ObjectParts', () => {
     const bad = await attributes('three', 'ObjectParts', { 'x-amz-max-parts': 'many' });
     assert.equal(bad.status, 400);
     assert.equal(errorCode(bad.body), 'InvalidArgument');
+  });
+
+  it('GET and HEAD ?partNumber=N in checksum mode: that part’s checksum, which its bytes match', async () => {
+    const get = await s3.send({ method: 'GET', path: `/${BUCKET}/three`, query: { partNumber: '2' }, headers: { 'x-amz-checksum-mode': 'ENABLED' } });
+    assert.equal(get.status, 206);
+    assert.ok(get.body.equals(parts[1]));
+    assert.equal(get.headers['x-amz-checksum-crc32c'], await checksumOf('CRC32C', parts[1]));
+    const head = await s3.send({ method: 'HEAD', path: `/${BUCKET}/three`, query: { partNumber: '3' }, headers: { 'x-amz-checksum-mode': 'ENABLED' } });
+    assert.equal(head.headers['x-amz-checksum-crc32c'], await checksumOf('CRC32C', parts[2]));
+    const plain = await s3.send({ method: 'HEAD', path: `/${BUCKET}/three`, query: { partNumber: '3' } });
+    assert.equal(plain.headers['x-amz-checksum-crc32c'], undefined, 'only in checksum mode');
+    const ranged = await s3.send({ method: 'GET', path: `/${BUCKET}/three`, headers: { range: 'bytes=0-9', 'x-amz-checksum-mode': 'ENABLED' } });
+    assert.equal(ranged.headers['x-amz-checksum-crc32c'], undefined, 'never with a Range');
   });
 
   it('Checksum of a composite object: without its -N, ChecksumType COMPOSITE', async () => {

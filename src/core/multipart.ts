@@ -323,6 +323,8 @@ export interface CompleteInput {
   condition?: WriteCondition;
   /** A full-object checksum the client sent on Complete (x-amz-checksum-*), verified for FULL_OBJECT uploads. */
   expectedChecksum?: { algorithm: ChecksumAlgorithm; value: string };
+  /** x-amz-checksum-type sent on Complete: must be the upload's. */
+  checksumType?: ChecksumType;
 }
 
 export interface CompleteResult {
@@ -393,6 +395,14 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
   } catch (err) {
     if (isNoSuchUpload(err)) return earlierCompletion(storage, bucket, input, list);
     throw err;
+  }
+  // An upload that named no algorithm gets S3's default, a FULL_OBJECT CRC64NVME.
+  const uploadType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
+  if (input.checksumType && input.checksumType !== uploadType) {
+    throw new DomainError(
+      'InvalidRequest',
+      `The upload was created using the ${uploadType} checksum mode. The complete request must use the same checksum mode.`,
+    );
   }
   const stored = await readAs(storage.sql, input.principal, (tx) => tx<PartRow[]>`
     select * from storage.multipart_parts where upload_id = ${upload.id} order by part_number`);

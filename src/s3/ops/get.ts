@@ -46,7 +46,7 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
   if (tags > 0) headers['x-amz-tagging-count'] = tags;
   // A stored full-object checksum describes the whole body only: never send
   // it with a range, or a client validating it would reject good bytes.
-  if (whole && ctx.req.headers['x-amz-checksum-mode']?.toString().toUpperCase() === 'ENABLED') {
+  if (whole && checksumMode(ctx)) {
     for (const [alg, value] of Object.entries(o.checksums)) {
       headers[checksumHeaderName(alg as ChecksumAlgorithm)] = value;
       headers['x-amz-checksum-type'] = checksumTypeOf(value);
@@ -54,6 +54,9 @@ function objectHeaders(ctx: S3Context, o: ObjectRow, whole: boolean): Record<str
   }
   return headers;
 }
+
+/** x-amz-checksum-mode: ENABLED — the client wants the stored checksum with the object. */
+const checksumMode = (ctx: S3Context): boolean => ctx.req.headers['x-amz-checksum-mode']?.toString().toUpperCase() === 'ENABLED';
 
 /** GetObject's response-* query parameters and the headers they override. */
 const RESPONSE_OVERRIDES: ReadonlyArray<[param: string, header: string]> = [
@@ -95,7 +98,7 @@ interface ReadPlan {
  * multipart object, with x-amz-mp-parts-count; a single-PUT object has one
  * part, itself (S3 answers partNumber=1 with the whole object as a 206).
  */
-function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; partsCount?: number } | undefined {
+function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; partsCount?: number; index: number } | undefined {
   const raw = ctx.route.query.get('partNumber');
   if (raw === null) return undefined;
   if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) {
@@ -114,7 +117,7 @@ function partRange(ctx: S3Context, object: ObjectRow): { range?: ByteRange; part
   }
   const start = sizes.slice(0, n - 1).reduce((a, b) => a + b, 0);
   const size = sizes[n - 1];
-  return { range: size > 0 ? { start, end: start + size - 1 } : undefined, partsCount: object.parts ? sizes.length : undefined };
+  return { range: size > 0 ? { start, end: start + size - 1 } : undefined, partsCount: object.parts ? sizes.length : undefined, index: n - 1 };
 }
 
 /** Status and headers for a read of `object`: preconditions, Range, overrides. */
@@ -126,6 +129,11 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   const range = part ? part.range : parseRange(ctx.req.headers.range, object.size);
   const headers = objectHeaders(ctx, object, !range);
   if (part?.partsCount !== undefined) headers['x-amz-mp-parts-count'] = part.partsCount;
+  // In checksum mode a part of a multipart object comes with its own
+  // checksum (the upload's algorithm), which its bytes can be checked against.
+  const partChecksum = part && object.part_checksums?.[part.index];
+  const algorithm = Object.keys(object.checksums)[0] as ChecksumAlgorithm | undefined;
+  if (partChecksum && algorithm && checksumMode(ctx)) headers[checksumHeaderName(algorithm)] = partChecksum;
   applyResponseOverrides(ctx, headers);
   // After the overrides: a response-content-type is what the browser sees.
   Object.assign(headers, contentSafetyHeaders(String(headers['content-type'])));

@@ -62,10 +62,7 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
       throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported.', { ArgumentName: 'x-amz-checksum-algorithm' });
     }
   }
-  const type = ctx.req.headers['x-amz-checksum-type'];
-  if (type !== undefined && type !== 'FULL_OBJECT' && type !== 'COMPOSITE') {
-    throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
-  }
+  const type = checksumTypeHeader(ctx);
   const { upload } = await createUpload(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
@@ -171,6 +168,7 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
     condition,
     expectedChecksum: requestedObjectChecksum(ctx),
+    checksumType: checksumTypeHeader(ctx),
   });
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -246,6 +244,14 @@ export const listMultipartUploadsOp: S3Operation = async (ctx) => {
     }),
   );
 };
+
+/** x-amz-checksum-type: FULL_OBJECT or COMPOSITE (CreateMultipartUpload, CompleteMultipartUpload). */
+function checksumTypeHeader(ctx: S3Context): 'FULL_OBJECT' | 'COMPOSITE' | undefined {
+  const type = ctx.req.headers['x-amz-checksum-type'];
+  if (type === undefined) return undefined;
+  if (type !== 'FULL_OBJECT' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  return type;
+}
 
 /** A whole-object checksum sent with CompleteMultipartUpload (x-amz-checksum-<algorithm>). */
 function requestedObjectChecksum(ctx: S3Context): { algorithm: ChecksumAlgorithm; value: string } | undefined {
