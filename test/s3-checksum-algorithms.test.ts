@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, checksumOf, COMPOSITE_ALGORITHMS, type ChecksumAlgorithm } from '../src/core/checksums.ts';
+import { postForm, signPostPolicy } from './support/post-policy.ts';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
@@ -104,6 +105,39 @@ describe('PutObject with every algorithm', () => {
     assert.equal(xmlValue(short.body.toString(), 'Message'), 'Value for x-amz-checksum-sha512 header is invalid.');
     const unknown = await put('bad-xxhash32', body, { 'x-amz-checksum-xxhash32': 'AAAAAA==' });
     assert.equal(errorCode(unknown.body), 'InvalidRequest');
+  });
+});
+
+describe('POST Object with x-amz-checksum-* fields', () => {
+  async function post(fields: Record<string, string>, data: Buffer) {
+    const signed = signPostPolicy({
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      conditions: [{ bucket: BUCKET }, ...Object.entries(fields).map(([k, v]) => ({ [k]: v }))],
+    });
+    return fetch(`${server.url}/${BUCKET}`, { method: 'POST', body: postForm(fields, signed, { data }) });
+  }
+
+  for (const algorithm of NEW_ALGORITHMS) {
+    it(`${algorithm}: verified and stored; a wrong one is BadDigest`, async () => {
+      const data = randomBytes(3000);
+      const field = checksumHeaderName(algorithm);
+      const value = await checksumOf(algorithm, data);
+      const res = await post({ key: `form-${algorithm}`, [field]: value }, data);
+      assert.equal(res.status, 204, await res.text());
+      assert.equal(res.headers.get(field), value);
+      assert.equal((await headChecksum(`form-${algorithm}`)).headers[field], value);
+      const wrong = await post({ key: `form-${algorithm}-bad`, [field]: await checksumOf(algorithm, Buffer.from('x')) }, data);
+      assert.equal(wrong.status, 400);
+      assert.equal(errorCode(await wrong.text()), 'BadDigest');
+    });
+  }
+
+  it('a form without a checksum field gets the default CRC64NVME', async () => {
+    const data = randomBytes(2000);
+    const res = await post({ key: 'form-plain' }, data);
+    assert.equal(res.status, 204, await res.text());
+    assert.equal(res.headers.get('x-amz-checksum-crc64nvme'), await checksumOf('CRC64NVME', data));
   });
 });
 
