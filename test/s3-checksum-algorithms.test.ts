@@ -293,6 +293,8 @@ describe('multipart uploads with every algorithm', () => {
     assert.equal(bad.status, 400);
     assert.equal(errorCode(bad.body), 'BadDigest');
     const listed = (await s3.send({ method: 'GET', path: `/${BUCKET}/${key}`, query: { uploadId } })).body.toString();
+    assert.equal(xmlValue(listed, 'ChecksumAlgorithm'), 'XXHASH3');
+    assert.equal(xmlValue(listed, 'ChecksumType'), 'COMPOSITE');
     assert.deepEqual(xmlValues(listed, 'ChecksumXXHASH3'), [await checksumOf('XXHASH3', parts[0]), await checksumOf('XXHASH3', parts[1])], 'a refused re-upload leaves the part as it was');
     const second = await uploadPart(key, uploadId, 2, replacement, { 'x-amz-checksum-xxhash3': await checksumOf('XXHASH3', replacement) });
     assert.equal(second.status, 200);

@@ -208,6 +208,7 @@ export const listPartsOp: S3Operation = async (ctx) => {
       ...ownerNodes(page.upload.owner_id),
       StorageClass: 'STANDARD',
       ChecksumAlgorithm: algorithm ?? undefined,
+      ChecksumType: algorithm ? (page.upload.checksum_type ?? undefined) : undefined,
     }),
   );
 };
@@ -238,6 +239,7 @@ export const listMultipartUploadsOp: S3Operation = async (ctx) => {
         StorageClass: 'STANDARD',
         Initiated: isoTime(u.initiated_at),
         ChecksumAlgorithm: u.checksum_algorithm ?? undefined,
+        ChecksumType: u.checksum_algorithm ? (u.checksum_type ?? undefined) : undefined,
       })),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
       ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
