@@ -23,7 +23,14 @@ function banner(url: string, region: string, accessKeyId: string, secret: string
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(['usage: aerostore [--flag value ...]', 'settings (flag / environment variable):', ...describeSettings()].join('\n'));
+    console.log(
+      [
+        'usage: aerostore [--flag value ...]',
+        '       aerostore keys|scan|audit|fsck|sql ... (each with --help)',
+        'settings (flag / environment variable):',
+        ...describeSettings(),
+      ].join('\n'),
+    );
     return;
   }
   const config = loadConfig(process.env, args);
@@ -66,6 +73,9 @@ if (process.argv[2] === 'keys') {
 } else if (process.argv[2] === 'audit') {
   // `aerostore audit ...`: the audit trail, from the database; no server starts.
   process.exit(await (await import('./cli/audit.ts')).runAuditCli(process.argv.slice(3)));
+} else if (process.argv[2] === 'sql') {
+  // `aerostore sql ...`: SQL on the server's database (psql, a shell, -c, --url); no server starts.
+  process.exit(await (await import('./cli/sql.ts')).runSqlCli(process.argv.slice(3)));
 } else if (process.argv[2] === 'fsck') {
   // `aerostore fsck ...`: blob store against database, on both directly; no server starts.
   process.exit(await (await import('./cli/fsck.ts')).runFsckCli(process.argv.slice(3)));

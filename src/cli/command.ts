@@ -1,4 +1,4 @@
-// What the subcommands (`aerostore keys|scan|fsck|audit`) share: usage errors
+// What the subcommands (`aerostore keys|scan|fsck|audit|sql`) share: usage errors
 // (exit 2 with the usage text), the server's configuration from the flags
 // they leave over, the database of that configuration, and the report of a
 // failure (exit 1: the message alone when it is one the command expects,
@@ -31,6 +31,11 @@ export interface CliCommand<Invocation extends { configArgs: string[] }, Io exte
   /** Throws UsageError; leaves the server's own flags in configArgs. */
   parse(argv: readonly string[]): Invocation;
   run(inv: Invocation, ctx: { config: Config; db: CliDatabase; io: Io; log: Logger }): Promise<number>;
+  /**
+   * Work that needs no open database (`aerostore sql --url`): runs before it
+   * is opened; an exit code ends the command there, undefined goes on to run.
+   */
+  early?(inv: Invocation, ctx: { config: Config; io: Io }): Promise<number | undefined>;
   /** Failures whose message says it all (bad input, a missing bucket): reported without a stack. */
   expected?: ReadonlyArray<abstract new (...args: never[]) => Error>;
 }
@@ -60,6 +65,8 @@ export async function runCommand<Invocation extends { configArgs: string[] }, Io
   const log = pino({ level: 'warn', base: undefined }, pino.destination(2));
   let db: CliDatabase | undefined;
   try {
+    const done = await cmd.early?.(inv, { config, io });
+    if (done !== undefined) return done;
     db = await openDatabase(config, log);
     return await cmd.run(inv, { config, db, io, log });
   } catch (err) {

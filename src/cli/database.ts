@@ -14,32 +14,41 @@ import { migrate } from '../db/migrate.ts';
 export interface CliDatabase {
   /** A pool whose session role is aerostore_anon, like the server's: work goes through db/session.ts. */
   sql: Sql;
+  /** The connection string: DATABASE_URL, or the embedded cluster's superuser. It holds the password. */
+  url: string;
   /** Whether the database is the embedded cluster of config.dataDir. */
   embedded: boolean;
+  /** Whether this command started the embedded Postgres (no server was running), to stop it at close. */
+  startedHere: boolean;
   close(): Promise<void>;
 }
 
 /** A database that cannot be found or reached; the message says what to do. */
 export class CliDatabaseError extends Error {}
 
-/** The port of the Postgres running on `pgdata`, if one is (postmaster.pid: line 1 pid, line 4 port). */
-async function runningPostmasterPort(pgdata: string): Promise<number | undefined> {
+/** The pid and port of the Postgres running on `pgdata`, if one is (postmaster.pid: line 1 pid, line 4 port). */
+async function runningPostmaster(pgdata: string): Promise<{ pid: number; port: number } | undefined> {
   const text = await readFile(path.join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: alive, but another user's (as root the cluster runs as 'postgres').
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
-  return port;
+  return alive(pid) ? { pid, port } : undefined;
 }
 
-async function embeddedUrl(config: Config, log: Logger): Promise<{ url: string; started?: EmbeddedDatabase }> {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, but another user's (as root the cluster runs as 'postgres').
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The embedded cluster's directory and superuser password; refuses a data directory without one. */
+async function embeddedCluster(config: Config): Promise<{ pgdata: string; password: string }> {
   const pgdata = path.join(config.dataDir, 'pg');
   // Never create a cluster here: a mistyped --data-dir would otherwise
   // get a fresh, empty database that no server uses.
@@ -55,10 +64,43 @@ async function embeddedUrl(config: Config, log: Logger): Promise<{ url: string; 
       throw new CliDatabaseError(`cannot read ${path.join(config.dataDir, 'pg-password')}`);
     },
   );
-  const port = await runningPostmasterPort(pgdata);
-  if (port !== undefined) return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres` };
-  const started = await startEmbeddedPostgres(config.dataDir, password, log);
-  return { url: started.url, started };
+  return { pgdata, password };
+}
+
+const superuserUrl = (password: string, port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+async function embeddedUrl(config: Config, log: Logger): Promise<{ url: string; started?: EmbeddedDatabase }> {
+  const { pgdata, password } = await embeddedCluster(config);
+  const running = await runningPostmaster(pgdata);
+  if (running !== undefined) return { url: superuserUrl(password, running.port) };
+  const cluster = await startEmbeddedPostgres(config.dataDir, password, log);
+  const pid = (await runningPostmaster(pgdata))?.pid;
+  // A server started meanwhile stops this Postgres to start its own
+  // (db/embedded.ts, stopStalePostmaster): stopping it again would wait for
+  // an exit that has already happened, and the server's is not ours to stop.
+  const stop = async () => {
+    if (pid === undefined || alive(pid)) await cluster.stop();
+  };
+  return { url: cluster.url, started: { url: cluster.url, stop } };
+}
+
+/**
+ * The connection string of the configured database as it runs now, without
+ * starting anything: DATABASE_URL, or the superuser's URL of the embedded
+ * Postgres the server runs. A cluster started for one command stops when
+ * the command ends, so a URL to it would be of no use.
+ */
+export async function runningDatabaseUrl(config: Config): Promise<string> {
+  if (config.databaseUrl) return config.databaseUrl;
+  const { pgdata, password } = await embeddedCluster(config);
+  const running = await runningPostmaster(pgdata);
+  if (running === undefined) {
+    throw new CliDatabaseError(
+      `the embedded Postgres of ${config.dataDir} is not running: start the server with this data directory first ` +
+        `(a database started for this command would stop when it ends); \`aerostore sql\` alone starts it for its session`,
+    );
+  }
+  return superuserUrl(password, running.port);
 }
 
 /** Opens the configured database and brings its schema up to date, as the server does at start-up. */
@@ -78,7 +120,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<CliData
   const sql = connect(url, { max: 2, role: 'aerostore_anon' });
   return {
     sql,
+    url,
     embedded: !config.databaseUrl,
+    startedHere: started !== undefined,
     close: async () => {
       await sql.end({ timeout: 5 });
       await started?.stop();
