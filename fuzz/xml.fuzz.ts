@@ -1,13 +1,13 @@
 // Fuzz target: the XML request parsers (src/s3/xml.ts and the document
 // readers of DeleteObjects, CompleteMultipartUpload, PutObjectTagging,
-// PutBucketCors, PutBucketAcl, CreateBucket).
+// PutBucketCors, PutBucketAcl, PutBucketOwnershipControls, CreateBucket).
 // Invariants: any bytes give a value or the endpoint's own S3 error, nothing
 // else, in bounded time; a document with a DOCTYPE or an entity declaration
 // is never parsed; what a client escapes properly comes back exactly.
 import fc from 'fast-check';
-import { policyFromGrants } from '../src/core/acl.ts';
 import { validateCorsRules } from '../src/core/cors.ts';
-import { grantsFromXml } from '../src/s3/ops/acl.ts';
+import { bucketAclSettings } from '../src/core/acl.ts';
+import { grantsFromXml, ownershipFromXml } from '../src/s3/ops/acl.ts';
 import { corsRulesFromXml } from '../src/s3/ops/cors.ts';
 import { parseDeleteRequest } from '../src/s3/ops/delete.ts';
 import { listedParts } from '../src/s3/ops/multipart.ts';
@@ -22,6 +22,8 @@ const DICTIONARY = [
   '<Tagging>', '<TagSet>', '<Tag>', '</Tag>', '<Value>', '</Value>',
   '<CORSConfiguration>', '<CORSRule>', '</CORSRule>', '<AllowedOrigin>*</AllowedOrigin>', '<AllowedMethod>GET</AllowedMethod>', '<MaxAgeSeconds>',
   '<AccessControlPolicy>', '<AccessControlList>', '<Grant>', '<Grantee>', '<URI>', '<Permission>READ</Permission>',
+  '<ID>aerostore</ID>', '<ID>00000000-0000-4000-8000-000000000001</ID>', '<EmailAddress>', '<Permission>WRITE</Permission>',
+  '<URI>http://acs.amazonaws.com/groups/s3/LogDelivery</URI>', '<OwnershipControls>', '<ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>',
   '<!DOCTYPE x [<!ENTITY e "ee">]>', '<!ENTITY', '<!doctype', '&e;', '&amp;', '&#0;', '&#xD800;', '&#x10FFFF;', '&#99999999;', '&',
   '<![CDATA[', ']]>', '<!--', '-->', '<?xml version="1.0"?>', '<?pi x?>', 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', 'xmlns:a="b"', '<a:Key>',
   '<__proto__>', '<constructor>', '<prototype>', '<toString>', '<#text>', ' a="1"', '/>', '<', '>', '"', "'",
@@ -34,7 +36,9 @@ const READERS: Array<[string, readonly string[], (text: string) => unknown]> = [
   ['PutObjectTagging', ['MalformedXML', 'InvalidTag', 'BadRequest'], (t) => parseTaggingXml(t)],
   ['CompleteMultipartUpload', ['MalformedXML'], (t) => listedParts(parseXml(t))],
   ['PutBucketCors', ['MalformedXML', 'InvalidRequest'], (t) => validateCorsRules(corsRulesFromXml(parseXml(t)))],
-  ['PutBucketAcl', ['MalformedXML', 'MalformedACLError'], (t) => policyFromGrants(grantsFromXml(parseXml(t)))],
+  ['PutBucketAcl', ['MalformedXML', 'MalformedACLError', 'InvalidArgument', 'UnresolvableGrantByEmailAddress', 'NotImplemented'], (t) =>
+    bucketAclSettings({ grants: grantsFromXml(parseXml(t)) }, { owner_id: null })],
+  ['PutBucketOwnershipControls', ['MalformedXML'], (t) => ownershipFromXml(parseXml(t))],
 ];
 
 function readAll(bytes: Buffer): void {
@@ -65,7 +69,7 @@ const seeds = corpus('xml');
 for (const [i, reader] of [1, 3, 2, 4, 5].entries()) READERS[reader][2](xmlText(seeds[i]));
 
 // Random trees in the shapes the readers expect, with hostile names and text.
-const name = fc.constantFrom('Delete', 'Object', 'Key', 'Quiet', 'VersionId', 'Part', 'PartNumber', 'ETag', 'Tagging', 'TagSet', 'Tag', 'Value', 'CORSConfiguration', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'MaxAgeSeconds', 'AccessControlPolicy', 'AccessControlList', 'Grant', 'Grantee', 'URI', 'Permission', '__proto__', 'a:Key', 'x');
+const name = fc.constantFrom('Delete', 'Object', 'Key', 'Quiet', 'VersionId', 'Part', 'PartNumber', 'ETag', 'Tagging', 'TagSet', 'Tag', 'Value', 'CORSConfiguration', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'MaxAgeSeconds', 'AccessControlPolicy', 'AccessControlList', 'Grant', 'Grantee', 'URI', 'ID', 'EmailAddress', 'Permission', 'OwnershipControls', 'Rule', 'ObjectOwnership', '__proto__', 'a:Key', 'x');
 const textPiece = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 8 }).map(escapeXml),
   fc.constantFrom('&amp;', '&#13;', '&#x1F600;', '&lt;', '&e;', '&', '<![CDATA[<a>]]>', '<!--c-->', '  ', '\r\n', '1', '-1', '10001', 'GET', 'READ', 'true', '"etag"'),

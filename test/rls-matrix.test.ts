@@ -658,3 +658,100 @@ describe('around the matrix', () => {
     assert.deepEqual(await names('service'), every);
   });
 });
+
+// ---------------------------------------------------------------------------
+// Object ACLs (migration 0021): every setup × five object lists × the
+// principals that read, each cell's GET and GetObjectAcl. The rule, then the
+// literal table for A's private bucket (in every other setup the bucket's
+// read policy adds readers, never removes any, and the rule states it).
+
+const ACL_KINDS = ['none', 'public-read', 'authenticated-read', 'read-to-B', 'read-acp-to-B'] as const;
+type AclKind = (typeof ACL_KINDS)[number];
+const ACL_HEADERS: Record<AclKind, () => Record<string, string>> = {
+  none: () => ({}),
+  'public-read': () => ({ 'x-amz-acl': 'public-read' }),
+  'authenticated-read': () => ({ 'x-amz-acl': 'authenticated-read' }),
+  'read-to-B': () => ({ 'x-amz-grant-read': `id="${B}"` }),
+  'read-acp-to-B': () => ({ 'x-amz-grant-read-acp': `id="${B}"` }),
+};
+const ACL_READERS = ['anonymous', 'B-key', 'B-jwt', 'A-sts', 'service'] as const;
+type AclReader = (typeof ACL_READERS)[number];
+
+/** GET and GET ?acl of A's object with that list, for that reader: 'ok' or 'AD'. */
+function expectedAclAnswers(p: AclReader, s: Setup, kind: AclKind): [Answer, Answer] {
+  if (p === 'A-sts' || p === 'service') return ['ok', 'ok'];
+  const signedIn = p !== 'anonymous';
+  const byBucket = s.policy === 'public' || (s.policy === 'authenticated' && signedIn);
+  const byAcl = kind === 'public-read' || (kind === 'authenticated-read' && signedIn) || (kind === 'read-to-B' && signedIn);
+  const readsAcl = kind === 'read-acp-to-B' && signedIn;
+  return [byBucket || byAcl ? 'ok' : 'AD', readsAcl ? 'ok' : 'AD'];
+}
+
+const ACL_TABLE = `
+reader     none   public-read authenticated-read read-to-B read-acp-to-B
+anonymous  AD/AD  ok/AD       AD/AD              AD/AD     AD/AD
+B-key      AD/AD  ok/AD       ok/AD              ok/AD     AD/ok
+B-jwt      AD/AD  ok/AD       ok/AD              ok/AD     AD/ok
+A-sts      ok/ok  ok/ok       ok/ok              ok/ok     ok/ok
+service    ok/ok  ok/ok       ok/ok              ok/ok     ok/ok
+`;
+
+describe('RLS matrix: object ACLs × bucket setups × readers (GetObject / GetObjectAcl)', () => {
+  before(async () => {
+    await Promise.all(
+      SETUPS.flatMap((s) =>
+        ACL_KINDS.map((kind) =>
+          expectStatus(seeder.A.send({ method: 'PUT', path: `/${s.bucket}/acl.${kind}`, headers: ACL_HEADERS[kind](), body: kind }), 200, `seed ${kind}`),
+        ),
+      ),
+    );
+  });
+
+  it('the literal table is the rule in the private bucket', () => {
+    const lines = ACL_TABLE.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(lines[0], ['reader', ...ACL_KINDS]);
+    const privateOff = SETUPS.find((s) => s.name === 'private/off')!;
+    for (const [reader, ...cells] of lines.slice(1)) {
+      assert.deepEqual(cells, ACL_KINDS.map((k) => expectedAclAnswers(reader as AclReader, privateOff, k).join('/')), reader);
+    }
+  });
+
+  for (const p of ACL_READERS) {
+    it(`${p}: every setup, every list`, async () => {
+      const actor = actors.get(p)!;
+      const problems: string[] = [];
+      await Promise.all(
+        SETUPS.flatMap((s) =>
+          ACL_KINDS.map(async (kind) => {
+            const path = `/${s.bucket}/acl.${kind}`;
+            const [get, acl] = await Promise.all([actor.send({ method: 'GET', path }), actor.send({ method: 'GET', path, query: { acl: '' } })]);
+            const [wantGet, wantAcl] = expectedAclAnswers(p, s, kind);
+            const got = describeResponse(get, 'GET');
+            const gotAcl = describeResponse(acl, 'GET');
+            if (got !== wireOf(wantGet, 'get')) problems.push(`${s.name} ${kind} GET: expected ${wireOf(wantGet, 'get')}, got ${got}`);
+            if (got === '200' && get.body.toString() !== kind) problems.push(`${s.name} ${kind} GET: wrong body`);
+            if (gotAcl !== wireOf(wantAcl, 'get')) problems.push(`${s.name} ${kind} GET ?acl: expected ${wireOf(wantAcl, 'get')}, got ${gotAcl}`);
+          }),
+        ),
+      );
+      assert.deepEqual(problems, []);
+    });
+  }
+
+  it('B writing into A’s buckets: a list naming a group only where the bucket grants that group already', async () => {
+    const b = actors.get('B-key')!;
+    const problems: string[] = [];
+    await Promise.all(
+      SETUPS.flatMap((s) =>
+        (['public-read', 'authenticated-read', 'read-to-B'] as const).map(async (kind) => {
+          const headers = kind === 'read-to-B' ? { 'x-amz-grant-read': `id="${A}"` } : ACL_HEADERS[kind]();
+          const res = await b.send({ method: 'PUT', path: `/${s.bucket}/b-acl.${kind}`, headers, body: 'b' });
+          const mayGive = kind === 'public-read' ? s.policy === 'public' : kind === 'authenticated-read' ? s.policy !== 'private' : true;
+          const want = s.memberWrites && mayGive ? '200' : '403 AccessDenied';
+          if (describeResponse(res, 'PUT') !== want) problems.push(`${s.name} ${kind}: expected ${want}, got ${describeResponse(res, 'PUT')}`);
+        }),
+      ),
+    );
+    assert.deepEqual(problems, []);
+  });
+});

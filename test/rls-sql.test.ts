@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { connectAsApplication, embeddedDatabaseUrl } from './support/database.ts';
 import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { xmlValues } from './support/s3-xml.ts';
-import { S3RawClient } from './support/signer.ts';
+import { S3RawClient, sendRaw } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 let srv: TestServer;
@@ -48,6 +48,21 @@ before(async () => {
     await ok(users.A.send({ method: 'PUT', path: `/${name}/a-large`, body: 'A'.repeat(2000) }));
   }
   await ok(users.B.send({ method: 'PUT', path: '/sql-members/b-own', body: 'b' }));
+  // Objects with their own ACLs (migration 0021): readable beyond their bucket's policy.
+  await ok(users.A.send({ method: 'PUT', path: '/sql-private/acl-public', headers: { 'x-amz-acl': 'public-read' }, body: 'p' }));
+  await ok(users.A.send({ method: 'PUT', path: '/sql-private/acl-b', headers: { 'x-amz-grant-read': `id="${B}"` }, body: 'b' }));
+  await ok(users.A.send({ method: 'PUT', path: '/sql-members/acl-signed-in', headers: { 'x-amz-acl': 'authenticated-read' }, body: 's' }));
+  // ...and one whose ACL no longer counts: its bucket enforces bucket-owner ownership.
+  await ok(users.A.send({ method: 'PUT', path: '/sql-enforced' }));
+  await ok(users.A.send({ method: 'PUT', path: '/sql-enforced/acl-public', headers: { 'x-amz-acl': 'public-read' }, body: 'e' }));
+  await ok(
+    users.A.send({
+      method: 'PUT',
+      path: '/sql-enforced',
+      query: { ownershipControls: '' },
+      body: '<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>',
+    }),
+  );
 
   superuser = postgres(await embeddedDatabaseUrl(srv.dataDir), { max: 1, onnotice: () => {} });
   // The role an application would log in as: it may act as an anonymous or
@@ -66,14 +81,34 @@ const names = (rows: readonly Row[]) => rows.map((r) => `${r.bucket}/${r.key}`).
 
 /** The objects the app sees, as `userId` (or with no claims at all). */
 async function visibleAs(userId: string | undefined): Promise<string[]> {
-  return app.begin(async (tx) => {
+  // Bucket names from the superuser: an object's ACL grants its reader the
+  // object's row, not its bucket's (as on S3, where it grants no ListBucket).
+  const bucketNames = new Map((await superuser<{ id: string; name: string }[]>`select id, name from storage.buckets`).map((r) => [r.id, r.name]));
+  const rows = await app.begin(async (tx) => {
     if (userId) {
       await tx`set local role aerostore_authenticated`;
       await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: 'authenticated' })}, true)`;
     }
-    return names(await tx<Row[]>`
-      select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+    return tx<{ bucket_id: string; key: string }[]>`select o.bucket_id, o.key from storage.objects o`;
   });
+  return names(rows.map((r) => ({ bucket: bucketNames.get(r.bucket_id) as string, key: r.key })));
+}
+
+/** Every object there is (as the superuser sees it). */
+async function everyObject(): Promise<string[]> {
+  return names(await superuser<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+}
+
+/** The same world over S3, object by object: what `client` (or, without one, an anonymous client) may GET. */
+async function readableOverS3(client: S3RawClient | undefined): Promise<string[]> {
+  const base = new URL(srv.url);
+  const out: string[] = [];
+  for (const name of await everyObject()) {
+    const res = client ? await client.send({ method: 'GET', path: `/${name}` }) : await sendRaw(base, 'GET', `/${name}`, { host: base.host });
+    if (res.status === 200) out.push(name);
+    else assert.equal(res.status, 403, `${name}: ${res.status} ${res.body}`);
+  }
+  return out;
 }
 
 /** The same world over S3: every key `client` can list in every bucket it may list. */
@@ -89,26 +124,34 @@ async function listedOverS3(client: S3RawClient): Promise<string[]> {
 }
 
 describe('row-level security from SQL', () => {
-  it("with user B's claims: exactly what B may read, and what B lists over S3", async () => {
+  it("with user B's claims: exactly what B may read over S3, object by object", async () => {
     const seen = await visibleAs(B);
     assert.deepEqual(seen, [
+      'sql-members/acl-signed-in',
       'sql-members/b-own',
+      'sql-private/acl-b',
+      'sql-private/acl-public',
       'sql-public/a-large',
       'sql-public/a-small',
       'sql-signed-in/a-large',
       'sql-signed-in/a-small',
     ]);
-    assert.deepEqual(seen, await listedOverS3(users.B));
+    assert.deepEqual(seen, await readableOverS3(users.B));
+    // What B lists over S3 is what it sees of the buckets it may list (not sql-private, whose objects' ACLs grant it two).
+    const listed = await listedOverS3(users.B);
+    assert.deepEqual(listed, seen.filter((n) => !n.startsWith('sql-private/')));
   });
 
   it("with the bucket owner A's claims: all of A's buckets", async () => {
     const seen = await visibleAs(A);
-    assert.equal(seen.length, 9);
-    assert.deepEqual(seen, await listedOverS3(users.A));
+    assert.deepEqual(seen, await everyObject());
+    assert.deepEqual(seen, await readableOverS3(users.A));
+    assert.deepEqual(seen.filter((n) => !n.startsWith('sql-enforced/')), await listedOverS3(users.A));
   });
 
-  it('with no claims: only objects in public buckets', async () => {
-    assert.deepEqual(await visibleAs(undefined), ['sql-public/a-large', 'sql-public/a-small']);
+  it('with no claims: objects in public buckets, and public-read objects where ACLs apply', async () => {
+    assert.deepEqual(await visibleAs(undefined), ['sql-private/acl-public', 'sql-public/a-large', 'sql-public/a-small']);
+    assert.deepEqual(await visibleAs(undefined), await readableOverS3(undefined));
     // The signed-in role without a user id in the claims is nobody: it sees nothing.
     const nobody = await app.begin(async (tx) => {
       await tx`set local role aerostore_authenticated`;
@@ -127,7 +170,23 @@ describe('row-level security from SQL', () => {
           and owner_id = storage.uid() and size < 1000
         order by key`;
     });
-    assert.deepEqual(rows.map((r) => r.key), ['a-small']);
+    assert.deepEqual(rows.map((r) => r.key), ['a-small', 'acl-signed-in']);
+  });
+
+  it('an object’s ACL as GetObjectAcl answers it: storage.object_acl, READ_ACP or ownership', async () => {
+    const aclAs = (userId: string | undefined, bucket: string, key: string) =>
+      app.begin(async (tx) => {
+        if (userId) {
+          await tx`set local role aerostore_authenticated`;
+          await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: 'authenticated' })}, true)`;
+        }
+        const [id] = await superuser<{ id: string }[]>`select id from storage.buckets where name = ${bucket}`;
+        return (await tx<{ acl: string[] | null }[]>`select acl from storage.object_acl(${id.id}, ${key})`).map((r) => r.acl);
+      });
+    assert.deepEqual(await aclAs(A, 'sql-private', 'acl-b'), [[`READ:${B}`]]);
+    assert.deepEqual(await aclAs(B, 'sql-private', 'acl-b'), [], 'B reads the object, not its ACL (no READ_ACP)');
+    assert.deepEqual(await aclAs(undefined, 'sql-private', 'acl-public'), []);
+    assert.equal((await users.B.send({ method: 'GET', path: '/sql-private/acl-b', query: { acl: '' } })).status, 403, 'as over S3');
   });
 
   it('writes are the server’s: B can change or delete nothing, not even its own rows, nor read the key table', async () => {

@@ -67,6 +67,17 @@ async function assertFails(u: Upload, status: number, code: string, message?: Re
 }
 
 describe('POST Object: success', () => {
+  it('the acl field is the object’s canned ACL: public-read in a private bucket is readable by anyone, alone', async () => {
+    const res = await upload({ fields: { key: 'acl/public.txt', acl: 'public-read' }, file: { data: 'for everyone' } });
+    assert.equal(res.status, 204, res.body);
+    await upload({ fields: { key: 'acl/private.txt', acl: 'private' }, file: { data: 'for the owner' } });
+    const anonymous = await fetch(`${server.url}/${BUCKET}/acl/public.txt`);
+    assert.equal(anonymous.status, 200);
+    assert.equal(await anonymous.text(), 'for everyone');
+    assert.equal((await fetch(`${server.url}/${BUCKET}/acl/private.txt`)).status, 403);
+    await assertFails({ fields: { key: 'acl/bad.txt', acl: 'everyone' } }, 400, 'InvalidArgument', undefined, 'acl/bad.txt');
+  });
+
   it('stores the file and answers 204 with ETag and Location by default', async () => {
     const res = await upload({ fields: { key: 'plain.txt' }, file: { data: 'hello, form' } });
     assert.equal(res.status, 204, res.body);

@@ -916,3 +916,62 @@ describe('around the matrix', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------
+// Object ACLs (migration 0021) under /storage/v1: its reads go through the
+// same row-level security as S3's, so an object's own list grants there too;
+// only the public URL keeps Supabase's meaning (a public bucket's objects).
+
+describe('object ACLs, both APIs', () => {
+  const KINDS = ['public-read', 'authenticated-read', 'read-to-B'] as const;
+  type Kind = (typeof KINDS)[number];
+
+  before(async () => {
+    const a = actors.get('A-jwt')!;
+    await Promise.all(
+      SETUPS.flatMap((s) =>
+        KINDS.map(async (kind) => {
+          const acl: Record<string, string> = kind === 'read-to-B' ? { 'x-amz-grant-read': `id="${B}"` } : { 'x-amz-acl': kind };
+          assert.equal(await overS3(a, 'PUT', `/${s.bucket}/acl.${kind}`, acl, kind), '200', `seed ${s.bucket}/acl.${kind}`);
+        }),
+      ),
+    );
+  });
+
+  /** Whether `p` reads A's object with that list: the bucket's policy, or the list. */
+  function reads(p: PrincipalName, s: Setup, kind: Kind): boolean {
+    if (p === 'A-jwt' || p === 'service-jwt') return true;
+    const signedIn = p === 'B-jwt';
+    return s.policy === 'public' || (s.policy === 'authenticated' && signedIn) || kind === 'public-read' || signedIn;
+  }
+
+  for (const p of PRINCIPALS) {
+    it(`${p}: download, info and S3 GetObject agree with the rule in every setup, for every list`, async () => {
+      const actor = actors.get(p)!;
+      const problems: string[] = [];
+      await inGroups(
+        SETUPS.flatMap((s) =>
+          KINDS.map((kind) => async () => {
+            const key = `acl.${kind}`;
+            const want = reads(p, s, kind) ? 'ok' : 'AD';
+            const [download, info, s3] = await Promise.all([
+              perform(actor, s, 'download', key, '', ''),
+              perform(actor, s, 'info', key, '', ''),
+              overS3(actor, 'GET', `/${s.bucket}/${key}`),
+            ]);
+            for (const [what, wire] of [['download', download.actual], ['info', info.actual], ['S3 GetObject', s3]] as const) {
+              if (verdictOf(wire) !== want) problems.push(`${s.name} ${kind} ${what}: expected ${want}, got ${wire}`);
+            }
+            if (want === 'ok' && download.data !== kind) problems.push(`${s.name} ${kind}: downloaded ${String(download.data)}`);
+            // The public URL: a public bucket's objects, whoever asks; an ACL does not make a bucket public.
+            const pub = await fetch(`${api}/object/public/${s.bucket}/${key}`, { headers: actor.headers });
+            await pub.arrayBuffer();
+            if ((pub.status === 200) !== (s.policy === 'public')) problems.push(`${s.name} ${kind} /object/public: ${pub.status}`);
+          }),
+        ),
+        6,
+      );
+      assert.deepEqual(problems, []);
+    });
+  }
+});

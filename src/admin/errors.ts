@@ -37,6 +37,8 @@ const FROM_DOMAIN: Record<DomainCode, [ContentfulStatusCode, string]> = {
   InvalidArgument: [400, 'InvalidArgument'],
   InvalidRequest: [400, 'InvalidRequest'],
   BadRequest: [400, 'BadRequest'],
+  NotSupported: [501, 'NotImplemented'],
+  AclNotSupported: [400, 'AccessControlListNotSupported'],
   AccessDenied: [403, 'AccessDenied'],
   ExpiredToken: [400, 'ExpiredToken'],
   InvalidToken: [400, 'InvalidToken'],

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from '../principals/principal.ts';
-import { canAdminister, canList, canReadAll, canSee, canWrite, knowsWholeBucket, missingObject } from './access.ts';
-import type { BucketPolicy, BucketRow } from './bucket.ts';
+import { aclsApply, canAdminister, canList, canReadAll, canSee, canWrite, knowsWholeBucket, mayGiveAcl, missingObject } from './access.ts';
+import type { BucketPolicy, BucketRow, ObjectOwnership } from './bucket.ts';
 import { DomainError } from './errors.ts';
 
 const OWNER = '00000000-0000-4000-8000-00000000000a';
@@ -19,7 +19,7 @@ const PRINCIPALS: Record<string, Principal> = {
   service: { kind: 'user', via: 'access-key', userId: null, role: 'service' },
 };
 
-function bucket(policy: BucketPolicy, opts: { memberWrites?: boolean; publicList?: boolean } = {}): BucketRow {
+function bucket(policy: BucketPolicy, opts: { memberWrites?: boolean; publicList?: boolean; ownership?: ObjectOwnership } = {}): BucketRow {
   return {
     id: '00000000-0000-4000-8000-0000000000b0',
     name: 'b',
@@ -32,6 +32,8 @@ function bucket(policy: BucketPolicy, opts: { memberWrites?: boolean; publicList
     file_size_limit: null,
     allowed_mime_types: null,
     download_events: false,
+    object_ownership: opts.ownership ?? null,
+    acl: null,
     created_at: new Date(0),
   };
 }
@@ -62,6 +64,41 @@ describe('core/access: the RLS mirror', () => {
       assert.deepEqual(got, expected);
     });
   }
+
+  /**
+   * Object ACLs a principal may give in each setup (storage.acl_allowed,
+   * migration 0021): [setup] → per principal, one letter per list —
+   * P public-read, A authenticated-read, U a grant to a named user, N none.
+   */
+  const LISTS: Record<string, string[] | null> = {
+    P: [`FULL_CONTROL:${OTHER}`, 'READ:AllUsers'],
+    A: [`FULL_CONTROL:${OTHER}`, 'READ:AuthenticatedUsers'],
+    U: [`READ:${OWNER}`],
+    N: null,
+  };
+  const ACL_MATRIX: Array<[string, BucketRow, Record<keyof typeof PRINCIPALS, string>]> = [
+    ['private', bucket('private'), { anonymous: '---N', owner: 'PAUN', other: '--UN', service: 'PAUN' }],
+    ['authenticated', bucket('authenticated'), { anonymous: '---N', owner: 'PAUN', other: '-AUN', service: 'PAUN' }],
+    ['public', bucket('public'), { anonymous: '---N', owner: 'PAUN', other: 'PAUN', service: 'PAUN' }],
+    ['private, BucketOwnerPreferred', bucket('private', { ownership: 'BucketOwnerPreferred' }), { anonymous: '---N', owner: 'PAUN', other: '--UN', service: 'PAUN' }],
+    // ACLs disabled: only "no list" is a list anyone but the service role may store.
+    ['public, BucketOwnerEnforced', bucket('public', { ownership: 'BucketOwnerEnforced' }), { anonymous: '---N', owner: '---N', other: '---N', service: 'PAUN' }],
+  ];
+  for (const [setup, b, expected] of ACL_MATRIX) {
+    it(`${setup}: the object ACLs each principal may give`, () => {
+      const got = Object.fromEntries(
+        Object.entries(PRINCIPALS).map(([name, p]) => [name, Object.entries(LISTS).map(([letter, list]) => (mayGiveAcl(b, p, list) ? letter : '-')).join('')]),
+      );
+      assert.deepEqual(got, expected);
+    });
+  }
+
+  it('object ACLs apply unless the bucket enforces bucket-owner ownership', () => {
+    assert.equal(aclsApply(bucket('private')), true);
+    assert.equal(aclsApply(bucket('private', { ownership: 'ObjectWriter' })), true);
+    assert.equal(aclsApply(bucket('private', { ownership: 'BucketOwnerPreferred' })), true);
+    assert.equal(aclsApply(bucket('private', { ownership: 'BucketOwnerEnforced' })), false);
+  });
 
   it('answers a hidden object as missing only to whoever knows the whole bucket', () => {
     const code = (e: DomainError) => e.code;

@@ -7,6 +7,7 @@
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import type { BucketRow } from './bucket.ts';
+import { groupsGranted } from './acl.ts';
 
 function ownsBucket(bucket: BucketRow, p: Principal): boolean {
   const me = ownerId(p);
@@ -41,6 +42,37 @@ export function canAdminister(bucket: BucketRow, p: Principal): boolean {
 /** Knows the bucket exists (HeadBucket, GetBucketLocation and the like). */
 export function canSee(bucket: BucketRow, p: Principal): boolean {
   return canReadAll(bucket, p) || canWrite(bucket, p);
+}
+
+/**
+ * Object ACLs count in the bucket: not Object Ownership BucketOwnerEnforced
+ * (storage.object_acls_apply). When they do not, a request that sets one is
+ * refused (S3's AccessControlListNotSupported) and stored lists are ignored.
+ */
+export function aclsApply(bucket: Pick<BucketRow, 'object_ownership'>): boolean {
+  return bucket.object_ownership !== 'BucketOwnerEnforced';
+}
+
+/**
+ * May give an object in the bucket this stored list (storage.acl_allowed,
+ * the restrictive policies of migration 0021): any list while ACLs apply,
+ * but a grant to AllUsers or AuthenticatedUsers only as the bucket's owner —
+ * or where the bucket's read policy already grants that group as much. So a
+ * member of a member-writes bucket may share its own objects with named
+ * users, not publish them from the owner's private bucket.
+ */
+export function mayGiveAcl(bucket: BucketRow, p: Principal, acl: readonly string[] | null): boolean {
+  if (acl === null || isService(p)) return true;
+  if (p.kind !== 'user' || !aclsApply(bucket)) return false;
+  if (ownsBucket(bucket, p)) return true;
+  const groups = groupsGranted(acl);
+  if (groups.has('AllUsers') && bucket.policy !== 'public') return false;
+  if (groups.has('AuthenticatedUsers') && bucket.policy === 'private') return false;
+  return true;
+}
+
+export function requireAclAllowed(bucket: BucketRow, p: Principal, acl: readonly string[] | null): void {
+  if (!mayGiveAcl(bucket, p, acl)) throw denied();
 }
 
 function denied(): DomainError {

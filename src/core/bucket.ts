@@ -5,6 +5,9 @@
 /** Who may read a bucket's objects (README "Buckets and objects"). */
 export type BucketPolicy = 'private' | 'authenticated' | 'public';
 
+/** S3 Object Ownership (PutBucketOwnershipControls); null: none set, which acts as ObjectWriter. */
+export type ObjectOwnership = 'BucketOwnerEnforced' | 'BucketOwnerPreferred' | 'ObjectWriter';
+
 /** One CORS rule (S3 PutBucketCors), as stored on the bucket. */
 export interface CorsRule {
   id?: string;
@@ -33,9 +36,13 @@ export interface BucketRow {
   allowed_mime_types: string[] | null;
   /** Downloads are recorded as storage.object.downloaded events (migration 0012). */
   download_events: boolean;
+  /** Object Ownership (migration 0021); null: no ownership controls (ObjectWriter). */
+  object_ownership: ObjectOwnership | null;
+  /** The bucket ACL's grants beyond its read preset ('<PERMISSION>:<grantee>', core/acl.ts); null: none. */
+  acl: string[] | null;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, created_at';
+  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, created_at';

@@ -5,7 +5,7 @@ import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { requireAdminister, rethrowRefusal } from './access.ts';
-import type { BucketPolicy } from './bucket.ts';
+import type { BucketPolicy, ObjectOwnership } from './bucket.ts';
 import { type Storage } from './storage.ts';
 import { BUCKET_COLUMNS, type BucketRow } from './bucket.ts';
 import { recordEvents } from '../events/record.ts';
@@ -103,9 +103,11 @@ export async function createBucket(
   const row = await asPrincipal(storage.sql, principal, async (tx) => {
     // The unique index sees every bucket, visible to this principal or not.
     const [created] = await tx<BucketRow[]>`
-      insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types, download_events)
+      insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types, download_events,
+        object_ownership, acl)
       values (${name}, ${owner}, ${storage.region}, ${policy}, ${settings.memberWrites ?? false}, ${settings.publicList ?? false},
-        ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[], ${settings.downloadEvents ?? false})
+        ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[], ${settings.downloadEvents ?? false},
+        ${settings.objectOwnership ?? null}, ${settings.acl ?? null}::text[])
       on conflict (name) do nothing
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
@@ -185,6 +187,10 @@ export interface BucketSettings {
   allowedMimeTypes?: string[] | null;
   /** Record downloads as storage.object.downloaded events. */
   downloadEvents?: boolean;
+  /** The bucket ACL's grants beyond the read preset (core/acl.ts); null clears them. */
+  acl?: string[] | null;
+  /** Object Ownership (S3 PutBucketOwnershipControls); null: none set (ObjectWriter). */
+  objectOwnership?: ObjectOwnership | null;
 }
 
 /** Changes who may read and write the bucket (S3 PutBucketAcl; the admin API's bucket settings). */
@@ -201,6 +207,8 @@ export async function updateBucketSettings(
       member_writes = coalesce(${settings.memberWrites ?? null}::boolean, member_writes),
       public_list = coalesce(${settings.publicList ?? null}::boolean, public_list),
       download_events = coalesce(${settings.downloadEvents ?? null}::boolean, download_events),
+      acl = case when ${settings.acl !== undefined} then ${settings.acl ?? null}::text[] else acl end,
+      object_ownership = case when ${settings.objectOwnership !== undefined} then ${settings.objectOwnership ?? null} else object_ownership end,
       file_size_limit = case when ${settings.fileSizeLimit !== undefined} then ${settings.fileSizeLimit ?? null}::bigint else file_size_limit end,
       allowed_mime_types = case when ${settings.allowedMimeTypes !== undefined}
         then ${settings.allowedMimeTypes ?? null}::text[] else allowed_mime_types end

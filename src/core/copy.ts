@@ -23,6 +23,8 @@ import {
 } from './objects.ts';
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
+import type { AclRequest } from './acl.ts';
+import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
 
 export interface CopyObjectInput {
   sourceBucket: string;
@@ -45,6 +47,8 @@ export interface CopyObjectInput {
   checkSource?: (source: ObjectRow) => void;
   /** On the destination, decided under its key lock (If-None-Match: * — a copy that must not overwrite). */
   condition?: WriteCondition;
+  /** The destination's ACL (x-amz-acl, x-amz-grant-*); none: its owner's FULL_CONTROL alone, whatever the source's. */
+  acl?: AclRequest;
 }
 
 export interface CopyObjectResult extends PutObjectResult {
@@ -56,6 +60,7 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
   // Destination bucket first: S3 reports a missing destination bucket before a missing source.
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
+  const access = objectAccessFor(bucket, input.principal, input.acl);
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.
     const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
@@ -82,7 +87,7 @@ export async function copyObject(storage: Storage, input: CopyObjectInput): Prom
       return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [newAlgorithm] : algorithms)), source };
     }
     try {
-      return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename })), source };
+      return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename }, access)), source };
     } catch (err) {
       if (!(err instanceof ContentGone) || attempt >= 3) {
         if (err instanceof ContentGone) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
@@ -122,6 +127,7 @@ async function streamCopy(
       filename,
       principal: input.principal,
       condition: input.condition,
+      acl: input.acl,
       checksumAlgorithms: algorithms,
       // The bytes read must be the bytes (and checksums) the source row names.
       expected: { source: { name: `${found.bucket.name}/${source.key}`, sha256: source.sha256, checksums: source.checksums } },
@@ -143,8 +149,9 @@ function referenceCopy(
   input: CopyObjectInput,
   source: ObjectRow,
   { headers, tags, filename }: CopiedMetadata,
+  access: ObjectAccess,
 ): Promise<PutObjectResult> {
-  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename };
+  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename, access };
   const version = {
     size: source.size,
     etag: source.etag,

@@ -51,6 +51,10 @@ export const DOMAIN_ERRORS = {
   InvalidArgument: 'Invalid Argument',
   InvalidRequest: 'Invalid Request',
   BadRequest: 'Bad Request',
+  /** Something S3 offers that this server does not (yet); the message says what to do instead. */
+  NotSupported: 'A header you provided implies functionality that is not implemented.',
+  // ACLs (core/acl.ts): a bucket with Object Ownership BucketOwnerEnforced has them disabled.
+  AclNotSupported: 'The bucket does not allow ACLs',
   // Principals: who may, and credentials that do not hold
   AccessDenied: 'Access Denied',
   ExpiredToken: 'The provided token has expired.',

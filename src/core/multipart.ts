@@ -36,6 +36,9 @@ import {
 import type { Storage } from './storage.ts';
 import type { BucketRow } from './bucket.ts';
 import type { Tags } from './tagging.ts';
+import type { AclRequest } from './acl.ts';
+import { aclsApply } from './access.ts';
+import { objectAccessFor, ownerOnWrite } from './object-acl.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
 
 /** S3's limits (Amazon S3 multipart upload limits). */
@@ -52,6 +55,8 @@ export interface UploadRow extends StoredHeaders {
   checksum_type: ChecksumType | null;
   /** Tags the object gets at completion (x-amz-tagging on CreateMultipartUpload). */
   tags: Tags;
+  /** The ACL the object gets at completion (x-amz-acl, x-amz-grant-* on CreateMultipartUpload; migration 0021). */
+  acl: string[] | null;
   initiated_at: Date;
 }
 
@@ -96,23 +101,26 @@ export async function createUpload(
     /** x-amz-checksum-type; S3's default: FULL_OBJECT for CRC64NVME, COMPOSITE otherwise. */
     checksumType?: ChecksumType;
     tags?: Tags;
+    /** The ACL the object gets at completion; none: its owner's FULL_CONTROL alone. */
+    acl?: AclRequest;
   },
 ): Promise<{ bucket: BucketRow; upload: UploadRow }> {
   validateKey(input.key);
   const checksumType = resolveChecksumType(input.checksumAlgorithm, input.checksumType);
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
+  const { acl } = objectAccessFor(bucket, input.principal, input.acl);
   const h = input.headers;
   // The bucket's upload rules: the type now, the size on every part and at completion.
   checkDeclaredUpload(bucket, Infinity, undefined, h.contentType);
   const upload = await asPrincipal(storage.sql, input.principal, async (tx) => {
     const [row] = await tx<UploadRow[]>`
       insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
-        content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags)
+        content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags, acl)
       values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
         ${tx.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
-        ${checksumType ?? null}, ${tx.json(input.tags ?? {})})
+        ${checksumType ?? null}, ${tx.json(input.tags ?? {})}, ${acl}::text[])
       returning *`;
     return row;
   }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
@@ -477,6 +485,8 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
       const composite = await compositeChecksum(algorithm, chosen);
       if (composite) objectChecksums = { [algorithm]: composite };
     }
+    // The ACL asked for at creation, while ACLs still apply in the bucket (BucketOwnerEnforced may have come since).
+    const acl = aclsApply(bucket) ? upload.acl : null;
     await commitObject(
       storage,
       bucket,
@@ -487,6 +497,7 @@ export async function completeUpload(storage: Storage, input: CompleteInput): Pr
         condition: input.condition,
         headers: headersOf(upload),
         tags: upload.tags,
+        access: { acl, owner: ownerOnWrite(bucket, ownerId(input.principal), acl) },
       },
       staged,
       {

@@ -15,6 +15,8 @@ import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
 import { dispositionFileName } from './file-record.ts';
+import type { AclRequest } from './acl.ts';
+import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
 import { recordEvents } from '../events/record.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
@@ -70,6 +72,8 @@ export interface ObjectRow extends StoredHeaders {
   part_checksums: string[] | null;
   /** The original file name (migration 0016); null: the key's last segment (core/file-record.ts). */
   filename: string | null;
+  /** The object's ACL ('<PERMISSION>:<grantee>', core/acl.ts; migration 0021); null: its owner's FULL_CONTROL alone. */
+  acl: string[] | null;
   /** This object's virus-scan state (migration 0015): pending until the scan queue settles it. */
   scan_status: 'pending' | 'clean' | 'infected' | 'unscanned';
   created_at: Date;
@@ -107,6 +111,8 @@ export interface PutObjectInput {
   expected?: ExpectedContent;
   /** The original file name, when the upload names one apart from its headers (a form part's filename, a copy's source); else Content-Disposition's. */
   filename?: string;
+  /** The ACL the request asks for (x-amz-acl, x-amz-grant-*, a form's acl); none: the owner's FULL_CONTROL alone. */
+  acl?: AclRequest;
 }
 
 export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
@@ -146,6 +152,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
   // Refuse early, before any body is read (and before 100 Continue); RLS
   // decides again at commit, as do the conditions under the key lock.
   requireWrite(bucket, input.principal);
+  const access = objectAccessFor(bucket, input.principal, input.acl);
   if (input.condition) {
     const [current] = await readAs(storage.sql, input.principal, (tx) => tx<{ etag: string }[]>`
       select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`);
@@ -166,7 +173,7 @@ export async function putObject(storage: Storage, input: PutObjectInput): Promis
     await checkSniffedType(bucket, staged.tempPath);
     const etag = `"${staged.md5.toString('hex')}"`;
     const checksums = Object.fromEntries(stored.map((a) => [a, staged.checksums[a]]));
-    return await commitObject(storage, bucket, input, staged, { etag, checksums }, placement);
+    return await commitObject(storage, bucket, { ...input, access }, staged, { etag, checksums }, placement);
   } finally {
     // Once placed (or dropped as a duplicate), the temp file is taken care of; otherwise the write was refused.
     if (!placement.placed) await storage.blobs.discard(staged);
@@ -185,8 +192,14 @@ function checksumsToStore(input: Pick<PutObjectInput, 'checksumAlgorithms' | 'ex
   return sent ? [sent] : withDefault ? [DEFAULT_CHECKSUM] : [];
 }
 
-/** What commitObject needs of a write: everything in PutObjectInput but the body and its hooks. */
-export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'defaultSizeLimit' | 'checksumAlgorithms' | 'expected'>;
+/**
+ * What commitObject needs of a write: everything in PutObjectInput but the
+ * body and its hooks, with the requested ACL resolved (core/object-acl.ts);
+ * without `access`, the writer owns the object under the default ACL.
+ */
+export type CommitInput = Omit<PutObjectInput, 'body' | 'expectedSize' | 'defaultSizeLimit' | 'checksumAlgorithms' | 'expected' | 'acl'> & {
+  access?: ObjectAccess;
+};
 
 /** The stored facts of one object version, as the objects row holds them. */
 export interface ObjectVersion {
@@ -202,6 +215,7 @@ export interface ObjectVersion {
   tags: Record<string, string>;
   owner: string | null;
   filename: string | null;
+  acl: string[] | null;
 }
 
 /**
@@ -221,19 +235,19 @@ async function upsertObject(
   const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, part_checksums,
-        tags, filename)
+        tags, filename, acl)
       values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
-        ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename})
+        ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename}, ${v.acl}::text[])
       on conflict (bucket_id, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
         user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts, part_checksums = excluded.part_checksums,
-        tags = excluded.tags, filename = excluded.filename, updated_at = now()
+        tags = excluded.tags, filename = excluded.filename, acl = excluded.acl, updated_at = now()
       returning *`;
   await recordEvents(tx, [
     {
@@ -317,11 +331,11 @@ export async function writeObject(
   storage: Storage,
   bucket: BucketRow,
   input: CommitInput,
-  version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner' | 'filename'>,
+  version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner' | 'filename' | 'acl'>,
   content: WriteContent,
   opts: { inTransaction?: (tx: TransactionSql) => Promise<void>; copiedFrom?: string } = {},
 ): Promise<PutObjectResult> {
-  const owner = ownerId(input.principal);
+  const owner = input.access ? input.access.owner : ownerId(input.principal);
   const sha256 = version.sha256;
   let released: string | undefined;
   const began = performance.now();
@@ -362,6 +376,7 @@ export async function writeObject(
           tags: input.tags ?? {},
           owner,
           filename: input.filename ?? dispositionFileName(input.headers.contentDisposition) ?? null,
+          acl: input.access?.acl ?? null,
         },
         { replaced: old !== undefined, copiedFrom: opts.copiedFrom },
       );

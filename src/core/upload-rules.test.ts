@@ -29,6 +29,8 @@ function bucket(rules: { fileSizeLimit?: number; allowedMimeTypes?: string[] } =
     file_size_limit: rules.fileSizeLimit ?? null,
     allowed_mime_types: rules.allowedMimeTypes ?? null,
     download_events: false,
+    object_ownership: null,
+    acl: null,
     created_at: new Date(0),
   };
 }

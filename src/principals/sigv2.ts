@@ -31,11 +31,12 @@ import { classifyPayload, signaturesEqual, splitTarget, type SecretLookup, type 
  * (acl, lifecycle, location, logging, notification, partNumber, policy,
  * requestPayment, uploadId, uploads, versionId, versioning, versions,
  * website, the response-* overrides, delete) and what the clients we
- * target sign besides (botocore's HmacV1Auth list, s3cmd's, MinIO's).
+ * target sign besides (botocore's HmacV1Auth list, s3cmd's, MinIO's), and
+ * every other sub-resource the router selects a write by (ownershipControls).
  */
 export const SIGV2_SUBRESOURCES: ReadonlySet<string> = new Set([
   'accelerate', 'acl', 'analytics', 'cors', 'defaultObjectAcl', 'delete', 'encryption', 'inventory', 'legal-hold',
-  'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'partNumber', 'policy', 'replication',
+  'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'partNumber', 'policy', 'replication',
   'requestPayment', 'response-cache-control', 'response-content-disposition', 'response-content-encoding',
   'response-content-language', 'response-content-type', 'response-expires', 'restore', 'retention', 'select',
   'select-type', 'storageClass', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions',

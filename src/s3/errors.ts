@@ -7,6 +7,7 @@ import { type DomainCode, DomainError } from '../core/errors.ts';
 
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied'],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
   AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
@@ -23,6 +24,7 @@ export const S3_ERRORS = {
   InternalError: [500, 'We encountered an internal error. Please try again.'],
   InvalidAccessKeyId: [403, 'The AWS access key ID that you provided does not exist in our records.'],
   InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketAclWithObjectOwnership: [400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"],
   InvalidBucketName: [400, 'The specified bucket is not valid.'],
   InvalidChunkSizeError: [403, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
   InvalidDigest: [400, 'The Content-MD5 or checksum value that you specified is not valid.'],
@@ -67,6 +69,7 @@ export const S3_ERRORS = {
     404,
     'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
   ],
+  OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
   NotImplemented: [501, 'A header you provided implies functionality that is not implemented.'],
   PreconditionFailed: [412, 'At least one of the preconditions you specified did not hold.'],
   RequestTimeTooSkewed: [403, "The difference between the request time and the server's time is too large."],
@@ -85,6 +88,7 @@ export const S3_ERRORS = {
   // from every principal, the service role included (README "Virus scanning").
   ObjectQuarantined: [403, 'The object is quarantined: the virus scanner found its content infected.'],
   ObjectNotScanned: [403, 'The object has not been scanned for viruses yet; try again shortly.'],
+  UnresolvableGrantByEmailAddress: [400, 'The e-mail address you provided does not match any account on record.'],
   UnexpectedContent: [400, 'This request does not support content.'],
   // Not an AWS code (MinIO answers 507 too): the data directory's disk is full.
   InsufficientStorage: [507, 'The server has no space left to store this request; try again later.'],
@@ -146,6 +150,8 @@ const FROM_DOMAIN: Record<DomainCode, S3ErrorCode> = {
   InvalidArgument: 'InvalidArgument',
   InvalidRequest: 'InvalidRequest',
   BadRequest: 'BadRequest',
+  NotSupported: 'NotImplemented',
+  AclNotSupported: 'AccessControlListNotSupported',
   AccessDenied: 'AccessDenied',
   ExpiredToken: 'ExpiredToken',
   InvalidToken: 'InvalidToken',

@@ -12,7 +12,15 @@ import type { S3Context, S3Operation, S3Reply } from './context.ts';
 import { asS3Error, S3Error } from './errors.ts';
 import { getObjectAttributesOp } from './ops/attributes.ts';
 import { answerPreflight, corsHeadersFor, deleteBucketCorsOp, getBucketCorsOp, putBucketCorsOp } from './ops/cors.ts';
-import { getBucketAclOp, getObjectAclOp, putBucketAclOp, putObjectAclOp } from './ops/acl.ts';
+import {
+  deleteBucketOwnershipControlsOp,
+  getBucketAclOp,
+  getBucketOwnershipControlsOp,
+  getObjectAclOp,
+  putBucketAclOp,
+  putBucketOwnershipControlsOp,
+  putObjectAclOp,
+} from './ops/acl.ts';
 import {
   getBucketAccelerateOp,
   getBucketEncryptionOp,
@@ -79,6 +87,9 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   GetBucketAccelerateConfiguration: getBucketAccelerateOp,
   GetBucketRequestPayment: getBucketRequestPaymentOp,
   GetBucketAcl: getBucketAclOp,
+  GetBucketOwnershipControls: getBucketOwnershipControlsOp,
+  PutBucketOwnershipControls: putBucketOwnershipControlsOp,
+  DeleteBucketOwnershipControls: deleteBucketOwnershipControlsOp,
   PutBucketAcl: putBucketAclOp,
   GetObjectAcl: getObjectAclOp,
   PutObjectAcl: putObjectAclOp,

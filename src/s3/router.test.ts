@@ -60,11 +60,18 @@ describe('routeS3', () => {
     // MinIO's bucket notification listener: GET /bucket?events=..., and at the service root.
     assert.equal(code(() => routeS3('GET', '/b1?events=s3:ObjectCreated:*&prefix=a')), 'NotImplemented');
     assert.equal(code(() => routeS3('GET', '/?events=s3:ObjectCreated:*')), 'NotImplemented');
-    for (const sub of ['publicAccessBlock', 'ownershipControls', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'metadataTable']) {
+    for (const sub of ['publicAccessBlock', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'metadataTable']) {
       assert.equal(code(() => routeS3('GET', `/b1?${sub}`)), 'NotImplemented', sub);
     }
     // What S3 itself ignores stays ignored: x-id (the AWS SDK for JavaScript), unknown names.
     assert.equal(routeS3('GET', '/b1?x-id=ListObjects&foo=bar').endpoint, 'ListObjects');
+  });
+
+  it('routes Object Ownership controls', () => {
+    assert.equal(routeS3('GET', '/b1?ownershipControls').endpoint, 'GetBucketOwnershipControls');
+    assert.equal(routeS3('PUT', '/b1?ownershipControls').endpoint, 'PutBucketOwnershipControls');
+    assert.equal(routeS3('DELETE', '/b1?ownershipControls').endpoint, 'DeleteBucketOwnershipControls');
+    assert.equal(code(() => routeS3('GET', '/b1/k?ownershipControls')), 'NotImplemented');
   });
 
   it('routes bucket tagging and the configurations read as "none"', () => {

@@ -30,6 +30,9 @@ export type Endpoint =
   | 'DeleteBucketCors'
   | 'PreflightRequest'
   | 'GetBucketAcl'
+  | 'GetBucketOwnershipControls'
+  | 'PutBucketOwnershipControls'
+  | 'DeleteBucketOwnershipControls'
   | 'PutBucketAcl'
   | 'GetObjectAcl'
   | 'PutObjectAcl'
@@ -99,6 +102,9 @@ const ROUTES: readonly Route[] = [
   { method: 'OPTIONS', target: 'bucket', endpoint: 'PreflightRequest' },
   { method: 'OPTIONS', target: 'object', endpoint: 'PreflightRequest' },
   { method: 'GET', target: 'bucket', query: 'acl', endpoint: 'GetBucketAcl' },
+  { method: 'GET', target: 'bucket', query: 'ownershipControls', endpoint: 'GetBucketOwnershipControls' },
+  { method: 'PUT', target: 'bucket', query: 'ownershipControls', endpoint: 'PutBucketOwnershipControls' },
+  { method: 'DELETE', target: 'bucket', query: 'ownershipControls', endpoint: 'DeleteBucketOwnershipControls' },
   { method: 'PUT', target: 'bucket', query: 'acl', endpoint: 'PutBucketAcl' },
   { method: 'GET', target: 'object', query: 'acl', endpoint: 'GetObjectAcl' },
   { method: 'PUT', target: 'object', query: 'acl', endpoint: 'PutObjectAcl' },

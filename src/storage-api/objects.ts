@@ -10,6 +10,7 @@ import busboy from 'busboy';
 import { type Context, Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
+import { missingObject } from '../core/access.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { parseContentMd5 } from '../core/checksums.ts';
 import { deleteObjects } from '../core/delete-objects.ts';
@@ -362,8 +363,16 @@ export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<A
     return c.json(infoJson(bucket, object));
   });
 
-  // Public: anyone, whatever credentials the request carries; RLS shows public buckets only.
-  app.on(['GET', 'HEAD'], '/public/*', (c) => download(c, 'public/', actingFrom(ANONYMOUS, clientAddress(c.env.incoming))));
+  // Public: anyone, whatever credentials the request carries, in a public bucket, as on Supabase. An
+  // object readable anonymously by its own S3 ACL (public-read in a private bucket) is served by S3 and
+  // by GET /object/<bucket>/<key>, where RLS reads its ACL; not here, which answers it as missing.
+  app.on(['GET', 'HEAD'], '/public/*', async (c) => {
+    const principal = actingFrom(ANONYMOUS, clientAddress(c.env.incoming));
+    const target = objectTarget(c, 'public/');
+    const bucket = await requireBucket(storage, target.bucket);
+    if (bucket.policy !== 'public') throw missingObject(bucket, principal, target.key);
+    return sendObject(c, storage, target, principal);
+  });
   app.on(['GET', 'HEAD'], '/authenticated/*', (c) => {
     if (c.get('principal').kind === 'anonymous') throw new StorageApiError(403, 'ACCESS_DENIED', 'Sign in to read this object.');
     return download(c, 'authenticated/', c.get('principal'));

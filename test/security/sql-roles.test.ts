@@ -36,7 +36,16 @@ const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly st
 };
 
 /** Functions a request role may call: pure helpers, and those that read through row-level security. */
-const CALLABLE = ['blueprint_actor', 'blueprint_event_json', 'blueprint_event_type', 'common_prefix', 'event_json', 'file_name', 'object_scan_status', 'uid'];
+const CALLABLE = ['acl_keys', 'blueprint_actor', 'blueprint_event_json', 'blueprint_event_type', 'common_prefix', 'event_json', 'file_name', 'object_scan_status', 'uid'];
+
+/**
+ * Security-definer functions a request role may call, each because the
+ * policies on storage.objects call it (migration 0021) and what it answers
+ * is the caller's own business: whether object ACLs apply in a bucket,
+ * whether the caller may give a list, the ACL of an object the caller may
+ * read the ACL of (GetObjectAcl's rule). Every other one is out of reach.
+ */
+const DEFINER_CALLABLE = ['acl_allowed', 'object_acl', 'object_acls_apply'];
 
 async function ok(p: Promise<{ status: number; body: Buffer }>): Promise<void> {
   const res = await p;
@@ -125,12 +134,30 @@ describe('SQL under the request roles', () => {
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'storage' order by 1`;
     assert.ok(functions.length >= 6, `found only ${functions.length} functions: is the query broken?`);
     for (const f of functions) {
-      if (f.definer) {
+      if (f.definer && DEFINER_CALLABLE.includes(f.name)) {
+        assert.deepEqual([f.name, f.anon, f.authenticated], [f.name, true, true], `${f.name}: the policies call it`);
+      } else if (f.definer) {
         assert.deepEqual([f.name, f.anon, f.authenticated], [f.name, false, false], `${f.name} runs as its owner: no request role may call it`);
       } else if (!CALLABLE.includes(f.name)) {
         // Trigger functions: harmless to hold EXECUTE on (Postgres refuses to call them outside a trigger), but listed here so a new one is looked at.
         assert.match(f.name, /^(events_inserted|queue_webhook_deliveries)$/, `${f.name}: decide whether request roles may call it`);
       }
+    }
+  });
+
+  it('reads an object’s ACL only where GetObjectAcl would answer it, and never writes one', async () => {
+    const [bucket] = await superuser<{ id: string }[]>`select id from storage.buckets where name = 'sql-shared'`;
+    const acl = (who: PrincipalName, key: string) =>
+      as(who, async (tx) => (await tx<{ owner_id: string }[]>`select owner_id from storage.object_acl(${bucket.id}, ${key})`).map((r) => r.owner_id));
+    assert.deepEqual(await acl('owner', 'member-own'), [MEMBER], 'the bucket owner');
+    assert.deepEqual(await acl('member', 'member-own'), [MEMBER], 'the object owner');
+    assert.deepEqual(await acl('member', 'owner-secret'), [], 'a reader without READ_ACP');
+    assert.deepEqual(await acl('anonymous', 'owner-secret'), []);
+    for (const who of Object.keys(PRINCIPALS) as PrincipalName[]) {
+      await refused(
+        as(who, (tx) => tx`select storage.put_object_acl(${bucket.id}, 'member-own', '{READ:AllUsers}'::text[], ${MEMBER}::uuid)`),
+        `${who} calls put_object_acl`,
+      );
     }
   });
 

@@ -1,6 +1,6 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning.
-import { policyFromCannedAcl } from '../../core/acl.ts';
+import { aclRequestFromHeaders, bucketSettingsFor, objectOwnershipOf } from './acl.ts';
 import { requireSee } from '../../core/access.ts';
 import { createBucket, deleteBucket, listBuckets, requireBucket } from '../../core/buckets.ts';
 import type { BucketRow } from '../../core/bucket.ts';
@@ -104,10 +104,21 @@ export const createBucketOp: S3Operation = async (ctx) => {
       `The ${location} location constraint is incompatible with the region this server serves (${ctx.storage.region}).`,
     );
   }
-  // A canned ACL on CreateBucket sets who may read it (src/core/acl.ts).
-  const acl = ctx.req.headers['x-amz-acl'];
-  const policy = typeof acl === 'string' ? policyFromCannedAcl(acl) : 'private';
-  const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal, policy);
+  // x-amz-object-ownership, and an ACL (x-amz-acl, x-amz-grant-*) that sets who may read and write (core/acl.ts).
+  const ownershipHeader = ctx.req.headers['x-amz-object-ownership'];
+  const objectOwnership = typeof ownershipHeader === 'string' ? objectOwnershipOf(ownershipHeader, 'x-amz-object-ownership') : undefined;
+  const request = aclRequestFromHeaders(ctx.req.headers);
+  const owner = { owner_id: ownerId(ctx.principal), object_ownership: null };
+  const settings = request ? bucketSettingsFor(request, owner) : undefined;
+  if (objectOwnership === 'BucketOwnerEnforced' && settings && (settings.policy !== 'private' || settings.memberWrites || settings.acl)) {
+    throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  }
+  const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal, settings?.policy ?? 'private', {
+    publicList: settings?.publicList,
+    memberWrites: settings?.memberWrites,
+    acl: settings?.acl,
+    objectOwnership,
+  });
   return { status: 200, headers: { location: `/${bucket.name}` } };
 };
 

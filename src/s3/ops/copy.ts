@@ -8,6 +8,7 @@ import { S3Error } from '../errors.ts';
 import { isoTime, toXml } from '../xml.ts';
 import { notModified } from '../../core/read.ts';
 import { objectHeadersFrom, taggingFrom } from './put.ts';
+import { aclRequestFromHeaders } from './acl.ts';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -103,6 +104,8 @@ export const copyObjectOp: S3Operation = async (ctx) => {
     replaceHeaders: metadata === 'REPLACE' ? objectHeadersFrom(h, header(h, 'content-encoding') || undefined) : undefined,
     ...(replaceTags ? { replaceTags } : {}),
     checksumAlgorithm,
+    // The copy's ACL is the request's, never the source's (as on S3).
+    acl: aclRequestFromHeaders(h),
     changesOtherAttributes:
       checksumAlgorithm !== undefined ||
       h['x-amz-storage-class'] !== undefined ||

@@ -19,6 +19,7 @@ import { ownerXml } from './bucket.ts';
 import { checkCopyConditions, parseCopySource } from './copy.ts';
 import { encodingOf } from './list.ts';
 import { objectHeadersFrom, taggingFrom, writeConditionFrom } from './put.ts';
+import { aclRequestFromHeaders } from './acl.ts';
 import { checksumEcho } from '../../core/integrity.ts';
 
 const MAX_LISTED = 1000;
@@ -71,6 +72,7 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
     checksumAlgorithm,
     checksumType: type,
     tags: taggingFrom(ctx.req.headers),
+    acl: aclRequestFromHeaders(ctx.req.headers),
   });
   const reply = xmlReply(toXml('InitiateMultipartUploadResult', { Bucket: bucketOf(ctx), Key: keyOf(ctx), UploadId: upload.id }));
   if (checksumAlgorithm && upload.checksum_type) {

@@ -9,7 +9,7 @@
 // ignored, as S3 ignores them.
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
-import { policyFromCannedAcl } from '../../core/acl.ts';
+import { cannedAcl } from '../../core/acl.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { parseRequestedChecksum } from '../../core/checksums.ts';
 import { putObject } from '../../core/objects.ts';
@@ -238,8 +238,9 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   // Everything the form says about the object, read as the matching PutObject headers would be.
   const asHeaders = Object.fromEntries(fields);
   const headers = objectHeadersFrom(asHeaders, fields.get('content-encoding') || undefined);
-  const acl = fields.get('acl');
-  if (acl !== undefined) policyFromCannedAcl(acl);
+  // The form's canned ACL, as x-amz-acl on PutObject.
+  const aclField = fields.get('acl');
+  const acl = aclField === undefined ? undefined : { canned: cannedAcl(aclField, 'acl') };
   const tagging = fields.get('tagging');
   const tags = tagging === undefined ? undefined : parseTaggingXml(tagging);
   const requested = parseRequestedChecksum(Object.fromEntries([...fields].filter(([name]) => name.startsWith('x-amz-checksum-'))));
@@ -262,6 +263,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     filename: filename.replace(/^.*[\\/]/, '') || undefined,
     principal,
     expected: { checksum: algorithm && { algorithm, value: requested.expected } },
+    acl,
   });
 
   const etag = object.etag;

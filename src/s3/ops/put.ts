@@ -7,6 +7,7 @@ import { bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
 import { checksumEcho } from '../../core/integrity.ts';
+import { aclRequestFromHeaders } from './acl.ts';
 
 /** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
 const MAX_USER_METADATA = 2048;
@@ -84,6 +85,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const payload = objectPayload(ctx.req, ctx.signature);
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
   const tags = taggingFrom(ctx.req.headers);
+  const acl = aclRequestFromHeaders(ctx.req.headers);
   const { object } = await putObject(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
@@ -94,6 +96,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
     condition,
     expected: payload.expected,
+    acl,
   });
   return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }) } };
 };
