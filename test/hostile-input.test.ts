@@ -965,7 +965,8 @@ describe('signatures with every field tampered', () => {
   const cases: Array<[string, () => Record<string, string>, number, string | string[], { method?: string; target?: string; payload?: Buffer }?]> = [
     ['another algorithm', () => ({ ...signed, authorization: auth().replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA512') }), 400, 'InvalidArgument'],
     ['the algorithm glued to the fields', () => ({ ...signed, authorization: auth().replace('AWS4-HMAC-SHA256 ', 'AWS4-HMAC-SHA256') }), 400, 'AuthorizationHeaderMalformed'],
-    ['Signature Version 2', () => ({ ...signed, authorization: `AWS ${srv.accessKeyId}:c2lnbmF0dXJl` }), 400, 'InvalidRequest'],
+    // SigV2 is verified (AEROSTORE_SIGV2, on by default): a made-up signature does not match.
+    ['Signature Version 2', () => ({ ...signed, authorization: `AWS ${srv.accessKeyId}:c2lnbmF0dXJl` }), 403, 'SignatureDoesNotMatch'],
     ['an unknown access key', () => ({ ...signed, authorization: withAuthField(auth(), 'Credential', ['AKIDUNKNOWN', ...cred().slice(1)].join('/')) }), 403, 'InvalidAccessKeyId'],
     ['the credential date', () => ({ ...signed, authorization: withAuthField(auth(), 'Credential', [cred()[0], '20200101', ...cred().slice(2)].join('/')) }), 400, 'AuthorizationHeaderMalformed'],
     ['the region', () => ({ ...signed, authorization: withAuthField(auth(), 'Credential', [...cred().slice(0, 2), 'eu-west-1', ...cred().slice(3)].join('/')) }), 400, 'AuthorizationHeaderMalformed'],
