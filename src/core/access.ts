@@ -46,7 +46,7 @@ export function canSee(bucket: BucketRow, p: Principal): boolean {
 
 /**
  * Object ACLs count in the bucket: not Object Ownership BucketOwnerEnforced
- * (storage.object_acls_apply). When they do not, a request that sets one is
+ * (storage.acl_disabled_buckets). When they do not, a request that sets one is
  * refused (S3's AccessControlListNotSupported) and stored lists are ignored.
  */
 export function aclsApply(bucket: Pick<BucketRow, 'object_ownership'>): boolean {

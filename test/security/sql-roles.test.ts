@@ -41,11 +41,11 @@ const CALLABLE = ['acl_keys', 'blueprint_actor', 'blueprint_event_json', 'bluepr
 /**
  * Security-definer functions a request role may call, each because the
  * policies on storage.objects call it (migration 0021) and what it answers
- * is the caller's own business: whether object ACLs apply in a bucket,
+ * grants nothing: the ids of the buckets where object ACLs do not apply,
  * whether the caller may give a list, the ACL of an object the caller may
  * read the ACL of (GetObjectAcl's rule). Every other one is out of reach.
  */
-const DEFINER_CALLABLE = ['acl_allowed', 'object_acl', 'object_acls_apply'];
+const DEFINER_CALLABLE = ['acl_allowed', 'acl_disabled_buckets', 'object_acl'];
 
 async function ok(p: Promise<{ status: number; body: Buffer }>): Promise<void> {
   const res = await p;

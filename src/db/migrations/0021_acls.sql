@@ -13,8 +13,9 @@
 -- e.g. {FULL_CONTROL:<owner>,READ:AllUsers} is the canned public-read. Null
 -- is the default list: the owner's FULL_CONTROL and nothing else. Matching a
 -- principal is one array overlap (&&) against the few entries that would
--- grant it (storage.acl_keys): no join, no per-row function call unless the
--- list matched.
+-- grant it (storage.acl_keys), and for a row whose list matched, a look in
+-- the list of buckets with ACLs disabled: both computed once per statement,
+-- no join and no function call per row.
 
 -- The object's own list; the one a multipart upload's object gets at
 -- completion (x-amz-acl / x-amz-grant-* on CreateMultipartUpload).
@@ -36,25 +37,27 @@ alter table storage.buckets
     check (object_ownership in ('BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter')),
   add column acl text[];
 
--- The entries of a list that would give the current principal one of
--- `perms`: anyone is AllUsers; a signed-in user is also AuthenticatedUsers
--- and its own id. Policies call it as (select storage.acl_keys(...)), an
--- init plan computed once per statement.
-create function storage.acl_keys(perms text[]) returns text[]
+-- The entries of a list that would give the current principal `permission`
+-- (or FULL_CONTROL): anyone is AllUsers; a signed-in user is also
+-- AuthenticatedUsers and its own id. One expression, so the planner inlines
+-- it; policies call it as (select storage.acl_keys(...)), an init plan
+-- computed once per statement.
+create function storage.acl_keys(permission text) returns text[]
 language sql stable parallel safe as $$
-  select array_agg(p || ':' || g)
-  from unnest(perms) p,
-       unnest(case when storage.uid() is null then array['AllUsers']
-                   else array['AllUsers', 'AuthenticatedUsers', storage.uid()::text] end) g
+  select array[permission || ':AllUsers', 'FULL_CONTROL:AllUsers']
+    || case when storage.uid() is null then '{}'::text[]
+            else array[permission || ':AuthenticatedUsers', 'FULL_CONTROL:AuthenticatedUsers',
+                       permission || ':' || storage.uid(), 'FULL_CONTROL:' || storage.uid()] end
 $$;
 
--- Whether object lists count in this bucket (not BucketOwnerEnforced). Seen
+-- The buckets whose object lists do not count (BucketOwnerEnforced), seen
 -- as the service role: an anonymous reader cannot see a private bucket's
--- row, and must not take "no row" for "ACLs enabled". Called only for rows
--- whose list matched.
-create function storage.object_acls_apply(target_bucket uuid) returns boolean
+-- row, and must not take "no row" for "ACLs enabled". Policies call it as
+-- (select storage.acl_disabled_buckets()), an init plan evaluated once per
+-- statement, and only when a row's list matched.
+create function storage.acl_disabled_buckets() returns uuid[]
 language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select not exists (select 1 from storage.buckets b where b.id = target_bucket and b.object_ownership = 'BucketOwnerEnforced')
+  select coalesce(array_agg(b.id), '{}') from storage.buckets b where b.object_ownership = 'BucketOwnerEnforced'
 $$;
 
 -- Whether the current principal may give an object in `bucket` this list
@@ -78,18 +81,22 @@ $$;
 
 -- Reading objects: as before (the bucket's read policy, the bucket owner,
 -- the object's owner), or a READ (FULL_CONTROL) grant in the object's list
--- to the principal, its group or everyone.
+-- to the principal, its group or everyone, where ACLs apply. The list is
+-- looked at last: whoever reads by the bucket's rules (its owner listing
+-- it) never pays for it.
 drop policy anon_read on storage.objects;
 create policy anon_read on storage.objects for select to aerostore_anon
-  using ((objects.acl && (select storage.acl_keys('{READ,FULL_CONTROL}')) and storage.object_acls_apply(objects.bucket_id))
-         or exists (select 1 from storage.buckets b where b.id = objects.bucket_id and b.policy = 'public'));
+  using (exists (select 1 from storage.buckets b where b.id = objects.bucket_id and b.policy = 'public')
+         or (objects.acl && (select storage.acl_keys('READ'))
+             and objects.bucket_id <> all ((select storage.acl_disabled_buckets())::uuid[])));
 drop policy member_read on storage.objects;
 create policy member_read on storage.objects for select to aerostore_authenticated
   using ((select storage.uid()) is not null
          and (owner_id = (select storage.uid())
-              or (objects.acl && (select storage.acl_keys('{READ,FULL_CONTROL}')) and storage.object_acls_apply(objects.bucket_id))
               or exists (select 1 from storage.buckets b where b.id = objects.bucket_id
-                         and (b.policy in ('public', 'authenticated') or b.owner_id = (select storage.uid())))));
+                         and (b.policy in ('public', 'authenticated') or b.owner_id = (select storage.uid())))
+              or (objects.acl && (select storage.acl_keys('READ'))
+                  and objects.bucket_id <> all ((select storage.acl_disabled_buckets())::uuid[]))));
 
 -- Writing objects: as before, and in a BucketOwnerPreferred bucket the
 -- writer may make the bucket owner the object's owner (what
@@ -144,7 +151,7 @@ language sql stable security definer set search_path = pg_catalog, pg_temp as $$
   where o.bucket_id = target_bucket and o.key = object_key
     and (current_setting('role') = 'aerostore_service'
          or (storage.uid() is not null and storage.uid() in (b.owner_id, o.owner_id))
-         or (o.acl && storage.acl_keys('{READ_ACP,FULL_CONTROL}')
+         or (o.acl && storage.acl_keys('READ_ACP')
              and b.object_ownership is distinct from 'BucketOwnerEnforced'))
 $$;
 
@@ -167,7 +174,7 @@ begin
   for update of ob;
   if not found then return 'missing'; end if;
   if not service and not coalesce(me in (o.bucket_owner_id, o.owner_id)
-                                   or (o.acl && storage.acl_keys('{WRITE_ACP,FULL_CONTROL}')
+                                   or (o.acl && storage.acl_keys('WRITE_ACP')
                                        and o.object_ownership is distinct from 'BucketOwnerEnforced'), false) then
     return 'denied';
   end if;
@@ -178,7 +185,7 @@ begin
   return 'ok';
 end $$;
 
-grant execute on function storage.acl_keys(text[]), storage.object_acls_apply(uuid), storage.acl_allowed(uuid, text[]),
+grant execute on function storage.acl_keys(text), storage.acl_disabled_buckets(), storage.acl_allowed(uuid, text[]),
   storage.object_acl(uuid, text) to aerostore_anon, aerostore_authenticated, aerostore_service;
 revoke execute on function storage.put_object_acl(uuid, text, text[], uuid) from public;
 grant execute on function storage.put_object_acl(uuid, text, text[], uuid) to aerostore_writer, aerostore_service;
@@ -186,7 +193,7 @@ grant execute on function storage.put_object_acl(uuid, text, text[], uuid) to ae
 -- Owned by the service role, as the scan trigger's function is (migration
 -- 0015): a security definer function sees what its owner's policies show.
 grant create on schema storage to aerostore_service;
-alter function storage.object_acls_apply(uuid) owner to aerostore_service;
+alter function storage.acl_disabled_buckets() owner to aerostore_service;
 alter function storage.acl_allowed(uuid, text[]) owner to aerostore_service;
 alter function storage.object_acl(uuid, text) owner to aerostore_service;
 alter function storage.put_object_acl(uuid, text, text[], uuid) owner to aerostore_service;
