@@ -11,7 +11,7 @@ import { listenForBucketChanges, warnOfReservedBucketNames } from './core/bucket
 import { scheduleUploadExpiry } from './maintenance/upload-expiry.ts';
 import { checkOnStartup } from './maintenance/startup-check.ts';
 import { scheduleSweeps } from './maintenance/sweeper.ts';
-import { createStorage, type Storage } from './core/storage.ts';
+import { createServices, type Services } from './core/services.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -40,7 +40,7 @@ export interface RunningServer {
   url: string;
   root: RootCredentials;
   rootGenerated: boolean;
-  storage: Storage;
+  storage: Services;
   /** Stop accepting, finish in-flight requests (up to graceMs), then close the database. */
   close(graceMs?: number): Promise<void>;
 }
@@ -79,7 +79,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   try {
     const blobs = new LocalDiskBlobStore(config.dataDir);
     await blobs.init();
-    const storage = createStorage({
+    const storage = createServices({
       sql,
       blobs,
       log,

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import postgres from 'postgres';
 import { LocalDiskBlobStore } from '../src/blobs/store.ts';
-import { createStorage, type Storage } from '../src/core/storage.ts';
+import { createServices, type Services } from '../src/core/services.ts';
 import { connectPools, type Pools } from '../src/db/session.ts';
 import { fsck, type FsckReport } from '../src/maintenance/fsck.ts';
 import { startupCheck } from '../src/maintenance/startup-check.ts';
@@ -31,7 +31,7 @@ let server: TestServer;
 let s3: S3RawClient;
 let db: postgres.Sql;
 let pools: Pools;
-let storage: Storage;
+let storage: Services;
 /** The local disk store: the tests plant, age and break its files by hand (blobPath). */
 let store: LocalDiskBlobStore;
 
@@ -43,7 +43,7 @@ before(async () => {
   db = postgres(url, { max: 2, onnotice: () => {} });
   pools = connectPools(url, { max: 8 });
   store = new LocalDiskBlobStore(server.dataDir);
-  storage = createStorage({
+  storage = createServices({
     sql: pools.sql,
     blobs: store,
     log: pino({ level: 'silent' }),

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { updateBucketSettings } from '../core/buckets.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import { isDomainError } from '../core/errors.ts';
 import { answerFailure } from '../http/failure.ts';
@@ -27,7 +27,7 @@ import type { ApiEnv } from '../http/env.ts';
 /** Admin request bodies are small JSON documents. */
 const MAX_ADMIN_BODY = 64 * 1024;
 
-export function adminApp(deps: { storage: Storage; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<ApiEnv> {
+export function adminApp(deps: { storage: Services; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.use('*', async (c, next) => {

@@ -6,12 +6,12 @@
 //       next_cursor (null on the last page) is the next request's cursor.
 // A malformed query is 400 InvalidRequest (http/json-error.ts).
 import { Hono } from 'hono';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { InvalidAuditQuery, parseAuditQuery, queryAudit } from '../events/audit.ts';
 import { jsonError } from '../http/json-error.ts';
 import type { ApiEnv } from '../http/env.ts';
 
-export function auditAdmin(storage: Storage): Hono<ApiEnv> {
+export function auditAdmin(storage: Services): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.get('/audit', async (c) => {
     let query;

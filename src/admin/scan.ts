@@ -13,7 +13,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
 import { openObject, validateKey } from '../core/objects.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { jsonError } from '../http/json-error.ts';
 import { objectWithVerdict, rescan, scanOverview } from '../scanning/queue.ts';
 import type { ApiEnv } from '../http/env.ts';
@@ -33,7 +33,7 @@ function quarantineTarget(c: Context<ApiEnv>): { bucket: string; key: string } |
   }
 }
 
-export function scanAdmin(storage: Storage): Hono<ApiEnv> {
+export function scanAdmin(storage: Services): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.get('/quarantine/*', async (c) => {

@@ -11,7 +11,7 @@
 // to its onError, which logs it.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import {
   createWebhook,
   deleteWebhook,
@@ -28,7 +28,7 @@ import { jsonBody } from './request.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 
 export interface WebhooksAdminDeps {
-  storage: Storage;
+  storage: Services;
   /** Seals new secrets (the server's SecretBox; each bound to its webhook's id). */
   box: SecretBox;
 }

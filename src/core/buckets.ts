@@ -6,7 +6,7 @@ import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { requireAdminister, rethrowRefusal } from './access.ts';
 import type { BucketPolicy, ObjectOwnership } from './bucket.ts';
-import { type Storage } from './storage.ts';
+import { type Services } from './services.ts';
 import { BUCKET_COLUMNS, type BucketRow } from './bucket.ts';
 import { recordEvents } from '../events/record.ts';
 
@@ -24,7 +24,7 @@ export const RESERVED_BUCKET_NAMES: ReadonlySet<string> = new Set(['admin', 'sto
  * path-style requests for their keys under a service prefix (`admin/v1/…`)
  * reach the service instead. Said once at start-up (server.ts).
  */
-export async function warnOfReservedBucketNames(storage: Pick<Storage, 'sql' | 'log'>): Promise<void> {
+export async function warnOfReservedBucketNames(storage: Pick<Services, 'sql' | 'log'>): Promise<void> {
   const rows = await readAs(storage.sql, SERVICE, (tx) => tx<{ name: string }[]>`
     select name from storage.buckets where name = any(${[...RESERVED_BUCKET_NAMES]}::text[])`);
   for (const { name } of rows) {
@@ -54,7 +54,7 @@ export function bucketNameProblem(name: string): string | undefined {
 export const COLUMNS = (tx: TransactionSql) => tx.unsafe(BUCKET_COLUMNS);
 
 /** The bucket row, whoever asks: what a principal may do with it is core/access.ts's question. */
-export async function findBucket(storage: Storage, name: string): Promise<BucketRow | undefined> {
+export async function findBucket(storage: Services, name: string): Promise<BucketRow | undefined> {
   // Postgres text cannot hold NUL (the query would fail with a 500): no bucket has such a name.
   if (name.includes('\0')) return undefined;
   const cached = storage.bucketCache.get(name);
@@ -65,7 +65,7 @@ export async function findBucket(storage: Storage, name: string): Promise<Bucket
   return row;
 }
 
-export async function requireBucket(storage: Storage, name: string): Promise<BucketRow> {
+export async function requireBucket(storage: Services, name: string): Promise<BucketRow> {
   const bucket = await findBucket(storage, name);
   if (!bucket) throw new DomainError('NoSuchBucket', undefined, { BucketName: name });
   return bucket;
@@ -77,7 +77,7 @@ function announceChange(tx: TransactionSql, name: string) {
 }
 
 /** Keeps the bucket cache true across processes; returns a function that stops listening. */
-export async function listenForBucketChanges(storage: Storage): Promise<() => Promise<void>> {
+export async function listenForBucketChanges(storage: Services): Promise<() => Promise<void>> {
   const { unlisten } = await storage.sql.listen(
     'aerostore_buckets',
     (name) => storage.bucketCache.delete(name),
@@ -88,7 +88,7 @@ export async function listenForBucketChanges(storage: Storage): Promise<() => Pr
 }
 
 export async function createBucket(
-  storage: Storage,
+  storage: Services,
   name: string,
   principal: Principal,
   policy: BucketPolicy = 'private',
@@ -130,7 +130,7 @@ export async function createBucket(
   return row;
 }
 
-export async function deleteBucket(storage: Storage, name: string, principal: Principal): Promise<void> {
+export async function deleteBucket(storage: Services, name: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, name);
   requireAdminister(bucket, principal);
   await asPrincipal(storage.sql, principal, async (tx) => {
@@ -167,7 +167,7 @@ export interface BucketListing {
  * refused by the protocol edge), in name order; with a limit, one more than
  * asked tells the caller whether there are more.
  */
-export async function listBuckets(storage: Storage, principal: Principal, opts: BucketListing = {}): Promise<BucketRow[]> {
+export async function listBuckets(storage: Services, principal: Principal, opts: BucketListing = {}): Promise<BucketRow[]> {
   const prefix = opts.prefix ?? '';
   return readAs(storage.sql, principal, (tx) => tx<BucketRow[]>`
     select ${COLUMNS(tx)} from storage.buckets
@@ -195,7 +195,7 @@ export interface BucketSettings {
 
 /** Changes who may read and write the bucket (S3 PutBucketAcl; the admin API's bucket settings). */
 export async function updateBucketSettings(
-  storage: Storage,
+  storage: Services,
   name: string,
   principal: Principal,
   settings: BucketSettings,
@@ -221,7 +221,7 @@ export async function updateBucketSettings(
  * `principal`, announcing it to every process.
  */
 export async function changeBucket(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   principal: Principal,
   change: (tx: TransactionSql) => Promise<BucketRow[]>,

@@ -21,7 +21,7 @@ import {
   type PutObjectResult,
   type WriteCondition,
 } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
 import type { AclRequest } from './acl.ts';
 import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
@@ -55,7 +55,7 @@ export interface CopyObjectResult extends PutObjectResult {
   source: ObjectRow;
 }
 
-export async function copyObject(storage: Storage, input: CopyObjectInput): Promise<CopyObjectResult> {
+export async function copyObject(storage: Services, input: CopyObjectInput): Promise<CopyObjectResult> {
   validateKey(input.key);
   // Destination bucket first: S3 reports a missing destination bucket before a missing source.
   const bucket = await requireBucket(storage, input.bucket);
@@ -106,7 +106,7 @@ interface CopiedMetadata {
 
 /** Copies the source's bytes through BlobStore.ingest, then commits like a PUT. */
 async function streamCopy(
-  storage: Storage,
+  storage: Services,
   input: CopyObjectInput,
   found: ObjectLookup,
   { headers, tags, filename }: CopiedMetadata,
@@ -144,7 +144,7 @@ async function streamCopy(
  * the collector, so then the source is read again (ContentGone).
  */
 function referenceCopy(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   input: CopyObjectInput,
   source: ObjectRow,

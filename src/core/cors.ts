@@ -5,7 +5,7 @@ import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import type { BucketRow, CorsRule } from './bucket.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 export const CORS_METHODS = new Set(['GET', 'PUT', 'HEAD', 'POST', 'DELETE']);
 const MAX_RULES = 100;
@@ -61,7 +61,7 @@ export function matchCorsRule(rules: CorsRule[], origin: string, method: string,
   );
 }
 
-export async function setBucketCors(storage: Storage, bucketName: string, principal: Principal, rules: CorsRule[] | null): Promise<void> {
+export async function setBucketCors(storage: Services, bucketName: string, principal: Principal, rules: CorsRule[] | null): Promise<void> {
   if (rules) validateCorsRules(rules);
   const bucket = await requireBucket(storage, bucketName);
   await changeBucket(storage, bucket, principal, (tx) => tx<BucketRow[]>`

@@ -65,7 +65,7 @@ describe('core/delete-objects: deleting objects', () => {
     assert.deepEqual(evs[0].payload, { size: 13, sha256: sha256('to be deleted'), content_type: null });
     assert.equal(evs[0].actor.user_id, owner.userId);
 
-    // The count reached zero in the delete; collection follows it (Storage.background).
+    // The count reached zero in the delete; collection follows it (Services.background).
     await t.settle();
     assert.deepEqual(await blobCounts(b), { [sha256('to be kept')]: 1 });
     assert.equal(await t.storage.blobs.exists(b.id, sha256('to be deleted')), false);

@@ -17,7 +17,7 @@ import type { Principal } from '../principals/principal.ts';
 import { knowsWholeBucket, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { collectInBackground, rethrowWriteFailure } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import { recordEvents } from '../events/record.ts';
 
 /** S3's limit on one DeleteObjects request. */
@@ -35,7 +35,7 @@ export interface DeleteObjectsResult {
  * error, as in S3.
  */
 export async function deleteObjects(
-  storage: Storage,
+  storage: Services,
   bucketName: string,
   keys: readonly string[],
   principal: Principal,
@@ -101,7 +101,7 @@ export async function deleteObjects(
  * unless it sees the whole bucket (core/access.ts knowsWholeBucket).
  * Returns whether there was an object.
  */
-export async function deleteObject(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<boolean> {
+export async function deleteObject(storage: Services, bucketName: string, key: string, principal: Principal): Promise<boolean> {
   const { deleted, refused } = await deleteObjects(storage, bucketName, [key], principal);
   if (refused.has(key)) throw new DomainError('AccessDenied');
   return deleted.has(key);

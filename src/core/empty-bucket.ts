@@ -8,14 +8,14 @@ import { requireAdminister } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { deleteObjects, MAX_DELETE_KEYS } from './delete-objects.ts';
 import { DomainError } from './errors.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /**
  * Deletes the bucket's objects; only its administrator may ask. Keys are read
  * as the principal (RLS), so a batch it may see but not delete at all stops
  * the loop with AccessDenied instead of going round forever.
  */
-export async function emptyBucket(storage: Storage, bucketName: string, principal: Principal): Promise<void> {
+export async function emptyBucket(storage: Services, bucketName: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   requireAdminister(bucket, principal);
   for (;;) {

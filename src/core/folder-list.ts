@@ -18,7 +18,7 @@ import { DomainError } from './errors.ts';
 import { listObjects, type ListedObject } from './list.ts';
 import { prefixEnd } from './key-range.ts';
 import type { ObjectRow } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /** A listed file's columns: core's ListedObject plus what a storage-js entry shows; times as epoch ms. */
 export interface FolderFile extends Pick<ListedObject, 'size' | 'etag' | 'modified_ms'>, Pick<ObjectRow, 'id' | 'content_type' | 'cache_control'> {
@@ -51,7 +51,7 @@ export interface FolderEntry {
 }
 
 /** One folder's entries, sorted and paged as asked. */
-export async function listFolder(storage: Storage, q: FolderQuery): Promise<FolderEntry[]> {
+export async function listFolder(storage: Services, q: FolderQuery): Promise<FolderEntry[]> {
   const bucket = await requireBucket(storage, q.bucket);
   requireList(bucket, q.principal);
   // By name, no search: the S3 listing's walk (range scan, skip-scan over
@@ -60,7 +60,7 @@ export async function listFolder(storage: Storage, q: FolderQuery): Promise<Fold
 }
 
 /** Files and folders of one folder in name (byte) order, through core listObjects: one statement per 1,000 entries. */
-async function folderByName(storage: Storage, bucket: BucketRow, q: FolderQuery): Promise<FolderEntry[]> {
+async function folderByName(storage: Services, bucket: BucketRow, q: FolderQuery): Promise<FolderEntry[]> {
   // Descending needs the whole folder; ascending only the first offset + limit entries.
   const want = q.order === 'asc' ? q.offset + q.limit : Number.MAX_SAFE_INTEGER;
   const entries: FolderEntry[] = [];
@@ -93,7 +93,7 @@ async function folderByName(storage: Storage, bucket: BucketRow, q: FolderQuery)
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** Any other order, or a search: one statement over the folder's key range. */
-async function folderBySql(storage: Storage, bucket: BucketRow, q: FolderQuery): Promise<FolderEntry[]> {
+async function folderBySql(storage: Services, bucket: BucketRow, q: FolderQuery): Promise<FolderEntry[]> {
   // A key range the (bucket_id, key) index serves: the folder and nothing else.
   const end = q.folder === '' ? undefined : prefixEnd(q.folder);
   const skip = [...q.folder].length; // substr counts characters
@@ -175,7 +175,7 @@ function decodeCursor(q: PrefixQuery): Cursor | undefined {
 }
 
 /** One page of the keys under a prefix. */
-export async function listPrefix(storage: Storage, q: PrefixQuery): Promise<PrefixPage> {
+export async function listPrefix(storage: Services, q: PrefixQuery): Promise<PrefixPage> {
   const bucket = await requireBucket(storage, q.bucket);
   requireList(bucket, q.principal);
   const byName = q.column === 'name' && q.order === 'asc';
@@ -188,7 +188,7 @@ export async function listPrefix(storage: Storage, q: PrefixQuery): Promise<Pref
 }
 
 /** By name, ascending: core listObjects, S3's walk — a range scan, folders skipped over in the index, one statement per page. */
-async function prefixByName(storage: Storage, bucket: BucketRow, q: PrefixQuery, after: string): Promise<PrefixPage> {
+async function prefixByName(storage: Services, bucket: BucketRow, q: PrefixQuery, after: string): Promise<PrefixPage> {
   const page = await listObjects(storage, {
     bucket: bucket.name,
     prefix: q.prefix,
@@ -210,7 +210,7 @@ async function prefixByName(storage: Storage, bucket: BucketRow, q: PrefixQuery,
  * keyset over (column, key) in one statement. The prefix's key range bounds
  * the scan; the sort is over that range, so a huge prefix costs a sort.
  */
-async function prefixBySql(storage: Storage, bucket: BucketRow, q: PrefixQuery, cursor: Cursor | undefined): Promise<PrefixPage> {
+async function prefixBySql(storage: Services, bucket: BucketRow, q: PrefixQuery, cursor: Cursor | undefined): Promise<PrefixPage> {
   const end = q.prefix === '' ? undefined : prefixEnd(q.prefix);
   const desc = q.order === 'desc';
   const column = q.column;

@@ -18,7 +18,7 @@ import { DomainError } from './errors.ts';
 import { requireList } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
 import { prefixEnd } from './key-range.ts';
 
@@ -92,7 +92,7 @@ export function commonPrefix(key: string, prefix: string, delimiter: string): st
 
 type Step = ListedObject & { cp: string | null };
 
-export async function listObjects(storage: Storage, q: ListQuery): Promise<ListResult> {
+export async function listObjects(storage: Services, q: ListQuery): Promise<ListResult> {
   // Postgres text cannot hold NUL: such a bound would fail the query, not just match nothing.
   if (q.prefix.includes('\0') || q.delimiter.includes('\0') || q.after.includes('\0')) {
     throw new DomainError('InvalidArgument', 'prefix, delimiter and start position must not contain a NUL character.');

@@ -7,7 +7,7 @@ import { SERVICE } from '../db/session.ts';
 import { copyObject, type CopyObjectInput, type CopyObjectResult } from './copy.ts';
 import { deleteObjects } from './delete-objects.ts';
 import { DomainError, isDomainError } from './errors.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /**
  * copyObject that refuses an existing destination unless `overwrite`
@@ -15,7 +15,7 @@ import type { Storage } from './storage.ts';
  * copy only when asked. Decided under the destination's key lock, so a
  * writer racing to create the key is never overwritten.
  */
-export async function copyObjectTo(storage: Storage, input: CopyObjectInput, overwrite: boolean): Promise<CopyObjectResult> {
+export async function copyObjectTo(storage: Services, input: CopyObjectInput, overwrite: boolean): Promise<CopyObjectResult> {
   try {
     return await copyObject(storage, overwrite ? input : { ...input, condition: { ifNoneMatch: '*' } });
   } catch (err) {
@@ -33,7 +33,7 @@ export async function copyObjectTo(storage: Storage, input: CopyObjectInput, ove
  * is left as it was: the copy is undone.
  */
 export async function moveObject(
-  storage: Storage,
+  storage: Services,
   input: { sourceBucket: string; sourceKey: string; bucket: string; key: string; principal: Principal },
 ): Promise<void> {
   await copyObjectTo(storage, input, false);

@@ -33,7 +33,7 @@ import {
   type StoredHeaders,
   type WriteCondition,
 } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
 import type { Tags } from './tagging.ts';
 import type { AclRequest } from './acl.ts';
@@ -83,7 +83,7 @@ function newUploadId(): string {
 }
 
 /** The upload, if `principal` may see it (RLS: its initiator and the bucket's owner). */
-async function findUpload(storage: Storage, bucket: BucketRow, key: string, uploadId: string, principal: Principal): Promise<UploadRow> {
+async function findUpload(storage: Services, bucket: BucketRow, key: string, uploadId: string, principal: Principal): Promise<UploadRow> {
   const [upload] = await readAs(storage.sql, principal, (tx) => tx<UploadRow[]>`
     select * from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}`);
   if (!upload) throw noSuchUpload(uploadId);
@@ -91,7 +91,7 @@ async function findUpload(storage: Storage, bucket: BucketRow, key: string, uplo
 }
 
 export async function createUpload(
-  storage: Storage,
+  storage: Services,
   input: {
     bucket: string;
     key: string;
@@ -141,7 +141,7 @@ export interface UploadPartInput {
   expected?: ExpectedContent;
 }
 
-export async function uploadPart(storage: Storage, input: UploadPartInput): Promise<PartRow> {
+export async function uploadPart(storage: Services, input: UploadPartInput): Promise<PartRow> {
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   // Unknown upload: refused before the body is read (and before 100 Continue).
@@ -164,7 +164,7 @@ export async function uploadPart(storage: Storage, input: UploadPartInput): Prom
  * body (BlobStore.ingest), keep it under the upload, commit its row.
  */
 async function storePart(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   input: Pick<UploadPartInput, 'uploadId' | 'partNumber' | 'body' | 'expectedSize' | 'principal' | 'checksumAlgorithms' | 'expected'>,
 ): Promise<PartRow> {
@@ -244,7 +244,7 @@ export interface UploadPartCopyResult {
  * through the very path an UploadPart body takes, so the result is an
  * ordinary part: its own file, MD5 ETag, and the upload's checksum.
  */
-export async function uploadPartCopy(storage: Storage, input: UploadPartCopyInput): Promise<UploadPartCopyResult> {
+export async function uploadPartCopy(storage: Services, input: UploadPartCopyInput): Promise<UploadPartCopyResult> {
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
@@ -381,7 +381,7 @@ const recordedParts = (list: ReadonlyArray<{ partNumber: number; etag: string }>
  * other parts, aborted or never there.
  */
 async function earlierCompletion(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   input: CompleteInput,
   list: ReadonlyArray<{ partNumber: number; etag: string }>,
@@ -393,7 +393,7 @@ async function earlierCompletion(
   return { bucket, etag: done.etag, checksum: done.checksum ?? undefined };
 }
 
-export async function completeUpload(storage: Storage, input: CompleteInput): Promise<CompleteResult> {
+export async function completeUpload(storage: Services, input: CompleteInput): Promise<CompleteResult> {
   const bucket = await requireBucket(storage, input.bucket);
   requireWrite(bucket, input.principal);
   const list = completionList(input.parts);
@@ -533,7 +533,7 @@ function partChecksumsOf(algorithm: ChecksumAlgorithm, parts: readonly PartRow[]
   return values.every((v) => v !== undefined) ? (values as string[]) : undefined;
 }
 
-async function* concatParts(storage: Storage, parts: readonly PartRow[]): AsyncGenerator<Buffer> {
+async function* concatParts(storage: Services, parts: readonly PartRow[]): AsyncGenerator<Buffer> {
   for (const part of parts) {
     const stream = await storage.blobs.openPart(part.path);
     for await (const chunk of stream) yield chunk as Buffer;
@@ -569,7 +569,7 @@ async function claimUpload(tx: TransactionSql, upload: UploadRow, used: readonly
 }
 
 /** Aborts an upload: its initiator or the bucket's owner may (RLS). */
-export async function abortUpload(storage: Storage, bucketName: string, key: string, uploadId: string, principal: Principal): Promise<void> {
+export async function abortUpload(storage: Services, bucketName: string, key: string, uploadId: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   requireWrite(bucket, principal);
   const [gone] = await asPrincipal(storage.sql, principal, (tx) => tx`
@@ -587,7 +587,7 @@ export interface PartsPage {
 }
 
 export async function listParts(
-  storage: Storage,
+  storage: Services,
   bucketName: string,
   key: string,
   uploadId: string,
@@ -620,7 +620,7 @@ const AFTER_PREFIX = '\u{10FFFF}';
  * a delimiter, keys roll up into common prefixes (each counts as one entry).
  */
 export async function listUploads(
-  storage: Storage,
+  storage: Services,
   bucketName: string,
   principal: Principal,
   opts: { prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number },

@@ -10,7 +10,7 @@ import { canonicalId, cannedGrants, grantsOf, storedAcl, type AclRequest, type G
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
 import { DomainError } from './errors.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /** What a write gives its object: the stored list and the owner. */
 export interface ObjectAccess {
@@ -70,7 +70,7 @@ export interface ObjectAclView {
  * it may not read the list of is AccessDenied when it may see the object,
  * and answered as missing otherwise (core/access.ts missingObject).
  */
-export async function getObjectAcl(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<ObjectAclView> {
+export async function getObjectAcl(storage: Services, bucketName: string, key: string, principal: Principal): Promise<ObjectAclView> {
   const bucket = await requireBucket(storage, bucketName);
   const [row] = await readAs(storage.sql, principal, (tx) => tx<
     { owner_id: string | null; acl: string[] | null; object_ownership: string | null; bucket_owner_id: string | null; readable: boolean | null; visible: boolean }[]
@@ -92,7 +92,7 @@ export async function getObjectAcl(storage: Storage, bucketName: string, key: st
  * owner, read first; an overwrite racing in between is retried with the new
  * owner. Changes no ETag, no Last-Modified and writes no event (as tagging).
  */
-export async function putObjectAcl(storage: Storage, bucketName: string, key: string, principal: Principal, request: AclRequest): Promise<void> {
+export async function putObjectAcl(storage: Services, bucketName: string, key: string, principal: Principal, request: AclRequest): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   // Anonymous principals write nothing, ACLs included (the function is the writer's).
   if (principal.kind === 'anonymous') throw new DomainError('AccessDenied');

@@ -132,7 +132,7 @@ describe('core/objects: writing an object', () => {
     assert.equal(second.object.id, first.object.id, 'the row is updated, not replaced by another');
     assert.equal(second.object.sha256, sha256('new content'));
 
-    // The old blob reached zero in the write; collection runs after it (Storage.background).
+    // The old blob reached zero in the write; collection runs after it (Services.background).
     await t.settle();
     assert.deepEqual(await blobCounts(b), { [sha256('new content')]: 1 });
     assert.equal(await t.storage.blobs.exists(b.id, sha256('old content')), false);

@@ -10,7 +10,7 @@ import { DomainError } from './errors.ts';
 import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
 import { requireBucket } from './buckets.ts';
 import { DEFAULT_CHECKSUM, type ChecksumAlgorithm } from './checksums.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
@@ -146,7 +146,7 @@ export function keyLock(tx: TransactionSql, bucketId: string, key: string) {
   return tx`select pg_advisory_xact_lock(hashtextextended(${bucketId + '/' + key}, 0))`;
 }
 
-export async function putObject(storage: Storage, input: PutObjectInput): Promise<PutObjectResult> {
+export async function putObject(storage: Services, input: PutObjectInput): Promise<PutObjectResult> {
   validateKey(input.key);
   const bucket = await requireBucket(storage, input.bucket);
   // Refuse early, before any body is read (and before 100 Continue); RLS
@@ -280,7 +280,7 @@ async function upsertObject(
  * lock, before the blob and object rows are written (throw to abort).
  */
 export function commitObject(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   input: CommitInput,
   staged: StagedBlob,
@@ -328,7 +328,7 @@ export class ContentGone extends Error {}
  * included. RLS checks the object row as the principal's.
  */
 export async function writeObject(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   input: CommitInput,
   version: Omit<ObjectVersion, 'headers' | 'tags' | 'owner' | 'filename' | 'acl'>,
@@ -411,7 +411,7 @@ export async function writeObject(
  * AccessDenied; a missing foreign key means the bucket was deleted after we
  * looked it up.
  */
-export function rethrowWriteFailure(storage: Storage, bucketName: string, err: unknown): never {
+export function rethrowWriteFailure(storage: Services, bucketName: string, err: unknown): never {
   if (isRlsRefusal(err)) throw new DomainError('AccessDenied');
   if ((err as { code?: string } | null)?.code === '23503') {
     storage.bucketCache.delete(bucketName);
@@ -435,7 +435,7 @@ export type ObjectUse = 'content' | 'metadata';
 
 /** The object row as `principal` may see it: RLS filters the read. */
 export async function findObject(
-  storage: Storage,
+  storage: Services,
   bucketName: string,
   key: string,
   principal: Principal,
@@ -456,7 +456,7 @@ export async function findObject(
  * infected is pending like any other until the queue settles it (seconds),
  * and is not served meanwhile either: it answers as content not scanned yet.
  */
-async function requireScanClearance(storage: Storage, bucket: BucketRow, object: ObjectRow): Promise<void> {
+async function requireScanClearance(storage: Services, bucket: BucketRow, object: ObjectRow): Promise<void> {
   const refusal = (await scanRefusals(storage, bucket, [object])).get(object);
   if (refusal) throw refusal;
 }
@@ -466,7 +466,7 @@ async function requireScanClearance(storage: Storage, bucket: BucketRow, object:
  * the refusal, if any, of each object's content. Pending objects' blobs are
  * read in one statement.
  */
-async function scanRefusals(storage: Storage, bucket: BucketRow, objects: readonly ObjectRow[]): Promise<Map<ObjectRow, DomainError>> {
+async function scanRefusals(storage: Services, bucket: BucketRow, objects: readonly ObjectRow[]): Promise<Map<ObjectRow, DomainError>> {
   const refusals = new Map<ObjectRow, DomainError>();
   const pending: ObjectRow[] = [];
   for (const o of objects) {
@@ -493,7 +493,7 @@ async function scanRefusals(storage: Storage, bucket: BucketRow, objects: readon
  * (requireScanClearance) are left out too.
  */
 export async function findObjects(
-  storage: Storage,
+  storage: Services,
   bucket: BucketRow,
   keys: readonly string[],
   principal: Principal,
@@ -508,7 +508,7 @@ export async function findObjects(
 
 /** Opens the object's bytes; a delete racing between the lookup and the open reads as NoSuchKey. */
 export async function openObject(
-  storage: Storage,
+  storage: Services,
   found: ObjectLookup,
   range?: { start: number; end: number },
 ): Promise<Readable> {
@@ -527,9 +527,9 @@ export async function openObject(
 
 /**
  * Collection is garbage removal, not part of the client's request: it runs
- * after the answer, and shutdown waits for it (Storage.background).
+ * after the answer, and shutdown waits for it (Services.background).
  */
-export function collectInBackground(storage: Storage, bucketId: string, sha256: string): void {
+export function collectInBackground(storage: Services, bucketId: string, sha256: string): void {
   const job = collectBlob(storage, bucketId, sha256).finally(() => storage.background.delete(job));
   storage.background.add(job);
 }
@@ -540,7 +540,7 @@ export function collectInBackground(storage: Storage, bucketId: string, sha256: 
  * and places its own copy; if we crash between unlink and commit, the row
  * stays at zero and the next upload re-places the file.
  */
-export async function collectBlob(storage: Pick<Storage, 'sql' | 'blobs' | 'log'>, bucketId: string, sha256: string): Promise<void> {
+export async function collectBlob(storage: Pick<Services, 'sql' | 'blobs' | 'log'>, bucketId: string, sha256: string): Promise<void> {
   try {
     await asPrincipal(storage.sql, SERVICE, async (tx) => {
       const [row] = await tx`

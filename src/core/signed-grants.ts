@@ -15,7 +15,7 @@ import type { UrlTokenClaims } from '../principals/url-tokens.ts';
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
 import { findObjects, validateKey, type ObjectRow } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /** The identity a download token is signed for: this bucket, this object row, this content. */
 export function downloadIdentity(bucket: BucketRow, object: ObjectRow): Pick<UrlTokenClaims, 'bucketId' | 'objectId' | 'sha256'> {
@@ -30,7 +30,7 @@ export function downloadIdentity(bucket: BucketRow, object: ObjectRow): Pick<Url
  * keys are simply not signable.
  */
 export async function signableObjects(
-  storage: Storage,
+  storage: Services,
   bucketName: string,
   keys: readonly string[],
   principal: Principal,
@@ -53,7 +53,7 @@ export async function signableObjects(
  * content) that the token was signed for still holds its name: read as the
  * service role, since the answer must not depend on who asks.
  */
-export async function grantStillHolds(storage: Storage, token: UrlTokenClaims): Promise<boolean> {
+export async function grantStillHolds(storage: Services, token: UrlTokenClaims): Promise<boolean> {
   const rows =
     token.kind === 'upload'
       ? await readAs(storage.sql, SERVICE, (tx) => tx`
@@ -70,7 +70,7 @@ export async function grantStillHolds(storage: Storage, token: UrlTokenClaims): 
  * or in use). Expired ids are cleared on the way: their tokens are refused
  * before they get here.
  */
-export async function claimUploadToken(storage: Storage, jti: string, expiresAt: Date): Promise<boolean> {
+export async function claimUploadToken(storage: Services, jti: string, expiresAt: Date): Promise<boolean> {
   const now = new Date();
   const rows = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string }[]>`
     with expired as (delete from storage.signed_upload_tokens where expires_at < ${now})
@@ -81,6 +81,6 @@ export async function claimUploadToken(storage: Storage, jti: string, expiresAt:
 }
 
 /** An upload that failed stored nothing: its token may be used again. */
-export async function releaseUploadToken(storage: Storage, jti: string): Promise<void> {
+export async function releaseUploadToken(storage: Services, jti: string): Promise<void> {
   await asPrincipal(storage.sql, SERVICE, (tx) => tx`delete from storage.signed_upload_tokens where id = ${jti}`);
 }

@@ -13,7 +13,7 @@ import { missingObject, requireAdminister, requireWrite } from './access.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import { findObject, keyLock, type ObjectRow } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 
 /** An object's or a bucket's tags: key → value. */
 export type Tags = Record<string, string>;
@@ -96,7 +96,7 @@ export function tagCount(row: ObjectRow): number {
   return Object.keys(row.tags).length;
 }
 
-export async function getObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal): Promise<Tags> {
+export async function getObjectTags(storage: Services, bucketName: string, key: string, principal: Principal): Promise<Tags> {
   return (await findObject(storage, bucketName, key, principal, 'metadata')).object.tags;
 }
 
@@ -104,7 +104,7 @@ export async function getObjectTags(storage: Storage, bucketName: string, key: s
  * Replaces an object's tags (PutObjectTagging; DeleteObjectTagging sets
  * none): a write, allowed to whoever may overwrite the object.
  */
-export async function setObjectTags(storage: Storage, bucketName: string, key: string, principal: Principal, tags: Tags): Promise<void> {
+export async function setObjectTags(storage: Services, bucketName: string, key: string, principal: Principal, tags: Tags): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   requireWrite(bucket, principal);
   const outcome = await asPrincipal(storage.sql, principal, async (tx) => {
@@ -120,7 +120,7 @@ export async function setObjectTags(storage: Storage, bucketName: string, key: s
 }
 
 /** A bucket's tags (GetBucketTagging), the bucket owner's to read; undefined when it has none. */
-export async function getBucketTags(storage: Storage, bucketName: string, principal: Principal): Promise<Tags | undefined> {
+export async function getBucketTags(storage: Services, bucketName: string, principal: Principal): Promise<Tags | undefined> {
   const bucket = await requireBucket(storage, bucketName);
   requireAdminister(bucket, principal);
   const [row] = await readAs(storage.sql, principal, (tx) => tx<{ tags: Tags | null }[]>`
@@ -133,7 +133,7 @@ export async function getBucketTags(storage: Storage, bucketName: string, princi
  * Replaces a bucket's tags (PutBucketTagging; DeleteBucketTagging and an
  * empty tag set leave it with none): the bucket owner's to change.
  */
-export async function setBucketTags(storage: Storage, bucketName: string, principal: Principal, tags: Tags | undefined): Promise<void> {
+export async function setBucketTags(storage: Services, bucketName: string, principal: Principal, tags: Tags | undefined): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   const stored = tags && Object.keys(tags).length > 0 ? tags : null;
   await changeBucket(storage, bucket, principal, (tx) => tx<BucketRow[]>`

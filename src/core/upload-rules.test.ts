@@ -13,7 +13,7 @@ import type { BucketRow } from './bucket.ts';
 import { createBucket } from './buckets.ts';
 import type { DomainError } from './errors.ts';
 import { putObject } from './objects.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import { checkDeclaredUpload, checkSniffedType, mimeTypeAllowed, sizeLimitFor } from './upload-rules.ts';
 
 function bucket(rules: { fileSizeLimit?: number; allowedMimeTypes?: string[] } = {}): BucketRow {
@@ -36,7 +36,7 @@ function bucket(rules: { fileSizeLimit?: number; allowedMimeTypes?: string[] } =
 }
 
 /** Only the server's maximum object size matters to sizeLimitFor. */
-const server = (maxObjectSize: number) => ({ maxObjectSize }) as Storage;
+const server = (maxObjectSize: number) => ({ maxObjectSize }) as Services;
 
 /** Content whose first bytes say what it is (file-type's signatures). */
 const SIGNED = {

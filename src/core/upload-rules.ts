@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { DomainError } from './errors.ts';
-import type { Storage } from './storage.ts';
+import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
 
 /**
@@ -13,7 +13,7 @@ import type { BucketRow } from './bucket.ts';
  * API's default (the native API has one, S3 does not), never above the
  * server's maximum object size.
  */
-export function sizeLimitFor(storage: Storage, bucket: BucketRow, apiDefault?: number): number {
+export function sizeLimitFor(storage: Services, bucket: BucketRow, apiDefault?: number): number {
   return Math.min(storage.maxObjectSize, bucket.file_size_limit ?? apiDefault ?? Infinity);
 }
 

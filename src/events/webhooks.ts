@@ -9,7 +9,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { requireBucket } from '../core/buckets.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
@@ -91,7 +91,7 @@ const toWebhook = (row: WebhookRow): Webhook => ({ ...row, created_at: row.creat
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Subscribes to `input.bucket`'s events; throws NoSuchBucket (a DomainError) when it does not exist. */
-export async function createWebhook(storage: Storage, box: SecretBox, input: NewWebhook): Promise<CreatedWebhook> {
+export async function createWebhook(storage: Services, box: SecretBox, input: NewWebhook): Promise<CreatedWebhook> {
   const bucket = await requireBucket(storage, input.bucket);
   // The id is made here, not by the database: the sealed secret is bound to it.
   const id = randomUUID();

@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { adminApp } from '../admin/app.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { StoredKeyResolver } from '../principals/access-keys.ts';
 import type { Authenticator } from '../principals/authenticate.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
@@ -34,7 +34,7 @@ import { logWhenAnswered, noteRequest } from './request-log.ts';
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
 export interface AppDeps {
-  storage: Storage;
+  storage: Services;
   auth: Authenticator;
   box: SecretBox;
   sts: StsCredentials;

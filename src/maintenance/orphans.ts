@@ -35,7 +35,7 @@ import type { BlobStore, PartFile } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 
-/** What maintenance needs: the database, the blob store, a logger. A Storage is one. */
+/** What maintenance needs: the database, the blob store, a logger. A Services is one. */
 export interface Maintainer {
   sql: Sql;
   blobs: BlobStore;

@@ -8,7 +8,7 @@
 // the first 500. Neither repairs anything: that is `aerostore fsck --repair`
 // (and, for orphans, the sweeper).
 import type { Logger } from 'pino';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { fsck, type FsckReport } from './fsck.ts';
 
@@ -29,7 +29,7 @@ export interface StartupCheckReport {
 }
 
 export async function startupCheck(
-  storage: Storage,
+  storage: Services,
   graceMs: number,
   opts: { signal?: AbortSignal; fullCheckBlobs?: number } = {},
 ): Promise<StartupCheckReport> {
@@ -78,7 +78,7 @@ export async function startupCheck(
 }
 
 /** Runs the start-up check in the background and logs its summary; the returned function stops it. */
-export function checkOnStartup(storage: Storage, graceMs: number, log: Logger): () => void {
+export function checkOnStartup(storage: Services, graceMs: number, log: Logger): () => void {
   const abort = new AbortController();
   const job = startupCheck(storage, graceMs, { signal: abort.signal })
     .then((r) => {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { StoreArea } from '../blobs/store.ts';
 import { expireUploads } from './upload-expiry.ts';
 import { collectBlob } from '../core/objects.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { blobRows, pairBlobs, uploadsInStore } from './inventory.ts';
 import { deletedBuckets, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
@@ -53,7 +53,7 @@ const removedAnything = (r: SweepReport): boolean =>
   r.tempFiles + r.orphanBlobFiles + r.zeroReferenceBlobs + r.expiredUploads + r.orphanPartFiles + r.deletedBucketDirs > 0;
 
 /** One sweep, now, in this process (scheduleSweeps adds the one-at-a-time lock). */
-export async function sweep(storage: Storage, opts: SweepOptions): Promise<SweepReport> {
+export async function sweep(storage: Services, opts: SweepOptions): Promise<SweepReport> {
   const started = Date.now();
   const report: SweepReport = {
     tempFiles: 0,
@@ -76,7 +76,7 @@ export async function sweep(storage: Storage, opts: SweepOptions): Promise<Sweep
 }
 
 /** Rows at zero whose collection never ran (a crash after the decrement's commit) or failed. */
-async function collectZeroReferenceBlobs(storage: Storage, report: SweepReport, stopped: () => boolean): Promise<void> {
+async function collectZeroReferenceBlobs(storage: Services, report: SweepReport, stopped: () => boolean): Promise<void> {
   let after = { bucket: '00000000-0000-0000-0000-000000000000', sha: '' };
   for (;;) {
     const rows = await readAs(storage.sql, SERVICE, (tx) => tx<{ bucket_id: string; sha256: string }[]>`
@@ -189,9 +189,9 @@ export interface SweepSchedule {
  * process sweep at a time (a process that dies mid-sweep drops its
  * connection, and the lock with it); the others skip the round. Shutdown
  * stops a sweep in progress between items and waits for it
- * (Storage.background). Returns the function that stops it.
+ * (Services.background). Returns the function that stops it.
  */
-export function scheduleSweeps(storage: Storage, schedule: SweepSchedule, log: Logger): () => void {
+export function scheduleSweeps(storage: Services, schedule: SweepSchedule, log: Logger): () => void {
   const abort = new AbortController();
   let running = false;
   const once = async () => {

@@ -3,11 +3,11 @@
 // each process, and by the sweeper (sweeper.ts) as part of its pass. The
 // records of completed uploads (storage.completed_uploads, which answer a
 // retried CompleteMultipartUpload) go once they are as old.
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { asPrincipal, SERVICE } from '../db/session.ts';
 
 /** Deletes uploads initiated more than `days` days ago, and their part files, and completion records as old. Returns how many uploads. */
-export async function expireUploads(storage: Storage, days: number): Promise<number> {
+export async function expireUploads(storage: Services, days: number): Promise<number> {
   const gone = await asPrincipal(storage.sql, SERVICE, (tx) => tx<{ id: string; bucket_id: string }[]>`
     delete from storage.multipart_uploads where initiated_at < now() - ${days}::float8 * interval '1 day'
     returning id, bucket_id`);
@@ -25,10 +25,10 @@ export async function expireUploads(storage: Storage, days: number): Promise<num
 /**
  * Runs expireUploads now and every `everyMs` (hourly by default) on an
  * unref'd timer: it never keeps the process alive, and shutdown waits for a
- * run in progress (Storage.background). Returns a function that stops it.
+ * run in progress (Services.background). Returns a function that stops it.
  */
 export function scheduleUploadExpiry(
-  storage: Storage,
+  storage: Services,
   days: number,
   // At least four runs per expiry period, so a short period (tests) is honoured too.
   everyMs = Math.max(250, Math.min(60 * 60 * 1000, (days * 86_400_000) / 4)),

@@ -1,14 +1,14 @@
 // The shapes an S3 operation works with: what it is given, what it returns.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { KeyResolver } from '../principals/keys.ts';
 import type { Principal } from '../principals/principal.ts';
 import type { VerifiedSignature } from '../principals/sigv4.ts';
 import type { S3Route } from './router.ts';
 
 export interface S3Context {
-  storage: Storage;
+  storage: Services;
   route: S3Route;
   req: IncomingMessage;
   res: ServerResponse;

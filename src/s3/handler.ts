@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { findBucket } from '../core/buckets.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import { ANONYMOUS } from '../principals/principal.ts';
 import type { S3Context, S3Operation, S3Reply } from './context.ts';
@@ -149,11 +149,11 @@ function stampResponse(req: IncomingMessage, res: ServerResponse): string {
 }
 
 /** Answers a request refused before it reached the handler (the address limit, http/app.ts) as S3 does: SlowDown. */
-export function refuseS3(storage: Storage, req: IncomingMessage, res: ServerResponse, refusal: RateLimited): void {
+export function refuseS3(storage: Services, req: IncomingMessage, res: ServerResponse, refusal: RateLimited): void {
   sendError(storage, req, res, refusal, stampResponse(req, res));
 }
 
-export function createS3Handler(storage: Storage, auth: Authenticator, options: S3Options): S3Handler {
+export function createS3Handler(storage: Services, auth: Authenticator, options: S3Options): S3Handler {
   return async (req, res) => {
     const requestId = stampResponse(req, res);
     const method = req.method ?? 'GET';
@@ -216,7 +216,7 @@ async function sendReply(req: IncomingMessage, res: ServerResponse, reply: S3Rep
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+function sendError(storage: Services, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
   try {
     writeError(storage, req, res, err, requestId);
   } catch (failure) {
@@ -226,7 +226,7 @@ function sendError(storage: Storage, req: IncomingMessage, res: ServerResponse, 
   }
 }
 
-function writeError(storage: Storage, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
+function writeError(storage: Services, req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
   const answer = err instanceof RateLimited ? new S3Error('SlowDown') : asS3Error(err);
   const failure = classifyFailure(err, { req, headersSent: res.headersSent, isAnswer: answer !== undefined, log: storage.log, logFields: { requestId } });
   if (failure === 'client-gone' || failure === 'cut-off') {

@@ -7,7 +7,7 @@
 // clamd down or failing: the job is retried with backoff and its blob stays
 // pending; the worker then pings clamd before it claims anything else, so an
 // outage costs the jobs in flight one attempt each, not the whole queue.
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { describeClamdAddress } from './address.ts';
 import { CLAMD_IDLE_TIMEOUT_MS, ScanFailure, TOO_LARGE, type Clamd, type Verdict } from './clamd.ts';
 import { claimScanJobs, recordScanFailure, recordVerdict, releaseScanJob, type ScanJob } from './queue.ts';
@@ -34,7 +34,7 @@ function scanDeadlineMs(size: number): number {
 }
 
 /** Starts the worker; the function returned stops it (in-flight scans are abandoned and their jobs released). */
-export function startScanWorker(storage: Storage, clamd: Clamd, opts: ScanWorkerOptions): () => Promise<void> {
+export function startScanWorker(storage: Services, clamd: Clamd, opts: ScanWorkerOptions): () => Promise<void> {
   storage.log.info({ clamd: describeClamdAddress(clamd.address), ...opts }, 'virus scanning: worker started');
   const worker = new ScanWorker(storage, clamd, opts);
   const running = worker.run();
@@ -55,7 +55,7 @@ class ScanWorker {
   private engine?: { version: string; askedAt: number };
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Services,
     private readonly clamd: Clamd,
     private readonly opts: ScanWorkerOptions,
   ) {}

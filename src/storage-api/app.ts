@@ -8,7 +8,7 @@ import { clientAddress } from '../http/client-address.ts';
 import { noteRequest } from '../http/request-log.ts';
 import { rateLimitedJson } from '../http/json-error.ts';
 import { RateLimited, type RateLimits } from '../http/rate-limit.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { authenticate, type Authenticator } from '../principals/authenticate.ts';
 import type { EventFeed } from '../events/feed.ts';
 import { bucketRoutes } from './buckets.ts';
@@ -22,7 +22,7 @@ import { apiErrorResponse, isStorageAnswer, StorageApiError } from './errors.ts'
 import type { ApiEnv } from '../http/env.ts';
 
 export interface StorageApiDeps {
-  storage: Storage;
+  storage: Services;
   auth: Authenticator;
   maxFileSize: number;
   signedUrls: SignedUrlSettings;

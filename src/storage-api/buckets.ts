@@ -8,7 +8,7 @@ import { canSee } from '../core/access.ts';
 import type { BucketPolicy } from '../core/bucket.ts';
 import { createBucket, deleteBucket, findBucket, listBuckets, requireBucket, updateBucketSettings, type BucketSettings } from '../core/buckets.ts';
 import { emptyBucket } from '../core/empty-bucket.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
@@ -87,7 +87,7 @@ export function bucketJson(b: BucketRow) {
 
 const notFound = (name: string) => new StorageApiError(404, 'BUCKET_NOT_FOUND', `Bucket not found: ${name}`);
 
-export function bucketRoutes(storage: Storage): Hono<ApiEnv> {
+export function bucketRoutes(storage: Services): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.get('/', async (c) => {

@@ -14,7 +14,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import {
   BLUEPRINT_EVENT_TYPES,
   EVENT_FORMATS,
@@ -68,7 +68,7 @@ function startPosition(header: string | undefined, query: number | undefined): n
   return query;
 }
 
-export function eventRoutes(storage: Storage, feed: EventFeed): Hono<ApiEnv> {
+export function eventRoutes(storage: Services, feed: EventFeed): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.get('/', async (c) => {
     const q = validQuery(c.req.query());
@@ -90,7 +90,7 @@ export function eventRoutes(storage: Storage, feed: EventFeed): Hono<ApiEnv> {
 }
 
 /** Writes events after `after` until the client goes away or the server stops. */
-async function stream(storage: Storage, feed: EventFeed, principal: Principal, filter: EventFilter, after: number, res: ServerResponse): Promise<void> {
+async function stream(storage: Services, feed: EventFeed, principal: Principal, filter: EventFilter, after: number, res: ServerResponse): Promise<void> {
   let cursor = after;
   let closed = false;
   let wake: (() => void) | undefined;

@@ -7,7 +7,7 @@
 import { Hono } from 'hono';
 import { findObject } from '../core/objects.ts';
 import { fileNameOf, fileRecordOf } from '../core/file-record.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { requestOrigin } from '../http/origin.ts';
 import { StorageApiError } from './errors.ts';
@@ -18,7 +18,7 @@ import { lifetimeOf, signDownload, signUpload, type SignedUrlSettings } from './
 const BLUEPRINT_EXPIRY = { download: 3600, upload: 3600 };
 const URL_KINDS = ['download', 'upload'] as const;
 
-export function fileRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
+export function fileRoutes(storage: Services, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.get('/*', async (c) => {
     const target = objectTarget(c, '', '/file/');

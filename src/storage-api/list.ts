@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { trimChars } from '../core/trim.ts';
 import { listFolder, listPrefix, type FolderFile } from '../core/folder-list.ts';
 import { isoMillis } from '../core/list.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { validBody } from './request.ts';
 
@@ -67,7 +67,7 @@ const folderOf = (prefix: string) => prefix.slice(0, prefix.lastIndexOf('/') + 1
 
 const JSON_TYPE = { 'content-type': 'application/json; charset=UTF-8' };
 
-export function listRoutes(storage: Storage): Hono<ApiEnv> {
+export function listRoutes(storage: Services): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.post('/list/:bucket', async (c) => {
     const q = await validBody(c, listBody);

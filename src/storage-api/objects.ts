@@ -17,7 +17,7 @@ import { deleteObjects } from '../core/delete-objects.ts';
 import { copyObjectTo, moveObject } from '../core/move.ts';
 import { dispositionFileName, fileNameOf, fileRecordOf } from '../core/file-record.ts';
 import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { actingFrom, ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { clientAddress } from '../http/client-address.ts';
@@ -244,7 +244,7 @@ async function transferOf(c: Context<ApiEnv>): Promise<TransferBody & { destinat
 }
 
 /** copy() with copyMetadata false: the source's headers, these overrides, no user metadata. */
-async function replacedHeaders(storage: Storage, t: TransferBody, principal: Principal): Promise<ObjectHeaders> {
+async function replacedHeaders(storage: Services, t: TransferBody, principal: Principal): Promise<ObjectHeaders> {
   const { object: o } = await findObject(storage, t.bucketId, t.sourceKey, principal);
   const m = t.metadata ?? {};
   const encoding = m.contentEncoding ?? o.content_encoding ?? undefined;
@@ -267,7 +267,7 @@ async function replacedHeaders(storage: Storage, t: TransferBody, principal: Pri
  */
 export async function sendObject(
   c: Context<ApiEnv>,
-  storage: Storage,
+  storage: Services,
   { bucket, key }: ObjectTarget,
   principal: Principal,
   /** Who the download is recorded as, when not `principal` (a signed URL's signer). */
@@ -327,7 +327,7 @@ export async function sendObject(
  */
 export async function receiveUpload(
   c: Context<ApiEnv>,
-  storage: Storage,
+  storage: Services,
   { bucket, key }: ObjectTarget,
   opts: { principal: Principal; upsert: boolean; defaultSizeLimit: number },
 ): Promise<ObjectRow> {
@@ -348,7 +348,7 @@ export async function receiveUpload(
   return object;
 }
 
-export function objectRoutes(storage: Storage, defaultSizeLimit: number): Hono<ApiEnv> {
+export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const download = (c: Context<ApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
   const upload = async (c: Context<ApiEnv>, upsert: boolean) => {

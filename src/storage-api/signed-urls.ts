@@ -26,7 +26,7 @@ import { findObject, type ObjectRow } from '../core/objects.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import { fileRecordOf } from '../core/file-record.ts';
 import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
-import type { Storage } from '../core/storage.ts';
+import type { Services } from '../core/services.ts';
 import { actingFrom, type Principal } from '../principals/principal.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
@@ -105,7 +105,7 @@ function redeem(c: Context<ApiEnv>, signer: UrlSigner, kind: UrlTokenKind, targe
 }
 
 /** Signing: needs the principal, so mounted after authentication, and before objects.ts's catch-all POST. */
-export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
+export function signingRoutes(storage: Services, { signer, maxExpiry }: SignedUrlSettings): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   // storage-js's createSignedUrls: one answer per path, an error in place of a URL for any it may not read.
@@ -158,7 +158,7 @@ export function signingRoutes(storage: Storage, { signer, maxExpiry }: SignedUrl
  * authentication — whatever credentials come along (storage-js sends its
  * own, perhaps stale) are neither needed nor checked.
  */
-export function signedUrlRoutes(storage: Storage, { signer }: SignedUrlSettings, defaultSizeLimit: number, limits: RateLimits): Hono<ApiEnv> {
+export function signedUrlRoutes(storage: Services, { signer }: SignedUrlSettings, defaultSizeLimit: number, limits: RateLimits): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   /** A verified token's rate limits, before any database work: the URL's and its signer's (http/rate-limit.ts). */
   const admit = (c: Context<ApiEnv>, token: VerifiedUrlToken) =>

@@ -1,8 +1,8 @@
-// A Storage (src/core/storage.ts) for unit tests of core functions: the
+// A Services (src/core/services.ts) for unit tests of core functions: the
 // server's pools (db/session.ts connectPools: requests as aerostore_anon, a
 // service-role pool beside it) on a database of the test file's own
 // (shared-postgres.ts), a LocalDiskBlobStore in a temp directory, put
-// together by createStorage as src/server.ts does it, with a default
+// together by createServices as src/server.ts does it, with a default
 // configuration's settings. Beside it, a superuser connection for looking
 // at rows as they are, past row-level security.
 import assert from 'node:assert/strict';
@@ -18,13 +18,13 @@ import { loadConfig } from '../../src/config.ts';
 import type { BucketPolicy, BucketRow } from '../../src/core/bucket.ts';
 import { createBucket, listenForBucketChanges, type BucketSettings } from '../../src/core/buckets.ts';
 import { DomainError } from '../../src/core/errors.ts';
-import { createStorage, type Storage } from '../../src/core/storage.ts';
+import { createServices, type Services } from '../../src/core/services.ts';
 import { connectPools } from '../../src/db/session.ts';
 import type { Principal } from '../../src/principals/principal.ts';
 import { openTestDatabase } from './shared-postgres.ts';
 
 export interface TestStorage {
-  storage: Storage;
+  storage: Services;
   /** Superuser on the same database: rows as they are, whatever RLS would show. */
   admin: postgres.Sql;
   /** The file's database, as its superuser. */
@@ -34,14 +34,14 @@ export interface TestStorage {
   newBucket(owner: Principal, policy?: BucketPolicy, settings?: Omit<BucketSettings, 'policy'>): Promise<BucketRow>;
   /** The bucket's blob rows as they are: sha256 → ref_count. */
   blobCounts(bucket: BucketRow): Promise<Record<string, number>>;
-  /** Waits for the work a request leaves behind (blob collection: Storage.background). */
+  /** Waits for the work a request leaves behind (blob collection: Services.background). */
   settle(): Promise<void>;
   /** The bodies being staged (BlobStore.listTempFiles): none once every write has ended. */
   stagedFiles(): Promise<string[]>;
   close(): Promise<void>;
 }
 
-export type StorageSettings = Partial<Pick<Storage, 'region' | 'maxObjectSize' | 'bucketCreators' | 'signedUrlMaxExpiry' | 'scanning' | 'blockUntilScanned'>>;
+export type StorageSettings = Partial<Pick<Services, 'region' | 'maxObjectSize' | 'bucketCreators' | 'signedUrlMaxExpiry' | 'scanning' | 'blockUntilScanned'>>;
 
 /** The settings a server started without configuration has (src/config.ts), and no scanner. */
 function defaults(): Required<StorageSettings> {
@@ -71,7 +71,7 @@ export async function openTestStorage(settings: StorageSettings = {}): Promise<T
     await rm(dataDir, { recursive: true, force: true });
   };
   const blobs = new LocalDiskBlobStore(dataDir);
-  const storage = createStorage({ sql: pools.sql, blobs, log: pino({ level: 'warn', base: undefined }, pino.destination(2)), ...defaults(), ...settings });
+  const storage = createServices({ sql: pools.sql, blobs, log: pino({ level: 'warn', base: undefined }, pino.destination(2)), ...defaults(), ...settings });
   try {
     await blobs.init();
     stops.push(await listenForBucketChanges(storage));

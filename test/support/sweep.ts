@@ -2,7 +2,7 @@
 // test server's database and data directory (src/maintenance/sweeper.ts).
 import pino from 'pino';
 import { openBlobStore } from '../../src/blobs/store.ts';
-import { createStorage } from '../../src/core/storage.ts';
+import { createServices } from '../../src/core/services.ts';
 import { connectPools } from '../../src/db/session.ts';
 import { sweep, type SweepReport } from '../../src/maintenance/sweeper.ts';
 import { embeddedDatabaseUrl } from './database.ts';
@@ -11,7 +11,7 @@ import type { TestServer } from './server.ts';
 export async function sweepOnce(srv: TestServer): Promise<SweepReport> {
   const pools = connectPools(await embeddedDatabaseUrl(srv.dataDir), { max: 4 });
   try {
-    const storage = createStorage({
+    const storage = createServices({
       sql: pools.sql,
       blobs: openBlobStore(srv.dataDir),
       log: pino({ level: 'silent' }),

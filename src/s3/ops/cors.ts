@@ -10,7 +10,7 @@ import { bucketOf, xmlReply, type HeaderValue, type S3Operation, type S3Reply } 
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { toXml } from '../xml.ts';
-import type { Storage } from '../../core/storage.ts';
+import type { Services } from '../../core/services.ts';
 
 /** Text elements only: an element with children where text belongs is MalformedXML, not "[object Object]". */
 const text = (x: unknown): string => {
@@ -85,7 +85,7 @@ function allowHeaders(rule: CorsRule, origin: string): Record<string, HeaderValu
 }
 
 /** Preflight (OPTIONS): unauthenticated, answered from the bucket's rules alone. */
-export async function answerPreflight(storage: Storage, req: IncomingMessage, bucketName: string): Promise<S3Reply> {
+export async function answerPreflight(storage: Services, req: IncomingMessage, bucketName: string): Promise<S3Reply> {
   const origin = req.headers.origin;
   const method = req.headers['access-control-request-method'];
   if (!origin || typeof method !== 'string') {

@@ -1,6 +1,8 @@
 // What the domain core needs from the outside world: the database pool, the
-// blob backend, a logger and the configured limits. Built once in main.ts and
-// handed to both protocol front ends.
+// blob backend, a logger and the configured limits — its services, built
+// once in server.ts and handed to every front end. (Named apart from the
+// `storage` schema and the /storage/v1 API; variables holding it are still
+// called `storage`.)
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/store.ts';
@@ -8,7 +10,7 @@ import type { Sql } from '../db/connect.ts';
 import type { BucketRow } from './bucket.ts';
 import { DownloadLog } from '../events/downloads.ts';
 
-export interface Storage {
+export interface Services {
   sql: Sql;
   blobs: BlobStore;
   log: Logger;
@@ -37,7 +39,7 @@ export interface Storage {
   downloads: DownloadLog;
 }
 
-export function createStorage(parts: Omit<Storage, 'bucketCache' | 'background' | 'downloads'>): Storage {
+export function createServices(parts: Omit<Services, 'bucketCache' | 'background' | 'downloads'>): Services {
   return {
     ...parts,
     bucketCache: new LRUCache({ max: 10_000, ttl: 60_000 }),
