@@ -32,6 +32,7 @@ import {
   multipartEtag,
   randomFile,
   recordTranscript,
+  run,
   runFails,
   runOk,
   sha256,
@@ -309,6 +310,50 @@ export const awsCliScenario: Scenario = {
       await aws('s3api', 'delete-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
       const gone = await json('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
       assertEqual(gone.TagSet ?? [], [], 'TagSet after delete-object-tagging');
+    });
+
+    await ctx.step('aws s3api put-object --acl public-read into the private bucket: anonymous curl 200, its neighbour 403; get-object-acl, put-object-acl', async () => {
+      const haveCurl = (await run('curl', ['--version']).catch(() => undefined))?.code === 0;
+      if (!haveCurl) ctx.note('curl is missing: the anonymous GETs are sent with fetch()');
+      /** An anonymous GET, as a browser or curl sends it: the status and the body. */
+      const anonymousGet = async (key: string): Promise<{ status: string; body: string }> => {
+        const url = `${server.url}/${bucket}/${key}`;
+        if (haveCurl) {
+          const out = path.join(work, 'anonymous.out');
+          const r = await runOk('curl', ['--silent', '--show-error', '--output', out, '--write-out', '%{http_code}', url]);
+          const body = await readFile(out, 'utf8');
+          await rm(out);
+          return { status: r.stdout, body };
+        }
+        const res = await fetch(url);
+        const body = await res.text();
+        recordTranscript({ command: `fetch(${url})  (no credentials)`, detail: `HTTP ${res.status}\n${body}` });
+        return { status: String(res.status), body };
+      };
+      const file = path.join(work, 'acl.txt');
+      await writeFileDeep(file, 'public, one object\n');
+      await aws('s3api', 'put-object', '--bucket', bucket, '--key', 'acl/public.txt', '--body', file, '--acl', 'public-read');
+      await aws('s3api', 'put-object', '--bucket', bucket, '--key', 'acl/neighbour.txt', '--body', file);
+      const pub = await anonymousGet('acl/public.txt');
+      assertEqual(pub.status, '200', 'anonymous GET of the public-read object');
+      assertEqual(pub.body, 'public, one object\n', 'its body');
+      assertEqual((await anonymousGet('acl/neighbour.txt')).status, '403', 'anonymous GET of its neighbour');
+      assertEqual((await anonymousGet('')).status, '403', 'anonymous ListObjects of the private bucket');
+      const acl = await json('s3api', 'get-object-acl', '--bucket', bucket, '--key', 'acl/public.txt');
+      assertEqual(acl.Owner?.ID, 'aerostore', 'Owner.ID (the root key has no user id)');
+      assertEqual(
+        (acl.Grants ?? []).map((g: any) => [g.Grantee?.Type, g.Grantee?.ID ?? g.Grantee?.URI, g.Permission]),
+        [['CanonicalUser', 'aerostore', 'FULL_CONTROL'], ['Group', 'http://acs.amazonaws.com/groups/global/AllUsers', 'READ']],
+        'Grants',
+      );
+      await aws('s3api', 'put-object-acl', '--bucket', bucket, '--key', 'acl/public.txt', '--acl', 'private');
+      assertEqual((await anonymousGet('acl/public.txt')).status, '403', 'anonymous GET after put-object-acl --acl private');
+      await aws('s3api', 'put-object-acl', '--bucket', bucket, '--key', 'acl/neighbour.txt', '--grant-read', 'uri=http://acs.amazonaws.com/groups/global/AllUsers');
+      assertEqual((await anonymousGet('acl/neighbour.txt')).status, '200', 'anonymous GET after put-object-acl --grant-read AllUsers');
+      const bad = await awsFails('s3api', 'put-object-acl', '--bucket', bucket, '--key', 'acl/neighbour.txt', '--grant-read', 'emailAddress=someone@example.com');
+      assert(bad.stderr.includes('UnresolvableGrantByEmailAddress'), `expected UnresolvableGrantByEmailAddress, got: ${bad.stderr}`);
+      await aws('s3api', 'delete-objects', '--bucket', bucket, '--delete', JSON.stringify({ Objects: [{ Key: 'acl/public.txt' }, { Key: 'acl/neighbour.txt' }] }));
+      await rm(file);
     });
 
     await ctx.step('aws s3api copy-object (COPY, REPLACE, onto itself) and aws s3 cp s3:// to s3://', async () => {

@@ -7,7 +7,8 @@
 //
 //   aws-cli-user         aws-cli as A and as B: private, then `authenticated`, then `public`
 //   rclone-user          rclone as A and as B: private, own bucket, member writes
-//   boto3-sts            boto3: assume_role_with_web_identity, then S3 with the session credentials
+//   boto3-sts            boto3: assume_role_with_web_identity, then S3 with the session credentials;
+//                        ACL grants from A to B (GrantRead, get/put_object_acl)
 //   sdk-js-web-identity  AWS SDK for JavaScript v3: fromWebToken credentials on an S3Client
 //
 // The JWTs are HS256 with the server's AEROSTORE_JWT_SECRET: run.ts starts
@@ -432,6 +433,9 @@ export const boto3StsScenario: Scenario = {
       token: await mintJwt(a.userId),
       expiredToken: await mintJwt(a.userId, { expiresAt: now - 120 }),
       forgedToken: await mintJwt(a.userId, { secret: randomBytes(32).toString('base64url') }),
+      otherUserId: b.userId,
+      otherAccessKeyId: b.server.accessKeyId,
+      otherSecretAccessKey: b.server.secretAccessKey,
     };
     const env = clientEnv(path.join(work, 'home'));
     let r: RunResult | undefined;

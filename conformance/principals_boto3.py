@@ -4,7 +4,9 @@
 Run with Debian's /usr/bin/python3 (python3-boto3). Arguments: one JSON
 object on argv[1] with url, region, bucket (A's, not yet created),
 otherBucket and otherKey (B's private bucket and an object in it), userId
-(A's), token (A's JWT), expiredToken, forgedToken (signed with another secret).
+(A's), token (A's JWT), expiredToken, forgedToken (signed with another secret),
+otherUserId, otherAccessKeyId and otherSecretAccessKey (B's access key, for the
+ACL grants A makes to B).
 
 Protocol on stdout as boto3_scenario.py: "::step <name>", "::ok <name> <ms>",
 "::note <text>", "::failed <name>" (traceback and the last request on stderr).
@@ -13,6 +15,8 @@ import datetime
 import json
 import sys
 import traceback
+import urllib.error
+import urllib.request
 
 import boto3
 import botocore
@@ -44,6 +48,21 @@ sts = boto3.client(
     config=STRICT,
 )
 sts.meta.events.register("before-send.sts", remember_request)
+
+
+def s3_client(access_key_id, secret_access_key, session_token=None):
+    """An S3 client on the server, path-style, SigV4, no retries, its requests remembered."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=args["url"],
+        region_name=args["region"],
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    s3.meta.events.register("before-send.s3", remember_request)
+    return s3
 
 
 def client_error(fn):
@@ -79,17 +98,7 @@ def main():
         assert 800 < left <= 905, "Expiration %s is not ~900 s away" % creds["Expiration"]
         eq(r.get("SubjectFromWebIdentityToken"), args["userId"], "SubjectFromWebIdentityToken")
         note("AccessKeyId %s, AssumedRoleUser %s" % (creds["AccessKeyId"], r["AssumedRoleUser"]["Arn"]))
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=args["url"],
-            region_name=args["region"],
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard", "total_max_attempts": 1}),
-        )
-        s3.meta.events.register("before-send.s3", remember_request)
-        state["s3"] = s3
+        state["s3"] = s3_client(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
     @step("as A: create_bucket, put_object, get_object, list_objects_v2, delete_object")
     def _():
@@ -113,6 +122,43 @@ def main():
         eq(client_error(lambda: s3.list_objects_v2(Bucket=other)), ("AccessDenied", 403), "list_objects_v2 of B's bucket")
         eq(client_error(lambda: s3.put_object(Bucket=other, Key="from-a.txt", Body=b"x")), ("AccessDenied", 403), "put_object into B's bucket")
         eq(client_error(lambda: s3.delete_object(Bucket=other, Key=key)), ("AccessDenied", 403), "delete_object in B's bucket")
+
+    @step("as A: put_object with GrantRead to B; B (its access key) reads it, not its neighbour; get_object_acl, put_object_acl")
+    def _():
+        s3 = state["s3"]
+        b = s3_client(args["otherAccessKeyId"], args["otherSecretAccessKey"])
+        s3.put_object(Bucket=bucket, Key="acl/for-b.txt", Body=b"for B\n", GrantRead='id="%s"' % args["otherUserId"])
+        s3.put_object(Bucket=bucket, Key="acl/neighbour.txt", Body=b"A only\n")
+        eq(b.get_object(Bucket=bucket, Key="acl/for-b.txt")["Body"].read(), b"for B\n", "B's get_object of the granted object")
+        eq(client_error(lambda: b.get_object(Bucket=bucket, Key="acl/neighbour.txt")), ("AccessDenied", 403), "B's get_object of its neighbour")
+        eq(client_error(lambda: b.get_object_acl(Bucket=bucket, Key="acl/for-b.txt")), ("AccessDenied", 403), "B's get_object_acl (READ is not READ_ACP)")
+        acl = s3.get_object_acl(Bucket=bucket, Key="acl/for-b.txt")
+        eq(acl["Owner"]["ID"], args["userId"], "Owner.ID is A's user id")
+        eq([(g["Grantee"]["Type"], g["Grantee"].get("ID"), g["Permission"]) for g in acl["Grants"]], [("CanonicalUser", args["otherUserId"], "READ")], "Grants")
+        # FULL_CONTROL to B: B reads the ACL and changes it (to public-read: A's own bucket is A's to publish, not B's).
+        s3.put_object_acl(
+            Bucket=bucket,
+            Key="acl/for-b.txt",
+            AccessControlPolicy={
+                "Owner": {"ID": args["userId"]},
+                "Grants": [
+                    {"Grantee": {"Type": "CanonicalUser", "ID": args["userId"]}, "Permission": "FULL_CONTROL"},
+                    {"Grantee": {"Type": "CanonicalUser", "ID": args["otherUserId"]}, "Permission": "FULL_CONTROL"},
+                ],
+            },
+        )
+        eq(len(b.get_object_acl(Bucket=bucket, Key="acl/for-b.txt")["Grants"]), 2, "B reads the ACL with FULL_CONTROL")
+        eq(client_error(lambda: b.put_object_acl(Bucket=bucket, Key="acl/for-b.txt", ACL="public-read")), ("AccessDenied", 403), "B makes A's object public")
+        s3.put_object_acl(Bucket=bucket, Key="acl/for-b.txt", ACL="public-read")
+        with urllib.request.urlopen("%s/%s/acl/for-b.txt" % (args["url"], bucket)) as r:
+            eq(r.status, 200, "anonymous GET of the public-read object")
+        try:
+            urllib.request.urlopen("%s/%s/acl/neighbour.txt" % (args["url"], bucket))
+            raise AssertionError("anonymous GET of the neighbour succeeded")
+        except urllib.error.HTTPError as e:
+            eq(e.code, 403, "anonymous GET of the neighbour")
+        eq(client_error(lambda: s3.put_object(Bucket=bucket, Key="acl/email.txt", Body=b"x", GrantRead='emailAddress="b@example.com"')), ("UnresolvableGrantByEmailAddress", 400), "e-mail grantee")
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "acl/for-b.txt"}, {"Key": "acl/neighbour.txt"}]})
 
     @step("as A: delete_bucket")
     def _():

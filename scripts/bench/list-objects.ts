@@ -15,7 +15,12 @@
 // Flags: --quick (100 timed requests per case instead of 300), --dirs N
 // (fewer directories, for trying the script out; the floor needs 100),
 // --data-dir DIR (keep the data; a second run on it skips the fill),
-// --cpu-prof DIR (a V8 CPU profile of the aerostore process per timed case).
+// --cpu-prof DIR (a V8 CPU profile of the aerostore process per timed case),
+// --as-user (list as an ordinary user in an `authenticated` bucket), --acl
+// (as an ordinary user who reads every key through the object's own ACL:
+// each object `authenticated-read`, in a private member-writes bucket, so
+// every row passes row-level security by its list — the most the ACL term
+// of the objects policy can cost).
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
@@ -23,6 +28,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { XMLParser } from 'fast-xml-parser';
+import postgres from 'postgres';
+import { embeddedDatabaseUrl } from '../../test/support/database.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import {
   checkSignerAgainstSmithy,
@@ -59,15 +66,18 @@ const { values: flags } = parseArgs({
     'data-dir': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'as-user': { type: 'boolean', default: false },
+    acl: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   console.log(
     [
-      'usage: npm run bench:list -- [--quick] [--dirs N] [--data-dir DIR] [--cpu-prof DIR] [--as-user]',
+      'usage: npm run bench:list -- [--quick] [--dirs N] [--data-dir DIR] [--cpu-prof DIR] [--as-user | --acl]',
       '  --as-user       list as an ordinary user (row-level security evaluated per row) in a bucket',
       '                  whose policy is made `authenticated`, instead of as the root key',
+      '  --acl           list as an ordinary user who reads each key by its own ACL (authenticated-read,',
+      '                  set on every object after the fill) in a private bucket open to member writes',
       '  --data-dir DIR  keep the server data in DIR; a later run on the same DIR (and --dirs)',
       '                  skips the fill, for quick iterations on the listing code',
     ].join('\n'),
@@ -208,7 +218,17 @@ async function main(): Promise<void> {
     }
 
     let lister = target;
-    if (flags['as-user']) {
+    if (flags.acl) {
+      // The fill's PUTs carry no ACL (their signer signs no x-amz-acl): the lists are set in one statement.
+      const sql = postgres(await embeddedDatabaseUrl(server.dataDir), { max: 1, onnotice: () => {} });
+      await sql`update storage.objects set acl = '{FULL_CONTROL:aerostore,READ:AuthenticatedUsers}'
+        where bucket_id = (select id from storage.buckets where name = ${BUCKET})`;
+      await sql`analyze storage.objects`;
+      await sql.end();
+      await patchBucket(target, agent, BUCKET, { policy: 'private', member_writes: true });
+      lister = { name: 'aerostore (user, by ACL)', base: target.base, signer: new FastSigner(await createUserKey(target, agent, randomUUID())) };
+      console.log('listing as an ordinary user who reads every key by its ACL (authenticated-read) in a private member-writes bucket\n');
+    } else if (flags['as-user']) {
       await patchBucket(target, agent, BUCKET, { policy: 'authenticated' });
       lister = { name: 'aerostore (user)', base: target.base, signer: new FastSigner(await createUserKey(target, agent, randomUUID())) };
       console.log('listing as an ordinary user (authenticated role) in a bucket whose policy is authenticated\n');

@@ -9,6 +9,12 @@
 // ratio user / root of requests per second (the issue's target: ≥ 0.9).
 // A third principal, user-jwt, sends the same user's requests with
 // `Authorization: Bearer` (a JWT instead of SigV4) for comparison.
+// Object ACLs (migration 0021): user-jwt-acl writes into another private
+// bucket of the user's with `x-amz-grant-read` to a second user and to
+// AllUsers (the restrictive policy's storage.acl_allowed on every write),
+// and two principals read those objects through their lists alone:
+// grantee (the second user's access key; RLS's ACL term and
+// storage.object_acls_apply per row) and anonymous (no credentials, as curl).
 //
 // Flags: --quick (2 rounds instead of 5), --rounds N.
 import { randomFillSync, randomUUID } from 'node:crypto';
@@ -71,6 +77,8 @@ interface Subject {
   headers: Record<string, string>;
   written: Set<number>;
   cursor: number;
+  /** Reads only what another subject wrote (the ACL readers): no PUT round. */
+  readsOnly?: boolean;
 }
 
 interface Round {
@@ -135,29 +143,44 @@ async function main(): Promise<void> {
     const userId = randomUUID();
     const userCreds = await createUserKey(rootTarget, agent, userId);
     const userTarget: Target = { name: 'user', base, signer: new FastSigner(userCreds) };
+    const granteeId = randomUUID();
+    const granteeTarget: Target = { name: 'grantee', base, signer: new FastSigner(await createUserKey(rootTarget, agent, granteeId)) };
     const jwt = await new SignJWT({ role: 'authenticated' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
       .setExpirationTime('2h')
       .sign(new TextEncoder().encode(JWT_SECRET));
 
+    const bearer = { authorization: `Bearer ${jwt}` };
+    const granted = new Set<number>();
     const subjects: Subject[] = [
       { name: 'root', bucket: 'bench-root', target: rootTarget, headers: {}, written: new Set(), cursor: 0 },
       { name: 'user', bucket: 'bench-user', target: userTarget, headers: {}, written: new Set(), cursor: 0 },
-      { name: 'user-jwt', bucket: 'bench-user', target: { ...userTarget, name: 'user-jwt', signer: null }, headers: { authorization: `Bearer ${jwt}` }, written: new Set(), cursor: KEY_SPACE / 2 },
+      { name: 'user-jwt', bucket: 'bench-user', target: { ...userTarget, name: 'user-jwt', signer: null }, headers: bearer, written: new Set(), cursor: KEY_SPACE / 2 },
+      {
+        name: 'user-jwt-acl',
+        bucket: 'bench-acl',
+        target: { ...userTarget, name: 'user-jwt-acl', signer: null },
+        headers: { ...bearer, 'x-amz-grant-read': `id="${granteeId}", uri="http://acs.amazonaws.com/groups/global/AllUsers"` },
+        written: granted,
+        cursor: 0,
+      },
+      { name: 'grantee', bucket: 'bench-acl', target: granteeTarget, headers: {}, written: granted, cursor: 0, readsOnly: true },
+      { name: 'anonymous', bucket: 'bench-acl', target: { ...granteeTarget, name: 'anonymous', signer: null }, headers: {}, written: granted, cursor: 0, readsOnly: true },
     ];
-    for (const s of subjects.slice(0, 2)) {
+    for (const s of [subjects[0], subjects[1], { ...subjects[1], bucket: 'bench-acl' }]) {
       const r = await send(s.target, agent, 'PUT', `/${s.bucket}`, { payloadHash: EMPTY_SHA256 });
       if (r.status !== 200) throw new BenchFailure(`${s.name}: ${describeFailure('PUT', `/${s.bucket}`, r)}`);
     }
 
     const rows: string[][] = [];
     for (const op of ['PUT', 'GET'] as Op[]) {
-      const rounds = new Map<string, Round[]>(subjects.map((s) => [s.name, []]));
+      const active = subjects.filter((s) => op === 'GET' || !s.readsOnly);
+      const rounds = new Map<string, Round[]>(active.map((s) => [s.name, []]));
       const pid = server.process.pid!;
-      for (const s of subjects) await runRound(s, op, MAX_OPS / 4, SECONDS / 4, pid); // warm-up
+      for (const s of active) await runRound(s, op, MAX_OPS / 4, SECONDS / 4, pid); // warm-up
       for (let i = 0; i < ROUNDS; i++) {
-        const order = i % 2 === 0 ? subjects : [...subjects].reverse();
+        const order = i % 2 === 0 ? active : [...active].reverse();
         for (const s of order) rounds.get(s.name)!.push(await runRound(s, op, MAX_OPS, SECONDS, pid));
       }
       const perOp = (name: string, f: (r: Round) => number) => {
@@ -166,7 +189,7 @@ async function main(): Promise<void> {
       };
       const rate = (name: string) => median(rounds.get(name)!.map((r) => r.ops / (r.elapsedMs / 1000)));
       const p99 = (name: string) => percentile(rounds.get(name)!.flatMap((r) => r.latencies).sort((a, b) => a - b), 0.99);
-      for (const s of subjects) {
+      for (const s of active) {
         rows.push([
           `${op} 4 KiB`,
           s.name,
