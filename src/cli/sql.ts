@@ -329,9 +329,9 @@ async function shell(runner: Runner, io: SqlIo, who: { name: string; superuser: 
   });
   prompt();
   for await (const line of rl) {
-    const meta = /^\s*\\(\S*)\s*(.*?)\s*$/.exec(line);
+    const meta = metaCommand(line);
     if (meta) {
-      const [, command, arg] = meta;
+      const [command, arg] = meta;
       if (command === 'q') break;
       if (command === 'x' && ['', 'on', 'off', 'auto'].includes(arg)) {
         runner.expanded = arg === '' ? (runner.expanded === 'on' ? 'off' : 'on') : (arg as Expanded);
@@ -508,4 +508,17 @@ export function runSqlCli(argv: readonly string[], io: SqlIo = processSqlIo()): 
     argv,
     io,
   );
+}
+
+/**
+ * A backslash command (`\x on`) as its name and argument; undefined for SQL.
+ * Split by hand: the regular expression it replaces was polynomial on long
+ * runs of blanks (src/regex-safety.test.ts).
+ */
+export function metaCommand(line: string): [command: string, arg: string] | undefined {
+  const t = line.trim();
+  if (!t.startsWith('\\')) return undefined;
+  const body = t.slice(1);
+  const blank = body.search(/\s/);
+  return blank === -1 ? [body, ''] : [body.slice(0, blank), body.slice(blank).trim()];
 }
