@@ -6,7 +6,6 @@
 // embedded Postgres started for the command and stopped after it, and
 // --url refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,9 +15,10 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { runSqlCli, type SqlIo } from '../src/cli/sql.ts';
 import { formatExpanded, formatMessage, formatTable, splitStatements } from '../src/cli/sql-text.ts';
+import { runAerostoreSql } from './support/aerostore-sql.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
-import { ROOT, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 import { S3RawClient } from './support/signer.ts';
 
 describe('the statement splitter', () => {
@@ -126,19 +126,7 @@ describe('aerostore sql on a server', () => {
   }
 
   /** `node --import tsx src/main.ts sql ...` as a user runs it, stdin from `input`. */
-  function child(argv: string[], input = ''): Promise<{ code: number | null; out: string; err: string }> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'sql', ...argv], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, AEROSTORE_DATA_DIR: srv.dataDir },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdin.end(input);
-    return new Promise((resolve) => proc.once('close', (code) => resolve({ code, out, err })));
-  }
+  const child = (argv: string[], input = '') => runAerostoreSql(srv.dataDir, argv, input);
 
   before(async () => {
     srv = await startTestServer();
@@ -206,7 +194,7 @@ describe('aerostore sql on a server', () => {
       'create table public.moderators (user_id uuid primary key, bucket_id uuid);',
       'grant select on public.moderators to aerostore_authenticated;',
       `create policy moderators_read on storage.objects for select to aerostore_authenticated`,
-      `  using (exists (select 1 from public.moderators m where m.user_id = storage.uid() and m.bucket_id = objects.bucket_id));`,
+      `  using (exists (select 1 from public.moderators m where m.user_id = storage.uid() and m.bucket_id = objects.bucket_uuid));`,
       `insert into public.moderators select '${B}', id from storage.buckets where name = 'sql-a';`,
     ].join('\n');
     const r = await sql([], { input: script });
@@ -228,7 +216,7 @@ describe('aerostore sql on a server', () => {
 
   it('--role authenticated --user X sees only the rows RLS shows X; --role anon none of a private bucket', async () => {
     const names = async (...argv: string[]) => {
-      const r = await sql([...argv, '--json', '-c', 'select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id order by 1']);
+      const r = await sql([...argv, '--json', '-c', 'select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_uuid order by 1']);
       assert.equal(r.code, 0, r.err);
       return (JSON.parse(r.out) as { bucket: string; key: string }[]).map((o) => `${o.bucket}/${o.key}`);
     };

@@ -167,7 +167,7 @@ async function signedHead(
 }
 
 async function objectExists(bucket: string, key: string): Promise<boolean> {
-  const rows = await sql`select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_id where b.name = ${bucket} and o.key = ${key}`;
+  const rows = await sql`select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_uuid where b.name = ${bucket} and o.key = ${key}`;
   return rows.length > 0;
 }
 
@@ -197,7 +197,7 @@ async function assertUnharmed(): Promise<void> {
   assert.deepEqual(canary.failures, [], 'the canary failed');
   await assertTmpEmpty();
   const refused = await sql<{ name: string; key: string }[]>`select b.name, o.key from storage.objects o
-    join storage.buckets b on b.id = o.bucket_id where o.key like ${REFUSED + '%'}`;
+    join storage.buckets b on b.id = o.bucket_uuid where o.key like ${REFUSED + '%'}`;
   assert.deepEqual(refused.map((r) => `${r.name}/${r.key}`), [], 'objects were stored under refused keys');
 }
 

@@ -384,7 +384,7 @@ describe('fsck', () => {
       select ref_count, size::int as size from storage.blobs where bucket_id = ${id} and sha256 = ${sha('rowless content')}`;
     assert.deepEqual({ ...rowless }, { ref_count: 1, size: 'rowless content'.length });
     // The lost object's row is still there (its GET fails; it is for the operator to restore or delete).
-    assert.equal((await db`select 1 from storage.objects where bucket_id = ${id} and key = 'lost'`).length, 1);
+    assert.equal((await db`select 1 from storage.objects where bucket_uuid = ${id} and key = 'lost'`).length, 1);
     await assertObject(bucket, 'rowless', 'rowless content');
     await assertObject(bucket, 'twice-1', 'shared');
 

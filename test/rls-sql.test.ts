@@ -89,14 +89,14 @@ async function visibleAs(userId: string | undefined): Promise<string[]> {
       await tx`set local role aerostore_authenticated`;
       await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: 'authenticated' })}, true)`;
     }
-    return tx<{ bucket_id: string; key: string }[]>`select o.bucket_id, o.key from storage.objects o`;
+    return tx<{ bucket_uuid: string; key: string }[]>`select o.bucket_uuid, o.key from storage.objects o`;
   });
-  return names(rows.map((r) => ({ bucket: bucketNames.get(r.bucket_id) as string, key: r.key })));
+  return names(rows.map((r) => ({ bucket: bucketNames.get(r.bucket_uuid) as string, key: r.key })));
 }
 
 /** Every object there is (as the superuser sees it). */
 async function everyObject(): Promise<string[]> {
-  return names(await superuser<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+  return names(await superuser<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_uuid`);
 }
 
 /** The same world over S3, object by object: what `client` (or, without one, an anonymous client) may GET. */
@@ -155,7 +155,7 @@ describe('row-level security from SQL', () => {
     // The signed-in role without a user id in the claims is nobody: it sees nothing.
     const nobody = await app.begin(async (tx) => {
       await tx`set local role aerostore_authenticated`;
-      return names(await tx<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_id`);
+      return names(await tx<Row[]>`select b.name as bucket, o.key from storage.objects o join storage.buckets b on b.id = o.bucket_uuid`);
     });
     assert.deepEqual(nobody, []);
   });
@@ -166,7 +166,7 @@ describe('row-level security from SQL', () => {
       await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: A })}, true)`;
       return tx<{ key: string }[]>`
         select key from storage.objects
-        where bucket_id = (select id from storage.buckets where name = 'sql-members')
+        where bucket_uuid = (select id from storage.buckets where name = 'sql-members')
           and owner_id = storage.uid() and size < 1000
         order by key`;
     });

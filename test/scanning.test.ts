@@ -72,8 +72,8 @@ type BlobVerdict = { scan_status: string; scan_signature: string | null; scan_no
 async function verdictOf(key: string, database = db): Promise<BlobVerdict> {
   const [row] = await database<BlobVerdict[]>`
     select o.scan_status, b.scan_signature, b.scan_note, b.scanned_at from storage.objects o
-    join storage.buckets k on k.id = o.bucket_id
-    join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+    join storage.buckets k on k.id = o.bucket_uuid
+    join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
     where k.name = 'files' and o.key = ${key}`;
   assert.ok(row, `no object files/${key}`);
   return row;

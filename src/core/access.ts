@@ -1,8 +1,10 @@
-// What a principal may do with a bucket, decided from the bucket row alone.
-// Row-level security in Postgres (migration 0009) is the enforcement: every
-// object row read or written goes through it. These checks mirror the same
-// rules one level up, so that a request that can only fail is refused before
-// its body is read (and before 100 Continue), and so that a refusal gets the
+// What a principal may do with a bucket under the built-in presets, decided
+// from the bucket row alone. Row-level security in Postgres (migrations 0009,
+// 0021, 0022) is the enforcement: every object row read or written goes
+// through it. These checks mirror the presets one level up, as a fast path:
+// what they admit needs no question to Postgres before the body is read;
+// what they do not admit, an operator's own policy still may, and
+// core/policy-checks.ts asks Postgres before refusing. They also choose the
 // error S3 would give (AccessDenied rather than an empty answer).
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
@@ -77,14 +79,6 @@ export function requireAclAllowed(bucket: BucketRow, p: Principal, acl: readonly
 
 function denied(): DomainError {
   return new DomainError('AccessDenied');
-}
-
-export function requireList(bucket: BucketRow, p: Principal): void {
-  if (!canList(bucket, p)) throw denied();
-}
-
-export function requireWrite(bucket: BucketRow, p: Principal): void {
-  if (!canWrite(bucket, p)) throw denied();
 }
 
 export function requireAdminister(bucket: BucketRow, p: Principal): void {

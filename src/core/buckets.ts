@@ -139,7 +139,7 @@ export async function deleteBucket(storage: Services, name: string, principal: P
     const [locked] = await tx`select id from storage.buckets where id = ${bucket.id} for update`;
     if (!locked) throw new DomainError('NoSuchBucket', undefined, { BucketName: name });
     // The owner (and the service role) sees every object of the bucket.
-    const [obj] = await tx`select 1 from storage.objects where bucket_id = ${bucket.id} limit 1`;
+    const [obj] = await tx`select 1 from storage.objects where bucket_uuid = ${bucket.id} limit 1`;
     if (obj) throw new DomainError('BucketNotEmpty', undefined, { BucketName: name });
     // The event first: its policy looks the bucket up.
     await recordEvents(tx, [{ type: 'storage.bucket.deleted', bucketId: bucket.id, bucket: name, ownerId: bucket.owner_id, payload: {} }]);

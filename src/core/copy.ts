@@ -4,7 +4,7 @@
 // bucket) the source's bytes are streamed through the ordinary write path.
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { requireWrite } from './access.ts';
+import { requireWriteOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
@@ -59,8 +59,14 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
   validateKey(input.key);
   // Destination bucket first: S3 reports a missing destination bucket before a missing source.
   const bucket = await requireBucket(storage, input.bucket);
-  requireWrite(bucket, input.principal);
   const access = objectAccessFor(bucket, input.principal, input.acl);
+  await requireWriteOf(storage, bucket, input.principal, {
+    key: input.key,
+    ...access,
+    contentType: input.replaceHeaders?.contentType,
+    userMetadata: input.replaceHeaders?.userMetadata,
+    overwrite: input.condition === undefined || !('ifNoneMatch' in input.condition),
+  });
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.
     const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);

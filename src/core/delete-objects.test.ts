@@ -33,7 +33,7 @@ async function fill(bucket: BucketRow, objects: Record<string, string>, principa
 }
 
 async function keys(bucket: BucketRow): Promise<string[]> {
-  return (await t.admin<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} order by key`).map((r) => r.key);
+  return (await t.admin<{ key: string }[]>`select key from storage.objects where bucket_uuid = ${bucket.id} order by key`).map((r) => r.key);
 }
 
 const blobCounts = (bucket: BucketRow) => t.blobCounts(bucket);
@@ -54,7 +54,7 @@ describe('core/delete-objects: deleting objects', () => {
   it('deletes one key: the row, a deleted event, and the unreferenced blob with its file', async () => {
     const b = await newBucket();
     await fill(b, { gone: 'to be deleted', kept: 'to be kept' });
-    const [{ id }] = await t.admin`select id from storage.objects where bucket_id = ${b.id} and key = 'gone'`;
+    const [{ id }] = await t.admin`select id from storage.objects where bucket_uuid = ${b.id} and key = 'gone'`;
     assert.equal(await deleteObject(t.storage, b.name, 'gone', owner), true);
     assert.deepEqual(await keys(b), ['kept']);
 

@@ -14,7 +14,8 @@
 import { asPrincipal } from '../db/session.ts';
 import { DomainError } from './errors.ts';
 import type { Principal } from '../principals/principal.ts';
-import { knowsWholeBucket, requireWrite } from './access.ts';
+import { knowsWholeBucket } from './access.ts';
+import { requireChangeOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { collectInBackground, rethrowWriteFailure } from './objects.ts';
 import type { Services } from './services.ts';
@@ -41,7 +42,7 @@ export async function deleteObjects(
   principal: Principal,
 ): Promise<DeleteObjectsResult> {
   const bucket = await requireBucket(storage, bucketName);
-  requireWrite(bucket, principal);
+  await requireChangeOf(storage, bucket, principal, 'DELETE');
   const unique = [...new Set(keys)];
   if (unique.length === 0) return { deleted: new Set(), refused: new Set() };
   // The same lock names as objects.ts keyLock: hashtextextended(bucket-id/key).
@@ -54,9 +55,9 @@ export async function deleteObjects(
            select distinct hashtextextended(n, 0) as id from unnest(${lockNames}::text[]) as n order by 1 offset 0
          ) as l`,
       tx<{ id: string; key: string; sha256: string; size: number; owner_id: string | null; content_type: string | null; filename: string | null }[]>`
-        delete from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])
+        delete from storage.objects where bucket_uuid = ${bucket.id} and key = any(${unique}::text[])
         returning id, key, sha256, size, owner_id, content_type, filename`,
-      tx<{ key: string }[]>`select key from storage.objects where bucket_id = ${bucket.id} and key = any(${unique}::text[])`,
+      tx<{ key: string }[]>`select key from storage.objects where bucket_uuid = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
     const outcome = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)) };
     // A principal that does not see the whole bucket cannot be told a key is missing.

@@ -20,7 +20,7 @@ export async function emptyBucket(storage: Services, bucketName: string, princip
   requireAdminister(bucket, principal);
   for (;;) {
     const keys = await readAs(storage.sql, principal, (tx) => tx<{ key: string }[]>`
-      select key from storage.objects where bucket_id = ${bucket.id} order by key limit ${MAX_DELETE_KEYS}`);
+      select key from storage.objects where bucket_uuid = ${bucket.id} order by key limit ${MAX_DELETE_KEYS}`);
     if (keys.length === 0) return;
     const { deleted, refused } = await deleteObjects(storage, bucket.name, keys.map((k) => k.key), principal);
     if (deleted.size === 0 && refused.size > 0) throw new DomainError('AccessDenied', 'Some objects of the bucket may not be deleted by this principal.');

@@ -11,7 +11,7 @@
 import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
-import { requireList } from './access.ts';
+import { requireListing } from './policy-checks.ts';
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
 import { DomainError } from './errors.ts';
@@ -53,7 +53,7 @@ export interface FolderEntry {
 /** One folder's entries, sorted and paged as asked. */
 export async function listFolder(storage: Services, q: FolderQuery): Promise<FolderEntry[]> {
   const bucket = await requireBucket(storage, q.bucket);
-  requireList(bucket, q.principal);
+  await requireListing(storage, bucket, q.principal);
   // By name, no search: the S3 listing's walk (range scan, skip-scan over
   // folders) finds the page in the index however big the bucket is.
   return q.column === 'name' && q.search === '' ? folderByName(storage, bucket, q) : folderBySql(storage, bucket, q);
@@ -94,13 +94,13 @@ const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffe
 
 /** Any other order, or a search: one statement over the folder's key range. */
 async function folderBySql(storage: Services, bucket: BucketRow, q: FolderQuery): Promise<FolderEntry[]> {
-  // A key range the (bucket_id, key) index serves: the folder and nothing else.
+  // A key range the (bucket_uuid, key) index serves: the folder and nothing else.
   const end = q.folder === '' ? undefined : prefixEnd(q.folder);
   const skip = [...q.folder].length; // substr counts characters
   const rows = await readAs(storage.sql, q.principal, (tx) => tx<Array<{ name: string; folder: boolean } & FolderFile>>`
       with x as (
         select o.*, substr(o.key, ${skip + 1}) as rest from storage.objects o
-        where o.bucket_id = ${bucket.id} and o.key >= ${q.folder}::text collate "C"
+        where o.bucket_uuid = ${bucket.id} and o.key >= ${q.folder}::text collate "C"
           ${end === undefined ? tx`` : tx`and o.key < ${end}::text collate "C"`}
           and starts_with(lower(substr(o.key, ${skip + 1})), ${q.search.toLowerCase()})
       ), entries as (
@@ -177,7 +177,7 @@ function decodeCursor(q: PrefixQuery): Cursor | undefined {
 /** One page of the keys under a prefix. */
 export async function listPrefix(storage: Services, q: PrefixQuery): Promise<PrefixPage> {
   const bucket = await requireBucket(storage, q.bucket);
-  requireList(bucket, q.principal);
+  await requireListing(storage, bucket, q.principal);
   const byName = q.column === 'name' && q.order === 'asc';
   if (q.folders && !byName) {
     // Folders have no times, and S3's rollup walks keys in order: only name ascending rolls up.
@@ -225,7 +225,7 @@ async function prefixBySql(storage: Services, bucket: BucketRow, q: PrefixQuery,
       select o.key, o.size, o.etag, o.id, o.content_type, o.cache_control, o.${tx(column === 'name' ? 'updated_at' : column)}::text as t,
         floor(extract(epoch from o.created_at) * 1000)::int8 as created_ms, floor(extract(epoch from o.updated_at) * 1000)::int8 as modified_ms
       from storage.objects o
-      where o.bucket_id = ${bucket.id} and o.key >= ${q.prefix}::text collate "C"
+      where o.bucket_uuid = ${bucket.id} and o.key >= ${q.prefix}::text collate "C"
         ${end === undefined ? tx`` : tx`and o.key < ${end}::text collate "C"`}
         ${past}
       order by ${column === 'name' ? tx`` : tx`o.${tx(column)} ${dir},`} o.key collate "C" ${dir}

@@ -1,7 +1,7 @@
 // Listing keys with prefix and delimiter, in UTF-8 byte order.
 //
 // Keys are `text COLLATE "C"`: Postgres compares them as bytes, which is
-// S3's order, and the (bucket_id, key) index serves every range below.
+// S3's order, and the (bucket_uuid, key) index serves every range below.
 // A page is read in up to two statements:
 //  1. a plain range scan of maxKeys + 1 rows — the whole answer whenever
 //     few keys roll up into common prefixes (the usual case);
@@ -15,7 +15,7 @@ import type { TransactionSql } from '../db/connect.ts';
 import { readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { requireList } from './access.ts';
+import { requireListing } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import type { ObjectRow } from './objects.ts';
 import type { Services } from './services.ts';
@@ -98,7 +98,7 @@ export async function listObjects(storage: Services, q: ListQuery): Promise<List
     throw new DomainError('InvalidArgument', 'prefix, delimiter and start position must not contain a NUL character.');
   }
   const bucket = await requireBucket(storage, q.bucket);
-  requireList(bucket, q.principal);
+  await requireListing(storage, bucket, q.principal);
   if (q.maxKeys <= 0) return { bucket, objects: [], commonPrefixes: [], isTruncated: false };
   const LISTED_COLUMNS = (sql: TransactionSql) => sql`key, size, etag, owner_id,
     floor(extract(epoch from updated_at) * 1000)::int8 as modified_ms,
@@ -129,7 +129,7 @@ export async function listObjects(storage: Services, q: ListQuery): Promise<List
 
   const batch = await readAs(storage.sql, q.principal, (sql) => sql<ListedObject[]>`
     select ${LISTED_COLUMNS(sql)} from storage.objects
-    where bucket_id = ${bucket.id} and key >= ${lo}::text collate "C"
+    where bucket_uuid = ${bucket.id} and key >= ${lo}::text collate "C"
       ${hi !== undefined ? sql`and key < ${hi}::text collate "C"` : sql``}
     order by key limit ${want}`);
   for (const row of batch) {
@@ -150,7 +150,7 @@ export async function listObjects(storage: Services, q: ListQuery): Promise<List
       with recursive walk as (
         (select 1 as n, f.*, storage.common_prefix(f.key, ${q.prefix}, ${q.delimiter}) as cp
          from (select ${LISTED_COLUMNS(sql)} from storage.objects
-               where bucket_id = ${bucket.id} and key >= ${from}::text collate "C"
+               where bucket_uuid = ${bucket.id} and key >= ${from}::text collate "C"
                order by key limit 1) f
          where starts_with(f.key, ${q.prefix}))
         union all
@@ -158,7 +158,7 @@ export async function listObjects(storage: Services, q: ListQuery): Promise<List
          from walk w
          cross join lateral (
            select ${LISTED_COLUMNS(sql)} from storage.objects
-           where bucket_id = ${bucket.id}
+           where bucket_uuid = ${bucket.id}
              and key >= (case when w.cp is null or ${pastDelimiter}::text is null then w.key || chr(1)
                               else left(w.cp, -${delimiterLength}::int) || ${pastDelimiter}::text end) collate "C"
            order by key limit 1) f

@@ -17,7 +17,8 @@ import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { requireList, requireWrite, rethrowRefusal } from './access.ts';
+import { rethrowRefusal } from './access.ts';
+import { requireListing, requireWriteOf, type WouldBeObject } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { checkDeclaredUpload, checkSniffedType } from './upload-rules.ts';
 import { assertChecksumMatches, checksumOf, DEFAULT_CHECKSUM, FULL_OBJECT_ALGORITHMS, type ChecksumAlgorithm } from './checksums.ts';
@@ -108,9 +109,10 @@ export async function createUpload(
   validateKey(input.key);
   const checksumType = resolveChecksumType(input.checksumAlgorithm, input.checksumType);
   const bucket = await requireBucket(storage, input.bucket);
-  requireWrite(bucket, input.principal);
-  const { acl } = objectAccessFor(bucket, input.principal, input.acl);
+  const access = objectAccessFor(bucket, input.principal, input.acl);
+  const { acl } = access;
   const h = input.headers;
+  await requireWriteOf(storage, bucket, input.principal, { key: input.key, ...access, contentType: h.contentType, userMetadata: h.userMetadata });
   // The bucket's upload rules: the type now, the size on every part and at completion.
   checkDeclaredUpload(bucket, Infinity, undefined, h.contentType);
   const upload = await asPrincipal(storage.sql, input.principal, async (tx) => {
@@ -141,9 +143,14 @@ export interface UploadPartInput {
   expected?: ExpectedContent;
 }
 
+/** An upload's later steps (parts, completion, abort) are writes of its key by its initiator: asked as such. */
+function writerOf(key: string, principal: Principal): WouldBeObject {
+  return { key, owner: ownerId(principal), acl: null };
+}
+
 export async function uploadPart(storage: Services, input: UploadPartInput): Promise<PartRow> {
   const bucket = await requireBucket(storage, input.bucket);
-  requireWrite(bucket, input.principal);
+  await requireWriteOf(storage, bucket, input.principal, writerOf(input.key, input.principal));
   // Unknown upload: refused before the body is read (and before 100 Continue).
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
   // A part carries the upload's checksum: computed when the client sends
@@ -246,7 +253,7 @@ export interface UploadPartCopyResult {
  */
 export async function uploadPartCopy(storage: Services, input: UploadPartCopyInput): Promise<UploadPartCopyResult> {
   const bucket = await requireBucket(storage, input.bucket);
-  requireWrite(bucket, input.principal);
+  await requireWriteOf(storage, bucket, input.principal, writerOf(input.key, input.principal));
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
   const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
   const source = found.object;
@@ -395,7 +402,7 @@ async function earlierCompletion(
 
 export async function completeUpload(storage: Services, input: CompleteInput): Promise<CompleteResult> {
   const bucket = await requireBucket(storage, input.bucket);
-  requireWrite(bucket, input.principal);
+  await requireWriteOf(storage, bucket, input.principal, writerOf(input.key, input.principal));
   const list = completionList(input.parts);
   let upload: UploadRow;
   try {
@@ -571,7 +578,7 @@ async function claimUpload(tx: TransactionSql, upload: UploadRow, used: readonly
 /** Aborts an upload: its initiator or the bucket's owner may (RLS). */
 export async function abortUpload(storage: Services, bucketName: string, key: string, uploadId: string, principal: Principal): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
-  requireWrite(bucket, principal);
+  await requireWriteOf(storage, bucket, principal, writerOf(key, principal));
   const [gone] = await asPrincipal(storage.sql, principal, (tx) => tx`
     delete from storage.multipart_uploads where id = ${uploadId} and bucket_id = ${bucket.id} and key = ${key}
     returning id`);
@@ -626,7 +633,7 @@ export async function listUploads(
   opts: { prefix: string; delimiter: string; keyMarker: string; uploadIdMarker: string; maxUploads: number },
 ): Promise<UploadsPage> {
   const bucket = await requireBucket(storage, bucketName);
-  requireList(bucket, principal);
+  await requireListing(storage, bucket, principal);
   // RLS shows each principal the uploads it initiated (all of them to the bucket's owner).
   // Position: strictly after (key, initiated_at, id) of an upload, or after every upload of a key.
   // The upload's own row is compared in SQL: timestamps keep microseconds there, not in a JS Date.

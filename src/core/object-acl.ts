@@ -75,7 +75,7 @@ export async function getObjectAcl(storage: Services, bucketName: string, key: s
   const [row] = await readAs(storage.sql, principal, (tx) => tx<
     { owner_id: string | null; acl: string[] | null; object_ownership: string | null; bucket_owner_id: string | null; readable: boolean | null; visible: boolean }[]
   >`
-    select a.*, a.readable, exists (select 1 from storage.objects o where o.bucket_id = ${bucket.id} and o.key = ${key}) as visible
+    select a.*, a.readable, exists (select 1 from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = ${key}) as visible
     from (select 1) one left join lateral (select true as readable, * from storage.object_acl(${bucket.id}, ${key})) a on true`);
   if (!row.readable) throw row.visible ? new DomainError('AccessDenied') : missingObject(bucket, principal, key);
   if (row.object_ownership === 'BucketOwnerEnforced') {
@@ -98,7 +98,7 @@ export async function putObjectAcl(storage: Services, bucketName: string, key: s
   if (principal.kind === 'anonymous') throw new DomainError('AccessDenied');
   for (let attempt = 0; attempt < 3; attempt++) {
     const [current] = await readAs(storage.sql, SERVICE, (tx) => tx<{ owner_id: string | null }[]>`
-      select owner_id from storage.objects where bucket_id = ${bucket.id} and key = ${key}`);
+      select owner_id from storage.objects where bucket_uuid = ${bucket.id} and key = ${key}`);
     if (!current) throw missingObject(bucket, principal, key);
     const acl = requestedAcl(bucket, current.owner_id, request);
     const [{ outcome }] = await readAs(storage.sql, principal, (tx) => tx<{ outcome: string }[]>`

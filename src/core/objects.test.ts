@@ -44,7 +44,7 @@ function put(bucket: BucketRow, key: string, content: string, principal: Princip
 const blobCounts = (bucket: BucketRow) => t.blobCounts(bucket);
 
 async function objectRows(bucket: BucketRow): Promise<ObjectRow[]> {
-  return [...(await t.admin<ObjectRow[]>`select * from storage.objects where bucket_id = ${bucket.id} order by key`)];
+  return [...(await t.admin<ObjectRow[]>`select * from storage.objects where bucket_uuid = ${bucket.id} order by key`)];
 }
 
 interface EventRow {

@@ -7,7 +7,8 @@ import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { isRlsRefusal, missingObject, requireWrite } from './access.ts';
+import { isRlsRefusal, missingObject } from './access.ts';
+import { requireWriteOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { DEFAULT_CHECKSUM, type ChecksumAlgorithm } from './checksums.ts';
 import type { Services } from './services.ts';
@@ -57,6 +58,9 @@ export function headersOf(row: StoredHeaders): ObjectHeaders {
 
 export interface ObjectRow extends StoredHeaders {
   id: string;
+  /** The bucket row's id. */
+  bucket_uuid: string;
+  /** The bucket's name, as Supabase's schema has it (migration 0022). */
   bucket_id: string;
   key: string;
   size: number;
@@ -149,13 +153,21 @@ export function keyLock(tx: TransactionSql, bucketId: string, key: string) {
 export async function putObject(storage: Services, input: PutObjectInput): Promise<PutObjectResult> {
   validateKey(input.key);
   const bucket = await requireBucket(storage, input.bucket);
-  // Refuse early, before any body is read (and before 100 Continue); RLS
+  // Refuse early, before any body is read (and before 100 Continue): the
+  // presets, else a trial of the would-be row (core/policy-checks.ts). RLS
   // decides again at commit, as do the conditions under the key lock.
-  requireWrite(bucket, input.principal);
   const access = objectAccessFor(bucket, input.principal, input.acl);
+  await requireWriteOf(storage, bucket, input.principal, {
+    key: input.key,
+    ...access,
+    contentType: input.headers.contentType,
+    size: input.expectedSize,
+    userMetadata: input.headers.userMetadata,
+    overwrite: input.condition === undefined || !('ifNoneMatch' in input.condition),
+  });
   if (input.condition) {
     const [current] = await readAs(storage.sql, input.principal, (tx) => tx<{ etag: string }[]>`
-      select etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`);
+      select etag from storage.objects where bucket_uuid = ${bucket.id} and key = ${input.key}`);
     checkWriteCondition(input.condition, current, input.key);
   }
   // Before 100 Continue: a body that will be refused is never sent.
@@ -233,15 +245,15 @@ async function upsertObject(
 ): Promise<ObjectRow> {
   const h = v.headers;
   const [o] = await tx<ObjectRow[]>`
-      insert into storage.objects (bucket_id, key, size, etag, sha256, checksums, content_type,
+      insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, checksums, content_type,
         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, part_checksums,
         tags, filename, acl)
-      values (${bucket.id}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
+      values (${bucket.id}, ${bucket.name}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
         ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename}, ${v.acl}::text[])
-      on conflict (bucket_id, key) do update set
+      on conflict (bucket_uuid, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
@@ -343,7 +355,7 @@ export async function writeObject(
       const [, [old]] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
         tx<{ sha256: string; etag: string }[]>`
-          select sha256, etag from storage.objects where bucket_id = ${bucket.id} and key = ${input.key}`,
+          select sha256, etag from storage.objects where bucket_uuid = ${bucket.id} and key = ${input.key}`,
       ]);
       checkWriteCondition(input.condition, old, input.key);
       await opts.inTransaction?.(tx);
@@ -443,7 +455,7 @@ export async function findObject(
 ): Promise<ObjectLookup> {
   const bucket = await requireBucket(storage, bucketName);
   const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-    select o.* from storage.objects o where o.bucket_id = ${bucket.id} and o.key = ${key}`);
+    select o.* from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = ${key}`);
   if (!object) throw missingObject(bucket, principal, key);
   if (use === 'content') await requireScanClearance(storage, bucket, object);
   return { bucket, object };
@@ -500,7 +512,7 @@ export async function findObjects(
   use: ObjectUse = 'metadata',
 ): Promise<ObjectRow[]> {
   const rows = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-    select o.* from storage.objects o where o.bucket_id = ${bucket.id} and o.key = any(${keys}::text[])`);
+    select o.* from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = any(${keys}::text[])`);
   if (use === 'metadata') return rows;
   const refused = await scanRefusals(storage, bucket, rows);
   return rows.filter((o) => !refused.has(o));
@@ -517,7 +529,7 @@ export async function openObject(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const [still] = await readAs(storage.sql, SERVICE, (tx) => tx`
-      select 1 from storage.objects where bucket_id = ${found.bucket.id} and key = ${found.object.key}
+      select 1 from storage.objects where bucket_uuid = ${found.bucket.id} and key = ${found.object.key}
         and sha256 = ${found.object.sha256}`);
     if (!still) throw new DomainError('NoSuchKey', undefined, { Key: found.object.key });
     storage.log.error({ bucket: found.bucket.name, key: found.object.key }, 'object row without its blob file');

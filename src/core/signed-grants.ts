@@ -59,7 +59,7 @@ export async function grantStillHolds(storage: Services, token: UrlTokenClaims):
       ? await readAs(storage.sql, SERVICE, (tx) => tx`
           select 1 from storage.buckets where id = ${token.bucketId} and name = ${token.bucket}`)
       : await readAs(storage.sql, SERVICE, (tx) => tx`
-          select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_id
+          select 1 from storage.objects o join storage.buckets b on b.id = o.bucket_uuid
           where b.id = ${token.bucketId} and b.name = ${token.bucket} and o.key = ${token.key}
             and o.id = ${token.objectId ?? null} and o.sha256 = ${token.sha256 ?? null}`);
   return rows.length === 1;

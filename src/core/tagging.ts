@@ -9,7 +9,8 @@
 import { asPrincipal, readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { missingObject, requireAdminister, requireWrite } from './access.ts';
+import { missingObject, requireAdminister } from './access.ts';
+import { requireChangeOf } from './policy-checks.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import { findObject, keyLock, type ObjectRow } from './objects.ts';
@@ -106,12 +107,12 @@ export async function getObjectTags(storage: Services, bucketName: string, key: 
  */
 export async function setObjectTags(storage: Services, bucketName: string, key: string, principal: Principal, tags: Tags): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
-  requireWrite(bucket, principal);
+  await requireChangeOf(storage, bucket, principal, 'UPDATE');
   const outcome = await asPrincipal(storage.sql, principal, async (tx) => {
     const [, rows, [visible]] = await Promise.all([
       keyLock(tx, bucket.id, key),
-      tx`update storage.objects set tags = ${tx.json(tags)} where bucket_id = ${bucket.id} and key = ${key} returning id`,
-      tx`select 1 as visible from storage.objects where bucket_id = ${bucket.id} and key = ${key}`,
+      tx`update storage.objects set tags = ${tx.json(tags)} where bucket_uuid = ${bucket.id} and key = ${key} returning id`,
+      tx`select 1 as visible from storage.objects where bucket_uuid = ${bucket.id} and key = ${key}`,
     ]);
     return rows.length > 0 ? 'updated' : visible ? 'refused' : 'missing';
   });

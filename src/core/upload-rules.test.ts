@@ -165,7 +165,7 @@ describe('core/upload-rules: putObject obeys them and a refusal stores nothing',
     await assert.rejects(put('disguised.png', SIGNED.pdf, 'image/png'), domainError('DetectedTypeNotAllowed'));
 
     await t.settle();
-    const objects = await t.admin`select key from storage.objects where bucket_id = ${images.id} and key <> all(${['ok.png', 'ok.txt']}::text[])`;
+    const objects = await t.admin`select key from storage.objects where bucket_uuid = ${images.id} and key <> all(${['ok.png', 'ok.txt']}::text[])`;
     assert.equal(objects.length, 0);
     const blobs = await t.admin`select 1 from storage.blobs where bucket_id = ${images.id}`;
     assert.equal(blobs.length, 2, 'only the two stored objects’ blobs');

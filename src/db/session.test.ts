@@ -44,7 +44,7 @@ const isPermissionDenied = (err: unknown) => (err as { code?: string }).code ===
 /** "bucket/key" of every object `p` can read, sorted. */
 async function visibleObjects(p: Principal): Promise<string[]> {
   const rows = await readAs(t.storage.sql, p, (tx) => tx<{ name: string }[]>`
-    select b.name || '/' || o.key as name from storage.objects o join storage.buckets b on b.id = o.bucket_id order by 1`);
+    select b.name || '/' || o.key as name from storage.objects o join storage.buckets b on b.id = o.bucket_uuid order by 1`);
   return rows.map((r) => r.name);
 }
 
@@ -106,7 +106,7 @@ describe('db/session: statements as a principal', () => {
     try {
       const setCacheControl = (value: string) => (tx: postgres.Sql) => tx`
         update storage.objects set cache_control = ${value}
-        where key = 'owners' and bucket_id = (select id from storage.buckets where name = 'session-private') returning key`;
+        where key = 'owners' and bucket_uuid = (select id from storage.buckets where name = 'session-private') returning key`;
       await assert.rejects(
         asPrincipal(pools.sql, owner, async (tx) => {
           assert.equal((await setCacheControl('rolled back')(tx)).length, 1);
@@ -116,7 +116,7 @@ describe('db/session: statements as a principal', () => {
       );
       const cacheControl = async () =>
         (await t.admin<{ cache_control: string | null }[]>`
-          select cache_control from storage.objects o join storage.buckets b on b.id = o.bucket_id
+          select cache_control from storage.objects o join storage.buckets b on b.id = o.bucket_uuid
           where b.name = 'session-private' and o.key = 'owners'`)[0].cache_control;
       assert.equal(await cacheControl(), null);
 

@@ -46,7 +46,11 @@ function settingsOf(p: Principal): { role: string; claims: string; actor: string
   const address = p.address ?? '';
   if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor, address };
   const role = p.role === 'service' ? DB_ROLES.service : DB_ROLES.authenticated;
-  const claims = JSON.stringify({ ...(p.userId ? { sub: p.userId } : {}), role: p.role === 'service' ? 'service_role' : 'authenticated' });
+  const claims = JSON.stringify({
+    ...p.claims,
+    ...(p.userId ? { sub: p.userId } : {}),
+    role: p.role === 'service' ? 'service_role' : 'authenticated',
+  });
   return { role, claims, actor, address };
 }
 

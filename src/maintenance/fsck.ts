@@ -191,7 +191,7 @@ class FsckRun {
     if (this.opts.bucket !== undefined && buckets.length === 0) throw new FsckError(`no bucket named ${this.opts.bucket}`);
     const ids = buckets.map((b) => b.id);
     const [totals] = await readAs(sql, SERVICE, (tx) => tx<{ objects: number; blobs: number; bytes: number }[]>`
-      select (select count(*)::int from storage.objects where bucket_id = any(${ids}::uuid[])) as objects,
+      select (select count(*)::int from storage.objects where bucket_uuid = any(${ids}::uuid[])) as objects,
              (select count(*)::int from storage.blobs where bucket_id = any(${ids}::uuid[])) as blobs,
              (select coalesce(sum(size), 0)::float8 from storage.blobs where bucket_id = any(${ids}::uuid[])) as bytes`);
     this.report.checked.buckets = buckets.length;
@@ -238,8 +238,8 @@ class FsckRun {
     const { sql } = this.m;
     const rowless = await readAs(sql, SERVICE, (tx) => tx<{ key: string; sha256: string; size: number }[]>`
       select o.key, o.sha256, o.size from storage.objects o
-      where o.bucket_id = ${b.id}
-        and not exists (select 1 from storage.blobs x where x.bucket_id = o.bucket_id and x.sha256 = o.sha256)
+      where o.bucket_uuid = ${b.id}
+        and not exists (select 1 from storage.blobs x where x.bucket_id = o.bucket_uuid and x.sha256 = o.sha256)
       order by o.sha256, o.key`);
     const bySha = new Map<string, { size: number; keys: string[] }>();
     for (const o of rowless) {
@@ -256,8 +256,8 @@ class FsckRun {
 
     const sized = await readAs(sql, SERVICE, (tx) => tx<{ key: string; sha256: string; size: number; blob_size: number }[]>`
       select o.key, o.sha256, o.size, x.size as blob_size from storage.objects o
-      join storage.blobs x on x.bucket_id = o.bucket_id and x.sha256 = o.sha256
-      where o.bucket_id = ${b.id} and o.size <> x.size`);
+      join storage.blobs x on x.bucket_id = o.bucket_uuid and x.sha256 = o.sha256
+      where o.bucket_uuid = ${b.id} and o.size <> x.size`);
     for (const o of sized) {
       this.add({ kind: 'object-size-mismatch', bucket: b.name, key: o.key, sha256: o.sha256, detail: `object ${o.size} bytes, blob ${o.blob_size}` });
     }
@@ -285,7 +285,7 @@ class FsckRun {
   private async checkRefCounts(b: BucketRef): Promise<void> {
     const candidates = await readAs(this.m.sql, SERVICE, (tx) => tx<{ sha256: string }[]>`
       select x.sha256 from storage.blobs x
-      left join (select sha256, count(*)::int as n from storage.objects where bucket_id = ${b.id} group by sha256) o
+      left join (select sha256, count(*)::int as n from storage.objects where bucket_uuid = ${b.id} group by sha256) o
         on o.sha256 = x.sha256
       where x.bucket_id = ${b.id} and (x.ref_count <> coalesce(o.n, 0) or x.ref_count = 0)
       order by x.sha256`);
@@ -366,7 +366,7 @@ class FsckRun {
     });
     if (!missing) return;
     const keys = await readAs(this.m.sql, SERVICE, (tx) => tx<{ key: string }[]>`
-      select key from storage.objects where bucket_id = ${b.id} and sha256 = ${sha256} order by key limit 5`);
+      select key from storage.objects where bucket_uuid = ${b.id} and sha256 = ${sha256} order by key limit 5`);
     this.add({
       kind: 'blob-file-missing',
       bucket: b.name,
@@ -500,7 +500,7 @@ async function recountLocked(
     select ref_count from storage.blobs where bucket_id = ${bucketId} and sha256 = ${sha256} for update`;
   if (!row) return undefined;
   const [{ n }] = await tx<{ n: number }[]>`
-    select count(*)::int as n from storage.objects where bucket_id = ${bucketId} and sha256 = ${sha256}`;
+    select count(*)::int as n from storage.objects where bucket_uuid = ${bucketId} and sha256 = ${sha256}`;
   if (fix && n !== row.ref_count) {
     await tx`update storage.blobs set ref_count = ${n} where bucket_id = ${bucketId} and sha256 = ${sha256}`;
   }

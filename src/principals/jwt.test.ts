@@ -48,7 +48,7 @@ test('nothing configured: no verifier', async () => {
 
 test('HS256 user token → authenticated principal, sub lower-cased', async () => {
   const token = await hs256(valid({ sub: USER.toUpperCase() }));
-  assert.deepEqual(await secretOnly.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
+  assert.deepEqual(await secretOnly.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000, claims: valid({ sub: USER.toUpperCase() }) });
   // No role claim means authenticated.
   assert.deepEqual(await secretOnly.verify(await hs256({ sub: USER, exp: EXP })), {
     kind: 'user',
@@ -56,7 +56,14 @@ test('HS256 user token → authenticated principal, sub lower-cased', async () =
     role: 'authenticated',
     userId: USER,
     expiresAt: EXP * 1000,
+    claims: { sub: USER, exp: EXP },
   });
+});
+
+test('a user token’s claims travel with the principal, for auth.jwt()', async () => {
+  const claims = valid({ email: 'ada@example.org', app_metadata: { plan: 'pro' } });
+  const principal = await secretOnly.verify(await hs256(claims));
+  assert.deepEqual(principal.kind === 'user' ? principal.claims : undefined, claims);
 });
 
 test('service_role, with and without sub', async () => {
@@ -139,7 +146,7 @@ test('RS256 via a JWKS file; an RS256 token with only a secret configured is rej
   const file = await writeJwks('rsa.json', [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }]);
   const verifier = (await loadJwtVerifier({ jwks: file }))!;
   const token = await new SignJWT(valid()).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey);
-  assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
+  assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000, claims: valid() });
   await rejects(secretOnly.verify(token), 'invalid', /"RS256" is not accepted/);
   // And the JWKS-only verifier refuses HS256 tokens outright.
   await rejects(verifier.verify(await hs256(valid())), 'invalid', /"HS256" is not accepted/);
@@ -185,8 +192,8 @@ test('ES256 via a JWKS served over http', async () => {
     const { port } = server.address() as AddressInfo;
     const verifier = (await loadJwtVerifier({ secret: SECRET, jwks: `http://127.0.0.1:${port}/jwks.json` }))!;
     const token = await new SignJWT(valid()).setProtectedHeader({ alg: 'ES256', kid: 'ec1' }).sign(privateKey);
-    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
-    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000 });
+    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000, claims: valid() });
+    assert.deepEqual(await verifier.verify(token), { kind: 'user', via: 'jwt', role: 'authenticated', userId: USER, expiresAt: EXP * 1000, claims: valid() });
     assert.equal(fetches, 1, 'the key set is cached');
     // The secret still serves HS256 tokens alongside.
     assert.equal((await verifier.verify(await hs256(valid()))).kind, 'user');

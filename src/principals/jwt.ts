@@ -156,7 +156,8 @@ function principalFromClaims(claims: JWTPayload, expiresAt: number): Principal {
     case 'authenticated':
     case undefined:
       if (userId === null) throw new JwtError('invalid', 'token has no "sub" claim');
-      return { kind: 'user', via: 'jwt', role: 'authenticated', userId, expiresAt };
+      // The whole token reaches the policies as auth.jwt() (email, app_metadata, …).
+      return { kind: 'user', via: 'jwt', role: 'authenticated', userId, expiresAt, claims };
     default:
       throw new JwtError('invalid', `unsupported "role" claim ${JSON.stringify(role).slice(0, 64)}`);
   }

@@ -23,6 +23,8 @@ export type Principal =
       expiresAt?: number;
       /** The client's IP address the request came from (actingFrom); absent for work no client asked for. */
       address?: string;
+      /** A user JWT's verified claims, which policies read as auth.jwt(); sub and role are set from the fields above. */
+      claims?: Readonly<Record<string, unknown>>;
     };
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };

@@ -80,9 +80,9 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
         select o.id, o.key, o.owner_id, o.size, o.sha256, o.content_type, o.scan_status as was, k.name as bucket,
           b.scan_status as verdict, b.scan_signature as signature, b.scan_note as note, b.scan_engine as engine
         from storage.objects o
-        join storage.buckets k on k.id = o.bucket_id
-        join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
-        where o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
+        join storage.buckets k on k.id = o.bucket_uuid
+        join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+        where o.bucket_uuid = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
         order by o.key`;
       const steps = [
         tx`select 1 from storage.blobs where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} for update`,
@@ -99,8 +99,8 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
         tx`
           update storage.objects o set scan_status = b.scan_status
           from storage.blobs b
-          where b.bucket_id = o.bucket_id and b.sha256 = o.sha256
-            and o.bucket_id = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}`,
+          where b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+            and o.bucket_uuid = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}`,
       ];
       const held = tx<{ held: number }[]>`
         delete from storage.scan_jobs
@@ -263,7 +263,7 @@ export async function objectWithVerdict(
 ): Promise<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null }) | undefined> {
   const [row] = await readAs(sql, SERVICE, (tx) => tx<(ObjectRow & { scan_status: ScanStatus; scan_signature: string | null })[]>`
     select o.*, b.scan_signature from storage.objects o
-    join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
-    where o.bucket_id = ${bucketId} and o.key = ${key}`);
+    join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+    where o.bucket_uuid = ${bucketId} and o.key = ${key}`);
   return row;
 }

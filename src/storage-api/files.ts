@@ -34,7 +34,7 @@ export function fileRoutes(storage: Services, { signer, maxExpiry }: SignedUrlSe
       urls.download_url = `${origin}${signed.url}&download=${encodeURIComponent(fileNameOf(object))}`;
     }
     if (asked.includes('upload')) {
-      const signed = signUpload(signer, principal, bucket, object.key, true, lifetimeOf(c, {}, 'upload', maxExpiry, BLUEPRINT_EXPIRY));
+      const signed = await signUpload(storage, signer, principal, bucket, object.key, true, lifetimeOf(c, {}, 'upload', maxExpiry, BLUEPRINT_EXPIRY));
       urls.upload_url = `${origin}${signed.encoded}`;
     }
     return c.json(fileRecordOf(bucket.name, object, urls));

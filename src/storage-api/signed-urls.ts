@@ -20,14 +20,14 @@
 //    signer (RLS sees the real owner and the bucket's current rules), once.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { requireWrite } from '../core/access.ts';
+import { requireWriteOf } from '../core/policy-checks.ts';
 import { requireBucket } from '../core/buckets.ts';
 import { findObject, type ObjectRow } from '../core/objects.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import { fileRecordOf } from '../core/file-record.ts';
 import { claimUploadToken, downloadIdentity, grantStillHolds, releaseUploadToken, signableObjects } from '../core/signed-grants.ts';
 import type { Services } from '../core/services.ts';
-import { actingFrom, type Principal } from '../principals/principal.ts';
+import { actingFrom, ownerId, type Principal } from '../principals/principal.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { DomainError, isDomainError } from '../core/errors.ts';
 import { signerOf, type UrlSigner, type UrlTokenClaims, type UrlTokenKind, type VerifiedUrlToken } from '../principals/url-tokens.ts';
@@ -87,9 +87,9 @@ export function signDownload(signer: UrlSigner, principal: Principal, bucket: Bu
 }
 
 /** An upload URL for `key` in `bucket`, which `principal` may write into, for `expiresIn` seconds; `upsert` lets it replace. */
-export function signUpload(signer: UrlSigner, principal: Principal, bucket: BucketRow, key: string, upsert: boolean, expiresIn: number) {
+export async function signUpload(storage: Services, signer: UrlSigner, principal: Principal, bucket: BucketRow, key: string, upsert: boolean, expiresIn: number) {
   const target = { bucket: bucket.name, key };
-  requireWrite(bucket, principal);
+  await requireWriteOf(storage, bucket, principal, { key, owner: ownerId(principal), acl: null, overwrite: upsert });
   const { token, expiresAt } = signer.sign({ kind: 'upload', ...target, bucketId: bucket.id, ...signerClaims(principal), upsert }, expiresIn);
   return { url: urlOf('upload', target, token, 'raw'), encoded: urlOf('upload', target, token, 'encoded'), token, expires_at: expiresAt.toISOString() };
 }
@@ -145,7 +145,7 @@ export function signingRoutes(storage: Services, { signer, maxExpiry }: SignedUr
     const expiresIn = lifetimeOf(c, body, 'upload', maxExpiry);
     const principal = c.get('principal');
     const bucket = await requireBucket(storage, target.bucket);
-    const { url, token, expires_at } = signUpload(signer, principal, bucket, target.key, c.req.header('x-upsert') === 'true', expiresIn);
+    const { url, token, expires_at } = await signUpload(storage, signer, principal, bucket, target.key, c.req.header('x-upsert') === 'true', expiresIn);
     // storage-js reads the token from `url`'s query.
     return c.json({ url, token, expires_at });
   });

@@ -31,12 +31,15 @@ type PrincipalName = keyof typeof PRINCIPALS;
 
 /** Tables a request role may read (row-level security then filters); every other table it may not touch at all. */
 const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly string[]> = {
-  aerostore_anon: ['buckets', 'events', 'files', 'objects'],
-  aerostore_authenticated: ['audit_log', 'buckets', 'events', 'files', 'multipart_uploads', 'objects'],
+  aerostore_anon: ['buckets', 'builtin_policies', 'events', 'files', 'objects'],
+  aerostore_authenticated: ['audit_log', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'objects'],
 };
 
 /** Functions a request role may call: pure helpers, and those that read through row-level security. */
-const CALLABLE = ['acl_keys', 'blueprint_actor', 'blueprint_event_json', 'blueprint_event_type', 'common_prefix', 'event_json', 'file_name', 'object_scan_status', 'uid'];
+const CALLABLE = [
+  'acl_keys', 'blueprint_actor', 'blueprint_event_json', 'blueprint_event_type', 'common_prefix', 'custom_policies_apply', 'event_json',
+  'extension', 'file_name', 'filename', 'foldername', 'object_scan_status', 'uid',
+];
 
 /**
  * Security-definer functions a request role may call, each because the
@@ -138,7 +141,7 @@ describe('SQL under the request roles', () => {
         assert.deepEqual([f.name, f.anon, f.authenticated], [f.name, true, true], `${f.name}: the policies call it`);
       } else if (f.definer) {
         assert.deepEqual([f.name, f.anon, f.authenticated], [f.name, false, false], `${f.name} runs as its owner: no request role may call it`);
-      } else if (!CALLABLE.includes(f.name)) {
+      } else if (!CALLABLE.includes(f.name) && (f.anon || f.authenticated)) {
         // Trigger functions: harmless to hold EXECUTE on (Postgres refuses to call them outside a trigger), but listed here so a new one is looked at.
         assert.match(f.name, /^(events_inserted|queue_webhook_deliveries)$/, `${f.name}: decide whether request roles may call it`);
       }
@@ -171,15 +174,40 @@ describe('SQL under the request roles', () => {
     for (const q of sequences) assert.deepEqual([q.name, q.anon, q.authenticated], [q.name, false, false]);
   });
 
+  it('writes nothing even when Supabase’s roles are granted everything (a Supabase dump does that)', async () => {
+    await superuser.unsafe('grant all on storage.objects, storage.buckets, storage.blobs to anon, authenticated');
+    try {
+      for (const who of Object.keys(PRINCIPALS) as PrincipalName[]) {
+        await assert.rejects(
+          as(who, (tx) => tx`update storage.objects set cache_control = 'forged' where key = 'member-own' returning key`.then((rows) => {
+            // An update RLS filters out returns no rows rather than failing: that is a refusal too.
+            if (rows.length === 0) throw new Error('permission denied: no row updated');
+          })),
+          /permission denied|row-level security/,
+          `${who} updates an object`,
+        );
+        await assert.rejects(
+          as(who, (tx) => tx`delete from storage.blobs`.then((r) => {
+            if (r.count === 0) throw new Error('permission denied: no row deleted');
+          })),
+          /permission denied|row-level security/,
+          `${who} deletes blobs`,
+        );
+      }
+    } finally {
+      await superuser.unsafe('revoke all on storage.objects, storage.buckets, storage.blobs from anon, authenticated');
+    }
+  });
+
   it('cannot read content hashes of blobs, nor point an object row at someone else’s content', async () => {
-    const [secret] = await superuser<{ bucket_id: string; sha256: string; size: number; etag: string }[]>`
-      select o.bucket_id, o.sha256, o.size, o.etag from storage.objects o where o.key = 'owner-secret'`;
+    const [secret] = await superuser<{ bucket_uuid: string; bucket_id: string; sha256: string; size: number; etag: string }[]>`
+      select o.bucket_uuid, o.bucket_id, o.sha256, o.size, o.etag from storage.objects o where o.key = 'owner-secret'`;
     await refused(as('member', (tx) => tx`select sha256, size from storage.blobs`), 'member reads blobs');
     // The member may write into the bucket over the APIs, but a row naming the owner's content is not a write it can make.
     await refused(
       as('member', (tx) => tx`
-        insert into storage.objects (bucket_id, key, size, etag, sha256, owner_id)
-        values (${secret.bucket_id}, 'stolen', ${secret.size}, ${secret.etag}, ${secret.sha256}, ${MEMBER})`),
+        insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, owner_id)
+        values (${secret.bucket_uuid}, ${secret.bucket_id}, 'stolen', ${secret.size}, ${secret.etag}, ${secret.sha256}, ${MEMBER})`),
       'member inserts an object row onto the owner’s blob',
     );
     await refused(
@@ -202,7 +230,7 @@ describe('SQL under the request roles', () => {
           ${tx.json({ kind: 'user', user_id: MEMBER })})`),
       'member forges an event for the owner',
     );
-    await refused(as('member', (tx) => tx`insert into storage.scan_jobs (bucket_id, sha256) select bucket_id, sha256 from storage.objects limit 1`), 'member queues a scan');
+    await refused(as('member', (tx) => tx`insert into storage.scan_jobs (bucket_id, sha256) select bucket_uuid, sha256 from storage.objects limit 1`), 'member queues a scan');
   });
 
   it('learns the scan state of visible objects only', async () => {

@@ -188,12 +188,12 @@ export async function checkStore(dataDir: string): Promise<string[]> {
   const db = postgres(await embeddedDatabaseUrl(dataDir), { max: 1, onnotice: () => {} });
   try {
     const missingRows = await db`
-      select o.key from storage.objects o left join storage.blobs b on b.bucket_id = o.bucket_id and b.sha256 = o.sha256
+      select o.key from storage.objects o left join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
       where b.sha256 is null`;
     for (const r of missingRows) problems.push(`object ${r.key} has no blob row`);
     const counts = await db<{ bucket_id: string; sha256: string; size: string; ref_count: number; objects: number }[]>`
       select b.bucket_id, b.sha256, b.size, b.ref_count, count(o.id)::int as objects
-      from storage.blobs b left join storage.objects o on o.bucket_id = b.bucket_id and o.sha256 = b.sha256
+      from storage.blobs b left join storage.objects o on o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256
       group by b.bucket_id, b.sha256, b.size, b.ref_count`;
     const rows = new Set<string>();
     for (const b of counts) {

@@ -1,7 +1,7 @@
 // DeleteObject and DeleteObjects (POST /bucket?delete).
 import { deleteObject, deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-objects.ts';
 import { validateKey } from '../../core/objects.ts';
-import { requireWrite } from '../../core/access.ts';
+import { requireChangeOf } from '../../core/policy-checks.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { asS3Error, S3Error } from '../errors.ts';
@@ -48,7 +48,7 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
   const body = await readVerifiedBody(ctx, {
     maxBytes: MAX_REQUEST_XML,
     requireDigest: true,
-    beforeBody: async () => requireWrite(await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal),
+    beforeBody: async () => requireChangeOf(ctx.storage, await requireBucket(ctx.storage, bucketOf(ctx)), ctx.principal, 'DELETE'),
   });
 
   const { quiet, entries } = parseDeleteRequest(xmlText(body));

@@ -1,7 +1,8 @@
 // Put/Get/DeleteObjectTagging (PUT|GET|DELETE /bucket/key?tagging) and
 // Put/Get/DeleteBucketTagging (PUT|GET|DELETE /bucket?tagging).
 import { getBucketTags, getObjectTags, setBucketTags, setObjectTags, validateTags, type Tags } from '../../core/tagging.ts';
-import { requireAdminister, requireWrite } from '../../core/access.ts';
+import { requireAdminister } from '../../core/access.ts';
+import { requireChangeOf } from '../../core/policy-checks.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import type { BucketRow } from '../../core/bucket.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
@@ -39,7 +40,7 @@ export function parseTaggingXml(text: string, of: 'object' | 'bucket' = 'object'
  * x-amz-content-sha256, aws-chunked framing) is verified when the client
  * sends it, through the same checks as an object payload.
  */
-async function taggingDocument(ctx: S3Context, of: 'object' | 'bucket', mayChange: (bucket: BucketRow) => void): Promise<Tags> {
+async function taggingDocument(ctx: S3Context, of: 'object' | 'bucket', mayChange: (bucket: BucketRow) => void | Promise<void>): Promise<Tags> {
   const body = await readVerifiedBody(ctx, {
     maxBytes: Math.min(MAX_TAGGING_XML, MAX_REQUEST_XML),
     beforeBody: async () => mayChange(await requireBucket(ctx.storage, bucketOf(ctx))),
@@ -51,7 +52,7 @@ async function taggingDocument(ctx: S3Context, of: 'object' | 'bucket', mayChang
 
 /** PutObjectTagging: replaces the object's tag set. */
 export const putObjectTaggingOp: S3Operation = async (ctx) => {
-  const tags = await taggingDocument(ctx, 'object', (bucket) => requireWrite(bucket, ctx.principal));
+  const tags = await taggingDocument(ctx, 'object', (bucket) => requireChangeOf(ctx.storage, bucket, ctx.principal, 'UPDATE'));
   await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, tags);
   return { status: 200 };
 };
