@@ -15,6 +15,11 @@
 // and two principals read those objects through their lists alone:
 // grantee (the second user's access key; RLS's ACL term and
 // storage.object_acls_apply per row) and anonymous (no credentials, as curl).
+// Operators' policies (migration 0022): policy-user writes and reads its own
+// folder of a bucket whose preset admits no user, admitted only by
+// Supabase's example policies (SUPABASE_POLICIES, created in SQL): each of
+// its PUTs is first tried in Postgres (storage.may_write_object), and every
+// row is decided by all of those policies at once.
 //
 // Flags: --quick (2 rounds instead of 5), --rounds N.
 import { randomFillSync, randomUUID } from 'node:crypto';
@@ -22,6 +27,8 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import postgres from 'postgres';
+import { embeddedDatabaseUrl } from '../../test/support/database.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import {
   BenchFailure,
@@ -69,6 +76,22 @@ const JWT_SECRET = 'bench-rls-jwt-secret-0123456789abcdef';
 
 type Op = 'PUT' | 'GET';
 
+/** Supabase's storage access-control examples (README "Your own policies"), on bucket bench-policy. */
+const SUPABASE_POLICIES = `
+create policy "public folder" on storage.objects for select to public
+  using (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = 'public');
+create policy "own folder read" on storage.objects for select to authenticated
+  using (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "own folder upload" on storage.objects for insert to authenticated
+  with check (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "png only" on storage.objects for insert to authenticated
+  with check (bucket_id = 'bench-cats' and storage.extension(name) = 'png');
+create policy "inbox" on storage.objects for insert to authenticated with check (bucket_id = 'bench-inbox');
+create policy "own update" on storage.objects for update to authenticated
+  using ((select auth.uid()) = owner_id::uuid) with check ((select auth.uid()) = owner_id::uuid);
+create policy "own delete" on storage.objects for delete to authenticated using ((select auth.uid()) = owner_id::uuid);
+`;
+
 interface Subject {
   name: string;
   bucket: string;
@@ -79,6 +102,8 @@ interface Subject {
   cursor: number;
   /** Reads only what another subject wrote (the ACL readers): no PUT round. */
   readsOnly?: boolean;
+  /** Keys are written under this folder (the policy subject's own). */
+  folder?: string;
 }
 
 interface Round {
@@ -105,7 +130,7 @@ async function runRound(s: Subject, op: Op, maxOps: number, seconds: number, pid
     while (issued < maxOps && performance.now() < deadline) {
       const n = issued++;
       const slot = op === 'PUT' ? (base + n) % KEY_SPACE : readable[n % readable.length];
-      const path = `/${s.bucket}/k${slot}`;
+      const path = `/${s.bucket}/${s.folder ?? ''}k${slot}`;
       const t = performance.now();
       if (op === 'PUT') {
         randomFillSync(body, 0, 16); // unique content: no deduplication shortcut
@@ -167,7 +192,16 @@ async function main(): Promise<void> {
       },
       { name: 'grantee', bucket: 'bench-acl', target: granteeTarget, headers: {}, written: granted, cursor: 0, readsOnly: true },
       { name: 'anonymous', bucket: 'bench-acl', target: { ...granteeTarget, name: 'anonymous', signer: null }, headers: {}, written: granted, cursor: 0, readsOnly: true },
+      { name: 'policy-user', bucket: 'bench-policy', target: { ...userTarget, name: 'policy-user' }, headers: {}, written: new Set(), cursor: 0, folder: `${userId}/` },
     ];
+    const policyBucket = await send(rootTarget, agent, 'PUT', '/bench-policy', { payloadHash: EMPTY_SHA256 });
+    if (policyBucket.status !== 200) throw new BenchFailure(`root: ${describeFailure('PUT', '/bench-policy', policyBucket)}`);
+    const db = postgres(await embeddedDatabaseUrl(server.dataDir), { max: 1, onnotice: () => {} });
+    try {
+      await db.unsafe(SUPABASE_POLICIES);
+    } finally {
+      await db.end({ timeout: 5 });
+    }
     for (const s of [subjects[0], subjects[1], { ...subjects[1], bucket: 'bench-acl' }]) {
       const r = await send(s.target, agent, 'PUT', `/${s.bucket}`, { payloadHash: EMPTY_SHA256 });
       if (r.status !== 200) throw new BenchFailure(`${s.name}: ${describeFailure('PUT', `/${s.bucket}`, r)}`);
