@@ -18,6 +18,8 @@ export interface ServerInfo {
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
+  /** The data directory, when this run started the server: `aerostore sql` reaches its database. */
+  dataDir?: string;
 }
 
 export interface FileInfo {

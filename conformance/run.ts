@@ -132,7 +132,7 @@ async function main(): Promise<number> {
         void srv.stop().finally(() => process.exit(130));
       });
       console.log(`server ${server.url} started in ${secs(Date.now() - ts)} (data ${server.dataDir})`);
-      info = { url: server.url, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: 'us-east-1' };
+      info = { url: server.url, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, region: 'us-east-1', dataDir: server.dataDir };
     }
     const runId = Date.now().toString(36);
 

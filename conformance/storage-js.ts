@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StorageClient } from '@supabase/storage-js';
-import { CheckFailed, type Scenario } from './lib.ts';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CheckFailed, run, type Scenario } from './lib.ts';
 import { mintJwt } from './principals.ts';
 
 function check(ok: unknown, what: string): void {
@@ -36,8 +38,10 @@ export const storageJsScenario: Scenario = {
   async run(ctx) {
     const base = `${ctx.server.url}/storage/v1`;
     const client = (token: string) => new StorageClient(base, { apikey: token, Authorization: `Bearer ${token}` });
-    const user = client(await mintJwt(randomUUID()));
-    const other = client(await mintJwt(randomUUID()));
+    const userId = randomUUID();
+    const otherId = randomUUID();
+    const user = client(await mintJwt(userId));
+    const other = client(await mintJwt(otherId));
     const service = client(await mintJwt(randomUUID(), { role: 'service_role' }));
     const anon = client(await mintJwt(randomUUID(), { role: 'anon' }));
     const priv = `${ctx.bucket}-private`;
@@ -152,5 +156,33 @@ export const storageJsScenario: Scenario = {
       await ok(service.emptyBucket(pub), 'service emptyBucket');
       await ok(service.deleteBucket(pub), 'service deleteBucket');
     });
+
+    // Issue 17 §2: Supabase's "upload into one's own folder" policy, written
+    // with `aerostore sql` as an operator would, is the bucket's only rule.
+    const folders = `${ctx.bucket}-folders`;
+    await ctx.step('a bucket whose only rule is Supabase’s own-folder policy, created with aerostore sql', async () => {
+      if (!ctx.server.dataDir) return ctx.note('skipped: the server was not started by this run (aerostore sql needs its data directory)');
+      await ok(service.createBucket(folders, { public: false }), 'createBucket as the service role');
+      const policy = (verb: string, clause: string) =>
+        `create policy "${folders} ${verb}" on storage.objects for ${verb} to authenticated ${clause} ` +
+        `(bucket_id = '${folders}' and (storage.foldername(name))[1] = (select auth.uid()::text));`;
+      const created = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'sql'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', AEROSTORE_DATA_DIR: ctx.server.dataDir },
+        input: [policy('insert', 'with check'), policy('select', 'using')].join('\n'),
+      });
+      check(created.code === 0, `aerostore sql: ${created.stderr}`);
+      const mine = user.from(folders);
+      await ok(mine.upload(`${userId}/avatar.png`, bytes, { contentType: 'image/png' }), 'upload into one’s own folder');
+      await refused(mine.upload(`${otherId}/avatar.png`, bytes, { contentType: 'image/png' }), 403, 'upload into another user’s folder');
+      const listed = (await ok(mine.list(userId), 'list one’s own folder')).map((f) => f.name);
+      check(listed.join() === 'avatar.png', `own folder: ${listed}`);
+      check((await ok(other.from(folders).list(userId), 'another user lists it')).length === 0, 'another user sees nothing there');
+      check((await other.from(folders).download(`${userId}/avatar.png`)).error !== null, 'another user cannot download it');
+      await ok(service.emptyBucket(folders), 'service emptyBucket');
+      await ok(service.deleteBucket(folders), 'service deleteBucket');
+    });
   },
 };
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
