@@ -167,7 +167,7 @@ describe('row-level security from SQL', () => {
       return tx<{ key: string }[]>`
         select key from storage.objects
         where bucket_uuid = (select id from storage.buckets where name = 'sql-members')
-          and owner_id = storage.uid() and size < 1000
+          and owner = storage.uid() and size < 1000
         order by key`;
     });
     assert.deepEqual(rows.map((r) => r.key), ['a-small', 'acl-signed-in']);

@@ -40,8 +40,8 @@ create policy "Individual user Access" on storage.objects for select to authenti
   using ((select auth.uid()) = owner_id::uuid);
 create policy "Individual user update" on storage.objects for update to authenticated
   using ((select auth.uid()) = owner_id::uuid) with check ((select auth.uid()) = owner_id::uuid);
-create policy "Individual user delete" on storage.objects for delete to authenticated
-  using ((select auth.uid()) = owner_id::uuid);
+create policy "User can delete their own objects" on storage.objects for delete to authenticated
+  using (owner_id = (select auth.uid()::text));
 create policy "Staff read the staff folder" on storage.objects for select to authenticated
   using (bucket_id = 'sb-docs' and (storage.foldername(name))[1] = 'staff'
          and (select auth.jwt() ->> 'email') like '%@staff.example');

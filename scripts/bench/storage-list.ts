@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     try {
       await db`
-        insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, owner_id, content_type)
+        insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, owner, content_type)
         select b.id, b.name, 'f' || lpad((i / ${PER_FOLDER})::text, 3, '0') || '/file-' || lpad((i % ${PER_FOLDER})::text, 4, '0') || '.txt',
                100 + i % 1000, '"0123456789abcdef0123456789abcdef"', repeat('0', 64), ${userId}, 'text/plain'
         from storage.buckets b, generate_series(0, ${total - 1}) i where b.name = ${BUCKET}`;

@@ -246,7 +246,7 @@ async function upsertObject(
   const h = v.headers;
   const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, checksums, content_type,
-        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner_id, parts, part_checksums,
+        content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner, parts, part_checksums,
         tags, filename, acl)
       values (${bucket.id}, ${bucket.name}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
@@ -258,7 +258,7 @@ async function upsertObject(
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
-        user_metadata = excluded.user_metadata, owner_id = excluded.owner_id, parts = excluded.parts, part_checksums = excluded.part_checksums,
+        user_metadata = excluded.user_metadata, owner = excluded.owner, parts = excluded.parts, part_checksums = excluded.part_checksums,
         tags = excluded.tags, filename = excluded.filename, acl = excluded.acl, updated_at = now()
       returning *`;
   await recordEvents(tx, [

@@ -161,7 +161,7 @@ describe('db/session: statements as a principal', () => {
       // …but writes nothing, not even what the owner's policies would allow the server.
       const writes: Array<[string, (tx: postgres.TransactionSql) => Promise<unknown>]> = [
         ['insert a bucket', (tx) => tx`insert into storage.buckets (name, owner_id, region) values ('sql-made', ${owner.userId}, 'us-east-1')`],
-        ['update an object', (tx) => tx`update storage.objects set owner_id = ${owner.userId}`],
+        ['update an object', (tx) => tx`update storage.objects set owner = ${owner.userId}`],
         ['delete objects', (tx) => tx`delete from storage.objects`],
         ['touch a blob', (tx) => tx`update storage.blobs set ref_count = 0`],
         [

@@ -206,7 +206,7 @@ describe('SQL under the request roles', () => {
     // The member may write into the bucket over the APIs, but a row naming the owner's content is not a write it can make.
     await refused(
       as('member', (tx) => tx`
-        insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, owner_id)
+        insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, owner)
         values (${secret.bucket_uuid}, ${secret.bucket_id}, 'stolen', ${secret.size}, ${secret.etag}, ${secret.sha256}, ${MEMBER})`),
       'member inserts an object row onto the owner’s blob',
     );

@@ -82,15 +82,20 @@ $$;
 grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text)
   to aerostore_anon, aerostore_authenticated, aerostore_service;
 
--- The object columns Supabase's policies name, computed from aerostore's
--- (virtual: nothing stored): `name` is the key, `owner` the owner's uuid
--- (Supabase's deprecated column; its owner_id is text, aerostore's a uuid),
--- `path_tokens` the key's segments. Supabase's `metadata` is not among them:
--- a virtual column must be immutable and jsonb_build_object is not; its
--- facts are columns here (size, etag, content_type, cache_control).
+-- The object's owner, as Supabase names it: `owner` the uuid (its
+-- deprecated column, and the one aerostore stores, indexes and joins on),
+-- `owner_id` the same id as text, so that Supabase's documented
+-- `owner_id = (select auth.uid()::text)` means what it says. The policies
+-- of earlier migrations follow the rename to the uuid.
+alter table storage.objects rename column owner_id to owner;
+-- The columns Supabase's policies name, computed from aerostore's (virtual:
+-- nothing stored): `name` is the key, `path_tokens` its segments.
+-- Supabase's `metadata` is not among them: a virtual column must be
+-- immutable and jsonb_build_object is not; its facts are columns here
+-- (size, etag, content_type, cache_control).
 alter table storage.objects
+  add column owner_id text generated always as (owner::text) virtual,
   add column name text collate "C" generated always as (key) virtual,
-  add column owner uuid generated always as (owner_id) virtual,
   add column path_tokens text[] generated always as (string_to_array(key, '/')) virtual;
 
 -- `bucket_id` is the bucket's name, as in Supabase's schema, so that the
@@ -120,11 +125,11 @@ end $$;
 create or replace function storage.object_acl(target_bucket uuid, object_key text)
 returns table (owner_id uuid, acl text[], object_ownership text, bucket_owner_id uuid)
 language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select o.owner_id, o.acl, b.object_ownership, b.owner_id
+  select o.owner, o.acl, b.object_ownership, b.owner_id
   from storage.objects o join storage.buckets b on b.id = o.bucket_uuid
   where o.bucket_uuid = target_bucket and o.key = object_key
     and (current_setting('role') = 'aerostore_service'
-         or (storage.uid() is not null and storage.uid() in (b.owner_id, o.owner_id))
+         or (storage.uid() is not null and storage.uid() in (b.owner_id, o.owner))
          or (o.acl && storage.acl_keys('READ_ACP')
              and b.object_ownership is distinct from 'BucketOwnerEnforced'))
 $$;
@@ -136,7 +141,7 @@ declare
   service boolean := current_setting('role') = 'aerostore_service';
   o record;
 begin
-  select ob.id, ob.owner_id, ob.acl, b.owner_id as bucket_owner_id, b.object_ownership into o
+  select ob.id, ob.owner as owner_id, ob.acl, b.owner_id as bucket_owner_id, b.object_ownership into o
   from storage.objects ob join storage.buckets b on b.id = ob.bucket_uuid
   where ob.bucket_uuid = target_bucket and ob.key = object_key
   for update of ob;
@@ -178,13 +183,13 @@ create function storage.may_write_object(target_bucket uuid, bucket_name text, o
 returns boolean language plpgsql volatile as $$
 begin
   if overwrite then
-    insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, content_type, user_metadata, owner_id, acl)
+    insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, content_type, user_metadata, owner, acl)
     values (target_bucket, bucket_name, object_key, coalesce(size, 0), '""', '', content_type, coalesce(user_metadata, '{}'), new_owner, new_acl)
     on conflict (bucket_uuid, key) do update set
       size = excluded.size, content_type = excluded.content_type, user_metadata = excluded.user_metadata,
-      owner_id = excluded.owner_id, acl = excluded.acl, updated_at = now();
+      owner = excluded.owner, acl = excluded.acl, updated_at = now();
   else
-    insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, content_type, user_metadata, owner_id, acl)
+    insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, content_type, user_metadata, owner, acl)
     values (target_bucket, bucket_name, object_key, coalesce(size, 0), '""', '', content_type, coalesce(user_metadata, '{}'), new_owner, new_acl)
     on conflict (bucket_uuid, key) do nothing;
   end if;
