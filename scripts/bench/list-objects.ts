@@ -222,7 +222,7 @@ async function main(): Promise<void> {
       // The fill's PUTs carry no ACL (their signer signs no x-amz-acl): the lists are set in one statement.
       const sql = postgres(await embeddedDatabaseUrl(server.dataDir), { max: 1, onnotice: () => {} });
       await sql`update storage.objects set acl = '{FULL_CONTROL:aerostore,READ:AuthenticatedUsers}'
-        where bucket_id = (select id from storage.buckets where name = ${BUCKET})`;
+        where bucket_id = ${BUCKET}`;
       await sql`analyze storage.objects`;
       await sql.end();
       await patchBucket(target, agent, BUCKET, { policy: 'private', member_writes: true });

@@ -235,20 +235,23 @@ export async function scanOverview(sql: Sql): Promise<ScanOverview> {
  */
 export async function rescan(sql: Sql, bucketName?: string): Promise<number | undefined> {
   return asPrincipal(sql, SERVICE, async (tx) => {
-    let inScope = tx``;
+    // Blobs name their bucket by its row id (bucket_id), objects by bucket_uuid (migration 0022).
+    let blobsInScope = tx``;
+    let objectsInScope = tx``;
     if (bucketName !== undefined) {
       const [bucket] = await tx<{ id: string }[]>`select id from storage.buckets where name = ${bucketName}`;
       if (!bucket) return undefined;
-      inScope = tx`and bucket_id = ${bucket.id}`;
+      blobsInScope = tx`and bucket_id = ${bucket.id}`;
+      objectsInScope = tx`and bucket_uuid = ${bucket.id}`;
     }
     await tx`
       update storage.blobs
       set scan_status = 'pending', scan_signature = null, scan_engine = null, scan_note = null, scanned_at = null
-      where ref_count > 0 and scan_status <> 'infected' ${inScope}`;
-    await tx`update storage.objects set scan_status = 'pending' where scan_status <> 'infected' ${inScope}`;
+      where ref_count > 0 and scan_status <> 'infected' ${blobsInScope}`;
+    await tx`update storage.objects set scan_status = 'pending' where scan_status <> 'infected' ${objectsInScope}`;
     const queued = await tx`
       insert into storage.scan_jobs (bucket_id, sha256)
-      select bucket_id, sha256 from storage.blobs where ref_count > 0 ${inScope}
+      select bucket_id, sha256 from storage.blobs where ref_count > 0 ${blobsInScope}
       on conflict (bucket_id, sha256) do update
       set attempts = 0, lease = null, last_error = null, run_after = now(), enqueued_at = now(), scan = true`;
     return queued.count;
