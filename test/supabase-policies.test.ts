@@ -117,6 +117,28 @@ describe('Supabase storage policies, pasted into aerostore sql', () => {
     assert.deepEqual(await storedKeys('sb-docs'), [`${A}/avatar.png`, `${A}/notes.txt`, 'public/readme.txt', 'staff/salaries.txt'].sort());
   });
 
+  it('a multipart upload into one’s own folder: create, part, complete', async () => {
+    const key = `/sb-docs/${A}/big.bin`;
+    const created = await s3.A.send({ method: 'POST', path: key, query: { uploads: '' } });
+    assert.equal(created.status, 200, created.body.toString());
+    const [uploadId] = xmlValues(created.body.toString(), 'UploadId');
+    const part = await s3.A.send({ method: 'PUT', path: key, query: { partNumber: '1', uploadId }, body: 'one part' });
+    assert.equal(part.status, 200, part.body.toString());
+    const etag = String(part.headers.etag);
+    const done = await s3.A.send({
+      method: 'POST',
+      path: key,
+      query: { uploadId },
+      body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`,
+    });
+    assert.equal(done.status, 200, done.body.toString());
+    assert.equal((await s3.A.send({ method: 'GET', path: key })).body.toString(), 'one part');
+    // "User can delete their own objects" holds in every bucket.
+    assert.equal((await s3.A.send({ method: 'DELETE', path: key })).status, 204);
+    const theirs = await s3.A.send({ method: 'POST', path: `/sb-docs/${B}/big.bin`, query: { uploads: '' } });
+    assert.equal(theirs.status, 403);
+  });
+
   it('a user reads and lists its own folder and the public one, over both APIs', async () => {
     const list = await s3.A.send({ method: 'GET', path: '/sb-docs', query: { 'list-type': '2' } });
     assert.equal(list.status, 200, list.body.toString());

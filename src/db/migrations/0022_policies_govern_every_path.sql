@@ -170,6 +170,8 @@ create policy writer_bookkeeping on storage.blobs to aerostore_writer using (tru
 create policy writer_events on storage.events for insert to aerostore_writer with check (true);
 create policy writer_own_uploads on storage.multipart_uploads to aerostore_writer
   using (owner_id = (select storage.uid())) with check (owner_id = (select storage.uid()));
+create policy writer_own_completions on storage.completed_uploads to aerostore_writer
+  using (owner_id = (select storage.uid())) with check (owner_id = (select storage.uid()));
 
 -- The trial: whether the current principal may write this row, asked of
 -- the policies themselves. The insert (an overwrite: insert … on conflict
