@@ -6,7 +6,7 @@ export type Role = 'service' | 'authenticated';
 /** How a signed-in principal proved who it is (url-token: a signed upload URL, acting for its signer). */
 export type Via = 'access-key' | 'jwt' | 'sts' | 'url-token';
 
-export type Principal =
+export type Principal = (
   | { kind: 'anonymous'; address?: string }
   | {
       kind: 'user';
@@ -23,7 +23,29 @@ export type Principal =
       expiresAt?: number;
       /** The client's IP address the request came from (actingFrom); absent for work no client asked for. */
       address?: string;
-    };
+    }
+) &
+  RequestFacts;
+
+/**
+ * What a request states about itself, for bucket-policy conditions
+ * (core/bucket-policy.ts; db/session.ts carries it into the transaction as
+ * request.context), and the bucket policy's word on the request's own
+ * action, asked of Postgres before the body is read (s3/policy-precheck.ts;
+ * core/access.ts reads it). Both per request: set on a copy.
+ */
+export interface RequestFacts {
+  /** Condition keys in lower case → value(s): aws:sourceip, aws:securetransport, s3:prefix, … */
+  requestContext?: Readonly<Record<string, string | readonly string[]>>;
+  policyVerdict?: PolicyVerdict;
+}
+
+/** storage.bucket_policy_effect for one bucket and the request's action, and which pre-check it answers. */
+export interface PolicyVerdict {
+  bucketId: string;
+  use: 'list' | 'write' | 'administer';
+  effect: 'allow' | 'deny' | null;
+}
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
 
