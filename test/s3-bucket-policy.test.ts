@@ -157,7 +157,8 @@ describe('Allow: anonymous read of a prefix', () => {
   it('a SQL session as aerostore_anon sees the same rows', async () => {
     const ctx = { 'aws:sourceip': '127.0.0.1', 'aws:securetransport': 'false' };
     assert.deepEqual(await sqlKeys(superuser, bucket, 'aerostore_anon', null, ctx), ['public/a.txt']);
-    assert.deepEqual(await sqlKeys(app, bucket, 'aerostore_anon', null, ctx), ['public/a.txt']);
+    assert.deepEqual(await sqlKeys(app, bucket, 'aerostore_anon', null, ctx), ['public/a.txt'], 'an application login: no condition involved');
+    assert.deepEqual(await sqlKeys(app, bucket, 'aerostore_authenticated', { sub: A, role: 'authenticated' }, null), ['private/b.txt', 'public/a.txt'], 'the owner');
   });
 });
 

@@ -3,7 +3,7 @@
 // setting. No database: evaluation is Postgres's (test/s3-bucket-policy.test.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePolicy, MalformedPolicy, parseBlockPublicAccess, policyVerdict } from './bucket-policy.ts';
+import { compilePolicy, likeMatches, MalformedPolicy, parseBlockPublicAccess, policyVerdict } from './bucket-policy.ts';
 
 const B = 'photos';
 const U = '6f1c1d7e-2f4a-4a57-9d0e-3a3f9f6c8b21';
@@ -124,6 +124,21 @@ describe('compilePolicy', () => {
   for (const [what, text, message] of REFUSED) {
     it(`refuses ${what}: "${message}"`, () => assert.equal(refusal(text), message));
   }
+});
+
+describe('likeMatches', () => {
+  it('matches as Postgres LIKE does', () => {
+    assert.equal(likeMatches('s3:get%', 's3:getobject'), true);
+    assert.equal(likeMatches('s3:get%', 's3:putobject'), false);
+    assert.equal(likeMatches('%object', 's3:getobject'), true);
+    assert.equal(likeMatches('s3:_etobject', 's3:getobject'), true);
+    assert.equal(likeMatches('a\\%b', 'a%b'), true);
+    assert.equal(likeMatches('a\\%b', 'axb'), false);
+    assert.equal(likeMatches('%a%b%c', 'xxaxxbxxc'), true);
+    assert.equal(likeMatches('%a%b%c', 'xxaxxbxx'), false);
+    assert.equal(likeMatches('%', ''), true);
+    assert.equal(likeMatches('_', ''), false);
+  });
 });
 
 describe("S3's public policy", () => {

@@ -176,17 +176,45 @@ function wildcardPattern(s: string, variables: boolean, invalid: string): string
   return out;
 }
 
-/** A LIKE pattern read back as a regular expression, to test it against names here (actions). */
-function likeToRegExp(pattern: string): RegExp {
-  let re = '';
+type LikeToken = { any: true } | { one: true } | { char: string };
+
+function likeTokens(pattern: string): LikeToken[] {
+  const out: LikeToken[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
-    if (c === '\\') re += pattern[++i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    else if (c === '%') re += '.*';
-    else if (c === '_') re += '.';
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    if (c === '\\') out.push({ char: pattern[++i] });
+    else if (c === '%') out.push({ any: true });
+    else if (c === '_') out.push({ one: true });
+    else out.push({ char: c });
   }
-  return new RegExp(`^${re}$`, 's');
+  return out;
+}
+
+/**
+ * Whether `text` matches a LIKE pattern, as Postgres would (to test action
+ * patterns against S3's action names here). The two-pointer wildcard match:
+ * no regular expression, no backtracking beyond the last `%`.
+ */
+export function likeMatches(pattern: string, text: string): boolean {
+  const p = likeTokens(pattern);
+  let [ti, pi, star, mark] = [0, 0, -1, 0];
+  while (ti < text.length) {
+    const t = p[pi];
+    if (t && ('one' in t || ('char' in t && t.char === text[ti]))) {
+      ti++;
+      pi++;
+    } else if (t && 'any' in t) {
+      star = pi++;
+      mark = ti;
+    } else if (star !== -1) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.length && 'any' in p[pi]) pi++;
+  return pi === p.length;
 }
 
 function compilePrincipal(v: unknown): string[] | null {
@@ -223,8 +251,7 @@ function compileAction(a: string): string {
   if (a === '*') return '%';
   if (!/^s3:[A-Za-z0-9*?-]+$/i.test(a)) throw new MalformedPolicy(invalid);
   const pattern = wildcardPattern(a.toLowerCase(), false, invalid);
-  const re = likeToRegExp(pattern);
-  if (![...OBJECT_ACTION_NAMES, ...BUCKET_ACTION_NAMES].some((n) => re.test(n))) throw new MalformedPolicy(invalid);
+  if (![...OBJECT_ACTION_NAMES, ...BUCKET_ACTION_NAMES].some((n) => likeMatches(pattern, n))) throw new MalformedPolicy(invalid);
   return pattern;
 }
 
@@ -240,8 +267,7 @@ function compileResource(r: string, bucket: string, variables: boolean): string 
 
 /** Whether some action the patterns admit applies to some resource the patterns name (S3's check). */
 function actionsApply(actions: string[], notAction: boolean, resources: string[], notResource: boolean): boolean {
-  const res = actions.map(likeToRegExp);
-  const admitted = (names: string[]) => names.some((n) => res.some((re) => re.test(n)) !== notAction);
+  const admitted = (names: string[]) => names.some((n) => actions.some((a) => likeMatches(a, n)) !== notAction);
   // NotResource names everything but: it reaches both kinds.
   const bucketNamed = notResource || resources.includes('');
   const objectNamed = notResource || resources.some((p) => p.startsWith('/'));
@@ -388,10 +414,9 @@ const FIXING_KEYS = new Set(['aws:userid', 'aws:sourcearn', 'aws:sourcevpc', 'aw
 
 function grantsBadAction(s: CompiledStatement): boolean {
   if (s.notAction) return true;
-  const res = s.actions.map(likeToRegExp);
   return [...OBJECT_ACTION_NAMES, ...BUCKET_ACTION_NAMES]
     .filter((n) => BAD_ACTIONS.some((b) => n.startsWith(b)) || n === 's3:abortmultipartupload' || n === 's3:restoreobject')
-    .some((n) => res.some((re) => re.test(n)));
+    .some((n) => s.actions.some((a) => likeMatches(a, n)));
 }
 
 function narrowIp(value: string): boolean {

@@ -54,10 +54,10 @@ create policy service_all on storage.public_access_default to aerostore_service 
 -- clock from now(), an object's tags from its row — a session cannot assert
 -- them. And a session that is not the server's (its login cannot become
 -- aerostore_writer: an application's login, docs/security.md) is not
--- believed about the network: its aws:* facts are dropped and
--- aws:SecureTransport is 'false', so a condition on the source address or
--- TLS fails closed there (an Allow on them never matches, a Deny unless
--- them always applies).
+-- believed at all: what it states is dropped and aws:SecureTransport is
+-- 'false' (its connection is not the server's TLS), so a condition on the
+-- request fails closed there — an Allow on the source address, the TLS,
+-- the Referer never matches, a Deny unless them always applies.
 create function storage.policy_facts(object_tags jsonb) returns jsonb
 language sql stable as $$
   with asserted as (
@@ -65,8 +65,9 @@ language sql stable as $$
            pg_has_role(session_user, 'aerostore_writer', 'member') as trusted
   )
   select coalesce((select jsonb_object_agg(k, v) from jsonb_each(a.ctx) as e(k, v)
-                   where (k like 's3:%' and k not like 's3:existingobjecttag/%')
-                      or (a.trusted and k in ('aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent'))), '{}')
+                   where a.trusted
+                     and ((k like 's3:%' and k not like 's3:existingobjecttag/%')
+                          or k in ('aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent'))), '{}')
          || case when a.trusted then '{}'::jsonb else '{"aws:securetransport": "false"}'::jsonb end
          || jsonb_build_object(
               'aws:userid', coalesce(storage.uid()::text, 'anonymous'),
