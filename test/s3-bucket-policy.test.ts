@@ -314,6 +314,12 @@ describe('Block Public Access', () => {
     await ok(setBlock({ IgnorePublicAcls: true }));
     refused(await anonymous('GET', `/${bucket}/acl/p.txt`), 403, 'AccessDenied', 'ignored');
     assert.equal((await get(a, `/${bucket}/acl/p.txt`)).status, 200, 'the owner still reads');
+    // The public read preset is a public grant too (AllUsers READ).
+    await setBucketSettings(root, bucket, { policy: 'public' });
+    refused(await anonymous('GET', `/${bucket}/pub/a.txt`), 403, 'AccessDenied', 'public preset ignored');
+    await ok(setBlock({}));
+    assert.equal((await anonymous('GET', `/${bucket}/pub/a.txt`)).status, 200, 'public preset, no longer ignored');
+    await setBucketSettings(root, bucket, { policy: 'private' });
   });
 
   it('BlockPublicPolicy refuses a public policy, not a narrowed one', async () => {

@@ -80,17 +80,21 @@ export async function storePublicAccessDefault(storage: Pick<Services, 'sql'>, b
 }
 
 /**
- * An object row RLS did not return, in a bucket that may have a policy:
- * when the policy explicitly denies the principal s3:GetObject on the key,
- * AccessDenied (as S3 answers an explicit Deny, whether or not the key
- * exists) — asked only after a miss, and only in buckets with a policy, so
- * a read that finds its row pays nothing; otherwise core/access.ts's answer.
+ * An object row RLS did not return, in a bucket that may have a policy or a
+ * public read preset: AccessDenied when the bucket policy explicitly denies
+ * the principal s3:GetObject on the key (as S3 answers an explicit Deny,
+ * whether or not the key exists), or when IgnorePublicAcls takes away the
+ * preset that would have let it know the bucket's keys; otherwise
+ * core/access.ts's answer. Asked only after a miss, and only in such
+ * buckets: a read that finds its row pays nothing.
  */
 export async function explainMissingObject(storage: Services, bucket: BucketRow, principal: Principal, key: string): Promise<DomainError> {
-  if (bucket.has_policy && !isService(principal)) {
-    const [row] = await readAs(storage.sql, principal, (tx) => tx<{ effect: string | null }[]>`
-      select storage.bucket_policy_effect(${bucket.id}, 's3:getobject', ${key}) as effect`);
-    if (row?.effect === 'deny') return new DomainError('AccessDenied');
+  if ((bucket.has_policy || bucket.policy !== 'private') && !isService(principal)) {
+    const [row] = await readAs(storage.sql, principal, (tx) => tx<{ effect: string | null; ignoring: boolean }[]>`
+      select storage.bucket_policy_effect(${bucket.id}, 's3:getobject', ${key}) as effect,
+             storage.public_access_flag(${bucket.public_access_block ? tx.json(bucket.public_access_block) : null}::jsonb, 'IgnorePublicAcls') as ignoring`);
+    const owner = principal.kind === 'user' && principal.userId !== null && principal.userId === bucket.owner_id;
+    if (row?.effect === 'deny' || (row?.ignoring && !owner)) return new DomainError('AccessDenied');
   }
   return missingObject(bucket, principal, key);
 }
