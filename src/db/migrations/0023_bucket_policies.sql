@@ -58,57 +58,82 @@ create policy service_all on storage.public_access_default to aerostore_service 
 -- 'false' (its connection is not the server's TLS), so a condition on the
 -- request fails closed there — an Allow on the source address, the TLS,
 -- the Referer never matches, a Deny unless them always applies.
-create function storage.policy_facts(object_tags jsonb) returns jsonb
-language sql stable as $$
-  with asserted as (
-    select coalesce(nullif(current_setting('request.context', true), '')::jsonb, '{}') as ctx,
-           pg_has_role(session_user, 'aerostore_writer', 'member') as trusted
-  )
-  select coalesce((select jsonb_object_agg(k, v) from jsonb_each(a.ctx) as e(k, v)
-                   where a.trusted
-                     and ((k like 's3:%' and k not like 's3:existingobjecttag/%')
-                          or k in ('aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent'))), '{}')
-         || case when a.trusted then '{}'::jsonb else '{"aws:securetransport": "false"}'::jsonb end
-         || jsonb_build_object(
-              'aws:userid', coalesce(storage.uid()::text, 'anonymous'),
-              'aws:principaltype', case when storage.uid() is null then 'Anonymous' else 'User' end,
-              'aws:currenttime', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-              'aws:epochtime', floor(extract(epoch from now()))::bigint::text)
-         || case when storage.uid() is null then '{}'::jsonb else jsonb_build_object('aws:username', storage.uid()::text) end
-         || coalesce((select jsonb_object_agg('s3:existingobjecttag/' || lower(t.k), t.v) from jsonb_each(object_tags) as t(k, v)), '{}')
-  from asserted a
-$$;
+create function storage.policy_facts() returns jsonb
+language plpgsql stable as $$
+declare
+  ctx jsonb := coalesce(nullif(current_setting('request.context', true), '')::jsonb, '{}');
+  me uuid := storage.uid();
+  stated jsonb := '{"aws:securetransport": "false"}';
+begin
+  if pg_has_role(session_user, 'aerostore_writer', 'member') then
+    stated := coalesce((select jsonb_object_agg(k, v) from jsonb_each(ctx) as e(k, v)
+                        where (k like 's3:%' and k not like 's3:existingobjecttag/%')
+                           or k in ('aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent')), '{}');
+  end if;
+  return stated || jsonb_build_object(
+      'aws:userid', coalesce(me::text, 'anonymous'),
+      'aws:principaltype', case when me is null then 'Anonymous' else 'User' end,
+      'aws:currenttime', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+      'aws:epochtime', floor(extract(epoch from now()))::bigint::text)
+    || case when me is null then '{}'::jsonb else jsonb_build_object('aws:username', me::text) end;
+end $$;
 
--- One value against a condition's values, for the operator without its
--- negation (stringnotequals is not stringequals, and so on).
-create function storage.policy_value_matches(op text, v text, vals text[]) returns boolean
+-- An object's tags as condition facts (s3:ExistingObjectTag/<key>): from
+-- its row, never from what a session states.
+create function storage.policy_tag_facts(object_tags jsonb) returns jsonb
+language plpgsql immutable as $$
+begin
+  return coalesce((select jsonb_object_agg('s3:existingobjecttag/' || lower(t.k), t.v) from jsonb_each(object_tags) as t(k, v)), '{}');
+end $$;
+-- One request value against one of a condition's values, for the operator
+-- without its negation (stringnotequals is stringequals, and so on). One
+-- expression: the planner inlines it into its caller.
+create function storage.policy_value_matches(op text, v text, val text) returns boolean
 language sql immutable as $$
   select case
-    when op in ('stringequals', 'arnequals') then v = any(vals)
-    when op = 'stringequalsignorecase' then lower(v) = any(vals)
-    when op in ('stringlike', 'arnlike') then v like any(vals)
-    when op = 'bool' then lower(v) = any(vals)
+    when op in ('stringequals', 'arnequals') then v = val
+    when op = 'stringequalsignorecase' then lower(v) = val
+    when op in ('stringlike', 'arnlike') then v like val
+    when op = 'bool' then lower(v) = val
     when op like 'numeric%' then v ~ '^\s*-?\d+(\.\d+)?\s*$' and case op
-      when 'numericequals' then v::numeric = any(vals::numeric[])
-      when 'numericlessthan' then v::numeric < any(vals::numeric[])
-      when 'numericlessthanequals' then v::numeric <= any(vals::numeric[])
-      when 'numericgreaterthan' then v::numeric > any(vals::numeric[])
-      when 'numericgreaterthanequals' then v::numeric >= any(vals::numeric[]) end
+      when 'numericequals' then v::numeric = val::numeric
+      when 'numericlessthan' then v::numeric < val::numeric
+      when 'numericlessthanequals' then v::numeric <= val::numeric
+      when 'numericgreaterthan' then v::numeric > val::numeric
+      when 'numericgreaterthanequals' then v::numeric >= val::numeric end
     when op like 'date%' then v ~ '^\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:?\d\d)?$' and case op
-      when 'dateequals' then v::timestamptz = any(vals::timestamptz[])
-      when 'datelessthan' then v::timestamptz < any(vals::timestamptz[])
-      when 'datelessthanequals' then v::timestamptz <= any(vals::timestamptz[])
-      when 'dategreaterthan' then v::timestamptz > any(vals::timestamptz[])
-      when 'dategreaterthanequals' then v::timestamptz >= any(vals::timestamptz[]) end
-    when op = 'ipaddress' then v ~ '^[0-9A-Fa-f:.]+$' and v::inet <<= any(vals::inet[])
+      when 'dateequals' then v::timestamptz = val::timestamptz
+      when 'datelessthan' then v::timestamptz < val::timestamptz
+      when 'datelessthanequals' then v::timestamptz <= val::timestamptz
+      when 'dategreaterthan' then v::timestamptz > val::timestamptz
+      when 'dategreaterthanequals' then v::timestamptz >= val::timestamptz end
+    when op = 'ipaddress' then v ~ '^[0-9A-Fa-f:.]+$' and v::inet <<= val::inet
     else false end
 $$;
+
+-- A request value against all of a condition's values (they OR), policy
+-- variables in them filled in (${aws:userid}, ${aws:username}).
+create function storage.policy_values_match(op text, v text, vals jsonb, me uuid) returns boolean
+language plpgsql immutable as $$
+declare
+  val text;
+begin
+  for i in 0 .. jsonb_array_length(vals) - 1 loop
+    val := vals ->> i;
+    if strpos(val, '${') > 0 then
+      val := replace(replace(val, '${aws:userid}', coalesce(me::text, 'anonymous')), '${aws:username}', coalesce(me::text, '${aws:username}'));
+    end if;
+    if coalesce(storage.policy_value_matches(op, v, val), false) then return true; end if;
+  end loop;
+  return false;
+end $$;
 
 -- A statement's Condition block against the facts (IAM's rules: operators
 -- and keys AND together, a key's values OR; a negated operator matches
 -- none of them, and holds when the key is absent; …IfExists holds when it
 -- is absent; ForAnyValue needs some request value to match, ForAllValues
--- every one (and holds for none); Null tests presence).
+-- every one (and holds for none); Null tests presence). Written with
+-- simple expressions only (no queries), which plpgsql evaluates fast.
 create function storage.policy_conditions_hold(conditions jsonb, facts jsonb, me uuid) returns boolean
 language plpgsql stable as $$
 declare
@@ -116,126 +141,238 @@ declare
   op text;
   base text;
   fact jsonb;
-  vals text[];
-  reqvals text[];
   negated boolean;
+  n int;
+  matched boolean;
 begin
-  for c in select * from jsonb_array_elements(conditions) loop
-    op := c->>'op';
-    fact := facts -> (c->>'key');
+  for k in 0 .. jsonb_array_length(conditions) - 1 loop
+    c := conditions -> k;
+    op := c ->> 'op';
+    fact := facts -> (c ->> 'key');
     if fact = 'null'::jsonb then fact := null; end if;
     if op = 'null' then
-      if not ((fact is null)::text = any(array(select jsonb_array_elements_text(c->'values')))) then return false; end if;
+      if not ((c -> 'values') @> to_jsonb((fact is null)::text)) then return false; end if;
       continue;
     end if;
     negated := op in ('stringnotequals', 'stringnotequalsignorecase', 'stringnotlike', 'numericnotequals', 'datenotequals',
                       'notipaddress', 'arnnotequals', 'arnnotlike');
-    base := case op when 'notipaddress' then 'ipaddress' when 'stringnotequalsignorecase' then 'stringequalsignorecase'
-                    else replace(op, 'not', '') end;
-    reqvals := case when fact is null then '{}'::text[]
-                    when jsonb_typeof(fact) = 'array' then array(select jsonb_array_elements_text(fact))
-                    else array[fact #>> '{}'] end;
-    if cardinality(reqvals) = 0 then
-      if c->>'set' = 'all' then continue; end if;
-      if c->>'set' = 'any' then return false; end if;
-      if (c->>'ifExists')::boolean or negated then continue; end if;
+    base := case op when 'notipaddress' then 'ipaddress' else replace(op, 'not', '') end;
+    n := case when fact is null then 0 when jsonb_typeof(fact) = 'array' then jsonb_array_length(fact) else 1 end;
+    if n = 0 then
+      if c ->> 'set' = 'all' then continue; end if;
+      if c ->> 'set' = 'any' then return false; end if;
+      if (c ->> 'ifExists')::boolean or negated then continue; end if;
       return false;
     end if;
-    -- Policy variables in values (String* and Arn* operators).
-    vals := array(select replace(replace(x, '${aws:userid}', coalesce(me::text, 'anonymous')),
-                                 '${aws:username}', coalesce(me::text, '${aws:username}'))
-                  from jsonb_array_elements_text(c->'values') x);
-    if c->>'set' = 'all' then
-      if exists (select 1 from unnest(reqvals) r where storage.policy_value_matches(base, r, vals) = negated) then return false; end if;
-    elsif c->>'set' = 'any' then
-      if not exists (select 1 from unnest(reqvals) r where storage.policy_value_matches(base, r, vals) <> negated) then return false; end if;
-    elsif coalesce(storage.policy_value_matches(base, reqvals[1], vals), false) = negated then
-      return false;
+    if jsonb_typeof(fact) <> 'array' then
+      -- One value (a set qualifier on it reads it as a set of one).
+      if storage.policy_values_match(base, fact #>> '{}', c -> 'values', me) = negated then return false; end if;
+      continue;
     end if;
+    matched := c ->> 'set' = 'all';
+    for i in 0 .. n - 1 loop
+      if c ->> 'set' = 'all' then
+        if storage.policy_values_match(base, fact ->> i, c -> 'values', me) = negated then matched := false; exit; end if;
+      elsif storage.policy_values_match(base, fact ->> i, c -> 'values', me) <> negated then
+        matched := true;
+        exit;
+      end if;
+    end loop;
+    if not matched then return false; end if;
   end loop;
   return true;
 end $$;
 
--- Whether a compiled statement names the current principal and the action
--- (the parts that do not depend on the row).
-create function storage.policy_statement_applies(s jsonb, me uuid, action text) returns boolean
-language sql immutable as $$
-  select (case when s->'principals' = 'null'::jsonb then true
-               else coalesce(s->'principals' ? me::text, false) end) <> (s->>'notPrincipal')::boolean
-     and exists (select 1 from jsonb_array_elements_text(s->'actions') p where action like p) <> (s->>'notAction')::boolean
-$$;
-
 -- The bucket's Block Public Access flags in force: its own, or else the server's.
 create function storage.public_access_flag(own jsonb, flag text) returns boolean
-language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select coalesce((coalesce(own, (select d.block from storage.public_access_default d)) ->> flag)::boolean, false)
-$$;
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+begin
+  if own is null then select d.block into own from storage.public_access_default d; end if;
+  return coalesce((own ->> flag)::boolean, false);
+end $$;
+
+-- The compiled statements, one row each, expanded from
+-- buckets.policy_statements by a trigger so that finding the statements that
+-- name a principal and an action is a plain query over arrays, not a walk
+-- through JSON. The server's bookkeeping: only the service role reads it
+-- (the functions below, security definer).
+create table storage.bucket_policy_statements (
+  bucket_id     uuid not null references storage.buckets(id) on delete cascade,
+  position      int not null,
+  deny          boolean not null,
+  -- Canonical ids; null: anyone ("*").
+  principals    text[],
+  not_principal boolean not null,
+  -- LIKE patterns over lower-case action names.
+  actions       text[] not null,
+  not_action    boolean not null,
+  -- LIKE patterns over '' (the bucket) or '/<key>'; ${aws:userid} and
+  -- ${aws:username} are filled in per principal (has_variables).
+  resources     text[] not null,
+  not_resource  boolean not null,
+  has_variables boolean not null,
+  -- The Condition block (storage.policy_conditions_hold); null: none.
+  conditions    jsonb,
+  -- Whether a condition reads the object's tags (s3:ExistingObjectTag/…).
+  needs_tags    boolean not null,
+  primary key (bucket_id, position)
+);
+alter table storage.bucket_policy_statements enable row level security;
+alter table storage.bucket_policy_statements force row level security;
+grant select, insert, update, delete on storage.bucket_policy_statements to aerostore_service;
+create policy service_all on storage.bucket_policy_statements to aerostore_service using (true) with check (true);
+
+create function storage.expand_bucket_policy() returns trigger
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+begin
+  delete from storage.bucket_policy_statements where bucket_id = new.id;
+  if new.policy_statements is not null then
+    insert into storage.bucket_policy_statements
+    select new.id, e.n::int, e.s->>'effect' = 'Deny',
+           case when e.s->'principals' = 'null'::jsonb then null
+                else array(select jsonb_array_elements_text(e.s->'principals')) end,
+           (e.s->>'notPrincipal')::boolean,
+           array(select jsonb_array_elements_text(e.s->'actions')), (e.s->>'notAction')::boolean,
+           array(select jsonb_array_elements_text(e.s->'resources')), (e.s->>'notResource')::boolean,
+           strpos((e.s->'resources')::text, '${') > 0,
+           case when jsonb_array_length(e.s->'conditions') > 0 then e.s->'conditions' end,
+           strpos(lower((e.s->'conditions')::text), '"s3:existingobjecttag/') > 0
+    from jsonb_array_elements(new.policy_statements) with ordinality as e(s, n);
+  end if;
+  return null;
+end $$;
+create trigger buckets_policy_expanded after insert or update of policy_statements on storage.buckets
+  for each row execute function storage.expand_bucket_policy();
+
+-- The rules a statement of SQL evaluates rows against: the statements of
+-- `effect` in bucket policies that name the current principal and
+-- `action`, with their resources' policy variables filled in — computed
+-- once per SQL statement (policies call it as (select
+-- storage.policy_rules(...)), an init plan), so that each row only matches
+-- its key against a few patterns. The conditions of a rule whose resource
+-- is the whole bucket ("/*", or a NotResource) are decided here, once —
+-- it is dropped if they fail, kept without them if they hold — and, when
+-- they read the object's tags, decided here for untagged objects
+-- (holds_untagged) and per row for tagged ones; a narrower rule's
+-- conditions are decided per row, only for the rows its resource matches. With RestrictPublicBuckets in force and a public policy, its
+-- Allows count only for signed-in principals of this server (S3: only
+-- principals of the bucket owner's account; this server is one account).
+-- The service role is not subject: no rules. `only_bucket` limits it to one
+-- bucket (bucket_policy_effect).
+create type storage.policy_rule as (
+  bucket_id uuid,
+  resources text[],
+  not_resource boolean,
+  -- Conditions left to decide per row (they read the object's tags); null: none.
+  conditions jsonb,
+  -- What they decide for an object without tags; null: not decided yet.
+  holds_untagged boolean,
+  facts jsonb
+);
+
+create function storage.policy_rules(action text, effect text, only_bucket uuid default null) returns storage.policy_rule[]
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  me uuid := storage.uid();
+  me_like text := replace(replace(replace(coalesce(me::text, 'anonymous'), '\', '\\'), '%', '\%'), '_', '\_');
+  facts jsonb;
+  s record;
+  rules storage.policy_rule[] := '{}';
+begin
+  if current_setting('role') = 'aerostore_service' then return rules; end if;
+  for s in
+    select st.bucket_id, st.conditions, st.needs_tags, st.not_resource,
+           case when not st.has_variables then st.resources
+                -- A variable without a value (aws:username when anonymous)
+                -- leaves a pattern that matches nothing: dropped.
+                else array_remove(array(select replace(replace(p, '${aws:userid}', me_like),
+                                                       '${aws:username}', case when me is null then null else me_like end)
+                                        from unnest(st.resources) p), null) end as resources
+    from storage.bucket_policy_statements st join storage.buckets b on b.id = st.bucket_id
+    where st.deny = (effect = 'Deny') and (only_bucket is null or st.bucket_id = only_bucket)
+      and (st.principals is null or coalesce(me::text = any (st.principals), false)) <> st.not_principal
+      and (action like any (st.actions)) <> st.not_action
+      and not (effect = 'Allow' and me is null and b.policy_public
+               and storage.public_access_flag(b.public_access_block, 'RestrictPublicBuckets'))
+    order by st.bucket_id, st.position
+  loop
+    if s.conditions is null then
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, null, true, null)::storage.policy_rule;
+      continue;
+    end if;
+    if facts is null then facts := storage.policy_facts(); end if;
+    if not (s.not_resource or s.resources && '{%,/%}'::text[]) then
+      -- A narrow resource: most rows do not match it; decided for those that do.
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions, null, facts)::storage.policy_rule;
+    elsif s.needs_tags then
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions,
+                            storage.policy_conditions_hold(s.conditions, facts, me), facts)::storage.policy_rule;
+    elsif storage.policy_conditions_hold(s.conditions, facts, me) then
+      -- Every row (or every but a few): decided once here.
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, null, true, null)::storage.policy_rule;
+    end if;
+  end loop;
+  return rules;
+end $$;
+
+-- Whether one of `rules` matches the row: its bucket, its key (null: the
+-- bucket itself) against the resources, then the conditions.
+create function storage.policy_rules_match(rules storage.policy_rule[], target_bucket uuid, object_key text, object_tags jsonb)
+returns boolean
+language plpgsql stable as $$
+declare
+  r storage.policy_rule;
+  resource text := coalesce('/' || object_key, '');
+begin
+  foreach r in array rules loop
+    if r.bucket_id = target_bucket
+       and (resource like any (r.resources)) <> r.not_resource
+       and (r.conditions is null
+            or case when coalesce(object_tags, '{}') = '{}'
+                    then coalesce(r.holds_untagged, storage.policy_conditions_hold(r.conditions, r.facts, storage.uid()))
+                    else storage.policy_conditions_hold(r.conditions, r.facts || storage.policy_tag_facts(object_tags), storage.uid()) end) then
+      return true;
+    end if;
+  end loop;
+  return false;
+end $$;
 
 -- The policy's word on `action` (lower case, 's3:getobject') on `object_key`
 -- (null: the bucket itself) for the current principal: 'deny' (an explicit
 -- Deny matched), 'allow' (an Allow matched and no Deny), or null (no
--- statement matched, or no policy; the service role is not subject).
--- With RestrictPublicBuckets in force and a public policy, its Allows count
--- only for signed-in principals of this server (S3: only principals of the
--- bucket owner's account; this server is one account).
+-- statement matched, or no policy; the service role is not subject). The
+-- S3 front end asks it before an operation (s3/policy-precheck.ts); SQL
+-- sessions may too.
 create function storage.bucket_policy_effect(target_bucket uuid, action text, object_key text, object_tags jsonb default '{}')
 returns text
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
-declare
-  me uuid := storage.uid();
-  b record;
-  s jsonb;
-  resource text := case when object_key is null then '' else '/' || object_key end;
-  me_like text := replace(replace(replace(coalesce(me::text, 'anonymous'), '\', '\\'), '%', '\%'), '_', '\_');
-  facts jsonb;
-  allowed boolean := false;
-  allows_count boolean;
+language plpgsql stable as $$
 begin
-  if current_setting('role') = 'aerostore_service' then return null; end if;
-  select bk.policy_statements, bk.policy_public, bk.public_access_block into b from storage.buckets bk where bk.id = target_bucket;
-  if b.policy_statements is null then return null; end if;
-  allows_count := not (me is null and b.policy_public and storage.public_access_flag(b.public_access_block, 'RestrictPublicBuckets'));
-  for s in select * from jsonb_array_elements(b.policy_statements) loop
-    if s->>'effect' = 'Allow' and (allowed or not allows_count) then continue; end if;
-    if not storage.policy_statement_applies(s, me, action) then continue; end if;
-    if not coalesce(exists (
-         select 1 from jsonb_array_elements_text(s->'resources') p
-         where resource like case when strpos(p, '${') = 0 then p
-                                  -- no aws:username for an anonymous principal: the pattern matches nothing
-                                  else replace(replace(p, '${aws:userid}', me_like),
-                                               '${aws:username}', case when me is null then null else me_like end) end), false)
-       <> (s->>'notResource')::boolean then
-      continue;
-    end if;
-    if jsonb_array_length(s->'conditions') > 0 then
-      if facts is null then facts := storage.policy_facts(object_tags); end if;
-      if not storage.policy_conditions_hold(s->'conditions', facts, me) then continue; end if;
-    end if;
-    if s->>'effect' = 'Deny' then return 'deny'; end if;
-    allowed := true;
-  end loop;
-  return case when allowed then 'allow' end;
+  if storage.policy_rules_match(storage.policy_rules(action, 'Deny', target_bucket), target_bucket, object_key, object_tags) then
+    return 'deny';
+  end if;
+  if storage.policy_rules_match(storage.policy_rules(action, 'Allow', target_bucket), target_bucket, object_key, object_tags) then
+    return 'allow';
+  end if;
+  return null;
 end $$;
 
--- The buckets with a policy that has a statement of `effect` naming the
--- current principal and `action`: the only ones whose rows the policies
--- below evaluate. Called as (select storage.policy_buckets(...)), an init
--- plan computed once per statement.
-create function storage.policy_buckets(effect text, action text) returns uuid[]
-language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select coalesce(array_agg(b.id), '{}') from storage.buckets b
-  where b.policy_statements is not null
-    and current_setting('role') <> 'aerostore_service'
-    and exists (select 1 from jsonb_array_elements(b.policy_statements) s
-                where s->>'effect' = effect and storage.policy_statement_applies(s, storage.uid(), action))
-$$;
+-- The buckets that have a policy: rows of other buckets never reach the
+-- rules (nor the statements table). An init plan, as 0021's storage.acl_disabled_buckets().
+create function storage.policy_buckets() returns uuid[]
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+begin
+  return (select coalesce(array_agg(distinct st.bucket_id), '{}') from storage.bucket_policy_statements st);
+end $$;
 
 -- The buckets whose public ACL grants do not count (IgnorePublicAcls in force).
 create function storage.public_acls_ignored_buckets() returns uuid[]
-language sql stable security definer set search_path = pg_catalog, pg_temp as $$
-  select coalesce(array_agg(b.id), '{}') from storage.buckets b
-  where storage.public_access_flag(b.public_access_block, 'IgnorePublicAcls')
-$$;
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  default_ignores boolean := storage.public_access_flag(null, 'IgnorePublicAcls');
+begin
+  return (select coalesce(array_agg(b.id), '{}') from storage.buckets b
+          where coalesce((b.public_access_block ->> 'IgnorePublicAcls')::boolean, case when b.public_access_block is null then default_ignores end, false));
+end $$;
 
 -- IgnorePublicAcls: an object made readable by a public grant — its
 -- bucket's read preset ('public' is the AllUsers READ grant, 'authenticated'
@@ -259,67 +396,77 @@ $$;
 
 -- Objects. Read is s3:GetObject; insert and update (an overwrite, a
 -- retag) s3:PutObject — the writer owns what it writes, as S3's
--- ObjectWriter; delete s3:DeleteObject.
-create policy bucket_policy_read on storage.objects for select to aerostore_anon, aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets('Allow', 's3:getobject'))::uuid[])
-         and storage.bucket_policy_effect(objects.bucket_id, 's3:getobject', objects.key, objects.tags) = 'allow');
-create policy bucket_policy_deny_read on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets('Deny', 's3:getobject'))::uuid[])
-         or storage.bucket_policy_effect(objects.bucket_id, 's3:getobject', objects.key, objects.tags) is distinct from 'deny');
+-- ObjectWriter; delete s3:DeleteObject. The permissive policies are named
+-- policy_allow_* so that they sort after the built-in ones: Postgres ORs a
+-- table's permissive policies in the order of their names and stops at the
+-- first that holds, so a bucket owner reading its bucket never evaluates
+-- them. The restrictive ones look only at Deny rules naming the principal.
+create policy policy_allow_read on storage.objects for select to aerostore_anon, aerostore_authenticated
+  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+         and storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_deny_read on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
+  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+         or not storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy ignore_public_acls on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_id <> all ((select storage.public_acls_ignored_buckets())::uuid[])
          or storage.readable_without_public_acls(objects.bucket_id, objects.owner_id, objects.acl, objects.key, objects.tags));
 
-create policy bucket_policy_insert on storage.objects for insert to aerostore_authenticated
-  with check (objects.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
+create policy policy_allow_insert on storage.objects for insert to aerostore_authenticated
+  with check (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
               and objects.owner_id = (select storage.uid())
-              and storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) = 'allow');
-create policy bucket_policy_deny_insert on storage.objects as restrictive for insert to aerostore_authenticated
-  with check (objects.bucket_id <> all ((select storage.policy_buckets('Deny', 's3:putobject'))::uuid[])
-              or storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) is distinct from 'deny');
-create policy bucket_policy_update on storage.objects for update to aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
-         and storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) = 'allow')
-  with check (objects.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
+              and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_deny_insert on storage.objects as restrictive for insert to aerostore_authenticated
+  with check (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+              or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_allow_update on storage.objects for update to aerostore_authenticated
+  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+         and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags))
+  with check (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
               and objects.owner_id = (select storage.uid())
-              and storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) = 'allow');
-create policy bucket_policy_deny_update on storage.objects as restrictive for update to aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets('Deny', 's3:putobject'))::uuid[])
-         or storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) is distinct from 'deny')
-  with check (objects.bucket_id <> all ((select storage.policy_buckets('Deny', 's3:putobject'))::uuid[])
-              or storage.bucket_policy_effect(objects.bucket_id, 's3:putobject', objects.key, objects.tags) is distinct from 'deny');
-create policy bucket_policy_delete on storage.objects for delete to aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets('Allow', 's3:deleteobject'))::uuid[])
-         and storage.bucket_policy_effect(objects.bucket_id, 's3:deleteobject', objects.key, objects.tags) = 'allow');
-create policy bucket_policy_deny_delete on storage.objects as restrictive for delete to aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets('Deny', 's3:deleteobject'))::uuid[])
-         or storage.bucket_policy_effect(objects.bucket_id, 's3:deleteobject', objects.key, objects.tags) is distinct from 'deny');
+              and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_deny_update on storage.objects as restrictive for update to aerostore_authenticated
+  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+         or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags))
+  with check (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+              or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_allow_delete on storage.objects for delete to aerostore_authenticated
+  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+         and storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
+create policy policy_deny_delete on storage.objects as restrictive for delete to aerostore_authenticated
+  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+         or not storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 
 -- The writer's bookkeeping around an object write allowed by a policy: the
 -- bucket's blobs, its events (as itself), its multipart uploads (as their
 -- initiator) — in buckets whose policy allows the principal some write.
 -- Only the server's writer writes these (migration 0015); the object row's
 -- own policies above decide the write itself.
-create policy bucket_policy_write on storage.blobs to aerostore_authenticated
-  using (blobs.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
-         or blobs.bucket_id = any ((select storage.policy_buckets('Allow', 's3:deleteobject'))::uuid[]))
-  with check (blobs.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
-              or blobs.bucket_id = any ((select storage.policy_buckets('Allow', 's3:deleteobject'))::uuid[]));
-create policy bucket_policy_events on storage.events for insert to aerostore_authenticated
-  with check ((events.bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[])
-               or events.bucket_id = any ((select storage.policy_buckets('Allow', 's3:deleteobject'))::uuid[]))
+create function storage.policy_write_buckets() returns uuid[]
+language plpgsql stable as $$
+begin
+  return (select coalesce(array_agg(r.bucket_id), '{}')
+          from (select bucket_id from unnest(storage.policy_rules('s3:putobject', 'Allow'))
+                union select bucket_id from unnest(storage.policy_rules('s3:deleteobject', 'Allow'))) r);
+end $$;
+create policy policy_allow_write on storage.blobs to aerostore_authenticated
+  using (blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+create policy policy_allow_events on storage.events for insert to aerostore_authenticated
+  with check (events.bucket_id = any ((select storage.policy_write_buckets())::uuid[])
               and events.actor->>'user_id' = (select storage.uid())::text);
-create policy bucket_policy_uploads on storage.multipart_uploads to aerostore_authenticated
-  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[]))
-  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[]));
-create policy bucket_policy_completed on storage.completed_uploads to aerostore_authenticated
-  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[]))
-  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_buckets('Allow', 's3:putobject'))::uuid[]));
+create policy policy_allow_uploads on storage.multipart_uploads to aerostore_authenticated
+  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+create policy policy_allow_completed on storage.completed_uploads to aerostore_authenticated
+  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
 
-grant execute on function storage.policy_facts(jsonb), storage.policy_value_matches(text, text, text[]),
-  storage.policy_conditions_hold(jsonb, jsonb, uuid), storage.policy_statement_applies(jsonb, uuid, text),
-  storage.public_access_flag(jsonb, text), storage.bucket_policy_effect(uuid, text, text, jsonb),
-  storage.policy_buckets(text, text), storage.public_acls_ignored_buckets(),
+grant usage on type storage.policy_rule to aerostore_anon, aerostore_authenticated, aerostore_service;
+grant execute on function storage.policy_facts(), storage.policy_tag_facts(jsonb), storage.policy_value_matches(text, text, text), storage.policy_values_match(text, text, jsonb, uuid),
+  storage.policy_conditions_hold(jsonb, jsonb, uuid),
+  storage.public_access_flag(jsonb, text), storage.policy_rules(text, text, uuid),
+  storage.policy_rules_match(storage.policy_rule[], uuid, text, jsonb), storage.bucket_policy_effect(uuid, text, text, jsonb),
+  storage.policy_buckets(), storage.public_acls_ignored_buckets(), storage.policy_write_buckets(),
   storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb)
   to aerostore_anon, aerostore_authenticated, aerostore_service;
 
@@ -327,8 +474,10 @@ grant execute on function storage.policy_facts(jsonb), storage.policy_value_matc
 -- (and the default) the caller may not see.
 grant create on schema storage to aerostore_service;
 alter function storage.public_access_flag(jsonb, text) owner to aerostore_service;
-alter function storage.bucket_policy_effect(uuid, text, text, jsonb) owner to aerostore_service;
-alter function storage.policy_buckets(text, text) owner to aerostore_service;
+alter function storage.policy_rules(text, text, uuid) owner to aerostore_service;
+alter function storage.expand_bucket_policy() owner to aerostore_service;
+alter function storage.policy_buckets() owner to aerostore_service;
 alter function storage.public_acls_ignored_buckets() owner to aerostore_service;
 alter function storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb) owner to aerostore_service;
 revoke create on schema storage from aerostore_service;
+revoke execute on function storage.expand_bucket_policy() from public;
