@@ -44,6 +44,28 @@ alter table storage.public_access_default enable row level security;
 alter table storage.public_access_default force row level security;
 grant select, update on storage.public_access_default to aerostore_service;
 create policy service_all on storage.public_access_default to aerostore_service using (true) with check (true);
+-- Four flags, read by the policies below in every statement (no secret).
+grant select on storage.public_access_default to aerostore_anon, aerostore_authenticated;
+create policy anyone_reads on storage.public_access_default for select to aerostore_anon, aerostore_authenticated using (true);
+
+-- Which buckets have a policy, and which set IgnorePublicAcls themselves:
+-- the guards every policy below starts with read it, as a plain subquery
+-- computed once per statement (an init plan), so that rows of other buckets
+-- cost one array lookup and no function call. Kept by a trigger on buckets;
+-- readable by the request roles (bucket ids and two flags, no names).
+create table storage.bucket_access_flags (
+  bucket_id           uuid primary key references storage.buckets(id) on delete cascade,
+  has_policy          boolean not null,
+  -- The bucket's own IgnorePublicAcls; null: it has no settings of its own
+  -- (the server's default decides).
+  ignore_public_acls  boolean
+);
+alter table storage.bucket_access_flags enable row level security;
+alter table storage.bucket_access_flags force row level security;
+grant select, insert, update, delete on storage.bucket_access_flags to aerostore_service;
+grant select on storage.bucket_access_flags to aerostore_anon, aerostore_authenticated;
+create policy service_all on storage.bucket_access_flags to aerostore_service using (true) with check (true);
+create policy anyone_reads on storage.bucket_access_flags for select to aerostore_anon, aerostore_authenticated using (true);
 
 -- The facts a condition reads, as the current transaction states them.
 -- request.context is a JSON object the server sets beside
@@ -225,6 +247,12 @@ create policy service_all on storage.bucket_policy_statements to aerostore_servi
 create function storage.expand_bucket_policy() returns trigger
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
+  delete from storage.bucket_access_flags where bucket_id = new.id;
+  if new.policy_statements is not null or new.public_access_block is not null then
+    insert into storage.bucket_access_flags
+    values (new.id, new.policy_statements is not null, (new.public_access_block ->> 'IgnorePublicAcls')::boolean);
+  end if;
+  if tg_op = 'UPDATE' and new.policy_statements is not distinct from old.policy_statements then return null; end if;
   delete from storage.bucket_policy_statements where bucket_id = new.id;
   if new.policy_statements is not null then
     insert into storage.bucket_policy_statements
@@ -241,7 +269,7 @@ begin
   end if;
   return null;
 end $$;
-create trigger buckets_policy_expanded after insert or update of policy_statements on storage.buckets
+create trigger buckets_policy_expanded after insert or update of policy_statements, public_access_block on storage.buckets
   for each row execute function storage.expand_bucket_policy();
 
 -- The rules a statement of SQL evaluates rows against: the statements of
@@ -356,24 +384,6 @@ begin
   return null;
 end $$;
 
--- The buckets that have a policy: rows of other buckets never reach the
--- rules (nor the statements table). An init plan, as 0021's storage.acl_disabled_buckets().
-create function storage.policy_buckets() returns uuid[]
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
-begin
-  return (select coalesce(array_agg(distinct st.bucket_id), '{}') from storage.bucket_policy_statements st);
-end $$;
-
--- The buckets whose public ACL grants do not count (IgnorePublicAcls in force).
-create function storage.public_acls_ignored_buckets() returns uuid[]
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
-declare
-  default_ignores boolean := storage.public_access_flag(null, 'IgnorePublicAcls');
-begin
-  return (select coalesce(array_agg(b.id), '{}') from storage.buckets b
-          where coalesce((b.public_access_block ->> 'IgnorePublicAcls')::boolean, case when b.public_access_block is null then default_ignores end, false));
-end $$;
-
 -- IgnorePublicAcls: an object made readable by a public grant — its
 -- bucket's read preset ('public' is the AllUsers READ grant, 'authenticated'
 -- the AuthenticatedUsers one, core/acl.ts) or an AllUsers /
@@ -402,38 +412,41 @@ $$;
 -- first that holds, so a bucket owner reading its bucket never evaluates
 -- them. The restrictive ones look only at Deny rules naming the principal.
 create policy policy_allow_read on storage.objects for select to aerostore_anon, aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_read on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          or not storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy ignore_public_acls on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.public_acls_ignored_buckets())::uuid[])
+  using ((objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.ignore_public_acls)::uuid[])
+          and not ((select coalesce((d.block ->> 'IgnorePublicAcls')::boolean, false) from storage.public_access_default d)
+                   and objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f
+                                                  where f.ignore_public_acls is not null)::uuid[])))
          or storage.readable_without_public_acls(objects.bucket_id, objects.owner_id, objects.acl, objects.key, objects.tags));
 
 create policy policy_allow_insert on storage.objects for insert to aerostore_authenticated
-  with check (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+  with check (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
               and objects.owner_id = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_insert on storage.objects as restrictive for insert to aerostore_authenticated
-  with check (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+  with check (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
               or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_allow_update on storage.objects for update to aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags))
-  with check (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+  with check (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
               and objects.owner_id = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_update on storage.objects as restrictive for update to aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags))
-  with check (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+  with check (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
               or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_allow_delete on storage.objects for delete to aerostore_authenticated
-  using (objects.bucket_id = any ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_delete on storage.objects as restrictive for delete to aerostore_authenticated
-  using (objects.bucket_id <> all ((select storage.policy_buckets())::uuid[])
+  using (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          or not storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 
 -- The writer's bookkeeping around an object write allowed by a policy: the
@@ -448,25 +461,34 @@ begin
           from (select bucket_id from unnest(storage.policy_rules('s3:putobject', 'Allow'))
                 union select bucket_id from unnest(storage.policy_rules('s3:deleteobject', 'Allow'))) r);
 end $$;
+-- (Each guarded first by the buckets that have a policy: the policy that
+-- names writers sorts before writer_insert, and must cost nothing elsewhere.)
 create policy policy_allow_write on storage.blobs to aerostore_authenticated
-  using (blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+  using (blobs.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (blobs.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
 create policy policy_allow_events on storage.events for insert to aerostore_authenticated
-  with check (events.bucket_id = any ((select storage.policy_write_buckets())::uuid[])
+  with check (events.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and events.bucket_id = any ((select storage.policy_write_buckets())::uuid[])
               and events.actor->>'user_id' = (select storage.uid())::text);
 create policy policy_allow_uploads on storage.multipart_uploads to aerostore_authenticated
-  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+  using (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
+         and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
+              and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
 create policy policy_allow_completed on storage.completed_uploads to aerostore_authenticated
-  using (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (owner_id = (select storage.uid()) and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+  using (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
+         and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
+  with check (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
+              and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
 
 grant usage on type storage.policy_rule to aerostore_anon, aerostore_authenticated, aerostore_service;
 grant execute on function storage.policy_facts(), storage.policy_tag_facts(jsonb), storage.policy_value_matches(text, text, text), storage.policy_values_match(text, text, jsonb, uuid),
   storage.policy_conditions_hold(jsonb, jsonb, uuid),
   storage.public_access_flag(jsonb, text), storage.policy_rules(text, text, uuid),
   storage.policy_rules_match(storage.policy_rule[], uuid, text, jsonb), storage.bucket_policy_effect(uuid, text, text, jsonb),
-  storage.policy_buckets(), storage.public_acls_ignored_buckets(), storage.policy_write_buckets(),
+  storage.policy_write_buckets(),
   storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb)
   to aerostore_anon, aerostore_authenticated, aerostore_service;
 
@@ -476,8 +498,6 @@ grant create on schema storage to aerostore_service;
 alter function storage.public_access_flag(jsonb, text) owner to aerostore_service;
 alter function storage.policy_rules(text, text, uuid) owner to aerostore_service;
 alter function storage.expand_bucket_policy() owner to aerostore_service;
-alter function storage.policy_buckets() owner to aerostore_service;
-alter function storage.public_acls_ignored_buckets() owner to aerostore_service;
 alter function storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb) owner to aerostore_service;
 revoke create on schema storage from aerostore_service;
 revoke execute on function storage.expand_bucket_policy() from public;
