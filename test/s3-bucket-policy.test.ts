@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { connectAsApplication, embeddedDatabaseUrl } from './support/database.ts';
-import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
+import { createAccessKey, credentialsOf, setBucketSettings, userJwt } from './support/principals.ts';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
 import { S3RawClient, sendRaw, type RawResponse } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const A = randomUUID();
 const B = randomUUID();
+const JWT_SECRET = 's3-bucket-policy-jwt-secret-0123456789abcdef';
 
 let server: TestServer;
 let base: URL;
@@ -25,7 +26,7 @@ let superuser: postgres.Sql;
 let app: postgres.Sql;
 
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ env: { AEROSTORE_JWT_SECRET: JWT_SECRET } });
   base = new URL(server.url);
   root = new S3RawClient(server.url, server);
   const [ka, kb] = await Promise.all([A, B].map((u) => createAccessKey(root, u)));
@@ -271,6 +272,10 @@ describe('Conditions on the request: source address and TLS', () => {
     refused(await get(a, `/${bucket}/tls/b.txt`), 403, 'AccessDenied', 'owner over HTTP');
     refused(await put(a, `/${bucket}/tls/new.txt`), 403, 'AccessDenied', 'owner PUT over HTTP');
     assert.equal((await get(a, `/${bucket}/other/c.txt`)).status, 200, 'outside the Deny');
+    // /storage/v1 is served over the same plain HTTP: the same Deny holds there.
+    const bearer = { authorization: `Bearer ${await userJwt(JWT_SECRET, A)}` };
+    assert.equal((await fetch(`${server.url}/storage/v1/object/authenticated/${bucket}/tls/b.txt`, { headers: bearer })).status >= 400, true, '/storage/v1');
+    assert.equal((await fetch(`${server.url}/storage/v1/object/authenticated/${bucket}/other/c.txt`, { headers: bearer })).status, 200, '/storage/v1 outside');
     // A SQL session of the application is not over TLS either: denied.
     assert.deepEqual(await sqlKeys(app, bucket, 'aerostore_authenticated', { sub: A, role: 'authenticated' }, { 'aws:securetransport': 'true' }), ['ip/a.txt', 'other/c.txt']);
   });

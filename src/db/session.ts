@@ -54,11 +54,13 @@ function settingsOf(p: Principal): { role: string; claims: string; actor: string
 /**
  * `request.context`: the request's facts that bucket-policy conditions read
  * (migration 0023 storage.policy_facts), as the S3 front end stated them
- * (s3/policy-precheck.ts); else at least the source address.
+ * (s3/policy-precheck.ts); else (/storage/v1) what every request from a
+ * client states: its address, and no TLS — the server has no TLS listener,
+ * so a TLS-only Deny holds on every API alike.
  */
 function requestContextOf(p: Principal): string {
   if (p.requestContext) return JSON.stringify(p.requestContext);
-  return p.address ? JSON.stringify({ 'aws:sourceip': p.address }) : '{}';
+  return p.address ? JSON.stringify({ 'aws:sourceip': p.address, 'aws:securetransport': 'false' }) : '{}';
 }
 
 type Query<T> = Promise<T> & { execute(): Query<T> };

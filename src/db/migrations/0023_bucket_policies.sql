@@ -237,6 +237,10 @@ create table storage.bucket_policy_statements (
   conditions    jsonb,
   -- Whether a condition reads the object's tags (s3:ExistingObjectTag/…).
   needs_tags    boolean not null,
+  -- When every condition reads only the object's tags (and no variable):
+  -- what they decide for an object without tags, known in advance; null
+  -- otherwise.
+  untagged_holds boolean,
   primary key (bucket_id, position)
 );
 alter table storage.bucket_policy_statements enable row level security;
@@ -264,7 +268,12 @@ begin
            array(select jsonb_array_elements_text(e.s->'resources')), (e.s->>'notResource')::boolean,
            strpos((e.s->'resources')::text, '${') > 0,
            case when jsonb_array_length(e.s->'conditions') > 0 then e.s->'conditions' end,
-           strpos(lower((e.s->'conditions')::text), '"s3:existingobjecttag/') > 0
+           strpos(lower((e.s->'conditions')::text), '"s3:existingobjecttag/') > 0,
+           case when jsonb_array_length(e.s->'conditions') > 0
+                     and strpos((e.s->'conditions')::text, '${') = 0
+                     and not exists (select 1 from jsonb_array_elements(e.s->'conditions') c
+                                     where c->>'key' not like 's3:existingobjecttag/%')
+                then storage.policy_conditions_hold(e.s->'conditions', '{}', null) end
     from jsonb_array_elements(new.policy_statements) with ordinality as e(s, n);
   end if;
   return null;
@@ -285,8 +294,9 @@ create trigger buckets_policy_expanded after insert or update of policy_statemen
 -- conditions are decided per row, only for the rows its resource matches. With RestrictPublicBuckets in force and a public policy, its
 -- Allows count only for signed-in principals of this server (S3: only
 -- principals of the bucket owner's account; this server is one account).
--- The service role is not subject: no rules. `only_bucket` limits it to one
--- bucket (bucket_policy_effect).
+-- The service role is not subject: no rules; nor are a bucket owner's own
+-- buckets' Allows, which widen nothing for it. `only_bucket` limits it to
+-- one bucket (bucket_policy_effect).
 create type storage.policy_rule as (
   bucket_id uuid,
   resources text[],
@@ -295,11 +305,12 @@ create type storage.policy_rule as (
   conditions jsonb,
   -- What they decide for an object without tags; null: not decided yet.
   holds_untagged boolean,
+  -- The request's facts; null: not fetched yet (storage.policy_facts()).
   facts jsonb
 );
 
 create function storage.policy_rules(action text, effect text, only_bucket uuid default null) returns storage.policy_rule[]
-language plpgsql stable security definer set search_path = pg_catalog, pg_temp as $$
+language plpgsql stable security definer set search_path = pg_catalog, pg_temp set plan_cache_mode = force_generic_plan as $$
 declare
   me uuid := storage.uid();
   me_like text := replace(replace(replace(coalesce(me::text, 'anonymous'), '\', '\\'), '%', '\%'), '_', '\_');
@@ -309,7 +320,7 @@ declare
 begin
   if current_setting('role') = 'aerostore_service' then return rules; end if;
   for s in
-    select st.bucket_id, st.conditions, st.needs_tags, st.not_resource,
+    select st.bucket_id, st.conditions, st.needs_tags, st.untagged_holds, st.not_resource,
            case when not st.has_variables then st.resources
                 -- A variable without a value (aws:username when anonymous)
                 -- leaves a pattern that matches nothing: dropped.
@@ -322,17 +333,28 @@ begin
       and (action like any (st.actions)) <> st.not_action
       and not (effect = 'Allow' and me is null and b.policy_public
                and storage.public_access_flag(b.public_access_block, 'RestrictPublicBuckets'))
+      -- An Allow widens nothing for the bucket's owner (its reads, writes
+      -- and deletes are its own already): its queries skip them.
+      and not (effect = 'Allow' and me is not null and b.owner_id is not distinct from me)
     order by st.bucket_id, st.position
   loop
     if s.conditions is null then
       rules := rules || row(s.bucket_id, s.resources, s.not_resource, null, true, null)::storage.policy_rule;
       continue;
     end if;
-    if facts is null then facts := storage.policy_facts(); end if;
+    if s.untagged_holds is not null then
+      -- Conditions on the object's tags alone: no request facts; known for untagged objects.
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions, s.untagged_holds, '{}')::storage.policy_rule;
+      continue;
+    end if;
     if not (s.not_resource or s.resources && '{%,/%}'::text[]) then
-      -- A narrow resource: most rows do not match it; decided for those that do.
-      rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions, null, facts)::storage.policy_rule;
-    elsif s.needs_tags then
+      -- A narrow resource: most rows do not match it; decided for those
+      -- that do (the request's facts fetched then: facts null).
+      rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions, null, null)::storage.policy_rule;
+      continue;
+    end if;
+    if facts is null then facts := storage.policy_facts(); end if;
+    if s.needs_tags then
       rules := rules || row(s.bucket_id, s.resources, s.not_resource, s.conditions,
                             storage.policy_conditions_hold(s.conditions, facts, me), facts)::storage.policy_rule;
     elsif storage.policy_conditions_hold(s.conditions, facts, me) then
@@ -357,8 +379,10 @@ begin
        and (resource like any (r.resources)) <> r.not_resource
        and (r.conditions is null
             or case when coalesce(object_tags, '{}') = '{}'
-                    then coalesce(r.holds_untagged, storage.policy_conditions_hold(r.conditions, r.facts, storage.uid()))
-                    else storage.policy_conditions_hold(r.conditions, r.facts || storage.policy_tag_facts(object_tags), storage.uid()) end) then
+                    then coalesce(r.holds_untagged,
+                                  storage.policy_conditions_hold(r.conditions, coalesce(r.facts, storage.policy_facts()), storage.uid()))
+                    else storage.policy_conditions_hold(r.conditions, coalesce(r.facts, storage.policy_facts()) || storage.policy_tag_facts(object_tags),
+                                                        storage.uid()) end) then
       return true;
     end if;
   end loop;
@@ -406,11 +430,10 @@ $$;
 
 -- Objects. Read is s3:GetObject; insert and update (an overwrite, a
 -- retag) s3:PutObject — the writer owns what it writes, as S3's
--- ObjectWriter; delete s3:DeleteObject. The permissive policies are named
--- policy_allow_* so that they sort after the built-in ones: Postgres ORs a
--- table's permissive policies in the order of their names and stops at the
--- first that holds, so a bucket owner reading its bucket never evaluates
--- them. The restrictive ones look only at Deny rules naming the principal.
+-- ObjectWriter; delete s3:DeleteObject. The permissive ones cost a bucket
+-- owner little (Postgres may try them before the built-in ones): no Allow
+-- rules are made for a principal's own buckets. The restrictive ones look
+-- only at the Deny rules naming the principal.
 create policy policy_allow_read on storage.objects for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
