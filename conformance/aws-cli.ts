@@ -356,6 +356,50 @@ export const awsCliScenario: Scenario = {
       await rm(file);
     });
 
+    await ctx.step('aws s3api put-bucket-policy: a public-read prefix, a deny-unless-TLS condition, an IP allow-list (anonymous curl); get-bucket-policy, get-bucket-policy-status, MalformedPolicy, delete-bucket-policy', async () => {
+      // The scenario signs as the root key, which bucket policies do not bind
+      // (docs/security.md): the policy is seen through anonymous requests.
+      const haveCurl = (await run('curl', ['--version']).catch(() => undefined))?.code === 0;
+      const anonymousStatus = async (key: string): Promise<string> => {
+        const url = `${server.url}/${bucket}/${key}`;
+        if (haveCurl) return (await runOk('curl', ['--silent', '--output', '/dev/null', '--write-out', '%{http_code}', url])).stdout;
+        const res = await fetch(url);
+        recordTranscript({ command: `fetch(${url})  (no credentials)`, detail: `HTTP ${res.status}` });
+        return String(res.status);
+      };
+      const file = path.join(work, 'policy.txt');
+      await writeFileDeep(file, 'under a bucket policy\n');
+      const keys = ['policy/public/a.txt', 'policy/public/secure/b.txt', 'policy/lan/c.txt', 'policy/far/d.txt', 'policy/private/e.txt'];
+      for (const key of keys) await aws('s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', file);
+      const arn = `arn:aws:s3:::${bucket}`;
+      const document = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'PublicReadPrefix', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/policy/public/*` },
+          { Sid: 'DenyUnlessTLS', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/policy/public/secure/*`, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          { Sid: 'LanAllowList', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/policy/lan/*`, Condition: { IpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '::1/128'] } } },
+          { Sid: 'FarAllowList', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/policy/far/*`, Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } },
+        ],
+      });
+      await aws('s3api', 'put-bucket-policy', '--bucket', bucket, '--policy', document);
+      assertEqual((await json('s3api', 'get-bucket-policy', '--bucket', bucket)).Policy, document, 'get-bucket-policy answers the document as sent');
+      assertEqual((await json('s3api', 'get-bucket-policy-status', '--bucket', bucket)).PolicyStatus?.IsPublic, true, 'IsPublic (Principal * without a narrowing condition)');
+      assertEqual(await anonymousStatus('policy/public/a.txt'), '200', 'anonymous GET of the public-read prefix');
+      assertEqual(await anonymousStatus('policy/public/secure/b.txt'), '403', 'anonymous GET over plain HTTP where the policy denies it without TLS');
+      assertEqual(await anonymousStatus('policy/lan/c.txt'), '200', 'anonymous GET from 127.0.0.1, in the allow-list');
+      assertEqual(await anonymousStatus('policy/far/d.txt'), '403', 'anonymous GET from outside the allow-list');
+      assertEqual(await anonymousStatus('policy/private/e.txt'), '403', 'anonymous GET of a key no statement names');
+      const malformed = await awsFails('s3api', 'put-bucket-policy', '--bucket', bucket, '--policy',
+        JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::another-bucket/*' }] }));
+      assert(malformed.stderr.includes('MalformedPolicy') && malformed.stderr.includes('Policy has invalid resource'), `expected MalformedPolicy, got: ${malformed.stderr}`);
+      await aws('s3api', 'delete-bucket-policy', '--bucket', bucket);
+      const none = await awsFails('s3api', 'get-bucket-policy', '--bucket', bucket);
+      assert(none.stderr.includes('NoSuchBucketPolicy'), `expected NoSuchBucketPolicy after delete-bucket-policy, got: ${none.stderr}`);
+      assertEqual(await anonymousStatus('policy/public/a.txt'), '403', 'anonymous GET once the policy is gone');
+      await aws('s3api', 'delete-objects', '--bucket', bucket, '--delete', JSON.stringify({ Objects: keys.map((Key) => ({ Key })) }));
+      await rm(file);
+    });
+
     await ctx.step('aws s3api copy-object (COPY, REPLACE, onto itself) and aws s3 cp s3:// to s3://', async () => {
       const r = await json('s3api', 'copy-object', '--bucket', bucket, '--key', 'copy/weird.txt', '--copy-source', `${bucket}/${WEIRD_KEY}`);
       assertEqual(r.CopyObjectResult?.ETag, `"${md5(listKeyBody(WEIRD_KEY))}"`, 'CopyObjectResult.ETag');

@@ -6,6 +6,7 @@ import { parseUrlSigningKeys } from './principals/url-tokens.ts';
 import { parseClamdAddress } from './scanning/address.ts';
 import { DEFAULT_SIGNED_URL_LIMIT } from './http/rate-limit.ts';
 import { parseRateLimit } from './http/token-bucket.ts';
+import { parseBlockPublicAccess } from './core/bucket-policy.ts';
 
 /** A rate limit (http/token-bucket.ts parseRateLimit); null: off. */
 function rateLimit() {
@@ -232,6 +233,27 @@ const settings = {
     env: 'AEROSTORE_DEFAULT_CHECKSUM',
     flag: 'default-checksum',
     schema: z.stringbool().default(true),
+  },
+  /**
+   * Block Public Access for buckets that set none (PutPublicAccessBlock):
+   * `true` all four flags, `false` none (the default), or a comma-separated
+   * list of BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy,
+   * RestrictPublicBuckets (README "Block Public Access").
+   */
+  blockPublicAccess: {
+    env: 'AEROSTORE_BLOCK_PUBLIC_ACCESS',
+    flag: 'block-public-access',
+    schema: z
+      .string()
+      .default('false')
+      .transform((v, ctx) => {
+        try {
+          return parseBlockPublicAccess(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
   },
   /** With a scanner: objects not scanned yet are refused (403) like quarantined ones, until their verdict. */
   blockUntilScanned: {

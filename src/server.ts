@@ -12,6 +12,7 @@ import { scheduleUploadExpiry } from './maintenance/upload-expiry.ts';
 import { checkOnStartup } from './maintenance/startup-check.ts';
 import { scheduleSweeps } from './maintenance/sweeper.ts';
 import { createServices, type Services } from './core/services.ts';
+import { storePublicAccessDefault } from './core/bucket-policies.ts';
 import { connect } from './db/connect.ts';
 import { generateDatabasePassword, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -92,6 +93,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       defaultChecksum: config.defaultChecksum,
     });
     stops.push(await listenForBucketChanges(storage));
+    await storePublicAccessDefault(storage, config.blockPublicAccess);
 
     const masterKey = await MasterKey.load(config.dataDir, config.masterKey);
     const box = new SecretBox(masterKey.derive('access-key-secrets'));

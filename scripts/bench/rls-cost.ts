@@ -15,11 +15,19 @@
 // and two principals read those objects through their lists alone:
 // grantee (the second user's access key; RLS's ACL term and
 // storage.object_acls_apply per row) and anonymous (no credentials, as curl).
-// Operators' policies (migration 0022): policy-user writes and reads its own
+// Bucket policies (migration 0023): user-policy writes and reads its own
+// bucket that carries a 20-statement bucket policy (policyStatements below:
+// public-read prefixes, per-user folders, IP allow-lists, Referer and TLS
+// conditions, Denies) — every row of it is evaluated by
+// storage.bucket_policy_effect, for the Allows and the Denies that name the
+// user (Principal "*" does).
+// Operators' policies (migration 0022): supabase-user writes and reads its own
 // folder of a bucket whose preset admits no user, admitted only by
 // Supabase's example policies (SUPABASE_POLICIES, created in SQL): each of
 // its PUTs is first tried in Postgres (storage.may_write_object), and every
-// row is decided by all of those policies at once.
+// row is decided by all of those policies at once. They exist throughout the
+// run, so every principal's rows meet them: the issue's realistic policy set
+// is these plus user-policy's 20 statements.
 //
 // Flags: --quick (2 rounds instead of 5), --rounds N.
 import { randomFillSync, randomUUID } from 'node:crypto';
@@ -76,14 +84,14 @@ const JWT_SECRET = 'bench-rls-jwt-secret-0123456789abcdef';
 
 type Op = 'PUT' | 'GET';
 
-/** Supabase's storage access-control examples (README "Your own policies"), on bucket bench-policy. */
+/** Supabase's storage access-control examples (README "Your own policies"), on bucket bench-supabase. */
 const SUPABASE_POLICIES = `
 create policy "public folder" on storage.objects for select to public
-  using (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = 'public');
+  using (bucket_id = 'bench-supabase' and (storage.foldername(name))[1] = 'public');
 create policy "own folder read" on storage.objects for select to authenticated
-  using (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = (select auth.uid()::text));
+  using (bucket_id = 'bench-supabase' and (storage.foldername(name))[1] = (select auth.uid()::text));
 create policy "own folder upload" on storage.objects for insert to authenticated
-  with check (bucket_id = 'bench-policy' and (storage.foldername(name))[1] = (select auth.uid()::text));
+  with check (bucket_id = 'bench-supabase' and (storage.foldername(name))[1] = (select auth.uid()::text));
 create policy "png only" on storage.objects for insert to authenticated
   with check (bucket_id = 'bench-cats' and storage.extension(name) = 'png');
 create policy "inbox" on storage.objects for insert to authenticated with check (bucket_id = 'bench-inbox');
@@ -91,6 +99,36 @@ create policy "own update" on storage.objects for update to authenticated
   using ((select auth.uid()) = owner_id::uuid) with check ((select auth.uid()) = owner_id::uuid);
 create policy "own delete" on storage.objects for delete to authenticated using ((select auth.uid()) = owner_id::uuid);
 `;
+
+/**
+ * A realistic 20-statement bucket policy for `bucket`: none of its
+ * statements matches the benchmark's keys (k<n>), so the user's access is
+ * its ownership's, but each statement naming the principal and the action is
+ * looked at for every row read or written.
+ */
+function policyStatements(bucket: string, otherUser: string): object[] {
+  const arn = `arn:aws:s3:::${bucket}`;
+  const statements: object[] = [
+    { Sid: 'PublicAssets', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/assets/*` },
+    { Sid: 'PublicDownloads', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: [`${arn}/downloads/*.zip`, `${arn}/downloads/*.tar.gz`] },
+    { Sid: 'HotlinkGuard', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/media/*`, Condition: { StringLike: { 'aws:Referer': ['https://example.com/*', 'https://www.example.com/*'] } } },
+    { Sid: 'OfficeOnly', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${arn}/office/*`, Condition: { IpAddress: { 'aws:SourceIp': ['192.0.2.0/24', '198.51.100.0/24'] } } },
+    { Sid: 'OwnFolder', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::000000000000:user/${otherUser}` }, Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: `${arn}/home/\${aws:userid}/*` },
+    { Sid: 'ListOwnFolder', Effect: 'Allow', Principal: { CanonicalUser: otherUser }, Action: 's3:ListBucket', Resource: arn, Condition: { StringLike: { 's3:prefix': 'home/${aws:userid}/*' } } },
+    { Sid: 'DenyLocked', Effect: 'Deny', Principal: '*', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: `${arn}/locked/*` },
+    { Sid: 'DenyInternalOutside', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/internal/*`, Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } },
+    { Sid: 'DenyPlainHttpSecrets', Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: `${arn}/secrets/*`, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    { Sid: 'DenyUntaggedUploads', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `${arn}/tagged/*`, Condition: { Null: { 's3:RequestObjectTag/project': 'true' } } },
+    { Sid: 'DenyPublicAcl', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `${arn}/shared/*`, Condition: { StringEquals: { 's3:x-amz-acl': ['public-read', 'public-read-write'] } } },
+    { Sid: 'Embargo', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/press/*`, Condition: { DateLessThan: { 'aws:CurrentTime': '2020-01-01T00:00:00Z' } } },
+    { Sid: 'CurlOnly', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/tools/*`, Condition: { StringLike: { 'aws:UserAgent': 'curl/*' } } },
+    { Sid: 'ClassifiedByTag', Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/*`, Condition: { StringEquals: { 's3:ExistingObjectTag/classification': 'secret' } } },
+  ];
+  for (let i = statements.length; i < 20; i++) {
+    statements.push({ Sid: `Team${i}`, Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `${arn}/teams/team-${i}/public/*` });
+  }
+  return statements;
+}
 
 interface Subject {
   name: string;
@@ -192,20 +230,24 @@ async function main(): Promise<void> {
       },
       { name: 'grantee', bucket: 'bench-acl', target: granteeTarget, headers: {}, written: granted, cursor: 0, readsOnly: true },
       { name: 'anonymous', bucket: 'bench-acl', target: { ...granteeTarget, name: 'anonymous', signer: null }, headers: {}, written: granted, cursor: 0, readsOnly: true },
-      { name: 'policy-user', bucket: 'bench-policy', target: { ...userTarget, name: 'policy-user' }, headers: {}, written: new Set(), cursor: 0, folder: `${userId}/` },
+      { name: 'user-policy', bucket: 'bench-policy', target: { ...userTarget, name: 'user-policy' }, headers: {}, written: new Set(), cursor: 0 },
+      { name: 'supabase-user', bucket: 'bench-supabase', target: { ...userTarget, name: 'supabase-user' }, headers: {}, written: new Set(), cursor: 0, folder: `${userId}/` },
     ];
-    const policyBucket = await send(rootTarget, agent, 'PUT', '/bench-policy', { payloadHash: EMPTY_SHA256 });
-    if (policyBucket.status !== 200) throw new BenchFailure(`root: ${describeFailure('PUT', '/bench-policy', policyBucket)}`);
+    const policyBucket = await send(rootTarget, agent, 'PUT', '/bench-supabase', { payloadHash: EMPTY_SHA256 });
+    if (policyBucket.status !== 200) throw new BenchFailure(`root: ${describeFailure('PUT', '/bench-supabase', policyBucket)}`);
     const db = postgres(await embeddedDatabaseUrl(server.dataDir), { max: 1, onnotice: () => {} });
     try {
       await db.unsafe(SUPABASE_POLICIES);
     } finally {
       await db.end({ timeout: 5 });
     }
-    for (const s of [subjects[0], subjects[1], { ...subjects[1], bucket: 'bench-acl' }]) {
+    for (const s of [subjects[0], subjects[1], { ...subjects[1], bucket: 'bench-acl' }, subjects[6]]) {
       const r = await send(s.target, agent, 'PUT', `/${s.bucket}`, { payloadHash: EMPTY_SHA256 });
       if (r.status !== 200) throw new BenchFailure(`${s.name}: ${describeFailure('PUT', `/${s.bucket}`, r)}`);
     }
+    const policy = Buffer.from(JSON.stringify({ Version: '2012-10-17', Statement: policyStatements('bench-policy', granteeId) }));
+    const put = await send(userTarget, agent, 'PUT', '/bench-policy', { query: { policy: '' }, body: policy, payloadHash: sha256Hex(policy) });
+    if (put.status !== 204) throw new BenchFailure(`user-policy: ${describeFailure('PUT', '/bench-policy?policy', put)}`);
 
     const rows: string[][] = [];
     for (const op of ['PUT', 'GET'] as Op[]) {

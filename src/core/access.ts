@@ -10,6 +10,7 @@ import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import type { BucketRow } from './bucket.ts';
 import { groupsGranted } from './acl.ts';
+import { policyVerdict } from './bucket-policy.ts';
 
 function ownsBucket(bucket: BucketRow, p: Principal): boolean {
   const me = ownerId(p);
@@ -25,6 +26,9 @@ export function canReadAll(bucket: BucketRow, p: Principal): boolean {
 
 /** Lists the bucket; RLS then shows each principal the rows it may read. */
 export function canList(bucket: BucketRow, p: Principal): boolean {
+  // The bucket policy's word, when the bucket has one (issue 17 §5, s3/policy-precheck.ts).
+  const policy = policyVerdict(bucket, p, 'list');
+  if (policy) return policy === 'allow';
   if (p.kind === 'anonymous') return bucket.policy === 'public' && bucket.public_list;
   return canReadAll(bucket, p) || bucket.member_writes;
 }
@@ -32,13 +36,20 @@ export function canList(bucket: BucketRow, p: Principal): boolean {
 /** Creates objects in the bucket (and, as a member, overwrites or deletes its own). */
 export function canWrite(bucket: BucketRow, p: Principal): boolean {
   if (isService(p)) return true;
+  // The bucket policy's word, when the bucket has one (issue 17 §5, s3/policy-precheck.ts).
+  const policy = policyVerdict(bucket, p, 'write');
+  if (policy) return policy === 'allow';
   if (p.kind !== 'user') return false;
   return ownsBucket(bucket, p) || bucket.member_writes;
 }
 
 /** Changes the bucket itself: delete it, its policy, ACL, CORS rules. */
 export function canAdminister(bucket: BucketRow, p: Principal): boolean {
-  return isService(p) || ownsBucket(bucket, p);
+  if (isService(p)) return true;
+  // The bucket policy's word, when the bucket has one (issue 17 §5, s3/policy-precheck.ts).
+  const policy = policyVerdict(bucket, p, 'administer');
+  if (policy) return policy === 'allow';
+  return ownsBucket(bucket, p);
 }
 
 /** Knows the bucket exists (HeadBucket, GetBucketLocation and the like). */

@@ -40,9 +40,13 @@ export interface BucketRow {
   object_ownership: ObjectOwnership | null;
   /** The bucket ACL's grants beyond its read preset ('<PERMISSION>:<grantee>', core/acl.ts); null: none. */
   acl: string[] | null;
+  /** The bucket has a bucket policy (migration 0023): its requests' pre-checks ask Postgres (s3/policy-precheck.ts). */
+  has_policy?: boolean;
+  /** Its own Block Public Access flags (PutPublicAccessBlock); null: the server's default applies. */
+  public_access_block?: Record<string, boolean> | null;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, created_at';
+  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, public_access_block, created_at';

@@ -7,7 +7,8 @@ import type { TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { isRlsRefusal, missingObject } from './access.ts';
+import { isRlsRefusal } from './access.ts';
+import { explainMissingObject } from './bucket-policies.ts';
 import { requireWriteOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { DEFAULT_CHECKSUM, type ChecksumAlgorithm } from './checksums.ts';
@@ -456,7 +457,7 @@ export async function findObject(
   const bucket = await requireBucket(storage, bucketName);
   const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
     select o.* from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = ${key}`);
-  if (!object) throw missingObject(bucket, principal, key);
+  if (!object) throw await explainMissingObject(storage, bucket, principal, key);
   if (use === 'content') await requireScanClearance(storage, bucket, object);
   return { bucket, object };
 }

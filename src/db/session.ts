@@ -41,17 +41,30 @@ export function actorOf(p: Principal): Record<string, string | null> {
  * address stays out of the actor: events go to subscribers, and a client's
  * address is for the audit trail's readers only.
  */
-function settingsOf(p: Principal): { role: string; claims: string; actor: string; address: string } {
+function settingsOf(p: Principal): { role: string; claims: string; actor: string; address: string; context: string } {
   const actor = JSON.stringify(actorOf(p));
   const address = p.address ?? '';
-  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor, address };
+  const context = requestContextOf(p);
+  if (p.kind === 'anonymous') return { role: DB_ROLES.anon, claims: JSON.stringify({ role: 'anon' }), actor, address, context };
   const role = p.role === 'service' ? DB_ROLES.service : DB_ROLES.authenticated;
   const claims = JSON.stringify({
     ...p.claims,
     ...(p.userId ? { sub: p.userId } : {}),
     role: p.role === 'service' ? 'service_role' : 'authenticated',
   });
-  return { role, claims, actor, address };
+  return { role, claims, actor, address, context };
+}
+
+/**
+ * `request.context`: the request's facts that bucket-policy conditions read
+ * (migration 0023 storage.policy_facts), as the S3 front end stated them
+ * (s3/policy-precheck.ts); else (/storage/v1) what every request from a
+ * client states: its address, and no TLS — the server has no TLS listener,
+ * so a TLS-only Deny holds on every API alike.
+ */
+function requestContextOf(p: Principal): string {
+  if (p.requestContext) return JSON.stringify(p.requestContext);
+  return p.address ? JSON.stringify({ 'aws:sourceip': p.address, 'aws:securetransport': 'false' }) : '{}';
 }
 
 type Query<T> = Promise<T> & { execute(): Query<T> };
@@ -81,13 +94,14 @@ function servicePoolFor(sql: Sql, p: Principal): Sql | undefined {
 
 /** Starts the transaction and sets the principal, without waiting for either. */
 function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown> {
-  const { role, claims, actor, address } = settingsOf(p);
+  const { role, claims, actor, address, context } = settingsOf(p);
   // execute() sends at once: these go ahead of anything the caller queues.
   const started = Promise.all([
     (c`begin` as unknown as Query<unknown>).execute(),
     (sessionIsService
       ? c`select set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
       : c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true),
+            set_config('request.context', ${context}, true),
             set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
     ).execute(),
   ]);

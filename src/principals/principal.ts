@@ -6,7 +6,7 @@ export type Role = 'service' | 'authenticated';
 /** How a signed-in principal proved who it is (url-token: a signed upload URL, acting for its signer). */
 export type Via = 'access-key' | 'jwt' | 'sts' | 'url-token';
 
-export type Principal =
+export type Principal = (
   | { kind: 'anonymous'; address?: string }
   | {
       kind: 'user';
@@ -25,7 +25,29 @@ export type Principal =
       address?: string;
       /** A user JWT's verified claims, which policies read as auth.jwt(); sub and role are set from the fields above. */
       claims?: Readonly<Record<string, unknown>>;
-    };
+    }
+) &
+  RequestFacts;
+
+/**
+ * What a request states about itself, for bucket-policy conditions
+ * (core/bucket-policy.ts; db/session.ts carries it into the transaction as
+ * request.context), and the bucket policy's word on the request's own
+ * action, asked of Postgres before the body is read (s3/policy-precheck.ts;
+ * core/access.ts reads it). Both per request: set on a copy.
+ */
+export interface RequestFacts {
+  /** Condition keys in lower case → value(s): aws:sourceip, aws:securetransport, s3:prefix, … */
+  requestContext?: Readonly<Record<string, string | readonly string[]>>;
+  policyVerdict?: PolicyVerdict;
+}
+
+/** storage.bucket_policy_effect for one bucket and the request's action, and which pre-check it answers. */
+export interface PolicyVerdict {
+  bucketId: string;
+  use: 'list' | 'write' | 'administer';
+  effect: 'allow' | 'deny' | null;
+}
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
 

@@ -47,6 +47,8 @@ export const S3_ERRORS = {
   ],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
   MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  // Bucket policies (s3/ops/bucket-policy.ts): the message says what is wrong, in S3's words.
+  MalformedPolicy: [400, "Policies must be valid JSON and the first byte must be '{'"],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
   MaxMessageLengthExceeded: [400, 'Your request was too big.'],
   MaxPostPreDataLengthExceededError: [400, 'Your POST request fields preceding the upload file were too large.'],
@@ -57,6 +59,7 @@ export const S3_ERRORS = {
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
   NoSuchTagSet: [404, 'The TagSet does not exist'],
   NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],
   ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],

@@ -27,13 +27,20 @@ import {
   getBucketLifecycleOp,
   getBucketLoggingOp,
   getBucketNotificationOp,
-  getBucketPolicyOp,
-  getBucketPolicyStatusOp,
   getBucketReplicationOp,
   getBucketRequestPaymentOp,
   getBucketWebsiteOp,
   getObjectLockConfigurationOp,
 } from './ops/configuration.ts';
+import {
+  deleteBucketPolicyOp,
+  deletePublicAccessBlockOp,
+  getBucketPolicyOp,
+  getBucketPolicyStatusOp,
+  getPublicAccessBlockOp,
+  putBucketPolicyOp,
+  putPublicAccessBlockOp,
+} from './ops/bucket-policy.ts';
 import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
 import { copyObjectOp } from './ops/copy.ts';
 import { deleteObjectOp, deleteObjectsOp } from './ops/delete.ts';
@@ -58,6 +65,7 @@ import {
   putBucketTaggingOp,
   putObjectTaggingOp,
 } from './ops/tagging.ts';
+import { withBucketPolicy } from './policy-precheck.ts';
 import { bucketFromHost, routeS3, type Endpoint } from './router.ts';
 import { errorXml } from './xml.ts';
 import { classifyFailure, closeIfBodyUnread } from '../http/failure.ts';
@@ -77,7 +85,12 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   DeleteBucketTagging: deleteBucketTaggingOp,
   GetBucketLifecycleConfiguration: getBucketLifecycleOp,
   GetBucketPolicy: getBucketPolicyOp,
+  PutBucketPolicy: putBucketPolicyOp,
+  DeleteBucketPolicy: deleteBucketPolicyOp,
   GetBucketPolicyStatus: getBucketPolicyStatusOp,
+  GetPublicAccessBlock: getPublicAccessBlockOp,
+  PutPublicAccessBlock: putPublicAccessBlockOp,
+  DeletePublicAccessBlock: deletePublicAccessBlockOp,
   GetBucketEncryption: getBucketEncryptionOp,
   GetObjectLockConfiguration: getObjectLockConfigurationOp,
   GetBucketNotificationConfiguration: getBucketNotificationOp,
@@ -179,10 +192,12 @@ export function createS3Handler(storage: Services, auth: Authenticator, options:
       }
       // Anonymous requests go on: each operation decides (core/access.ts and RLS).
       const head = { method, url, headers: req.headers, address: clientAddress(req), hostBucket };
-      const { principal, signature } = await authenticate(head, auth, { signatureV2: true });
-      noteRequest(req, { principal });
+      const { principal: signer, signature } = await authenticate(head, auth, { signatureV2: true });
+      noteRequest(req, { principal: signer });
       // Verified, and nothing read yet (no body, no database): the URL's limit and its signer's.
-      options.limits.admit(req, { signedUrl: signature?.presigned ? presignedUrlKey(signature.seedSignature) : undefined, principal });
+      options.limits.admit(req, { signedUrl: signature?.presigned ? presignedUrlKey(signature.seedSignature) : undefined, principal: signer });
+      // The request's facts for bucket-policy conditions, and the policy's word on its action (issue 17 §5).
+      const principal = await withBucketPolicy(storage, req, route, signer);
       const ctx: S3Context = { storage, route, req, res, principal, signature, requestId };
       const reply = await OPERATIONS[route.endpoint](ctx);
       await sendReply(req, res, reply);

@@ -50,7 +50,7 @@ describe('routeS3', () => {
     assert.equal(code(() => routeS3('GET', '/b1/k?torrent')), 'NotImplemented');
     assert.equal(code(() => routeS3('GET', '/b1?torrent')), 'NotImplemented');
     // Writing a configuration this server only reads as "none".
-    for (const sub of ['lifecycle', 'policy', 'encryption', 'object-lock', 'notification', 'website', 'replication', 'logging']) {
+    for (const sub of ['lifecycle', 'encryption', 'object-lock', 'notification', 'website', 'replication', 'logging']) {
       assert.equal(code(() => routeS3('PUT', `/b1?${sub}`)), 'NotImplemented', sub);
       assert.equal(code(() => routeS3('DELETE', `/b1?${sub}`)), 'NotImplemented', sub);
     }
@@ -60,11 +60,22 @@ describe('routeS3', () => {
     // MinIO's bucket notification listener: GET /bucket?events=..., and at the service root.
     assert.equal(code(() => routeS3('GET', '/b1?events=s3:ObjectCreated:*&prefix=a')), 'NotImplemented');
     assert.equal(code(() => routeS3('GET', '/?events=s3:ObjectCreated:*')), 'NotImplemented');
-    for (const sub of ['publicAccessBlock', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'metadataTable']) {
+    for (const sub of ['analytics', 'inventory', 'metrics', 'intelligent-tiering', 'metadataTable']) {
       assert.equal(code(() => routeS3('GET', `/b1?${sub}`)), 'NotImplemented', sub);
     }
     // What S3 itself ignores stays ignored: x-id (the AWS SDK for JavaScript), unknown names.
     assert.equal(routeS3('GET', '/b1?x-id=ListObjects&foo=bar').endpoint, 'ListObjects');
+  });
+
+  it('routes bucket policies and Block Public Access (issue 17 §5, §6)', () => {
+    assert.equal(routeS3('GET', '/b1?policy').endpoint, 'GetBucketPolicy');
+    assert.equal(routeS3('PUT', '/b1?policy').endpoint, 'PutBucketPolicy');
+    assert.equal(routeS3('DELETE', '/b1?policy').endpoint, 'DeleteBucketPolicy');
+    assert.equal(routeS3('GET', '/b1?policyStatus').endpoint, 'GetBucketPolicyStatus');
+    assert.equal(routeS3('GET', '/b1?publicAccessBlock').endpoint, 'GetPublicAccessBlock');
+    assert.equal(routeS3('PUT', '/b1?publicAccessBlock').endpoint, 'PutPublicAccessBlock');
+    assert.equal(routeS3('DELETE', '/b1?publicAccessBlock').endpoint, 'DeletePublicAccessBlock');
+    assert.equal(code(() => routeS3('PUT', '/b1/k?policy')), 'NotImplemented');
   });
 
   it('routes Object Ownership controls', () => {

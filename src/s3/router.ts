@@ -14,7 +14,12 @@ export type Endpoint =
   | 'DeleteBucketTagging'
   | 'GetBucketLifecycleConfiguration'
   | 'GetBucketPolicy'
+  | 'PutBucketPolicy'
+  | 'DeleteBucketPolicy'
   | 'GetBucketPolicyStatus'
+  | 'GetPublicAccessBlock'
+  | 'PutPublicAccessBlock'
+  | 'DeletePublicAccessBlock'
   | 'GetBucketEncryption'
   | 'GetObjectLockConfiguration'
   | 'GetBucketNotificationConfiguration'
@@ -85,8 +90,14 @@ const ROUTES: readonly Route[] = [
   // Configurations this server does not implement, read as S3 reads them on a
   // bucket without one (s3/ops/configuration.ts); writing them is NotImplemented.
   { method: 'GET', target: 'bucket', query: 'lifecycle', endpoint: 'GetBucketLifecycleConfiguration' },
+  // Bucket policies and Block Public Access (s3/ops/bucket-policy.ts).
   { method: 'GET', target: 'bucket', query: 'policy', endpoint: 'GetBucketPolicy' },
+  { method: 'PUT', target: 'bucket', query: 'policy', endpoint: 'PutBucketPolicy' },
+  { method: 'DELETE', target: 'bucket', query: 'policy', endpoint: 'DeleteBucketPolicy' },
   { method: 'GET', target: 'bucket', query: 'policyStatus', endpoint: 'GetBucketPolicyStatus' },
+  { method: 'GET', target: 'bucket', query: 'publicAccessBlock', endpoint: 'GetPublicAccessBlock' },
+  { method: 'PUT', target: 'bucket', query: 'publicAccessBlock', endpoint: 'PutPublicAccessBlock' },
+  { method: 'DELETE', target: 'bucket', query: 'publicAccessBlock', endpoint: 'DeletePublicAccessBlock' },
   { method: 'GET', target: 'bucket', query: 'encryption', endpoint: 'GetBucketEncryption' },
   { method: 'GET', target: 'bucket', query: 'object-lock', endpoint: 'GetObjectLockConfiguration' },
   { method: 'GET', target: 'bucket', query: 'notification', endpoint: 'GetBucketNotificationConfiguration' },

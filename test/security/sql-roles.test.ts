@@ -31,24 +31,39 @@ type PrincipalName = keyof typeof PRINCIPALS;
 
 /** Tables a request role may read (row-level security then filters); every other table it may not touch at all. */
 const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly string[]> = {
-  aerostore_anon: ['buckets', 'builtin_policies', 'events', 'files', 'objects'],
-  aerostore_authenticated: ['audit_log', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'objects'],
+  // bucket_access_flags and public_access_default: which buckets have a policy or ignore public ACLs, and
+  // the server's Block Public Access default — what every policy on objects reads (migration 0023).
+  // builtin_policies: which policies ship with aerostore (migration 0022).
+  aerostore_anon: ['bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'objects', 'public_access_default'],
+  aerostore_authenticated: [
+    'audit_log', 'bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'objects', 'public_access_default',
+  ],
 };
 
 /** Functions a request role may call: pure helpers, and those that read through row-level security. */
 const CALLABLE = [
   'acl_keys', 'blueprint_actor', 'blueprint_event_json', 'blueprint_event_type', 'common_prefix', 'custom_policies_apply', 'event_json',
   'extension', 'file_name', 'filename', 'foldername', 'object_scan_status', 'uid',
+  // Bucket policies (migration 0023): the evaluation the policies on storage.objects run; they read
+  // buckets only through the security-definer functions below.
+  'bucket_policy_effect', 'policy_conditions_hold', 'policy_facts', 'policy_rules_match', 'policy_tag_facts', 'policy_value_matches',
+  'policy_values_match', 'policy_write_buckets',
 ];
 
 /**
  * Security-definer functions a request role may call, each because the
- * policies on storage.objects call it (migration 0021) and what it answers
- * grants nothing: the ids of the buckets where object ACLs do not apply,
- * whether the caller may give a list, the ACL of an object the caller may
- * read the ACL of (GetObjectAcl's rule). Every other one is out of reach.
+ * policies on storage.objects call it (migrations 0021, 0023) and what it
+ * answers grants nothing: the ids of the buckets where object ACLs do not
+ * apply, whether the caller may give a list, the ACL of an object the caller
+ * may read the ACL of (GetObjectAcl's rule); a Block Public Access flag, the
+ * compiled statements that name the caller itself, whether an object's public
+ * grants are all that let the caller read it (docs/security.md). Every
+ * other one is out of reach.
  */
-const DEFINER_CALLABLE = ['acl_allowed', 'acl_disabled_buckets', 'object_acl'];
+const DEFINER_CALLABLE = [
+  'acl_allowed', 'acl_disabled_buckets', 'object_acl',
+  'policy_rules', 'public_access_flag', 'readable_without_public_acls',
+];
 
 async function ok(p: Promise<{ status: number; body: Buffer }>): Promise<void> {
   const res = await p;

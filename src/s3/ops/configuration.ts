@@ -1,9 +1,10 @@
 // Bucket configurations this server does not implement, read as S3 answers
 // them for a bucket that has none: a 404 naming what is missing (lifecycle,
-// policy, encryption, Object Lock, website, replication), or the empty or
+// encryption, Object Lock, website, replication), or the empty or
 // default document S3 sends (notification, logging, accelerate, request
 // payment). Each is true here: no bucket has such a configuration. Their PUTs
-// and DELETEs are NotImplemented (src/s3/router.ts).
+// and DELETEs are NotImplemented (src/s3/router.ts). Bucket policies are
+// s3/ops/bucket-policy.ts's.
 import { requireAdminister } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
@@ -34,8 +35,6 @@ function answered(root: string, body: XmlNode = {}): S3Operation {
 }
 
 export const getBucketLifecycleOp = missing('NoSuchLifecycleConfiguration');
-export const getBucketPolicyOp = missing('NoSuchBucketPolicy');
-export const getBucketPolicyStatusOp = missing('NoSuchBucketPolicy');
 export const getBucketEncryptionOp = missing('ServerSideEncryptionConfigurationNotFoundError');
 export const getObjectLockConfigurationOp = missing('ObjectLockConfigurationNotFoundError');
 export const getBucketWebsiteOp = missing('NoSuchWebsiteConfiguration');
