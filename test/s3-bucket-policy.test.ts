@@ -227,6 +227,17 @@ describe('Allow: a second user writes into its own folder (${aws:userid})', () =
     assert.equal((await b.send({ method: 'DELETE', path: `/${bucket}/${B}/note.txt` })).status, 204);
   });
 
+  it('B uploads into its folder by multipart too', async () => {
+    const key = `/${bucket}/${B}/big.bin`;
+    const created = await ok(b.send({ method: 'POST', path: key, query: { uploads: '' } }), 'create');
+    const uploadId = xmlValue(created.body.toString(), 'UploadId') as string;
+    const part = await ok(b.send({ method: 'PUT', path: key, query: { partNumber: '1', uploadId }, body: 'one part' }), 'part');
+    const done = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.etag}</ETag></Part></CompleteMultipartUpload>`;
+    await ok(b.send({ method: 'POST', path: key, query: { uploadId }, body: done }), 'complete');
+    assert.equal((await get(b, key)).body.toString(), 'one part');
+    refused(await b.send({ method: 'POST', path: `/${bucket}/${A}/big.bin`, query: { uploads: '' } }), 403, 'AccessDenied', 'outside its folder');
+  });
+
   it('a CanonicalUser principal works the same', async () => {
     assert.equal(
       (await putPolicy(a, bucket, policy(
