@@ -430,12 +430,15 @@ $$;
 
 -- Objects. Read is s3:GetObject; insert and update (an overwrite, a
 -- retag) s3:PutObject — the writer owns what it writes, as S3's
--- ObjectWriter; delete s3:DeleteObject. The permissive ones cost a bucket
--- owner little (Postgres may try them before the built-in ones): no Allow
--- rules are made for a principal's own buckets. The restrictive ones look
--- only at the Deny rules naming the principal.
+-- ObjectWriter; delete s3:DeleteObject. The permissive ones skip the
+-- principal's own buckets (an Allow widens nothing for their owner, and
+-- Postgres may try these before the built-in ones): their guard reads the
+-- buckets the principal owns — which it sees, through the buckets' own
+-- policies — before any rule is made. The restrictive ones look only at the
+-- Deny rules naming the principal.
 create policy policy_allow_read on storage.objects for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_id <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_read on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
@@ -449,6 +452,7 @@ create policy ignore_public_acls on storage.objects as restrictive for select to
 
 create policy policy_allow_insert on storage.objects for insert to aerostore_authenticated
   with check (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and objects.bucket_id <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
               and objects.owner_id = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_insert on storage.objects as restrictive for insert to aerostore_authenticated
@@ -456,8 +460,10 @@ create policy policy_deny_insert on storage.objects as restrictive for insert to
               or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_allow_update on storage.objects for update to aerostore_authenticated
   using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_id <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags))
   with check (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and objects.bucket_id <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
               and objects.owner_id = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_update on storage.objects as restrictive for update to aerostore_authenticated
@@ -467,6 +473,7 @@ create policy policy_deny_update on storage.objects as restrictive for update to
               or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_allow_delete on storage.objects for delete to aerostore_authenticated
   using (objects.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_id <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Allow')), objects.bucket_id, objects.key, objects.tags));
 create policy policy_deny_delete on storage.objects as restrictive for delete to aerostore_authenticated
   using (objects.bucket_id <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
