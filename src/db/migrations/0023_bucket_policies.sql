@@ -373,8 +373,9 @@ end $$;
 -- statements of every bucket; it shows a session only the statements that
 -- name its own principal. Rules whose conditions read only the request are
 -- decided here when their resource is the whole bucket, as in
--- policy_rules.
-create view storage.policy_deny_rules as
+-- policy_rules. A security barrier: no caller predicate runs before its own
+-- filter, so none can see a row it does not show.
+create view storage.policy_deny_rules with (security_barrier = true) as
   select st.actions, st.not_action,
          row(st.bucket_id,
              case when not st.has_variables then st.resources
