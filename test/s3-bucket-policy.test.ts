@@ -5,6 +5,8 @@
 // roles see what the HTTP API shows.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { connectAsApplication, embeddedDatabaseUrl } from './support/database.ts';
@@ -192,6 +194,26 @@ describe('Deny beats the owner and a public-read ACL', () => {
     refused(await put(a, `/${bucket}/secret/new.txt`), 403, 'AccessDenied', 'owner PUT denied prefix');
     assert.equal((await get(a, `/${bucket}/open/x.txt`)).status, 200, 'owner reads elsewhere');
     assert.equal((await get(root, `/${bucket}/secret/y.txt`)).status, 200, 'root is not subject to bucket policies');
+  });
+
+  it('a Deny on s3:PutObject refuses the owner before the body is sent (Expect: 100-continue)', async () => {
+    const path = `/${bucket}/secret/continue.txt`;
+    const { headers } = await a.sign({ method: 'PUT', path, headers: { 'content-length': '5', expect: '100-continue' }, body: Readable.from([]) });
+    const outcome = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request({ host: base.hostname, port: base.port, method: 'PUT', path, headers });
+      req.on('continue', () => {
+        continued = true;
+        req.end('hello');
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    assert.deepEqual(outcome, { continued: false, status: 403 });
   });
 
   it('a public-read object under the denied prefix is not readable anonymously; its neighbour is', async () => {
