@@ -5,6 +5,8 @@
 // roles see what the HTTP API shows.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { connectAsApplication, embeddedDatabaseUrl } from './support/database.ts';
@@ -194,6 +196,26 @@ describe('Deny beats the owner and a public-read ACL', () => {
     assert.equal((await get(root, `/${bucket}/secret/y.txt`)).status, 200, 'root is not subject to bucket policies');
   });
 
+  it('a Deny on s3:PutObject refuses the owner before the body is sent (Expect: 100-continue)', async () => {
+    const path = `/${bucket}/secret/continue.txt`;
+    const { headers } = await a.sign({ method: 'PUT', path, headers: { 'content-length': '5', expect: '100-continue' }, body: Readable.from([]) });
+    const outcome = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request({ host: base.hostname, port: base.port, method: 'PUT', path, headers });
+      req.on('continue', () => {
+        continued = true;
+        req.end('hello');
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ continued, status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    assert.deepEqual(outcome, { continued: false, status: 403 });
+  });
+
   it('a public-read object under the denied prefix is not readable anonymously; its neighbour is', async () => {
     refused(await anonymous('GET', `/${bucket}/secret/acl.txt`), 403, 'AccessDenied', 'denied public-read');
     assert.equal((await anonymous('GET', `/${bucket}/open/acl.txt`)).status, 200, 'public-read outside the Deny');
@@ -225,6 +247,17 @@ describe('Allow: a second user writes into its own folder (${aws:userid})', () =
     refused(await put(b, `/${bucket}/${A}/note.txt`), 403, 'AccessDenied', 'B into A folder');
     refused(await put(b, `/${bucket}/note.txt`), 403, 'AccessDenied', 'B at the top');
     assert.equal((await b.send({ method: 'DELETE', path: `/${bucket}/${B}/note.txt` })).status, 204);
+  });
+
+  it('B uploads into its folder by multipart too', async () => {
+    const key = `/${bucket}/${B}/big.bin`;
+    const created = await ok(b.send({ method: 'POST', path: key, query: { uploads: '' } }), 'create');
+    const uploadId = xmlValue(created.body.toString(), 'UploadId') as string;
+    const part = await ok(b.send({ method: 'PUT', path: key, query: { partNumber: '1', uploadId }, body: 'one part' }), 'part');
+    const done = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.etag}</ETag></Part></CompleteMultipartUpload>`;
+    await ok(b.send({ method: 'POST', path: key, query: { uploadId }, body: done }), 'complete');
+    assert.equal((await get(b, key)).body.toString(), 'one part');
+    refused(await b.send({ method: 'POST', path: `/${bucket}/${A}/big.bin`, query: { uploads: '' } }), 403, 'AccessDenied', 'outside its folder');
   });
 
   it('a CanonicalUser principal works the same', async () => {

@@ -42,6 +42,8 @@ export interface BucketRow {
   acl: string[] | null;
   /** The bucket has a bucket policy (migration 0023): its requests' pre-checks ask Postgres (s3/policy-precheck.ts). */
   has_policy?: boolean;
+  /** Its policy has a Deny statement: even the bucket owner's requests are asked about early. */
+  policy_has_deny?: boolean;
   /** Its own Block Public Access flags (PutPublicAccessBlock); null: the server's default applies. */
   public_access_block?: Record<string, boolean> | null;
   created_at: Date;
@@ -49,4 +51,4 @@ export interface BucketRow {
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  'id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, public_access_block, created_at';
+  `id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, coalesce(policy_statements @> '[{"effect": "Deny"}]', false) as policy_has_deny, public_access_block, created_at`;

@@ -115,7 +115,8 @@ async function refusePublicAcl(storage: Services, req: IncomingMessage, route: S
  * `signer` with the request's facts, and with the bucket policy's word on
  * the request's action when its bucket has a policy (one statement, as the
  * principal: storage.bucket_policy_effect). The service role is not subject
- * to bucket policies; buckets without one cost nothing.
+ * to bucket policies; buckets without one cost nothing, nor do the owner's
+ * requests to a bucket whose policy has no Deny.
  */
 export async function withBucketPolicy(storage: Services, req: IncomingMessage, route: S3Route, signer: Principal): Promise<Principal> {
   const principal: Principal = { ...signer, requestContext: requestContext(req, route, signer.address) };
@@ -124,6 +125,8 @@ export async function withBucketPolicy(storage: Services, req: IncomingMessage, 
   if (!asked || !route.bucket || isService(principal)) return principal;
   const bucket = await findBucket(storage, route.bucket);
   if (!bucket?.has_policy) return principal;
+  // An Allow widens nothing for the bucket's owner: without a Deny, its requests need no early answer.
+  if (!bucket.policy_has_deny && principal.kind === 'user' && principal.userId !== null && principal.userId === bucket.owner_id) return principal;
   const key = asked.object ? (route.key ?? null) : null;
   const [row] = await readAs(storage.sql, principal, (tx) => tx<{ effect: 'allow' | 'deny' | null }[]>`
     select storage.bucket_policy_effect(${bucket.id}, ${asked.action}, ${key}) as effect`);

@@ -32,11 +32,12 @@ type PrincipalName = keyof typeof PRINCIPALS;
 /** Tables a request role may read (row-level security then filters); every other table it may not touch at all. */
 const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly string[]> = {
   // bucket_access_flags and public_access_default: which buckets have a policy or ignore public ACLs, and
-  // the server's Block Public Access default — what every policy on objects reads (migration 0023).
-  // builtin_policies: which policies ship with aerostore (migration 0022).
-  aerostore_anon: ['bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'objects', 'public_access_default'],
+  // the server's Block Public Access default; policy_deny_rules: the compiled Deny statements that name the
+  // caller itself — what the policies on objects read (migration 0023); builtin_policies: which policies
+  // ship with aerostore (migration 0022).
+  aerostore_anon: ['bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'objects', 'policy_deny_rules', 'public_access_default'],
   aerostore_authenticated: [
-    'audit_log', 'bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'objects', 'public_access_default',
+    'audit_log', 'bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'objects', 'policy_deny_rules', 'public_access_default',
   ],
 };
 

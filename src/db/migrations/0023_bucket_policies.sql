@@ -365,6 +365,41 @@ begin
   return rules;
 end $$;
 
+-- The Deny rules naming the current principal, for the restrictive
+-- policies: storage.policy_rules(action, 'Deny') as a view, which the
+-- planner folds into the statement (no function call, no query of its own
+-- to plan: the init plan that reads it costs a fraction of the function's).
+-- Owned by aerostore_service, as the functions are, so it reads the
+-- statements of every bucket; it shows a session only the statements that
+-- name its own principal. Rules whose conditions read only the request are
+-- decided here when their resource is the whole bucket, as in
+-- policy_rules. A security barrier: no caller predicate runs before its own
+-- filter, so none can see a row it does not show.
+create view storage.policy_deny_rules with (security_barrier = true) as
+  select st.actions, st.not_action,
+         row(st.bucket_id,
+             case when not st.has_variables then st.resources
+                  else array_remove(array(select replace(replace(p, '${aws:userid}',
+                                                                 replace(replace(replace(coalesce(storage.uid()::text, 'anonymous'), '\', '\\'), '%', '\%'), '_', '\_')),
+                                                         '${aws:username}',
+                                                         replace(replace(replace(storage.uid()::text, '\', '\\'), '%', '\%'), '_', '\_'))
+                                          from unnest(st.resources) p), null) end,
+             st.not_resource,
+             case when st.conditions is null or (st.untagged_holds is null and not st.needs_tags and st.broad) then null
+                  else st.conditions end,
+             case when st.conditions is null then true
+                  when st.untagged_holds is not null then st.untagged_holds
+                  when st.broad and st.needs_tags then storage.policy_conditions_hold(st.conditions, storage.policy_facts(), storage.uid())
+                  when st.broad then true end,
+             case when st.untagged_holds is not null then '{}'::jsonb
+                  when st.broad and st.needs_tags then storage.policy_facts() end)::storage.policy_rule as rule
+  from (select s.*, (s.not_resource or s.resources && '{%,/%}'::text[]) as broad from storage.bucket_policy_statements s) st
+  where st.deny
+    and (st.principals is null or coalesce(storage.uid()::text = any (st.principals), false)) <> st.not_principal
+    -- A whole-bucket rule whose conditions read only the request and fail: no rule.
+    and (st.conditions is null or st.untagged_holds is not null or st.needs_tags or not st.broad
+         or storage.policy_conditions_hold(st.conditions, storage.policy_facts(), storage.uid()));
+
 -- Whether one of `rules` matches the row: its bucket, its key (null: the
 -- bucket itself) against the resources, then the conditions.
 create function storage.policy_rules_match(rules storage.policy_rule[], target_bucket uuid, object_key text, object_tags jsonb)
@@ -430,16 +465,19 @@ $$;
 
 -- Objects. Read is s3:GetObject; insert and update (an overwrite, a
 -- retag) s3:PutObject — the writer owns what it writes, as S3's
--- ObjectWriter; delete s3:DeleteObject. The permissive ones cost a bucket
--- owner little (Postgres may try them before the built-in ones): no Allow
--- rules are made for a principal's own buckets. The restrictive ones look
--- only at the Deny rules naming the principal.
+-- ObjectWriter; delete s3:DeleteObject. The permissive ones skip the
+-- principal's own buckets (an Allow widens nothing for their owner, and
+-- Postgres may try these before the built-in ones): their guard reads the
+-- buckets the principal owns — which it sees, through the buckets' own
+-- policies — before any rule is made. The restrictive ones look only at the
+-- Deny rules naming the principal.
 create policy policy_allow_read on storage.objects for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_uuid = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_uuid <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Allow')), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_deny_read on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
   using (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-         or not storage.policy_rules_match((select storage.policy_rules('s3:getobject', 'Deny')), objects.bucket_uuid, objects.key, objects.tags));
+         or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:getobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags));
 create policy ignore_public_acls on storage.objects as restrictive for select to aerostore_anon, aerostore_authenticated
   using ((objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.ignore_public_acls)::uuid[])
           and not ((select coalesce((d.block ->> 'IgnorePublicAcls')::boolean, false) from storage.public_access_default d)
@@ -449,28 +487,32 @@ create policy ignore_public_acls on storage.objects as restrictive for select to
 
 create policy policy_allow_insert on storage.objects for insert to aerostore_authenticated
   with check (objects.bucket_uuid = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and objects.bucket_uuid <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
               and objects.owner = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_deny_insert on storage.objects as restrictive for insert to aerostore_authenticated
   with check (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-              or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_uuid, objects.key, objects.tags));
+              or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:putobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_allow_update on storage.objects for update to aerostore_authenticated
   using (objects.bucket_uuid = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_uuid <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_uuid, objects.key, objects.tags))
   with check (objects.bucket_uuid = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+              and objects.bucket_uuid <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
               and objects.owner = (select storage.uid())
               and storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Allow')), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_deny_update on storage.objects as restrictive for update to aerostore_authenticated
   using (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-         or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_uuid, objects.key, objects.tags))
+         or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:putobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags))
   with check (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-              or not storage.policy_rules_match((select storage.policy_rules('s3:putobject', 'Deny')), objects.bucket_uuid, objects.key, objects.tags));
+              or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:putobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_allow_delete on storage.objects for delete to aerostore_authenticated
   using (objects.bucket_uuid = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
+         and objects.bucket_uuid <> all ((select coalesce(array_agg(ob.id), '{}') from storage.buckets ob where ob.owner_id = (select storage.uid()))::uuid[])
          and storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Allow')), objects.bucket_uuid, objects.key, objects.tags));
 create policy policy_deny_delete on storage.objects as restrictive for delete to aerostore_authenticated
   using (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-         or not storage.policy_rules_match((select storage.policy_rules('s3:deleteobject', 'Deny')), objects.bucket_uuid, objects.key, objects.tags));
+         or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:deleteobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags));
 
 -- The writer's bookkeeping around an object write allowed by a policy: the
 -- bucket's blobs, its events (as itself), its multipart uploads (as their
@@ -507,6 +549,7 @@ create policy policy_allow_completed on storage.completed_uploads to aerostore_a
               and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
 
 grant usage on type storage.policy_rule to aerostore_anon, aerostore_authenticated, aerostore_service;
+grant select on storage.policy_deny_rules to aerostore_anon, aerostore_authenticated, aerostore_service;
 grant execute on function storage.policy_facts(), storage.policy_tag_facts(jsonb), storage.policy_value_matches(text, text, text), storage.policy_values_match(text, text, jsonb, uuid),
   storage.policy_conditions_hold(jsonb, jsonb, uuid),
   storage.public_access_flag(jsonb, text), storage.policy_rules(text, text, uuid),
@@ -521,6 +564,7 @@ grant create on schema storage to aerostore_service;
 alter function storage.public_access_flag(jsonb, text) owner to aerostore_service;
 alter function storage.policy_rules(text, text, uuid) owner to aerostore_service;
 alter function storage.expand_bucket_policy() owner to aerostore_service;
+alter view storage.policy_deny_rules owner to aerostore_service;
 alter function storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb) owner to aerostore_service;
 revoke create on schema storage from aerostore_service;
 revoke execute on function storage.expand_bucket_policy() from public;
