@@ -4,7 +4,7 @@
 // every object read and write here, and SQL sessions under the request
 // roles see what the HTTP API shows.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -258,6 +258,28 @@ describe('Allow: a second user writes into its own folder (${aws:userid})', () =
     await ok(b.send({ method: 'POST', path: key, query: { uploadId }, body: done }), 'complete');
     assert.equal((await get(b, key)).body.toString(), 'one part');
     refused(await b.send({ method: 'POST', path: `/${bucket}/${A}/big.bin`, query: { uploads: '' } }), 403, 'AccessDenied', 'outside its folder');
+  });
+
+  it('the same Allow holds over /storage/v1 and for DeleteObjects (the write trial, RLS per key)', async () => {
+    const token = await userJwt(JWT_SECRET, B);
+    const auth = { authorization: `Bearer ${token}`, apikey: token };
+    const upload = (key: string) =>
+      fetch(`${server.url}/storage/v1/object/${bucket}/${key}`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'via storage-js' });
+    assert.equal((await upload(`${B}/native.txt`)).status, 200);
+    assert.equal((await upload(`${A}/native.txt`)).status, 403);
+    const listed = await fetch(`${server.url}/storage/v1/object/list/${bucket}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: B }),
+    });
+    assert.equal(listed.status, 403, 'the policy grants no s3:ListBucket');
+    await ok(put(a, `/${bucket}/${A}/kept.txt`), 'A writes into its own bucket');
+    const batch = `<Delete><Object><Key>${B}/native.txt</Key></Object><Object><Key>${A}/kept.txt</Key></Object></Delete>`;
+    const res = await ok(b.send({ method: 'POST', path: `/${bucket}`, query: { delete: '' }, body: batch, headers: { 'content-md5': createHash('md5').update(batch).digest('base64') } }));
+    assert.deepEqual(xmlValues(res.body.toString(), 'Key'), [`${B}/native.txt`, `${A}/kept.txt`]);
+    assert.ok(res.body.toString().includes(`<Error><Key>${A}/kept.txt</Key><Code>AccessDenied</Code>`), res.body.toString());
+    assert.equal((await get(a, `/${bucket}/${A}/kept.txt`)).status, 200, 'A’s object is still there');
+    assert.equal((await get(root, `/${bucket}/${B}/native.txt`)).status, 404, 'B’s object is gone');
   });
 
   it('a CanonicalUser principal works the same', async () => {

@@ -6,7 +6,8 @@
 //                role and claims, undone at once (storage.may_write_object);
 //   a listing, a delete, a retag — whether a permissive policy of the
 //                operator's for that command applies to the principal's role
-//                (storage.custom_policies_apply); the statement that follows
+//                (storage.custom_policies_apply), or the bucket's policy
+//                (migration 0023) could admit it; the statement that follows
 //                runs under RLS, which admits the rows.
 // Every row is then decided again by row-level security at commit.
 import { readAs } from '../db/session.ts';
@@ -52,26 +53,37 @@ export async function requireWriteOf(storage: Services, bucket: BucketRow, p: Pr
 
 type Command = 'SELECT' | 'UPDATE' | 'DELETE';
 
-/** Whether one of the operator's permissive policies for `command` on storage.objects applies to `p`'s role. */
-async function customPoliciesApply(storage: Services, p: Principal, command: Command): Promise<boolean> {
+/** The bucket policy's action for each command the policies decide (storage.bucket_policy_effect). */
+const ACTION: Record<Command, string> = { SELECT: 's3:listbucket', UPDATE: 's3:putobject', DELETE: 's3:deleteobject' };
+
+/**
+ * Whether the statement for `command` should run, RLS deciding its rows:
+ * one of the operator's permissive policies for it applies to `p`'s role,
+ * or the bucket has a policy that does not deny it outright. A listing
+ * needs the policy's Allow of s3:ListBucket; a delete or retag runs
+ * whenever the bucket has a policy, which RLS then applies key by key.
+ */
+async function policiesMayAdmit(storage: Services, bucket: BucketRow, p: Principal, command: Command): Promise<boolean> {
   if (isService(p)) return true;
-  const [r] = await readAs(storage.sql, p, (tx) => tx<{ ok: boolean }[]>`
-    select storage.custom_policies_apply('objects', ${command}) as ok`);
-  return r.ok;
+  const [r] = await readAs(storage.sql, p, (tx) => tx<{ custom: boolean; effect: string | null }[]>`
+    select storage.custom_policies_apply('objects', ${command}) as custom,
+      ${bucket.has_policy ? tx`storage.bucket_policy_effect(${bucket.id}, ${ACTION[command]}, null)` : tx`null::text`} as effect`);
+  if (r.effect === 'deny') return false;
+  return r.custom || r.effect === 'allow' || (bucket.has_policy === true && command !== 'SELECT');
 }
 
-/** Lists the bucket: the presets, or a select policy of the operator's (RLS then shows the rows it admits). */
+/** Lists the bucket: the presets, or a policy that may admit rows of it (RLS then shows the rows it admits). */
 export async function requireListing(storage: Services, bucket: BucketRow, p: Principal): Promise<void> {
   if (canList(bucket, p)) return;
-  if (!(await customPoliciesApply(storage, p, 'SELECT'))) throw denied();
+  if (!(await policiesMayAdmit(storage, bucket, p, 'SELECT'))) throw denied();
 }
 
 /**
  * Changes existing objects of the bucket without writing new content
- * (delete, retag): the presets, or an operator's policy for the command —
+ * (delete, retag): the presets, or a policy that may admit the command —
  * RLS then decides each row.
  */
 export async function requireChangeOf(storage: Services, bucket: BucketRow, p: Principal, command: 'UPDATE' | 'DELETE'): Promise<void> {
   if (canWrite(bucket, p)) return;
-  if (p.kind === 'anonymous' || !(await customPoliciesApply(storage, p, command))) throw denied();
+  if (p.kind === 'anonymous' || !(await policiesMayAdmit(storage, bucket, p, command))) throw denied();
 }
