@@ -162,6 +162,12 @@ describe('query string authentication', () => {
     await verifySigV2(at(MAX_SIGV2_PRESIGN_SECONDS), lookup, { now });
     await assert.rejects(verifySigV2(at(MAX_SIGV2_PRESIGN_SECONDS + 3600), lookup, { now }), domainError('AccessDenied', /at most 604800 seconds/));
     await assert.rejects(verifySigV2(at(10 * 365 * 86400), lookup, { now }), domainError('AccessDenied', /at most 604800 seconds/));
+    // Beyond what a Date holds (found by fuzz/sigv4.fuzz.ts: it threw a RangeError instead of answering).
+    await assert.rejects(verifySigV2(at(11111735693200), lookup, { now }), (err: unknown) => {
+      assert.ok(err instanceof DomainError && err.code === 'AccessDenied', String(err));
+      assert.equal(err.details?.Expires, String(Math.floor(now.getTime() / 1000) + 11111735693200));
+      return true;
+    });
   });
 
   test('missing or malformed parameters', async () => {

@@ -174,8 +174,10 @@ function hexBytes(bytes: string): string {
   return Buffer.from(bytes, 'latin1').toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 
+/** A time as S3 prints it in error details; beyond what a Date holds (Expires may have 15 digits), the epoch seconds. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms / 1000) : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 interface Claimed {
