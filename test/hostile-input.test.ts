@@ -1231,8 +1231,8 @@ describe('multipart forms cut off', () => {
       await conn.write(requestHead('POST', target, { host: base.host, 'content-type': `multipart/form-data; boundary=${B}`, 'content-length': sent.length + (1 << 20), ...headers }));
       await conn.write(sent);
       await conn.write(randomBytes(200_000));
-      // The upload has its temp file before the cut.
-      for (let i = 0; i < 50 && (await tmpFiles()).length === 0; i++) await sleep(20);
+      // The upload has its temp file before the cut (up to 5 s: this file loads both cores, and CI failed once at 1 s).
+      for (let i = 0; i < 250 && (await tmpFiles()).length === 0; i++) await sleep(20);
       assert.notDeepEqual(await tmpFiles(), [], `${target}: the upload never started`);
       conn.destroy();
       await assertTmpEmpty();
