@@ -12,6 +12,7 @@ import {
   findObject,
   headersOf,
   openObject,
+  overwrites,
   putObject,
   validateKey,
   writeObject,
@@ -65,7 +66,7 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
     ...access,
     contentType: input.replaceHeaders?.contentType,
     userMetadata: input.replaceHeaders?.userMetadata,
-    overwrite: input.condition === undefined || !('ifNoneMatch' in input.condition),
+    overwrite: overwrites(input.condition),
   });
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.

@@ -110,7 +110,6 @@ export async function createUpload(
   const checksumType = resolveChecksumType(input.checksumAlgorithm, input.checksumType);
   const bucket = await requireBucket(storage, input.bucket);
   const access = objectAccessFor(bucket, input.principal, input.acl);
-  const { acl } = access;
   const h = input.headers;
   await requireWriteOf(storage, bucket, input.principal, { key: input.key, ...access, contentType: h.contentType, userMetadata: h.userMetadata });
   // The bucket's upload rules: the type now, the size on every part and at completion.
@@ -122,7 +121,7 @@ export async function createUpload(
       values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
         ${tx.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
-        ${checksumType ?? null}, ${tx.json(input.tags ?? {})}, ${acl}::text[])
+        ${checksumType ?? null}, ${tx.json(input.tags ?? {})}, ${access.acl}::text[])
       returning *`;
     return row;
   }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));

@@ -122,6 +122,11 @@ export interface PutObjectInput {
 
 export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
 
+/** Whether a write may replace an existing key: anything but a create-only write (If-None-Match: *). */
+export function overwrites(condition: WriteCondition | undefined): boolean {
+  return condition === undefined || !('ifNoneMatch' in condition);
+}
+
 /**
  * S3's conditional writes: If-None-Match: * fails with 412 when the key
  * exists; If-Match fails with 412 on another ETag and 404 when the key is
@@ -164,7 +169,7 @@ export async function putObject(storage: Services, input: PutObjectInput): Promi
     contentType: input.headers.contentType,
     size: input.expectedSize,
     userMetadata: input.headers.userMetadata,
-    overwrite: input.condition === undefined || !('ifNoneMatch' in input.condition),
+    overwrite: overwrites(input.condition),
   });
   if (input.condition) {
     const [current] = await readAs(storage.sql, input.principal, (tx) => tx<{ etag: string }[]>`

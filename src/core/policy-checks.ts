@@ -11,7 +11,7 @@
 //                runs under RLS, which admits the rows.
 // Every row is then decided again by row-level security at commit.
 import { readAs } from '../db/session.ts';
-import { isService, type Principal } from '../principals/principal.ts';
+import type { Principal } from '../principals/principal.ts';
 import type { BucketRow } from './bucket.ts';
 import { canList, canWrite } from './access.ts';
 import { DomainError } from './errors.ts';
@@ -64,13 +64,14 @@ const ACTION: Record<Command, string> = { SELECT: 's3:listbucket', UPDATE: 's3:p
  * whenever the bucket has a policy, which RLS then applies key by key.
  */
 async function policiesMayAdmit(storage: Services, bucket: BucketRow, p: Principal, command: Command): Promise<boolean> {
-  if (isService(p)) return true;
   const [r] = await readAs(storage.sql, p, (tx) => tx<{ custom: boolean; effect: string | null }[]>`
     select storage.custom_policies_apply('objects', ${command}) as custom,
       ${bucket.has_policy ? tx`storage.bucket_policy_effect(${bucket.id}, ${ACTION[command]}, null)` : tx`null::text`} as effect`);
   if (r.effect === 'deny') return false;
   return r.custom || r.effect === 'allow' || (bucket.has_policy === true && command !== 'SELECT');
 }
+
+// The service role never gets here: the presets admit it (canList, canWrite).
 
 /** Lists the bucket: the presets, or a policy that may admit rows of it (RLS then shows the rows it admits). */
 export async function requireListing(storage: Services, bucket: BucketRow, p: Principal): Promise<void> {

@@ -48,7 +48,7 @@ const CALLABLE = [
   // Bucket policies (migration 0023): the evaluation the policies on storage.objects run; they read
   // buckets only through the security-definer functions below.
   'bucket_policy_effect', 'policy_conditions_hold', 'policy_facts', 'policy_rules_match', 'policy_tag_facts', 'policy_value_matches',
-  'policy_values_match', 'policy_write_buckets',
+  'policy_values_match',
 ];
 
 /**

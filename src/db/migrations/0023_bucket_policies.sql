@@ -514,39 +514,10 @@ create policy policy_deny_delete on storage.objects as restrictive for delete to
   using (objects.bucket_uuid <> all ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
          or not storage.policy_rules_match((select coalesce(array_agg(r.rule), '{}') from storage.policy_deny_rules r where ('s3:deleteobject' like any (r.actions)) <> r.not_action), objects.bucket_uuid, objects.key, objects.tags));
 
--- The writer's bookkeeping around an object write allowed by a policy: the
--- bucket's blobs, its events (as itself), its multipart uploads (as their
--- initiator) — in buckets whose policy allows the principal some write.
--- Only the server's writer writes these (migration 0015); the object row's
--- own policies above decide the write itself.
-create function storage.policy_write_buckets() returns uuid[]
-language plpgsql stable as $$
-begin
-  return (select coalesce(array_agg(r.bucket_id), '{}')
-          from (select bucket_id from unnest(storage.policy_rules('s3:putobject', 'Allow'))
-                union select bucket_id from unnest(storage.policy_rules('s3:deleteobject', 'Allow'))) r);
-end $$;
--- (Each guarded first by the buckets that have a policy: the policy that
--- names writers sorts before writer_insert, and must cost nothing elsewhere.)
-create policy policy_allow_write on storage.blobs to aerostore_authenticated
-  using (blobs.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-         and blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (blobs.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-              and blobs.bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
-create policy policy_allow_events on storage.events for insert to aerostore_authenticated
-  with check (events.bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[])
-              and events.bucket_id = any ((select storage.policy_write_buckets())::uuid[])
-              and events.actor->>'user_id' = (select storage.uid())::text);
-create policy policy_allow_uploads on storage.multipart_uploads to aerostore_authenticated
-  using (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
-         and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
-              and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
-create policy policy_allow_completed on storage.completed_uploads to aerostore_authenticated
-  using (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
-         and bucket_id = any ((select storage.policy_write_buckets())::uuid[]))
-  with check (bucket_id = any ((select coalesce(array_agg(f.bucket_id), '{}') from storage.bucket_access_flags f where f.has_policy)::uuid[]) and owner_id = (select storage.uid())
-              and bucket_id = any ((select storage.policy_write_buckets())::uuid[]));
+-- The writer's bookkeeping around an object write allowed by a policy (the
+-- bucket's blobs, its events, its multipart uploads and their completion
+-- records) needs nothing here: migration 0022 lets the server's writer keep
+-- it for any object write the row's own policies admit.
 
 grant usage on type storage.policy_rule to aerostore_anon, aerostore_authenticated, aerostore_service;
 grant select on storage.policy_deny_rules to aerostore_anon, aerostore_authenticated, aerostore_service;
@@ -554,7 +525,6 @@ grant execute on function storage.policy_facts(), storage.policy_tag_facts(jsonb
   storage.policy_conditions_hold(jsonb, jsonb, uuid),
   storage.public_access_flag(jsonb, text), storage.policy_rules(text, text, uuid),
   storage.policy_rules_match(storage.policy_rule[], uuid, text, jsonb), storage.bucket_policy_effect(uuid, text, text, jsonb),
-  storage.policy_write_buckets(),
   storage.readable_without_public_acls(uuid, uuid, text[], text, jsonb)
   to aerostore_anon, aerostore_authenticated, aerostore_service;
 
