@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
 import type { TransactionSql } from '../db/connect.ts';
-import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
+import { asPrincipal, readAs, readObjectsAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import { isRlsRefusal } from './access.ts';
@@ -460,8 +460,7 @@ export async function findObject(
   use: ObjectUse = 'content',
 ): Promise<ObjectLookup> {
   const bucket = await requireBucket(storage, bucketName);
-  const [object] = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-    select o.* from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = ${key}`);
+  const [object] = await readObjectsAs<ObjectRow>(storage.sql, principal, bucket.id, [key]);
   if (!object) throw await explainMissingObject(storage, bucket, principal, key);
   if (use === 'content') await requireScanClearance(storage, bucket, object);
   return { bucket, object };
@@ -517,8 +516,7 @@ export async function findObjects(
   principal: Principal,
   use: ObjectUse = 'metadata',
 ): Promise<ObjectRow[]> {
-  const rows = await readAs(storage.sql, principal, (tx) => tx<ObjectRow[]>`
-    select o.* from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = any(${keys}::text[])`);
+  const rows = await readObjectsAs<ObjectRow>(storage.sql, principal, bucket.id, keys);
   if (use === 'metadata') return rows;
   const refused = await scanRefusals(storage, bucket, rows);
   return rows.filter((o) => !refused.has(o));

@@ -163,3 +163,17 @@ export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: Transac
     c.release();
   }
 }
+
+/**
+ * The rows of `keys` in bucket `bucketUuid` that `principal` may see, in
+ * one statement: storage.read_objects_as (migration 0024) sets the
+ * principal transaction-locally and selects, so the lookup on every GET
+ * costs what the root key's does — one statement, not BEGIN, settings,
+ * SELECT and COMMIT.
+ */
+export async function readObjectsAs<T extends object>(sql: Sql, principal: Principal, bucketUuid: string, keys: readonly string[]): Promise<T[]> {
+  const service = servicePoolFor(sql, principal);
+  if (service) return await service<T[]>`select o.* from storage.objects o where o.bucket_uuid = ${bucketUuid} and o.key = any(${keys as string[]}::text[])`;
+  const { role, claims, actor, address, context } = settingsOf(principal);
+  return await sql<T[]>`select * from storage.read_objects_as(${role}, ${claims}, ${context}, ${actor}, ${address}, ${bucketUuid}, ${keys as string[]}::text[])`;
+}

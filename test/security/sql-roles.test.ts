@@ -49,6 +49,8 @@ const CALLABLE = [
   // buckets only through the security-definer functions below.
   'bucket_policy_effect', 'policy_conditions_hold', 'policy_facts', 'policy_rules_match', 'policy_tag_facts', 'policy_value_matches',
   'policy_values_match',
+  // A principal's lookup in one statement (migration 0024): sets what any session may set, then selects under RLS.
+  'read_objects_as',
 ];
 
 /**
@@ -264,5 +266,27 @@ describe('SQL under the request roles', () => {
     for (const role of ['aerostore_writer', 'aerostore_service']) {
       await refused(app.begin((tx) => tx.unsafe(`set local role ${role}`)), `switch to ${role}`);
     }
+    // The one-statement lookup (migration 0024) sets the role it is given: as SET ROLE does, it refuses one the login cannot become.
+    const [bucket] = await superuser<{ id: string }[]>`select id from storage.buckets where name = 'sql-private'`;
+    const claims = JSON.stringify({ sub: OWNER, role: 'authenticated' });
+    for (const role of ['aerostore_writer', 'aerostore_service']) {
+      await refused(
+        as('anonymous', (tx) => tx`select key from storage.read_objects_as(${role}, ${claims}, '{}', '{}', '', ${bucket.id}, ${['hidden']})`),
+        `read_objects_as ${role}`,
+      );
+    }
+  });
+
+  it('looks objects up in one statement as exactly the principal it names, and leaves nothing set behind', async () => {
+    const [bucket] = await superuser<{ id: string }[]>`select id from storage.buckets where name = 'sql-private'`;
+    const lookup = (sub: string) =>
+      app<{ key: string; who: string }[]>`select key, current_user as who
+        from storage.read_objects_as('aerostore_authenticated', ${JSON.stringify({ sub, role: 'authenticated' })}, '{}', '{}', '', ${bucket.id}, ${['hidden']})`;
+    assert.deepEqual((await lookup(OWNER)).map((r) => r.key), ['hidden'], 'the owner sees it');
+    assert.deepEqual((await lookup(STRANGER)).map((r) => r.key), [], 'a stranger does not');
+    // Each call is its own transaction: the role and claims end with it.
+    const [after] = await app<{ who: string; claims: string | null }[]>`select current_user as who, current_setting('request.jwt.claims', true) as claims`;
+    assert.notEqual(after.who, 'aerostore_authenticated');
+    assert.ok(!after.claims, `claims left behind: ${after.claims}`);
   });
 });
