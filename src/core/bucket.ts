@@ -18,6 +18,12 @@ export interface CorsRule {
   maxAgeSeconds?: number;
 }
 
+/** An object lock retention mode (S3 "Retention modes"). */
+export type LockMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** A bucket's default retention, in days or in years. */
+export type DefaultRetention = { mode: LockMode } & ({ days: number } | { years: number });
+
 export interface BucketRow {
   id: string;
   name: string;
@@ -46,9 +52,15 @@ export interface BucketRow {
   policy_has_deny?: boolean;
   /** Its own Block Public Access flags (PutPublicAccessBlock); null: the server's default applies. */
   public_access_block?: Record<string, boolean> | null;
+  /** S3 versioning (migration 0025); null: never enabled — writes keep one version, 'null', per key. */
+  versioning?: 'Enabled' | 'Suspended' | null;
+  /** Object lock is on (CreateBucket with x-amz-bucket-object-lock-enabled); versioning is then Enabled for good. */
+  object_lock_enabled?: boolean;
+  /** The default retention of new versions (PutObjectLockConfiguration); null: none. */
+  object_lock_default?: DefaultRetention | null;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  `id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, coalesce(policy_statements @> '[{"effect": "Deny"}]', false) as policy_has_deny, public_access_block, created_at`;
+  `id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, coalesce(policy_statements @> '[{"effect": "Deny"}]', false) as policy_has_deny, public_access_block, versioning, object_lock_enabled, object_lock_default, created_at`;
