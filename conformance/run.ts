@@ -23,8 +23,9 @@ import { rcloneScenario } from './rclone.ts';
 import { s3cmdScenario } from './s3cmd.ts';
 import { storageJsScenario } from './storage-js.ts';
 import { sdkJsScenario } from './sdk-js.ts';
+import { VERSIONING_SCENARIOS } from './versioning.ts';
 
-const SCENARIOS: Scenario[] = [awsCliScenario, awsCliV1Scenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS, storageJsScenario];
+const SCENARIOS: Scenario[] = [awsCliScenario, awsCliV1Scenario, rcloneScenario, s3cmdScenario, boto3Scenario, sdkJsScenario, ...PRINCIPAL_SCENARIOS, storageJsScenario, ...VERSIONING_SCENARIOS];
 
 const SMALL_SIZE = 5 * 1024 + 123; // a few KiB, deliberately not a multiple of anything
 const BIG_SIZE = 50 * 1024 * 1024;
