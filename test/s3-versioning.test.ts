@@ -13,6 +13,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { embeddedDatabaseUrl } from './support/database.ts';
+import { postForm, signPostPolicy } from './support/post-policy.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
 import { S3RawClient, encodeKey, sendRaw, type RawResponse } from './support/signer.ts';
@@ -881,6 +882,69 @@ describe('copies and multipart uploads of versions', () => {
     assert.notEqual(second, first);
     assert.equal((await ok(get(bucket, 'mp'))).body.toString(), 'second upload');
     assert.equal((await ok(get(bucket, 'mp', first))).body.toString(), 'current source bytes');
+  });
+});
+
+// ---- every write makes a version; the bucket holds them ----------------------
+
+describe('every kind of write makes a version', () => {
+  const bucket = 'vwrites';
+
+  before(() => versionedBucket(bucket));
+
+  it('POST Object (a browser form) makes a version and answers x-amz-version-id', async () => {
+    const first = versionOf(await put(bucket, 'form.txt', 'put first'))!;
+    const signed = signPostPolicy({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, conditions: [{ bucket }, { key: 'form.txt' }] });
+    const res = await fetch(`${server.url}/${bucket}`, { method: 'POST', body: postForm({ key: 'form.txt' }, signed, { data: 'posted second' }) });
+    assert.equal(res.status, 204, await res.text());
+    const posted = res.headers.get('x-amz-version-id');
+    assert.ok(posted && posted !== first && posted !== 'null', `x-amz-version-id ${posted}`);
+    assert.deepEqual(summary(entriesOf(await listVersions(bucket, { prefix: 'form.txt' }))), [`form.txt v ${posted} latest`, `form.txt v ${first}`]);
+    assert.equal((await ok(get(bucket, 'form.txt', first))).body.toString(), 'put first');
+  });
+
+  it('concurrent PUTs of one key each make a version; exactly one is latest, and it is what GET serves', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => put(bucket, 'race', `writer ${i}`)));
+    const ids = results.map((r) => versionOf(r)!);
+    assert.equal(new Set(ids).size, 10);
+    const entries = entriesOf(await listVersions(bucket, { prefix: 'race' }));
+    assert.deepEqual(entries.map((e) => e.versionId).sort(), [...ids].sort());
+    const latest = entries.filter((e) => e.isLatest === 'true');
+    assert.equal(latest.length, 1);
+    assert.equal(latest[0].versionId, entries[0].versionId, 'the newest entry is the latest');
+    const g = await ok(get(bucket, 'race'));
+    assert.equal(versionOf(g), latest[0].versionId);
+    assert.equal(header(g, 'etag'), latest[0].etag);
+  });
+
+  it('ListObjects and ListObjectsV2 show each key once, at its current version', async () => {
+    await put(bucket, 'twice', 'one');
+    await put(bucket, 'twice', 'two, current');
+    const xml = (await ok(s3.send({ method: 'GET', path: `/${bucket}`, query: { 'list-type': '2', prefix: 'twice' } }))).body.toString();
+    assert.deepEqual(xmlValues(xml, 'Key'), ['twice']);
+    assert.equal(xmlValue(xml, 'Size'), String('two, current'.length));
+  });
+
+  it('GetObjectAcl and PutObjectAcl take ?versionId= and answer x-amz-version-id', async () => {
+    const old = versionOf(await put(bucket, 'acl', 'old'))!;
+    await put(bucket, 'acl', 'new');
+    const acl = await ok(s3.send({ method: 'GET', path: `/${bucket}/acl`, query: { acl: '', versionId: old } }));
+    assert.equal(versionOf(acl), old);
+    assert.match(acl.body.toString(), /<AccessControlPolicy/);
+    const set = await ok(s3.send({ method: 'PUT', path: `/${bucket}/acl`, query: { acl: '', versionId: old }, headers: { 'x-amz-acl': 'private' } }));
+    assert.equal(versionOf(set), old);
+  });
+
+  it('DeleteBucket is refused with BucketNotEmpty while versions or markers remain', async () => {
+    await ok(s3.send({ method: 'PUT', path: '/vnotempty' }));
+    await ok(putVersioning('vnotempty', 'Enabled'));
+    const v = versionOf(await put('vnotempty', 'k', 'x'))!;
+    const marker = versionOf(await ok(del('vnotempty', 'k'), 204))!;
+    refused(await s3.send({ method: 'DELETE', path: '/vnotempty' }), 409, 'BucketNotEmpty', 'a version and a marker left');
+    await ok(del('vnotempty', 'k', v), 204);
+    refused(await s3.send({ method: 'DELETE', path: '/vnotempty' }), 409, 'BucketNotEmpty', 'a marker left');
+    await ok(del('vnotempty', 'k', marker), 204);
+    await ok(s3.send({ method: 'DELETE', path: '/vnotempty' }), 204);
   });
 });
 
