@@ -1,4 +1,6 @@
 // PutObject.
+import { versionHeader } from './versioning.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
@@ -86,7 +88,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
   const tags = taggingFrom(ctx.req.headers);
   const acl = aclRequestFromHeaders(ctx.req.headers);
-  const { object } = await putObject(ctx.storage, {
+  const { object, bucket } = await putObject(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
     body: payload.body,
@@ -97,6 +99,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     condition,
     expected: payload.expected,
     acl,
+    lock: lockFromHeaders(ctx.req.headers),
   });
-  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }) } };
+  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), ...versionHeader(bucket, object.version) } };
 };
