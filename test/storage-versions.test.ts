@@ -1,8 +1,8 @@
 // Versions over /storage/v1 (issue 18 §5): an owner lists a key's versions,
 // downloads a past one, restores one (and undeletes a deleted object); a
-// stranger sees none of that history; storage-js's copy() takes
-// stranger sees none of that history; /object/copy takes sourceVersionId
+// stranger sees none of that history; /object/copy takes sourceVersionId,
 // as Supabase's copy body does.
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StorageClient } from '@supabase/storage-js';
