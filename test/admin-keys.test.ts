@@ -2,7 +2,6 @@
 // server processes: two servers on one database, so that a revocation
 // through one must reach the other's cache.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { errorCode } from './support/s3-xml.ts';
 import { S3RawClient, sendRaw, type Credentials, type RawResponse } from './support/signer.ts';
+import { runAerostore } from './support/aerostore-cli.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
-import { ROOT, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const KEY_FIELDS = ['access_key_id', 'created_at', 'id', 'name', 'role', 'secret_access_key', 'user_id'];
@@ -99,34 +99,8 @@ async function onceRefused(send: () => Promise<RawResponse>, withinMs = 2000): P
   return res;
 }
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `aerostore keys <args>` on server a's data directory (its Postgres, its master key). */
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, AEROSTORE_DATA_DIR: a.dataDir, AEROSTORE_MASTER_KEY: MASTER_KEY, ...env };
-  delete childEnv.DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'keys', ...args], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], env: Record<string, string> = {}) => runAerostore(a.dataDir, ['keys', ...args], { AEROSTORE_MASTER_KEY: MASTER_KEY, ...env });
 
 describe('admin API: /admin/v1/keys', () => {
   it('creates a key (201, the secret shown once) that signs S3 requests at once', async () => {

@@ -5,7 +5,6 @@
 // acknowledged object needs. The test process sweeps as a second server
 // process would: same database, same data directory.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -19,9 +18,10 @@ import { connectPools, type Pools } from '../src/db/session.ts';
 import { fsck, type FsckReport } from '../src/maintenance/fsck.ts';
 import { startupCheck } from '../src/maintenance/startup-check.ts';
 import { sweep } from '../src/maintenance/sweeper.ts';
+import { runAerostore } from './support/aerostore-cli.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { xmlValue } from './support/s3-xml.ts';
-import { ROOT, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 import { S3RawClient } from './support/signer.ts';
 
 const HOUR = 3_600_000;
@@ -436,34 +436,8 @@ describe('fsck', () => {
   });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `aerostore fsck <args>` on the server's data directory (through its running Postgres). */
-function cli(args: readonly string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, AEROSTORE_DATA_DIR: server.dataDir };
-  delete env.DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'fsck', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[]) => runAerostore(server.dataDir, ['fsck', ...args]);
 
 describe('a server sweeping on its own, and its health', () => {
   let own: TestServer;

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
+import { runAerostore } from './support/aerostore-cli.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { postForm, signPostPolicy } from './support/post-policy.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
@@ -806,6 +807,43 @@ describe('versions share content-addressed blobs', () => {
     await eventually('"other" is released', async () => (await count('other')) === 0);
     assert.equal(await count('shared'), 3);
     assert.equal((await ok(get(bucket, 'x'))).body.toString(), 'shared');
+  });
+});
+
+/** `aerostore fsck --json <args>` beside the running server, and its report. */
+async function fsckCli(args: readonly string[]): Promise<{ code: number | null; report: Record<string, any>; stderr: string }> {
+  const { code, stdout, stderr } = await runAerostore(server.dataDir, ['fsck', '--json', ...args]);
+  try {
+    return { code, report: JSON.parse(stdout), stderr };
+  } catch {
+    throw new Error(`fsck printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
+  }
+}
+
+describe('fsck understands versions', () => {
+  it('noncurrent versions and versions behind a marker are references: fsck --deep is clean, --repair collects nothing of theirs', async () => {
+    const bucket = 'vfsck';
+    await versionedBucket(bucket);
+    const id = await bucketId(bucket);
+    const alpha = versionOf(await put(bucket, 'k', 'alpha, noncurrent'))!;
+    await put(bucket, 'k', 'beta, current');
+    const gamma = versionOf(await put(bucket, 'm', 'gamma, behind a marker'))!;
+    await ok(del(bucket, 'm'), 204);
+    await put(bucket, 'n', 'alpha, noncurrent'); // the same bytes as k's old version, current here
+
+    const check = await fsckCli(['--deep', '--bucket', bucket]);
+    assert.equal(check.code, 0, JSON.stringify(check.report.problems ?? check.report) + check.stderr);
+    assert.deepEqual(check.report.found, {}, JSON.stringify(check.report.problems));
+    const repair = await fsckCli(['--repair', '--grace-minutes', '0', '--bucket', bucket]);
+    assert.equal(repair.code, 0, JSON.stringify(repair.report.problems) + repair.stderr);
+    assert.deepEqual(repair.report.repaired, {}, JSON.stringify(repair.report.problems));
+
+    const refs = Object.fromEntries(
+      (await db<{ sha256: string; ref_count: number }[]>`select sha256, ref_count from storage.blobs where bucket_id = ${id}`).map((r) => [r.sha256, r.ref_count]),
+    );
+    assert.deepEqual(refs, { [sha256('alpha, noncurrent')]: 2, [sha256('beta, current')]: 1, [sha256('gamma, behind a marker')]: 1 });
+    assert.equal((await ok(get(bucket, 'k', alpha))).body.toString(), 'alpha, noncurrent');
+    assert.equal((await ok(get(bucket, 'm', gamma))).body.toString(), 'gamma, behind a marker');
   });
 });
 
