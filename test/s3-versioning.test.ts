@@ -128,6 +128,32 @@ async function listVersions(bucket: string, query: Record<string, string> = {}, 
 /** "key kind versionId latest" lines: a listing compared at a glance. */
 const summary = (entries: Entry[]) => entries.map((e) => `${e.key} ${e.kind === 'Version' ? 'v' : 'm'} ${e.versionId}${e.isLatest === 'true' ? ' latest' : ''}`);
 
+/** Every page from the start, following NextKeyMarker / NextVersionIdMarker. */
+async function walkVersions(bucket: string, query: Record<string, string>): Promise<{ lines: string[]; prefixes: string[]; pages: number }> {
+  const lines: string[] = [];
+  const prefixes: string[] = [];
+  let marker: Record<string, string> = {};
+  for (let pages = 1; pages < 200; pages++) {
+    const xml = await listVersions(bucket, { ...query, ...marker });
+    const entries = entriesOf(xml);
+    const cps = prefixesOf(xml);
+    assert.ok(entries.length + cps.length <= Number(query['max-keys']), `page ${pages} over max-keys: ${xml}`);
+    lines.push(...summary(entries));
+    prefixes.push(...cps);
+    if (xmlValue(xml, 'IsTruncated') !== 'true') return { lines, prefixes, pages };
+    const nextKey = xmlValue(xml, 'NextKeyMarker');
+    const nextVersion = xmlValue(xml, 'NextVersionIdMarker');
+    assert.ok(nextKey, `a truncated page names NextKeyMarker: ${xml}`);
+    if (entries.length > 0 && cps.length === 0) {
+      const last = entries.at(-1)!;
+      assert.equal(nextKey, last.key, 'NextKeyMarker is the last key listed');
+      assert.equal(nextVersion, last.versionId, 'NextVersionIdMarker is the last version listed');
+    }
+    marker = { 'key-marker': nextKey!, ...(nextVersion ? { 'version-id-marker': nextVersion } : {}) };
+  }
+  assert.fail('more than 200 pages');
+}
+
 function deleteXml(objects: Array<{ key: string; versionId?: string }>, quiet = false): string {
   const items = objects
     .map((o) => `<Object><Key>${o.key}</Key>${o.versionId ? `<VersionId>${o.versionId}</VersionId>` : ''}</Object>`)
@@ -603,43 +629,17 @@ describe('ListObjectVersions', () => {
     assert.equal(xmlValue(one, 'NextKeyMarker'), 'dir/');
   });
 
-  /** Every page from the start, following NextKeyMarker / NextVersionIdMarker. */
-  async function walk(query: Record<string, string>): Promise<{ lines: string[]; prefixes: string[]; pages: number }> {
-    const lines: string[] = [];
-    const prefixes: string[] = [];
-    let marker: Record<string, string> = {};
-    for (let pages = 1; pages < 200; pages++) {
-      const xml = await listVersions(bucket, { ...query, ...marker });
-      const entries = entriesOf(xml);
-      const cps = prefixesOf(xml);
-      assert.ok(entries.length + cps.length <= Number(query['max-keys']), `page ${pages} over max-keys: ${xml}`);
-      lines.push(...summary(entries));
-      prefixes.push(...cps);
-      if (xmlValue(xml, 'IsTruncated') !== 'true') return { lines, prefixes, pages };
-      const nextKey = xmlValue(xml, 'NextKeyMarker');
-      const nextVersion = xmlValue(xml, 'NextVersionIdMarker');
-      assert.ok(nextKey, `a truncated page names NextKeyMarker: ${xml}`);
-      if (entries.length > 0 && cps.length === 0) {
-        const last = entries.at(-1)!;
-        assert.equal(nextKey, last.key, 'NextKeyMarker is the last key listed');
-        assert.equal(nextVersion, last.versionId, 'NextVersionIdMarker is the last version listed');
-      }
-      marker = { 'key-marker': nextKey!, ...(nextVersion ? { 'version-id-marker': nextVersion } : {}) };
-    }
-    assert.fail('more than 200 pages');
-  }
-
   for (const maxKeys of ['1', '2', '7']) {
     it(`max-keys ${maxKeys}: the pages, joined, are the one-page listing (key-marker + version-id-marker)`, async () => {
       const all = expectedLines();
-      const { lines, pages } = await walk({ 'max-keys': maxKeys });
+      const { lines, pages } = await walkVersions(bucket, { 'max-keys': maxKeys });
       assert.deepEqual(lines, all);
       assert.ok(pages >= Math.ceil(all.length / Number(maxKeys)), `${pages} pages`);
     });
   }
 
   it('max-keys 2 with a delimiter: pages joined give the same entries and prefixes', async () => {
-    const { lines, prefixes } = await walk({ 'max-keys': '2', delimiter: '/' });
+    const { lines, prefixes } = await walkVersions(bucket, { 'max-keys': '2', delimiter: '/' });
     assert.deepEqual(lines, expectedLines().filter((l) => !l.includes('/')));
     assert.deepEqual(prefixes, ['dir/']);
   });
@@ -738,6 +738,9 @@ describe('a Suspended bucket: the null version', () => {
     assert.ok(e4 && e4 !== 'null');
     assert.deepEqual(summary(entriesOf(await listVersions(bucket, { prefix: 'k' }))), [`k v ${e4} latest`, 'k v null', `k v ${e2}`, `k v ${e1}`]);
     assert.equal((await ok(get(bucket, 'k', 'null'))).body.toString(), 'null three');
+    // Paging through the null version: version-id-marker=null continues after it.
+    const { lines } = await walkVersions(bucket, { 'max-keys': '1', prefix: 'k' });
+    assert.deepEqual(lines, [`k v ${e4} latest`, 'k v null', `k v ${e2}`, `k v ${e1}`]);
     await ok(del(bucket, 'k', 'null'), 204);
     assert.deepEqual(summary(entriesOf(await listVersions(bucket, { prefix: 'k' }))), [`k v ${e4} latest`, `k v ${e2}`, `k v ${e1}`]);
   });
