@@ -1247,4 +1247,37 @@ describe('events carry the version id', () => {
       `storage.object.deleted e ${v1}`,
     ]);
   });
+
+  it('a copy, a multipart completion and DeleteObjects name their versions too', async () => {
+    const bucket = 'vevents2';
+    await versionedBucket(bucket);
+    const src = versionOf(await put(bucket, 'src', 'source'))!;
+    const copied = versionOf(await ok(s3.send({ method: 'PUT', path: `/${bucket}/copy`, headers: { 'x-amz-copy-source': `/${bucket}/src?versionId=${encodeURIComponent(src)}` } })))!;
+    const init = await ok(s3.send({ method: 'POST', path: `/${bucket}/mp`, query: { uploads: '' } }));
+    const uploadId = xmlValue(init.body.toString(), 'UploadId')!;
+    const part = await ok(s3.send({ method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId }, body: 'one part' }));
+    const done = await ok(
+      s3.send({
+        method: 'POST',
+        path: `/${bucket}/mp`,
+        query: { uploadId },
+        body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${header(part, 'etag')}</ETag></Part></CompleteMultipartUpload>`,
+      }),
+    );
+    const completed = versionOf(done)!;
+    const res = await ok(deleteObjects(bucket, deleteXml([{ key: 'copy' }, { key: 'mp', versionId: completed }])));
+    const marker = new Map(deletedOf(res.body.toString()).find((d) => d[0][1] === 'copy')!).get('DeleteMarkerVersionId');
+    const events = await db<{ type: string; key: string; payload: Record<string, unknown> }[]>`
+      select type, key, payload from storage.events where bucket = ${bucket} and type like 'storage.object.%' order by id`;
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.key} ${e.payload.version_id}`),
+      [
+        `storage.object.created src ${src}`,
+        `storage.object.created copy ${copied}`,
+        `storage.object.created mp ${completed}`,
+        `storage.object.deleted copy ${marker}`,
+        `storage.object.deleted mp ${completed}`,
+      ],
+    );
+  });
 });
