@@ -75,7 +75,7 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
   });
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.
-    const found = await findVersion(storage, input.sourceBucket, input.sourceKey, input.principal, 'content', input.sourceVersionId);
+    const found = await copySource(storage, input.sourceBucket, input.sourceKey, input.principal, input.sourceVersionId);
     const source = found.object;
     input.checkSource?.(source);
     // Copying a past version onto its key is how a version is restored: not a copy onto itself.
@@ -108,6 +108,22 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
         throw err;
       }
     }
+  }
+}
+
+/**
+ * A copy's (or UploadPartCopy's) source, read as the principal: its current
+ * version, or the version named. A delete marker is no source (S3 answers
+ * InvalidRequest, not a GET's 405).
+ */
+export async function copySource(storage: Services, bucket: string, key: string, principal: Principal, versionId?: string): Promise<ObjectLookup> {
+  try {
+    return await findVersion(storage, bucket, key, principal, 'content', versionId);
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'DeleteMarkerNotReadable') {
+      throw new DomainError('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+    }
+    throw err;
   }
 }
 

@@ -37,7 +37,7 @@ import {
 } from './objects.ts';
 import type { Services } from './services.ts';
 import { lockForWrite } from './version-rows.ts';
-import { findVersion } from './versions.ts';
+import { copySource } from './copy.ts';
 import type { BucketRow, LockMode, ObjectLock } from './bucket.ts';
 import type { Tags } from './tagging.ts';
 import type { AclRequest } from './acl.ts';
@@ -271,7 +271,7 @@ export async function uploadPartCopy(storage: Services, input: UploadPartCopyInp
   const bucket = await requireBucket(storage, input.bucket);
   await requireWriteOf(storage, bucket, input.principal, writerOf(input.key, input.principal));
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  const found = await findVersion(storage, input.sourceBucket, input.sourceKey, input.principal, 'content', input.sourceVersionId);
+  const found = await copySource(storage, input.sourceBucket, input.sourceKey, input.principal, input.sourceVersionId);
   const source = found.object;
   input.checkSource?.(source);
   let range: { start: number; end: number } | undefined;
@@ -301,7 +301,7 @@ export async function uploadPartCopy(storage: Services, input: UploadPartCopyInp
       // A whole single-blob source: the bytes read must be the bytes its row names.
       expected: range ? undefined : { source: { name: `${found.bucket.name}/${source.key}`, sha256: source.sha256 } },
     });
-    return { part, checksumAlgorithm: upload.checksum_algorithm };
+    return { part, checksumAlgorithm: upload.checksum_algorithm, sourceVersion: found.bucket.versioning ? source.version : undefined };
   } finally {
     body.destroy();
   }

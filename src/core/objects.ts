@@ -386,12 +386,17 @@ export async function writeObject(
   const began = performance.now();
   const versionId = versionForWrite(bucket);
   const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
-      const [, [old], replacedVersions] = await Promise.all([
-        keyLock(tx, bucket.id, input.key),
+      // The lock and the read are sent now (execute()), before keepVersions
+      // sends its statements, so the version kept is the one current under the
+      // lock: else two writers could each replace a version the other never
+      // kept. (A query awaited, or passed to Promise.all, goes out only in a
+      // later microtask; keepVersions' own .then() sends at once.)
+      const locked = Promise.all([
+        keyLock(tx, bucket.id, input.key).execute(),
         tx<{ sha256: string; etag: string }[]>`
-          select sha256, etag from storage.objects where bucket_uuid = ${bucket.id} and key = ${input.key}`,
-        keepVersions(tx, bucket, input.key),
+          select sha256, etag from storage.objects where bucket_uuid = ${bucket.id} and key = ${input.key}`.execute(),
       ]);
+      const [[, [old]], replacedVersions] = await Promise.all([locked, keepVersions(tx, bucket, input.key)]);
       checkWriteCondition(input.condition, old, input.key);
       await opts.inTransaction?.(tx);
       // References: the new content gains one; the content this write

@@ -37,7 +37,8 @@ const NOTHING: ReplacedVersions = { keptCurrent: false, removed: [] };
  * current version is kept (storage.keep_current_version); in a Suspended
  * one, except the 'null' version, which the write replaces — and a past
  * 'null' version or delete marker goes (S3: "a PUT in a suspended bucket
- * replaces the null version"). Call under the key's lock.
+ * replaces the null version"). Its statements are sent at once: call it only
+ * once the key's lock has been sent (core/objects.ts writeObject).
  */
 export function keepVersions(tx: TransactionSql, bucket: BucketRow, key: string): Promise<ReplacedVersions> {
   if (!bucket.versioning) return Promise.resolve(NOTHING);

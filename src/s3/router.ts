@@ -159,7 +159,7 @@ const ROUTES: readonly Route[] = [
 /** The object operations that take ?versionId= (S3: "To ... a specific version, use the versionId subresource"). */
 const VERSION_ENDPOINTS: ReadonlySet<Endpoint> = new Set<Endpoint>([
   'GetObject', 'HeadObject', 'DeleteObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAttributes',
-  'GetObjectRetention', 'PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLegalHold',
+  'GetObjectRetention', 'PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLegalHold', 'GetObjectAcl', 'PutObjectAcl',
 ]);
 
 /**

@@ -35,7 +35,9 @@ const READABLE: Record<'aerostore_anon' | 'aerostore_authenticated', readonly st
   // the server's Block Public Access default; policy_deny_rules: the compiled Deny statements that name the
   // caller itself — what the policies on objects read (migration 0023); builtin_policies: which policies
   // ship with aerostore (migration 0022).
-  aerostore_anon: ['bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'objects', 'policy_deny_rules', 'public_access_default'],
+  aerostore_anon: [
+    'bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'object_versions', 'objects', 'policy_deny_rules', 'public_access_default',
+  ],
   aerostore_authenticated: [
     'audit_log', 'bucket_access_flags', 'buckets', 'builtin_policies', 'events', 'files', 'multipart_uploads', 'object_versions', 'objects', 'policy_deny_rules',
     'public_access_default',

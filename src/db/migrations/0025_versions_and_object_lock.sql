@@ -59,10 +59,10 @@ create index object_versions_by_blob on storage.object_versions (bucket_uuid, sh
 alter table storage.object_versions enable row level security;
 alter table storage.object_versions force row level security;
 grant select, insert, update, delete on storage.object_versions to aerostore_writer, aerostore_service;
-grant select on storage.object_versions to aerostore_authenticated;
+grant select on storage.object_versions to aerostore_anon, aerostore_authenticated;
 
 -- Past versions are read by the service role, the bucket's owner and the
--- version's owner (S3's s3:GetObjectVersion and s3:ListBucketVersions are
+-- version's owner (anonymous principals: none, by having no policy) (S3's s3:GetObjectVersion and s3:ListBucketVersions are
 -- separate from GetObject and ListBucket: a public or authenticated-read
 -- bucket does not publish its history). Deleting one, or changing its
 -- retention, legal hold, tags or ACL: the bucket's owner, or the version's

@@ -2,6 +2,7 @@
 // x-amz-grant-* headers of the writes that take them, AccessControlPolicy
 // documents, and Object Ownership (Get/Put/DeleteBucketOwnershipControls).
 // The model is core/acl.ts; who may do what, Postgres's (migration 0021).
+import { findVersion } from '../../core/versions.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { requireAdminister } from '../../core/access.ts';
 import {
@@ -176,17 +177,33 @@ export const putBucketAclOp: S3Operation = async (ctx) => {
   return { status: 200 };
 };
 
+/**
+ * ?versionId= on Get/PutObjectAcl: the current version's ACL is the one an
+ * object has; a past version keeps the ACL it had, which is not changed or
+ * read by version here.
+ */
+async function requireCurrentVersion(ctx: S3Context): Promise<Record<string, string>> {
+  const versionId = ctx.route.query.get('versionId');
+  if (versionId === null) return {};
+  const { object } = await findVersion(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata', versionId);
+  if (object.delete_marker !== undefined) throw new DomainError('NotSupported', 'The ACL of a past version cannot be read or changed here; the current version’s can.');
+  return { 'x-amz-version-id': versionId };
+}
+
 export const getObjectAclOp: S3Operation = async (ctx) => {
+  const version = await requireCurrentVersion(ctx);
   const { owner, grants } = await getObjectAcl(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
-  return xmlReply(aclXml(owner, grants));
+  const reply = xmlReply(aclXml(owner, grants));
+  return { ...reply, headers: { ...reply.headers, ...version } };
 };
 
 export const putObjectAclOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
   // Refused before the body is read: anonymous principals change nothing.
   if (ctx.principal.kind === 'anonymous') throw new DomainError('AccessDenied');
+  const version = await requireCurrentVersion(ctx);
   await putObjectAcl(ctx.storage, bucket.name, keyOf(ctx), ctx.principal, await requestedAcl(ctx));
-  return { status: 200 };
+  return { status: 200, headers: version };
 };
 
 // ---------------------------------------------------------------------------

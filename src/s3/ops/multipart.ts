@@ -126,7 +126,7 @@ export const uploadPartCopyOp: S3Operation = async (ctx) => {
   const rawSource = h['x-amz-copy-source'];
   const source = parseCopySource(Array.isArray(rawSource) ? rawSource.join(',') : (rawSource ?? ''));
   const range = copySourceRange(ctx);
-  const { part, checksumAlgorithm } = await uploadPartCopy(ctx.storage, {
+  const { part, checksumAlgorithm, sourceVersion } = await uploadPartCopy(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
     uploadId: uploadIdOf(ctx),
@@ -141,7 +141,8 @@ export const uploadPartCopyOp: S3Operation = async (ctx) => {
   const body: XmlNode = { ETag: part.etag, LastModified: isoTime(part.uploaded_at) };
   const checksum = checksumAlgorithm ? part.checksums[checksumAlgorithm] : undefined;
   if (checksumAlgorithm && checksum) body[`Checksum${checksumAlgorithm}`] = checksum;
-  return xmlReply(toXml('CopyPartResult', body));
+  const reply = xmlReply(toXml('CopyPartResult', body));
+  return sourceVersion !== undefined ? { ...reply, headers: { ...reply.headers, 'x-amz-copy-source-version-id': sourceVersion } } : reply;
 };
 
 export function listedParts(doc: Record<string, unknown> | undefined): Array<{ partNumber: number; etag: string }> {

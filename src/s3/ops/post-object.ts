@@ -7,6 +7,7 @@
 // part is streamed through the ordinary write path (putObject: hashes, dedup,
 // checksums, events) and never held in memory. Fields after the file are
 // ignored, as S3 ignores them.
+import { versionHeader } from './versioning.ts';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { cannedAcl } from '../../core/acl.ts';
@@ -253,7 +254,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   // not be an 'error' event nobody hears.
   body.on('error', () => {});
   file.pipe(body);
-  const { object } = await putObject(ctx.storage, {
+  const { object, bucket: row } = await putObject(ctx.storage, {
     bucket,
     key,
     body,
@@ -268,7 +269,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
 
   const etag = object.etag;
   const location = objectUrl(ctx, bucket, key);
-  const echo = checksumEcho(object.checksums, { type: true });
+  const echo = { ...checksumEcho(object.checksums, { type: true }), ...versionHeader(row, object.version) };
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   if (redirect) {
     let target: URL | undefined;

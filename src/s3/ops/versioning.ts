@@ -34,7 +34,8 @@ export const putBucketVersioningOp: S3Operation = async (ctx) => {
   const { Status, MfaDelete } = config as { Status?: unknown; MfaDelete?: unknown };
   const mfa = text(MfaDelete);
   if (mfa !== undefined && mfa !== 'Disabled') {
-    if (mfa === 'Enabled') throw new S3Error('NotImplemented', 'MFA delete is not supported by this server.');
+    // S3 refuses it without the x-amz-mfa header (over HTTPS, from the root user); this server has no MFA devices.
+    if (mfa === 'Enabled') throw new S3Error('InvalidRequest', 'MFA delete is not supported by this server: it needs an MFA device (x-amz-mfa).');
     throw new S3Error('MalformedXML');
   }
   const status = text(Status);
