@@ -226,26 +226,14 @@ describe('PutBucketVersioning and GetBucketVersioning', () => {
     assert.doesNotMatch(xml, /<Status>/, 'nothing was changed');
   });
 
-  it(
-    'answers MFA delete as not supported: 400 InvalidRequest without the x-amz-mfa header, nothing changed',
-    { todo: 'implementation: answers 501 NotImplemented ("MFA delete is not supported by this server"); S3 answers 400 InvalidRequest' },
-    async () => {
-      // S3 ("Configuring MFA delete"): enabling or changing MFA delete needs the
-      // x-amz-mfa header, over HTTPS, from the account's root user; without it
-      // the request fails with InvalidRequest. This server has no MFA devices.
-      await ok(s3.send({ method: 'PUT', path: '/vcfg-mfa' }));
-      const res = await putVersioning('vcfg-mfa', 'Enabled', s3, '<MfaDelete>Enabled</MfaDelete>');
-      refused(res, 400, 'InvalidRequest', 'MfaDelete Enabled');
-      const xml = (await ok(getVersioning('vcfg-mfa'))).body.toString();
-      assert.doesNotMatch(xml, /<Status>|<MfaDelete>/, xml);
-    },
-  );
-
-  it('a refused MFA delete request changes nothing', async () => {
-    await ok(s3.send({ method: 'PUT', path: '/vcfg-mfa2' }));
-    const res = await putVersioning('vcfg-mfa2', 'Enabled', s3, '<MfaDelete>Enabled</MfaDelete>');
-    assert.ok(res.status >= 400, show(res));
-    const xml = (await ok(getVersioning('vcfg-mfa2'))).body.toString();
+  it('answers MFA delete as not supported: 400 InvalidRequest without the x-amz-mfa header, nothing changed', async () => {
+    // S3 ("Configuring MFA delete"): enabling or changing MFA delete needs the
+    // x-amz-mfa header, over HTTPS, from the account's root user; without it
+    // the request fails with InvalidRequest. This server has no MFA devices.
+    await ok(s3.send({ method: 'PUT', path: '/vcfg-mfa' }));
+    const res = await putVersioning('vcfg-mfa', 'Enabled', s3, '<MfaDelete>Enabled</MfaDelete>');
+    refused(res, 400, 'InvalidRequest', 'MfaDelete Enabled');
+    const xml = (await ok(getVersioning('vcfg-mfa'))).body.toString();
     assert.doesNotMatch(xml, /<Status>|<MfaDelete>/, xml);
   });
 
@@ -902,15 +890,11 @@ describe('copies and multipart uploads of versions', () => {
 
   // CopyObject and UploadPartCopy ("Versioning"): a delete marker named as the
   // copy source's version is an HTTP 400 — a marker is not a version to copy.
-  it(
-    'a delete marker named by version id as the copy source is 400 InvalidRequest',
-    { todo: 'implementation: answers 405 MethodNotAllowed (with x-amz-delete-marker), as a GET of the marker would; S3 answers 400 InvalidRequest for a copy source' },
-    async () => {
-      await put(bucket, 'hidden2', 'hidden bytes');
-      const marker = versionOf(await ok(del(bucket, 'hidden2'), 204))!;
-      refused(await copy('x', `/${bucket}/hidden2?versionId=${encodeURIComponent(marker)}`), 400, 'InvalidRequest', 'copy of a marker by id');
-    },
-  );
+  it('a delete marker named by version id as the copy source is 400 InvalidRequest', async () => {
+    await put(bucket, 'hidden2', 'hidden bytes');
+    const marker = versionOf(await ok(del(bucket, 'hidden2'), 204))!;
+    refused(await copy('x', `/${bucket}/hidden2?versionId=${encodeURIComponent(marker)}`), 400, 'InvalidRequest', 'copy of a marker by id');
+  });
 
   async function multipart(key: string, part: Omit<RawRequest, 'method' | 'path'>): Promise<{ part: RawResponse; done: RawResponse }> {
     const init = await ok(s3.send({ method: 'POST', path: `/${bucket}/${key}`, query: { uploads: '' } }));
@@ -938,14 +922,10 @@ describe('copies and multipart uploads of versions', () => {
     assert.equal(versionOf(g), made);
   });
 
-  it(
-    'UploadPartCopy answers x-amz-copy-source-version-id',
-    { todo: 'implementation: UploadPartCopy of /vcopy/src?versionId=<v> answers 200 CopyPartResult without x-amz-copy-source-version-id; S3 names the version copied' },
-    async () => {
-      const { part } = await multipart('mp-header', { headers: { 'x-amz-copy-source': `/${bucket}/src?versionId=${encodeURIComponent(cur)}` } });
-      assert.equal(header(part, 'x-amz-copy-source-version-id'), cur);
-    },
-  );
+  it('UploadPartCopy answers x-amz-copy-source-version-id', async () => {
+    const { part } = await multipart('mp-header', { headers: { 'x-amz-copy-source': `/${bucket}/src?versionId=${encodeURIComponent(cur)}` } });
+    assert.equal(header(part, 'x-amz-copy-source-version-id'), cur);
+  });
 
   it('a second multipart upload of the same key adds a version; the first stays readable', async () => {
     const first = versionOf((await multipart('mp2', { body: 'first upload' })).done)!;
@@ -981,35 +961,27 @@ describe('every kind of write makes a version', () => {
     assert.equal((await ok(get(bucket, 'form.txt', first))).body.toString(), 'put first');
   });
 
-  it(
-    'POST Object answers x-amz-version-id',
-    { todo: 'implementation: POST Object into an Enabled bucket answers 204 without x-amz-version-id; S3 (POST Object, response headers) names the version' },
-    async () => {
-      const res = await postObject('form2.txt', 'posted');
-      assert.equal(res.status, 204, await res.text());
-      const posted = res.headers.get('x-amz-version-id');
-      assert.ok(posted && posted !== 'null', `x-amz-version-id ${posted}`);
-      assert.equal(entriesOf(await listVersions(bucket, { prefix: 'form2.txt' }))[0]?.versionId, posted);
-    },
-  );
+  it('POST Object answers x-amz-version-id', async () => {
+    const res = await postObject('form2.txt', 'posted');
+    assert.equal(res.status, 204, await res.text());
+    const posted = res.headers.get('x-amz-version-id');
+    assert.ok(posted && posted !== 'null', `x-amz-version-id ${posted}`);
+    assert.equal(entriesOf(await listVersions(bucket, { prefix: 'form2.txt' }))[0]?.versionId, posted);
+  });
 
-  it(
-    'concurrent PUTs of one key each make a version; exactly one is latest, and it is what GET serves',
-    { todo: 'implementation: 10 concurrent PUTs of one key are all acknowledged 200 with 10 distinct x-amz-version-id, but ListObjectVersions then lists 6 — acknowledged versions are lost' },
-    async () => {
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => put(bucket, 'race', `writer ${i}`)));
-    const ids = results.map((r) => versionOf(r)!);
-    assert.equal(new Set(ids).size, 10);
-    const entries = entriesOf(await listVersions(bucket, { prefix: 'race' }));
-    assert.deepEqual(entries.map((e) => e.versionId).sort(), [...ids].sort());
-    const latest = entries.filter((e) => e.isLatest === 'true');
-    assert.equal(latest.length, 1);
-    assert.equal(latest[0].versionId, entries[0].versionId, 'the newest entry is the latest');
-      const g = await ok(get(bucket, 'race'));
-      assert.equal(versionOf(g), latest[0].versionId);
-      assert.equal(header(g, 'etag'), latest[0].etag);
-    },
-  );
+  it('concurrent PUTs of one key each make a version; exactly one is latest, and it is what GET serves', async () => {
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => put(bucket, 'race', `writer ${i}`)));
+  const ids = results.map((r) => versionOf(r)!);
+  assert.equal(new Set(ids).size, 10);
+  const entries = entriesOf(await listVersions(bucket, { prefix: 'race' }));
+  assert.deepEqual(entries.map((e) => e.versionId).sort(), [...ids].sort());
+  const latest = entries.filter((e) => e.isLatest === 'true');
+  assert.equal(latest.length, 1);
+  assert.equal(latest[0].versionId, entries[0].versionId, 'the newest entry is the latest');
+    const g = await ok(get(bucket, 'race'));
+    assert.equal(versionOf(g), latest[0].versionId);
+    assert.equal(header(g, 'etag'), latest[0].etag);
+  });
 
   it('ListObjects and ListObjectsV2 show each key once, at its current version', async () => {
     await put(bucket, 'twice', 'one');
@@ -1019,9 +991,19 @@ describe('every kind of write makes a version', () => {
     assert.equal(xmlValue(xml, 'Size'), String('two, current'.length));
   });
 
+  it('GetObjectAcl and PutObjectAcl take the current version’s id', async () => {
+    await put(bucket, 'acl-cur', 'old');
+    const cur = versionOf(await put(bucket, 'acl-cur', 'new'))!;
+    await ok(s3.send({ method: 'PUT', path: `/${bucket}/acl-cur`, query: { acl: '', versionId: cur }, headers: { 'x-amz-acl': 'public-read' } }));
+    const acl = (await ok(s3.send({ method: 'GET', path: `/${bucket}/acl-cur`, query: { acl: '', versionId: cur } }))).body.toString();
+    assert.match(acl, /AllUsers<\/URI>\s*<\/Grantee>\s*<Permission>READ</, acl);
+  });
+
   it(
-    'PutObjectAcl and GetObjectAcl with ?versionId= change and read that version’s ACL only',
-    { todo: 'implementation: GET /vwrites/acl?acl&versionId=<an existing version id> answers 400 InvalidArgument "Invalid version id specified" (only "null" is taken); S3 takes versionId on Get/PutObjectAcl' },
+    'PutObjectAcl and GetObjectAcl with ?versionId= of a past version change and read that version’s ACL only',
+    {
+      todo: 'implementation: PUT /vwrites/acl?acl&versionId=<past version> answers 501 NotImplemented ("The ACL of a past version cannot be read or changed here; the current version’s can."); S3 keeps an ACL per version and takes versionId on Get/PutObjectAcl',
+    },
     async () => {
       const old = versionOf(await put(bucket, 'acl', 'old'))!;
       await put(bucket, 'acl', 'new');
@@ -1195,15 +1177,11 @@ describe('access to past versions', () => {
     assert.equal(current.body.toString(), 'the public text');
   });
 
-  it(
-    'anonymously no past version is served, and no history is listed',
-    { todo: 'implementation: anonymous GET/HEAD /vpub/doc?versionId=<past> and GET /vpub?versions answer 500 InternalError (log: "permission denied for table object_versions"); expected 403 AccessDenied' },
-    async () => {
-      assertPastRefused(await anonymous('GET', `/${bucket}/doc?versionId=${encodeURIComponent(old)}`), 'anonymous GET of a past version');
-      assertPastRefused(await anonymous('HEAD', `/${bucket}/doc?versionId=${encodeURIComponent(old)}`), 'anonymous HEAD of a past version');
-      assertNoHistory(await anonymous('GET', `/${bucket}?versions`), 'anonymous ListObjectVersions');
-    },
-  );
+  it('anonymously no past version is served, and no history is listed', async () => {
+    assertPastRefused(await anonymous('GET', `/${bucket}/doc?versionId=${encodeURIComponent(old)}`), 'anonymous GET of a past version');
+    assertPastRefused(await anonymous('HEAD', `/${bucket}/doc?versionId=${encodeURIComponent(old)}`), 'anonymous HEAD of a past version');
+    assertNoHistory(await anonymous('GET', `/${bucket}?versions`), 'anonymous ListObjectVersions');
+  });
 
   it('another user reads the current object, but no past version and no history', async () => {
     assert.equal((await ok(get(bucket, 'doc', undefined, c))).body.toString(), 'the public text');
