@@ -15,12 +15,13 @@ import postgres from 'postgres';
 import { runAerostore } from './support/aerostore-cli.ts';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { postForm, signPostPolicy } from './support/post-policy.ts';
-import { createAccessKey, credentialsOf } from './support/principals.ts';
+import { createAccessKey, credentialsOf, setBucketSettings } from './support/principals.ts';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
 import { S3RawClient, encodeKey, sendRaw, type RawRequest, type RawResponse } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const A = randomUUID(); // a user who owns buckets of its own
+const B = randomUUID(); // a member writing into A's bucket
 const C = randomUUID(); // another user
 const NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
 
@@ -28,6 +29,7 @@ let server: TestServer;
 let base: URL;
 let s3: S3RawClient; // the root key (service role)
 let a: S3RawClient;
+let b: S3RawClient;
 let c: S3RawClient;
 let db: postgres.Sql;
 
@@ -35,8 +37,9 @@ before(async () => {
   server = await startTestServer();
   base = new URL(server.url);
   s3 = new S3RawClient(server.url, server);
-  const [ka, kc] = await Promise.all([A, C].map((u) => createAccessKey(s3, u)));
+  const [ka, kb, kc] = await Promise.all([A, B, C].map((u) => createAccessKey(s3, u)));
   a = new S3RawClient(server.url, credentialsOf(ka));
+  b = new S3RawClient(server.url, credentialsOf(kb));
   c = new S3RawClient(server.url, credentialsOf(kc));
   db = postgres(await embeddedDatabaseUrl(server.dataDir), { max: 1, onnotice: () => {} });
 });
@@ -1202,6 +1205,30 @@ describe('access to past versions', () => {
       'C retags a past version',
     );
     assert.equal((await ok(get(bucket, 'doc', old, a))).body.toString(), 'the old secret');
+  });
+});
+
+describe('a member’s versions in a bucket that takes members’ writes', () => {
+  const bucket = 'vmembers';
+  let own: string[];
+
+  before(async () => {
+    await versionedBucket(bucket, a);
+    await setBucketSettings(s3, bucket, { policy: 'authenticated', member_writes: true });
+    own = [versionOf(await put(bucket, 'b.txt', 'b first', {}, b))!, versionOf(await put(bucket, 'b.txt', 'b second', {}, b))!];
+  });
+
+  it('the member reads its own past versions; the bucket’s owner does too', async () => {
+    assert.equal((await ok(get(bucket, 'b.txt', own[0], b))).body.toString(), 'b first');
+    assert.equal((await ok(get(bucket, 'b.txt', own[0], a))).body.toString(), 'b first');
+    assert.deepEqual(summary(entriesOf(await listVersions(bucket, {}, a))), [`b.txt v ${own[1]} latest`, `b.txt v ${own[0]}`]);
+  });
+
+  it('another reader of the bucket reads the current version only', async () => {
+    assert.equal((await ok(get(bucket, 'b.txt', undefined, c))).body.toString(), 'b second');
+    const past = await get(bucket, 'b.txt', own[0], c);
+    assert.ok(past.status === 403 || past.status === 404, show(past));
+    assert.doesNotMatch(past.body.toString(), /b first/);
   });
 });
 
