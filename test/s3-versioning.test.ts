@@ -754,8 +754,9 @@ describe('versions share content-addressed blobs', () => {
     await versionedBucket(bucket);
     const id = await bucketId(bucket);
     const body = 'the same bytes, a thousand times';
-    const ids: string[] = [];
-    for (let i = 0; i < 1000; i++) ids.push(versionOf(await put(bucket, 'same', body))!);
+    // The first alone (it is the one kept below), the rest ten at a time.
+    const ids = [versionOf(await put(bucket, 'same', body))!];
+    while (ids.length < 1000) ids.push(...(await Promise.all(Array.from({ length: Math.min(10, 1000 - ids.length) }, () => put(bucket, 'same', body)))).map((r) => versionOf(r)!));
     assert.equal(new Set(ids).size, 1000);
     const blobs = () => db<{ sha256: string; ref_count: number }[]>`select sha256, ref_count from storage.blobs where bucket_id = ${id}`;
     const rows = await blobs();
