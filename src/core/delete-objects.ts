@@ -31,6 +31,12 @@ export interface DeleteObjectsResult {
   refused: Set<string>;
 }
 
+/** Why a deletion happened, when not at a client's request: its events say so. */
+export interface DeletionOptions {
+  /** A lifecycle rule expired it (maintenance/lifecycle.ts). */
+  cause?: 'lifecycle';
+}
+
 /**
  * Deletes `keys` (already validated) from a bucket. Missing keys are not an
  * error, as in S3.
@@ -40,6 +46,7 @@ export async function deleteObjects(
   bucketName: string,
   keys: readonly string[],
   principal: Principal,
+  opts: DeletionOptions = {},
 ): Promise<DeleteObjectsResult> {
   const bucket = await requireBucket(storage, bucketName);
   await requireChangeOf(storage, bucket, principal, 'DELETE');
@@ -76,7 +83,7 @@ export async function deleteObjects(
           key: d.key,
           objectId: d.id,
           ownerId: d.owner_id,
-          payload: { size: d.size, sha256: d.sha256, content_type: d.content_type, filename: d.filename ?? undefined },
+          payload: { size: d.size, sha256: d.sha256, content_type: d.content_type, filename: d.filename ?? undefined, cause: opts.cause },
         })),
       ),
       // Row locks in sha256 order (the Sort is below LockRows), as commitObject takes them.

@@ -22,7 +22,14 @@ export interface EventPayloads {
     /** The original file name, when it is not the key's last segment. */
     filename?: string;
   };
-  'storage.object.deleted': { size: number; sha256: string; content_type: string | null; filename?: string };
+  'storage.object.deleted': {
+    size: number;
+    sha256: string;
+    content_type: string | null;
+    filename?: string;
+    /** Set when the server deleted it on its own: 'lifecycle', a lifecycle rule expired it. */
+    cause?: 'lifecycle';
+  };
   'storage.object.downloaded': { size: number; sha256: string; content_type: string | null; range?: string };
   'storage.object.scanned': ScanPayload;
   'storage.object.quarantined': ScanPayload;
