@@ -3,6 +3,7 @@ import { contentSafetyHeaders } from '../../http/content-safety.ts';
 import { findObject, openObject, type ObjectRow } from '../../core/objects.ts';
 import { checksumHeaderName, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import type { ByteRange } from '../../blobs/store.ts';
 import { notModified, parseRange, readConditionsOf } from '../../core/read.ts';
@@ -144,14 +145,17 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
 }
 
 export const headObjectOp: S3Operation = async (ctx) => {
-  const { object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const { bucket, object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const { status, headers } = planRead(ctx, object);
+  headers['x-amz-expiration'] = expirationHeader(bucket, object);
   return { status, headers };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
   const found = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const plan = planRead(ctx, found.object);
+  // When a lifecycle rule will expire it (core/lifecycle.ts), from the cached bucket row.
+  plan.headers['x-amz-expiration'] = expirationHeader(found.bucket, found.object);
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   const body = await openObject(ctx.storage, found, plan.range);
   ctx.storage.downloads.record(found.bucket, found.object, ctx.principal, plan.range && `${plan.range.start}-${plan.range.end}`);

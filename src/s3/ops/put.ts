@@ -2,6 +2,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
+import { requireBucket } from '../../core/buckets.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -98,5 +100,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
     expected: payload.expected,
     acl,
   });
-  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }) } };
+  // A lifecycle rule that will expire the new object says so (core/lifecycle.ts); the bucket row is cached.
+  const expiration = expirationHeader(await requireBucket(ctx.storage, bucketOf(ctx)), object);
+  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), 'x-amz-expiration': expiration } };
 };
