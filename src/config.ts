@@ -20,6 +20,18 @@ function rateLimit() {
   });
 }
 
+/** A point in time, ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`). */
+export function isoDate() {
+  return z.string().transform((v, ctx) => {
+    const d = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(v) ? new Date(v) : new Date(NaN);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'an ISO 8601 date or time, such as 2026-01-31 or 2026-01-31T12:00:00Z' });
+      return z.NEVER;
+    }
+    return d;
+  });
+}
+
 const settings = {
   host: { env: 'AEROSTORE_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
   port: { env: 'AEROSTORE_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65535).default(9000) },
@@ -78,6 +90,26 @@ const settings = {
     env: 'AEROSTORE_SWEEP_INTERVAL_MINUTES',
     flag: 'sweep-interval-minutes',
     schema: z.coerce.number().min(0).default(15),
+  },
+  /**
+   * How often the lifecycle pass applies the buckets' lifecycle rules (one
+   * server process at a time), in minutes; 0: never in this process
+   * (another one, or a scheduled `aerostore lifecycle run`, must).
+   */
+  lifecycleIntervalMinutes: {
+    env: 'AEROSTORE_LIFECYCLE_INTERVAL_MINUTES',
+    flag: 'lifecycle-interval-minutes',
+    schema: z.coerce.number().min(0).default(60),
+  },
+  /**
+   * FOR TESTING ONLY: the time (ISO 8601) the scheduled lifecycle passes
+   * take as "now", so that rules of days can be seen to act without
+   * waiting days. Unset (always, in production): the clock.
+   */
+  lifecycleNow: {
+    env: 'AEROSTORE_LIFECYCLE_NOW',
+    flag: 'lifecycle-now',
+    schema: isoDate().optional(),
   },
   /** Request headers must arrive within this many ms (slow-header clients are cut off with 408). */
   headersTimeoutMs: {
