@@ -312,6 +312,30 @@ export const awsCliScenario: Scenario = {
       assertEqual(gone.TagSet ?? [], [], 'TagSet after delete-object-tagging');
     });
 
+    await ctx.step('aws s3api put-bucket-lifecycle-configuration, get-bucket-lifecycle-configuration (the rules back), x-amz-expiration on head-object, delete-bucket-lifecycle', async () => {
+      const rules = [
+        { ID: 'tmp', Status: 'Enabled', Filter: { Prefix: 'meta/' }, Expiration: { Days: 30 } },
+        {
+          ID: 'history',
+          Status: 'Disabled',
+          Filter: { And: { Prefix: 'old/', Tags: [{ Key: 'tier', Value: 'gold' }], ObjectSizeGreaterThan: 1024 } },
+          NoncurrentVersionExpiration: { NoncurrentDays: 7, NewerNoncurrentVersions: 2 },
+        },
+        { ID: 'uploads', Status: 'Enabled', Filter: {}, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 } },
+      ];
+      await aws('s3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket, '--lifecycle-configuration', JSON.stringify({ Rules: rules }));
+      const got = await json('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+      assertEqual(got.Rules, rules, 'Rules after put-bucket-lifecycle-configuration');
+      const head = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'meta/api.bin');
+      assert(/^expiry-date=".+ GMT", rule-id="tmp"$/.test(String(head.Expiration)), `Expiration on head-object: ${head.Expiration}`);
+      const bad = await awsFails('s3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket,
+        '--lifecycle-configuration', JSON.stringify({ Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, Expiration: { Days: 0 } }] }));
+      assert(bad.stderr.includes('InvalidArgument'), `expected InvalidArgument for Days 0, got: ${bad.stderr}`);
+      await aws('s3api', 'delete-bucket-lifecycle', '--bucket', bucket);
+      const gone = await awsFails('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+      assert(gone.stderr.includes('NoSuchLifecycleConfiguration'), `expected NoSuchLifecycleConfiguration, got: ${gone.stderr}`);
+    });
+
     await ctx.step('aws s3api put-object --acl public-read into the private bucket: anonymous curl 200, its neighbour 403; get-object-acl, put-object-acl', async () => {
       const haveCurl = (await run('curl', ['--version']).catch(() => undefined))?.code === 0;
       if (!haveCurl) ctx.note('curl is missing: the anonymous GETs are sent with fetch()');
