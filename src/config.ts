@@ -7,6 +7,7 @@ import { parseClamdAddress } from './scanning/address.ts';
 import { DEFAULT_SIGNED_URL_LIMIT } from './http/rate-limit.ts';
 import { parseRateLimit } from './http/token-bucket.ts';
 import { parseBlockPublicAccess } from './core/bucket-policy.ts';
+import { parseIsoTime } from './core/lifecycle.ts';
 
 /** A rate limit (http/token-bucket.ts parseRateLimit); null: off. */
 function rateLimit() {
@@ -23,8 +24,8 @@ function rateLimit() {
 /** A point in time, ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`). */
 export function isoDate() {
   return z.string().transform((v, ctx) => {
-    const d = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(v) ? new Date(v) : new Date(NaN);
-    if (Number.isNaN(d.getTime())) {
+    const d = parseIsoTime(v);
+    if (d === undefined) {
       ctx.addIssue({ code: 'custom', message: 'an ISO 8601 date or time, such as 2026-01-31 or 2026-01-31T12:00:00Z' });
       return z.NEVER;
     }

@@ -279,3 +279,32 @@ describe('the lifecycle pass (`aerostore lifecycle run`)', () => {
     assert.match(wrong.stderr, /--now needs an ISO 8601/);
   });
 });
+
+describe('the scheduled pass', () => {
+  let own: TestServer;
+  let client: S3RawClient;
+  before(async () => {
+    // A pass every 0.3 s, acting as of three days from now.
+    own = await startTestServer({
+      env: { AEROSTORE_LIFECYCLE_INTERVAL_MINUTES: '0.005', AEROSTORE_LIFECYCLE_NOW: new Date(Date.now() + 3 * DAY).toISOString() },
+    });
+    client = new S3RawClient(own.url, own);
+  });
+  after(async () => {
+    await own?.stop();
+  });
+
+  it('runs in the server on its own, as of AEROSTORE_LIFECYCLE_NOW, and says so in the log', async () => {
+    await ok(client.send({ method: 'PUT', path: '/lc-scheduled' }));
+    for (const key of ['tmp/a', 'tmp/b', 'keep/a']) await ok(client.send({ method: 'PUT', path: `/lc-scheduled/${key}`, body: key }));
+    await ok(putLifecycle('lc-scheduled', config('<ID>tmp</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration>'), client));
+    const deadline = Date.now() + 10_000;
+    while ((await client.send({ method: 'HEAD', path: '/lc-scheduled/tmp/b' })).status !== 404) {
+      assert.ok(Date.now() < deadline, 'tmp/b expired within 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await client.send({ method: 'HEAD', path: '/lc-scheduled/tmp/a' })).status, 404);
+    assert.equal((await client.send({ method: 'HEAD', path: '/lc-scheduled/keep/a' })).status, 200);
+    assert.match(own.log(), /AEROSTORE_LIFECYCLE_NOW is set/);
+  });
+});

@@ -7,6 +7,7 @@ import {
   dueCutoff,
   dueDate,
   expirationHeader,
+  parseIsoTime,
   ruleApplies,
   validateLifecycleRules,
   type LifecycleRuleInput,
@@ -85,6 +86,17 @@ describe('validateLifecycleRules', () => {
       rule({ id: 's', filter: undefined, prefix: 'ab', expiration: undefined, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } }),
     ]);
     validateLifecycleRules([rule({ filter: { prefix: 'a' } }), rule({ id: 's', filter: { prefix: 'ab' } })]);
+  });
+});
+
+describe('parseIsoTime', () => {
+  it('reads xs:dateTime and plain dates (UTC unless an offset says otherwise), and nothing else', () => {
+    assert.equal(parseIsoTime('2030-01-02')?.toISOString(), '2030-01-02T00:00:00.000Z');
+    assert.equal(parseIsoTime('2030-01-02T00:00:00Z')?.toISOString(), '2030-01-02T00:00:00.000Z');
+    assert.equal(parseIsoTime('2030-01-02T00:00:00.000Z')?.toISOString(), '2030-01-02T00:00:00.000Z');
+    assert.equal(parseIsoTime('2030-01-02T01:30:00+01:30')?.toISOString(), '2030-01-02T00:00:00.000Z');
+    assert.equal(parseIsoTime('2030-01-02T12:00:00')?.toISOString(), '2030-01-02T12:00:00.000Z');
+    for (const bad of ['2030-02-31', '2030-13-01', '2030-01-02T24:00:00Z', 'tomorrow', '2030-1-2', '']) assert.equal(parseIsoTime(bad), undefined, bad);
   });
 });
 

@@ -32,6 +32,23 @@ export interface LifecycleRuleInput {
   transitions?: boolean;
 }
 
+/**
+ * An ISO 8601 date or date-time (`2026-01-31`, `2026-01-31T12:00:00Z`, an
+ * offset; no offset: UTC), as xs:dateTime writes it; undefined for anything
+ * else, a day the month does not have included (JavaScript would roll
+ * 2030-02-31 over to March 3).
+ */
+export function parseIsoTime(text: string): Date | undefined {
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m;
+  const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (calendar.getUTCMonth() !== Number(mo) - 1 || calendar.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return undefined;
+  const offset = zone === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const t = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${offset}`);
+  return Number.isNaN(t.getTime()) ? undefined : t;
+}
+
 const positive = (n: number | undefined): n is number => n !== undefined && Number.isSafeInteger(n) && n > 0;
 const malformed = (why?: string) => new DomainError('MalformedXML', why);
 const invalidRequest = (message: string) => new DomainError('InvalidRequest', message);

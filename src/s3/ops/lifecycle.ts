@@ -5,7 +5,7 @@
 import { requireAdminister } from '../../core/access.ts';
 import type { LifecycleFilter, LifecycleRule, LifecycleTag } from '../../core/bucket.ts';
 import { requireBucket } from '../../core/buckets.ts';
-import { setBucketLifecycle, type LifecycleRuleInput } from '../../core/lifecycle.ts';
+import { parseIsoTime, setBucketLifecycle, type LifecycleRuleInput } from '../../core/lifecycle.ts';
 import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
@@ -73,10 +73,9 @@ function expirationFromXml(x: unknown): NonNullable<LifecycleRuleInput['expirati
   const out: NonNullable<LifecycleRuleInput['expiration']> = {};
   if (e.Days !== undefined) out.days = integer(e.Days);
   if (e.Date !== undefined) {
-    const t = text(e.Date).trim();
     // xs:dateTime (or a date alone, which S3 also takes): anything else does not validate.
-    if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?)?$/.test(t)) throw new S3Error('MalformedXML');
-    out.date = new Date(/T.*(Z|[+-]\d\d:\d\d)$/.test(t) || !t.includes('T') ? t : t + 'Z');
+    out.date = parseIsoTime(text(e.Date));
+    if (out.date === undefined) throw new S3Error('MalformedXML');
   }
   if (e.ExpiredObjectDeleteMarker !== undefined) {
     const t = text(e.ExpiredObjectDeleteMarker).trim();
