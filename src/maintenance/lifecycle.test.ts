@@ -7,6 +7,7 @@ import { body, openTestStorage, user, type TestStorage } from '../../test/suppor
 import type { BucketRow } from '../core/bucket.ts';
 import { setBucketLifecycle, type LifecycleRuleInput } from '../core/lifecycle.ts';
 import { putObject } from '../core/objects.ts';
+import type { VersionRef } from '../core/versions.ts';
 import { LIFECYCLE_LOCK, runLifecycle, runLifecycleAlone } from './lifecycle.ts';
 
 const DAY = 86_400_000;
@@ -74,5 +75,70 @@ describe('the lifecycle pass', () => {
       other.release();
     }
     assert.equal((await runLifecycleAlone(t.storage, { now: new Date(Date.now() + 2 * DAY), bucket: bucket.name }))?.expired, 1);
+  });
+});
+
+describe('the pass over versions (its choices; the deletions are deleteVersions\' own)', () => {
+  /**
+   * A key's history as versioning writes it (migration 0025): the newest
+   * version in objects unless it is a delete marker, the rest in
+   * object_versions; `ages` in days before now, oldest first.
+   */
+  async function history(bucket: BucketRow, key: string, versions: Array<{ id: string; daysAgo: number; marker?: boolean }>): Promise<void> {
+    const newest = versions[versions.length - 1];
+    for (const [i, v] of versions.entries()) {
+      const at = new Date(Date.now() - v.daysAgo * DAY);
+      if (v === newest && !v.marker) {
+        await putObject(t.storage, { bucket: bucket.name, key, body: body(v.id), headers: { userMetadata: {} }, principal: owner });
+        await t.admin`update storage.objects set version = ${v.id}, version_seq = ${1000 + i}, updated_at = ${at}
+          where bucket_uuid = ${bucket.id} and key = ${key}`;
+      } else {
+        await t.admin`insert into storage.object_versions (bucket_uuid, bucket_id, key, size, etag, sha256, version, version_seq, updated_at, delete_marker)
+          values (${bucket.id}, ${bucket.name}, ${key}, ${v.marker ? 0 : v.id.length}, '"e"', ${v.marker ? '' : 'f'.repeat(64)}, ${v.id}, ${1000 + i}, ${at}, ${v.marker ?? false})`;
+      }
+    }
+  }
+
+  /** Stands in for deleteVersions: notes what is asked, removes the rows. */
+  function recorder() {
+    const asked: VersionRef[] = [];
+    const fake = async (_s: unknown, _b: string, refs: readonly VersionRef[]) => {
+      asked.push(...refs);
+      for (const r of refs) await t.admin`delete from storage.object_versions where key = ${r.key} and version = ${r.versionId}`;
+      return { deleted: refs.map((r) => ({ ...r, deleteMarker: false })), errors: [] };
+    };
+    return { asked, fake };
+  }
+
+  it('expires noncurrent versions by when they became noncurrent, keeping NewerNoncurrentVersions, then lone delete markers', async () => {
+    const bucket = await bucketWith([], [
+      { id: 'history', status: 'Enabled', filter: { prefix: 'a' }, noncurrentVersionExpiration: { noncurrentDays: 3, newerNoncurrentVersions: 1 } },
+      { id: 'plain', status: 'Enabled', filter: { prefix: 'b' }, noncurrentVersionExpiration: { noncurrentDays: 3 } },
+      { id: 'none', status: 'Enabled', filter: { prefix: 'c' }, noncurrentVersionExpiration: { noncurrentDays: 3 } },
+      { id: 'markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } },
+    ]);
+    // a: a1 noncurrent for 8 days, a2 for 6, a3 for 5 but the newest noncurrent one (kept): a2 and a1 go.
+    await history(bucket, 'a', [{ id: 'a1', daysAgo: 10 }, { id: 'a2', daysAgo: 8 }, { id: 'a3', daysAgo: 6 }, { id: 'a4', daysAgo: 5 }]);
+    // b: deleted 10 days ago: b1 goes, and then its marker, alone (in the same pass).
+    await history(bucket, 'b', [{ id: 'b1', daysAgo: 20 }, { id: 'bm', daysAgo: 10, marker: true }]);
+    // c: deleted yesterday: c1 noncurrent for a day only, and its marker not alone.
+    await history(bucket, 'c', [{ id: 'c1', daysAgo: 9 }, { id: 'cm', daysAgo: 1, marker: true }]);
+    // d: a marker alone from the start.
+    await history(bucket, 'd', [{ id: 'dm', daysAgo: 0, marker: true }]);
+    const { asked, fake } = recorder();
+    const report = await runLifecycle(t.storage, { bucket: bucket.name, deleteVersions: fake });
+    assert.deepEqual(asked.map((r) => `${r.key}:${r.versionId}`), ['a:a2', 'a:a1', 'b:b1', 'b:bm', 'd:dm']);
+    assert.equal(report.noncurrentExpired, 3);
+    assert.equal(report.deleteMarkersRemoved, 2);
+    assert.equal(report.expired, 0);
+  });
+
+  it('with Days, removes a lone delete marker once it is as old as the rule says', async () => {
+    const bucket = await bucketWith([], [{ id: 'days', status: 'Enabled', filter: {}, expiration: { days: 5 } }]);
+    await history(bucket, 'old', [{ id: 'om', daysAgo: 7, marker: true }]);
+    await history(bucket, 'new', [{ id: 'nm', daysAgo: 2, marker: true }]);
+    const { asked, fake } = recorder();
+    await runLifecycle(t.storage, { bucket: bucket.name, deleteVersions: fake });
+    assert.deepEqual(asked, [{ key: 'old', versionId: 'om' }]);
   });
 });

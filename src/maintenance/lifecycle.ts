@@ -44,6 +44,8 @@ export interface LifecycleOptions {
   signal?: AbortSignal;
   /** Keys or versions per deletion; BATCH by default (tests use less). */
   batchSize?: number;
+  /** Deletes versions by id: core/versions.ts's deleteVersions unless given (tests look at what the pass asks for). */
+  deleteVersions?: typeof deleteVersions;
 }
 
 export interface LifecycleReport {
@@ -283,7 +285,8 @@ class Pass {
   /** deleteVersions for lifecycle; refusals other than object lock's are reported. Returns how many went. */
   private deleteVersionRefs(b: BucketRules, refs: VersionRef[]): Promise<number> {
     return this.withoutLocked(b, refs, async (batch) => {
-      const { deleted, errors } = await deleteVersions(this.storage, b.name, batch as VersionRef[], SERVICE, { cause: 'lifecycle' });
+      const remove = this.opts.deleteVersions ?? deleteVersions;
+      const { deleted, errors } = await remove(this.storage, b.name, batch as VersionRef[], SERVICE, { cause: 'lifecycle' });
       for (const e of errors) this.report.errors.push({ bucket: b.name, ...e });
       return deleted.length;
     });
