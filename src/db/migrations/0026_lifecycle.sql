@@ -14,3 +14,6 @@
 alter table storage.buckets add column lifecycle jsonb;
 -- The pass visits only buckets with rules.
 create index buckets_with_lifecycle on storage.buckets (id) where lifecycle is not null;
+-- Expired delete markers (a marker that is its key's only version): the pass
+-- walks a bucket's markers alone, not every noncurrent version.
+create index object_versions_markers on storage.object_versions (bucket_uuid, key) where delete_marker;
