@@ -81,6 +81,7 @@ export function describeLifecycleReport(r: LifecycleReport): string {
     lines.push(`  refused                      ${r.errors.length}`);
     for (const e of r.errors) lines.push(`    bucket ${e.bucket}, key ${JSON.stringify(e.key)}, version ${e.versionId}: ${e.code} ${e.message}`);
   }
+  for (const f of r.failedBuckets) lines.push(`failed in bucket ${f.bucket}: ${f.message}`);
   if (r.interrupted) lines.push('interrupted: the pass did not finish');
   return lines.join('\n');
 }
@@ -107,7 +108,7 @@ async function run(inv: Invocation, { config, db, io }: { config: Config; db: Cl
       return 1;
     }
     io.out(inv.json ? JSON.stringify(report, null, 2) : describeLifecycleReport(report));
-    return report.interrupted || report.errors.length > 0 ? 1 : 0;
+    return report.interrupted || report.errors.length > 0 || report.failedBuckets.length > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', interrupt);
     // Blobs that reached zero references are collected before the database closes.

@@ -141,4 +141,19 @@ describe('the pass over versions (its choices; the deletions are deleteVersions\
     await runLifecycle(t.storage, { bucket: bucket.name, deleteVersions: fake });
     assert.deepEqual(asked, [{ key: 'old', versionId: 'om' }]);
   });
+
+  it('a bucket that fails is reported, and the other buckets still get their pass', async () => {
+    const failing = await bucketWith([], [{ id: 'markers', status: 'Enabled', filter: {}, expiration: { expiredObjectDeleteMarker: true } }]);
+    await history(failing, 'k', [{ id: 'km', daysAgo: 1, marker: true }]);
+    const fine = await bucketWith(['old'], [{ id: 'days', status: 'Enabled', filter: {}, expiration: { days: 1 } }]);
+    const report = await runLifecycle(t.storage, {
+      now: new Date(Date.now() + 2 * DAY),
+      deleteVersions: async () => {
+        throw new Error('the database went away');
+      },
+    });
+    await t.settle();
+    assert.deepEqual(report.failedBuckets.filter((f) => f.bucket === failing.name), [{ bucket: failing.name, message: 'the database went away' }]);
+    assert.deepEqual(await remaining(fine), []);
+  });
 });
