@@ -156,4 +156,19 @@ describe('the pass over versions (its choices; the deletions are deleteVersions\
     assert.deepEqual(report.failedBuckets.filter((f) => f.bucket === failing.name), [{ bucket: failing.name, message: 'the database went away' }]);
     assert.deepEqual(await remaining(fine), []);
   });
+
+  it('counts a version deleteVersions refuses for object lock as locked, any other refusal as an error', async () => {
+    const bucket = await bucketWith([], [{ id: 'history', status: 'Enabled', filter: {}, noncurrentVersionExpiration: { noncurrentDays: 1 } }]);
+    await history(bucket, 'k', [{ id: 'held', daysAgo: 9 }, { id: 'odd', daysAgo: 8 }, { id: 'cur', daysAgo: 7 }]);
+    await t.admin`update storage.object_versions set legal_hold = true where bucket_uuid = ${bucket.id} and version = 'held'`;
+    const report = await runLifecycle(t.storage, {
+      bucket: bucket.name,
+      deleteVersions: async (_s, _b, refs) => ({
+        deleted: [],
+        errors: refs.map((r) => ({ ...r, code: 'AccessDenied', message: r.versionId === 'held' ? 'locked' : 'no' })),
+      }),
+    });
+    assert.deepEqual(report.lockedVersions, [{ bucket: bucket.name, key: 'k', versionId: 'held' }]);
+    assert.deepEqual(report.errors, [{ bucket: bucket.name, key: 'k', versionId: 'odd', code: 'AccessDenied', message: 'no' }]);
+  });
 });

@@ -291,14 +291,30 @@ class Pass {
     }
   }
 
-  /** deleteVersions for lifecycle; refusals other than object lock's are reported. Returns how many went. */
+  /**
+   * deleteVersions for lifecycle. A version it refuses (rather than failing
+   * the batch) because object lock keeps it counts as locked; other
+   * refusals are reported as errors. Returns how many went.
+   */
   private deleteVersionRefs(b: BucketRules, refs: VersionRef[]): Promise<number> {
     return this.withoutLocked(b, refs, async (batch) => {
       const remove = this.opts.deleteVersions ?? deleteVersions;
       const { deleted, errors } = await remove(this.storage, b.name, batch as VersionRef[], SERVICE, { cause: 'lifecycle' });
-      for (const e of errors) this.report.errors.push({ bucket: b.name, ...e });
+      if (errors.length) {
+        const locked = await lockedAmong(this.storage, b.id, errors);
+        for (const e of errors) {
+          if (locked.has(refName(e))) this.noteLocked(b, { key: e.key, versionId: e.versionId });
+          else this.report.errors.push({ bucket: b.name, ...e });
+        }
+      }
       return deleted.length;
     });
+  }
+
+  private noteLocked(b: BucketRules, ref: { key: string; versionId?: string }): void {
+    this.report.locked++;
+    if (this.report.lockedVersions.length >= LISTED) return;
+    this.report.lockedVersions.push({ bucket: b.name, key: ref.key, ...(ref.versionId !== undefined ? { versionId: ref.versionId } : {}) });
   }
 
   /**
@@ -319,12 +335,8 @@ class Pass {
       if (locked.size === 0) throw err;
       const rest: T[] = [];
       for (const item of items) {
-        if (!locked.has(refName(item))) {
-          rest.push(item);
-          continue;
-        }
-        this.report.locked++;
-        if (this.report.lockedVersions.length < LISTED) this.report.lockedVersions.push({ bucket: b.name, ...item });
+        if (locked.has(refName(item))) this.noteLocked(b, { key: item.key, versionId: item.versionId });
+        else rest.push(item);
       }
       this.storage.log.info({ bucket: b.name, locked: items.length - rest.length }, 'lifecycle: versions under object lock left alone');
       return rest.length ? this.withoutLocked(b, rest, run) : 0;
