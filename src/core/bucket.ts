@@ -21,6 +21,12 @@ export interface CorsRule {
 /** An object lock retention mode (S3 "Retention modes"). */
 export type LockMode = 'GOVERNANCE' | 'COMPLIANCE';
 
+/** A version's object lock settings as a write gives them (core/version-rows.ts lockForWrite). */
+export interface ObjectLock {
+  retention?: { mode: LockMode; retainUntil: Date };
+  legalHold?: boolean;
+}
+
 /** A bucket's default retention, in days or in years. */
 export type DefaultRetention = { mode: LockMode } & ({ days: number } | { years: number });
 

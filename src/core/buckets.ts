@@ -92,7 +92,7 @@ export async function createBucket(
   name: string,
   principal: Principal,
   policy: BucketPolicy = 'private',
-  settings: Omit<BucketSettings, 'policy'> = {},
+  settings: Omit<BucketSettings, 'policy'> & { objectLock?: boolean } = {},
 ): Promise<BucketRow> {
   const problem = bucketNameProblem(name);
   if (problem) throw new DomainError('InvalidBucketName', problem, { BucketName: name });
@@ -104,10 +104,11 @@ export async function createBucket(
     // The unique index sees every bucket, visible to this principal or not.
     const [created] = await tx<BucketRow[]>`
       insert into storage.buckets (name, owner_id, region, policy, member_writes, public_list, file_size_limit, allowed_mime_types, download_events,
-        object_ownership, acl)
+        object_ownership, acl, versioning, object_lock_enabled)
       values (${name}, ${owner}, ${storage.region}, ${policy}, ${settings.memberWrites ?? false}, ${settings.publicList ?? false},
         ${settings.fileSizeLimit ?? null}::bigint, ${settings.allowedMimeTypes ?? null}::text[], ${settings.downloadEvents ?? false},
-        ${settings.objectOwnership ?? null}, ${settings.acl ?? null}::text[])
+        ${settings.objectOwnership ?? null}, ${settings.acl ?? null}::text[],
+        ${settings.objectLock ? 'Enabled' : null}, ${settings.objectLock ?? false})
       on conflict (name) do nothing
       returning ${COLUMNS(tx)}`;
     if (!created) return undefined;
@@ -138,8 +139,9 @@ export async function deleteBucket(storage: Services, name: string, principal: P
     // either commits before us (and we see its object) or fails after us.
     const [locked] = await tx`select id from storage.buckets where id = ${bucket.id} for update`;
     if (!locked) throw new DomainError('NoSuchBucket', undefined, { BucketName: name });
-    // The owner (and the service role) sees every object of the bucket.
-    const [obj] = await tx`select 1 from storage.objects where bucket_uuid = ${bucket.id} limit 1`;
+    // The owner (and the service role) sees every object of the bucket, and every past version and delete marker.
+    const [obj] = await tx`select 1 from storage.objects where bucket_uuid = ${bucket.id}
+      union all select 1 from storage.object_versions where bucket_uuid = ${bucket.id} limit 1`;
     if (obj) throw new DomainError('BucketNotEmpty', undefined, { BucketName: name });
     // The event first: its policy looks the bucket up.
     await recordEvents(tx, [{ type: 'storage.bucket.deleted', bucketId: bucket.id, bucket: name, ownerId: bucket.owner_id, payload: {} }]);

@@ -9,7 +9,6 @@ import { requireBucket } from './buckets.ts';
 import type { ChecksumAlgorithm } from './checksums.ts';
 import {
   ContentGone,
-  findObject,
   headersOf,
   openObject,
   overwrites,
@@ -23,13 +22,16 @@ import {
   type WriteCondition,
 } from './objects.ts';
 import type { Services } from './services.ts';
-import type { BucketRow } from './bucket.ts';
+import { findVersion } from './versions.ts';
+import type { BucketRow, ObjectLock } from './bucket.ts';
 import type { AclRequest } from './acl.ts';
 import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
 
 export interface CopyObjectInput {
   sourceBucket: string;
   sourceKey: string;
+  /** The source's version (x-amz-copy-source ?versionId=); none: its current one. */
+  sourceVersionId?: string;
   bucket: string;
   key: string;
   principal: Principal;
@@ -50,10 +52,13 @@ export interface CopyObjectInput {
   condition?: WriteCondition;
   /** The destination's ACL (x-amz-acl, x-amz-grant-*); none: its owner's FULL_CONTROL alone, whatever the source's. */
   acl?: AclRequest;
+  /** The destination's object lock (x-amz-object-lock-*); none: its bucket's default retention, if any. */
+  lock?: ObjectLock;
 }
 
 export interface CopyObjectResult extends PutObjectResult {
   source: ObjectRow;
+  sourceBucket: BucketRow;
 }
 
 export async function copyObject(storage: Services, input: CopyObjectInput): Promise<CopyObjectResult> {
@@ -70,10 +75,12 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
   });
   for (let attempt = 0; ; attempt++) {
     // The source is read as the principal: RLS decides whether it may copy from it.
-    const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
+    const found = await findVersion(storage, input.sourceBucket, input.sourceKey, input.principal, 'content', input.sourceVersionId);
     const source = found.object;
     input.checkSource?.(source);
-    const self = found.bucket.id === bucket.id && input.key === input.sourceKey;
+    // Copying a past version onto its key is how a version is restored: not a copy onto itself.
+    const pastVersion = source.delete_marker !== undefined;
+    const self = found.bucket.id === bucket.id && input.key === input.sourceKey && !pastVersion;
     if (self && !input.replaceHeaders && !input.changesOtherAttributes) {
       throw new DomainError(
         'InvalidRequest',
@@ -91,10 +98,10 @@ export async function copyObject(storage: Services, input: CopyObjectInput): Pro
     const newAlgorithm = input.checksumAlgorithm && !algorithms.includes(input.checksumAlgorithm) ? input.checksumAlgorithm : undefined;
     if (found.bucket.id !== bucket.id || newAlgorithm) {
       // The bytes have to be read: another bucket's blob store, or a checksum to compute.
-      return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [newAlgorithm] : algorithms)), source };
+      return { ...(await streamCopy(storage, input, found, { headers, tags, filename }, newAlgorithm ? [newAlgorithm] : algorithms)), source, sourceBucket: found.bucket };
     }
     try {
-      return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename }, access)), source };
+      return { ...(await referenceCopy(storage, bucket, input, source, { headers, tags, filename }, access)), source, sourceBucket: found.bucket };
     } catch (err) {
       if (!(err instanceof ContentGone) || attempt >= 3) {
         if (err instanceof ContentGone) throw new DomainError('NoSuchKey', undefined, { Key: input.sourceKey });
@@ -135,6 +142,7 @@ async function streamCopy(
       principal: input.principal,
       condition: input.condition,
       acl: input.acl,
+      lock: input.lock,
       checksumAlgorithms: algorithms,
       // The bytes read must be the bytes (and checksums) the source row names.
       expected: { source: { name: `${found.bucket.name}/${source.key}`, sha256: source.sha256, checksums: source.checksums } },
@@ -158,7 +166,7 @@ function referenceCopy(
   { headers, tags, filename }: CopiedMetadata,
   access: ObjectAccess,
 ): Promise<PutObjectResult> {
-  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename, access };
+  const target = { bucket: input.bucket, key: input.key, principal: input.principal, condition: input.condition, headers, tags, filename, access, lock: input.lock };
   const version = {
     size: source.size,
     etag: source.etag,

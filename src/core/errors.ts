@@ -23,6 +23,14 @@ export const DOMAIN_ERRORS = {
   /** A create-only write (If-None-Match: *, an upload without upsert, a move) found the key taken. */
   KeyExists: 'At least one of the preconditions you specified did not hold.',
   InvalidRange: 'The requested range is not satisfiable',
+  // Versions (core/versions.ts)
+  NoSuchVersion: 'The specified version does not exist.',
+  /** A version id that names a delete marker, asked for content (S3 answers 405). */
+  DeleteMarkerNotReadable: 'The specified method is not allowed against this resource.',
+  /** A change the bucket's state forbids (versioning suspended under object lock, ...). */
+  InvalidBucketState: 'The request is not valid with the current state of the bucket.',
+  /** Object lock (migration 0025) protects the version: S3 answers AccessDenied. */
+  ObjectLocked: 'Access Denied because object protected by object lock.',
   // The virus scanner's verdict withholds the object's bytes from every principal (README "Virus scanning").
   Quarantined: 'The object is quarantined: the virus scanner found its content infected.',
   NotScanned: 'The object has not been scanned for viruses yet; try again shortly.',
@@ -68,6 +76,12 @@ export const DOMAIN_ERRORS = {
 
 export type DomainCode = keyof typeof DOMAIN_ERRORS;
 
+/** The key's latest version (or the version asked for) is a delete marker: S3 says so in headers. */
+export interface DeleteMarkerFact {
+  versionId: string;
+  lastModified: Date;
+}
+
 /** A failure of the domain, for the protocol in front to put in its own words. */
 export class DomainError extends Error {
   /** Facts about the failure (BucketName, Key, ArgumentName, ...); S3 sends them as extra elements. */
@@ -77,6 +91,8 @@ export class DomainError extends Error {
     readonly code: DomainCode,
     message?: string,
     details: Record<string, string> = {},
+    /** NoSuchKey of a key hidden by a delete marker, DeleteMarkerNotReadable: the marker. */
+    readonly deleteMarker?: DeleteMarkerFact,
   ) {
     super(message ?? DOMAIN_ERRORS[code]);
     this.name = 'DomainError';

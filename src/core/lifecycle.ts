@@ -262,9 +262,11 @@ export function currentExpiration(
  */
 export function expirationHeader(
   bucket: Pick<BucketRow, 'lifecycle'>,
-  o: LifecycleSubject & { updated_at: Date },
+  o: LifecycleSubject & { updated_at: Date; delete_marker?: boolean },
 ): string | undefined {
-  if (!bucket.lifecycle) return undefined;
+  // Current-version Expiration only: a row from object_versions (it has
+  // delete_marker; current rows do not) is a past version, read by id.
+  if (!bucket.lifecycle || o.delete_marker !== undefined) return undefined;
   const due = currentExpiration(bucket.lifecycle, { ...o, lastModified: o.updated_at });
   if (!due) return undefined;
   const id = /^[\x20-\x7e]*$/.test(due.ruleId) && !/["\\]/.test(due.ruleId) ? due.ruleId : encodeURIComponent(due.ruleId);

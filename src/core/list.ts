@@ -79,7 +79,7 @@ export function isoMillis(ms: number): string {
 }
 
 /** The smallest string greater than `k`: Postgres text cannot hold NUL, so U+0001 follows directly. */
-const justAfter = (k: string) => k + '\u0001';
+export const justAfter = (k: string) => k + '\u0001';
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 

@@ -32,10 +32,13 @@ import {
   type ObjectHeaders,
   type ObjectRow,
   type StoredHeaders,
+  type PutObjectResult,
   type WriteCondition,
 } from './objects.ts';
 import type { Services } from './services.ts';
-import type { BucketRow } from './bucket.ts';
+import { lockForWrite } from './version-rows.ts';
+import { findVersion } from './versions.ts';
+import type { BucketRow, LockMode, ObjectLock } from './bucket.ts';
 import type { Tags } from './tagging.ts';
 import type { AclRequest } from './acl.ts';
 import { aclsApply } from './access.ts';
@@ -58,6 +61,10 @@ export interface UploadRow extends StoredHeaders {
   tags: Tags;
   /** The ACL the object gets at completion (x-amz-acl, x-amz-grant-* on CreateMultipartUpload; migration 0021). */
   acl: string[] | null;
+  /** The object lock the object gets at completion (migration 0025). */
+  lock_mode: LockMode | null;
+  retain_until: Date | null;
+  legal_hold: boolean | null;
   initiated_at: Date;
 }
 
@@ -104,6 +111,8 @@ export async function createUpload(
     tags?: Tags;
     /** The ACL the object gets at completion; none: its owner's FULL_CONTROL alone. */
     acl?: AclRequest;
+    /** Object lock settings the object gets at completion (else the bucket's default then). */
+    lock?: ObjectLock;
   },
 ): Promise<{ bucket: BucketRow; upload: UploadRow }> {
   validateKey(input.key);
@@ -114,14 +123,18 @@ export async function createUpload(
   await requireWriteOf(storage, bucket, input.principal, { key: input.key, ...access, contentType: h.contentType, userMetadata: h.userMetadata });
   // The bucket's upload rules: the type now, the size on every part and at completion.
   checkDeclaredUpload(bucket, Infinity, undefined, h.contentType);
+  lockForWrite(bucket, input.lock);
+  const retention = input.lock?.retention;
   const upload = await asPrincipal(storage.sql, input.principal, async (tx) => {
     const [row] = await tx<UploadRow[]>`
       insert into storage.multipart_uploads (id, bucket_id, key, content_type, content_encoding, content_disposition,
-        content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags, acl)
+        content_language, cache_control, expires, user_metadata, owner_id, checksum_algorithm, checksum_type, tags, acl,
+        lock_mode, retain_until, legal_hold)
       values (${newUploadId()}, ${bucket.id}, ${input.key}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null}, ${h.expires ?? null},
         ${tx.json(h.userMetadata)}, ${ownerId(input.principal)}, ${input.checksumAlgorithm ?? null},
-        ${checksumType ?? null}, ${tx.json(input.tags ?? {})}, ${access.acl}::text[])
+        ${checksumType ?? null}, ${tx.json(input.tags ?? {})}, ${access.acl}::text[],
+        ${retention?.mode ?? null}, ${retention?.retainUntil ?? null}, ${input.lock?.legalHold ?? null})
       returning *`;
     return row;
   }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
@@ -232,6 +245,8 @@ export interface UploadPartCopyInput {
   partNumber: number;
   sourceBucket: string;
   sourceKey: string;
+  /** The source's version (x-amz-copy-source ?versionId=); none: its current one. */
+  sourceVersionId?: string;
   /** x-amz-copy-source-range, already parsed: inclusive offsets; undefined copies the whole source. */
   range?: { first: number; last: number };
   /** Preconditions on the source (x-amz-copy-source-if-*): throw to refuse. */
@@ -240,6 +255,8 @@ export interface UploadPartCopyInput {
 }
 
 export interface UploadPartCopyResult {
+  /** The version copied from (x-amz-copy-source-version-id). */
+  sourceVersion?: string;
   part: PartRow;
   /** The upload's checksum algorithm, whose value the part carries. */
   checksumAlgorithm: ChecksumAlgorithm | null;
@@ -254,7 +271,7 @@ export async function uploadPartCopy(storage: Services, input: UploadPartCopyInp
   const bucket = await requireBucket(storage, input.bucket);
   await requireWriteOf(storage, bucket, input.principal, writerOf(input.key, input.principal));
   const upload = await findUpload(storage, bucket, input.key, input.uploadId, input.principal);
-  const found = await findObject(storage, input.sourceBucket, input.sourceKey, input.principal);
+  const found = await findVersion(storage, input.sourceBucket, input.sourceKey, input.principal, 'content', input.sourceVersionId);
   const source = found.object;
   input.checkSource?.(source);
   let range: { start: number; end: number } | undefined;
@@ -346,6 +363,8 @@ export interface CompleteResult {
   /** The object's ETag. */
   etag: string;
   checksum?: { algorithm: ChecksumAlgorithm; value: string; type: ChecksumType };
+  /** The version the completion created (unknown when answering a retried completion). */
+  version?: string;
 }
 
 const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
@@ -466,6 +485,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
     throw err;
   }
   const placement = { placed: false };
+  let written: PutObjectResult;
   const algorithm = upload.checksum_algorithm ?? DEFAULT_CHECKSUM;
   const checksumType: ChecksumType = upload.checksum_algorithm ? (upload.checksum_type ?? 'COMPOSITE') : 'FULL_OBJECT';
   let objectChecksums: StagedBlob['checksums'] = {};
@@ -493,7 +513,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
     }
     // The ACL asked for at creation, while ACLs still apply in the bucket (BucketOwnerEnforced may have come since).
     const acl = aclsApply(bucket) ? upload.acl : null;
-    await commitObject(
+    written = await commitObject(
       storage,
       bucket,
       {
@@ -503,6 +523,10 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
         condition: input.condition,
         headers: headersOf(upload),
         tags: upload.tags,
+        lock: {
+          retention: upload.lock_mode && upload.retain_until ? { mode: upload.lock_mode, retainUntil: upload.retain_until } : undefined,
+          legalHold: upload.legal_hold ?? undefined,
+        },
         access: { acl, owner: ownerOnWrite(bucket, ownerId(input.principal), acl) },
       },
       staged,
@@ -530,6 +554,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
     bucket,
     etag,
     checksum: objectChecksum ? { algorithm, value: objectChecksum, type: checksumType } : undefined,
+    version: written.object.version,
   };
 }
 

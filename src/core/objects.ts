@@ -13,13 +13,14 @@ import { requireWriteOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { DEFAULT_CHECKSUM, type ChecksumAlgorithm } from './checksums.ts';
 import type { Services } from './services.ts';
-import type { BucketRow } from './bucket.ts';
+import type { BucketRow, LockMode, ObjectLock } from './bucket.ts';
 import { checkDeclaredUpload, checkSniffedType, sizeLimitFor } from './upload-rules.ts';
 import { checkContent, checksumsToCompute, type ExpectedContent } from './integrity.ts';
 import { dispositionFileName } from './file-record.ts';
 import type { AclRequest } from './acl.ts';
 import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
 import { recordEvents } from '../events/record.ts';
+import { keepVersions, lockForWrite, versionForWrite } from './version-rows.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
 export interface ObjectHeaders {
@@ -81,6 +82,16 @@ export interface ObjectRow extends StoredHeaders {
   acl: string[] | null;
   /** This object's virus-scan state (migration 0015): pending until the scan queue settles it. */
   scan_status: 'pending' | 'clean' | 'infected' | 'unscanned';
+  /** The version's id (migration 0025): 'null' where versioning never made another. */
+  version: string;
+  /** Orders a key's versions, newest highest. */
+  version_seq: number;
+  /** Object lock: the retention mode and date, both or neither; and the legal hold. */
+  lock_mode: LockMode | null;
+  retain_until: Date | null;
+  legal_hold: boolean;
+  /** A delete marker (only ever in storage.object_versions); absent on current rows. */
+  delete_marker?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -118,6 +129,8 @@ export interface PutObjectInput {
   filename?: string;
   /** The ACL the request asks for (x-amz-acl, x-amz-grant-*, a form's acl); none: the owner's FULL_CONTROL alone. */
   acl?: AclRequest;
+  /** Object lock settings the request asks for (x-amz-object-lock-*); none: the bucket's default retention, if any. */
+  lock?: ObjectLock;
 }
 
 export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
@@ -149,6 +162,8 @@ export function checkWriteCondition(condition: WriteCondition | undefined, curre
 export interface PutObjectResult {
   object: ObjectRow;
   replaced: boolean;
+  /** The bucket row the write went to (its versioning decides the response's x-amz-version-id). */
+  bucket: BucketRow;
 }
 
 /** Advisory-lock key for one object name: writers to one key take turns. */
@@ -177,6 +192,7 @@ export async function putObject(storage: Services, input: PutObjectInput): Promi
     checkWriteCondition(input.condition, current, input.key);
   }
   // Before 100 Continue: a body that will be refused is never sent.
+  lockForWrite(bucket, input.lock);
   const maxSize = sizeLimitFor(storage, bucket, input.defaultSizeLimit);
   checkDeclaredUpload(bucket, maxSize, input.expectedSize, input.headers.contentType);
   const stored = checksumsToStore(input, storage.defaultChecksum !== false);
@@ -234,6 +250,8 @@ export interface ObjectVersion {
   owner: string | null;
   filename: string | null;
   acl: string[] | null;
+  /** Object lock: the new version's retention and legal hold (core/object-lock.ts). */
+  lock?: ObjectLock;
 }
 
 /**
@@ -247,25 +265,33 @@ async function upsertObject(
   bucket: BucketRow,
   key: string,
   v: ObjectVersion,
+  version: string,
   event: { replaced: boolean; copiedFrom?: string },
 ): Promise<ObjectRow> {
   const h = v.headers;
+  const retention = v.lock?.retention;
+  // A new version in a versioned bucket is a new object: its own id and creation time (the one it replaces was kept).
+  const versioned = version !== 'null';
   const [o] = await tx<ObjectRow[]>`
       insert into storage.objects (bucket_uuid, bucket_id, key, size, etag, sha256, checksums, content_type,
         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner, parts, part_checksums,
-        tags, filename, acl)
+        tags, filename, acl, version, lock_mode, retain_until, legal_hold)
       values (${bucket.id}, ${bucket.name}, ${key}, ${v.size}, ${v.etag}, ${v.sha256},
         ${tx.json(v.checksums)}, ${h.contentType ?? null}, ${h.contentEncoding ?? null},
         ${h.contentDisposition ?? null}, ${h.contentLanguage ?? null}, ${h.cacheControl ?? null},
         ${h.expires ?? null}, ${tx.json(h.userMetadata)}, ${v.owner},
-        ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename}, ${v.acl}::text[])
+        ${v.parts ? tx.json(v.parts) : null}, ${v.part_checksums ? tx.json(v.part_checksums) : null}, ${tx.json(v.tags)}, ${v.filename}, ${v.acl}::text[],
+        ${version}, ${retention?.mode ?? null}, ${retention?.retainUntil ?? null}, ${v.lock?.legalHold ?? false})
       on conflict (bucket_uuid, key) do update set
         size = excluded.size, etag = excluded.etag, sha256 = excluded.sha256, checksums = excluded.checksums,
         content_type = excluded.content_type, content_encoding = excluded.content_encoding,
         content_disposition = excluded.content_disposition, content_language = excluded.content_language,
         cache_control = excluded.cache_control, expires = excluded.expires,
         user_metadata = excluded.user_metadata, owner = excluded.owner, parts = excluded.parts, part_checksums = excluded.part_checksums,
-        tags = excluded.tags, filename = excluded.filename, acl = excluded.acl, updated_at = now()
+        tags = excluded.tags, filename = excluded.filename, acl = excluded.acl, updated_at = now(),
+        version = excluded.version, version_seq = excluded.version_seq,
+        lock_mode = excluded.lock_mode, retain_until = excluded.retain_until, legal_hold = excluded.legal_hold
+        ${versioned ? tx`, id = excluded.id, created_at = excluded.created_at` : tx``}
       returning *`;
   await recordEvents(tx, [
     {
@@ -284,6 +310,7 @@ async function upsertObject(
         replaced: event.replaced,
         copied_from: event.copiedFrom,
         filename: o.filename ?? undefined,
+        ...(bucket.versioning ? { version_id: o.version } : {}),
       },
     },
   ]);
@@ -355,21 +382,34 @@ export async function writeObject(
 ): Promise<PutObjectResult> {
   const owner = input.access ? input.access.owner : ownerId(input.principal);
   const sha256 = version.sha256;
-  let released: string | undefined;
+  const released: string[] = [];
   const began = performance.now();
+  const versionId = versionForWrite(bucket);
   const result = await asPrincipal(storage.sql, input.principal, async (tx) => {
-      const [, [old]] = await Promise.all([
+      const [, [old], replacedVersions] = await Promise.all([
         keyLock(tx, bucket.id, input.key),
         tx<{ sha256: string; etag: string }[]>`
           select sha256, etag from storage.objects where bucket_uuid = ${bucket.id} and key = ${input.key}`,
+        keepVersions(tx, bucket, input.key),
       ]);
       checkWriteCondition(input.condition, old, input.key);
       await opts.inTransaction?.(tx);
-      const shas = old?.sha256 === sha256 ? [] : [sha256, ...(old ? [old.sha256] : [])].sort();
+      // References: the new content gains one; the content this write
+      // replaces loses one, unless versioning kept it as a past version; a
+      // Suspended bucket's past 'null' version, replaced too, loses its own.
+      const dropped = new Map<string, number>();
+      if (old && !replacedVersions.keptCurrent) dropped.set(old.sha256, 1);
+      for (const sha of replacedVersions.removed) dropped.set(sha, (dropped.get(sha) ?? 0) + 1);
+      // The same content replaced: its gain and one loss cancel out (and the staged copy is dropped).
+      const gains = !dropped.has(sha256);
+      if (!gains) dropped.set(sha256, (dropped.get(sha256) as number) - 1);
+      for (const [sha, n] of dropped) if (n === 0) dropped.delete(sha);
+      const shas = [...new Set([...(gains ? [sha256] : []), ...dropped.keys()])].sort();
+      const gaining = (sha: string) => gains && sha === sha256;
       const blobSteps = shas.map((sha) =>
-        sha !== sha256
+        !gaining(sha)
           ? tx<{ ref_count: number }[]>`
-              update storage.blobs set ref_count = ref_count - 1
+              update storage.blobs set ref_count = ref_count - ${dropped.get(sha) as number}
               where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`
           : content.kind === 'staged'
             ? tx<{ ref_count: number }[]>`
@@ -395,14 +435,16 @@ export async function writeObject(
           owner,
           filename: input.filename ?? dispositionFileName(input.headers.contentDisposition) ?? null,
           acl: input.access?.acl ?? null,
+          lock: lockForWrite(bucket, input.lock),
         },
+        versionId,
         { replaced: old !== undefined, copiedFrom: opts.copiedFrom },
       );
       const [counts, object] = await Promise.all([blobCounts, upsert]);
       for (const [i, sha] of shas.entries()) {
         const refCount = counts[i][0]?.ref_count;
-        if (sha !== sha256) {
-          if (refCount === 0) released = sha;
+        if (!gaining(sha)) {
+          if (refCount === 0) released.push(sha);
         } else if (content.kind === 'existing') {
           // Rolls the transaction back; the row written above goes with it.
           if (refCount === undefined) throw new ContentGone();
@@ -418,9 +460,9 @@ export async function writeObject(
           content.placement.placed = true;
         }
       }
-      return { object, replaced: old !== undefined };
+      return { object, replaced: old !== undefined, bucket };
     }).catch((err: unknown) => rethrowWriteFailure(storage, input.bucket, err));
-  if (released) collectInBackground(storage, bucket.id, released);
+  for (const sha of released) collectInBackground(storage, bucket.id, sha);
   return result;
 }
 
@@ -431,6 +473,8 @@ export async function writeObject(
  */
 export function rethrowWriteFailure(storage: Services, bucketName: string, err: unknown): never {
   if (isRlsRefusal(err)) throw new DomainError('AccessDenied');
+  // Raised at commit by migration 0025's object lock rule.
+  if ((err as { code?: string } | null)?.code === 'AS010') throw new DomainError('ObjectLocked');
   if ((err as { code?: string } | null)?.code === '23503') {
     storage.bucketCache.delete(bucketName);
     throw new DomainError('NoSuchBucket', undefined, { BucketName: bucketName });
@@ -473,7 +517,7 @@ export async function findObject(
  * infected is pending like any other until the queue settles it (seconds),
  * and is not served meanwhile either: it answers as content not scanned yet.
  */
-async function requireScanClearance(storage: Services, bucket: BucketRow, object: ObjectRow): Promise<void> {
+export async function requireScanClearance(storage: Services, bucket: BucketRow, object: ObjectRow): Promise<void> {
   const refusal = (await scanRefusals(storage, bucket, [object])).get(object);
   if (refusal) throw refusal;
 }

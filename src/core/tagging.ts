@@ -13,7 +13,9 @@ import { missingObject, requireAdminister } from './access.ts';
 import { requireChangeOf } from './policy-checks.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
-import { findObject, keyLock, type ObjectRow } from './objects.ts';
+import { keyLock, type ObjectRow } from './objects.ts';
+import { findVersion } from './versions.ts';
+import type { TransactionSql } from '../db/connect.ts';
 import type { Services } from './services.ts';
 
 /** An object's or a bucket's tags: key → value. */
@@ -97,24 +99,40 @@ export function tagCount(row: ObjectRow): number {
   return Object.keys(row.tags).length;
 }
 
-export async function getObjectTags(storage: Services, bucketName: string, key: string, principal: Principal): Promise<Tags> {
-  return (await findObject(storage, bucketName, key, principal, 'metadata')).object.tags;
+/** The tags of the key's current version, or of the version named. */
+export async function getObjectTags(storage: Services, bucketName: string, key: string, principal: Principal, versionId?: string): Promise<{ tags: Tags; version: string; bucket: BucketRow }> {
+  const { object, bucket } = await findVersion(storage, bucketName, key, principal, 'metadata', versionId);
+  return { tags: object.tags, version: object.version, bucket };
 }
 
 /**
  * Replaces an object's tags (PutObjectTagging; DeleteObjectTagging sets
  * none): a write, allowed to whoever may overwrite the object.
  */
-export async function setObjectTags(storage: Services, bucketName: string, key: string, principal: Principal, tags: Tags): Promise<void> {
+export async function setObjectTags(
+  storage: Services,
+  bucketName: string,
+  key: string,
+  principal: Principal,
+  tags: Tags,
+  versionId?: string,
+): Promise<void> {
   const bucket = await requireBucket(storage, bucketName);
   await requireChangeOf(storage, bucket, principal, 'UPDATE');
+  // A past version is tagged where it lives (storage.object_versions); the key's current one in objects.
+  if (versionId !== undefined) await findVersion(storage, bucketName, key, principal, 'metadata', versionId);
+  const which = (tx: TransactionSql) => (versionId !== undefined ? tx`and version = ${versionId}` : tx``);
   const outcome = await asPrincipal(storage.sql, principal, async (tx) => {
-    const [, rows, [visible]] = await Promise.all([
+    const [, rows, [visible], past] = await Promise.all([
       keyLock(tx, bucket.id, key),
-      tx`update storage.objects set tags = ${tx.json(tags)} where bucket_uuid = ${bucket.id} and key = ${key} returning id`,
-      tx`select 1 as visible from storage.objects where bucket_uuid = ${bucket.id} and key = ${key}`,
+      tx`update storage.objects set tags = ${tx.json(tags)} where bucket_uuid = ${bucket.id} and key = ${key} ${which(tx)} returning id`,
+      tx`select 1 as visible from storage.objects where bucket_uuid = ${bucket.id} and key = ${key} ${which(tx)}`,
+      versionId !== undefined
+        ? tx`update storage.object_versions set tags = ${tx.json(tags)}
+             where bucket_uuid = ${bucket.id} and key = ${key} and version = ${versionId} and not delete_marker returning id`
+        : Promise.resolve([]),
     ]);
-    return rows.length > 0 ? 'updated' : visible ? 'refused' : 'missing';
+    return rows.length > 0 || past.length > 0 ? 'updated' : visible ? 'refused' : versionId !== undefined ? 'refused' : 'missing';
   });
   if (outcome === 'refused') throw new DomainError('AccessDenied');
   if (outcome === 'missing') throw missingObject(bucket, principal, key);

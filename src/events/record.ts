@@ -21,13 +21,18 @@ export interface EventPayloads {
     copied_from?: string;
     /** The original file name, when it is not the key's last segment. */
     filename?: string;
+    /** The new version's id, in a bucket that has had versioning (migration 0025). */
+    version_id?: string;
   };
   'storage.object.deleted': {
     size: number;
     sha256: string;
     content_type: string | null;
     filename?: string;
-    /** Set when the server deleted it on its own: 'lifecycle', a lifecycle rule expired it. */
+    /** The version deleted; or, with delete_marker, the marker a delete without a version id added (the object's content is kept). */
+    version_id?: string;
+    delete_marker?: boolean;
+    /** Why, when no request asked: 'lifecycle' (a bucket's lifecycle rule). */
     cause?: 'lifecycle';
   };
   'storage.object.downloaded': { size: number; sha256: string; content_type: string | null; range?: string };

@@ -237,7 +237,7 @@ class FsckRun {
   private async checkObjects(b: BucketRef): Promise<void> {
     const { sql } = this.m;
     const rowless = await readAs(sql, SERVICE, (tx) => tx<{ key: string; sha256: string; size: number }[]>`
-      select o.key, o.sha256, o.size from storage.objects o
+      select o.key, o.sha256, o.size from storage.blob_references o
       where o.bucket_uuid = ${b.id}
         and not exists (select 1 from storage.blobs x where x.bucket_id = o.bucket_uuid and x.sha256 = o.sha256)
       order by o.sha256, o.key`);
@@ -255,7 +255,7 @@ class FsckRun {
     }
 
     const sized = await readAs(sql, SERVICE, (tx) => tx<{ key: string; sha256: string; size: number; blob_size: number }[]>`
-      select o.key, o.sha256, o.size, x.size as blob_size from storage.objects o
+      select o.key, o.sha256, o.size, x.size as blob_size from storage.blob_references o
       join storage.blobs x on x.bucket_id = o.bucket_uuid and x.sha256 = o.sha256
       where o.bucket_uuid = ${b.id} and o.size <> x.size`);
     for (const o of sized) {
@@ -285,7 +285,7 @@ class FsckRun {
   private async checkRefCounts(b: BucketRef): Promise<void> {
     const candidates = await readAs(this.m.sql, SERVICE, (tx) => tx<{ sha256: string }[]>`
       select x.sha256 from storage.blobs x
-      left join (select sha256, count(*)::int as n from storage.objects where bucket_uuid = ${b.id} group by sha256) o
+      left join (select sha256, count(*)::int as n from storage.blob_references where bucket_uuid = ${b.id} group by sha256) o
         on o.sha256 = x.sha256
       where x.bucket_id = ${b.id} and (x.ref_count <> coalesce(o.n, 0) or x.ref_count = 0)
       order by x.sha256`);
@@ -366,7 +366,7 @@ class FsckRun {
     });
     if (!missing) return;
     const keys = await readAs(this.m.sql, SERVICE, (tx) => tx<{ key: string }[]>`
-      select key from storage.objects where bucket_uuid = ${b.id} and sha256 = ${sha256} order by key limit 5`);
+      select key from storage.blob_references where bucket_uuid = ${b.id} and sha256 = ${sha256} order by key limit 5`);
     this.add({
       kind: 'blob-file-missing',
       bucket: b.name,
@@ -500,7 +500,7 @@ async function recountLocked(
     select ref_count from storage.blobs where bucket_id = ${bucketId} and sha256 = ${sha256} for update`;
   if (!row) return undefined;
   const [{ n }] = await tx<{ n: number }[]>`
-    select count(*)::int as n from storage.objects where bucket_uuid = ${bucketId} and sha256 = ${sha256}`;
+    select count(*)::int as n from storage.blob_references where bucket_uuid = ${bucketId} and sha256 = ${sha256}`;
   if (fix && n !== row.ref_count) {
     await tx`update storage.blobs set ref_count = ${n} where bucket_id = ${bucketId} and sha256 = ${sha256}`;
   }

@@ -55,7 +55,7 @@ export async function startupCheck(
   const percent = Math.min(100, (200 * SAMPLE_SIZE) / counts.blobs);
   const sample = await readAs(storage.sql, SERVICE, (tx) => tx<{ bucket_id: string; sha256: string; size: number; ref_count: number; counted: number }[]>`
     select b.bucket_id, b.sha256, b.size, b.ref_count,
-      (select count(*)::int from storage.objects o where o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256) as counted
+      (select count(*)::int from storage.blob_references o where o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256) as counted
     from storage.blobs b tablesample system (${percent}) where b.ref_count > 0 limit ${SAMPLE_SIZE}`);
   const problems: Record<string, number> = {};
   const bump = (kind: string) => (problems[kind] = (problems[kind] ?? 0) + 1);

@@ -34,6 +34,7 @@ export const S3_ERRORS = {
   ],
   InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidBucketState: [409, 'The request is not valid with the current state of the bucket.'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
@@ -63,6 +64,7 @@ export const S3_ERRORS = {
   NoSuchTagSet: [404, 'The TagSet does not exist'],
   NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],
   ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],
+  NoSuchObjectLockConfiguration: [404, 'The specified object does not have a ObjectLock configuration'],
   ReplicationConfigurationNotFoundError: [404, 'The replication configuration was not found'],
   ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   NoSuchBucket: [404, 'The specified bucket does not exist.'],
@@ -110,6 +112,8 @@ export class S3Error extends Error {
     readonly code: S3ErrorCode,
     message?: string,
     details: Record<string, string> = {},
+    /** Headers S3 sends with this error (a delete marker's). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message ?? S3_ERRORS[code][1]);
     this.name = 'S3Error';
@@ -134,6 +138,10 @@ const FROM_DOMAIN: Record<DomainCode, S3ErrorCode> = {
   PreconditionFailed: 'PreconditionFailed',
   KeyExists: 'PreconditionFailed',
   InvalidRange: 'InvalidRange',
+  NoSuchVersion: 'NoSuchVersion',
+  DeleteMarkerNotReadable: 'MethodNotAllowed',
+  InvalidBucketState: 'InvalidBucketState',
+  ObjectLocked: 'AccessDenied',
   Quarantined: 'ObjectQuarantined',
   NotScanned: 'ObjectNotScanned',
   EntityTooLarge: 'EntityTooLarge',
@@ -168,7 +176,13 @@ const FROM_DOMAIN: Record<DomainCode, S3ErrorCode> = {
 /** A thrown value the S3 front end answers as it is: its own S3Error, or a domain failure in S3's terms. */
 export function asS3Error(err: unknown): S3Error | undefined {
   if (err instanceof S3Error) return err;
-  if (err instanceof DomainError) return new S3Error(FROM_DOMAIN[err.code], err.message, err.details);
+  if (err instanceof DomainError) {
+    const marker = err.deleteMarker;
+    const headers: Record<string, string> = marker
+      ? { 'x-amz-delete-marker': 'true', 'x-amz-version-id': marker.versionId, 'last-modified': marker.lastModified.toUTCString() }
+      : {};
+    return new S3Error(FROM_DOMAIN[err.code], err.message, err.details, headers);
+  }
   return undefined;
 }
 

@@ -29,7 +29,6 @@ import {
   getBucketReplicationOp,
   getBucketRequestPaymentOp,
   getBucketWebsiteOp,
-  getObjectLockConfigurationOp,
 } from './ops/configuration.ts';
 import {
   deleteBucketPolicyOp,
@@ -40,11 +39,20 @@ import {
   putBucketPolicyOp,
   putPublicAccessBlockOp,
 } from './ops/bucket-policy.ts';
-import { createBucketOp, deleteBucketOp, getBucketLocationOp, getBucketVersioningOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
+import { createBucketOp, deleteBucketOp, getBucketLocationOp, headBucketOp, listBucketsOp } from './ops/bucket.ts';
+import {
+  getObjectLegalHoldOp,
+  getObjectLockConfigurationOp,
+  getObjectRetentionOp,
+  putObjectLegalHoldOp,
+  putObjectLockConfigurationOp,
+  putObjectRetentionOp,
+} from './ops/object-lock.ts';
+import { getBucketVersioningOp, listObjectVersionsOp, putBucketVersioningOp } from './ops/versioning.ts';
 import { copyObjectOp } from './ops/copy.ts';
 import { deleteObjectOp, deleteObjectsOp } from './ops/delete.ts';
 import { getObjectOp, headObjectOp } from './ops/get.ts';
-import { listObjectsOp, listObjectsV2Op, listObjectVersionsOp } from './ops/list.ts';
+import { listObjectsOp, listObjectsV2Op } from './ops/list.ts';
 import {
   abortMultipartUploadOp,
   completeMultipartUploadOp,
@@ -80,6 +88,7 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   HeadBucket: headBucketOp,
   GetBucketLocation: getBucketLocationOp,
   GetBucketVersioning: getBucketVersioningOp,
+  PutBucketVersioning: putBucketVersioningOp,
   GetBucketTagging: getBucketTaggingOp,
   PutBucketTagging: putBucketTaggingOp,
   DeleteBucketTagging: deleteBucketTaggingOp,
@@ -95,6 +104,11 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   DeletePublicAccessBlock: deletePublicAccessBlockOp,
   GetBucketEncryption: getBucketEncryptionOp,
   GetObjectLockConfiguration: getObjectLockConfigurationOp,
+  PutObjectLockConfiguration: putObjectLockConfigurationOp,
+  GetObjectRetention: getObjectRetentionOp,
+  PutObjectRetention: putObjectRetentionOp,
+  GetObjectLegalHold: getObjectLegalHoldOp,
+  PutObjectLegalHold: putObjectLegalHoldOp,
   GetBucketNotificationConfiguration: getBucketNotificationOp,
   GetBucketWebsite: getBucketWebsiteOp,
   GetBucketReplication: getBucketReplicationOp,
@@ -260,6 +274,7 @@ function writeError(storage: Services, req: IncomingMessage, res: ServerResponse
     }
   }
   res.setHeader('content-type', 'application/xml');
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   if (err instanceof RateLimited) res.setHeader('retry-after', String(err.retryAfterSeconds));
   closeIfBodyUnread(req, res);
   const payload = req.method === 'HEAD' ? undefined : body;

@@ -45,6 +45,7 @@ const ACTIONS: Partial<Record<Endpoint, { action: string; object: boolean; use: 
   PutBucketTagging: { action: 's3:putbuckettagging', object: false, use: 'administer' },
   DeleteBucketTagging: { action: 's3:putbuckettagging', object: false, use: 'administer' },
   GetBucketCors: { action: 's3:getbucketcors', object: false, use: 'administer' },
+  PutBucketVersioning: { action: 's3:putbucketversioning', object: false, use: 'administer' },
   PutBucketCors: { action: 's3:putbucketcors', object: false, use: 'administer' },
   DeleteBucketCors: { action: 's3:putbucketcors', object: false, use: 'administer' },
   GetBucketLifecycleConfiguration: { action: 's3:getlifecycleconfiguration', object: false, use: 'administer' },

@@ -9,6 +9,12 @@ export type Endpoint =
   | 'HeadBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'PutBucketVersioning'
+  | 'PutObjectLockConfiguration'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold'
   | 'GetBucketTagging'
   | 'PutBucketTagging'
   | 'DeleteBucketTagging'
@@ -85,6 +91,7 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'service', endpoint: 'ListBuckets' },
   { method: 'GET', target: 'bucket', query: 'location', endpoint: 'GetBucketLocation' },
   { method: 'GET', target: 'bucket', query: 'versioning', endpoint: 'GetBucketVersioning' },
+  { method: 'PUT', target: 'bucket', query: 'versioning', endpoint: 'PutBucketVersioning' },
   { method: 'GET', target: 'bucket', query: 'versions', endpoint: 'ListObjectVersions' },
   { method: 'GET', target: 'bucket', query: 'tagging', endpoint: 'GetBucketTagging' },
   { method: 'PUT', target: 'bucket', query: 'tagging', endpoint: 'PutBucketTagging' },
@@ -105,6 +112,11 @@ const ROUTES: readonly Route[] = [
   // bucket without one (s3/ops/configuration.ts); writing them is NotImplemented.
   { method: 'GET', target: 'bucket', query: 'encryption', endpoint: 'GetBucketEncryption' },
   { method: 'GET', target: 'bucket', query: 'object-lock', endpoint: 'GetObjectLockConfiguration' },
+  { method: 'PUT', target: 'bucket', query: 'object-lock', endpoint: 'PutObjectLockConfiguration' },
+  { method: 'GET', target: 'object', query: 'retention', endpoint: 'GetObjectRetention' },
+  { method: 'PUT', target: 'object', query: 'retention', endpoint: 'PutObjectRetention' },
+  { method: 'GET', target: 'object', query: 'legal-hold', endpoint: 'GetObjectLegalHold' },
+  { method: 'PUT', target: 'object', query: 'legal-hold', endpoint: 'PutObjectLegalHold' },
   { method: 'GET', target: 'bucket', query: 'notification', endpoint: 'GetBucketNotificationConfiguration' },
   { method: 'GET', target: 'bucket', query: 'website', endpoint: 'GetBucketWebsite' },
   { method: 'GET', target: 'bucket', query: 'replication', endpoint: 'GetBucketReplication' },
@@ -148,6 +160,12 @@ const ROUTES: readonly Route[] = [
   { method: 'HEAD', target: 'object', accepts: 'partNumber', endpoint: 'HeadObject' },
   { method: 'DELETE', target: 'object', endpoint: 'DeleteObject' },
 ];
+
+/** The object operations that take ?versionId= (S3: "To ... a specific version, use the versionId subresource"). */
+const VERSION_ENDPOINTS: ReadonlySet<Endpoint> = new Set<Endpoint>([
+  'GetObject', 'HeadObject', 'DeleteObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAttributes',
+  'GetObjectRetention', 'PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLegalHold',
+]);
 
 /**
  * Query parameters that name an S3 sub-resource, or another server's API at
@@ -211,16 +229,6 @@ export function routeS3(
   const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
-  // Buckets are never versioned: every object is its "null" version, which
-  // clients may name explicitly; any other version id cannot exist.
-  const versionId = query.get('versionId');
-  if (versionId !== null) {
-    if (versionId !== 'null') {
-      throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
-    }
-    query.delete('versionId');
-  }
-
   let bucket: string;
   let key: string;
   if (hostBucket !== undefined) {
@@ -248,6 +256,13 @@ export function routeS3(
       (r.header === undefined || headers[r.header] !== undefined),
   );
   const handled = [route?.query, route?.andQuery, route?.accepts].map((s) => s?.split('=')[0]);
+  // A version id names which version an object operation acts on (core/versions.ts).
+  if (route && VERSION_ENDPOINTS.has(route.endpoint)) handled.push('versionId');
+  // Elsewhere 'null' names the only thing there is, as before versions existed; any other id is refused.
+  else if (query.get('versionId') === 'null') query.delete('versionId');
+  else if (query.has('versionId') && route) {
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: query.get('versionId') ?? '' });
+  }
   const unhandled = [...query.keys()].find((k) => SUBRESOURCES.has(k) && !handled.includes(k));
   // A CORS preflight names the URL of the request it asks about, sub-resources and all.
   if (unhandled !== undefined && route?.endpoint !== 'PreflightRequest') {

@@ -15,6 +15,7 @@ import { bucketRoutes } from './buckets.ts';
 import { eventRoutes } from './events.ts';
 import { listRoutes } from './list.ts';
 import { objectRoutes } from './objects.ts';
+import { versionRoutes } from './versions.ts';
 import { openApiDocument } from './openapi.ts';
 import { fileRoutes } from './files.ts';
 import { signedUrlRoutes, signingRoutes, type SignedUrlSettings } from './signed-urls.ts';
@@ -60,6 +61,7 @@ export function storageApi(deps: StorageApiDeps): Hono<ApiEnv> {
   // Before objectRoutes, whose POST /* (upload) would take /sign/... as a bucket named "sign".
   app.route('/object', signingRoutes(deps.storage, deps.signedUrls));
   app.route('/object', listRoutes(deps.storage));
+  app.route('/object', versionRoutes(deps.storage));
   app.route('/object', objectRoutes(deps.storage, deps.maxFileSize));
   app.route('/file', fileRoutes(deps.storage, deps.signedUrls));
 

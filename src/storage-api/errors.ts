@@ -36,6 +36,10 @@ export const signedUrlErrors = {
 const FROM_DOMAIN: Partial<Record<DomainCode, [ContentfulStatusCode, string]>> = {
   NoSuchBucket: [404, 'BUCKET_NOT_FOUND'],
   NoSuchKey: [404, 'FILE_NOT_FOUND'],
+  NoSuchVersion: [404, 'FILE_NOT_FOUND'],
+  DeleteMarkerNotReadable: [404, 'FILE_NOT_FOUND'],
+  InvalidBucketState: [409, 'INVALID_BUCKET_STATE'],
+  ObjectLocked: [403, 'OBJECT_LOCKED'],
   BucketAlreadyExists: [409, 'BUCKET_ALREADY_EXISTS'],
   BucketAlreadyOwnedByYou: [409, 'BUCKET_ALREADY_EXISTS'],
   BucketNotEmpty: [409, 'BUCKET_NOT_EMPTY'],

@@ -18,6 +18,7 @@ import { copyObjectTo, moveObject } from '../core/move.ts';
 import { dispositionFileName, fileNameOf, fileRecordOf } from '../core/file-record.ts';
 import { findObjects, findObject, openObject, putObject, validateKey, type ObjectHeaders, type ObjectRow } from '../core/objects.ts';
 import type { Services } from '../core/services.ts';
+import { findVersion } from '../core/versions.ts';
 import { pipeToForm } from '../http/forms.ts';
 import { actingFrom, ANONYMOUS, type Principal } from '../principals/principal.ts';
 import { clientAddress } from '../http/client-address.ts';
@@ -84,6 +85,8 @@ function infoJson(bucket: string, o: ObjectRow) {
     updated_at: o.updated_at.toISOString(),
     metadata: o.user_metadata,
     owner_id: o.owner_id,
+    // The S3 version id ('null' where the bucket never had versioning).
+    version_id: o.version,
   };
 }
 
@@ -236,8 +239,6 @@ export const removeBody = z.object({ prefixes: z.array(z.string()).min(1).max(10
 
 async function transferOf(c: Context<ApiEnv>): Promise<TransferBody & { destinationBucket: string }> {
   const b = await validBody(c, transferBody);
-  // Objects here have one version: copying "a version" would silently copy the current one.
-  if (b.sourceVersionId !== undefined) throw new StorageApiError(400, 'INVALID_REQUEST', 'sourceVersionId: object versions are not supported.');
   validateKey(b.sourceKey);
   validateKey(b.destinationKey);
   return { ...b, destinationBucket: b.destinationBucket ?? b.bucketId };
@@ -272,8 +273,10 @@ export async function sendObject(
   principal: Principal,
   /** Who the download is recorded as, when not `principal` (a signed URL's signer). */
   actor: Principal = principal,
+  /** A past version (?versionId=); none: the current one. */
+  versionId?: string,
 ): Promise<Response> {
-  const found = await findObject(storage, bucket, key, principal);
+  const found = await findVersion(storage, bucket, key, principal, 'content', versionId);
   const o = found.object;
   const req = c.env.incoming;
   const res: ServerResponse = c.env.outgoing;
@@ -350,7 +353,8 @@ export async function receiveUpload(
 
 export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
-  const download = (c: Context<ApiEnv>, route: string, principal: Principal) => sendObject(c, storage, objectTarget(c, route), principal);
+  const download = (c: Context<ApiEnv>, route: string, principal: Principal) =>
+    sendObject(c, storage, objectTarget(c, route), principal, principal, c.req.query('versionId'));
   const upload = async (c: Context<ApiEnv>, upsert: boolean) => {
     const target = objectTarget(c, '');
     const object = await receiveUpload(c, storage, target, { principal: c.get('principal'), upsert, defaultSizeLimit });
@@ -359,7 +363,7 @@ export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<
 
   app.get('/info/*', async (c) => {
     const { bucket, key } = objectTarget(c, 'info/');
-    const { object } = await findObject(storage, bucket, key, c.get('principal'), 'metadata');
+    const { object } = await findVersion(storage, bucket, key, c.get('principal'), 'metadata', c.req.query('versionId'));
     return c.json(infoJson(bucket, object));
   });
 
@@ -387,6 +391,8 @@ export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<
       {
         sourceBucket: t.bucketId,
         sourceKey: t.sourceKey,
+        // A past version (core/versions.ts): copying one over its own key restores it.
+        sourceVersionId: t.sourceVersionId,
         bucket: t.destinationBucket,
         key: t.destinationKey,
         principal,
@@ -400,6 +406,7 @@ export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<
   // Copy, then delete the source; undone if the source may not be deleted (core/move.ts).
   app.post('/move', async (c) => {
     const t = await transferOf(c);
+    if (t.sourceVersionId !== undefined) throw new StorageApiError(400, 'INVALID_REQUEST', 'sourceVersionId: a move takes the current version; copy a past one.');
     await moveObject(storage, { sourceBucket: t.bucketId, sourceKey: t.sourceKey, bucket: t.destinationBucket, key: t.destinationKey, principal: c.get('principal') });
     return c.json({ message: 'Successfully moved' });
   });

@@ -1,5 +1,6 @@
 // /storage/v1/openapi.json: the API described from the zod schemas its
 // handlers validate with, so the document cannot drift from what is checked.
+import { restoreBody } from './versions.ts';
 import { z } from 'zod';
 import { createBody, updateBody } from './buckets.ts';
 import { eventsQuery } from './events.ts';
@@ -75,7 +76,17 @@ export function openApiDocument(): Record<string, unknown> {
       '/object/{bucket}': { parameters: pathParams('bucket'), delete: op('Delete several objects', { requestBody: json(removeBody) }) },
       '/object/public/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Download from a public bucket, without credentials') },
       '/object/authenticated/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Download as a signed-in principal') },
-      '/object/info/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Object metadata') },
+      '/object/info/{bucket}/{path}': { parameters: pathParams('bucket', 'path'), get: op('Object metadata (?versionId= a past version)') },
+      '/object/versions/{bucket}/{path}': {
+        parameters: pathParams('bucket', 'path'),
+        get: op("An object's versions and delete markers, newest first (?limit=, ?cursor= the last version id of the page before)"),
+      },
+      '/object/restore/{bucket}/{path}': {
+        parameters: pathParams('bucket', 'path'),
+        post: op('Make a past version current again; without versionId, the newest that is not a delete marker (undelete)', {
+          requestBody: json(restoreBody),
+        }),
+      },
       '/file/{bucket}/{path}': {
         parameters: pathParams('bucket', 'path'),
         get: op("The File Storage Blueprint's file record (?urls=download,upload adds presigned URLs, ?expires_in= their lifetime, 3600 s by default)"),

@@ -93,12 +93,14 @@ insert into storage.builtin_policies (table_name, policy_name)
   select tablename, policyname from pg_catalog.pg_policies where schemaname = 'storage' and tablename = 'object_versions';
 
 -- Copies the key's current row into object_versions, before a write in a
--- versioned bucket replaces it. As the service role: the writer may be
+-- versioned bucket replaces it (or, with keep_null false — a Suspended
+-- bucket — unless it is the 'null' version, which the write replaces);
+-- returns the version kept, if any. As the service role: the writer may be
 -- admitted to overwrite a key it may not read (a bucket policy, a SQL
 -- policy), and the version it replaces must be kept all the same. Only the
 -- server's writer calls it, inside the write's transaction, under the key's
 -- lock; the unique (bucket, key, version) refuses a second copy.
-create function storage.keep_current_version(in_bucket uuid, in_key text) returns text
+create function storage.keep_current_version(in_bucket uuid, in_key text, keep_null boolean) returns text
 language plpgsql volatile security definer set search_path = pg_catalog, pg_temp as $$
 declare
   kept text;
@@ -111,7 +113,7 @@ begin
     content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, owner,
     created_at, updated_at, parts, tags, scan_status, filename, part_checksums, acl,
     version, version_seq, lock_mode, retain_until, legal_hold
-  from storage.objects where bucket_uuid = in_bucket and key = in_key
+  from storage.objects where bucket_uuid = in_bucket and key = in_key and (keep_null or version <> 'null')
   returning version into kept;
   return kept;
 end $$;
@@ -189,11 +191,28 @@ create trigger object_versions_retention_only_lengthens before update of lock_mo
   for each row execute function storage.retention_only_lengthens();
 
 grant create on schema storage to aerostore_service;
-alter function storage.keep_current_version(uuid, text) owner to aerostore_service;
+alter function storage.keep_current_version(uuid, text, boolean) owner to aerostore_service;
 alter function storage.promote_latest_version(uuid, text) owner to aerostore_service;
 alter function storage.locked_version_kept() owner to aerostore_service;
 revoke create on schema storage from aerostore_service;
-revoke execute on function storage.keep_current_version(uuid, text), storage.promote_latest_version(uuid, text),
+revoke execute on function storage.keep_current_version(uuid, text, boolean), storage.promote_latest_version(uuid, text),
   storage.locked_version_kept() from public;
-grant execute on function storage.keep_current_version(uuid, text), storage.promote_latest_version(uuid, text)
+grant execute on function storage.keep_current_version(uuid, text, boolean), storage.promote_latest_version(uuid, text)
   to aerostore_writer, aerostore_service;
+
+-- Every row that holds a reference to a blob: current versions and past
+-- ones (delete markers have no content). What blobs.ref_count counts, for
+-- fsck, the start-up check and the collector's recount. Security invoker:
+-- the reader's row-level security applies (the service role reads all).
+create view storage.blob_references with (security_invoker = true) as
+  select bucket_uuid, key, version, sha256, size from storage.objects
+  union all
+  select bucket_uuid, key, version, sha256, size from storage.object_versions where not delete_marker;
+grant select on storage.blob_references to aerostore_service;
+
+-- The lock a multipart upload's object gets at completion (the object-lock
+-- headers of CreateMultipartUpload).
+alter table storage.multipart_uploads
+  add column lock_mode text check (lock_mode in ('GOVERNANCE', 'COMPLIANCE')),
+  add column retain_until timestamptz,
+  add column legal_hold boolean;

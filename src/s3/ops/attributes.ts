@@ -1,7 +1,9 @@
 // GetObjectAttributes: what HeadObject and ListParts say, as XML, for the
 // attributes the client names in x-amz-object-attributes.
 import { checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
-import { findObject, type ObjectRow } from '../../core/objects.ts';
+import type { ObjectRow } from '../../core/objects.ts';
+import { findVersion } from '../../core/versions.ts';
+import { versionHeader } from './versioning.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { toXml, type XmlNode } from '../xml.ts';
@@ -56,7 +58,7 @@ export const getObjectAttributesOp: S3Operation = async (ctx) => {
   if (wanted.length === 0 || wanted.some((a) => !ATTRIBUTES.has(a))) {
     throw new S3Error('InvalidArgument', 'Invalid attribute name specified.', { ArgumentName: 'x-amz-object-attributes' });
   }
-  const { object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata');
+  const { bucket, object } = await findVersion(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata', ctx.route.query.get('versionId') ?? undefined);
   const body: XmlNode = {};
   const checksums = Object.entries(object.checksums) as Array<[ChecksumAlgorithm, string]>;
   // Elements in S3's order; the ETag here is unquoted, unlike in headers.
@@ -76,6 +78,6 @@ export const getObjectAttributesOp: S3Operation = async (ctx) => {
   if (wanted.includes('ObjectSize')) body.ObjectSize = object.size;
   return {
     ...xmlReply(toXml('GetObjectAttributesResponse', body)),
-    headers: { 'content-type': 'application/xml', 'last-modified': object.updated_at.toUTCString() },
+    headers: { 'content-type': 'application/xml', 'last-modified': object.updated_at.toUTCString(), ...versionHeader(bucket, object.version) },
   };
 };

@@ -113,11 +113,14 @@ export const createBucketOp: S3Operation = async (ctx) => {
   if (objectOwnership === 'BucketOwnerEnforced' && settings && (settings.policy !== 'private' || settings.memberWrites || settings.acl)) {
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
   }
+  const lockHeader = String(ctx.req.headers['x-amz-bucket-object-lock-enabled'] ?? '').toLowerCase();
   const bucket = await createBucket(ctx.storage, bucketOf(ctx), ctx.principal, settings?.policy ?? 'private', {
     publicList: settings?.publicList,
     memberWrites: settings?.memberWrites,
     acl: settings?.acl,
     objectOwnership,
+    // Object lock at creation turns versioning on for good (core/object-lock.ts).
+    objectLock: lockHeader === 'true',
   });
   return { status: 200, headers: { location: `/${bucket.name}` } };
 };
@@ -146,8 +149,3 @@ export const getBucketLocationOp: S3Operation = async (ctx) => {
   return xmlReply(toXml('LocationConstraint', { '#text': region }));
 };
 
-export const getBucketVersioningOp: S3Operation = async (ctx) => {
-  await visibleBucket(ctx);
-  // Versioning is never enabled here; S3 answers an empty configuration then.
-  return xmlReply(toXml('VersioningConfiguration', {}));
-};

@@ -35,7 +35,6 @@ function answered(root: string, body: XmlNode = {}): S3Operation {
 }
 
 export const getBucketEncryptionOp = missing('ServerSideEncryptionConfigurationNotFoundError');
-export const getObjectLockConfigurationOp = missing('ObjectLockConfigurationNotFoundError');
 export const getBucketWebsiteOp = missing('NoSuchWebsiteConfiguration');
 export const getBucketReplicationOp = missing('ReplicationConfigurationNotFoundError');
 /** No event notifications are configured: S3's empty NotificationConfiguration. */

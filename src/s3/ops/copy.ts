@@ -1,4 +1,6 @@
 // CopyObject: PUT /bucket/key with x-amz-copy-source.
+import { versionHeader } from './versioning.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { algorithmNamed, CHECKSUM_ALGORITHMS, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { copyObject } from '../../core/copy.ts';
@@ -18,32 +20,27 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 export interface CopySource {
   bucket: string;
   key: string;
+  versionId?: string;
 }
 
 /**
  * x-amz-copy-source: `[/]bucket/key[?versionId=…]`, URL-encoded (a literal
- * '?' in a key arrives as %3F; '+' is a plus, as in a path). Buckets are not
- * versioned: versionId=null names the object, any other id cannot exist.
+ * '?' in a key arrives as %3F; '+' is a plus, as in a path). A versionId
+ * names the source's version (core/versions.ts checks it).
  */
 export function parseCopySource(raw: string): CopySource {
   const invalid = (message: string) =>
     new S3Error('InvalidArgument', message, { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
   const q = raw.indexOf('?');
   const path = (q === -1 ? raw : raw.slice(0, q)).replace(/^\//, '');
-  if (q !== -1) {
-    const query = new URLSearchParams(raw.slice(q + 1));
-    const versionId = query.get('versionId');
-    if (versionId !== null && versionId !== 'null') {
-      throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: versionId });
-    }
-  }
+  const versionId = q === -1 ? undefined : (new URLSearchParams(raw.slice(q + 1)).get('versionId') ?? undefined);
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1) {
     throw invalid('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
   }
   let source: CopySource;
   try {
-    source = { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
+    source = { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)), versionId };
   } catch {
     throw invalid('Invalid copy source encoding.');
   }
@@ -95,17 +92,19 @@ export const copyObjectOp: S3Operation = async (ctx) => {
   // Tags: COPY keeps the source's (x-amz-tagging is ignored), REPLACE takes x-amz-tagging (none when absent).
   const replaceTags = directive(h, 'x-amz-tagging-directive', 'tagging') === 'REPLACE' ? (taggingFrom(h) ?? {}) : undefined;
   const checksumAlgorithm = requestedChecksum(h);
-  const { object } = await copyObject(ctx.storage, {
+  const { object, bucket, source: copied, sourceBucket } = await copyObject(ctx.storage, {
     sourceBucket: source.bucket,
     sourceKey: source.key,
+    sourceVersionId: source.versionId,
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
     principal: ctx.principal,
     replaceHeaders: metadata === 'REPLACE' ? objectHeadersFrom(h, header(h, 'content-encoding') || undefined) : undefined,
     ...(replaceTags ? { replaceTags } : {}),
     checksumAlgorithm,
-    // The copy's ACL is the request's, never the source's (as on S3).
+    // The copy's ACL and lock are the request's, never the source's (as on S3).
     acl: aclRequestFromHeaders(h),
+    lock: lockFromHeaders(h),
     changesOtherAttributes:
       checksumAlgorithm !== undefined ||
       h['x-amz-storage-class'] !== undefined ||
@@ -119,7 +118,7 @@ export const copyObjectOp: S3Operation = async (ctx) => {
     if (value !== undefined) checksums[`Checksum${a}`] = value;
   }
   const type = Object.values(object.checksums)[0];
-  return xmlReply(
+  const reply = xmlReply(
     toXml('CopyObjectResult', {
       ETag: object.etag,
       LastModified: isoTime(object.updated_at),
@@ -127,4 +126,6 @@ export const copyObjectOp: S3Operation = async (ctx) => {
       ...checksums,
     }),
   );
+  const sourceVersion = sourceBucket.versioning ? { 'x-amz-copy-source-version-id': copied.version } : {};
+  return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, object.version), ...sourceVersion } };
 };

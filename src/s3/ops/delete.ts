@@ -3,14 +3,36 @@ import { deleteObject, deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-
 import { validateKey } from '../../core/objects.ts';
 import { requireChangeOf } from '../../core/policy-checks.ts';
 import { requireBucket } from '../../core/buckets.ts';
-import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { DomainError } from '../../core/errors.ts';
+import { deleteVersions, type VersionRef } from '../../core/versions.ts';
 import { asS3Error, S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
 import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, xmlText, type XmlNode } from '../xml.ts';
 
+/** x-amz-bypass-governance-retention: true (core/versions.ts decides whether the principal may). */
+const bypassGovernance = (ctx: S3Context) => String(ctx.req.headers['x-amz-bypass-governance-retention'] ?? '').toLowerCase() === 'true';
+
+/**
+ * DeleteObject: without a version id, the key's object (in a versioned
+ * bucket: a delete marker hides it, x-amz-delete-marker and the marker's
+ * version id say so); with one, that version for good (x-amz-delete-marker
+ * when it was a marker).
+ */
 export const deleteObjectOp: S3Operation = async (ctx) => {
-  await deleteObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
-  return { status: 204 };
+  const versionId = ctx.route.query.get('versionId');
+  if (versionId === null) {
+    const { marker } = await deleteObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+    return { status: 204, headers: marker ? { 'x-amz-delete-marker': 'true', 'x-amz-version-id': marker } : {} };
+  }
+  const ref = { key: keyOf(ctx), versionId };
+  const { deleted, errors } = await deleteVersions(ctx.storage, bucketOf(ctx), [ref], ctx.principal, { bypassGovernance: bypassGovernance(ctx) });
+  const [failure] = errors;
+  if (failure) {
+    if (failure.code === 'InvalidArgument') throw new S3Error('InvalidArgument', failure.message, { ArgumentName: 'versionId', ArgumentValue: versionId });
+    throw new DomainError(failure.code, failure.code === 'ObjectLocked' ? failure.message : undefined);
+  }
+  return { status: 204, headers: { 'x-amz-version-id': versionId, ...(deleted[0]?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) } };
 };
 
 // Not the shared parseXml: keys must keep their leading and trailing
@@ -54,11 +76,12 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
   const { quiet, entries } = parseDeleteRequest(xmlText(body));
   const refused = new Map<number, S3Error>();
   const keys: string[] = [];
+  const versions: VersionRef[] = [];
   entries.forEach((e, i) => {
     try {
-      if (e.versionId !== undefined && e.versionId !== 'null') throw new S3Error('NoSuchVersion');
       validateKey(e.key);
-      keys.push(e.key);
+      if (e.versionId === undefined) keys.push(e.key);
+      else versions.push({ key: e.key, versionId: e.versionId });
     } catch (err) {
       const refusal = asS3Error(err);
       if (!refusal) throw err;
@@ -66,12 +89,32 @@ export const deleteObjectsOp: S3Operation = async (ctx) => {
     }
   });
   const outcome = await deleteObjects(ctx.storage, bucketOf(ctx), keys, ctx.principal);
+  const byVersion =
+    versions.length > 0
+      ? await deleteVersions(ctx.storage, bucketOf(ctx), versions, ctx.principal, { bypassGovernance: bypassGovernance(ctx) })
+      : { deleted: [], errors: [] };
+  const versionId = (key: string, v: string) => `${key}\0${v}`;
+  const versionErrors = new Map(byVersion.errors.map((e) => [versionId(e.key, e.versionId), e]));
+  const markersDeleted = new Set(byVersion.deleted.filter((d) => d.deleteMarker).map((d) => versionId(d.key, d.versionId)));
   const deleted: XmlNode[] = [];
   const errors: XmlNode[] = [];
   entries.forEach((e, i) => {
-    const err = refused.get(i) ?? (outcome.refused.has(e.key) ? new S3Error('AccessDenied') : undefined);
+    let err = refused.get(i);
+    if (!err && e.versionId === undefined && outcome.refused.has(e.key)) err = new S3Error('AccessDenied');
+    const versionError = e.versionId !== undefined ? versionErrors.get(versionId(e.key, e.versionId)) : undefined;
+    // S3 reports a malformed version id in DeleteObjects as NoSuchVersion.
+    if (!err && versionError) err = versionError.code === 'InvalidArgument' ? new S3Error('NoSuchVersion') : new S3Error('AccessDenied', versionError.message);
     if (err) errors.push({ Key: e.key, VersionId: e.versionId, Code: err.code, Message: err.message });
-    else if (!quiet) deleted.push({ Key: e.key, VersionId: e.versionId });
+    else if (!quiet) {
+      const marker = e.versionId === undefined ? outcome.markers.get(e.key) : undefined;
+      const deletedMarker = e.versionId !== undefined && markersDeleted.has(versionId(e.key, e.versionId));
+      deleted.push({
+        Key: e.key,
+        VersionId: e.versionId,
+        ...(marker ? { DeleteMarker: 'true', DeleteMarkerVersionId: marker } : {}),
+        ...(deletedMarker ? { DeleteMarker: 'true', DeleteMarkerVersionId: e.versionId } : {}),
+      });
+    }
   });
   return xmlReply(toXml('DeleteResult', { Deleted: deleted, Error: errors }));
 };

@@ -1,6 +1,9 @@
 // GetObject and HeadObject.
 import { contentSafetyHeaders } from '../../http/content-safety.ts';
-import { findObject, openObject, type ObjectRow } from '../../core/objects.ts';
+import { openObject, type ObjectRow } from '../../core/objects.ts';
+import { findVersion } from '../../core/versions.ts';
+import { versionHeader } from './versioning.ts';
+import { lockHeaders } from './object-lock.ts';
 import { checksumHeaderName, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
 import { expirationHeader } from '../../core/lifecycle.ts';
@@ -144,18 +147,24 @@ function planRead(ctx: S3Context, object: ObjectRow): ReadPlan {
   return { status: 206, headers, range, withBody: true };
 }
 
+/** The object (or the version ?versionId= names) GetObject and HeadObject read. */
+export function readTarget(ctx: S3Context) {
+  return findVersion(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'content', ctx.route.query.get('versionId') ?? undefined);
+}
+
 export const headObjectOp: S3Operation = async (ctx) => {
-  const { bucket, object } = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const { bucket, object } = await readTarget(ctx);
   const { status, headers } = planRead(ctx, object);
-  headers['x-amz-expiration'] = expirationHeader(bucket, object);
-  return { status, headers };
+  return { status, headers: { ...headers, ...versionHeader(bucket, object.version), ...lockHeaders(object), 'x-amz-expiration': expirationHeader(bucket, object) } };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
-  const found = await findObject(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const found = await readTarget(ctx);
   const plan = planRead(ctx, found.object);
   // When a lifecycle rule will expire it (core/lifecycle.ts), from the cached bucket row.
-  plan.headers['x-amz-expiration'] = expirationHeader(found.bucket, found.object);
+  Object.assign(plan.headers, versionHeader(found.bucket, found.object.version), lockHeaders(found.object), {
+    'x-amz-expiration': expirationHeader(found.bucket, found.object),
+  });
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   const body = await openObject(ctx.storage, found, plan.range);
   ctx.storage.downloads.record(found.bucket, found.object, ctx.principal, plan.range && `${plan.range.start}-${plan.range.end}`);

@@ -7,7 +7,7 @@ import { ownerXml } from './bucket.ts';
 
 const MAX_KEYS = 1000;
 
-function parseMaxKeys(raw: string | null): number {
+export function parseMaxKeys(raw: string | null): number {
   if (raw === null) return MAX_KEYS;
   if (!/^\d+$/.test(raw)) throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: 'max-keys', ArgumentValue: raw });
   return Math.min(Number(raw), MAX_KEYS);
@@ -23,29 +23,27 @@ export function encodingOf(ctx: S3Context): (s: string) => string {
 }
 
 /**
- * The <Contents> (or <Version>) and <CommonPrefixes> of a page, written straight to a
+ * The <Contents> and <CommonPrefixes> of a page, written straight to a
  * string: a page has up to 1,000 of them and an object tree per entry was a
  * measurable share of a listing's time (docs/benchmarks.md).
  */
-function listing(result: ListResult, enc: (s: string) => string, withOwner: boolean, asVersions = false): XmlNode {
+function listing(result: ListResult, enc: (s: string) => string, withOwner: boolean): XmlNode {
   let entries = '';
   for (const o of result.objects) {
-    entries += asVersions ? '<Version>' : '<Contents>';
+    entries += '<Contents>';
     entries += xmlElement('Key', enc(o.key));
-    // Buckets are never versioned: each object is its one, latest, "null" version.
-    if (asVersions) entries += '<VersionId>null</VersionId><IsLatest>true</IsLatest>';
     entries += xmlElement('LastModified', isoMillis(o.modified_ms)) + xmlElement('ETag', o.etag);
-    if (!asVersions) for (const alg of o.checksum_algorithms ?? []) entries += xmlElement('ChecksumAlgorithm', alg);
+    for (const alg of o.checksum_algorithms ?? []) entries += xmlElement('ChecksumAlgorithm', alg);
     entries += xmlElement('Size', o.size);
     if (withOwner) {
       const owner = ownerXml(o.owner_id);
       entries += '<Owner>' + xmlElement('ID', owner.ID) + xmlElement('DisplayName', owner.DisplayName) + '</Owner>';
     }
-    entries += '<StorageClass>STANDARD</StorageClass>' + (asVersions ? '</Version>' : '</Contents>');
+    entries += '<StorageClass>STANDARD</StorageClass></Contents>';
   }
   let prefixes = '';
   for (const p of result.commonPrefixes) prefixes += '<CommonPrefixes>' + xmlElement('Prefix', enc(p)) + '</CommonPrefixes>';
-  return { [asVersions ? 'Version' : 'Contents']: new RawXml(entries), CommonPrefixes: new RawXml(prefixes) };
+  return { Contents: new RawXml(entries), CommonPrefixes: new RawXml(prefixes) };
 }
 
 export const listObjectsV2Op: S3Operation = async (ctx) => {
@@ -107,39 +105,6 @@ export const listObjectsOp: S3Operation = async (ctx) => {
       ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
       IsTruncated: result.isTruncated,
       ...listing(result, enc, true),
-    }),
-  );
-};
-
-/**
- * ListObjectVersions on an unversioned bucket: every object once, as its
- * "null" version (S3's answer; tools and test suites empty buckets this way).
- */
-export const listObjectVersionsOp: S3Operation = async (ctx) => {
-  const q = ctx.route.query;
-  const enc = encodingOf(ctx);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
-  const keyMarker = q.get('key-marker') ?? '';
-  const versionIdMarker = q.get('version-id-marker');
-  if (versionIdMarker && versionIdMarker !== 'null') {
-    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
-  }
-  const maxKeys = parseMaxKeys(q.get('max-keys'));
-  const result = await listObjects(ctx.storage, { bucket: bucketOf(ctx), prefix, delimiter, after: keyMarker, maxKeys, principal: ctx.principal });
-  const next = result.isTruncated && result.last;
-  return xmlReply(
-    toXml('ListVersionsResult', {
-      Name: result.bucket.name,
-      Prefix: enc(prefix),
-      KeyMarker: enc(keyMarker),
-      VersionIdMarker: versionIdMarker ?? '',
-      ...(next ? { NextKeyMarker: enc(next.value), ...(next.isPrefix ? {} : { NextVersionIdMarker: 'null' }) } : {}),
-      MaxKeys: maxKeys,
-      ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
-      ...(q.has('encoding-type') ? { EncodingType: 'url' } : {}),
-      IsTruncated: result.isTruncated,
-      ...listing(result, enc, true, true),
     }),
   );
 };

@@ -13,6 +13,8 @@ import {
 } from '../../core/multipart.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { versionHeader } from './versioning.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import { objectPayload, readXmlBody, storedContentEncoding } from '../request-body.ts';
 import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
 import { ownerXml } from './bucket.ts';
@@ -73,6 +75,7 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
     checksumType: type,
     tags: taggingFrom(ctx.req.headers),
     acl: aclRequestFromHeaders(ctx.req.headers),
+    lock: lockFromHeaders(ctx.req.headers),
   });
   const reply = xmlReply(toXml('InitiateMultipartUploadResult', { Bucket: bucketOf(ctx), Key: keyOf(ctx), UploadId: upload.id }));
   if (checksumAlgorithm && upload.checksum_type) {
@@ -130,6 +133,7 @@ export const uploadPartCopyOp: S3Operation = async (ctx) => {
     partNumber,
     sourceBucket: source.bucket,
     sourceKey: source.key,
+    sourceVersionId: source.versionId,
     range,
     checkSource: (o) => checkCopyConditions(h, o),
     principal: ctx.principal,
@@ -162,7 +166,7 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
   );
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const { etag, checksum } = await completeUpload(ctx.storage, {
+  const { bucket: row, etag, checksum, version } = await completeUpload(ctx.storage, {
     bucket,
     key,
     uploadId: uploadIdOf(ctx),
@@ -179,7 +183,8 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
     body[`Checksum${checksum.algorithm}`] = checksum.value;
     body.ChecksumType = checksum.type;
   }
-  return xmlReply(toXml('CompleteMultipartUploadResult', body));
+  const reply = xmlReply(toXml('CompleteMultipartUploadResult', body));
+  return { ...reply, headers: { ...reply.headers, ...(version !== undefined ? versionHeader(row, version) : {}) } };
 };
 
 export const abortMultipartUploadOp: S3Operation = async (ctx) => {

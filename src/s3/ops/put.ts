@@ -1,8 +1,9 @@
 // PutObject.
+import { versionHeader } from './versioning.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
-import { requireBucket } from '../../core/buckets.ts';
 import { expirationHeader } from '../../core/lifecycle.ts';
 import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type S3Operation } from '../context.ts';
@@ -88,7 +89,7 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
   const tags = taggingFrom(ctx.req.headers);
   const acl = aclRequestFromHeaders(ctx.req.headers);
-  const { object } = await putObject(ctx.storage, {
+  const { object, bucket } = await putObject(ctx.storage, {
     bucket: bucketOf(ctx),
     key: keyOf(ctx),
     body: payload.body,
@@ -99,8 +100,12 @@ export const putObjectOp: S3Operation = async (ctx) => {
     condition,
     expected: payload.expected,
     acl,
+    lock: lockFromHeaders(ctx.req.headers),
   });
-  // A lifecycle rule that will expire the new object says so (core/lifecycle.ts); the bucket row is cached.
-  const expiration = expirationHeader(await requireBucket(ctx.storage, bucketOf(ctx)), object);
-  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), 'x-amz-expiration': expiration } };
+  // A lifecycle rule that will expire the new object says so (core/lifecycle.ts).
+  const expiration = expirationHeader(bucket, object);
+  return {
+    status: 200,
+    headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), ...versionHeader(bucket, object.version), 'x-amz-expiration': expiration },
+  };
 };
