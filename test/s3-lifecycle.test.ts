@@ -280,6 +280,85 @@ describe('the lifecycle pass (`aerostore lifecycle run`)', () => {
   });
 });
 
+describe('the lifecycle pass in a versioned bucket', () => {
+  const bucket = 'lc-versions';
+  const versionOf = (res: RawResponse) => String(res.headers['x-amz-version-id']);
+  /** ListObjectVersions as `key:versionId` (`key:marker:versionId` for delete markers), S3's order. */
+  async function versions(): Promise<string[]> {
+    const xml = (await ok(s3.send({ method: 'GET', path: `/${bucket}`, query: { versions: '' } }))).body.toString();
+    return [...xml.matchAll(/<(Version|DeleteMarker)>(.*?)<\/\1>/g)].map(
+      ([, kind, inner]) => `${xmlValue(inner, 'Key')}:${kind === 'DeleteMarker' ? 'marker:' : ''}${xmlValue(inner, 'VersionId')}`,
+    );
+  }
+  const ids: Record<string, string> = {};
+
+  before(async () => {
+    await ok(s3.send({ method: 'PUT', path: `/${bucket}` }));
+    await ok(s3.send({ method: 'PUT', path: `/${bucket}`, query: { versioning: '' }, body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>' }));
+    for (const v of ['doc1', 'doc2', 'doc3', 'doc4']) ids[v] = versionOf(await put(bucket, 'doc', v));
+    ids.gone1 = versionOf(await put(bucket, 'gone', 'g'));
+    ids.goneMarker = String((await ok(s3.send({ method: 'DELETE', path: `/${bucket}/gone` }), 204)).headers['x-amz-version-id']);
+    for (const v of ['held1', 'held2']) ids[v] = versionOf(await put(bucket, 'held', v));
+    ids.cur = versionOf(await put(bucket, 'cur/x', 'c'));
+    // Object lock as the database keeps it: a legal hold on a noncurrent version.
+    await db`update storage.object_versions set legal_hold = true where bucket_id = ${bucket} and version = ${ids.held1}`;
+    await ok(
+      putLifecycle(
+        bucket,
+        config(
+          '<ID>doc</ID><Filter><Prefix>doc</Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>1</NewerNoncurrentVersions></NoncurrentVersionExpiration>',
+          '<ID>gone</ID><Filter><Prefix>gone</Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>',
+          '<ID>held</ID><Filter><Prefix>held</Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>',
+          '<ID>markers</ID><Filter></Filter><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>',
+          '<ID>cur</ID><Filter><Prefix>cur/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration>',
+        ),
+      ),
+    );
+  });
+
+  it('expires noncurrent versions beyond NewerNoncurrentVersions, the delete marker left alone, and current versions under a new marker; a held version stays', async () => {
+    const early = await runPass(bucket, new Date());
+    assert.deepEqual([early.noncurrentExpired, early.deleteMarkersRemoved, early.expired], [0, 0, 0]);
+    const before = await versions();
+    assert.equal(before.length, 9, before.join(' '));
+
+    const report = await runPass(bucket, new Date(Date.now() + 3 * DAY));
+    assert.equal(report.noncurrentExpired, 3, JSON.stringify(report));
+    assert.equal(report.deleteMarkersRemoved, 1);
+    assert.equal(report.expired, 1);
+    assert.equal(report.locked, 1);
+    assert.deepEqual(report.lockedVersions, [{ bucket, key: 'held', versionId: ids.held1 }]);
+    assert.deepEqual(report.errors, []);
+
+    const after = await versions();
+    const curMarker = after.find((v) => v.startsWith('cur/x:marker:'));
+    assert.ok(curMarker, after.join(' '));
+    assert.deepEqual(after, [
+      curMarker,
+      `cur/x:${ids.cur}`,
+      `doc:${ids.doc4}`,
+      `doc:${ids.doc3}`,
+      `held:${ids.held2}`,
+      `held:${ids.held1}`,
+    ]);
+    // The expired current version reads as deleted, with the marker's headers.
+    const gone = await s3.send({ method: 'GET', path: `/${bucket}/cur/x` });
+    assert.equal(gone.status, 404);
+    assert.equal(gone.headers['x-amz-delete-marker'], 'true');
+    // Versions and markers removed by lifecycle are events that say so.
+    // (The client's own DELETE of 'gone' before the pass has no cause.)
+    const events = await db<{ key: string }[]>`
+      select key from storage.events
+      where bucket = ${bucket} and type = 'storage.object.deleted' and payload->>'cause' = 'lifecycle' order by key`;
+    assert.deepEqual(events.map((e) => e.key), ['cur/x', 'doc', 'doc', 'gone', 'gone']);
+  });
+
+  it('a second pass as of the same time finds nothing more to do but the held version', async () => {
+    const report = await runPass(bucket, new Date(Date.now() + 3 * DAY));
+    assert.deepEqual([report.noncurrentExpired, report.deleteMarkersRemoved, report.expired, report.locked], [0, 0, 0, 1]);
+  });
+});
+
 describe('the scheduled pass', () => {
   let own: TestServer;
   let client: S3RawClient;
