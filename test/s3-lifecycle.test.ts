@@ -317,6 +317,8 @@ describe('the lifecycle pass in a versioned bucket', () => {
   });
 
   it('expires noncurrent versions beyond NewerNoncurrentVersions, the delete marker left alone, and current versions under a new marker; a held version stays', async () => {
+    // x-amz-expiration is the current version's: cur/x has it, a past version read by id none.
+    assert.match(String((await ok(s3.send({ method: 'HEAD', path: `/${bucket}/cur/x` }))).headers['x-amz-expiration']), /rule-id="cur"/);
     const early = await runPass(bucket, new Date());
     assert.deepEqual([early.noncurrentExpired, early.deleteMarkersRemoved, early.expired], [0, 0, 0]);
     const before = await versions();
@@ -341,6 +343,8 @@ describe('the lifecycle pass in a versioned bucket', () => {
       `held:${ids.held2}`,
       `held:${ids.held1}`,
     ]);
+    const past = await ok(s3.send({ method: 'HEAD', path: `/${bucket}/cur/x`, query: { versionId: ids.cur } }));
+    assert.equal(past.headers['x-amz-expiration'], undefined);
     // The expired current version reads as deleted, with the marker's headers.
     const gone = await s3.send({ method: 'GET', path: `/${bucket}/cur/x` });
     assert.equal(gone.status, 404);
