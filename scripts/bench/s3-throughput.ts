@@ -13,7 +13,8 @@
 // Flags: --quick (2 rounds instead of 5), --rounds N, --case 4k|1m|64m
 // (repeatable), --op put (PUT phases only), --json FILE (write the raw results), --aa (a second baseline
 // stands in for aerostore: shows the noise between two identical servers),
-// --cpu-prof DIR (a V8 CPU profile of the aerostore process per measured phase).
+// --cpu-prof DIR (a V8 CPU profile of the aerostore process per measured phase),
+// --versioned (aerostore's bucket has versioning Enabled).
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -58,6 +59,7 @@ const { values: flags } = parseArgs({
     op: { type: 'string' },
     json: { type: 'string' },
     aa: { type: 'boolean', default: false },
+    versioned: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -65,7 +67,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     [
-      'usage: npm run bench -- [--quick] [--rounds N] [--case 4k|1m|64m ...] [--op put] [--json FILE] [--aa] [--cpu-prof DIR]',
+      'usage: npm run bench -- [--quick] [--rounds N] [--case 4k|1m|64m ...] [--op put] [--json FILE] [--aa] [--versioned] [--cpu-prof DIR]',
+      '  --versioned  aerostore\'s bucket has versioning Enabled (every overwrite keeps a past version)',
       '  --aa  A/A run: a second baseline server stands in for aerostore, to show how much',
       '        two identical servers differ on this machine (the noise floor of the ratios)',
     ].join('\n'),
@@ -287,6 +290,12 @@ async function main(): Promise<void> {
       const agent = new http.Agent({ keepAlive: false });
       const r = await send(servers.aerostore.target, agent, 'PUT', `/${BUCKET}`, { payloadHash: EMPTY_SHA256 });
       if (r.status !== 200) throw new BenchFailure(`aerostore: ${describeFailure('PUT', `/${BUCKET}`, r)}`);
+      if (flags.versioned) {
+        // Every overwrite of the bounded key space then keeps a past version (issue 18: within 10 % of unversioned).
+        const config = Buffer.from('<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>');
+        const v = await send(servers.aerostore.target, agent, 'PUT', `/${BUCKET}`, { query: { versioning: '' }, body: config, payloadHash: sha256Hex(config) });
+        if (v.status !== 200) throw new BenchFailure(`aerostore: ${describeFailure('PUT', `/${BUCKET}?versioning`, v)}`);
+      }
     }
 
     const results: Array<{ c: Case; op: Op; aerostore: Round[]; baseline: Round[]; rssAfterMiB: number }> = [];

@@ -18,3 +18,21 @@ export function prefixEnd(p: string): string | undefined {
   }
   return undefined;
 }
+
+/** UTF-16 code unit → its place in code point (so UTF-8 byte) order: surrogates sort after U+E000–U+FFFF. */
+const inCodePointOrder = (u: number) => (u < 0xd800 ? u : u < 0xe000 ? u + 0x2000 : u - 0x800);
+
+/**
+ * Compares two keys in UTF-8 byte order (Postgres's "C" collation) without
+ * encoding them: UTF-16 order is code point order except where a surrogate
+ * meets U+E000–U+FFFF, which the first differing unit settles.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return inCodePointOrder(x) - inCodePointOrder(y);
+  }
+  return a.length - b.length;
+}

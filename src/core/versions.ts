@@ -12,7 +12,7 @@ import { BUCKET_COLUMNS, type BucketRow } from './bucket.ts';
 import { changeBucket, requireBucket } from './buckets.ts';
 import { DomainError } from './errors.ts';
 import { commonPrefix, justAfter } from './list.ts';
-import { prefixEnd } from './key-range.ts';
+import { compareKeys, prefixEnd } from './key-range.ts';
 import { collectInBackground, findObject, rethrowWriteFailure, type ObjectLookup, type ObjectRow, type ObjectUse, requireScanClearance } from './objects.ts';
 import { requireChangeOf, requireListing } from './policy-checks.ts';
 import type { Services } from './services.ts';
@@ -269,8 +269,7 @@ export interface VersionListResult {
 
 type Row = Omit<ListedVersion, 'isLatest'>;
 
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-const newestFirst = (a: Row, b: Row) => byteOrder(a.key, b.key) || b.version_seq - a.version_seq;
+const byteOrder = compareKeys;
 
 /**
  * The bucket's versions in S3's order — keys ascending in UTF-8 byte order,
@@ -353,7 +352,9 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
       add({ ...row, isLatest: row.key !== lastKey });
       lastKey = row.key;
       within = { key: row.key, belowSeq: row.version_seq };
-      const after = justAfter(row.key);
+    }
+    if (!jumped && within !== undefined) {
+      const after = justAfter(within.key);
       if (byteOrder(after, lo) > 0) lo = after;
     }
     if (jumped) {
@@ -386,7 +387,8 @@ async function versionSeq(storage: Services, bucket: BucketRow, key: string, ver
 /**
  * Up to `limit` versions in listing order, from both tables, as the
  * principal sees them: of keys in [from, to), or of one key below a
- * version_seq.
+ * version_seq. One statement (each table's first `limit` in index order),
+ * merged here: the merge's first `limit` are exactly the listing's.
  */
 async function readVersions(
   storage: Services,
@@ -394,21 +396,31 @@ async function readVersions(
   principal: Principal,
   range: { from: string; to?: string; limit: number } | { key: string; belowSeq: number; limit: number },
 ): Promise<Row[]> {
-  const columns = (tx: TransactionSql) => tx`key, version, version_seq, etag, size, owner_id,
-    floor(extract(epoch from updated_at) * 1000)::int8 as modified_ms`;
-  const where = (tx: TransactionSql) =>
-    'from' in range
-      ? tx`bucket_uuid = ${bucket.id} and key >= ${range.from}::text collate "C" ${range.to !== undefined ? tx`and key < ${range.to}::text collate "C"` : tx``}`
-      : tx`bucket_uuid = ${bucket.id} and key = ${range.key} and version_seq < ${range.belowSeq}`;
-  const [current, past] = await asPrincipal(storage.sql, principal, (tx) =>
-    Promise.all([
-      tx<Row[]>`select ${columns(tx)}, false as delete_marker from storage.objects where ${where(tx)} order by key limit ${range.limit}`,
-      tx<Row[]>`select ${columns(tx)}, delete_marker from storage.object_versions where ${where(tx)}
-        order by key, version_seq desc limit ${range.limit}`,
-    ]),
-  );
-  const rows = [...current, ...past].map((r) => ({ ...r, version_seq: Number(r.version_seq) }));
-  rows.sort(newestFirst);
-  // Only the first `limit` are certain to be in order: past them, one table may have rows the other's limit cut off.
-  return rows.slice(0, range.limit);
+  const rows = await readAs(storage.sql, principal, (tx) => {
+    const columns = tx`key, version, version_seq, etag, size, owner_id, floor(extract(epoch from updated_at) * 1000)::int8 as modified_ms`;
+    const where =
+      'from' in range
+        ? tx`bucket_uuid = ${bucket.id} and key >= ${range.from}::text collate "C" ${range.to !== undefined ? tx`and key < ${range.to}::text collate "C"` : tx``}`
+        : tx`bucket_uuid = ${bucket.id} and key = ${range.key} and version_seq < ${range.belowSeq}`;
+    return tx<(Row & { past: boolean })[]>`
+      (select ${columns}, false as delete_marker, false as past from storage.objects where ${where} order by key limit ${range.limit})
+      union all
+      (select ${columns}, delete_marker, true as past from storage.object_versions where ${where}
+       order by key, version_seq desc limit ${range.limit})`;
+  });
+  const split = rows.findIndex((r) => r.past);
+  const current = split < 0 ? rows : rows.slice(0, split);
+  const past = split < 0 ? [] : rows.slice(split);
+  const merged: Row[] = [];
+  let i = 0;
+  let j = 0;
+  while (merged.length < range.limit && (i < current.length || j < past.length)) {
+    const a = current[i];
+    const b = past[j];
+    // A key's current version is newer than all its past ones.
+    const takeCurrent = b === undefined || (a !== undefined && compareKeys(a.key, b.key) <= 0);
+    const row = takeCurrent ? current[i++] : past[j++];
+    merged.push({ ...row, version_seq: Number(row.version_seq) });
+  }
+  return merged;
 }

@@ -101,6 +101,12 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
           from storage.blobs b
           where b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
             and o.bucket_uuid = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}`,
+        // Past versions on the content take the verdict too (their reads obey it; no events: they are history).
+        tx`
+          update storage.object_versions o set scan_status = b.scan_status
+          from storage.blobs b
+          where b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256 and not o.delete_marker
+            and o.bucket_uuid = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}`,
       ];
       const held = tx<{ held: number }[]>`
         delete from storage.scan_jobs
