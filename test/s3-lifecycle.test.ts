@@ -202,6 +202,9 @@ describe('x-amz-expiration', () => {
     assert.equal(putRes.headers['x-amz-expiration'], header);
     assert.equal((await ok(s3.send({ method: 'GET', path: '/lc-header/tmp/a' }))).headers['x-amz-expiration'], header);
     assert.equal((await ok(s3.send({ method: 'HEAD', path: '/lc-header/tmp/a' }))).headers['x-amz-expiration'], header);
+    // CopyObject's new object too.
+    const copied = await ok(s3.send({ method: 'PUT', path: '/lc-header/tmp/copy', headers: { 'x-amz-copy-source': '/lc-header/tmp/a' } }));
+    assert.match(String(copied.headers['x-amz-expiration']), /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="tmp-3"$/);
     // The earliest rule that applies: a Date rule already past.
     const dated = await put('lc-header', 'tmp/dated-1');
     assert.equal(dated.headers['x-amz-expiration'], 'expiry-date="Sat, 01 Jan 2000 00:00:00 GMT", rule-id="dated"');
