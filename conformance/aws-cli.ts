@@ -13,6 +13,7 @@
 // s3transfer's DeleteSubmitter), never DeleteObjects, so it is used as is.
 import { access, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checksumOf } from '../src/core/checksums.ts';
 import {
   ALL_KEYS,
@@ -44,6 +45,7 @@ import {
 } from './lib.ts';
 
 const AWS = '/usr/bin/aws';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** What Debian's aws-cli 2.9 offers for --checksum-algorithm. */
 const CLI_CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
 
@@ -334,6 +336,25 @@ export const awsCliScenario: Scenario = {
       await aws('s3api', 'delete-bucket-lifecycle', '--bucket', bucket);
       const gone = await awsFails('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
       assert(gone.stderr.includes('NoSuchLifecycleConfiguration'), `expected NoSuchLifecycleConfiguration, got: ${gone.stderr}`);
+    });
+
+    await ctx.step('a lifecycle rule expires noncurrent versions after a simulated day (put-bucket-versioning, aerostore lifecycle run --now, list-object-versions)', async () => {
+      if (!server.dataDir) return ctx.note('skipped: the server was not started by this run (aerostore lifecycle needs its data directory)');
+      const versioned = `${bucket}-lc`;
+      await aws('s3api', 'create-bucket', '--bucket', versioned);
+      await aws('s3api', 'put-bucket-versioning', '--bucket', versioned, '--versioning-configuration', 'Status=Enabled');
+      const first = await json('s3api', 'put-object', '--bucket', versioned, '--key', 'doc', '--body', small.path);
+      const second = await json('s3api', 'put-object', '--bucket', versioned, '--key', 'doc', '--body', small.path);
+      const rules = [{ ID: 'history', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }];
+      await aws('s3api', 'put-bucket-lifecycle-configuration', '--bucket', versioned, '--lifecycle-configuration', JSON.stringify({ Rules: rules }));
+      const ids = async () => ((await json('s3api', 'list-object-versions', '--bucket', versioned)).Versions ?? []).map((v: any) => v.VersionId);
+      assertEqual(await ids(), [second.VersionId, first.VersionId], 'versions before the pass');
+      const pass = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'lifecycle', 'run', '--bucket', versioned,
+        '--now', new Date(Date.now() + 2 * 86_400_000).toISOString()], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', AEROSTORE_DATA_DIR: server.dataDir } });
+      assert(pass.code === 0, `aerostore lifecycle run: ${pass.stdout}${pass.stderr}`);
+      assertEqual(await ids(), [second.VersionId], 'versions after a pass two days ahead');
+      await aws('s3api', 'delete-object', '--bucket', versioned, '--key', 'doc', '--version-id', second.VersionId);
+      await aws('s3api', 'delete-bucket', '--bucket', versioned);
     });
 
     await ctx.step('aws s3api put-object --acl public-read into the private bucket: anonymous curl 200, its neighbour 403; get-object-acl, put-object-acl', async () => {
