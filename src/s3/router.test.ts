@@ -50,7 +50,7 @@ describe('routeS3', () => {
     assert.equal(code(() => routeS3('GET', '/b1/k?torrent')), 'NotImplemented');
     assert.equal(code(() => routeS3('GET', '/b1?torrent')), 'NotImplemented');
     // Writing a configuration this server only reads as "none".
-    for (const sub of ['lifecycle', 'encryption', 'object-lock', 'notification', 'website', 'replication', 'logging']) {
+    for (const sub of ['encryption', 'object-lock', 'notification', 'website', 'replication', 'logging']) {
       assert.equal(code(() => routeS3('PUT', `/b1?${sub}`)), 'NotImplemented', sub);
       assert.equal(code(() => routeS3('DELETE', `/b1?${sub}`)), 'NotImplemented', sub);
     }
@@ -91,6 +91,8 @@ describe('routeS3', () => {
     assert.equal(routeS3('DELETE', '/b1?tagging').endpoint, 'DeleteBucketTagging');
     assert.equal(routeS3('GET', '/b1/k?tagging').endpoint, 'GetObjectTagging');
     assert.equal(routeS3('GET', '/b1?lifecycle').endpoint, 'GetBucketLifecycleConfiguration');
+    assert.equal(routeS3('PUT', '/b1?lifecycle').endpoint, 'PutBucketLifecycleConfiguration');
+    assert.equal(routeS3('DELETE', '/b1?lifecycle').endpoint, 'DeleteBucketLifecycle');
     assert.equal(routeS3('GET', '/b1?policy').endpoint, 'GetBucketPolicy');
     assert.equal(routeS3('GET', '/b1?encryption').endpoint, 'GetBucketEncryption');
     assert.equal(routeS3('GET', '/b1?object-lock').endpoint, 'GetObjectLockConfiguration');
