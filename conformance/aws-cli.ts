@@ -13,6 +13,7 @@
 // s3transfer's DeleteSubmitter), never DeleteObjects, so it is used as is.
 import { access, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checksumOf } from '../src/core/checksums.ts';
 import {
   ALL_KEYS,
@@ -44,6 +45,7 @@ import {
 } from './lib.ts';
 
 const AWS = '/usr/bin/aws';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** What Debian's aws-cli 2.9 offers for --checksum-algorithm. */
 const CLI_CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
 
@@ -310,6 +312,49 @@ export const awsCliScenario: Scenario = {
       await aws('s3api', 'delete-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
       const gone = await json('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'meta/api.bin');
       assertEqual(gone.TagSet ?? [], [], 'TagSet after delete-object-tagging');
+    });
+
+    await ctx.step('aws s3api put-bucket-lifecycle-configuration, get-bucket-lifecycle-configuration (the rules back), x-amz-expiration on head-object, delete-bucket-lifecycle', async () => {
+      const rules = [
+        { ID: 'tmp', Status: 'Enabled', Filter: { Prefix: 'meta/' }, Expiration: { Days: 30 } },
+        {
+          ID: 'history',
+          Status: 'Disabled',
+          Filter: { And: { Prefix: 'old/', Tags: [{ Key: 'tier', Value: 'gold' }], ObjectSizeGreaterThan: 1024 } },
+          NoncurrentVersionExpiration: { NoncurrentDays: 7, NewerNoncurrentVersions: 2 },
+        },
+        { ID: 'uploads', Status: 'Enabled', Filter: {}, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 } },
+      ];
+      await aws('s3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket, '--lifecycle-configuration', JSON.stringify({ Rules: rules }));
+      const got = await json('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+      assertEqual(got.Rules, rules, 'Rules after put-bucket-lifecycle-configuration');
+      const head = await json('s3api', 'head-object', '--bucket', bucket, '--key', 'meta/api.bin');
+      assert(/^expiry-date=".+ GMT", rule-id="tmp"$/.test(String(head.Expiration)), `Expiration on head-object: ${head.Expiration}`);
+      const bad = await awsFails('s3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket,
+        '--lifecycle-configuration', JSON.stringify({ Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, Expiration: { Days: 0 } }] }));
+      assert(bad.stderr.includes('InvalidArgument'), `expected InvalidArgument for Days 0, got: ${bad.stderr}`);
+      await aws('s3api', 'delete-bucket-lifecycle', '--bucket', bucket);
+      const gone = await awsFails('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+      assert(gone.stderr.includes('NoSuchLifecycleConfiguration'), `expected NoSuchLifecycleConfiguration, got: ${gone.stderr}`);
+    });
+
+    await ctx.step('a lifecycle rule expires noncurrent versions after a simulated day (put-bucket-versioning, aerostore lifecycle run --now, list-object-versions)', async () => {
+      if (!server.dataDir) return ctx.note('skipped: the server was not started by this run (aerostore lifecycle needs its data directory)');
+      const versioned = `${bucket}-lc`;
+      await aws('s3api', 'create-bucket', '--bucket', versioned);
+      await aws('s3api', 'put-bucket-versioning', '--bucket', versioned, '--versioning-configuration', 'Status=Enabled');
+      const first = await json('s3api', 'put-object', '--bucket', versioned, '--key', 'doc', '--body', small.path);
+      const second = await json('s3api', 'put-object', '--bucket', versioned, '--key', 'doc', '--body', small.path);
+      const rules = [{ ID: 'history', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }];
+      await aws('s3api', 'put-bucket-lifecycle-configuration', '--bucket', versioned, '--lifecycle-configuration', JSON.stringify({ Rules: rules }));
+      const ids = async () => ((await json('s3api', 'list-object-versions', '--bucket', versioned)).Versions ?? []).map((v: any) => v.VersionId);
+      assertEqual(await ids(), [second.VersionId, first.VersionId], 'versions before the pass');
+      const pass = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'lifecycle', 'run', '--bucket', versioned,
+        '--now', new Date(Date.now() + 2 * 86_400_000).toISOString()], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', AEROSTORE_DATA_DIR: server.dataDir } });
+      assert(pass.code === 0, `aerostore lifecycle run: ${pass.stdout}${pass.stderr}`);
+      assertEqual(await ids(), [second.VersionId], 'versions after a pass two days ahead');
+      await aws('s3api', 'delete-object', '--bucket', versioned, '--key', 'doc', '--version-id', second.VersionId);
+      await aws('s3api', 'delete-bucket', '--bucket', versioned);
     });
 
     await ctx.step('aws s3api put-object --acl public-read into the private bucket: anonymous curl 200, its neighbour 403; get-object-acl, put-object-acl', async () => {

@@ -5,7 +5,8 @@
 // what was acknowledged; then one sweep and a count of orphans. Prints the
 // figures docs/reliability.md records; exits 1 on any loss or leftover.
 //
-// Flags: --rounds N (per mode, default 200), --mode server|postgres|both (default both).
+// Flags: --rounds N (per mode, default 200), --mode server|postgres|both (default both),
+// --versioned (a versioned bucket: every acknowledged version must survive; clients also delete past versions).
 import { parseArgs } from 'node:util';
 import { runCrashRounds, type CrashSummary } from '../test/support/crash-harness.ts';
 import { sweepOnce } from '../test/support/sweep.ts';
@@ -14,11 +15,12 @@ const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '200' },
     mode: { type: 'string', default: 'both' },
+    versioned: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
-  console.log('usage: npm run test:crash -- [--rounds N] [--mode server|postgres|both]');
+  console.log('usage: npm run test:crash -- [--rounds N] [--mode server|postgres|both] [--versioned]');
   process.exit(0);
 }
 const rounds = Number(flags.rounds);
@@ -27,10 +29,13 @@ const modes = flags.mode === 'both' ? [false, true] : [flags.mode === 'postgres'
 
 let failed = false;
 for (const killPostgres of modes) {
-  const what = killPostgres ? 'server + Postgres' : 'server';
+  const what = `${killPostgres ? 'server + Postgres' : 'server'}${flags.versioned ? ' (versioned)' : ''}`;
   const started = Date.now();
   console.log(`\nSIGKILL of the ${what}, ${rounds} rounds`);
-  const s: CrashSummary = await runCrashRounds({ rounds, killPostgres, log: (line) => process.stdout.write(`  ${line}\n`) }, sweepOnce);
+  const s: CrashSummary = await runCrashRounds(
+    { rounds, killPostgres, versioned: flags.versioned, log: (line) => process.stdout.write(`  ${line}\n`) },
+    sweepOnce,
+  );
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   console.log(`\n| killed | rounds | writes acknowledged | in flight at the kill | of which landed | lost | orphans after the sweep | minutes |`);
   console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);

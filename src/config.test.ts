@@ -28,6 +28,16 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
   });
 
+  it('reads the lifecycle settings: hourly passes on the clock by default; a fixed "now" for tests, refused unless ISO 8601', () => {
+    const c = loadConfig({}, []);
+    assert.equal(c.lifecycleIntervalMinutes, 60);
+    assert.equal(c.lifecycleNow, undefined);
+    assert.equal(loadConfig({ AEROSTORE_LIFECYCLE_NOW: '2030-01-02' }, []).lifecycleNow?.toISOString(), '2030-01-02T00:00:00.000Z');
+    assert.equal(loadConfig({}, ['--lifecycle-now', '2030-01-02T03:04:05Z']).lifecycleNow?.toISOString(), '2030-01-02T03:04:05.000Z');
+    assert.throws(() => loadConfig({ AEROSTORE_LIFECYCLE_NOW: 'next week' }, []), (e: unknown) => e instanceof ConfigError && /AEROSTORE_LIFECYCLE_NOW/.test(e.message));
+    assert.throws(() => loadConfig({ AEROSTORE_LIFECYCLE_NOW: '2030-02-31' }, []), ConfigError);
+  });
+
   it('reads the rate limits: a signed URL 10/s burst 50 by default, principal and address off; 0/off disables; bad values refuse to start', () => {
     const c = loadConfig({}, []);
     assert.deepEqual(c.rateLimitSignedUrl, { rate: 10, burst: 50 });

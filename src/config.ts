@@ -7,6 +7,7 @@ import { parseClamdAddress } from './scanning/address.ts';
 import { DEFAULT_SIGNED_URL_LIMIT } from './http/rate-limit.ts';
 import { parseRateLimit } from './http/token-bucket.ts';
 import { parseBlockPublicAccess } from './core/bucket-policy.ts';
+import { parseIsoTime } from './core/lifecycle.ts';
 
 /** A rate limit (http/token-bucket.ts parseRateLimit); null: off. */
 function rateLimit() {
@@ -17,6 +18,18 @@ function rateLimit() {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
       return z.NEVER;
     }
+  });
+}
+
+/** A point in time, ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`). */
+export function isoDate() {
+  return z.string().transform((v, ctx) => {
+    const d = parseIsoTime(v);
+    if (d === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'an ISO 8601 date or time, such as 2026-01-31 or 2026-01-31T12:00:00Z' });
+      return z.NEVER;
+    }
+    return d;
   });
 }
 
@@ -78,6 +91,26 @@ const settings = {
     env: 'AEROSTORE_SWEEP_INTERVAL_MINUTES',
     flag: 'sweep-interval-minutes',
     schema: z.coerce.number().min(0).default(15),
+  },
+  /**
+   * How often the lifecycle pass applies the buckets' lifecycle rules (one
+   * server process at a time), in minutes; 0: never in this process
+   * (another one, or a scheduled `aerostore lifecycle run`, must).
+   */
+  lifecycleIntervalMinutes: {
+    env: 'AEROSTORE_LIFECYCLE_INTERVAL_MINUTES',
+    flag: 'lifecycle-interval-minutes',
+    schema: z.coerce.number().min(0).default(60),
+  },
+  /**
+   * FOR TESTING ONLY: the time (ISO 8601) the scheduled lifecycle passes
+   * take as "now", so that rules of days can be seen to act without
+   * waiting days. Unset (always, in production): the clock.
+   */
+  lifecycleNow: {
+    env: 'AEROSTORE_LIFECYCLE_NOW',
+    flag: 'lifecycle-now',
+    schema: isoDate().optional(),
   },
   /** Request headers must arrive within this many ms (slow-header clients are cut off with 408). */
   headersTimeoutMs: {

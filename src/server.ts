@@ -11,6 +11,7 @@ import { listenForBucketChanges, warnOfReservedBucketNames } from './core/bucket
 import { scheduleUploadExpiry } from './maintenance/upload-expiry.ts';
 import { checkOnStartup } from './maintenance/startup-check.ts';
 import { scheduleSweeps } from './maintenance/sweeper.ts';
+import { scheduleLifecycle } from './maintenance/lifecycle.ts';
 import { createServices, type Services } from './core/services.ts';
 import { storePublicAccessDefault } from './core/bucket-policies.ts';
 import { connect } from './db/connect.ts';
@@ -148,6 +149,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
             log,
           )
         : () => {};
+    // Lifecycle rules (issue 18 §4); one process at a time (src/maintenance/lifecycle.ts).
+    const stopLifecycle =
+      config.lifecycleIntervalMinutes > 0
+        ? scheduleLifecycle(storage, { everyMs: config.lifecycleIntervalMinutes * 60_000, now: config.lifecycleNow }, log)
+        : () => {};
+    if (config.lifecycleNow) log.warn({ now: config.lifecycleNow }, 'AEROSTORE_LIFECYCLE_NOW is set: lifecycle passes act as of that time (for testing only)');
     const stopStartupCheck = checkOnStartup(storage, sweepGraceMs, log);
     void warnOfReservedBucketNames(storage).catch((err: unknown) => log.warn({ err }, 'could not look for buckets with reserved names'));
     if (clamd) stops.push(startScanWorker(storage, clamd, { concurrency: config.scanConcurrency, maxSize: config.scanMaxSize }));
@@ -163,6 +170,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       close: async (graceMs = 30_000) => {
         stopExpiry();
         stopSweeps();
+        stopLifecycle();
         stopStartupCheck();
         // Event streams never finish on their own: end them so the drain does not wait on them.
         feed.emit('closing');

@@ -2,7 +2,8 @@
 // `npm run test:crash`, scripts/crash.ts): rounds of concurrent writes ended
 // by SIGKILL of the server, then of the server and its Postgres; after each
 // restart every acknowledged write is there, nothing half-written, metadata
-// and files agree; after a final sweep no orphan is left.
+// and files agree; after a final sweep no orphan is left. Then the same in a
+// versioned bucket, where every acknowledged version must survive too.
 // test/support/crash-harness.ts has the model and the checks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -21,4 +22,12 @@ describe('crash safety under SIGKILL', () => {
       assert.equal(s.orphansAfterSweep, 0);
     });
   }
+  const versionedRounds = Math.max(3, Math.ceil(ROUNDS / 2));
+  it(`${versionedRounds} rounds in a versioned bucket, killing the server and its Postgres: no acknowledged version lost`, { timeout: versionedRounds * 30_000 }, async () => {
+    const s = await runCrashRounds({ rounds: versionedRounds, killPostgres: true, versioned: true }, sweepOnce);
+    assert.ok(s.acknowledged > versionedRounds * 5, `only ${s.acknowledged} writes acknowledged`);
+    assert.deepEqual(s.problems, []);
+    assert.equal(s.lost, 0);
+    assert.equal(s.orphansAfterSweep, 0);
+  });
 });

@@ -719,6 +719,7 @@ describe('XML request bodies', () => {
     ['CompleteMultipartUpload', (doc) => xmlRequest('POST', `/${BUCKET}/${REFUSED}mpu`, { uploadId }, doc)],
     ['PutObjectTagging', (doc) => xmlRequest('PUT', `/${BUCKET}/xml/victim`, { tagging: '' }, doc)],
     ['PutBucketCors', (doc) => xmlRequest('PUT', `/${BUCKET}`, { cors: '' }, doc)],
+    ['PutBucketLifecycleConfiguration', (doc) => xmlRequest('PUT', `/${BUCKET}`, { lifecycle: '' }, doc)],
     ['PutBucketAcl', (doc) => xmlRequest('PUT', `/${BUCKET}`, { acl: '' }, doc)],
     ['CreateBucket', (doc) => xmlRequest('PUT', '/hostile-xml-bucket', {}, doc)],
   ];

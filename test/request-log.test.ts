@@ -62,7 +62,7 @@ describe('the request log', () => {
       ['a PUT', s3.send({ method: 'PUT', path: '/logged/k', body: 'x' }), { op: 'PutObject', status: 200, code: undefined }],
       ['a GET of a missing key', s3.send({ method: 'GET', path: '/logged/missing' }), { op: 'GetObject', status: 404, code: 'NoSuchKey' }],
       ['a HEAD of a missing bucket', s3.send({ method: 'HEAD', path: '/nowhere/k' }), { op: 'HeadObject', status: 404, code: 'NoSuchBucket' }],
-      ['an unimplemented sub-resource', s3.send({ method: 'PUT', path: '/logged', query: { lifecycle: '' }, body: '<x/>' }), { op: undefined, status: 501, code: 'NotImplemented' }],
+      ['an unimplemented sub-resource', s3.send({ method: 'PUT', path: '/logged', query: { encryption: '' }, body: '<x/>' }), { op: undefined, status: 501, code: 'NotImplemented' }],
       ['a bad signature', new S3RawClient(server.url, { ...server, secretAccessKey: 'wrong' }).send({ method: 'GET', path: '/logged' }), { op: 'ListObjects', status: 403, code: 'SignatureDoesNotMatch' }],
       ['an unknown key', new S3RawClient(server.url, { accessKeyId: 'AKIDUNKNOWN000', secretAccessKey: 'x' }).send({ method: 'GET', path: '/' }), { op: 'ListBuckets', status: 403, code: 'InvalidAccessKeyId' }],
       ['an anonymous ListBuckets', sendRaw(s3.base, 'GET', '/', {}), { op: 'ListBuckets', status: 403, code: 'AccessDenied', principal: 'anonymous' }],

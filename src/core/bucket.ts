@@ -30,6 +30,40 @@ export interface ObjectLock {
 /** A bucket's default retention, in days or in years. */
 export type DefaultRetention = { mode: LockMode } & ({ days: number } | { years: number });
 
+export interface LifecycleTag {
+  key: string;
+  value: string;
+}
+
+/**
+ * A rule's `<Filter>` as written: empty (every object), one predicate, or
+ * `<And>` of several. The form is kept so that GET gives back what PUT set.
+ */
+export interface LifecycleFilter {
+  prefix?: string;
+  /** `<Tag>`, or the `<Tag>`s of an `<And>`. */
+  tags?: LifecycleTag[];
+  /** ObjectSizeGreaterThan, bytes: sizes above it. */
+  sizeGreaterThan?: number;
+  /** ObjectSizeLessThan, bytes: sizes below it. */
+  sizeLessThan?: number;
+  /** The predicates were inside `<And>`. */
+  and?: boolean;
+}
+
+/** One lifecycle rule (S3 PutBucketLifecycleConfiguration), validated by core/lifecycle.ts, as stored (migration 0026). */
+export interface LifecycleRule {
+  id: string;
+  enabled: boolean;
+  /** The rule-level `<Prefix>` of configurations written before `<Filter>` existed; a rule has this or `filter`. */
+  prefix?: string;
+  filter?: LifecycleFilter;
+  /** Current versions: `days` after creation, or from `date` (midnight UTC, ISO); or delete markers left alone. */
+  expiration?: { days?: number; date?: string; expiredObjectDeleteMarker?: boolean };
+  noncurrentVersionExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
+  abortIncompleteMultipartUpload?: { daysAfterInitiation: number };
+}
+
 export interface BucketRow {
   id: string;
   name: string;
@@ -64,9 +98,11 @@ export interface BucketRow {
   object_lock_enabled?: boolean;
   /** The default retention of new versions (PutObjectLockConfiguration); null: none. */
   object_lock_default?: DefaultRetention | null;
+  /** Lifecycle rules (migration 0026); null: no lifecycle configuration. */
+  lifecycle?: LifecycleRule[] | null;
   created_at: Date;
 }
 
 /** The columns of a BucketRow, for every statement that returns one. */
 export const BUCKET_COLUMNS =
-  `id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, coalesce(policy_statements @> '[{"effect": "Deny"}]', false) as policy_has_deny, public_access_block, versioning, object_lock_enabled, object_lock_default, created_at`;
+  `id, name, owner_id, region, policy, cors, member_writes, public_list, file_size_limit, allowed_mime_types, download_events, object_ownership, acl, policy_statements is not null as has_policy, coalesce(policy_statements @> '[{"effect": "Deny"}]', false) as policy_has_deny, public_access_block, versioning, object_lock_enabled, object_lock_default, lifecycle, created_at`;

@@ -55,7 +55,7 @@ describe('core/delete-objects: deleting objects', () => {
     const b = await newBucket();
     await fill(b, { gone: 'to be deleted', kept: 'to be kept' });
     const [{ id }] = await t.admin`select id from storage.objects where bucket_uuid = ${b.id} and key = 'gone'`;
-    assert.equal(await deleteObject(t.storage, b.name, 'gone', owner), true);
+    assert.deepEqual(await deleteObject(t.storage, b.name, 'gone', owner), { existed: true, marker: undefined });
     assert.deepEqual(await keys(b), ['kept']);
 
     const evs = await deletions(b);
@@ -75,8 +75,8 @@ describe('core/delete-objects: deleting objects', () => {
   it('deleting a missing key is no error and records nothing', async () => {
     const b = await newBucket();
     await fill(b, { here: 'x' });
-    assert.equal(await deleteObject(t.storage, b.name, 'never-was', owner), false);
-    assert.deepEqual(await deleteObjects(t.storage, b.name, [], owner), { deleted: new Set(), refused: new Set() });
+    assert.deepEqual(await deleteObject(t.storage, b.name, 'never-was', owner), { existed: false, marker: undefined });
+    assert.deepEqual(await deleteObjects(t.storage, b.name, [], owner), { deleted: new Set(), refused: new Set(), markers: new Map() });
     assert.deepEqual(await keys(b), ['here']);
     assert.deepEqual(await deletions(b), []);
     assert.deepEqual(await blobCounts(b), { [sha256('x')]: 1 });
@@ -87,7 +87,7 @@ describe('core/delete-objects: deleting objects', () => {
     const b = await newBucket();
     await fill(b, { a: 'content a', b: 'content b', c: 'content c' });
     const result = await deleteObjects(t.storage, b.name, ['a', 'b', 'missing', 'a'], owner);
-    assert.deepEqual(result, { deleted: new Set(['a', 'b']), refused: new Set() });
+    assert.deepEqual(result, { deleted: new Set(['a', 'b']), refused: new Set(), markers: new Map() });
     assert.deepEqual(await keys(b), ['c']);
     assert.deepEqual((await deletions(b)).map((e) => e.key), ['a', 'b']);
     await t.settle();

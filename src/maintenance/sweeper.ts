@@ -16,8 +16,9 @@ import type { Services } from '../core/services.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { blobRows, pairBlobs, uploadsInStore } from './inventory.ts';
 import { deletedBuckets, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
+import { scheduleExclusive } from './exclusive.ts';
 
-/** The advisory lock the sweeps of all processes take turns on (events use 0x5e9_0001 and _0002). */
+/** The advisory lock the sweeps of all processes take turns on (docs/architecture.md "Advisory locks"). */
 const SWEEP_LOCK = 0x5e9_0003;
 /** Zero-reference rows handed to the collector per query. */
 const COLLECT_BATCH = 1000;
@@ -184,50 +185,20 @@ export interface SweepSchedule {
 }
 
 /**
- * Sweeps shortly after start and then every `everyMs`, on unref'd timers.
- * A session-level advisory try-lock on a reserved connection makes one
- * process sweep at a time (a process that dies mid-sweep drops its
- * connection, and the lock with it); the others skip the round. Shutdown
- * stops a sweep in progress between items and waits for it
- * (Services.background). Returns the function that stops it.
+ * Sweeps shortly after start and then every `everyMs`, one process at a
+ * time (maintenance/exclusive.ts). Shutdown stops a sweep in progress
+ * between items and waits for it (Services.background). Returns the
+ * function that stops it.
  */
 export function scheduleSweeps(storage: Services, schedule: SweepSchedule, log: Logger): () => void {
-  const abort = new AbortController();
-  let running = false;
-  const once = async () => {
-    const c = await storage.sql.reserve();
-    try {
-      const [{ locked }] = await c<{ locked: boolean }[]>`select pg_try_advisory_lock(${SWEEP_LOCK}) as locked`;
-      if (!locked) return;
-      try {
-        const report = await sweep(storage, { graceMs: schedule.graceMs, expiryDays: schedule.expiryDays, signal: abort.signal });
-        if (removedAnything(report)) log.info({ sweep: report }, 'orphan sweep removed garbage');
-        else log.debug({ sweep: report }, 'orphan sweep: nothing to remove');
-      } finally {
-        await c`select pg_advisory_unlock(${SWEEP_LOCK})`;
-      }
-    } finally {
-      c.release();
-    }
-  };
-  const run = () => {
-    if (running || abort.signal.aborted) return;
-    running = true;
-    const job = once()
-      .catch((err: unknown) => log.warn({ err }, 'orphan sweep failed; retried at the next run'))
-      .finally(() => {
-        running = false;
-        storage.background.delete(job);
-      });
-    storage.background.add(job);
-  };
-  const first = setTimeout(run, schedule.firstAfterMs ?? Math.min(5_000, schedule.everyMs));
-  const timer = setInterval(run, schedule.everyMs);
-  first.unref();
-  timer.unref();
-  return () => {
-    abort.abort();
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+  return scheduleExclusive(
+    storage,
+    { lockId: SWEEP_LOCK, everyMs: schedule.everyMs, firstAfterMs: schedule.firstAfterMs ?? Math.min(5_000, schedule.everyMs) },
+    async (signal) => {
+      const report = await sweep(storage, { graceMs: schedule.graceMs, expiryDays: schedule.expiryDays, signal });
+      if (removedAnything(report)) log.info({ sweep: report }, 'orphan sweep removed garbage');
+      else log.debug({ sweep: report }, 'orphan sweep: nothing to remove');
+    },
+    (err) => log.warn({ err }, 'orphan sweep failed; retried at the next run'),
+  );
 }

@@ -24,7 +24,6 @@ import {
 import {
   getBucketAccelerateOp,
   getBucketEncryptionOp,
-  getBucketLifecycleOp,
   getBucketLoggingOp,
   getBucketNotificationOp,
   getBucketReplicationOp,
@@ -63,6 +62,7 @@ import {
   uploadPartCopyOp,
   uploadPartOp,
 } from './ops/multipart.ts';
+import { deleteBucketLifecycleOp, getBucketLifecycleOp, putBucketLifecycleOp } from './ops/lifecycle.ts';
 import { postObjectOp } from './ops/post-object.ts';
 import { putObjectOp } from './ops/put.ts';
 import {
@@ -93,6 +93,8 @@ const OPERATIONS: Record<Exclude<Endpoint, 'PreflightRequest'>, S3Operation> = {
   PutBucketTagging: putBucketTaggingOp,
   DeleteBucketTagging: deleteBucketTaggingOp,
   GetBucketLifecycleConfiguration: getBucketLifecycleOp,
+  PutBucketLifecycleConfiguration: putBucketLifecycleOp,
+  DeleteBucketLifecycle: deleteBucketLifecycleOp,
   GetBucketPolicy: getBucketPolicyOp,
   PutBucketPolicy: putBucketPolicyOp,
   DeleteBucketPolicy: deleteBucketPolicyOp,

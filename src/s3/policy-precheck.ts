@@ -48,6 +48,9 @@ const ACTIONS: Partial<Record<Endpoint, { action: string; object: boolean; use: 
   PutBucketVersioning: { action: 's3:putbucketversioning', object: false, use: 'administer' },
   PutBucketCors: { action: 's3:putbucketcors', object: false, use: 'administer' },
   DeleteBucketCors: { action: 's3:putbucketcors', object: false, use: 'administer' },
+  GetBucketLifecycleConfiguration: { action: 's3:getlifecycleconfiguration', object: false, use: 'administer' },
+  PutBucketLifecycleConfiguration: { action: 's3:putlifecycleconfiguration', object: false, use: 'administer' },
+  DeleteBucketLifecycle: { action: 's3:putlifecycleconfiguration', object: false, use: 'administer' },
   GetBucketOwnershipControls: { action: 's3:getbucketownershipcontrols', object: false, use: 'administer' },
   PutBucketOwnershipControls: { action: 's3:putbucketownershipcontrols', object: false, use: 'administer' },
 };

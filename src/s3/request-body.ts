@@ -21,7 +21,7 @@ import { MAX_REQUEST_XML, parseXml, xmlText } from './xml.ts';
  */
 export async function readXmlBody(
   ctx: Pick<S3Context, 'req' | 'res' | 'signature'>,
-  opts: { optional: boolean; beforeBody?: () => Promise<unknown>; checksumHeadersForBody?: boolean },
+  opts: { optional: boolean; requireDigest?: boolean; beforeBody?: () => Promise<unknown>; checksumHeadersForBody?: boolean },
 ): Promise<Record<string, unknown> | undefined> {
   const body = await readVerifiedBody(ctx, { maxBytes: MAX_REQUEST_XML, ...opts });
   const text = xmlText(body).trim();

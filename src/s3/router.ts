@@ -19,6 +19,8 @@ export type Endpoint =
   | 'PutBucketTagging'
   | 'DeleteBucketTagging'
   | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycle'
   | 'GetBucketPolicy'
   | 'PutBucketPolicy'
   | 'DeleteBucketPolicy'
@@ -94,9 +96,10 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'bucket', query: 'tagging', endpoint: 'GetBucketTagging' },
   { method: 'PUT', target: 'bucket', query: 'tagging', endpoint: 'PutBucketTagging' },
   { method: 'DELETE', target: 'bucket', query: 'tagging', endpoint: 'DeleteBucketTagging' },
-  // Configurations this server does not implement, read as S3 reads them on a
-  // bucket without one (s3/ops/configuration.ts); writing them is NotImplemented.
+  // Lifecycle rules (s3/ops/lifecycle.ts).
   { method: 'GET', target: 'bucket', query: 'lifecycle', endpoint: 'GetBucketLifecycleConfiguration' },
+  { method: 'PUT', target: 'bucket', query: 'lifecycle', endpoint: 'PutBucketLifecycleConfiguration' },
+  { method: 'DELETE', target: 'bucket', query: 'lifecycle', endpoint: 'DeleteBucketLifecycle' },
   // Bucket policies and Block Public Access (s3/ops/bucket-policy.ts).
   { method: 'GET', target: 'bucket', query: 'policy', endpoint: 'GetBucketPolicy' },
   { method: 'PUT', target: 'bucket', query: 'policy', endpoint: 'PutBucketPolicy' },
@@ -105,6 +108,8 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', target: 'bucket', query: 'publicAccessBlock', endpoint: 'GetPublicAccessBlock' },
   { method: 'PUT', target: 'bucket', query: 'publicAccessBlock', endpoint: 'PutPublicAccessBlock' },
   { method: 'DELETE', target: 'bucket', query: 'publicAccessBlock', endpoint: 'DeletePublicAccessBlock' },
+  // Configurations this server does not implement, read as S3 reads them on a
+  // bucket without one (s3/ops/configuration.ts); writing them is NotImplemented.
   { method: 'GET', target: 'bucket', query: 'encryption', endpoint: 'GetBucketEncryption' },
   { method: 'GET', target: 'bucket', query: 'object-lock', endpoint: 'GetObjectLockConfiguration' },
   { method: 'PUT', target: 'bucket', query: 'object-lock', endpoint: 'PutObjectLockConfiguration' },

@@ -133,6 +133,8 @@ const XML_ARRAYS = new Set([
   'CORSConfiguration.CORSRule.AllowedHeader',
   'CORSConfiguration.CORSRule.ExposeHeader',
   'Tagging.TagSet.Tag',
+  'LifecycleConfiguration.Rule',
+  'LifecycleConfiguration.Rule.Filter.And.Tag',
 ]);
 
 /** Largest request XML body we parse (DeleteObjects of 1,000 long keys fits). */

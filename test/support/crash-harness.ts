@@ -14,6 +14,12 @@
 // Each client owns its keys and sends one request at a time, so the model is
 // exact: per key, the state after its last acknowledged change, plus at most
 // one alternative (the change in flight when the server died).
+//
+// With `versioned` (issue 18) the bucket keeps versions: every acknowledged
+// write and delete marker is a version id the model remembers, clients also
+// delete past versions by id, and after each restart every acknowledged
+// version must still be listed (unless its own deletion was acknowledged or
+// in flight), with its exact bytes.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,6 +35,12 @@ interface ModelKey {
   state: KeyState;
   /** The change in flight when the server died, unresolved until the next check. */
   inflight?: KeyState;
+  /** Versioned: each version the server acknowledged (or listed after a restart) → its SHA-256, 'marker', or '?' (landed in flight). */
+  versions: Map<string, string>;
+  /** Versioned: the version id of the key's latest acknowledged change. */
+  latest?: string;
+  /** Versioned: a past version whose deletion was in flight at the kill. */
+  deletingVersion?: string;
 }
 
 export interface CrashOptions {
@@ -39,6 +51,8 @@ export interface CrashOptions {
   keysPerClient?: number;
   /** Longest time the workload runs before the kill. */
   maxRunMs?: number;
+  /** The bucket has versioning Enabled, and clients also delete past versions by id. */
+  versioned?: boolean;
   log?: (line: string) => void;
 }
 
@@ -75,6 +89,7 @@ class Client {
     private readonly s3: () => S3RawClient,
     readonly keys: Map<string, ModelKey>,
     private readonly alive: () => boolean,
+    private readonly versioned = false,
   ) {}
 
   /** Runs random operations until the server dies (a request fails at the connection level). */
@@ -84,7 +99,8 @@ class Client {
       const key = names[Math.floor(Math.random() * names.length)];
       const r = Math.random();
       try {
-        if (r < 0.45) await this.put(key);
+        if (this.versioned && r < 0.1) await this.removeVersion(key);
+        else if (r < 0.45) await this.put(key);
         else if (r < 0.6) await this.remove(key);
         else if (r < 0.8) await this.copy(names[Math.floor(Math.random() * names.length)], key);
         else await this.multipart(key);
@@ -103,6 +119,11 @@ class Client {
     if (res.status >= 200 && res.status < 300) {
       k.state = next;
       this.acknowledged++;
+      const version = res.headers['x-amz-version-id'];
+      if (this.versioned && typeof version === 'string') {
+        k.versions.set(version, next.present ? next.sha256 : 'marker');
+        k.latest = version;
+      }
     } else if (res.status >= 500) {
       throw new Error(`${res.status} for ${key}: ${res.body.toString().slice(0, 200)}`);
     }
@@ -121,6 +142,23 @@ class Client {
 
   private async remove(key: string): Promise<void> {
     await this.change(key, absent, () => this.s3().send({ method: 'DELETE', path: `/${BUCKET}/${key}` }));
+  }
+
+  /** Versioned: deletes one past version (never the latest, so the key's state stays the model's). */
+  private async removeVersion(key: string): Promise<void> {
+    const k = this.keys.get(key) as ModelKey;
+    const past = [...k.versions.keys()].filter((v) => v !== k.latest);
+    if (past.length === 0) return this.put(key);
+    const version = past[Math.floor(Math.random() * past.length)];
+    k.deletingVersion = version;
+    const res = await this.s3().send({ method: 'DELETE', path: `/${BUCKET}/${key}`, query: { versionId: version } });
+    k.deletingVersion = undefined;
+    if (res.status === 204) {
+      k.versions.delete(version);
+      this.acknowledged++;
+    } else if (res.status >= 500) {
+      throw new Error(`${res.status} deleting ${key} version ${version}: ${res.body.toString().slice(0, 200)}`);
+    }
   }
 
   private async copy(from: string, to: string): Promise<void> {
@@ -176,6 +214,44 @@ async function listKeys(s3: S3RawClient): Promise<Set<string>> {
   return keys;
 }
 
+/** Versioned: the key's versions as the server lists them (id → whether a delete marker). */
+async function listVersionsOf(s3: S3RawClient, key: string): Promise<Map<string, boolean>> {
+  const res = await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { versions: '', prefix: key } });
+  if (res.status !== 200) throw new Error(`ListObjectVersions ${key}: ${res.status} ${res.body.toString().slice(0, 200)}`);
+  const listed = new Map<string, boolean>();
+  for (const m of res.body.toString().matchAll(/<(Version|DeleteMarker)><Key>([^<]*)<\/Key><VersionId>([^<]*)<\/VersionId>/g)) {
+    if (m[2] === key) listed.set(m[3], m[1] === 'DeleteMarker');
+  }
+  return listed;
+}
+
+/**
+ * Versioned: every version the model knows is still listed (unless its own
+ * deletion was in flight) with its exact bytes; then the model takes the
+ * listing (a write in flight may have landed as one more version).
+ */
+async function checkVersions(s3: S3RawClient, key: string, k: ModelKey, round: number): Promise<string[]> {
+  const problems: string[] = [];
+  const listed = await listVersionsOf(s3, key);
+  for (const [version, sha256] of k.versions) {
+    if (!listed.has(version)) {
+      if (version !== k.deletingVersion) problems.push(`round ${round}: ${key} lost acknowledged version ${version}`);
+      continue;
+    }
+    if (sha256 === 'marker' || sha256 === '?') continue;
+    const res = await s3.send({ method: 'GET', path: `/${BUCKET}/${key}`, query: { versionId: version } });
+    if (res.status !== 200 || sha(res.body) !== sha256) problems.push(`round ${round}: ${key} version ${version} reads ${res.status}, not its bytes`);
+  }
+  const unknown = [...listed.keys()].filter((v) => !k.versions.has(v));
+  if (unknown.length > 1) problems.push(`round ${round}: ${key} lists ${unknown.length} versions nobody acknowledged (one write was in flight at most)`);
+  for (const v of unknown) k.versions.set(v, listed.get(v) ? 'marker' : '?');
+  for (const v of [...k.versions.keys()]) if (!listed.has(v)) k.versions.delete(v);
+  k.deletingVersion = undefined;
+  // The newest listed entry is the key's latest version now.
+  k.latest = [...listed.keys()][0];
+  return problems;
+}
+
 /** Files under `dir`, recursively (none when it does not exist). */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
@@ -187,13 +263,14 @@ export async function checkStore(dataDir: string): Promise<string[]> {
   const problems: string[] = [];
   const db = postgres(await embeddedDatabaseUrl(dataDir), { max: 1, onnotice: () => {} });
   try {
+    // Every row that references a blob: current objects and past versions (storage.blob_references, migration 0025).
     const missingRows = await db`
-      select o.key from storage.objects o left join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+      select o.key from storage.blob_references o left join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
       where b.sha256 is null`;
     for (const r of missingRows) problems.push(`object ${r.key} has no blob row`);
     const counts = await db<{ bucket_id: string; sha256: string; size: string; ref_count: number; objects: number }[]>`
-      select b.bucket_id, b.sha256, b.size, b.ref_count, count(o.id)::int as objects
-      from storage.blobs b left join storage.objects o on o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256
+      select b.bucket_id, b.sha256, b.size, b.ref_count, count(o.key)::int as objects
+      from storage.blobs b left join storage.blob_references o on o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256
       group by b.bucket_id, b.sha256, b.size, b.ref_count`;
     const rows = new Set<string>();
     for (const b of counts) {
@@ -255,10 +332,17 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
   let s3 = new S3RawClient(srv.url, srv);
   try {
     if ((await s3.send({ method: 'PUT', path: `/${BUCKET}` })).status !== 200) throw new Error('could not create the bucket');
-    const models = Array.from({ length: clients }, (_, c) => new Map<string, ModelKey>(Array.from({ length: keysPerClient }, (_, k) => [`c${c}/k${k}`, { state: absent }])));
+    if (opts.versioned) {
+      const config = '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>';
+      if ((await s3.send({ method: 'PUT', path: `/${BUCKET}`, query: { versioning: '' }, body: config })).status !== 200) throw new Error('could not enable versioning');
+    }
+    const models = Array.from(
+      { length: clients },
+      (_, c) => new Map<string, ModelKey>(Array.from({ length: keysPerClient }, (_, k) => [`c${c}/k${k}`, { state: absent, versions: new Map() }])),
+    );
     for (let round = 1; round <= opts.rounds; round++) {
       let alive = true;
-      const workers = models.map((keys) => new Client(() => s3, keys, () => alive));
+      const workers = models.map((keys) => new Client(() => s3, keys, () => alive, opts.versioned));
       const running = workers.map((w) => w.run());
       await new Promise((r) => setTimeout(r, 100 + Math.random() * maxRunMs));
       const pgPid = opts.killPostgres ? await postgresPid(dataDir) : undefined;
@@ -288,6 +372,7 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
           k.state = seen;
           k.inflight = undefined;
           if (seen.present) present.add(key);
+          if (opts.versioned) problems.push(...(await checkVersions(s3, key, k, round)));
         }
       }
       const listed = await listKeys(s3);

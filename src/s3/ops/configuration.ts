@@ -1,10 +1,10 @@
 // Bucket configurations this server does not implement, read as S3 answers
-// them for a bucket that has none: a 404 naming what is missing (lifecycle,
-// encryption, Object Lock, website, replication), or the empty or
+// them for a bucket that has none: a 404 naming what is missing (encryption,
+// Object Lock, website, replication), or the empty or
 // default document S3 sends (notification, logging, accelerate, request
 // payment). Each is true here: no bucket has such a configuration. Their PUTs
 // and DELETEs are NotImplemented (src/s3/router.ts). Bucket policies are
-// s3/ops/bucket-policy.ts's.
+// s3/ops/bucket-policy.ts's, lifecycle rules s3/ops/lifecycle.ts's.
 import { requireAdminister } from '../../core/access.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
@@ -34,7 +34,6 @@ function answered(root: string, body: XmlNode = {}): S3Operation {
   };
 }
 
-export const getBucketLifecycleOp = missing('NoSuchLifecycleConfiguration');
 export const getBucketEncryptionOp = missing('ServerSideEncryptionConfigurationNotFoundError');
 export const getBucketWebsiteOp = missing('NoSuchWebsiteConfiguration');
 export const getBucketReplicationOp = missing('ReplicationConfigurationNotFoundError');

@@ -1,5 +1,6 @@
 // CopyObject: PUT /bucket/key with x-amz-copy-source.
 import { versionHeader } from './versioning.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { algorithmNamed, CHECKSUM_ALGORITHMS, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
@@ -127,5 +128,7 @@ export const copyObjectOp: S3Operation = async (ctx) => {
     }),
   );
   const sourceVersion = sourceBucket.versioning ? { 'x-amz-copy-source-version-id': copied.version } : {};
-  return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, object.version), ...sourceVersion } };
+  // The new object's lifecycle expiration, as on PutObject (core/lifecycle.ts).
+  const expiration = { 'x-amz-expiration': expirationHeader(bucket, object) };
+  return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, object.version), ...sourceVersion, ...expiration } };
 };

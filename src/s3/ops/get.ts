@@ -6,6 +6,7 @@ import { versionHeader } from './versioning.ts';
 import { lockHeaders } from './object-lock.ts';
 import { checksumHeaderName, checksumTypeOf, type ChecksumAlgorithm } from '../../core/checksums.ts';
 import { tagCount } from '../../core/tagging.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } from '../context.ts';
 import type { ByteRange } from '../../blobs/store.ts';
 import { notModified, parseRange, readConditionsOf } from '../../core/read.ts';
@@ -154,13 +155,16 @@ export function readTarget(ctx: S3Context) {
 export const headObjectOp: S3Operation = async (ctx) => {
   const { bucket, object } = await readTarget(ctx);
   const { status, headers } = planRead(ctx, object);
-  return { status, headers: { ...headers, ...versionHeader(bucket, object.version), ...lockHeaders(object) } };
+  return { status, headers: { ...headers, ...versionHeader(bucket, object.version), ...lockHeaders(object), 'x-amz-expiration': expirationHeader(bucket, object) } };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
   const found = await readTarget(ctx);
   const plan = planRead(ctx, found.object);
-  Object.assign(plan.headers, versionHeader(found.bucket, found.object.version), lockHeaders(found.object));
+  // When a lifecycle rule will expire it (core/lifecycle.ts), from the cached bucket row.
+  Object.assign(plan.headers, versionHeader(found.bucket, found.object.version), lockHeaders(found.object), {
+    'x-amz-expiration': expirationHeader(found.bucket, found.object),
+  });
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   const body = await openObject(ctx.storage, found, plan.range);
   ctx.storage.downloads.record(found.bucket, found.object, ctx.principal, plan.range && `${plan.range.start}-${plan.range.end}`);

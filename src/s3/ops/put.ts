@@ -4,6 +4,7 @@ import { lockFromHeaders } from './object-lock.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectHeaders, WriteCondition } from '../../core/objects.ts';
 import { putObject } from '../../core/objects.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { parseTaggingHeader, type Tags } from '../../core/tagging.ts';
 import { bucketOf, keyOf, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -101,5 +102,10 @@ export const putObjectOp: S3Operation = async (ctx) => {
     acl,
     lock: lockFromHeaders(ctx.req.headers),
   });
-  return { status: 200, headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), ...versionHeader(bucket, object.version) } };
+  // A lifecycle rule that will expire the new object says so (core/lifecycle.ts).
+  const expiration = expirationHeader(bucket, object);
+  return {
+    status: 200,
+    headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), ...versionHeader(bucket, object.version), 'x-amz-expiration': expiration },
+  };
 };
