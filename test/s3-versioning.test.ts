@@ -1,13 +1,14 @@
 // Object versioning held to Amazon S3's documented behaviour (issue 18 §1–§2),
 // written from S3's API reference and user guide, not from the server's code:
-// Put/GetBucketVersioning; version ids on every write; GET, HEAD, DELETE,
-// copy, part copy, tagging and GetObjectAttributes by version id; delete
-// markers (404 with the marker's headers, 405 by id, undelete); DeleteObjects
-// with and without version ids; ListObjectVersions' order, IsLatest,
-// delimiter, markers and encoding; the Suspended state's `null` version;
-// deduplication of versions into one blob and its collection; conditional
-// writes against the current version; who may see history; events.
-// test/s3-versions.test.ts covers a bucket that never had versioning.
+// Put/GetBucketVersioning; version ids on every write (PUT, POST, copy,
+// multipart, concurrent PUTs); GET, HEAD, DELETE, copy, part copy, tagging,
+// ACL and GetObjectAttributes by version id; delete markers (404 with the
+// marker's headers, 405 by id, undelete); DeleteObjects with and without
+// version ids; ListObjectVersions' order, IsLatest, delimiter, markers and
+// encoding; the Suspended state's `null` version; deduplication of versions
+// into one blob, its collection, and fsck; conditional writes against the
+// current version; who may see history (owner, member, others, anonymous);
+// events. test/s3-versions.test.ts covers a bucket that never had versioning.
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
