@@ -567,9 +567,65 @@ def legacy_and_forms():
         v2.delete_bucket(Bucket=b3)
 
 
+def object_lock():
+    """Object lock (issue 18 §3), in a bucket of its own: governance with and without the bypass, compliance, legal hold."""
+    import datetime
+
+    b4 = bucket + "-lock"
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)
+
+    @step("create_bucket ObjectLockEnabledForBucket: versioning Enabled; put/get_object_lock_configuration (GOVERNANCE, 1 day)")
+    def _():
+        s3.create_bucket(Bucket=b4, ObjectLockEnabledForBucket=True)
+        eq(s3.get_bucket_versioning(Bucket=b4).get("Status"), "Enabled", "versioning of a lock bucket")
+        s3.put_object_lock_configuration(
+            Bucket=b4,
+            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}},
+        )
+        rule = s3.get_object_lock_configuration(Bucket=b4)["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+        eq((rule["Mode"], rule["Days"]), ("GOVERNANCE", 1), "the default retention")
+
+    @step("GOVERNANCE: delete_object(VersionId) AccessDenied, then with BypassGovernanceRetention deleted")
+    def _():
+        v = s3.put_object(Bucket=b4, Key="governed", Body=b"governed")["VersionId"]
+        r = s3.head_object(Bucket=b4, Key="governed")
+        eq(r["ObjectLockMode"], "GOVERNANCE", "the default retention's mode")
+        eq(client_error_code(lambda: s3.delete_object(Bucket=b4, Key="governed", VersionId=v))[0], "AccessDenied", "deleting a governed version")
+        s3.delete_object(Bucket=b4, Key="governed", VersionId=v, BypassGovernanceRetention=True)
+        eq(client_error_code(lambda: s3.head_object(Bucket=b4, Key="governed", VersionId=v))[1], 404, "the bypassed version is gone")
+
+    @step("COMPLIANCE: put_object_retention shortening and delete with the bypass both AccessDenied; get_object_retention")
+    def _():
+        v = s3.put_object(Bucket=b4, Key="compliant", Body=b"compliant", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)["VersionId"]
+        got = s3.get_object_retention(Bucket=b4, Key="compliant", VersionId=v)["Retention"]
+        eq(got["Mode"], "COMPLIANCE", "retention mode")
+        eq(
+            client_error_code(lambda: s3.delete_object(Bucket=b4, Key="compliant", VersionId=v, BypassGovernanceRetention=True))[0],
+            "AccessDenied",
+            "deleting a compliant version, even with the bypass",
+        )
+        sooner = until - datetime.timedelta(days=30)
+        eq(
+            client_error_code(lambda: s3.put_object_retention(Bucket=b4, Key="compliant", VersionId=v, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": sooner}, BypassGovernanceRetention=True))[0],
+            "AccessDenied",
+            "shortening a compliant retention",
+        )
+        eq(s3.get_object(Bucket=b4, Key="compliant", VersionId=v)["Body"].read(), b"compliant", "the compliant version")
+
+    @step("legal hold: put_object_legal_hold ON blocks the bypassed delete; OFF lets it through")
+    def _():
+        v = s3.put_object(Bucket=b4, Key="held", Body=b"held", ObjectLockLegalHoldStatus="ON")["VersionId"]
+        eq(s3.get_object_legal_hold(Bucket=b4, Key="held", VersionId=v)["LegalHold"]["Status"], "ON", "legal hold")
+        s3.put_object_retention(Bucket=b4, Key="held", VersionId=v, Retention={}, BypassGovernanceRetention=True)
+        eq(client_error_code(lambda: s3.delete_object(Bucket=b4, Key="held", VersionId=v, BypassGovernanceRetention=True))[0], "AccessDenied", "deleting a held version")
+        s3.put_object_legal_hold(Bucket=b4, Key="held", VersionId=v, LegalHold={"Status": "OFF"})
+        s3.delete_object(Bucket=b4, Key="held", VersionId=v)
+
+
 try:
     main()
     legacy_and_forms()
+    object_lock()
 except Exception as e:
     traceback.print_exc()
     if isinstance(e, ClientError):

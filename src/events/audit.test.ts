@@ -47,7 +47,7 @@ describe('events/audit: the audit trail', () => {
     await put(b.name, 'docs/a.txt', 'first', owner);
     await put(b.name, 'docs/a.txt', 'second', owner);
     await put(b.name, 'docs/m.txt', 'by a member', member);
-    assert.equal(await deleteObject(t.storage, b.name, 'docs/a.txt', owner), true);
+    assert.equal((await deleteObject(t.storage, b.name, 'docs/a.txt', owner)).existed, true);
 
     const rows = await records(b.id);
     assert.deepEqual(
@@ -112,7 +112,7 @@ describe('events/audit: the audit trail', () => {
       await put(bucket, 'logs/1', 'one', owner);
       await put(bucket, 'logs/2', 'two', member);
       await put(bucket, 'other', 'three', owner);
-      assert.equal(await deleteObject(t.storage, bucket, 'logs/1', owner), true);
+      assert.equal((await deleteObject(t.storage, bucket, 'logs/1', owner)).existed, true);
     });
 
     it('filters by actor (user id, access key id), key prefix, action and time', async () => {

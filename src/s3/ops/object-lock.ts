@@ -108,7 +108,8 @@ export const getObjectLockConfigurationOp: S3Operation = async (ctx) => {
 
 export const putObjectRetentionOp: S3Operation = async (ctx) => {
   const doc = await readXmlBody(ctx, { optional: false });
-  const r = doc?.Retention;
+  // <Retention/> parses as '': no mode, no date.
+  const r = doc?.Retention === '' ? {} : doc?.Retention;
   if (r === null || typeof r !== 'object') throw new S3Error('MalformedXML');
   const { Mode, RetainUntilDate } = r as { Mode?: unknown; RetainUntilDate?: unknown };
   const mode = text(Mode);
