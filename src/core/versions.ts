@@ -349,7 +349,10 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
         jumped = true;
         break;
       }
-      add({ ...row, isLatest: row.key !== lastKey });
+      // The row itself, not a copy: a page is up to 1,000 of them.
+      const entry = row as ListedVersion;
+      entry.isLatest = row.key !== lastKey;
+      add(entry);
       lastKey = row.key;
       within = { key: row.key, belowSeq: row.version_seq };
     }
@@ -387,8 +390,9 @@ async function versionSeq(storage: Services, bucket: BucketRow, key: string, ver
 /**
  * Up to `limit` versions in listing order, from both tables, as the
  * principal sees them: of keys in [from, to), or of one key below a
- * version_seq. One statement (each table's first `limit` in index order),
- * merged here: the merge's first `limit` are exactly the listing's.
+ * version_seq. One statement: each table's rows in index order (a key's
+ * current row sorted with its past ones by version_seq), merged by Postgres
+ * (Merge Append under the limit), so only the rows of the page are read.
  */
 async function readVersions(
   storage: Services,
@@ -402,25 +406,13 @@ async function readVersions(
       'from' in range
         ? tx`bucket_uuid = ${bucket.id} and key >= ${range.from}::text collate "C" ${range.to !== undefined ? tx`and key < ${range.to}::text collate "C"` : tx``}`
         : tx`bucket_uuid = ${bucket.id} and key = ${range.key} and version_seq < ${range.belowSeq}`;
-    return tx<(Row & { past: boolean })[]>`
-      (select ${columns}, false as delete_marker, false as past from storage.objects where ${where} order by key limit ${range.limit})
-      union all
-      (select ${columns}, delete_marker, true as past from storage.object_versions where ${where}
-       order by key, version_seq desc limit ${range.limit})`;
+    return tx<Row[]>`
+      select * from (
+        (select ${columns}, false as delete_marker from storage.objects where ${where} order by key, version_seq desc limit ${range.limit})
+        union all
+        (select ${columns}, delete_marker from storage.object_versions where ${where} order by key, version_seq desc limit ${range.limit})
+      ) v order by key, version_seq desc limit ${range.limit}`;
   });
-  const split = rows.findIndex((r) => r.past);
-  const current = split < 0 ? rows : rows.slice(0, split);
-  const past = split < 0 ? [] : rows.slice(split);
-  const merged: Row[] = [];
-  let i = 0;
-  let j = 0;
-  while (merged.length < range.limit && (i < current.length || j < past.length)) {
-    const a = current[i];
-    const b = past[j];
-    // A key's current version is newer than all its past ones.
-    const takeCurrent = b === undefined || (a !== undefined && compareKeys(a.key, b.key) <= 0);
-    const row = takeCurrent ? current[i++] : past[j++];
-    merged.push({ ...row, version_seq: Number(row.version_seq) });
-  }
-  return merged;
+  for (const r of rows) r.version_seq = Number(r.version_seq);
+  return rows;
 }
