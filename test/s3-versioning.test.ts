@@ -664,6 +664,31 @@ describe('ListObjectVersions', () => {
   });
 });
 
+describe('ListObjectVersions key order', () => {
+  it('keys in UTF-8 byte order (as S3 lists them), across current and noncurrent versions and every page size', async () => {
+    const bucket = 'vorder';
+    await versionedBucket(bucket);
+    // UTF-8 byte order; JavaScript's UTF-16 order would put the emoji before U+FF21.
+    const keys = ['B', 'a', 'a/b', 'a0', 'z', 'é', '\uFF21', '😀'];
+    const byKey = new Map<string, string[]>();
+    for (const key of [...keys].reverse()) {
+      // Two versions each (one current, one noncurrent); 'é' hidden by a marker.
+      const v1 = versionOf(await put(bucket, encodeKey(key), `${key} one`))!;
+      const v2 = versionOf(await put(bucket, encodeKey(key), `${key} two`))!;
+      const marker = key === 'é' ? versionOf(await ok(del(bucket, encodeKey(key)), 204)) : undefined;
+      byKey.set(key, [...(marker ? [`${key} m ${marker} latest`, `${key} v ${v2}`] : [`${key} v ${v2} latest`]), `${key} v ${v1}`]);
+    }
+    const expectedLines = keys.flatMap((key) => byKey.get(key)!);
+    assert.deepEqual(summary(entriesOf(await listVersions(bucket))), expectedLines);
+    for (const maxKeys of ['1', '3']) {
+      assert.deepEqual((await walkVersions(bucket, { 'max-keys': maxKeys })).lines, expectedLines, `max-keys ${maxKeys}`);
+    }
+    const { lines, prefixes } = await walkVersions(bucket, { 'max-keys': '1', delimiter: '/' });
+    assert.deepEqual(prefixes, ['a/']);
+    assert.deepEqual(lines, expectedLines.filter((l) => !l.startsWith('a/')));
+  });
+});
+
 // ---- Suspended --------------------------------------------------------------
 
 describe('a Suspended bucket: the null version', () => {
