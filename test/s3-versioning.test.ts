@@ -789,6 +789,14 @@ describe('versions share content-addressed blobs', () => {
     assert.equal(rows.length, 1, JSON.stringify(rows));
     assert.equal(rows[0].sha256, sha256(body));
     assert.equal(rows[0].ref_count, 1000);
+    // One page holds all thousand (max-keys defaults to 1,000); 999 leaves one for the next page.
+    const full = await listVersions(bucket);
+    assert.equal(entriesOf(full).length, 1000);
+    assert.equal(xmlValue(full, 'IsTruncated'), 'false');
+    const paged = await walkVersions(bucket, { 'max-keys': '999' });
+    assert.equal(paged.pages, 2);
+    assert.deepEqual(paged.lines, summary(entriesOf(full)));
+    assert.equal(summary(entriesOf(full)).at(-1), `same v ${ids[0]}`, 'the first version written is listed last');
 
     // Delete all but the oldest, in DeleteObjects batches of up to 1000.
     const doomed = ids.slice(1);
