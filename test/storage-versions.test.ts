@@ -98,7 +98,7 @@ describe('/storage/v1 versions', () => {
     assert.deepEqual(theirs.versions.map((v) => v.is_latest), [true], 'the current version only');
     assert.equal((await api(strangerToken, '/object/docs/report.txt')).status, 200);
     const old = await api(strangerToken, `/object/docs/report.txt?versionId=${past}`);
-    assert.equal(old.status, 404);
+    assert.equal(old.status, 403, 'refused, whether it exists or not');
     const restore = await api(strangerToken, '/object/restore/docs/report.txt', { method: 'POST', body: JSON.stringify({ versionId: past }) });
     assert.ok(restore.status === 403 || restore.status === 404, `a stranger's restore answered ${restore.status}`);
   });

@@ -71,12 +71,31 @@ export async function findVersion(
     return current;
   }
   const row = bucket.versioning || versionId !== 'null' ? await pastVersion(storage, bucket, key, versionId, principal) : undefined;
-  if (!row) throw new DomainError('NoSuchVersion', undefined, { Key: key, VersionId: versionId });
+  if (!row) throw missingVersion(bucket, principal, key, versionId);
   if (row.delete_marker) {
     throw new DomainError('DeleteMarkerNotReadable', undefined, {}, { versionId: row.version, lastModified: row.updated_at });
   }
   if (use === 'content') await requireScanClearance(storage, bucket, row);
   return { bucket, object: row };
+}
+
+/**
+ * Whether `principal` sees all of the bucket's history (RLS on
+ * storage.object_versions: the service role and the bucket's owner), and so
+ * may be told that a version does not exist.
+ */
+function seesHistory(bucket: BucketRow, principal: Principal): boolean {
+  return isService(principal) || canAdminister(bucket, principal);
+}
+
+/**
+ * A version the principal did not find: NoSuchVersion for one that sees the
+ * whole history; otherwise AccessDenied, whether it exists or not — S3's
+ * answer without s3:GetObjectVersion, and nothing learnt about other
+ * people's versions.
+ */
+function missingVersion(bucket: BucketRow, principal: Principal, key: string, versionId: string): DomainError {
+  return seesHistory(bucket, principal) ? new DomainError('NoSuchVersion', undefined, { Key: key, VersionId: versionId }) : new DomainError('AccessDenied');
 }
 
 /** NoSuchKey of a key whose latest version is a delete marker the principal may see: the same error, with the marker. */
@@ -201,7 +220,9 @@ async function deleteVersionBatch(
     const result: DeleteVersionsResult = { deleted: [], errors: [] };
     for (const r of refs) {
       const id = `${r.key}\0${r.versionId}`;
-      if (refused.has(id)) result.errors.push({ ...r, code: 'AccessDenied', message: 'Access Denied' });
+      // Not deleted and not visible: gone already — or hidden from a principal that may not be told.
+      const hidden = !found.has(id) && !seesHistory(bucket, principal);
+      if (refused.has(id) || hidden) result.errors.push({ ...r, code: 'AccessDenied', message: 'Access Denied' });
       else result.deleted.push({ ...r, deleteMarker: found.get(id)?.delete_marker ?? false });
     }
     if (removed.length > 0) await recordEvents(tx, removed.map((r) => removedEvent(bucket, r, opts)));
