@@ -79,13 +79,23 @@ export const listObjectVersionsOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
   });
   let entries = '';
+  // A page has few owners: each one's <Owner> is written once.
+  const owners = new Map<string | null, string>();
+  const ownerOf = (id: string | null) => {
+    let xml = owners.get(id);
+    if (xml === undefined) {
+      const owner = ownerXml(id);
+      xml = '<Owner>' + xmlElement('ID', owner.ID) + xmlElement('DisplayName', owner.DisplayName) + '</Owner>';
+      owners.set(id, xml);
+    }
+    return xml;
+  };
   for (const v of result.entries) {
     const element = v.delete_marker ? 'DeleteMarker' : 'Version';
-    const owner = ownerXml(v.owner_id);
-    entries += `<${element}>` + xmlElement('Key', enc(v.key)) + xmlElement('VersionId', v.version) + xmlElement('IsLatest', String(v.isLatest));
-    entries += xmlElement('LastModified', isoMillis(Number(v.modified_ms)));
-    if (!v.delete_marker) entries += xmlElement('ETag', v.etag) + xmlElement('Size', v.size) + '<StorageClass>STANDARD</StorageClass>';
-    entries += '<Owner>' + xmlElement('ID', owner.ID) + xmlElement('DisplayName', owner.DisplayName) + '</Owner>' + `</${element}>`;
+    entries += `<${element}>` + xmlElement('Key', enc(v.key)) + xmlElement('VersionId', v.version) + (v.isLatest ? '<IsLatest>true</IsLatest>' : '<IsLatest>false</IsLatest>');
+    entries += '<LastModified>' + isoMillis(Number(v.modified_ms)) + '</LastModified>';
+    if (!v.delete_marker) entries += xmlElement('ETag', v.etag) + '<Size>' + v.size + '</Size><StorageClass>STANDARD</StorageClass>';
+    entries += ownerOf(v.owner_id) + `</${element}>`;
   }
   let prefixes = '';
   for (const p of result.commonPrefixes) prefixes += '<CommonPrefixes>' + xmlElement('Prefix', enc(p)) + '</CommonPrefixes>';
