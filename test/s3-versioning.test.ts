@@ -1256,7 +1256,9 @@ describe('a member’s versions in a bucket that takes members’ writes', () =>
   it('the member reads its own past versions; the bucket’s owner does too', async () => {
     assert.equal((await ok(get(bucket, 'b.txt', own[0], b))).body.toString(), 'b first');
     assert.equal((await ok(get(bucket, 'b.txt', own[0], a))).body.toString(), 'b first');
-    assert.deepEqual(summary(entriesOf(await listVersions(bucket, {}, a))), [`b.txt v ${own[1]} latest`, `b.txt v ${own[0]}`]);
+    const entries = entriesOf(await listVersions(bucket, {}, a));
+    assert.deepEqual(summary(entries), [`b.txt v ${own[1]} latest`, `b.txt v ${own[0]}`]);
+    assert.deepEqual(entries.map((e) => e.owner), [B, B], 'each version’s Owner is its writer');
   });
 
   it('another reader of the bucket reads the current version only', async () => {
