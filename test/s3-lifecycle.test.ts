@@ -205,6 +205,19 @@ describe('x-amz-expiration', () => {
     // CopyObject's new object too.
     const copied = await ok(s3.send({ method: 'PUT', path: '/lc-header/tmp/copy', headers: { 'x-amz-copy-source': '/lc-header/tmp/a' } }));
     assert.match(String(copied.headers['x-amz-expiration']), /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="tmp-3"$/);
+    // CompleteMultipartUpload's object too.
+    const created = await ok(s3.send({ method: 'POST', path: '/lc-header/tmp/mp', query: { uploads: '' } }));
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body.toString())?.[1] as string;
+    const part = await ok(s3.send({ method: 'PUT', path: '/lc-header/tmp/mp', query: { partNumber: '1', uploadId }, body: 'one part' }));
+    const completed = await ok(
+      s3.send({
+        method: 'POST',
+        path: '/lc-header/tmp/mp',
+        query: { uploadId },
+        body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.headers.etag}</ETag></Part></CompleteMultipartUpload>`,
+      }),
+    );
+    assert.match(String(completed.headers['x-amz-expiration']), /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="tmp-3"$/);
     // The earliest rule that applies: a Date rule already past.
     const dated = await put('lc-header', 'tmp/dated-1');
     assert.equal(dated.headers['x-amz-expiration'], 'expiry-date="Sat, 01 Jan 2000 00:00:00 GMT", rule-id="dated"');

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
+import { postForm, signPostPolicy } from './support/post-policy.ts';
 import { errorCode, xmlValue } from './support/s3-xml.ts';
 import { S3RawClient, type RawResponse } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -203,6 +204,23 @@ describe('retention and legal hold', () => {
     for (const [headers, code] of cases) {
       refused(await owner.send({ method: 'PUT', path: '/locked/bad', body: 'x', headers }), 400, code);
     }
+  });
+
+  it('takes the lock as POST Object form fields, and names the version in x-amz-version-id', async () => {
+    const keyCreds = await createAccessKey(root, OWNER);
+    const fields = { key: 'posted', 'x-amz-object-lock-mode': 'GOVERNANCE', 'x-amz-object-lock-retain-until-date': FUTURE };
+    const signed = signPostPolicy({
+      accessKeyId: keyCreds.access_key_id,
+      secretAccessKey: keyCreds.secret_access_key,
+      conditions: [{ bucket: 'locked' }, ...Object.entries(fields).map(([k, v]) => ({ [k]: v }))],
+    });
+    const res = await fetch(`${server.url}/locked`, { method: 'POST', body: postForm(fields, signed, { data: 'posted' }) });
+    assert.equal(res.status, 204, await res.text());
+    const v = res.headers.get('x-amz-version-id') as string;
+    assert.ok(v, 'POST Object names the version');
+    const head = ok(await owner.send({ method: 'HEAD', path: '/locked/posted', query: { versionId: v } }));
+    assert.equal(head.headers['x-amz-object-lock-mode'], 'GOVERNANCE');
+    refused(await owner.send({ method: 'DELETE', path: '/locked/posted', query: { versionId: v } }), 403, 'AccessDenied');
   });
 
   it('gives a multipart upload’s object the lock asked for at creation', async () => {

@@ -363,8 +363,8 @@ export interface CompleteResult {
   /** The object's ETag. */
   etag: string;
   checksum?: { algorithm: ChecksumAlgorithm; value: string; type: ChecksumType };
-  /** The version the completion created (unknown when answering a retried completion). */
-  version?: string;
+  /** The object the completion created (unknown when answering a retried completion). */
+  object?: ObjectRow;
 }
 
 const bareEtag = (etag: string) => etag.trim().replace(/^"|"$/g, '');
@@ -554,7 +554,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
     bucket,
     etag,
     checksum: objectChecksum ? { algorithm, value: objectChecksum, type: checksumType } : undefined,
-    version: written.object.version,
+    object: written.object,
   };
 }
 

@@ -14,6 +14,7 @@ import {
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { versionHeader } from './versioning.ts';
+import { expirationHeader } from '../../core/lifecycle.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { objectPayload, readXmlBody, storedContentEncoding } from '../request-body.ts';
 import { decodeXmlText, isoTime, toXml, type XmlNode } from '../xml.ts';
@@ -167,7 +168,7 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
   );
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const { bucket: row, etag, checksum, version } = await completeUpload(ctx.storage, {
+  const { bucket: row, etag, checksum, object } = await completeUpload(ctx.storage, {
     bucket,
     key,
     uploadId: uploadIdOf(ctx),
@@ -185,7 +186,8 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
     body.ChecksumType = checksum.type;
   }
   const reply = xmlReply(toXml('CompleteMultipartUploadResult', body));
-  return { ...reply, headers: { ...reply.headers, ...(version !== undefined ? versionHeader(row, version) : {}) } };
+  const written = object ? { ...versionHeader(row, object.version), 'x-amz-expiration': expirationHeader(row, object) } : {};
+  return { ...reply, headers: { ...reply.headers, ...written } };
 };
 
 export const abortMultipartUploadOp: S3Operation = async (ctx) => {

@@ -8,6 +8,7 @@
 // checksums, events) and never held in memory. Fields after the file are
 // ignored, as S3 ignores them.
 import { versionHeader } from './versioning.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { cannedAcl } from '../../core/acl.ts';
@@ -242,6 +243,13 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
   // The form's canned ACL, as x-amz-acl on PutObject.
   const aclField = fields.get('acl');
   const acl = aclField === undefined ? undefined : { canned: cannedAcl(aclField, 'acl') };
+  // Object lock fields, named as the headers are (S3 POST Object).
+  const lockField = (name: string) => fields.get(name);
+  const lock = lockFromHeaders({
+    'x-amz-object-lock-mode': lockField('x-amz-object-lock-mode'),
+    'x-amz-object-lock-retain-until-date': lockField('x-amz-object-lock-retain-until-date'),
+    'x-amz-object-lock-legal-hold': lockField('x-amz-object-lock-legal-hold'),
+  });
   const tagging = fields.get('tagging');
   const tags = tagging === undefined ? undefined : parseTaggingXml(tagging);
   const requested = parseRequestedChecksum(Object.fromEntries([...fields].filter(([name]) => name.startsWith('x-amz-checksum-'))));
@@ -265,6 +273,7 @@ async function storeFile(ctx: S3Context, fields: Map<string, string>, file: Read
     principal,
     expected: { checksum: algorithm && { algorithm, value: requested.expected } },
     acl,
+    lock,
   });
 
   const etag = object.etag;
