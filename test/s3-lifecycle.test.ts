@@ -5,15 +5,14 @@
 // old uploads aborted, Disabled rules and other keys untouched, events with
 // cause 'lifecycle', object lock respected.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { embeddedDatabaseUrl } from './support/database.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
 import { errorCode, xmlValue, xmlValues } from './support/s3-xml.ts';
-import { ROOT, startTestServer, type TestServer } from './support/server.ts';
+import { runAerostore, type CliResult } from './support/aerostore-cli.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 import { S3RawClient, type RawResponse } from './support/signer.ts';
 
 const DAY = 86_400_000;
@@ -49,34 +48,9 @@ const put = (bucket: string, key: string, body = 'x', headers: Record<string, st
   ok(s3.send({ method: 'PUT', path: `/${bucket}/${key}`, body, headers }));
 const exists = async (bucket: string, key: string) => (await s3.send({ method: 'HEAD', path: `/${bucket}/${key}` })).status === 200;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `aerostore lifecycle <args>` on the server's data directory (through its running Postgres). */
-function lifecycleCli(args: readonly string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, AEROSTORE_DATA_DIR: server.dataDir };
-  delete env.DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'lifecycle', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const lifecycleCli = (args: readonly string[]): Promise<CliResult> => runAerostore(server.dataDir, ['lifecycle', ...args]);
 
 async function runPass(bucket: string, now: Date): Promise<Record<string, unknown>> {
   const run = await lifecycleCli(['run', '--now', now.toISOString(), '--bucket', bucket, '--json']);
