@@ -1039,9 +1039,6 @@ describe('every kind of write makes a version', () => {
 
   it(
     'PutObjectAcl and GetObjectAcl with ?versionId= of a past version change and read that version’s ACL only',
-    {
-      todo: 'implementation: PUT /vwrites/acl?acl&versionId=<past version> answers 501 NotImplemented ("The ACL of a past version cannot be read or changed here; the current version’s can."); S3 keeps an ACL per version and takes versionId on Get/PutObjectAcl',
-    },
     async () => {
       const old = versionOf(await put(bucket, 'acl', 'old'))!;
       await put(bucket, 'acl', 'new');

@@ -17,6 +17,8 @@ import { collectInBackground, findObject, rethrowWriteFailure, type ObjectLookup
 import { requireChangeOf, requireListing } from './policy-checks.ts';
 import type { Services } from './services.ts';
 import { recordEvents } from '../events/record.ts';
+import { canonicalId, grantsOf, type AclRequest, type Grant } from './acl.ts';
+import { requestedAcl } from './object-acl.ts';
 import { lockKeys, releaseBlobs } from './delete-objects.ts';
 import { isVersionId } from './version-rows.ts';
 
@@ -250,6 +252,33 @@ function removedEvent(bucket: BucketRow, r: RemovedVersion, opts: DeleteVersions
       ...(opts.cause ? { cause: opts.cause } : {}),
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// A past version's ACL (Get/PutObjectAcl with ?versionId= of a version that is
+// not current). The version keeps the list it was written with; reading and
+// changing it follow history's rule (RLS on storage.object_versions: those
+// who see the version read it; the bucket's owner, or the version's owner
+// where the bucket takes members' writes, change it).
+
+/** A past version's ACL as S3 reports it. */
+export function pastVersionAcl(bucket: BucketRow, version: ObjectRow): { owner: string; grants: Grant[] } {
+  if (bucket.object_ownership === 'BucketOwnerEnforced') {
+    const owner = canonicalId(bucket.owner_id);
+    return { owner, grants: [{ grantee: { kind: 'user', id: owner }, permission: 'FULL_CONTROL' }] };
+  }
+  return { owner: canonicalId(version.owner_id), grants: grantsOf(version.acl, version.owner_id) };
+}
+
+/** Replaces a past version's ACL; changes nothing else (as on the current version). */
+export async function setPastVersionAcl(storage: Services, bucket: BucketRow, version: ObjectRow, principal: Principal, request: AclRequest): Promise<void> {
+  if (bucket.object_ownership === 'BucketOwnerEnforced') throw new DomainError('AclNotSupported');
+  const acl = requestedAcl(bucket, version.owner_id, request);
+  const changed = await asPrincipal(storage.sql, principal, (tx) => tx`
+    update storage.object_versions set acl = ${acl}::text[]
+    where bucket_uuid = ${bucket.id} and key = ${version.key} and version = ${version.version} and not delete_marker
+    returning 1`).catch((err: unknown) => rethrowWriteFailure(storage, bucket.name, err));
+  if (changed.length === 0) throw new DomainError('AccessDenied');
 }
 
 // ---------------------------------------------------------------------------

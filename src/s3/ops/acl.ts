@@ -2,7 +2,7 @@
 // x-amz-grant-* headers of the writes that take them, AccessControlPolicy
 // documents, and Object Ownership (Get/Put/DeleteBucketOwnershipControls).
 // The model is core/acl.ts; who may do what, Postgres's (migration 0021).
-import { findVersion } from '../../core/versions.ts';
+import { findVersion, pastVersionAcl, setPastVersionAcl } from '../../core/versions.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { requireAdminister } from '../../core/access.ts';
 import {
@@ -178,32 +178,36 @@ export const putBucketAclOp: S3Operation = async (ctx) => {
 };
 
 /**
- * ?versionId= on Get/PutObjectAcl: the current version's ACL is the one an
- * object has; a past version keeps the ACL it had, which is not changed or
- * read by version here.
+ * ?versionId= on Get/PutObjectAcl: the current version's id acts on the
+ * object's ACL; a past version's (core/versions.ts) on the list that version
+ * keeps. Undefined: the object's own.
  */
-async function requireCurrentVersion(ctx: S3Context): Promise<Record<string, string>> {
+async function pastVersion(ctx: S3Context) {
   const versionId = ctx.route.query.get('versionId');
-  if (versionId === null) return {};
-  const { object } = await findVersion(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata', versionId);
-  if (object.delete_marker !== undefined) throw new DomainError('NotSupported', 'The ACL of a past version cannot be read or changed here; the current version’s can.');
-  return { 'x-amz-version-id': versionId };
+  if (versionId === null) return undefined;
+  const found = await findVersion(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, 'metadata', versionId);
+  // A row of storage.object_versions (it has delete_marker) is a past version.
+  return { versionId, past: found.object.delete_marker !== undefined ? found : undefined };
 }
 
 export const getObjectAclOp: S3Operation = async (ctx) => {
-  const version = await requireCurrentVersion(ctx);
-  const { owner, grants } = await getObjectAcl(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
+  const version = await pastVersion(ctx);
+  const { owner, grants } = version?.past
+    ? pastVersionAcl(version.past.bucket, version.past.object)
+    : await getObjectAcl(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal);
   const reply = xmlReply(aclXml(owner, grants));
-  return { ...reply, headers: { ...reply.headers, ...version } };
+  return { ...reply, headers: { ...reply.headers, ...(version ? { 'x-amz-version-id': version.versionId } : {}) } };
 };
 
 export const putObjectAclOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
   // Refused before the body is read: anonymous principals change nothing.
   if (ctx.principal.kind === 'anonymous') throw new DomainError('AccessDenied');
-  const version = await requireCurrentVersion(ctx);
-  await putObjectAcl(ctx.storage, bucket.name, keyOf(ctx), ctx.principal, await requestedAcl(ctx));
-  return { status: 200, headers: version };
+  const version = await pastVersion(ctx);
+  const request = await requestedAcl(ctx);
+  if (version?.past) await setPastVersionAcl(ctx.storage, version.past.bucket, version.past.object, ctx.principal, request);
+  else await putObjectAcl(ctx.storage, bucket.name, keyOf(ctx), ctx.principal, request);
+  return { status: 200, headers: version ? { 'x-amz-version-id': version.versionId } : {} };
 };
 
 // ---------------------------------------------------------------------------
