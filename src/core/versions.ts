@@ -319,7 +319,6 @@ export interface VersionListResult {
 
 type Row = Omit<ListedVersion, 'isLatest'>;
 
-const byteOrder = compareKeys;
 
 /**
  * The bucket's versions in S3's order — keys ascending in UTF-8 byte order,
@@ -357,7 +356,7 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
     if (seq !== undefined) within = { key: q.keyMarker, belowSeq: seq };
     const markerIsPrefix = q.delimiter !== '' && q.keyMarker.startsWith(q.prefix) && commonPrefix(q.keyMarker, q.prefix, q.delimiter) === q.keyMarker;
     const from = markerIsPrefix ? (prefixEnd(q.keyMarker) ?? justAfter(q.keyMarker)) : justAfter(q.keyMarker);
-    if (byteOrder(from, lo) > 0) lo = from;
+    if (compareKeys(from, lo) > 0) lo = from;
   }
 
   const want = q.maxKeys + 1;
@@ -383,7 +382,7 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
   // versions (within), or the keys from `lo`; a common prefix ends the round
   // and the next starts past everything under it.
   while (count < want) {
-    if (!within && hi !== undefined && byteOrder(lo, hi) >= 0) break;
+    if (!within && hi !== undefined && compareKeys(lo, hi) >= 0) break;
     const limit = want - count;
     const wasWithin = within !== undefined;
     const rows = await readVersions(storage, bucket, q.principal, within ? { ...within, limit } : { from: lo, to: hi, limit });
@@ -395,7 +394,7 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
         add(cp);
         const past = prefixEnd(cp);
         if (past === undefined) return finish(result);
-        if (byteOrder(past, lo) > 0) lo = past;
+        if (compareKeys(past, lo) > 0) lo = past;
         jumped = true;
         break;
       }
@@ -408,7 +407,7 @@ export async function listVersions(storage: Services, q: VersionListQuery): Prom
     }
     if (!jumped && within !== undefined) {
       const after = justAfter(within.key);
-      if (byteOrder(after, lo) > 0) lo = after;
+      if (compareKeys(after, lo) > 0) lo = after;
     }
     if (jumped) {
       within = undefined;

@@ -3,15 +3,14 @@ import { deleteObject, deleteObjects, MAX_DELETE_KEYS } from '../../core/delete-
 import { validateKey } from '../../core/objects.ts';
 import { requireChangeOf } from '../../core/policy-checks.ts';
 import { requireBucket } from '../../core/buckets.ts';
-import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
+import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
+import { bypassGovernance } from './versioning.ts';
 import { DomainError } from '../../core/errors.ts';
 import { deleteVersions, type VersionRef } from '../../core/versions.ts';
 import { asS3Error, S3Error } from '../errors.ts';
 import { readVerifiedBody } from '../request-body.ts';
 import { decodeXmlText, MAX_REQUEST_XML, parseXml, toXml, xmlText, type XmlNode } from '../xml.ts';
 
-/** x-amz-bypass-governance-retention: true (core/versions.ts decides whether the principal may). */
-const bypassGovernance = (ctx: S3Context) => String(ctx.req.headers['x-amz-bypass-governance-retention'] ?? '').toLowerCase() === 'true';
 
 /**
  * DeleteObject: without a version id, the key's object (in a versioned

@@ -11,7 +11,7 @@ import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { isoTime, toXml } from '../xml.ts';
-import { versionHeader } from './versioning.ts';
+import { bypassGovernance, versionHeader, versionIdOf } from './versioning.ts';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : undefined);
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
@@ -62,8 +62,6 @@ export function lockHeaders(o: ObjectRow): Record<string, string> {
   };
 }
 
-const bypassGovernance = (ctx: S3Context) => String(ctx.req.headers['x-amz-bypass-governance-retention'] ?? '').toLowerCase() === 'true';
-const versionOf = (ctx: S3Context) => ctx.route.query.get('versionId') ?? undefined;
 
 /** `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention>…` */
 export const putObjectLockConfigurationOp: S3Operation = async (ctx) => {
@@ -123,13 +121,13 @@ export const putObjectRetentionOp: S3Operation = async (ctx) => {
     keyOf(ctx),
     ctx.principal,
     { retention: retention === null ? null : { mode: lockMode(mode as string), retainUntil: isoDate(until as string, 'RetainUntilDate') } },
-    { versionId: versionOf(ctx), bypassGovernance: bypassGovernance(ctx) },
+    { versionId: versionIdOf(ctx), bypassGovernance: bypassGovernance(ctx) },
   );
-  return { status: 200, headers: versionOf(ctx) !== undefined ? { 'x-amz-version-id': version } : {} };
+  return { status: 200, headers: versionIdOf(ctx) !== undefined ? { 'x-amz-version-id': version } : {} };
 };
 
 export const getObjectRetentionOp: S3Operation = async (ctx) => {
-  const lock = await getVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionOf(ctx));
+  const lock = await getVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionIdOf(ctx));
   if (!lock.retention) throw new S3Error('NoSuchObjectLockConfiguration');
   const reply = xmlReply(toXml('Retention', { Mode: lock.retention.mode, RetainUntilDate: isoTime(lock.retention.retainUntil) }));
   return { ...reply, headers: { ...reply.headers, ...versionHeader(lock.bucket, lock.version) } };
@@ -139,12 +137,12 @@ export const putObjectLegalHoldOp: S3Operation = async (ctx) => {
   const doc = await readXmlBody(ctx, { optional: false });
   const status = text((doc?.LegalHold as { Status?: unknown } | null | undefined)?.Status);
   if (status === undefined) throw new S3Error('MalformedXML');
-  const version = await setVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, { legalHold: legalHold(status, 'Status') }, { versionId: versionOf(ctx) });
-  return { status: 200, headers: versionOf(ctx) !== undefined ? { 'x-amz-version-id': version } : {} };
+  const version = await setVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, { legalHold: legalHold(status, 'Status') }, { versionId: versionIdOf(ctx) });
+  return { status: 200, headers: versionIdOf(ctx) !== undefined ? { 'x-amz-version-id': version } : {} };
 };
 
 export const getObjectLegalHoldOp: S3Operation = async (ctx) => {
-  const lock = await getVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionOf(ctx));
+  const lock = await getVersionLock(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionIdOf(ctx));
   const reply = xmlReply(toXml('LegalHold', { Status: lock.legalHold ? 'ON' : 'OFF' }));
   return { ...reply, headers: { ...reply.headers, ...versionHeader(lock.bucket, lock.version) } };
 };

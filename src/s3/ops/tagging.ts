@@ -2,7 +2,7 @@
 // Put/Get/DeleteBucketTagging (PUT|GET|DELETE /bucket?tagging).
 import { getBucketTags, getObjectTags, setBucketTags, setObjectTags, validateTags, type Tags } from '../../core/tagging.ts';
 import { requireAdminister } from '../../core/access.ts';
-import { versionHeader } from './versioning.ts';
+import { versionHeader, versionIdOf } from './versioning.ts';
 import { requireChangeOf } from '../../core/policy-checks.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import type { BucketRow } from '../../core/bucket.ts';
@@ -54,25 +54,23 @@ async function taggingDocument(ctx: S3Context, of: 'object' | 'bucket', mayChang
 /** PutObjectTagging: replaces the object's tag set. */
 export const putObjectTaggingOp: S3Operation = async (ctx) => {
   const tags = await taggingDocument(ctx, 'object', (bucket) => requireChangeOf(ctx.storage, bucket, ctx.principal, 'UPDATE'));
-  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, tags, versionOf(ctx));
-  return { status: 200, headers: versionOf(ctx) !== undefined ? { 'x-amz-version-id': versionOf(ctx) as string } : {} };
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, tags, versionIdOf(ctx));
+  return { status: 200, headers: versionIdOf(ctx) !== undefined ? { 'x-amz-version-id': versionIdOf(ctx) as string } : {} };
 };
 
-/** ?versionId=: the version an object operation acts on; none: the current one. */
-const versionOf = (ctx: S3Context) => ctx.route.query.get('versionId') ?? undefined;
 
 /** `<Tagging><TagSet>…</TagSet></Tagging>`; an empty TagSet is written as <TagSet></TagSet>, as S3 does. */
 const taggingReply = (tags: Tags) => xmlReply(toXml('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }));
 
 export const getObjectTaggingOp: S3Operation = async (ctx) => {
-  const { tags, version, bucket } = await getObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionOf(ctx));
+  const { tags, version, bucket } = await getObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, versionIdOf(ctx));
   const reply = taggingReply(tags);
   return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, version) } };
 };
 
 export const deleteObjectTaggingOp: S3Operation = async (ctx) => {
-  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, {}, versionOf(ctx));
-  return { status: 204, headers: versionOf(ctx) !== undefined ? { 'x-amz-version-id': versionOf(ctx) as string } : {} };
+  await setObjectTags(ctx.storage, bucketOf(ctx), keyOf(ctx), ctx.principal, {}, versionIdOf(ctx));
+  return { status: 204, headers: versionIdOf(ctx) !== undefined ? { 'x-amz-version-id': versionIdOf(ctx) as string } : {} };
 };
 
 /** PutBucketTagging: replaces the bucket's tag set (up to 50 tags), the bucket owner's to change. */

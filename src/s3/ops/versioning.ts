@@ -6,7 +6,7 @@ import type { BucketRow } from '../../core/bucket.ts';
 import { requireBucket } from '../../core/buckets.ts';
 import { isoMillis } from '../../core/list.ts';
 import { listVersions, setVersioning, type VersioningStatus } from '../../core/versions.ts';
-import { bucketOf, xmlReply, type S3Operation } from '../context.ts';
+import { bucketOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
 import { RawXml, toXml, xmlElement } from '../xml.ts';
@@ -21,6 +21,12 @@ import { encodingOf, parseMaxKeys } from './list.ts';
 export function versionHeader(bucket: BucketRow, version: string): Record<string, string> {
   return bucket.versioning ? { 'x-amz-version-id': version } : {};
 }
+
+/** ?versionId=: the version an object operation acts on; none: the current one. */
+export const versionIdOf = (ctx: S3Context): string | undefined => ctx.route.query.get('versionId') ?? undefined;
+
+/** x-amz-bypass-governance-retention: true (core/object-lock.ts decides whether the principal may). */
+export const bypassGovernance = (ctx: S3Context): boolean => String(ctx.req.headers['x-amz-bypass-governance-retention'] ?? '').toLowerCase() === 'true';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined);
 
