@@ -160,6 +160,25 @@ def main():
         eq(client_error(lambda: s3.put_object(Bucket=bucket, Key="acl/email.txt", Body=b"x", GrantRead='emailAddress="b@example.com"')), ("UnresolvableGrantByEmailAddress", 400), "e-mail grantee")
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "acl/for-b.txt"}, {"Key": "acl/neighbour.txt"}]})
 
+    @step("as A: put_bucket_acl with GrantRead and GrantWrite to B; B lists, reads, writes its own; B's grants are taken back")
+    def _():
+        s3 = state["s3"]
+        b = s3_client(args["otherAccessKeyId"], args["otherSecretAccessKey"])
+        s3.put_object(Bucket=bucket, Key="granted/by-a.txt", Body=b"A's\n")
+        eq(client_error(lambda: b.list_objects_v2(Bucket=bucket, Prefix="granted/")), ("AccessDenied", 403), "B lists before the grant")
+        s3.put_bucket_acl(Bucket=bucket, GrantRead='id="%s"' % args["otherUserId"], GrantWrite='id="%s"' % args["otherUserId"])
+        grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+        eq(sorted((g["Grantee"].get("ID"), g["Permission"]) for g in grants if g["Grantee"].get("ID") == args["otherUserId"]),
+           [(args["otherUserId"], "READ"), (args["otherUserId"], "WRITE")], "get_bucket_acl names B")
+        eq([o["Key"] for o in b.list_objects_v2(Bucket=bucket, Prefix="granted/")["Contents"]], ["granted/by-a.txt"], "B lists")
+        eq(b.get_object(Bucket=bucket, Key="granted/by-a.txt")["Body"].read(), b"A's\n", "B reads")
+        b.put_object(Bucket=bucket, Key="granted/by-b.txt", Body=b"B's\n")
+        eq(client_error(lambda: b.put_object(Bucket=bucket, Key="granted/by-a.txt", Body=b"x")), ("AccessDenied", 403), "B overwrites A's")
+        eq(client_error(lambda: b.get_bucket_acl(Bucket=bucket)), ("AccessDenied", 403), "B reads the bucket ACL (READ is not READ_ACP)")
+        s3.put_bucket_acl(Bucket=bucket, ACL="private")
+        eq(client_error(lambda: b.get_object(Bucket=bucket, Key="granted/by-a.txt")), ("AccessDenied", 403), "B reads after private")
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "granted/by-a.txt"}, {"Key": "granted/by-b.txt"}]})
+
     @step("as A: delete_bucket")
     def _():
         state["s3"].delete_bucket(Bucket=bucket)

@@ -52,6 +52,9 @@ before(async () => {
   await ok(users.A.send({ method: 'PUT', path: '/sql-private/acl-public', headers: { 'x-amz-acl': 'public-read' }, body: 'p' }));
   await ok(users.A.send({ method: 'PUT', path: '/sql-private/acl-b', headers: { 'x-amz-grant-read': `id="${B}"` }, body: 'b' }));
   await ok(users.A.send({ method: 'PUT', path: '/sql-members/acl-signed-in', headers: { 'x-amz-acl': 'authenticated-read' }, body: 's' }));
+  // A bucket whose own ACL names B (migration 0028): B reads and lists all of it.
+  await ok(users.A.send({ method: 'PUT', path: '/sql-granted', headers: { 'x-amz-grant-read': `id="${B}"` } }));
+  await ok(users.A.send({ method: 'PUT', path: '/sql-granted/g', body: 'g' }));
   // ...and one whose ACL no longer counts: its bucket enforces bucket-owner ownership.
   await ok(users.A.send({ method: 'PUT', path: '/sql-enforced' }));
   await ok(users.A.send({ method: 'PUT', path: '/sql-enforced/acl-public', headers: { 'x-amz-acl': 'public-read' }, body: 'e' }));
@@ -114,7 +117,7 @@ async function readableOverS3(client: S3RawClient | undefined): Promise<string[]
 /** The same world over S3: every key `client` can list in every bucket it may list. */
 async function listedOverS3(client: S3RawClient): Promise<string[]> {
   const out: string[] = [];
-  for (const name of Object.keys(BUCKETS)) {
+  for (const name of [...Object.keys(BUCKETS), 'sql-granted']) {
     const res = await client.send({ method: 'GET', path: `/${name}`, query: { 'list-type': '2' } });
     if (res.status === 403) continue;
     assert.equal(res.status, 200, res.body.toString());
@@ -127,6 +130,7 @@ describe('row-level security from SQL', () => {
   it("with user B's claims: exactly what B may read over S3, object by object", async () => {
     const seen = await visibleAs(B);
     assert.deepEqual(seen, [
+      'sql-granted/g',
       'sql-members/acl-signed-in',
       'sql-members/b-own',
       'sql-private/acl-b',

@@ -417,14 +417,68 @@ describe('canned ACLs and grants on buckets', () => {
     assert.equal((await anonymous('GET', '/bucket-acl')).status, 403);
   });
 
-  it('refuses what it does not grant: other users, anonymous writes, e-mail, unknown ids', async () => {
-    refused(await putAcl(a, '/bucket-acl', { headers: { 'x-amz-grant-read': `id="${B}"` } }), 501, 'NotImplemented', 'user grant on a bucket');
+  it('refuses what it does not grant: anonymous writes, e-mail, unknown ids', async () => {
     refused(await putAcl(a, '/bucket-acl', { headers: { 'x-amz-grant-write': `uri="${ALL_USERS}"` } }), 501, 'NotImplemented', 'anonymous writes');
     refused(await putAcl(a, '/bucket-acl', { body: acp(A, emailGrant('x@example.com', 'READ')) }), 400, 'UnresolvableGrantByEmailAddress', 'email');
     refused(await putAcl(a, '/bucket-acl', { body: acp(A, userGrant('nobody', 'READ')) }), 400, 'InvalidArgument', 'unknown id');
     refused(await putAcl(b, '/bucket-acl', { headers: { 'x-amz-acl': 'public-read' } }), 403, 'AccessDenied', 'B sets A’s bucket ACL');
     refused(await getAcl(b, '/bucket-acl'), 403, 'AccessDenied', 'B reads A’s bucket ACL');
     assert.deepEqual((await aclOf(a, '/bucket-acl')).grants, [`${A} FULL_CONTROL`], 'unchanged');
+  });
+
+  it('grants to named users: READ reads and lists, WRITE writes as a member, READ_ACP and WRITE_ACP the ACL', async () => {
+    await ok(a.send({ method: 'PUT', path: '/bucket-users' }));
+    await ok(put(a, '/bucket-users/a-own', {}, 'A wrote this'));
+    const list = (client: S3RawClient) => client.send({ method: 'GET', path: '/bucket-users', query: { 'list-type': '2' } });
+    refused(await b.send({ method: 'GET', path: '/bucket-users/a-own' }), 403, 'AccessDenied', 'B before any grant');
+
+    await ok(putAcl(a, '/bucket-users', { headers: { 'x-amz-grant-read': `id="${B}"`, 'x-amz-grant-read-acp': `id="${C}"` } }));
+    assert.deepEqual((await aclOf(a, '/bucket-users')).grants, [`${A} FULL_CONTROL`, `${B} READ`, `${C} READ_ACP`]);
+    // B reads and lists (by key and by JWT); C, anonymous: nothing but what READ_ACP gives C.
+    assert.equal((await ok(b.send({ method: 'GET', path: '/bucket-users/a-own' }))).body.toString(), 'A wrote this');
+    await ok(bearer('GET', '/bucket-users/a-own'), 'B by JWT');
+    // The same row-level security serves /storage/v1.
+    assert.equal((await ok(bearer('GET', '/storage/v1/object/authenticated/bucket-users/a-own'))).body.toString(), 'A wrote this');
+    const listed = await sendRaw(base, 'POST', '/storage/v1/object/list/bucket-users', { host: base.host, authorization: `Bearer ${bJwt}`, 'content-type': 'application/json' }, JSON.stringify({ prefix: '' }));
+    assert.deepEqual((JSON.parse(listed.body.toString()) as { name: string }[]).map((o) => o.name), ['a-own'], `/storage/v1 list: ${listed.body}`);
+    assert.deepEqual(xmlValues((await ok(list(b))).body.toString(), 'Key'), ['a-own']);
+    refused(await put(b, '/bucket-users/b-new'), 403, 'AccessDenied', 'READ writes nothing');
+    refused(await c.send({ method: 'GET', path: '/bucket-users/a-own' }), 403, 'AccessDenied', 'READ_ACP reads no object');
+    refused(await list(c), 403, 'AccessDenied', 'READ_ACP lists nothing');
+    assert.deepEqual((await aclOf(c, '/bucket-users')).grants, [`${A} FULL_CONTROL`, `${B} READ`, `${C} READ_ACP`], 'C reads the ACL');
+    refused(await getAcl(b, '/bucket-users'), 403, 'AccessDenied', 'READ is not READ_ACP');
+    refused(await anonymous('GET', '/bucket-users/a-own'), 403, 'AccessDenied', 'anonymous');
+    refused(await putAcl(c, '/bucket-users', { headers: { 'x-amz-grant-read': `id="${C}"` } }), 403, 'AccessDenied', 'READ_ACP is not WRITE_ACP');
+
+    // WRITE: B writes new objects and changes its own, never A's.
+    await ok(putAcl(a, '/bucket-users', { headers: { 'x-amz-grant-write': `id="${B}"`, 'x-amz-grant-write-acp': `id="${C}"` } }));
+    await ok(put(b, '/bucket-users/b-new', {}, 'B wrote this'));
+    await ok(put(b, '/bucket-users/b-new', {}, 'B overwrote it'));
+    refused(await put(b, '/bucket-users/a-own', {}, 'B overwrites A'), 403, 'AccessDenied', 'WRITE overwrites only its own');
+    refused(await b.send({ method: 'DELETE', path: '/bucket-users/a-own' }), 403, 'AccessDenied', 'WRITE deletes only its own');
+    refused(await b.send({ method: 'GET', path: '/bucket-users/a-own' }), 403, 'AccessDenied', 'the READ grant was replaced');
+    await ok(b.send({ method: 'DELETE', path: '/bucket-users/b-new' }));
+    assert.equal((await ok(a.send({ method: 'GET', path: '/bucket-users/a-own' }))).body.toString(), 'A wrote this');
+
+    // WRITE_ACP: C changes the grants to users — and may not open the bucket to a group.
+    await ok(putAcl(c, '/bucket-users', { headers: { 'x-amz-grant-write': `id="${B}"`, 'x-amz-grant-write-acp': `id="${C}"`, 'x-amz-grant-read': `id="${C}"` } }));
+    assert.equal((await ok(c.send({ method: 'GET', path: '/bucket-users/a-own' }))).body.toString(), 'A wrote this', 'C granted itself READ');
+    refused(await putAcl(c, '/bucket-users', { headers: { 'x-amz-acl': 'public-read' } }), 403, 'AccessDenied', 'a group grant is the owner’s');
+    refused(await putAcl(c, '/bucket-users', { headers: { 'x-amz-grant-write-acp': `id="${C}"`, 'x-amz-grant-read': `uri="${AUTH_USERS}"` } }), 403, 'AccessDenied', 'AuthenticatedUsers too');
+    assert.equal((await anonymous('GET', '/bucket-users/a-own')).status, 403, 'still private');
+    assert.deepEqual((await aclOf(a, '/bucket-users')).grants, [`${A} FULL_CONTROL`, `${C} READ`, `${B} WRITE`, `${C} WRITE_ACP`]);
+
+    // Object Ownership BucketOwnerEnforced cannot come while users are granted; private takes them all back.
+    refused(
+      await a.send({ method: 'PUT', path: '/bucket-users', query: { ownershipControls: '' }, body: '<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>' }),
+      400,
+      'InvalidBucketAclWithObjectOwnership',
+      'enforced over user grants',
+    );
+    await ok(putAcl(a, '/bucket-users', { headers: { 'x-amz-acl': 'private' } }));
+    refused(await c.send({ method: 'GET', path: '/bucket-users/a-own' }), 403, 'AccessDenied', 'C after private');
+    refused(await put(b, '/bucket-users/b-again'), 403, 'AccessDenied', 'B after private');
+    refused(await getAcl(c, '/bucket-users'), 403, 'AccessDenied', 'C’s READ_ACP is gone');
   });
 
   it('the root key’s buckets and objects name the root as "aerostore", which grants take back', async () => {

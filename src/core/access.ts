@@ -9,7 +9,7 @@
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import type { BucketRow } from './bucket.ts';
-import { groupsGranted } from './acl.ts';
+import { canonicalId, grants, groupsGranted, type Permission } from './acl.ts';
 import { policyVerdict } from './bucket-policy.ts';
 
 function ownsBucket(bucket: BucketRow, p: Principal): boolean {
@@ -17,11 +17,17 @@ function ownsBucket(bucket: BucketRow, p: Principal): boolean {
   return me !== null && bucket.owner_id === me;
 }
 
+/** A grant of the bucket's ACL to this user by name (migration 0028). */
+export function grantedOnBucket(bucket: Pick<BucketRow, 'acl'>, p: Principal, permission: Permission): boolean {
+  const me = ownerId(p);
+  return me !== null && grants(bucket.acl, canonicalId(me), permission);
+}
+
 /** Reads every object of the bucket (the bucket policy grants it). */
 export function canReadAll(bucket: BucketRow, p: Principal): boolean {
   if (isService(p) || bucket.policy === 'public') return true;
   if (p.kind !== 'user') return false;
-  return bucket.policy === 'authenticated' || ownsBucket(bucket, p);
+  return bucket.policy === 'authenticated' || ownsBucket(bucket, p) || grantedOnBucket(bucket, p, 'READ');
 }
 
 /** Lists the bucket; RLS then shows each principal the rows it may read. */
@@ -30,7 +36,7 @@ export function canList(bucket: BucketRow, p: Principal): boolean {
   const policy = policyVerdict(bucket, p, 'list');
   if (policy) return policy === 'allow';
   if (p.kind === 'anonymous') return bucket.policy === 'public' && bucket.public_list;
-  return canReadAll(bucket, p) || bucket.member_writes;
+  return canReadAll(bucket, p) || bucket.member_writes || grantedOnBucket(bucket, p, 'WRITE');
 }
 
 /** Creates objects in the bucket (and, as a member, overwrites or deletes its own). */
@@ -40,7 +46,7 @@ export function canWrite(bucket: BucketRow, p: Principal): boolean {
   const policy = policyVerdict(bucket, p, 'write');
   if (policy) return policy === 'allow';
   if (p.kind !== 'user') return false;
-  return ownsBucket(bucket, p) || bucket.member_writes;
+  return ownsBucket(bucket, p) || bucket.member_writes || grantedOnBucket(bucket, p, 'WRITE');
 }
 
 /** Changes the bucket itself: delete it, its policy, ACL, CORS rules. */

@@ -75,12 +75,20 @@ describe('core/acl', () => {
       memberWrites: true,
       acl: null,
     });
-    for (const grants of [[group('AllUsers', 'WRITE')], [group('AllUsers', 'READ_ACP')], [{ grantee: { kind: 'user', id: BUCKET_OWNER }, permission: 'READ' } as Grant]]) {
+    for (const grants of [[group('AllUsers', 'WRITE')], [group('AllUsers', 'READ_ACP')]]) {
       assert.throws(() => bucketAclSettings({ grants }, bucket), (err: DomainError) => err.code === 'NotSupported');
     }
+    // Grants to other users are kept in the bucket's list (migration 0028).
+    const user = (permission: Grant['permission']): Grant => ({ grantee: { kind: 'user', id: BUCKET_OWNER }, permission });
+    assert.deepEqual(bucketAclSettings({ grants: [user('READ'), user('WRITE_ACP'), user('READ')] }, bucket), {
+      policy: 'private',
+      publicList: false,
+      memberWrites: false,
+      acl: [`READ:${BUCKET_OWNER}`, `WRITE_ACP:${BUCKET_OWNER}`],
+    });
     // The owner's own grant is implied, and GetBucketAcl's answer goes back in unchanged.
-    const b = { owner_id: OWNER, policy: 'authenticated' as const, member_writes: true, acl: ['WRITE:LogDelivery'] };
+    const b = { owner_id: OWNER, policy: 'authenticated' as const, member_writes: true, acl: ['WRITE:LogDelivery', `READ:${BUCKET_OWNER}`] };
     const back = bucketAclSettings({ grants: bucketGrants(b) }, b);
-    assert.deepEqual(back, { policy: 'authenticated', publicList: false, memberWrites: true, acl: ['WRITE:LogDelivery'] });
+    assert.deepEqual(back, { policy: 'authenticated', publicList: false, memberWrites: true, acl: ['WRITE:LogDelivery', `READ:${BUCKET_OWNER}`] });
   });
 });

@@ -176,7 +176,7 @@ export interface BucketAclSettings {
   publicList: boolean;
   /** AuthenticatedUsers WRITE: any signed-in principal may write (member writes). */
   memberWrites: boolean;
-  /** The other grants (LogDelivery's), stored; null: none. */
+  /** The other grants (to named users, LogDelivery's), stored; null: none. */
   acl: string[] | null;
 }
 
@@ -184,11 +184,12 @@ export interface BucketAclSettings {
  * A bucket ACL's grants → the bucket's settings. AllUsers READ is a public
  * bucket, listable anonymously; AuthenticatedUsers READ an authenticated
  * one; AuthenticatedUsers WRITE member writes; the owner's own grants are
- * implied; LogDelivery's are kept (they grant nothing: there is no log
- * delivery). Anonymous writes are never granted, and grants to other users
- * on a bucket are not supported (grant on its objects, or open it to member
- * writes): both are refused, not dropped. The canned public-read-write reads
- * as public-read (as it always has here, docs/architecture.md).
+ * implied. Grants to other users are kept in the bucket's list and mean the
+ * same for that user alone (migration 0028): READ reads and lists, WRITE
+ * writes as a member. LogDelivery's are kept too (they grant nothing: there
+ * is no log delivery). Anonymous writes are never granted: refused, not
+ * dropped. The canned public-read-write reads as public-read (as it always
+ * has here, docs/architecture.md).
  */
 export function bucketAclSettings(request: AclRequest, bucket: Pick<BucketRow, 'owner_id'>): BucketAclSettings {
   const list = 'canned' in request ? cannedGrants(request.canned, bucket.owner_id, bucket.owner_id).filter((g) => !(g.grantee.kind === 'group' && g.grantee.group === 'AllUsers' && g.permission === 'WRITE')) : request.grants;
@@ -196,11 +197,8 @@ export function bucketAclSettings(request: AclRequest, bucket: Pick<BucketRow, '
   const kept: string[] = [];
   for (const { grantee, permission } of list) {
     if (grantee.kind === 'user') {
-      if (grantee.id === canonicalId(bucket.owner_id)) continue;
-      throw new DomainError(
-        'NotSupported',
-        'Grants to other users on a bucket are not supported: grant them on its objects, or open the bucket to member writes (AuthenticatedUsers WRITE).',
-      );
+      if (grantee.id !== canonicalId(bucket.owner_id)) kept.push(`${permission}:${grantee.id}`);
+      continue;
     }
     const reads = permission === 'READ' || permission === 'FULL_CONTROL';
     const writes = permission === 'WRITE' || permission === 'FULL_CONTROL';

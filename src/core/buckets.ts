@@ -72,7 +72,7 @@ export async function requireBucket(storage: Services, name: string): Promise<Bu
 }
 
 /** Tells every server process (this one included) to drop its cached row. */
-function announceChange(tx: TransactionSql, name: string) {
+export function announceChange(tx: TransactionSql, name: string) {
   return tx`select pg_notify('aerostore_buckets', ${name})`;
 }
 

@@ -54,20 +54,22 @@ const CALLABLE = [
   'policy_values_match',
   // A principal's lookup in one statement (migration 0024): sets what any session may set, then selects under RLS.
   'read_objects_as',
+  // The keys that would make a bucket's ACL name the caller (migration 0028).
+  'acl_any_keys',
 ];
 
 /**
  * Security-definer functions a request role may call, each because the
  * policies on storage.objects call it (migrations 0021, 0023) and what it
  * answers grants nothing: the ids of the buckets where object ACLs do not
- * apply, whether the caller may give a list, the ACL of an object the caller
- * may read the ACL of (GetObjectAcl's rule); a Block Public Access flag, the
- * compiled statements that name the caller itself, whether an object's public
- * grants are all that let the caller read it (docs/security.md). Every
- * other one is out of reach.
+ * apply, whether the caller may give a list, the ACL of an object or a
+ * bucket the caller may read the ACL of (GetObjectAcl's and GetBucketAcl's
+ * rule); a Block Public Access flag, the compiled statements that name the
+ * caller itself, whether an object's public grants are all that let the
+ * caller read it (docs/security.md). Every other one is out of reach.
  */
 const DEFINER_CALLABLE = [
-  'acl_allowed', 'acl_disabled_buckets', 'object_acl',
+  'acl_allowed', 'acl_disabled_buckets', 'bucket_acl', 'object_acl',
   'policy_rules', 'public_access_flag', 'readable_without_public_acls',
 ];
 

@@ -7,9 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { requireAdminister } from '../../core/access.ts';
 import {
   bucketAclSettings,
-  bucketGrants,
   cannedAcl,
-  canonicalId,
   GROUP_URIS,
   groupGrantee,
   isPermission,
@@ -22,6 +20,7 @@ import type { BucketRow, ObjectOwnership } from '../../core/bucket.ts';
 import { requireBucket, updateBucketSettings } from '../../core/buckets.ts';
 import { DomainError } from '../../core/errors.ts';
 import { getObjectAcl, putObjectAcl } from '../../core/object-acl.ts';
+import { getBucketAcl, putBucketAcl } from '../../core/bucket-acl.ts';
 import { bucketOf, keyOf, xmlReply, type S3Context, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { readXmlBody } from '../request-body.ts';
@@ -152,8 +151,8 @@ async function requestedAcl(ctx: S3Context): Promise<AclRequest> {
 
 export const getBucketAclOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
-  requireAdminister(bucket, ctx.principal);
-  return xmlReply(aclXml(canonicalId(bucket.owner_id), bucketGrants(bucket)));
+  const { owner, grants } = await getBucketAcl(ctx.storage, bucket, ctx.principal);
+  return xmlReply(aclXml(owner, grants));
 };
 
 /**
@@ -171,9 +170,10 @@ export function bucketSettingsFor(request: AclRequest, bucket: Pick<BucketRow, '
 
 export const putBucketAclOp: S3Operation = async (ctx) => {
   const bucket = await requireBucket(ctx.storage, bucketOf(ctx));
-  requireAdminister(bucket, ctx.principal);
+  // Refused before the body is read: anonymous principals change nothing.
+  if (ctx.principal.kind === 'anonymous') throw new DomainError('AccessDenied');
   const settings = bucketSettingsFor(await requestedAcl(ctx), bucket);
-  await updateBucketSettings(ctx.storage, bucket.name, ctx.principal, settings);
+  await putBucketAcl(ctx.storage, bucket, ctx.principal, settings);
   return { status: 200 };
 };
 
