@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
+import { sharedBuffersFor } from './db/embedded.ts';
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
@@ -26,6 +27,19 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({}, ['--nope', '1']), ConfigError);
     assert.throws(() => loadConfig({}, ['--port']), ConfigError);
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
+  });
+
+  it("sizes the embedded Postgres's shared_buffers to the machine unless told", () => {
+    assert.equal(loadConfig({}, []).pgSharedBuffers, 'auto');
+    assert.equal(loadConfig({}, ['--pg-shared-buffers', '512MB']).pgSharedBuffers, '512MB');
+    for (const bad of ['lots', '512', '0MB', '1TB']) {
+      assert.throws(() => loadConfig({ AEROSTORE_PG_SHARED_BUFFERS: bad }, []), (e: unknown) => e instanceof ConfigError && /AEROSTORE_PG_SHARED_BUFFERS/.test(e.message), bad);
+    }
+    const GiB = 2 ** 30;
+    assert.equal(sharedBuffersFor('auto', 1 * GiB), '128MB', 'never below Postgres’s default');
+    assert.equal(sharedBuffersFor('auto', 8 * GiB), '512MB');
+    assert.equal(sharedBuffersFor('auto', 24 * GiB), '1024MB', 'at most 1 GB');
+    assert.equal(sharedBuffersFor('256MB', 24 * GiB), '256MB');
   });
 
   it('reads the lifecycle settings: hourly passes on the clock by default; a fixed "now" for tests, refused unless ISO 8601', () => {

@@ -53,6 +53,16 @@ const settings = {
    */
   sigv2: { env: 'AEROSTORE_SIGV2', flag: 'sigv2', schema: z.stringbool().default(true) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().url().optional() },
+  /**
+   * shared_buffers of the embedded Postgres (not of DATABASE_URL's): `auto`
+   * sizes it to the machine (db/embedded.ts sharedBuffersFor), or a size
+   * Postgres takes, such as 512MB.
+   */
+  pgSharedBuffers: {
+    env: 'AEROSTORE_PG_SHARED_BUFFERS',
+    flag: 'pg-shared-buffers',
+    schema: z.string().regex(/^(auto|[1-9][0-9]*(kB|MB|GB))$/, "'auto' or a size such as 512MB").default('auto'),
+  },
   logLevel: {
     env: 'AEROSTORE_LOG_LEVEL',
     flag: 'log-level',

@@ -58,7 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     const password = await loadOrCreateSecretFile(path.join(config.dataDir, 'pg-password'), generateDatabasePassword);
-    embedded = await startEmbeddedPostgres(config.dataDir, password, log.child({ component: 'postgres' }));
+    embedded = await startEmbeddedPostgres(config.dataDir, password, log.child({ component: 'postgres' }), { sharedBuffers: config.pgSharedBuffers });
     databaseUrl = embedded.url;
   }
   // Migrations run as the connecting role (they create tables and roles);

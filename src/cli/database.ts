@@ -73,7 +73,7 @@ async function embeddedUrl(config: Config, log: Logger): Promise<{ url: string; 
   const { pgdata, password } = await embeddedCluster(config);
   const running = await runningPostmaster(pgdata);
   if (running !== undefined) return { url: superuserUrl(password, running.port) };
-  const cluster = await startEmbeddedPostgres(config.dataDir, password, log);
+  const cluster = await startEmbeddedPostgres(config.dataDir, password, log, { sharedBuffers: config.pgSharedBuffers });
   const pid = (await runningPostmaster(pgdata))?.pid;
   // A server started meanwhile stops this Postgres to start its own
   // (db/embedded.ts, stopStalePostmaster): stopping it again would wait for

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asyncExitHook from 'async-exit-hook';
@@ -86,10 +87,24 @@ function releaseSignalHandlers(): void {
   for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
 }
 
+/**
+ * shared_buffers for the embedded Postgres. `auto`: a sixteenth of the
+ * machine's memory, between Postgres's own default (128 MB) and 1 GB — it
+ * shares the machine with Node, and the kernel's page cache serves what does
+ * not fit. Postgres's default alone left a million-version listing reading
+ * its indexes from the page cache (docs/benchmarks.md, ListObjectVersions).
+ */
+export function sharedBuffersFor(setting: string, totalBytes = os.totalmem()): string {
+  if (setting !== 'auto') return setting;
+  const mb = Math.min(1024, Math.max(128, Math.floor(totalBytes / 16 / 2 ** 20)));
+  return `${mb}MB`;
+}
+
 export async function startEmbeddedPostgres(
   dataDir: string,
   password: string,
   log: Logger,
+  opts: { sharedBuffers?: string } = {},
 ): Promise<EmbeddedDatabase> {
   const pgdata = path.join(dataDir, 'pg');
   const isRoot = process.getuid?.() === 0;
@@ -115,7 +130,12 @@ export async function startEmbeddedPostgres(
       persistent: true,
       createPostgresUser: isRoot,
       initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      postgresFlags: [
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'unix_socket_directories=',
+        '-c', 'max_connections=200',
+        '-c', `shared_buffers=${sharedBuffersFor(opts.sharedBuffers ?? 'auto')}`,
+      ],
       onLog: (msg: string) => {
         recent.push(msg.trim());
         if (recent.length > 20) recent.shift();
