@@ -4,6 +4,7 @@
 // core/bucket-policy.ts's; evaluation is Postgres's.
 import { isService, type Principal } from '../principals/principal.ts';
 import { readAs, SERVICE } from '../db/session.ts';
+import type { TransactionSql } from '../db/connect.ts';
 import { missingObject, requireAdminister } from './access.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
@@ -79,22 +80,48 @@ export async function storePublicAccessDefault(storage: Pick<Services, 'sql'>, b
   await readAs(storage.sql, SERVICE, (tx) => tx`update storage.public_access_default set block = ${tx.json({ ...block })}`);
 }
 
+/** Whether a miss in `bucket` may need more than core/access.ts's answer: it has a policy or a public read preset. */
+function missMayBeDenied(bucket: BucketRow, principal: Principal): boolean {
+  return !isService(principal) && (bucket.has_policy === true || bucket.policy !== 'private');
+}
+
+/** Per key: the bucket policy's word on s3:GetObject, and whether IgnorePublicAcls holds — as the principal of `tx`. */
+function readVerdicts(tx: TransactionSql, bucket: BucketRow, keys: readonly string[]) {
+  return tx<{ key: string; effect: string | null; ignoring: boolean }[]>`
+    select k.key, storage.bucket_policy_effect(${bucket.id}, 's3:getobject', k.key) as effect,
+           storage.public_access_flag(${bucket.public_access_block ? tx.json(bucket.public_access_block) : null}::jsonb, 'IgnorePublicAcls') as ignoring
+    from unnest(${keys as string[]}::text[]) as k(key)`;
+}
+
 /**
- * An object row RLS did not return, in a bucket that may have a policy or a
- * public read preset: AccessDenied when the bucket policy explicitly denies
- * the principal s3:GetObject on the key (as S3 answers an explicit Deny,
- * whether or not the key exists), or when IgnorePublicAcls takes away the
- * preset that would have let it know the bucket's keys; otherwise
- * core/access.ts's answer. Asked only after a miss, and only in such
- * buckets: a read that finds its row pays nothing.
+ * Of `keys` — objects RLS did not show the principal of `tx` — those it must
+ * be told AccessDenied about rather than "missing": where the bucket policy
+ * explicitly denies it s3:GetObject on the key (as S3 answers an explicit
+ * Deny, whether or not the key exists), or where IgnorePublicAcls takes away
+ * the preset that would have let it know the bucket's keys. One statement,
+ * in the caller's transaction (a write's too: neither function reads
+ * objects); buckets with neither a policy nor a public preset cost nothing.
+ */
+export async function readsDenied(tx: TransactionSql, bucket: BucketRow, principal: Principal, keys: readonly string[]): Promise<Set<string>> {
+  if (keys.length === 0 || !missMayBeDenied(bucket, principal)) return new Set();
+  return deniedKeys(await readVerdicts(tx, bucket, keys), bucket, principal);
+}
+
+/** The keys whose verdicts refuse: an explicit Deny; IgnorePublicAcls, for all but the bucket's owner. */
+function deniedKeys(rows: readonly { key: string; effect: string | null; ignoring: boolean }[], bucket: BucketRow, principal: Principal): Set<string> {
+  const owner = principal.kind === 'user' && principal.userId !== null && principal.userId === bucket.owner_id;
+  return new Set(rows.filter((r) => r.effect === 'deny' || (r.ignoring && !owner)).map((r) => r.key));
+}
+
+/**
+ * An object row RLS did not return: AccessDenied where readsDenied says
+ * so, otherwise core/access.ts's answer. Asked only after a miss: a read
+ * that finds its row pays nothing.
  */
 export async function explainMissingObject(storage: Services, bucket: BucketRow, principal: Principal, key: string): Promise<DomainError> {
-  if ((bucket.has_policy || bucket.policy !== 'private') && !isService(principal)) {
-    const [row] = await readAs(storage.sql, principal, (tx) => tx<{ effect: string | null; ignoring: boolean }[]>`
-      select storage.bucket_policy_effect(${bucket.id}, 's3:getobject', ${key}) as effect,
-             storage.public_access_flag(${bucket.public_access_block ? tx.json(bucket.public_access_block) : null}::jsonb, 'IgnorePublicAcls') as ignoring`);
-    const owner = principal.kind === 'user' && principal.userId !== null && principal.userId === bucket.owner_id;
-    if (row?.effect === 'deny' || (row?.ignoring && !owner)) return new DomainError('AccessDenied');
+  if (missMayBeDenied(bucket, principal)) {
+    const rows = await readAs(storage.sql, principal, (tx) => readVerdicts(tx, bucket, [key]));
+    if (deniedKeys(rows, bucket, principal).size > 0) return new DomainError('AccessDenied');
   }
   return missingObject(bucket, principal, key);
 }

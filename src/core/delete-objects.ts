@@ -18,6 +18,7 @@ import { ownerId, type Principal } from '../principals/principal.ts';
 import type { BucketRow } from './bucket.ts';
 import { VERSION_COLUMNS, versionForWrite } from './version-rows.ts';
 import { knowsWholeBucket } from './access.ts';
+import { readsDenied } from './bucket-policies.ts';
 import { requireChangeOf } from './policy-checks.ts';
 import { requireBucket } from './buckets.ts';
 import { collectInBackground, rethrowWriteFailure } from './objects.ts';
@@ -66,8 +67,11 @@ export async function deleteObjects(
       tx<{ key: string }[]>`select key from storage.objects where bucket_uuid = ${bucket.id} and key = any(${unique}::text[])`,
     ]);
     const outcome: DeleteObjectsResult = { deleted: new Set(deleted.map((d) => d.key)), refused: new Set(kept.map((k) => k.key)), markers: new Map() };
-    // A principal that does not see the whole bucket cannot be told a key is missing.
-    if (!knowsWholeBucket(bucket, principal)) for (const k of unique) if (!outcome.deleted.has(k)) outcome.refused.add(k);
+    // A principal that does not see the whole bucket cannot be told a key is missing;
+    // nor can one whose reads of it a bucket policy denies or IgnorePublicAcls hides.
+    const unseen = unique.filter((k) => !outcome.deleted.has(k) && !outcome.refused.has(k));
+    const hidden = knowsWholeBucket(bucket, principal) ? await readsDenied(tx, bucket, principal, unseen) : new Set(unseen);
+    for (const k of hidden) outcome.refused.add(k);
     // Versioning keeps what was current (removeCurrent moved it); each key gets a delete marker.
     const { markers, removedNull } = await addDeleteMarkers(tx, bucket, unique.filter((k) => !outcome.refused.has(k)), principal);
     outcome.markers = markers;

@@ -9,6 +9,7 @@ import { aclsApply, missingObject, requireAclAllowed } from './access.ts';
 import { canonicalId, cannedGrants, grantsOf, storedAcl, type AclRequest, type Grant } from './acl.ts';
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
+import { explainMissingObject } from './bucket-policies.ts';
 import { DomainError } from './errors.ts';
 import type { Services } from './services.ts';
 
@@ -77,7 +78,7 @@ export async function getObjectAcl(storage: Services, bucketName: string, key: s
   >`
     select a.*, a.readable, exists (select 1 from storage.objects o where o.bucket_uuid = ${bucket.id} and o.key = ${key}) as visible
     from (select 1) one left join lateral (select true as readable, * from storage.object_acl(${bucket.id}, ${key})) a on true`);
-  if (!row.readable) throw row.visible ? new DomainError('AccessDenied') : missingObject(bucket, principal, key);
+  if (!row.readable) throw row.visible ? new DomainError('AccessDenied') : await explainMissingObject(storage, bucket, principal, key);
   if (row.object_ownership === 'BucketOwnerEnforced') {
     const owner = canonicalId(row.bucket_owner_id);
     return { owner, grants: [{ grantee: { kind: 'user', id: owner }, permission: 'FULL_CONTROL' }] };

@@ -43,7 +43,7 @@ export async function mayWrite(storage: Services, bucket: BucketRow, p: Principa
   const [r] = await readAs(storage.sql, p, (tx) => tx<{ ok: boolean }[]>`
     select storage.may_write_object(${bucket.id}, ${bucket.name}, ${row.key}, ${row.owner}, ${row.acl as string[] | null}::text[],
       ${row.contentType ?? null}, ${row.size ?? null}, ${row.userMetadata ? tx.json(row.userMetadata) : null},
-      ${row.overwrite ?? true}) as ok`);
+      ${row.overwrite ?? true}) as ok`, { trialWrite: true });
   return r.ok;
 }
 

@@ -93,8 +93,12 @@ function servicePoolFor(sql: Sql, p: Principal): Sql | undefined {
 }
 
 /** Starts the transaction and sets the principal, without waiting for either. */
-function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown> {
+function open(c: Sql, p: Principal, sessionIsService: boolean, writing: boolean): Promise<unknown> {
   const { role, claims, actor, address, context } = settingsOf(p);
+  // A write transaction says so: the policies that only take reads away
+  // (a bucket policy's Deny of s3:GetObject, IgnorePublicAcls) then leave
+  // its statements to the write policies (migration 0029).
+  const mode = writing ? 'on' : 'off';
   // execute() sends at once: these go ahead of anything the caller queues.
   const started = Promise.all([
     (c`begin` as unknown as Query<unknown>).execute(),
@@ -102,7 +106,8 @@ function open(c: Sql, p: Principal, sessionIsService: boolean): Promise<unknown>
       ? c`select set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
       : c`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims}, true),
             set_config('request.context', ${context}, true),
-            set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true)`
+            set_config('aerostore.actor', ${actor}, true), set_config('aerostore.client_address', ${address}, true),
+            set_config('aerostore.writing', ${mode}, true)`
     ).execute(),
   ]);
   // Awaited (and reported) after the caller's statements; this keeps an early
@@ -120,7 +125,7 @@ export async function asPrincipal<T>(sql: Sql, principal: Principal, fn: (tx: Tr
   const service = servicePoolFor(sql, principal);
   const c = await (service ?? sql).reserve();
   try {
-    const started = open(c as unknown as Sql, principal, service !== undefined);
+    const started = open(c as unknown as Sql, principal, service !== undefined, true);
     let result: T;
     try {
       result = await fn(c as unknown as TransactionSql);
@@ -142,15 +147,17 @@ export async function asPrincipal<T>(sql: Sql, principal: Principal, fn: (tx: Tr
 
 /**
  * One read as `principal` in one round trip: BEGIN, principal, the
- * statements and COMMIT go out together. For statements that change nothing.
+ * statements and COMMIT go out together. For statements that change nothing
+ * — and for a write's trial (`trialWrite`: a write undone, held to the write
+ * policies as the write itself will be, core/policy-checks.ts).
  */
-export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Query<T>): Promise<T> {
+export async function readAs<T>(sql: Sql, principal: Principal, fn: (tx: TransactionSql) => Query<T>, opts: { trialWrite?: boolean } = {}): Promise<T> {
   const service = servicePoolFor(sql, principal);
   // One statement is its own transaction.
   if (service) return fn(service as TransactionSql);
   const c = await sql.reserve();
   try {
-    const started = open(c as unknown as Sql, principal, false);
+    const started = open(c as unknown as Sql, principal, false, opts.trialWrite === true);
     const query = fn(c as unknown as TransactionSql);
     void query.execute(); // sends it now (pipelined); Promise.all below awaits it
     const commit = (c`commit` as unknown as Query<unknown>).execute();

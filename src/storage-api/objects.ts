@@ -25,6 +25,7 @@ import { clientAddress } from '../http/client-address.ts';
 import { notModified, parseRange, readConditionsOf } from '../core/read.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
+import { isDomainError } from '../core/errors.ts';
 import { validBody } from './request.ts';
 
 /** Types a browser would run or render as a page: served as attachments unless asked otherwise. */
@@ -432,10 +433,15 @@ export function objectRoutes(storage: Services, defaultSizeLimit: number): Hono<
   app.delete('/*', async (c) => {
     const { bucket, key } = objectTarget(c, '');
     const principal = c.get('principal');
-    const { object } = await findObject(storage, bucket, key, principal, 'metadata');
+    // Its row, to answer with as storage-js expects — when the principal may read it: deleting
+    // is its own permission (a bucket policy may deny the read and not the delete).
+    const found = await findObject(storage, bucket, key, principal, 'metadata').catch((err: unknown) => {
+      if (isDomainError(err) && err.code === 'AccessDenied') return undefined;
+      throw err;
+    });
     const { deleted } = await deleteObjects(storage, bucket, [key], principal);
     if (!deleted.has(key)) throw new StorageApiError(403, 'ACCESS_DENIED', 'This object may not be deleted by this principal.');
-    return c.json({ message: 'Successfully deleted', ...infoJson(bucket, object) });
+    return c.json({ message: 'Successfully deleted', ...(found ? infoJson(bucket, found.object) : { name: key, bucket_id: bucket }) });
   });
 
   return app;

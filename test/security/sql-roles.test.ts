@@ -56,6 +56,8 @@ const CALLABLE = [
   'read_objects_as',
   // The keys that would make a bucket's ACL name the caller (migration 0028).
   'acl_any_keys',
+  // Whether the statement runs in one of the server's write transactions (migration 0029): false in any SQL session.
+  'writing',
 ];
 
 /**
