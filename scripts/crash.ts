@@ -6,7 +6,8 @@
 // figures docs/reliability.md records; exits 1 on any loss or leftover.
 //
 // Flags: --rounds N (per mode, default 200), --mode server|postgres|both (default both),
-// --versioned (a versioned bucket: every acknowledged version must survive; clients also delete past versions).
+// --versioned (a versioned bucket: every acknowledged version must survive; clients also delete past versions),
+// --lifecycle (versioned, with object lock, and lifecycle passes running through the kills: no locked version removed).
 import { parseArgs } from 'node:util';
 import { runCrashRounds, type CrashSummary } from '../test/support/crash-harness.ts';
 import { sweepOnce } from '../test/support/sweep.ts';
@@ -16,11 +17,12 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '200' },
     mode: { type: 'string', default: 'both' },
     versioned: { type: 'boolean', default: false },
+    lifecycle: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
-  console.log('usage: npm run test:crash -- [--rounds N] [--mode server|postgres|both] [--versioned]');
+  console.log('usage: npm run test:crash -- [--rounds N] [--mode server|postgres|both] [--versioned] [--lifecycle]');
   process.exit(0);
 }
 const rounds = Number(flags.rounds);
@@ -29,11 +31,11 @@ const modes = flags.mode === 'both' ? [false, true] : [flags.mode === 'postgres'
 
 let failed = false;
 for (const killPostgres of modes) {
-  const what = `${killPostgres ? 'server + Postgres' : 'server'}${flags.versioned ? ' (versioned)' : ''}`;
+  const what = `${killPostgres ? 'server + Postgres' : 'server'}${flags.lifecycle ? ' (versioned, lifecycle)' : flags.versioned ? ' (versioned)' : ''}`;
   const started = Date.now();
   console.log(`\nSIGKILL of the ${what}, ${rounds} rounds`);
   const s: CrashSummary = await runCrashRounds(
-    { rounds, killPostgres, versioned: flags.versioned, log: (line) => process.stdout.write(`  ${line}\n`) },
+    { rounds, killPostgres, versioned: flags.versioned, lifecycle: flags.lifecycle, log: (line) => process.stdout.write(`  ${line}\n`) },
     sweepOnce,
   );
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);

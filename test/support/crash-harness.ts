@@ -20,6 +20,17 @@
 // delete past versions by id, and after each restart every acknowledged
 // version must still be listed (unless its own deletion was acknowledged or
 // in flight), with its exact bytes.
+//
+// With `lifecycle` (issue 18 §4; implies `versioned`) the bucket also has
+// object lock and a lifecycle rule for the prefix expire/ (expire current
+// versions after a day, noncurrent ones a day after), and the server runs a
+// lifecycle pass every ~0.3 s as of a month ahead, so the kills land in its
+// passes too. Each round first writes keys under expire/ — two versions each,
+// some under a GOVERNANCE retention or a legal hold — and after each restart
+// every locked version is still there with its bytes, nothing under expire/
+// lists a version nobody wrote, and what is listed reads its bytes. At the
+// end, once the passes have run undisturbed, nothing unlocked is left
+// under expire/ but delete markers.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -53,6 +64,8 @@ export interface CrashOptions {
   maxRunMs?: number;
   /** The bucket has versioning Enabled, and clients also delete past versions by id. */
   versioned?: boolean;
+  /** Versioned, with object lock, and lifecycle passes running under expire/ (see above). */
+  lifecycle?: boolean;
   log?: (line: string) => void;
 }
 
@@ -252,6 +265,105 @@ async function checkVersions(s3: S3RawClient, key: string, k: ModelKey, round: n
   return problems;
 }
 
+// ---------------------------------------------------------------------------
+// Lifecycle passes (`lifecycle`).
+
+const EXPIRE = 'expire/';
+const LIFECYCLE_RULE =
+  '<LifecycleConfiguration><Rule><ID>expire</ID><Filter><Prefix>expire/</Prefix></Filter><Status>Enabled</Status>' +
+  '<Expiration><Days>1</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>' +
+  '</Rule></LifecycleConfiguration>';
+/** The server's lifecycle passes: every 0.3 s, as of a month ahead (AEROSTORE_LIFECYCLE_NOW). */
+const lifecycleEnv = (): Record<string, string> => ({
+  AEROSTORE_LIFECYCLE_INTERVAL_MINUTES: '0.005',
+  AEROSTORE_LIFECYCLE_NOW: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+});
+const EXPIRE_KEYS = 24;
+
+/** What was written under expire/: version id → SHA-256 of its bytes, and which versions are locked. */
+interface ExpireModel {
+  written: Map<string, { key: string; sha256: string }>;
+  locked: Set<string>;
+}
+
+async function setUpLifecycle(s3: S3RawClient): Promise<void> {
+  const md5 = createHash('md5').update(LIFECYCLE_RULE).digest('base64');
+  const res = await s3.send({ method: 'PUT', path: `/${BUCKET}`, query: { lifecycle: '' }, body: LIFECYCLE_RULE, headers: { 'content-md5': md5 } });
+  if (res.status !== 200) throw new Error(`PutBucketLifecycleConfiguration: ${res.status} ${res.body}`);
+}
+
+/** Round `round`'s keys under expire/: two versions each; every fourth key's first version under retention, every seventh's under a legal hold. */
+async function writeExpiring(s3: S3RawClient, round: number, model: ExpireModel): Promise<void> {
+  const until = new Date(Date.now() + 365 * 86_400_000).toISOString();
+  for (let i = 0; i < EXPIRE_KEYS; i++) {
+    const key = `${EXPIRE}r${round}/k${i}`;
+    for (let v = 0; v < 2; v++) {
+      const body = randomBytes(64 + Math.floor(Math.random() * 4096));
+      const headers: Record<string, string> = {};
+      const retained = v === 0 && i % 4 === 0;
+      const held = v === 0 && i % 7 === 0;
+      if (retained) Object.assign(headers, { 'x-amz-object-lock-mode': 'GOVERNANCE', 'x-amz-object-lock-retain-until-date': until });
+      if (held) headers['x-amz-object-lock-legal-hold'] = 'ON';
+      const res = await s3.send({ method: 'PUT', path: `/${BUCKET}/${key}`, body, headers });
+      const version = res.headers['x-amz-version-id'];
+      if (res.status !== 200 || typeof version !== 'string') throw new Error(`PUT ${key}: ${res.status} ${res.body}`);
+      model.written.set(version, { key, sha256: sha(body) });
+      if (retained || held) model.locked.add(version);
+    }
+  }
+}
+
+/** Every version listed under expire/ (id → key and whether a delete marker), across pages. */
+async function listExpiring(s3: S3RawClient): Promise<Map<string, { key: string; marker: boolean }>> {
+  const listed = new Map<string, { key: string; marker: boolean }>();
+  let markers: Record<string, string> = {};
+  for (;;) {
+    const res = await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { versions: '', prefix: EXPIRE, ...markers } });
+    if (res.status !== 200) throw new Error(`ListObjectVersions ${EXPIRE}: ${res.status} ${res.body.toString().slice(0, 200)}`);
+    const text = res.body.toString();
+    for (const m of text.matchAll(/<(Version|DeleteMarker)><Key>([^<]*)<\/Key><VersionId>([^<]*)<\/VersionId>/g)) {
+      listed.set(m[3], { key: m[2], marker: m[1] === 'DeleteMarker' });
+    }
+    const key = /<NextKeyMarker>([^<]*)<\/NextKeyMarker>/.exec(text)?.[1];
+    const version = /<NextVersionIdMarker>([^<]*)<\/NextVersionIdMarker>/.exec(text)?.[1];
+    if (!/<IsTruncated>true<\/IsTruncated>/.test(text) || key === undefined) return listed;
+    markers = { 'key-marker': key, ...(version !== undefined ? { 'version-id-marker': version } : {}) };
+  }
+}
+
+/**
+ * Under expire/: every locked version is listed and reads its bytes; every
+ * other version listed is one that was written, and reads its bytes; the
+ * rest are delete markers (the passes' own). With `settled`, the passes
+ * have had time to finish: nothing unlocked is left but markers.
+ */
+async function checkExpiring(s3: S3RawClient, model: ExpireModel, round: number | 'end', settled = false): Promise<string[]> {
+  const problems: string[] = [];
+  const gone: string[] = [];
+  const listed = await listExpiring(s3);
+  for (const version of model.locked) {
+    if (!listed.has(version)) problems.push(`round ${round}: locked version ${version} of ${model.written.get(version)?.key} is gone`);
+  }
+  for (const [version, { key, marker }] of listed) {
+    if (marker) continue;
+    const wrote = model.written.get(version);
+    if (!wrote || wrote.key !== key) {
+      problems.push(`round ${round}: ${key} lists version ${version}, which nobody wrote`);
+      continue;
+    }
+    if (settled && !model.locked.has(version)) problems.push(`round ${round}: ${key} version ${version} outlived the lifecycle passes`);
+    const res = await s3.send({ method: 'GET', path: `/${BUCKET}/${key}`, query: { versionId: version } });
+    // A pass running meanwhile may have expired it since the listing: then it must be gone from the listing too.
+    if (res.status === 404 && !model.locked.has(version)) gone.push(version);
+    else if (res.status !== 200 || sha(res.body) !== wrote.sha256) problems.push(`round ${round}: ${key} version ${version} reads ${res.status}, not its bytes`);
+  }
+  if (gone.length > 0) {
+    const now = await listExpiring(s3);
+    for (const version of gone) if (now.has(version)) problems.push(`round ${round}: version ${version} is listed but reads 404`);
+  }
+  return problems;
+}
+
 /** Files under `dir`, recursively (none when it does not exist). */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
@@ -327,12 +439,18 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
   const keysPerClient = opts.keysPerClient ?? 6;
   const maxRunMs = opts.maxRunMs ?? 1500;
   const summary: CrashSummary = { rounds: 0, acknowledged: 0, inflightAtKill: 0, inflightLanded: 0, lost: 0, problems: [], orphansAfterSweep: 0 };
-  let srv: TestServer = await startTestServer();
+  const versioned = opts.versioned === true || opts.lifecycle === true;
+  const env = opts.lifecycle ? lifecycleEnv() : {};
+  let srv: TestServer = await startTestServer({ env });
   const dataDir = srv.dataDir;
   let s3 = new S3RawClient(srv.url, srv);
+  const expiring: ExpireModel = { written: new Map(), locked: new Set() };
   try {
-    if ((await s3.send({ method: 'PUT', path: `/${BUCKET}` })).status !== 200) throw new Error('could not create the bucket');
-    if (opts.versioned) {
+    // Object lock turns versioning on (the lifecycle runs lock retained and held versions).
+    const lock: Record<string, string> = opts.lifecycle ? { 'x-amz-bucket-object-lock-enabled': 'true' } : {};
+    if ((await s3.send({ method: 'PUT', path: `/${BUCKET}`, headers: lock })).status !== 200) throw new Error('could not create the bucket');
+    if (opts.lifecycle) await setUpLifecycle(s3);
+    else if (versioned) {
       const config = '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>';
       if ((await s3.send({ method: 'PUT', path: `/${BUCKET}`, query: { versioning: '' }, body: config })).status !== 200) throw new Error('could not enable versioning');
     }
@@ -342,7 +460,8 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
     );
     for (let round = 1; round <= opts.rounds; round++) {
       let alive = true;
-      const workers = models.map((keys) => new Client(() => s3, keys, () => alive, opts.versioned));
+      if (opts.lifecycle) await writeExpiring(s3, round, expiring);
+      const workers = models.map((keys) => new Client(() => s3, keys, () => alive, versioned));
       const running = workers.map((w) => w.run());
       await new Promise((r) => setTimeout(r, 100 + Math.random() * maxRunMs));
       const pgPid = opts.killPostgres ? await postgresPid(dataDir) : undefined;
@@ -353,7 +472,7 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
       await srv.stop({ keepData: true });
       summary.acknowledged += workers.reduce((n, w) => n + w.acknowledged, 0);
 
-      srv = await startTestServer({ dataDir });
+      srv = await startTestServer({ dataDir, env });
       s3 = new S3RawClient(srv.url, srv);
       const problems: string[] = [];
       const present = new Set<string>();
@@ -372,16 +491,28 @@ export async function runCrashRounds(opts: CrashOptions, sweepNow: Sweeper): Pro
           k.state = seen;
           k.inflight = undefined;
           if (seen.present) present.add(key);
-          if (opts.versioned) problems.push(...(await checkVersions(s3, key, k, round)));
+          if (versioned) problems.push(...(await checkVersions(s3, key, k, round)));
         }
       }
       const listed = await listKeys(s3);
-      for (const key of listed) if (!present.has(key)) problems.push(`round ${round}: ${key} is listed but cannot be read`);
+      for (const key of listed) if (!present.has(key) && !key.startsWith(EXPIRE)) problems.push(`round ${round}: ${key} is listed but cannot be read`);
       for (const key of present) if (!listed.has(key)) problems.push(`round ${round}: ${key} can be read but is not listed`);
+      if (opts.lifecycle) problems.push(...(await checkExpiring(s3, expiring, round)));
       for (const p of await checkStore(dataDir)) if (!p.startsWith('blob file without a row')) problems.push(`round ${round}: ${p}`);
       summary.problems.push(...problems);
       summary.rounds = round;
       log(`round ${round}: ${summary.acknowledged} acknowledged so far, ${problems.length} problems`);
+    }
+    if (opts.lifecycle) {
+      // Undisturbed passes now: an expired current version becomes noncurrent under a marker, then goes.
+      let left: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        left = await checkExpiring(s3, expiring, 'end', true);
+        if (left.length === 0) break;
+      }
+      summary.problems.push(...left);
+      for (const p of await checkStore(dataDir)) if (!p.startsWith('blob file without a row')) summary.problems.push(`end: ${p}`);
     }
     // Quiet now: one sweep with no grace, then nothing may be left over.
     await sweepNow(srv);
