@@ -664,6 +664,25 @@ describe('ListObjectVersions', () => {
   });
 });
 
+describe('ListObjectVersions entries as ListObjectsV2 writes them', () => {
+  it('write each awkward key, its LastModified, ETag and Size exactly as ListObjectsV2 writes them, with and without encoding-type=url', async () => {
+    const bucket = 'vtext';
+    await versionedBucket(bucket);
+    const keys = ['a&b<c>d', 'cr\rlf\nend', "bang!quote'(paren)*star", 'plus+percent%25 space', 'é/ü/😀', 'tab\tx', 'q"uote', '~tilde-_.'];
+    for (const key of keys) await put(bucket, encodeKey(key), `body of ${key}`);
+    for (const encoding of [{}, { 'encoding-type': 'url' }] as Record<string, string>[]) {
+      const objects = (await ok(s3.send({ method: 'GET', path: `/${bucket}`, query: { 'list-type': '2', ...encoding } }))).body.toString();
+      const fields = (xml: string, element: string) =>
+        [...xml.matchAll(new RegExp(`<${element}>([\\s\\S]*?)</${element}>`, 'g'))].map(([, inner]) =>
+          ['Key', 'LastModified', 'ETag', 'Size'].map((f) => new RegExp(`<${f}>([^<]*)</${f}>`).exec(inner)?.[1]).join(' | '),
+        );
+      const versions = await listVersions(bucket, encoding);
+      assert.deepEqual(fields(versions, 'Version'), fields(objects, 'Contents'), JSON.stringify(encoding));
+      assert.equal(fields(versions, 'Version').length, keys.length);
+    }
+  });
+});
+
 describe('ListObjectVersions key order', () => {
   it('keys in UTF-8 byte order (as S3 lists them), across current and noncurrent versions and every page size', async () => {
     const bucket = 'vorder';

@@ -13,7 +13,9 @@
 //   (c) a prefix of one directory with delimiter '/' (its 1,000 keys' versions, truncated).
 // Every page is checked (count, order, IsLatest once per key, markers).
 //
-// Flags: --quick (100 timed requests per case instead of 300), --keys N (fewer keys, to try it out).
+// Flags: --quick (100 timed requests per case instead of 300), --keys N (fewer keys, to try it out),
+// --cpu-prof DIR (a V8 CPU profile of the server per case). Only the requests are timed, not
+// the client's checks of each page.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,7 @@ import { embeddedDatabaseUrl } from '../../test/support/database.ts';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import {
   BenchFailure,
+  cpuProfileEnv,
   describeFailure,
   EMPTY_SHA256,
   FastSigner,
@@ -35,6 +38,7 @@ import {
   runBenchmark,
   send,
   sha256Hex,
+  startPhaseProfile,
   table,
   type Target,
 } from './lib.ts';
@@ -43,11 +47,12 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     keys: { type: 'string', default: '100000' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
-  console.log('usage: npm run bench:list-versions -- [--quick] [--keys N]');
+  console.log('usage: npm run bench:list-versions -- [--quick] [--keys N] [--cpu-prof DIR]');
   process.exit(0);
 }
 const KEYS = Number(flags.keys);
@@ -79,7 +84,7 @@ async function main(): Promise<void> {
   onInterrupt(async () => server?.stop());
   try {
     console.log(`aerostore ListObjectVersions benchmark — ${machineSummary()}; ${loadSummary()} at start`);
-    server = await startTestServer();
+    server = await startTestServer(flags['cpu-prof'] ? { env: cpuProfileEnv(flags['cpu-prof']) } : {});
     const target: Target = { name: 'aerostore', base: new URL(server.url), signer: new FastSigner({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }) };
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const made = await send(target, agent, 'PUT', `/${BUCKET}`, { payloadHash: EMPTY_SHA256 });
@@ -114,8 +119,12 @@ async function main(): Promise<void> {
     const total = KEYS * VERSIONS;
     console.log(`filled ${fmt(total)} versions (${fmt(KEYS)} keys) in ${fmt((performance.now() - t0) / 1000, 1)} s\n`);
 
+    // The timed requests' milliseconds (the client's checks of each page are not timed).
+    let timed = 0;
     const list = async (query: Record<string, string>) => {
+      const t = performance.now();
       const r = await send(target, agent, 'GET', `/${BUCKET}`, { query: { versions: '', ...query }, keepBody: true });
+      timed += performance.now() - t;
       if (r.status !== 200) throw new BenchFailure(describeFailure('GET', `/${BUCKET}?versions`, r));
       return (r.body as Buffer).toString();
     };
@@ -153,13 +162,17 @@ async function main(): Promise<void> {
     ];
     const rows: string[][] = [];
     let firstP99 = NaN;
-    for (const c of cases) {
+    for (const [n, c] of cases.entries()) {
       const latencies: number[] = [];
+      let profile: { stop(name: string): Promise<string> } | undefined;
       for (let i = 0; i < WARMUP + SAMPLES; i++) {
-        const t = performance.now();
+        // --cpu-prof DIR: a V8 CPU profile of the server over the case's timed requests.
+        if (i === WARMUP && flags['cpu-prof']) profile = await startPhaseProfile(server.process.pid as number, flags['cpu-prof']);
+        timed = 0;
         await c.run(i);
-        if (i >= WARMUP) latencies.push(performance.now() - t);
+        if (i >= WARMUP) latencies.push(timed);
       }
+      if (profile) console.log(`CPU profile: ${await profile.stop(`list-versions-${'abc'[n]}`)}`);
       latencies.sort((x, y) => x - y);
       if (c === cases[0]) firstP99 = percentile(latencies, 0.99);
       rows.push([c.name, String(SAMPLES), fmtMs(percentile(latencies, 0.5)), fmtMs(percentile(latencies, 0.9)), fmtMs(percentile(latencies, 0.99)), fmtMs(latencies[latencies.length - 1])]);
