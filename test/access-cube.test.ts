@@ -2,10 +2,10 @@
 // cell asserted against a real server. Five principals (anonymous, the
 // bucket owner A, another user B, a user C no rule names, the service role)
 // meet each of the access model's mechanisms — bucket presets, member
-// writes, a SQL policy of the operator's, a canned ACL, a grant, a bucket
-// policy's Allow and Deny, Block Public Access — each in its own bucket of
-// A's, through seven operations over S3, /storage/v1 and a SQL session
-// under the request roles.
+// writes, a SQL policy of the operator's, a canned ACL, a grant, a bucket's
+// grants to a named user, a bucket policy's Allow and Deny, Block Public
+// Access — each in its own bucket of A's, through seven operations over
+// S3, /storage/v1 and a SQL session under the request roles.
 //
 // The promise is README "The access model" and its sections, read once as a
 // rule (expectedAnswer) and once as a literal table (EXPECTED_TABLE), which
@@ -74,11 +74,13 @@ function notApplicable(api: Api, p: PrincipalName, op: Op): string | undefined {
 
 /**
  * Buckets, all A's, each carrying one mechanism (README "The access model").
- * A policy's statements are as sent; `block` is a PutPublicAccessBlock.
+ * `grants` are the x-amz-grant-* headers of A's PutBucketAcl; a policy's
+ * statements are as sent; `block` is a PutPublicAccessBlock.
  */
 interface BucketSetup {
   preset?: 'public' | 'authenticated';
   memberWrites?: boolean;
+  grants?: Record<string, string>;
   statements?: object[];
   block?: { IgnorePublicAcls?: boolean; RestrictPublicBuckets?: boolean };
 }
@@ -92,6 +94,9 @@ const BUCKETS: Record<string, BucketSetup> = {
   'cube-sql': {},
   'cube-acl': {},
   'cube-grant': {},
+  // README "ACLs", "Grants to named users": for B alone, READ as `authenticated`, WRITE as `member_writes`.
+  'cube-bucket-read': { grants: { 'x-amz-grant-read': `id="${USER.B}"` } },
+  'cube-bucket-write': { grants: { 'x-amz-grant-write': `id="${USER.B}"` } },
   'cube-allow': {
     statements: [
       { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::cube-allow/pub/*' },
@@ -147,6 +152,9 @@ interface Row {
   sqlFolderOf?: User;
   /** Its ACL's READ grantee. */
   aclRead?: 'AllUsers' | User;
+  /** The user its bucket's ACL grants READ, and WRITE. */
+  bucketRead?: User;
+  bucketWrite?: User;
   /** The bucket policy's statements that match this object. */
   policy?: { getToAnyone?: true; listToAnyone?: true; putForB?: true; denyGet?: true };
   ignorePublicAcls?: true;
@@ -163,6 +171,9 @@ const ROWS: readonly Row[] = [
   { name: 'acl/public-read', bucket: 'cube-acl', key: 'pub.txt', owner: 'A', acl: { 'x-amz-acl': 'public-read' }, aclRead: 'AllUsers' },
   { name: 'acl/neighbour', bucket: 'cube-acl', key: 'priv.txt', owner: 'A' },
   { name: 'grant/read-B', bucket: 'cube-grant', key: 'granted.txt', owner: 'A', acl: { 'x-amz-grant-read': `id="${USER.B}"` }, aclRead: 'B' },
+  { name: 'bucket-read-B', bucket: 'cube-bucket-read', key: 'obj', owner: 'A', bucketRead: 'B' },
+  { name: 'bucket-write-B/A-obj', bucket: 'cube-bucket-write', key: 'a-obj', owner: 'A', bucketWrite: 'B' },
+  { name: 'bucket-write-B/B-obj', bucket: 'cube-bucket-write', key: 'b-obj', owner: 'B', bucketWrite: 'B' },
   { name: 'allow/pub', bucket: 'cube-allow', key: 'pub/obj', owner: 'A', policy: { getToAnyone: true, listToAnyone: true } },
   { name: 'allow/home-B', bucket: 'cube-allow', key: `home/${USER.B}/obj`, owner: 'A', policy: { listToAnyone: true, putForB: true } },
   { name: 'allow/other', bucket: 'cube-allow', key: 'other/obj', owner: 'A', policy: { listToAnyone: true } },
@@ -224,6 +235,8 @@ function reads(p: PrincipalName, r: Row): boolean {
   if (groupGrants && (r.preset === 'public' || (r.preset === 'authenticated' && signedIn(p)))) return true;
   if (groupGrants && r.aclRead === 'AllUsers') return true;
   if (r.aclRead === p) return true;
+  // A bucket's READ to a user: all its objects, for that user as `authenticated` for everyone (not a group grant).
+  if (r.bucketRead === p) return true;
   if (r.sqlFolderOf === p) return true;
   // RestrictPublicBuckets: a public policy's Allows count for signed-in principals only.
   if (r.policy?.getToAnyone) return !(r.restrictPublicBuckets && p === 'anonymous');
@@ -234,35 +247,45 @@ function reads(p: PrincipalName, r: Row): boolean {
 function lists(p: PrincipalName, r: Row): boolean {
   if (p === 'service' || p === 'A') return true;
   if (p === 'anonymous') return Boolean(r.policy?.listToAnyone) && !r.restrictPublicBuckets; // public_list is off everywhere
-  return CUSTOM_SELECT_FOR_SIGNED_IN || r.preset !== undefined || Boolean(r.memberWrites) || Boolean(r.policy?.listToAnyone);
-}
-
-/** Writes: the bucket's owner; member writes; the SQL insert policy; the policy's PutObject Allow. Anonymous never writes. */
-function putsNew(p: PrincipalName, r: Row): boolean {
-  if (p === 'anonymous') return false;
-  if (p === 'service' || p === 'A') return true;
-  return Boolean(r.memberWrites) || r.sqlFolderOf === p || (Boolean(r.policy?.putForB) && p === 'B');
+  return CUSTOM_SELECT_FOR_SIGNED_IN || r.preset !== undefined || Boolean(r.memberWrites) || Boolean(r.policy?.listToAnyone) || r.bucketRead === p;
 }
 
 /**
- * Overwrites: member writes let a member overwrite its own; a policy's
+ * Writes: the bucket's owner; member writes; the bucket's WRITE to the user (as member writes); the SQL insert
+ * policy; the policy's PutObject Allow. Anonymous never writes.
+ */
+function putsNew(p: PrincipalName, r: Row): boolean {
+  if (p === 'anonymous') return false;
+  if (p === 'service' || p === 'A') return true;
+  return Boolean(r.memberWrites) || r.bucketWrite === p || r.sqlFolderOf === p || (Boolean(r.policy?.putForB) && p === 'B');
+}
+
+/**
+ * Overwrites: member writes, and the bucket's WRITE to a user, let a member overwrite its own (never the owner's
+ * or another user's); a policy's
  * s3:PutObject covers overwrites ("writes and overwrites s3:PutObject");
  * a SQL policy needs insert, select and update, and there is no update one.
  */
 function overwrites(p: PrincipalName, r: Row): boolean {
   if (p === 'anonymous') return false;
   if (p === 'service' || p === 'A') return true;
-  return (Boolean(r.memberWrites) && r.owner === p) || (Boolean(r.policy?.putForB) && p === 'B');
+  return ((Boolean(r.memberWrites) || r.bucketWrite === p) && r.owner === p) || (Boolean(r.policy?.putForB) && p === 'B');
 }
 
-/** Deletes: member writes let a member delete its own; no policy here allows s3:DeleteObject, no SQL policy is for delete. */
+/**
+ * Deletes: member writes, and the bucket's WRITE to a user, let a member delete its own; no policy here allows
+ * s3:DeleteObject, no SQL policy is for delete.
+ */
 function deletes(p: PrincipalName, r: Row): boolean {
   if (p === 'anonymous') return false;
   if (p === 'service' || p === 'A') return true;
-  return Boolean(r.memberWrites) && r.owner === p;
+  return (Boolean(r.memberWrites) || r.bucketWrite === p) && r.owner === p;
 }
 
-/** GetObjectAcl: the bucket's owner, the object's owner, a READ_ACP grantee (none here), the service role. READ is not READ_ACP. */
+/**
+ * GetObjectAcl: the bucket's owner, the object's owner, a READ_ACP grantee of the object (none here), the service
+ * role. READ is not READ_ACP, and a bucket's grants (READ_ACP included) read no object's ACL.
+ */
 function readsAcl(p: PrincipalName, r: Row): boolean {
   return p === 'service' || p === 'A' || p === r.owner;
 }
@@ -305,6 +328,9 @@ anonymous  sql/B-folder          AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/
 anonymous  acl/public-read       AD/AD/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 anonymous  acl/neighbour         AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 anonymous  grant/read-B          AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+anonymous  bucket-read-B         AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+anonymous  bucket-write-B/A-obj  AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+anonymous  bucket-write-B/B-obj  AD/AD/hid   AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 anonymous  allow/pub             ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 anonymous  allow/home-B          hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 anonymous  allow/other           hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
@@ -322,6 +348,9 @@ A          sql/B-folder          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/
 A          acl/public-read       ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 A          acl/neighbour         ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 A          grant/read-B          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
+A          bucket-read-B         ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
+A          bucket-write-B/A-obj  ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
+A          bucket-write-B/B-obj  ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 A          allow/pub             ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 A          allow/home-B          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 A          allow/other           ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
@@ -339,6 +368,9 @@ B          sql/B-folder          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  AD/AD/
 B          acl/public-read       ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 B          acl/neighbour         hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 B          grant/read-B          ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+B          bucket-read-B         ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+B          bucket-write-B/A-obj  hid/hid/hid AD/AD/AD  AD/AD/-  ok/ok/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+B          bucket-write-B/B-obj  ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/AD  ok/ok/AD   ok/ok/AD  ok/-/ok
 B          allow/pub             ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 B          allow/home-B          hid/hid/hid AD/AD/AD  AD/AD/-  ok/ok/AD  ok/ok/AD   AD/AD/AD  AD/-/AD
 B          allow/other           hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
@@ -356,6 +388,9 @@ C          sql/B-folder          hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/
 C          acl/public-read       ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 C          acl/neighbour         hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 C          grant/read-B          hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+C          bucket-read-B         hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+C          bucket-write-B/A-obj  hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
+C          bucket-write-B/B-obj  hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 C          allow/pub             ok/ok/ok    ok/ok/ok  ok/ok/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 C          allow/home-B          hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
 C          allow/other           hid/hid/hid AD/AD/AD  AD/AD/-  AD/AD/AD  AD/AD/AD   AD/AD/AD  AD/-/AD
@@ -373,6 +408,9 @@ service    sql/B-folder          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/
 service    acl/public-read       ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
 service    acl/neighbour         ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
 service    grant/read-B          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
+service    bucket-read-B         ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
+service    bucket-write-B/A-obj  ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
+service    bucket-write-B/B-obj  ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
 service    allow/pub             ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
 service    allow/home-B          ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
 service    allow/other           ok/ok/ok    ok/ok/ok  ok/ok/-  ok/ok/-   ok/ok/-    ok/ok/-   ok/-/ok
@@ -538,11 +576,12 @@ before(async () => {
   ]);
   Object.assign(v1As, { anonymous: bearer(anonKey), A: bearer(jwtA), B: bearer(jwtB), C: bearer(jwtC), service: bearer(serviceKey) });
 
-  // A creates every bucket; the service role sets presets; A sets its policies and Block Public Access.
+  // A creates every bucket; the service role sets presets; A sets its grants, policies and Block Public Access.
   await Promise.all(Object.keys(BUCKETS).map((b) => expectOk(a.send({ method: 'PUT', path: `/${b}` }), `create ${b}`)));
   await Promise.all(
     Object.entries(BUCKETS).map(async ([name, setup]) => {
       if (setup.preset || setup.memberWrites) await setBucketSettings(root, name, { policy: setup.preset ?? 'private', member_writes: Boolean(setup.memberWrites) });
+      if (setup.grants) await expectOk(a.send({ method: 'PUT', path: `/${name}`, query: { acl: '' }, headers: setup.grants }), `grants of ${name}`);
       if (setup.statements) {
         const doc = JSON.stringify({ Version: '2012-10-17', Statement: setup.statements });
         await expectOk(a.send({ method: 'PUT', path: `/${name}`, query: { policy: '' }, body: doc }), `policy of ${name}`);
