@@ -58,6 +58,8 @@ const CALLABLE = [
   'acl_any_keys',
   // Whether the statement runs in one of the server's write transactions (migration 0029): false in any SQL session.
   'writing',
+  // policy_allow_read's rules (migration 0030): policy_rules' own, for the caller.
+  'select_allow_rules',
 ];
 
 /**
