@@ -68,6 +68,15 @@ const settings = {
     flag: 'log-level',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   },
+  /**
+   * The level of the request log's one line per request (http/request-log.ts):
+   * `info` by default; `debug` keeps them out of an info log; `off` writes none.
+   */
+  accessLogLevel: {
+    env: 'AEROSTORE_ACCESS_LOG_LEVEL',
+    flag: 'access-log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'off']).default('info'),
+  },
   /** Largest single PUT body S3 accepts is 5 GiB; multipart goes beyond. */
   maxObjectSize: {
     env: 'AEROSTORE_MAX_OBJECT_SIZE',

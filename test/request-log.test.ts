@@ -1,6 +1,7 @@
 // The request log (issue 16.6): one line per request, refusals included —
 // before routing, at authentication, in the operation — with its operation,
-// status, error code, request id, principal and duration.
+// status, error code, request id, principal and duration, the bucket and key,
+// the bytes each way and the User-Agent; AEROSTORE_ACCESS_LOG_LEVEL sets its level.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -31,6 +32,11 @@ interface Line {
   client?: string;
   ms?: number;
   aborted?: boolean;
+  bucket?: string;
+  key?: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  userAgent?: string;
 }
 
 const requestLines = (): Line[] =>
@@ -119,6 +125,45 @@ describe('the request log', () => {
     const stsLine = await lineOf((l) => l.api === 'sts', 'an STS call');
     assert.deepEqual([stsLine.op, stsLine.status], ['GetCallerIdentity', 400]);
     assert.ok(stsLine.code);
+  });
+
+  it('names the bucket and key (cut at 256 characters), the bytes each way and the User-Agent, on S3 and /storage/v1', async () => {
+    const body = Buffer.alloc(100_000, 7);
+    const put = await s3.send({ method: 'PUT', path: '/logged/sized', body, headers: { 'user-agent': 'aws-cli/2.99 test' } });
+    const putLine = await lineOf(byRequestId(put), 'a PUT of 100,000 bytes');
+    assert.deepEqual([putLine.bucket, putLine.key, putLine.userAgent], ['logged', 'sized', 'aws-cli/2.99 test']);
+    assert.ok(putLine.bytesIn! >= 100_000 && putLine.bytesIn! < 102_000, `bytes in: ${putLine.bytesIn}`);
+    assert.ok(putLine.bytesOut! > 0 && putLine.bytesOut! < 2_000, `bytes out: ${putLine.bytesOut}`);
+    const get = await s3.send({ method: 'GET', path: '/logged/sized' });
+    const getLine = await lineOf(byRequestId(get), 'its GET');
+    assert.ok(getLine.bytesOut! >= 100_000 && getLine.bytesOut! < 102_000, `bytes out: ${getLine.bytesOut}`);
+    assert.ok(getLine.bytesIn! < 2_000, `bytes in: ${getLine.bytesIn}`);
+
+    const long = 'k'.repeat(600);
+    const refused = await sendRaw(s3.base, 'GET', `/logged/${long}`, {});
+    assert.equal(refused.status, 403);
+    const refusedLine = await lineOf(byRequestId(refused), 'an anonymous GET of a long key');
+    assert.deepEqual([refusedLine.bucket, refusedLine.key, refusedLine.code], ['logged', 'k'.repeat(256) + '…', 'AccessDenied']);
+
+    const storage = await fetch(new URL('/storage/v1/object/logged/sized', server.url), { headers: { 'user-agent': 'storage-js/2' } });
+    assert.equal(storage.status, 403, 'no credentials, a private bucket');
+    const storageLine = await lineOf((l) => l.api === 'storage' && l.path === '/storage/v1/object/logged/sized', 'a /storage/v1 download');
+    assert.deepEqual([storageLine.bucket, storageLine.key, storageLine.userAgent], ['logged', 'sized', 'storage-js/2']);
+  });
+
+  it('writes its lines at AEROSTORE_ACCESS_LOG_LEVEL, and none when it is off', async () => {
+    for (const [level, want] of [['debug', 20], ['off', undefined]] as const) {
+      const other = await startTestServer({ env: { AEROSTORE_ACCESS_LOG_LEVEL: level, AEROSTORE_LOG_LEVEL: 'debug' } });
+      try {
+        const res = await new S3RawClient(other.url, other).send({ method: 'PUT', path: '/quiet' });
+        assert.equal(res.status, 200);
+        await new Promise((r) => setTimeout(r, 200));
+        const lines = other.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).filter((l) => l.msg === 'request');
+        assert.deepEqual(lines.map((l) => l.level).slice(0, 1), want === undefined ? [] : [want], level);
+      } finally {
+        await other.stop();
+      }
+    }
   });
 
   it('logs a request whose client went away before the answer was whole', async () => {

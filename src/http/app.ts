@@ -28,7 +28,7 @@ import { closeAfterResponse } from './lingering-close.ts';
 import type { HttpEnv } from './env.ts';
 import { continueOnFirstRead } from './continue.ts';
 import type { RateLimits } from './rate-limit.ts';
-import { logWhenAnswered, noteRequest } from './request-log.ts';
+import { logWhenAnswered, noteRequest, type AccessLogLevel } from './request-log.ts';
 
 /** Answers one request, whichever protocol it speaks. Rejects only when it could not answer at all. */
 export type AppHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -51,6 +51,8 @@ export interface AppDeps {
   domain?: string;
   /** The rate limits: the address limit is taken here, the others by S3 and /storage/v1 once they know the URL and principal. */
   limits: RateLimits;
+  /** The level of the request log's lines (AEROSTORE_ACCESS_LOG_LEVEL); 'off' writes none. */
+  accessLogLevel?: AccessLogLevel;
 }
 
 /** Each service API's code for "bad request", "no such route" and "rate-limited", in its own JSON error shape. */
@@ -60,7 +62,7 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string; slowDow
   storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND', slowDown: 'TOO_MANY_REQUESTS' },
 };
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits }: AppDeps): AppHandler {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
   const hono = () => {
     const app = new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
@@ -102,7 +104,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   }
 
   return async (req, res) => {
-    logWhenAnswered(req, res, storage.log);
+    logWhenAnswered(req, res, storage.log, accessLogLevel);
     const target = req.url ?? '/';
     const hostBucket = bucketFromHost(req.headers.host, domain);
     const to = destination(target, hostBucket);

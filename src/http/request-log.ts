@@ -5,9 +5,13 @@
 // when the response closes, at info, as `request`, with what the protocol
 // learnt on the way: its operation, its error code, its request id and its
 // principal (noted by s3/handler.ts, sts/handler.ts and the service APIs'
-// middleware, http/app.ts). The query string is left out: a presigned URL
-// carries its signature there.
+// middleware, http/app.ts), the bucket and key it named (the key cut at
+// KEY_LIMIT characters), the bytes that crossed the connection each way and
+// the client's User-Agent (cut at AGENT_LIMIT). The query string is left out:
+// a presigned URL carries its signature there. Written at
+// AEROSTORE_ACCESS_LOG_LEVEL (info, or off).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Principal } from '../principals/principal.ts';
@@ -23,7 +27,23 @@ export interface RequestFacts {
   code?: string;
   requestId?: string;
   principal?: Principal;
+  bucket?: string;
+  key?: string;
 }
+
+/** Each connection's byte counts where its last answer ended. */
+const counted = new WeakMap<Socket, { read: number; written: number }>();
+
+/** Longest key and User-Agent a line carries (a key may be 1,024 bytes; the log is not the place). */
+const KEY_LIMIT = 256;
+const AGENT_LIMIT = 200;
+
+function bounded(text: string | undefined, limit: number): string | undefined {
+  return text === undefined || text.length <= limit ? text : text.slice(0, limit) + '…';
+}
+
+/** The level request lines are written at; 'off' writes none. */
+export type AccessLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'off';
 
 const known = new WeakMap<IncomingMessage, RequestFacts>();
 
@@ -40,15 +60,27 @@ function principalOf(p: Principal | undefined): Record<string, string | null> | 
   return { via: p.via, role: p.role, user: p.userId, ...(p.accessKeyId ? { key: p.accessKeyId } : {}) };
 }
 
-/** Logs `req` once its response has closed (finished, or cut off: `aborted`). */
-export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: Logger): void {
+/**
+ * Logs `req` once its response has closed (finished, or cut off: `aborted`).
+ * Bytes in and out are what the connection carried since its previous
+ * answer ended, headers included (one request at a time on a connection:
+ * HTTP/1.1 as clients use it).
+ */
+export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: Logger, level: AccessLogLevel = 'info'): void {
+  if (level === 'off') return;
   const started = performance.now();
+  const socket = req.socket;
+  // Counted from where the connection's previous answer ended: by the time a
+  // request is seen, its headers (and often part of its body) have been read.
+  const from = counted.get(socket) ?? { read: 0, written: 0 };
   const facts: RequestFacts = {};
   known.set(req, facts);
   res.once('close', () => {
+    const upTo = { read: socket.bytesRead, written: socket.bytesWritten };
+    counted.set(socket, upTo);
     const target = req.url ?? '/';
     const q = target.indexOf('?');
-    log.info(
+    log[level](
       {
         api: facts.api,
         op: facts.op,
@@ -58,7 +90,12 @@ export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: 
         code: facts.code,
         requestId: facts.requestId,
         principal: principalOf(facts.principal),
+        bucket: facts.bucket,
+        key: bounded(facts.key, KEY_LIMIT),
+        bytesIn: upTo.read - from.read,
+        bytesOut: upTo.written - from.written,
         client: clientAddress(req),
+        userAgent: bounded(req.headers['user-agent'], AGENT_LIMIT),
         ms: Math.round((performance.now() - started) * 10) / 10,
         ...(res.writableFinished ? {} : { aborted: true }),
       },

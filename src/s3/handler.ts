@@ -190,7 +190,7 @@ export function createS3Handler(storage: Services, auth: Authenticator, options:
     try {
       const hostBucket = bucketFromHost(req.headers.host, options.domain);
       const route = routeS3(method, url, hostBucket, req.headers);
-      noteRequest(req, { op: route.endpoint });
+      noteRequest(req, { op: route.endpoint, bucket: route.bucket, key: route.key });
       if (route.endpoint === 'PreflightRequest') {
         // A CORS preflight carries no credentials (Fetch standard): the bucket's rules alone decide.
         await sendReply(req, res, await answerPreflight(storage, req, route.bucket as string));

@@ -26,6 +26,7 @@ import { notModified, parseRange, readConditionsOf } from '../core/read.ts';
 import type { ApiEnv } from '../http/env.ts';
 import { StorageApiError } from './errors.ts';
 import { isDomainError } from '../core/errors.ts';
+import { noteRequest } from '../http/request-log.ts';
 import { validBody } from './request.ts';
 
 /** Types a browser would run or render as a page: served as attachments unless asked otherwise. */
@@ -49,6 +50,7 @@ export function objectTarget(c: Context<ApiEnv>, route: string, mount = '/object
   } catch {
     throw new StorageApiError(400, 'INVALID_KEY', 'The object path is not valid percent-encoded UTF-8.');
   }
+  noteRequest(c.env.incoming, { bucket, key });
   if (key === '') throw new StorageApiError(400, 'INVALID_KEY', 'An object path is required.');
   validateKey(key);
   return { bucket, key };
