@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     console.log(
       [
         'usage: aerostore [--flag value ...]',
-        '       aerostore keys|scan|audit|fsck|sql|lifecycle ... (each with --help)',
+        '       aerostore keys|scan|audit|fsck|sql|lifecycle|jwt ... (each with --help)',
         'settings (flag / environment variable):',
         ...describeSettings(),
       ].join('\n'),
@@ -79,6 +79,9 @@ if (process.argv[2] === 'keys') {
 } else if (process.argv[2] === 'fsck') {
   // `aerostore fsck ...`: blob store against database, on both directly; no server starts.
   process.exit(await (await import('./cli/fsck.ts')).runFsckCli(process.argv.slice(3)));
+} else if (process.argv[2] === 'jwt') {
+  // `aerostore jwt`: a JWT signed with AEROSTORE_JWT_SECRET, for a quick try; no database, no server.
+  process.exit(await (await import('./cli/jwt.ts')).runJwtCli(process.argv.slice(3)));
 } else if (process.argv[2] === 'lifecycle') {
   // `aerostore lifecycle run`: a lifecycle pass now, on the database and data directory; no server starts.
   process.exit(await (await import('./cli/lifecycle.ts')).runLifecycleCli(process.argv.slice(3)));
