@@ -228,6 +228,39 @@ describe('Deny beats the owner and a public-read ACL', () => {
   });
 });
 
+describe('Deny of s3:GetObject in a public bucket: what is hidden is refused, not missing', () => {
+  const bucket = 'pol-deny-public';
+  before(async () => {
+    await bucketOfA(bucket, ['secret/y.txt', 'open/x.txt']);
+    await setBucketSettings(root, bucket, { policy: 'public' });
+    assert.equal(
+      (await putPolicy(a, bucket, policy({ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/secret/*` }))).status,
+      204,
+    );
+  });
+
+  it('B cannot tell a hidden key from a missing one: tagging, ACL and delete are AccessDenied for both', async () => {
+    const tagging = '<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>';
+    for (const key of ['secret/y.txt', 'secret/none.txt']) {
+      refused(await b.send({ method: 'PUT', path: `/${bucket}/${key}`, query: { tagging: '' }, body: tagging }), 403, 'AccessDenied', `PutObjectTagging ${key}`);
+      refused(await b.send({ method: 'PUT', path: `/${bucket}/${key}`, query: { acl: '' }, headers: { 'x-amz-acl': 'private' } }), 403, 'AccessDenied', `PutObjectAcl ${key}`);
+      refused(await b.send({ method: 'GET', path: `/${bucket}/${key}`, query: { acl: '' } }), 403, 'AccessDenied', `GetObjectAcl ${key}`);
+      refused(await b.send({ method: 'DELETE', path: `/${bucket}/${key}` }), 403, 'AccessDenied', `DeleteObject ${key}`);
+    }
+    // Outside the Deny, a missing key is what it is.
+    refused(await b.send({ method: 'GET', path: `/${bucket}/open/none.txt` }), 404, 'NoSuchKey', 'a missing key elsewhere');
+    assert.equal((await get(root, `/${bucket}/secret/y.txt`)).status, 200, 'nothing was deleted');
+  });
+
+  it('the owner overwrites, tags and deletes under the read Deny (a write is not a read, migration 0029)', async () => {
+    assert.equal((await put(a, `/${bucket}/secret/y.txt`, {}, 'again')).status, 200, 'overwrite');
+    const tagging = '<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>';
+    assert.equal((await a.send({ method: 'PUT', path: `/${bucket}/secret/y.txt`, query: { tagging: '' }, body: tagging })).status, 200, 'tag');
+    assert.equal((await a.send({ method: 'DELETE', path: `/${bucket}/secret/y.txt` })).status, 204, 'delete');
+    assert.equal((await get(root, `/${bucket}/secret/y.txt`)).status, 404, 'gone');
+  });
+});
+
 describe('Allow: a second user writes into its own folder (${aws:userid})', () => {
   const bucket = 'pol-home';
   before(async () => {

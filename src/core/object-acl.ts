@@ -5,7 +5,7 @@
 // storage.put_object_acl, which hold the READ_ACP / WRITE_ACP rule.
 import { readAs, SERVICE } from '../db/session.ts';
 import { ownerId, type Principal } from '../principals/principal.ts';
-import { aclsApply, missingObject, requireAclAllowed } from './access.ts';
+import { aclsApply, requireAclAllowed } from './access.ts';
 import { canonicalId, cannedGrants, grantsOf, storedAcl, type AclRequest, type Grant } from './acl.ts';
 import type { BucketRow } from './bucket.ts';
 import { requireBucket } from './buckets.ts';
@@ -69,7 +69,7 @@ export interface ObjectAclView {
  * GetObjectAcl: the list, if `principal` may read it (storage.object_acl:
  * the service role, the bucket owner, the object's owner, READ_ACP). A key
  * it may not read the list of is AccessDenied when it may see the object,
- * and answered as missing otherwise (core/access.ts missingObject).
+ * and answered as missing otherwise (core/bucket-policies.ts explainMissingObject).
  */
 export async function getObjectAcl(storage: Services, bucketName: string, key: string, principal: Principal): Promise<ObjectAclView> {
   const bucket = await requireBucket(storage, bucketName);
@@ -100,7 +100,7 @@ export async function putObjectAcl(storage: Services, bucketName: string, key: s
   for (let attempt = 0; attempt < 3; attempt++) {
     const [current] = await readAs(storage.sql, SERVICE, (tx) => tx<{ owner_id: string | null }[]>`
       select owner_id from storage.objects where bucket_uuid = ${bucket.id} and key = ${key}`);
-    if (!current) throw missingObject(bucket, principal, key);
+    if (!current) throw await explainMissingObject(storage, bucket, principal, key);
     const acl = requestedAcl(bucket, current.owner_id, request);
     const [{ outcome }] = await readAs(storage.sql, principal, (tx) => tx<{ outcome: string }[]>`
       select storage.put_object_acl(${bucket.id}, ${key}, ${acl}::text[], ${current.owner_id}::uuid) as outcome`);
@@ -110,7 +110,7 @@ export async function putObjectAcl(storage: Services, bucketName: string, key: s
       case 'changed':
         continue;
       case 'missing':
-        throw missingObject(bucket, principal, key);
+        throw await explainMissingObject(storage, bucket, principal, key);
       case 'disabled':
         throw new DomainError('AclNotSupported');
       default:

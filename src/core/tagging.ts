@@ -9,7 +9,8 @@
 import { asPrincipal, readAs } from '../db/session.ts';
 import type { Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
-import { missingObject, requireAdminister } from './access.ts';
+import { requireAdminister } from './access.ts';
+import { explainMissingObject } from './bucket-policies.ts';
 import { requireChangeOf } from './policy-checks.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
@@ -135,7 +136,8 @@ export async function setObjectTags(
     return rows.length > 0 || past.length > 0 ? 'updated' : visible ? 'refused' : versionId !== undefined ? 'refused' : 'missing';
   });
   if (outcome === 'refused') throw new DomainError('AccessDenied');
-  if (outcome === 'missing') throw missingObject(bucket, principal, key);
+  // A key the principal may not read (a Deny, IgnorePublicAcls) is refused whether or not it exists.
+  if (outcome === 'missing') throw await explainMissingObject(storage, bucket, principal, key);
 }
 
 /** A bucket's tags (GetBucketTagging), the bucket owner's to read; undefined when it has none. */
