@@ -1227,14 +1227,17 @@ describe('multipart forms cut off', () => {
       [`/${BUCKET}`, s3Fields, {}],
     ] as const) {
       const sent = Buffer.from(fields + `--${B}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n\r\n`, 'latin1');
+      // The earlier cases' temp files gone first: one of theirs, removed a moment later, is not this upload's.
+      await assertTmpEmpty();
       const conn = new RawConnection(base);
       await conn.connected;
       await conn.write(requestHead('POST', target, { host: base.host, 'content-type': `multipart/form-data; boundary=${B}`, 'content-length': sent.length + (1 << 20), ...headers }));
       await conn.write(sent);
       await conn.write(randomBytes(200_000));
       // The upload has its temp file before the cut (up to 5 s: this file loads both cores, and CI failed once at 1 s).
-      for (let i = 0; i < 250 && (await tmpFiles()).length === 0; i++) await sleep(20);
-      assert.notDeepEqual(await tmpFiles(), [], `${target}: the upload never started`);
+      let files: string[] = [];
+      for (let i = 0; i < 250 && (files = await tmpFiles()).length === 0; i++) await sleep(20);
+      assert.notDeepEqual(files, [], `${target}: the upload never started`);
       conn.destroy();
       await assertTmpEmpty();
     }
