@@ -9,10 +9,10 @@
 import { isService, ownerId, type Principal } from '../principals/principal.ts';
 import { DomainError } from './errors.ts';
 import type { BucketRow } from './bucket.ts';
-import { canonicalId, grants, groupsGranted, type Permission } from './acl.ts';
+import { grants, groupsGranted, type Permission } from './acl.ts';
 import { policyVerdict } from './bucket-policy.ts';
 
-function ownsBucket(bucket: BucketRow, p: Principal): boolean {
+export function ownsBucket(bucket: Pick<BucketRow, 'owner_id'>, p: Principal): boolean {
   const me = ownerId(p);
   return me !== null && bucket.owner_id === me;
 }
@@ -20,7 +20,7 @@ function ownsBucket(bucket: BucketRow, p: Principal): boolean {
 /** A grant of the bucket's ACL to this user by name (migration 0028). */
 export function grantedOnBucket(bucket: Pick<BucketRow, 'acl'>, p: Principal, permission: Permission): boolean {
   const me = ownerId(p);
-  return me !== null && grants(bucket.acl, canonicalId(me), permission);
+  return me !== null && grants(bucket.acl, me, permission);
 }
 
 /** Reads every object of the bucket (the bucket policy grants it). */

@@ -5,7 +5,7 @@
 import { isService, type Principal } from '../principals/principal.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import type { TransactionSql } from '../db/connect.ts';
-import { missingObject, requireAdminister } from './access.ts';
+import { missingObject, ownsBucket, requireAdminister } from './access.ts';
 import type { BucketRow } from './bucket.ts';
 import { changeBucket, COLUMNS, requireBucket } from './buckets.ts';
 import { compilePolicy, type PublicAccessBlock } from './bucket-policy.ts';
@@ -109,7 +109,7 @@ export async function readsDenied(tx: TransactionSql, bucket: BucketRow, princip
 
 /** The keys whose verdicts refuse: an explicit Deny; IgnorePublicAcls, for all but the bucket's owner. */
 function deniedKeys(rows: readonly { key: string; effect: string | null; ignoring: boolean }[], bucket: BucketRow, principal: Principal): Set<string> {
-  const owner = principal.kind === 'user' && principal.userId !== null && principal.userId === bucket.owner_id;
+  const owner = ownsBucket(bucket, principal);
   return new Set(rows.filter((r) => r.effect === 'deny' || (r.ignoring && !owner)).map((r) => r.key));
 }
 
