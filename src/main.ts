@@ -22,11 +22,19 @@ function banner(url: string, region: string, accessKeyId: string, secret: string
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
+  if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
     console.log(
       [
-        'usage: aerostore [--flag value ...]',
-        '       aerostore keys|scan|audit|fsck|sql|lifecycle|jwt ... (each with --help)',
+        'usage: aerostore [--flag value ...]       serve S3 and /storage/v1 (the settings below)',
+        '       aerostore <command> [--help]       work on the server\'s database and data directory; no server starts',
+        'commands:',
+        '  keys       create, list and revoke access keys',
+        '  jwt        print a JWT signed with AEROSTORE_JWT_SECRET, for a quick try',
+        '  sql        SQL on the server\'s database (psql, -c, --url)',
+        '  audit      the audit trail: who uploaded, downloaded or deleted what',
+        '  scan       the virus-scan queue: status, rescan',
+        '  fsck       the blob store against the database: check, --repair',
+        '  lifecycle  run a lifecycle pass now',
         'settings (flag / environment variable):',
         ...describeSettings(),
       ].join('\n'),

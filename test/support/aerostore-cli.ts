@@ -11,11 +11,21 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runAerostore(dataDir: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * `via: 'bin'` runs it as `npx aerostore` does (bin/aerostore.js: the compiled
+ * dist/ when it is fresh); by default the sources run through tsx.
+ */
+export function runAerostore(
+  dataDir: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  opts: { via?: 'tsx' | 'bin' } = {},
+): Promise<CliResult> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, AEROSTORE_DATA_DIR: dataDir, ...env };
   delete childEnv.DATABASE_URL;
+  const entry = opts.via === 'bin' ? [path.join(ROOT, 'bin/aerostore.js')] : ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), ...args], {
+    const child = spawn(process.execPath, [...entry, ...args], {
       cwd: ROOT,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],

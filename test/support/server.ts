@@ -20,14 +20,23 @@ export interface TestServer {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestServer(opts: { env?: Record<string, string>; dataDir?: string; nodeArgs?: string[] } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    nodeArgs?: string[];
+    /** 'dist': the compiled server (`npm start`'s dist/main.js) instead of the sources through tsx. */
+    entry?: 'src' | 'dist';
+  } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'aerostore-test-')));
   // mkdtemp makes 0700 directories; as root the embedded Postgres runs as
   // 'postgres' and must be able to enter it.
   await chmod(dataDir, 0o755);
   const accessKeyId = 'AKIDTESTROOT0000001';
   const secretAccessKey = 'test-secret-key-0123456789abcdef';
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'src/main.ts'), '--port', '0'], {
+  const entry = opts.entry === 'dist' ? [path.join(ROOT, 'dist/main.js')] : ['--import', 'tsx', path.join(ROOT, 'src/main.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry, '--port', '0'], {
     cwd: ROOT,
     env: {
       ...process.env,
