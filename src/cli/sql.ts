@@ -312,9 +312,20 @@ async function shell(runner: Runner, io: SqlIo, who: { name: string; superuser: 
   const rl = readline.createInterface({ input: io.stdin, output: io.stdout, terminal: io.terminal, historySize: 1000 });
   let buffer = '';
   let open = '';
+  // Input that ends (a pipe, Ctrl-D) closes the interface while the loop
+  // below still runs the lines it had read. Their prompts are still written,
+  // as on a terminal, but not through the closed interface: Node 24 throws
+  // ERR_USE_AFTER_CLOSE there (Node 20 and 22 wrote the prompt).
+  let closed = false;
+  rl.once('close', () => (closed = true));
   const prompt = () => {
     const mark = open === '' ? (buffer === '' ? '=' : '-') : open === '/*' ? '*' : open;
-    rl.setPrompt(`${who.name}${mark}${who.superuser ? '#' : '>'} `);
+    const text = `${who.name}${mark}${who.superuser ? '#' : '>'} `;
+    if (closed) {
+      io.stdout.write(text);
+      return;
+    }
+    rl.setPrompt(text);
     rl.prompt();
   };
   rl.on('SIGINT', () => {
