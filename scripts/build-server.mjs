@@ -6,8 +6,13 @@
 // dist/ is emptied first, so a migration renamed or removed in src/ is gone
 // from dist/ too; dist/console/ (`npm run build:console`) is left alone.
 //
-// `--if-stale` (`npm start`'s prestart): builds only when dist/ is missing
-// or older than src/, so a checkout never starts yesterday's code.
+// `--if-stale` (`npm start`'s prestart, and `prepare`): builds only when
+// dist/ is missing or older than src/, so a checkout never starts
+// yesterday's code, and `npm install` does not compile again what is
+// already compiled. That matters for npx: the first `npx aerostore` in a
+// checkout installs the checkout into npx's cache as a file: dependency,
+// which runs its prepare — a full build, silently, for ~20 s, and one that
+// empties dist/ under a server running from it.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
