@@ -112,7 +112,7 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
       uptimeSeconds: number;
       startedAt: string;
       dataDir: { totalBytes: number; freeBytes: number; usedBytes: number };
-      stored: { objects: number; blobs: number; bytes: number; logicalBytes: number; dedupSavedBytes: number };
+      stored: { objects: number; blobs: number; bytes: number; logicalBytes: number; dedupSavedBytes: number; estimated: boolean };
     };
     assert.equal(report.version, '0.1.0');
     assert.equal(report.node, process.version);
@@ -120,7 +120,7 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     assert.ok(Date.now() - Date.parse(report.startedAt) < 600_000);
     assert.ok(report.dataDir.totalBytes > 0 && report.dataDir.freeBytes > 0 && report.dataDir.usedBytes > 0);
     assert.ok(report.dataDir.freeBytes + report.dataDir.usedBytes <= report.dataDir.totalBytes);
-    assert.deepEqual(report.stored, { objects: 3, blobs: 2, bytes: 5700, logicalBytes: 10700, dedupSavedBytes: 5000 });
+    assert.deepEqual(report.stored, { objects: 3, blobs: 2, bytes: 5700, logicalBytes: 10700, dedupSavedBytes: 5000, estimated: false });
     // The scrape reads the same totals.
     const s = await scrape();
     assert.equal(value(s, 'aerostore_stored_objects'), 3);
@@ -128,6 +128,7 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     assert.equal(value(s, 'aerostore_stored_bytes'), 5700);
     assert.equal(value(s, 'aerostore_stored_logical_bytes'), 10700);
     assert.equal(value(s, 'aerostore_dedup_saved_bytes'), 5000);
+    assert.equal(value(s, 'aerostore_stored_totals_estimated'), 0);
     assert.equal(value(s, 'aerostore_data_dir_bytes', { state: 'total' }), report.dataDir.totalBytes);
   });
 

@@ -17,7 +17,8 @@ export interface ServerReport {
   uptimeSeconds: number;
   startedAt: string;
   dataDir: DiskSpace;
-  stored: { objects: number; blobs: number; bytes: number; logicalBytes: number; dedupSavedBytes: number } | null;
+  /** `estimated`: a large store's figures are estimates (metrics/scrape.ts EXACT_TOTALS_LIMIT). */
+  stored: { objects: number; blobs: number; bytes: number; logicalBytes: number; dedupSavedBytes: number; estimated: boolean } | null;
 }
 
 /** package.json's version, read once; found beside src/ (or one level up from a compiled dist/src/). */
@@ -44,7 +45,14 @@ export async function serverReport(facts: ServerFacts): Promise<ServerReport> {
     startedAt: new Date(Date.now() - uptime * 1000).toISOString(),
     dataDir: disk,
     stored: totals
-      ? { objects: totals.objects, blobs: totals.blobs, bytes: totals.bytes, logicalBytes: totals.logicalBytes, dedupSavedBytes: totals.dedupSavedBytes }
+      ? {
+          objects: totals.objects,
+          blobs: totals.blobs,
+          bytes: totals.bytes,
+          logicalBytes: totals.logicalBytes,
+          dedupSavedBytes: totals.dedupSavedBytes,
+          estimated: totals.estimated,
+        }
       : null,
   };
 }
