@@ -4,10 +4,17 @@
 // deduplicated content once; /metrics wants the bearer token when one is
 // set and is loopback-only without one; /admin/v1/metrics and
 // /admin/v1/server are the service role's; no label names a bucket or key;
-// every /metrics request leaves an access-log line.
+// every /metrics request leaves an access-log line. The background work —
+// scans, webhook deliveries, blob collection, sweeps, lifecycle passes —
+// moves its counters too.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { CLAMD_BINARY, EICAR, startTestClamd, type TestClamd } from './support/clamd.ts';
 import { createAccessKey, credentialsOf } from './support/principals.ts';
 import { S3RawClient, sendRaw } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -259,5 +266,125 @@ describe('metrics without a token', () => {
     assert.equal(bearer.status, 403);
     await bearer.arrayBuffer();
     assert.equal((await linesOf(server, (l) => l.api === 'metrics' && l.status === 403, 4)).length, 4);
+  });
+});
+
+/** An HTTP receiver on 127.0.0.1 answering every request with `status`. */
+async function receiver(status: number): Promise<{ url: string; hits: () => number; stop: () => Promise<void> }> {
+  let hits = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      hits++;
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    hits: () => hits,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('metrics of the background work', () => {
+  let server: TestServer;
+  let root: S3RawClient;
+  let clamd: TestClamd | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  const BG = 'metrics-background-bucket';
+
+  const scrape = async (): Promise<Scrape> => {
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(!text.includes(BG), 'no label carries the bucket name');
+    return parse(text);
+  };
+
+  /** Scrapes until `ready` holds (background work ends on its own schedule). */
+  async function scrapeUntil(what: string, ready: (s: Scrape) => boolean, timeoutMs = 30_000): Promise<Scrape> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await scrape();
+      if (ready(s)) return s;
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}:\n${[...s].filter(([k]) => !/^aerostore_(process|nodejs)_/.test(k)).map(([k, v]) => `${k} ${v}`).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  before(async () => {
+    clamd = existsSync(CLAMD_BINARY) ? await startTestClamd() : undefined;
+    server = await startTestServer({
+      env: {
+        ...(clamd ? { AEROSTORE_CLAMD: clamd.tcp } : {}),
+        AEROSTORE_WEBHOOK_BACKOFF_MS: '100',
+        AEROSTORE_WEBHOOK_MAX_ATTEMPTS: '2',
+        // A sweep and a lifecycle pass every 3 s, the first 3 s after start; lifecycle acts as of 3 days ahead.
+        AEROSTORE_SWEEP_INTERVAL_MINUTES: '0.05',
+        AEROSTORE_LIFECYCLE_INTERVAL_MINUTES: '0.05',
+        AEROSTORE_LIFECYCLE_NOW: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+      },
+    });
+    root = new S3RawClient(server.url, server);
+  });
+  after(async () => {
+    await server?.stop();
+    await clamd?.stop();
+    await Promise.all(stops.map((stop) => stop()));
+  });
+
+  it('counts scan verdicts, webhook attempts, collected blobs, sweeps and lifecycle passes', async () => {
+    const before = await scrape();
+    assert.equal((await root.send({ method: 'PUT', path: `/${BG}` })).status, 200);
+    const [good, bad] = await Promise.all([receiver(200), receiver(500)]);
+    stops.push(good.stop, bad.stop);
+    for (const url of [good.url, bad.url]) {
+      const res = await root.send({
+        method: 'POST',
+        path: '/admin/v1/webhooks',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ bucket: BG, url, event_types: ['storage.object.created'], prefix: 'hook/' }),
+      });
+      assert.equal(res.status, 201, res.body.toString());
+    }
+    // One object.created event: delivered once to one receiver, refused twice (then dead) by the other.
+    assert.equal((await root.send({ method: 'PUT', path: `/${BG}/hook/a`, body: 'a webhook' })).status, 200);
+    // Deleted: its content is collected (row and file).
+    const gone = Buffer.alloc(1234, 'g');
+    assert.equal((await root.send({ method: 'PUT', path: `/${BG}/gone`, body: gone })).status, 200);
+    assert.equal((await root.send({ method: 'DELETE', path: `/${BG}/gone` })).status, 204);
+    // Expired by the lifecycle pass (1 day, as of 3 days ahead).
+    const xml = '<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><Filter><Prefix>old/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>';
+    const lc = await root.send({ method: 'PUT', path: `/${BG}`, query: { lifecycle: '' }, body: xml, headers: { 'content-md5': createHash('md5').update(xml).digest('base64') } });
+    assert.equal(lc.status, 200, lc.body.toString());
+    assert.equal((await root.send({ method: 'PUT', path: `/${BG}/old/x`, body: 'expires' })).status, 200);
+    if (clamd) assert.equal((await root.send({ method: 'PUT', path: `/${BG}/eicar`, body: EICAR })).status, 200);
+
+    const d = (s: Scrape, name: string, labels: Record<string, string> = {}) => delta(before, s, name, labels);
+    const after = await scrapeUntil(
+      'the background work',
+      (s) =>
+        d(s, 'aerostore_webhook_attempts_total', { outcome: 'delivered' }) === 1 &&
+        d(s, 'aerostore_webhook_attempts_total', { outcome: 'dead' }) === 1 &&
+        d(s, 'aerostore_lifecycle_actions_total', { action: 'expired' }) >= 1 &&
+        d(s, 'aerostore_blobs_collected_total') >= 2 &&
+        d(s, 'aerostore_sweeper_runs_total', { result: 'ok' }) >= 1 &&
+        (!clamd || (d(s, 'aerostore_scan_verdicts_total', { verdict: 'infected' }) === 1 && d(s, 'aerostore_scan_verdicts_total', { verdict: 'clean' }) >= 1)),
+    );
+    assert.equal(d(after, 'aerostore_webhook_attempts_total', { outcome: 'failed' }), 1, 'the first refusal is retried');
+    assert.equal(good.hits(), 1);
+    assert.equal(bad.hits(), 2);
+    assert.equal(d(after, 'aerostore_lifecycle_actions_total', { action: 'expired' }), 1);
+    assert.ok(d(after, 'aerostore_lifecycle_runs_total', { result: 'ok' }) >= 1);
+    // `gone` and the expired `old/x`: their bytes.
+    assert.equal(d(after, 'aerostore_blobs_collected_total'), 2);
+    assert.equal(d(after, 'aerostore_blob_bytes_collected_total'), gone.length + 'expires'.length);
+    assert.equal(d(after, 'aerostore_sweeper_runs_total', { result: 'failed' }), 0);
+    if (clamd) {
+      // hook/a is clean; `gone` and old/x too if scanned before they went; EICAR is not.
+      assert.ok(d(after, 'aerostore_scan_verdicts_total', { verdict: 'clean' }) <= 3);
+      assert.equal(d(after, 'aerostore_scan_verdicts_total', { verdict: 'error' }), 0);
+    }
   });
 });

@@ -8,7 +8,10 @@
 //   (b) the estimate they use beyond (estimateContent), and how far off it is;
 //   (c) the whole reading of the totals, uncached;
 // and then GET /metrics with the totals cache cold (the first scrape),
-// and 20 scrapes with it warm (within its 15 s).
+// and 20 scrapes with it warm (within its 15 s). First, in this process,
+// what counting costs a request: the request metrics' calls
+// (metrics/registry.ts requestStarted + requestAnswered) and a statement's
+// (the histogram and gauge updates of db/connect.ts timeQueries), per call.
 // Flags: --objects N.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -16,6 +19,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { connectPools } from '../../src/db/session.ts';
 import { asPrincipal, SERVICE } from '../../src/db/session.ts';
+import { database, requestAnswered, requestStarted } from '../../src/metrics/registry.ts';
 import { countContent, estimateContent, StoredTotalsCache } from '../../src/metrics/scrape.ts';
 import { embeddedDatabaseUrl } from '../../test/support/database.ts';
 import { startTestServer } from '../../test/support/server.ts';
@@ -25,6 +29,30 @@ import { fmtMs, machineSummary, median } from './lib.ts';
 const { values: flags } = parseArgs({ options: { objects: { type: 'string', default: '1000000' } } });
 const N = Number(flags.objects);
 const BUCKET = 'scrape-bench';
+
+/** ns per call of `fn`, the median of 5 runs of `n` calls. */
+function perCall(n: number, fn: (i: number) => void): number {
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) fn(i);
+    runs.push(((performance.now() - t) * 1e6) / n);
+  }
+  return median(runs);
+}
+const OPS = ['PutObject', 'GetObject', 'HeadObject', 'ListObjectsV2', 'DeleteObject'];
+const requestNs = perCall(200_000, (i) => {
+  requestStarted();
+  const error = i % 10 === 0;
+  requestAnswered({ api: 's3', operation: OPS[i % OPS.length], status: error ? 404 : 200, code: error ? 'NoSuchKey' : undefined, bytesIn: 4500, bytesOut: 300, seconds: 0.004 });
+});
+const statementNs = perCall(200_000, () => {
+  const t = performance.now();
+  database.inFlight.inc();
+  database.inFlight.dec();
+  database.queries.observe((performance.now() - t) / 1000);
+});
+console.log(`counting, per request: ${requestNs.toFixed(0)} ns; per statement: ${statementNs.toFixed(0)} ns`);
 
 const srv = await startTestServer();
 try {
