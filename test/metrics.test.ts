@@ -155,6 +155,12 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     const list = await fetch(`${server.url}/storage/v1/bucket`, { headers: { authorization: `Bearer ${jwt}` } });
     assert.equal(list.status, 200);
     await list.arrayBuffer();
+    const upload = await fetch(`${server.url}/storage/v1/object/${BUCKET}/${KEY_MARK}/via-storage`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${jwt}`, 'content-type': 'text/plain' },
+      body: 'uploaded through /storage/v1',
+    });
+    assert.equal(upload.status, 200, await upload.text());
     const noBucket = await fetch(`${server.url}/storage/v1/bucket/no-such-${BUCKET}`, { headers: { authorization: `Bearer ${jwt}` } });
     assert.equal(noBucket.status, 404);
     assert.equal(((await noBucket.json()) as { error: string }).error, 'BUCKET_NOT_FOUND');
@@ -168,6 +174,7 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     const storageSeries = [...after.keys()].filter((k) => k.startsWith('aerostore_http_requests_total{api="storage"')).join('\n');
     assert.equal(requests('storage', 'GET /storage/v1/bucket', '2xx'), 1, storageSeries);
     assert.equal(requests('storage', 'GET /storage/v1/bucket/:id', '4xx'), 1, storageSeries);
+    assert.equal(requests('storage', 'POST /storage/v1/object/*', '2xx'), 1, storageSeries);
     // The earlier scrape is counted once it has been answered.
     assert.equal(requests('metrics', 'GET /metrics', '2xx'), 1);
 
