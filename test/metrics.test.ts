@@ -199,7 +199,9 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     assert.equal(value(after, 'aerostore_http_requests_in_flight'), 1);
     // Statements are timed (db/connect.ts hooks postgres.js; an upgrade that moves its internals fails here).
     assert.ok(delta(before, after, 'aerostore_db_query_duration_seconds_count') >= 3, 'at least a statement per PUT');
-    assert.equal(value(after, 'aerostore_db_queries_in_flight'), 0);
+    // Background work (the event sequencer, the totals) may have a statement out at the moment of the scrape; never fewer than none.
+    const statementsOut = value(after, 'aerostore_db_queries_in_flight');
+    assert.ok(Number.isInteger(statementsOut) && statementsOut >= 0 && statementsOut <= 25, String(statementsOut));
     assert.equal(value(after, 'aerostore_db_pool_max_connections', { pool: 'request' }), 20);
     // The process metrics are there, under the prefix.
     assert.ok(value(after, 'aerostore_process_resident_memory_bytes') > 0);
