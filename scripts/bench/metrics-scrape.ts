@@ -44,7 +44,7 @@ const OPS = ['PutObject', 'GetObject', 'HeadObject', 'ListObjectsV2', 'DeleteObj
 const requestNs = perCall(200_000, (i) => {
   requestStarted();
   const error = i % 10 === 0;
-  requestAnswered({ api: 's3', operation: OPS[i % OPS.length], status: error ? 404 : 200, code: error ? 'NoSuchKey' : undefined, bytesIn: 4500, bytesOut: 300, seconds: 0.004 });
+  requestAnswered({ api: 's3', operation: OPS[i % OPS.length], status: error ? 404 : 200, code: error ? 'NoSuchKey' : undefined, bytesIn: 4500, bytesOut: 300, seconds: 0.004, aborted: false });
 });
 const statementNs = perCall(200_000, () => {
   const t = performance.now();

@@ -83,7 +83,8 @@ export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: 
     const bytesIn = upTo.read - from.read;
     const bytesOut = upTo.written - from.written;
     const ms = performance.now() - started;
-    requestAnswered({ api: facts.api, operation: facts.op, status: res.statusCode, code: facts.code, bytesIn, bytesOut, seconds: ms / 1000 });
+    const aborted = !res.writableFinished;
+    requestAnswered({ api: facts.api, operation: facts.op, status: res.statusCode, code: facts.code, bytesIn, bytesOut, seconds: ms / 1000, aborted });
     if (level === 'off') return;
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -104,7 +105,7 @@ export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: 
         client: clientAddress(req),
         userAgent: bounded(req.headers['user-agent'], AGENT_LIMIT),
         ms: Math.round(ms * 10) / 10,
-        ...(res.writableFinished ? {} : { aborted: true }),
+        ...(aborted ? { aborted: true } : {}),
       },
       'request',
     );

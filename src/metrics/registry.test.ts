@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { registry, requestAnswered, requestStarted } from './registry.ts';
 
-const answer = (api: string, operation: string, code?: string) => {
+const answer = (api: string, operation: string, code?: string, aborted = false) => {
   requestStarted();
-  requestAnswered({ api, operation, status: code ? 400 : 200, code, bytesIn: 10, bytesOut: 20, seconds: 0.001 });
+  requestAnswered({ api, operation, status: code ? 400 : 200, code, bytesIn: 10, bytesOut: 20, seconds: 0.001, aborted });
 };
 
 describe('request metrics', () => {
@@ -24,7 +24,13 @@ describe('request metrics', () => {
 
   it('names a request refused before it had an API or operation `unknown`', async () => {
     requestStarted();
-    requestAnswered({ api: undefined, operation: undefined, status: 400, code: undefined, bytesIn: 1, bytesOut: 1, seconds: 0 });
+    requestAnswered({ api: undefined, operation: undefined, status: 400, code: undefined, bytesIn: 1, bytesOut: 1, seconds: 0, aborted: false });
     assert.match(await registry.metrics(), /^aerostore_http_requests_total\{api="unknown",operation="unknown",status_class="4xx"\} 1$/m);
+  });
+
+  it('counts responses cut off, by API', async () => {
+    answer('storage', 'GET /storage/v1/object/*', undefined, true);
+    answer('storage', 'GET /storage/v1/object/*', undefined, true);
+    assert.match(await registry.metrics(), /^aerostore_http_requests_aborted_total\{api="storage"\} 2$/m);
   });
 });

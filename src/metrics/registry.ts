@@ -77,6 +77,12 @@ const http = {
     help: 'Requests seen whose response has not closed yet.',
     registers: [registry],
   }),
+  aborted: new Counter({
+    name: 'aerostore_http_requests_aborted_total',
+    help: 'Responses cut off before their end (the client gone, or a failure after the headers), by API.',
+    labelNames: ['api'] as const,
+    registers: [registry],
+  }),
   errors: new Counter({
     name: 'aerostore_http_errors_total',
     help: "Answers with an error code, by API and code in the API's own words (NoSuchKey, AccessDenied, FILE_NOT_FOUND).",
@@ -94,6 +100,8 @@ export interface AnsweredRequest {
   bytesIn: number;
   bytesOut: number;
   seconds: number;
+  /** The response closed before its end. */
+  aborted: boolean;
 }
 
 export function requestStarted(): void {
@@ -109,6 +117,7 @@ export function requestAnswered(r: AnsweredRequest): void {
   http.bytesIn.inc({ api }, r.bytesIn);
   http.bytesOut.inc({ api }, r.bytesOut);
   if (r.code !== undefined) http.errors.inc({ api, code: errorCodes.of(api, r.code) });
+  if (r.aborted) http.aborted.inc({ api });
 }
 
 /** The database: statements of every pool, timed where postgres.js runs them (db/connect.ts). */
