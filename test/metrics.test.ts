@@ -390,6 +390,8 @@ describe('metrics of the background work', () => {
     assert.equal(d(after, 'aerostore_blobs_collected_total'), 2);
     assert.equal(d(after, 'aerostore_blob_bytes_collected_total'), gone.length + 'expires'.length);
     assert.equal(d(after, 'aerostore_sweeper_runs_total', { result: 'failed' }), 0);
+    // The dead letter, once the totals (read at most every 15 s) are read again.
+    await scrapeUntil('the dead delivery in the backlog gauges', (s) => value(s, 'aerostore_webhook_dead') === 1 && value(s, 'aerostore_webhook_backlog') === 0);
     if (clamd) {
       // hook/a is clean; `gone` and old/x too if scanned before they went (a scan whose
       // content went meanwhile fails, `error`, and its job goes with the blob); EICAR is not.

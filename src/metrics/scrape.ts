@@ -65,8 +65,8 @@ export const EXACT_TOTALS_LIMIT = 100_000;
  * and, for the bytes, the average content of a 1 % page sample of
  * storage.blobs (TABLESAMPLE SYSTEM) times its row count — a few
  * milliseconds at any size, within a few percent of the truth. The scan
- * queue and webhook backlog are always counted (they are short, or the
- * alert worth having).
+ * queue and webhook backlog are always counted, on their indexes (they are
+ * short, or the alert worth having).
  */
 async function readTotals(sql: Sql): Promise<StoredTotals> {
   return asPrincipal(sql, SERVICE, async (tx) => {
@@ -74,7 +74,9 @@ async function readTotals(sql: Sql): Promise<StoredTotals> {
       tx<Pick<StoredTotals, 'scanQueue' | 'webhookPending' | 'webhookDead'>[]>`
         select (select count(*) from storage.scan_jobs)::float8 as "scanQueue",
           (select count(*) from storage.webhook_deliveries where state = 'pending')::float8 as "webhookPending",
-          (select count(*) from storage.webhook_deliveries where state = 'dead')::float8 as "webhookDead"`,
+          -- Per webhook, on its (webhook_id, state) index: delivered and dead rows stay for the retention period.
+          (select coalesce(sum((select count(*) from storage.webhook_deliveries d where d.webhook_id = w.id and d.state = 'dead')), 0)
+           from storage.webhooks w)::float8 as "webhookDead"`,
       tx<{ objects: number; blobs: number }[]>`
         select (select reltuples from pg_class where oid = 'storage.objects'::regclass)::float8 as objects,
           (select reltuples from pg_class where oid = 'storage.blobs'::regclass)::float8 as blobs`,
