@@ -29,6 +29,16 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
   });
 
+  it('takes a metrics token of 16 characters or more, as a secret', () => {
+    assert.equal(loadConfig({}, []).metricsToken, undefined);
+    assert.equal(loadConfig({ AEROSTORE_METRICS_TOKEN: 'x'.repeat(16) }, []).metricsToken, 'x'.repeat(16));
+    assert.equal(loadConfig({}, ['--metrics-token', 'y'.repeat(40)]).metricsToken, 'y'.repeat(40));
+    assert.throws(
+      () => loadConfig({ AEROSTORE_METRICS_TOKEN: 'short-token' }, []),
+      (e: unknown) => e instanceof ConfigError && /AEROSTORE_METRICS_TOKEN/.test(e.message) && !e.message.includes('short-token'),
+    );
+  });
+
   it("sizes the embedded Postgres's shared_buffers to the machine unless told", () => {
     assert.equal(loadConfig({}, []).pgSharedBuffers, 'auto');
     assert.equal(loadConfig({}, ['--pg-shared-buffers', '512MB']).pgSharedBuffers, '512MB');

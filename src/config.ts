@@ -307,6 +307,12 @@ const settings = {
         }
       }),
   },
+  /**
+   * A bearer token for GET /metrics (README "Metrics"): Prometheus sends
+   * `Authorization: Bearer <token>`. Unset: /metrics answers clients on
+   * this machine only (loopback, not through a proxy).
+   */
+  metricsToken: { env: 'AEROSTORE_METRICS_TOKEN', flag: 'metrics-token', secret: true, schema: z.string().min(16, 'at least 16 characters').optional() },
   /** With a scanner: objects not scanned yet are refused (403) like quarantined ones, until their verdict. */
   blockUntilScanned: {
     env: 'AEROSTORE_BLOCK_UNTIL_SCANNED',

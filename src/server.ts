@@ -37,6 +37,9 @@ import { startWebhookWorker } from './events/webhook-worker.ts';
 import { createS3Handler } from './s3/handler.ts';
 import { Clamd } from './scanning/clamd.ts';
 import { startScanWorker } from './scanning/worker.ts';
+import { collectProcessMetrics } from './metrics/registry.ts';
+import { readAtScrape, StoredTotalsCache } from './metrics/scrape.ts';
+import { packageVersion } from './metrics/server-facts.ts';
 
 export interface RunningServer {
   url: string;
@@ -132,8 +135,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     );
     const s3 = createS3Handler(storage, auth, { domain: config.domain, limits });
     const clamd = config.clamd && new Clamd(config.clamd);
+    // Metrics (README "Metrics"): the process's, and Postgres's totals and the disk read at scrape time.
+    collectProcessMetrics();
+    const totals = new StoredTotalsCache(sql, log);
+    readAtScrape(totals, config.dataDir);
+    const facts = { version: packageVersion(), dataDir: config.dataDir, totals };
     const server = createHttpServer(
-      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel: config.accessLogLevel }),
+      createApp({
+        storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits,
+        accessLogLevel: config.accessLogLevel, metricsToken: config.metricsToken, server: facts,
+      }),
       storage.log,
       { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
     );

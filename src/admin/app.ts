@@ -1,5 +1,6 @@
 // The admin API (/admin/v1): access keys, bucket settings, webhooks, virus
-// scanning (admin/scan.ts) and the audit trail (admin/audit.ts). Only the
+// scanning (admin/scan.ts), the audit trail (admin/audit.ts) and the server's
+// state and metrics (admin/server.ts). Only the
 // service role gets in — the root key or a service-role access key by SigV4,
 // or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
@@ -22,12 +23,14 @@ import { auditAdmin } from './audit.ts';
 import { keysAdmin } from './keys.ts';
 import { scanAdmin } from './scan.ts';
 import { webhooksAdmin } from './webhooks.ts';
+import { serverAdmin } from './server.ts';
+import type { ServerFacts } from '../metrics/server-facts.ts';
 import type { ApiEnv } from '../http/env.ts';
 
 /** Admin request bodies are small JSON documents. */
 const MAX_ADMIN_BODY = 64 * 1024;
 
-export function adminApp(deps: { storage: Services; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver }): Hono<ApiEnv> {
+export function adminApp(deps: { storage: Services; auth: Authenticator; box: SecretBox; storedKeys: StoredKeyResolver; server: ServerFacts }): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.use('*', async (c, next) => {
@@ -60,6 +63,7 @@ export function adminApp(deps: { storage: Services; auth: Authenticator; box: Se
   app.route('/', scanAdmin(deps.storage));
   app.route('/', auditAdmin(deps.storage));
   app.route('/webhooks', webhooksAdmin({ storage: deps.storage, box: deps.box }));
+  app.route('/', serverAdmin(deps.server));
 
   const settings = z
     .object({

@@ -21,6 +21,7 @@ import type { AclRequest } from './acl.ts';
 import { objectAccessFor, type ObjectAccess } from './object-acl.ts';
 import { recordEvents } from '../events/record.ts';
 import { keepVersions, lockForWrite, versionForWrite } from './version-rows.ts';
+import { collected } from '../metrics/registry.ts';
 
 /** The standard headers S3 stores with an object and returns on GET/HEAD. */
 export interface ObjectHeaders {
@@ -607,12 +608,17 @@ export function collectInBackground(storage: Services, bucketId: string, sha256:
  */
 export async function collectBlob(storage: Pick<Services, 'sql' | 'blobs' | 'log'>, bucketId: string, sha256: string): Promise<void> {
   try {
-    await asPrincipal(storage.sql, SERVICE, async (tx) => {
-      const [row] = await tx`
+    const gone = await asPrincipal(storage.sql, SERVICE, async (tx) => {
+      const [row] = await tx<{ size: number }[]>`
         delete from storage.blobs where bucket_id = ${bucketId} and sha256 = ${sha256} and ref_count = 0
-        returning sha256`;
+        returning size`;
       if (row) await storage.blobs.remove(bucketId, sha256);
+      return row;
     });
+    if (gone) {
+      collected.blobs.inc();
+      collected.bytes.inc(gone.size);
+    }
   } catch (err) {
     // Garbage stays garbage: the sweeper will retry. The client's request succeeded.
     storage.log.warn({ err, bucketId, sha256 }, 'blob collection failed; left for the sweeper');

@@ -10,6 +10,7 @@
 // service-role read is one plain statement. Only a service-role principal
 // reaches that pool, through these functions.
 import { isService, type Principal } from '../principals/principal.ts';
+import { database } from '../metrics/registry.ts';
 import { connect, type Sql, type TransactionSql } from './connect.ts';
 
 /**
@@ -82,8 +83,11 @@ export interface Pools {
 export function connectPools(url: string, opts: { max?: number } = {}): Pools {
   const max = opts.max ?? 20;
   const sql = connect(url, { max, role: DB_ROLES.anon });
-  const service = connect(url, { max: Math.max(2, Math.ceil(max / 4)), role: DB_ROLES.service });
+  const serviceMax = Math.max(2, Math.ceil(max / 4));
+  const service = connect(url, { max: serviceMax, role: DB_ROLES.service });
   servicePools.set(sql, service);
+  database.poolSize.set({ pool: 'request' }, max);
+  database.poolSize.set({ pool: 'service' }, serviceMax);
   return { sql, end: async (o) => void (await Promise.all([sql.end(o), service.end(o)])) };
 }
 

@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, SERVICE } from '../db/session.ts';
+import { webhookAttempts } from '../metrics/registry.ts';
 import type { SecretBox } from '../principals/secret-box.ts';
 import { openWebhookSecret, SIGNATURE_HEADER, signDelivery, WEBHOOKS_CHANNEL } from './webhooks.ts';
 
@@ -158,6 +159,7 @@ export async function startWebhookWorker(deps: { sql: Sql; box: SecretBox; log: 
   const send = async (d: ClaimedDelivery) => {
     const outcome = await attempt(d, box, options.timeoutMs);
     const state = await record(sql, d, outcome, options);
+    webhookAttempts.inc({ outcome: outcome.delivered ? 'delivered' : state === 'dead' ? 'dead' : 'failed' });
     const fields = { webhookId: d.webhook_id, deliveryId: d.id, eventId: d.event_seq, attempt: d.attempts };
     if (state === 'dead') log.warn({ ...fields, outcome }, 'webhook delivery failed for the last time: dead');
     else if (state === undefined) log.warn(fields, 'webhook delivery attempt outlived its lease; its result was not recorded');

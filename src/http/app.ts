@@ -22,6 +22,8 @@ import { storageApi } from '../storage-api/app.ts';
 import { bucketFromHost } from '../s3/router.ts';
 import { handleSts, isStsRequest } from '../sts/handler.ts';
 import { scannerHealth, type Clamd } from '../scanning/clamd.ts';
+import { metricsApp } from '../metrics/app.ts';
+import type { ServerFacts } from '../metrics/server-facts.ts';
 import { destination, routingPath, type ServiceApi } from './dispatch.ts';
 import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
@@ -53,6 +55,10 @@ export interface AppDeps {
   limits: RateLimits;
   /** The level of the request log's lines (AEROSTORE_ACCESS_LOG_LEVEL); 'off' writes none. */
   accessLogLevel?: AccessLogLevel;
+  /** AEROSTORE_METRICS_TOKEN: /metrics wants it as a bearer token; unset, /metrics answers loopback clients only (metrics/access.ts). */
+  metricsToken?: string;
+  /** What /admin/v1/server reports: version, start, data directory, stored totals. */
+  server: ServerFacts;
 }
 
 /** Each service API's code for "bad request", "no such route" and "rate-limited", in its own JSON error shape. */
@@ -60,9 +66,10 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string; slowDow
   health: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
   admin: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
   storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND', slowDown: 'TOO_MANY_REQUESTS' },
+  metrics: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
 };
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel }: AppDeps): AppHandler {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel, metricsToken, server }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
   const hono = () => {
     const app = new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
@@ -93,8 +100,9 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
   });
   const apps: Record<ServiceApi, Hono<HttpEnv>> = {
     health,
-    admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys })),
+    admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys, server })),
     storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed, limits })),
+    metrics: hono().route('/', metricsApp(metricsToken)),
   };
   const listeners = {} as Record<ServiceApi, AppHandler>;
   for (const api of Object.keys(apps) as ServiceApi[]) {

@@ -17,7 +17,7 @@
 // fragment is refused: the authenticator drops it, a router would not.
 import { RESERVED_BUCKET_NAMES } from '../core/buckets.ts';
 
-export type ServiceApi = 'health' | 'admin' | 'storage';
+export type ServiceApi = 'health' | 'admin' | 'storage' | 'metrics';
 
 export type Destination =
   /** S3 (and STS at the service root): the handler reads the raw target itself. */
@@ -27,15 +27,19 @@ export type Destination =
 
 /**
  * The service APIs by literal, case-sensitive prefix: the path is the prefix
- * (`exact`) or starts with the prefix and `/`. `/%61dmin/v1`, `/admin//v1` or
- * `/ADMIN/v1` is not one of them (it is S3's, and names a bucket that cannot
- * exist). `/health` alone stays S3's, so that `PUT /health` is answered as
- * the CreateBucket it is (InvalidBucketName).
+ * (`exact`) or starts with the prefix and `/` (unless `subpaths` is false).
+ * `/%61dmin/v1`, `/admin//v1` or `/ADMIN/v1` is not one of them (it is S3's,
+ * and names a bucket that cannot exist). `/health` alone stays S3's, so that
+ * `PUT /health` is answered as the CreateBucket it is (InvalidBucketName).
+ * `/metrics` is the one path Prometheus asks for, nothing under it: every
+ * method on it is the metrics API's (a 404 but for GET and HEAD), and
+ * `/metrics/…` stays S3's (keys of a bucket that cannot exist).
  */
-export const SERVICE_PREFIXES: ReadonlyArray<{ prefix: string; exact: boolean; api: ServiceApi }> = [
+export const SERVICE_PREFIXES: ReadonlyArray<{ prefix: string; exact: boolean; subpaths?: false; api: ServiceApi }> = [
   { prefix: '/health', exact: false, api: 'health' },
   { prefix: '/admin/v1', exact: true, api: 'admin' },
   { prefix: '/storage/v1', exact: true, api: 'storage' },
+  { prefix: '/metrics', exact: true, subpaths: false, api: 'metrics' },
 ];
 
 // A service prefix must begin with a name no bucket can take, or a bucket of
@@ -57,8 +61,8 @@ export function destination(target: string, hostBucket: string | undefined): Des
   if (hostBucket !== undefined || !target.startsWith('/')) return { api: 's3' };
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
-  for (const { prefix, exact, api } of SERVICE_PREFIXES) {
-    if ((exact && path === prefix) || path.startsWith(prefix + '/')) {
+  for (const { prefix, exact, subpaths, api } of SERVICE_PREFIXES) {
+    if ((exact && path === prefix) || (subpaths !== false && path.startsWith(prefix + '/'))) {
       const refuse = rewriteOf(target);
       return refuse ? { api, refuse } : { api };
     }

@@ -9,11 +9,13 @@
 // KEY_LIMIT characters), the bytes that crossed the connection each way and
 // the client's User-Agent (cut at AGENT_LIMIT). The query string is left out:
 // a presigned URL carries its signature there. Written at
-// AEROSTORE_ACCESS_LOG_LEVEL (info, or off).
+// AEROSTORE_ACCESS_LOG_LEVEL (info, or off). The same facts feed the request
+// metrics (metrics/registry.ts requestAnswered), with the line or without it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { requestAnswered, requestStarted } from '../metrics/registry.ts';
 import type { Principal } from '../principals/principal.ts';
 import { clientAddress } from './client-address.ts';
 
@@ -61,14 +63,14 @@ function principalOf(p: Principal | undefined): Record<string, string | null> | 
 }
 
 /**
- * Logs `req` once its response has closed (finished, or cut off: `aborted`).
- * Bytes in and out are what the connection carried since its previous
- * answer ended, headers included (one request at a time on a connection:
- * HTTP/1.1 as clients use it).
+ * Logs `req` once its response has closed (finished, or cut off: `aborted`),
+ * and counts it in the request metrics. Bytes in and out are what the
+ * connection carried since its previous answer ended, headers included (one
+ * request at a time on a connection: HTTP/1.1 as clients use it).
  */
 export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: Logger, level: AccessLogLevel = 'info'): void {
-  if (level === 'off') return;
   const started = performance.now();
+  requestStarted();
   const socket = req.socket;
   // Counted from where the connection's previous answer ended: by the time a
   // request is seen, its headers (and often part of its body) have been read.
@@ -78,6 +80,12 @@ export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: 
   res.once('close', () => {
     const upTo = { read: socket.bytesRead, written: socket.bytesWritten };
     counted.set(socket, upTo);
+    const bytesIn = upTo.read - from.read;
+    const bytesOut = upTo.written - from.written;
+    const ms = performance.now() - started;
+    const aborted = !res.writableFinished;
+    requestAnswered({ api: facts.api, operation: facts.op, status: res.statusCode, code: facts.code, bytesIn, bytesOut, seconds: ms / 1000, aborted });
+    if (level === 'off') return;
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     log[level](
@@ -92,12 +100,12 @@ export function logWhenAnswered(req: IncomingMessage, res: ServerResponse, log: 
         principal: principalOf(facts.principal),
         bucket: facts.bucket,
         key: bounded(facts.key, KEY_LIMIT),
-        bytesIn: upTo.read - from.read,
-        bytesOut: upTo.written - from.written,
+        bytesIn,
+        bytesOut,
         client: clientAddress(req),
         userAgent: bounded(req.headers['user-agent'], AGENT_LIMIT),
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        ...(res.writableFinished ? {} : { aborted: true }),
+        ms: Math.round(ms * 10) / 10,
+        ...(aborted ? { aborted: true } : {}),
       },
       'request',
     );

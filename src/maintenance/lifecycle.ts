@@ -27,6 +27,7 @@ import { deleteVersions, type VersionRef } from '../core/versions.ts';
 import type { Sql } from '../db/connect.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { runExclusive, scheduleExclusive } from './exclusive.ts';
+import { lifecycle } from '../metrics/registry.ts';
 
 /** The advisory lock the passes of all processes take turns on (docs/architecture.md "Advisory locks"). */
 export const LIFECYCLE_LOCK = 0x5e9_0005;
@@ -402,9 +403,23 @@ export function scheduleLifecycle(storage: Services, schedule: LifecycleSchedule
     { lockId: LIFECYCLE_LOCK, everyMs: schedule.everyMs, firstAfterMs: schedule.firstAfterMs ?? Math.min(10_000, schedule.everyMs) },
     async (signal) => {
       const report = await runLifecycle(storage, { now: schedule.now, signal });
+      countPass(report);
       if (removedAnything(report) || report.locked > 0) log.info({ lifecycle: report }, 'lifecycle pass expired objects');
       else log.debug({ lifecycle: report }, 'lifecycle pass: nothing due');
     },
-    (err) => log.warn({ err }, 'lifecycle pass failed; retried at the next run'),
+    (err) => {
+      lifecycle.runs.inc({ result: 'failed' });
+      log.warn({ err }, 'lifecycle pass failed; retried at the next run');
+    },
   );
+}
+
+/** A scheduled pass's report, as metrics (metrics/registry.ts lifecycle). */
+function countPass(r: LifecycleReport): void {
+  lifecycle.runs.inc({ result: r.failedBuckets.length > 0 ? 'partial' : 'ok' });
+  lifecycle.actions.inc({ action: 'expired' }, r.expired);
+  lifecycle.actions.inc({ action: 'noncurrent_expired' }, r.noncurrentExpired);
+  lifecycle.actions.inc({ action: 'delete_markers_removed' }, r.deleteMarkersRemoved);
+  lifecycle.actions.inc({ action: 'uploads_aborted' }, r.uploadsAborted);
+  lifecycle.actions.inc({ action: 'locked' }, r.locked);
 }

@@ -17,6 +17,7 @@ import { readAs, SERVICE } from '../db/session.ts';
 import { blobRows, pairBlobs, uploadsInStore } from './inventory.ts';
 import { deletedBuckets, removeOrphanBlob, removeOrphanParts, type Maintainer } from './orphans.ts';
 import { scheduleExclusive } from './exclusive.ts';
+import { sweeps } from '../metrics/registry.ts';
 
 /** The advisory lock the sweeps of all processes take turns on (docs/architecture.md "Advisory locks"). */
 const SWEEP_LOCK = 0x5e9_0003;
@@ -196,9 +197,24 @@ export function scheduleSweeps(storage: Services, schedule: SweepSchedule, log: 
     { lockId: SWEEP_LOCK, everyMs: schedule.everyMs, firstAfterMs: schedule.firstAfterMs ?? Math.min(5_000, schedule.everyMs) },
     async (signal) => {
       const report = await sweep(storage, { graceMs: schedule.graceMs, expiryDays: schedule.expiryDays, signal });
+      countSweep(report);
       if (removedAnything(report)) log.info({ sweep: report }, 'orphan sweep removed garbage');
       else log.debug({ sweep: report }, 'orphan sweep: nothing to remove');
     },
-    (err) => log.warn({ err }, 'orphan sweep failed; retried at the next run'),
+    (err) => {
+      sweeps.runs.inc({ result: 'failed' });
+      log.warn({ err }, 'orphan sweep failed; retried at the next run');
+    },
   );
+}
+
+/** A scheduled sweep's report, as metrics (metrics/registry.ts sweeps). */
+function countSweep(r: SweepReport): void {
+  sweeps.runs.inc({ result: 'ok' });
+  sweeps.removed.inc({ kind: 'temp_files' }, r.tempFiles);
+  sweeps.removed.inc({ kind: 'orphan_blob_files' }, r.orphanBlobFiles);
+  sweeps.removed.inc({ kind: 'zero_reference_blobs' }, r.zeroReferenceBlobs);
+  sweeps.removed.inc({ kind: 'expired_uploads' }, r.expiredUploads);
+  sweeps.removed.inc({ kind: 'orphan_part_files' }, r.orphanPartFiles);
+  sweeps.removed.inc({ kind: 'deleted_bucket_dirs' }, r.deletedBucketDirs);
 }

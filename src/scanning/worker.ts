@@ -8,6 +8,7 @@
 // pending; the worker then pings clamd before it claims anything else, so an
 // outage costs the jobs in flight one attempt each, not the whole queue.
 import type { Services } from '../core/services.ts';
+import { scans } from '../metrics/registry.ts';
 import { describeClamdAddress } from './address.ts';
 import { CLAMD_IDLE_TIMEOUT_MS, ScanFailure, TOO_LARGE, type Clamd, type Verdict } from './clamd.ts';
 import { claimScanJobs, recordScanFailure, recordVerdict, releaseScanJob, type ScanJob } from './queue.ts';
@@ -133,6 +134,7 @@ class ScanWorker {
       // Content scanned before (a new object on deduplicated bytes): its verdict settles the object, clamd is not asked.
       const { verdict, engine } = job.scan ? await this.verdictOf(job) : { verdict: 'known' as const, engine: null };
       const recorded = await recordVerdict(this.storage.sql, job, verdict, engine);
+      if (recorded && verdict !== 'known') scans.inc({ verdict: verdict.status });
       if (!recorded) log.debug('scan verdict dropped: the job was re-queued or claimed again meanwhile');
       else if (verdict !== 'known' && verdict.status === 'infected') log.warn({ signature: verdict.signature }, 'infected content quarantined');
       else log.debug({ verdict }, 'scanned');
@@ -142,6 +144,7 @@ class ScanWorker {
         return;
       }
       this.clamdSuspect = true;
+      scans.inc({ verdict: 'error' });
       log.warn({ err, attempts: job.attempts + 1 }, 'scan failed; the blob stays pending and is retried');
       await recordScanFailure(this.storage.sql, job, (err as Error).message ?? String(err)).catch((e: unknown) =>
         log.warn({ err: e }, 'could not record the scan failure; the job is retried when its lease runs out'),
