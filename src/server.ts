@@ -133,7 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const s3 = createS3Handler(storage, auth, { domain: config.domain, limits });
     const clamd = config.clamd && new Clamd(config.clamd);
     const server = createHttpServer(
-      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel: config.accessLogLevel }),
+      createApp({ storage, auth, box, sts, storedKeys, s3, domain: config.domain, region: config.region, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel: config.accessLogLevel }),
       storage.log,
       { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, keepAliveTimeoutMs: 65_000, minBodyRate: config.minBodyRate, minBodyRateWindowMs: config.minBodyRateWindowMs },
     );
