@@ -126,7 +126,13 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
           <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder={prefix ? `${prefix}…` : 'photos/2026'} />
         </label>
         <div class="actions">
-          <input ref={fileInput} id="upload-input" class="visually-hidden" type="file" multiple onChange={(e) => e.currentTarget.files && void upload(e.currentTarget.files)} />
+          <input ref={fileInput} id="upload-input" class="visually-hidden" type="file" multiple onChange={(e) => {
+              const files = Array.from(e.currentTarget.files ?? []);
+              // Cleared, so that choosing the same file again (to resume it) is a change too.
+              e.currentTarget.value = '';
+              void upload(files);
+            }}
+          />
           <label for="upload-input" class="button primary" tabIndex={0} onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && fileInput.current?.click()}>
             Upload files
           </label>
