@@ -24,23 +24,30 @@ function Saved({ at }: { at?: number }) {
 function RulesForm({ session, bucket }: { session: Session; bucket: string }) {
   const path = `/storage/v1/bucket/${encodeURIComponent(bucket)}`;
   const current = useLoad(() => serviceJson<StorageBucket>(session, 'GET', path), [bucket]);
-  const [error, setError] = useState<unknown>();
-  const [saved, setSaved] = useState<number>();
   if (current.error) return <ErrorNote error={current.error} />;
   if (!current.value) return <p class="loading">Loading…</p>;
-  const b = current.value;
+  return <RulesFields session={session} path={path} initial={current.value} />;
+}
+
+function RulesFields({ session, path, initial }: { session: Session; path: string; initial: StorageBucket }) {
+  const [policy, setPolicy] = useState(initial.policy);
+  const [limit, setLimit] = useState(initial.file_size_limit === null ? '' : String(initial.file_size_limit));
+  const [mimes, setMimes] = useState((initial.allowed_mime_types ?? []).join(', '));
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState<number>();
   async function save(e: Event) {
     e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
-    const limit = String(form.get('limit')).trim();
-    const mimes = String(form.get('mimes'))
-      .split(/[\s,]+/)
-      .filter(Boolean);
+    const types = mimes.split(/[\s,]+/).filter(Boolean);
     setError(undefined);
+    setSaved(undefined);
     try {
-      await serviceJson(session, 'PUT', path, { policy: form.get('policy'), file_size_limit: limit === '' ? null : limit, allowed_mime_types: mimes.length ? mimes : null });
+      const b = await serviceJson<StorageBucket>(session, 'PUT', path, {
+        policy,
+        file_size_limit: limit.trim() === '' ? null : limit.trim(),
+        allowed_mime_types: types.length ? types : null,
+      });
+      if (b?.file_size_limit !== undefined) setLimit(b.file_size_limit === null ? '' : String(b.file_size_limit));
       setSaved(Date.now());
-      current.reload();
     } catch (err) {
       setError(err);
     }
@@ -49,7 +56,7 @@ function RulesForm({ session, bucket }: { session: Session; bucket: string }) {
     <form onSubmit={save} class="stack">
       <label>
         Access
-        <select name="policy" defaultValue={b.policy}>
+        <select value={policy} onChange={(e) => setPolicy(e.currentTarget.value as StorageBucket['policy'])}>
           <option value="private">private: owners only</option>
           <option value="authenticated">authenticated: any signed-in principal reads</option>
           <option value="public">public: anyone reads</option>
@@ -57,11 +64,11 @@ function RulesForm({ session, bucket }: { session: Session; bucket: string }) {
       </label>
       <label>
         File size limit (bytes or e.g. 10MB; empty for the server's)
-        <input name="limit" defaultValue={b.file_size_limit === null ? '' : String(b.file_size_limit)} />
+        <input value={limit} onInput={(e) => setLimit(e.currentTarget.value)} />
       </label>
       <label>
         Allowed MIME types (comma-separated, e.g. image/*; empty for any)
-        <input name="mimes" defaultValue={(b.allowed_mime_types ?? []).join(', ')} />
+        <input value={mimes} onInput={(e) => setMimes(e.currentTarget.value)} />
       </label>
       <ErrorNote error={error} />
       <div class="actions">

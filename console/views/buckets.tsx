@@ -6,7 +6,7 @@ import { listBuckets, s3, serviceJson } from '../api.ts';
 import { bytes, when } from '../format.ts';
 import { href } from '../route.ts';
 import type { Session } from '../session.ts';
-import { Confirm, ErrorNote, useLoad } from '../ui.tsx';
+import { Confirm, ErrorNote, Table, useLoad } from '../ui.tsx';
 
 interface Stats {
   name: string;
@@ -57,58 +57,36 @@ export function Buckets({ session }: { session: Session }) {
       <ErrorNote error={buckets.error} />
       {buckets.value && buckets.value.length === 0 && <p>No buckets yet.</p>}
       {buckets.value && buckets.value.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col" class="num">
-                  Objects
-                </th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col" class="num">
-                  Dedup savings
-                </th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
+        <Table columns={['Name', 'Created', { label: 'Objects', num: true }, { label: 'Size', num: true }, { label: 'Dedup savings', num: true }]}>
+          {buckets.value.map((b) => {
+            const s = figures?.get(b.name);
+            return (
+              <tr key={b.name}>
+                <td data-label="Name">
+                  <a href={href({ view: 'objects', bucket: b.name, prefix: '' })}>{b.name}</a>
+                </td>
+                <td data-label="Created">{when(b.created)}</td>
+                <td data-label="Objects" class="num">
+                  {s ? s.objects.toLocaleString() : '—'}
+                </td>
+                <td data-label="Size" class="num">
+                  {s ? bytes(s.bytes) : '—'}
+                </td>
+                <td data-label="Dedup savings" class="num">
+                  {s ? bytes(s.dedup_savings) : '—'}
+                </td>
+                <td class="row-actions">
+                  <a class="button" href={href({ view: 'settings', bucket: b.name })}>
+                    Settings
+                  </a>
+                  <button type="button" class="danger" onClick={() => setDeleting(b.name)}>
+                    Delete
+                  </button>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {buckets.value.map((b) => {
-                const s = figures?.get(b.name);
-                return (
-                  <tr key={b.name}>
-                    <td data-label="Name">
-                      <a href={href({ view: 'objects', bucket: b.name, prefix: '' })}>{b.name}</a>
-                    </td>
-                    <td data-label="Created">{when(b.created)}</td>
-                    <td data-label="Objects" class="num">
-                      {s ? s.objects.toLocaleString() : '—'}
-                    </td>
-                    <td data-label="Size" class="num">
-                      {s ? bytes(s.bytes) : '—'}
-                    </td>
-                    <td data-label="Dedup savings" class="num">
-                      {s ? bytes(s.dedup_savings) : '—'}
-                    </td>
-                    <td class="row-actions">
-                      <a class="button" href={href({ view: 'settings', bucket: b.name })}>
-                        Settings
-                      </a>
-                      <button type="button" class="danger" onClick={() => setDeleting(b.name)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </Table>
       )}
       {!session.service && <p class="hint">Sizes and dedup savings are shown to the service role only.</p>}
       {deleting && (

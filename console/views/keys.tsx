@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { serviceJson } from '../api.ts';
 import { when } from '../format.ts';
 import type { Session } from '../session.ts';
-import { Confirm, Dialog, ErrorNote, useLoad } from '../ui.tsx';
+import { Confirm, Dialog, ErrorNote, Table, useLoad } from '../ui.tsx';
 
 interface AccessKey {
   id: string;
@@ -61,47 +61,31 @@ export function Keys({ session }: { session: Session }) {
         </button>
       </form>
       <ErrorNote error={error ?? keys.error} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Access key ID</th>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">User id</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {(keys.value ?? []).map((k) => (
-              <tr key={k.id}>
-                <td data-label="Access key ID">
-                  <code>{k.access_key_id}</code>
-                </td>
-                <td data-label="Name">{k.name || '—'}</td>
-                <td data-label="Role">{k.role}</td>
-                <td data-label="User id">
-                  <code>{k.user_id}</code>
-                </td>
-                <td data-label="Created">{when(k.created_at)}</td>
-                <td class="row-actions">
-                  <button type="button" class="danger" onClick={() => setRevoking(k)} aria-label={`Revoke ${k.access_key_id}`}>
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {keys.value?.length === 0 && (
-              <tr>
-                <td colSpan={6}>No access keys besides the root key.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={['Access key ID', 'Name', 'Role', 'User id', 'Created']}>
+        {(keys.value ?? []).map((k) => (
+          <tr key={k.id}>
+            <td data-label="Access key ID">
+              <code>{k.access_key_id}</code>
+            </td>
+            <td data-label="Name">{k.name || '—'}</td>
+            <td data-label="Role">{k.role}</td>
+            <td data-label="User id">
+              <code>{k.user_id}</code>
+            </td>
+            <td data-label="Created">{when(k.created_at)}</td>
+            <td class="row-actions">
+              <button type="button" class="danger" onClick={() => setRevoking(k)} aria-label={`Revoke ${k.access_key_id}`}>
+                Revoke
+              </button>
+            </td>
+          </tr>
+        ))}
+        {keys.value?.length === 0 && (
+          <tr>
+            <td colSpan={6}>No access keys besides the root key.</td>
+          </tr>
+        )}
+      </Table>
       <p class="hint">The root key (from the server's configuration) is not listed and cannot be revoked here.</p>
       {created && (
         <Dialog title="New access key" onClose={() => setCreated(undefined)}>

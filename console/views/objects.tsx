@@ -7,7 +7,7 @@ import { allKeys, deleteKeys, listObjects, s3, type Listing, type ObjectEntry } 
 import { bytes, errorText, when } from '../format.ts';
 import { href } from '../route.ts';
 import type { Session } from '../session.ts';
-import { Confirm, Dialog, ErrorNote, saveBlob } from '../ui.tsx';
+import { Confirm, Dialog, ErrorNote, Table, saveBlob } from '../ui.tsx';
 import { uploadFile } from '../upload.ts';
 import { CopyMoveDialog, DetailsDialog, ShareDialog } from './object-dialogs.tsx';
 
@@ -168,76 +168,60 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
         </ul>
       )}
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">Last modified</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {prefix && (
-              <tr>
-                <td colSpan={4}>
-                  <a href={href({ view: 'objects', bucket, prefix: prefix.split('/').slice(0, -2).join('/') + (prefix.split('/').length > 2 ? '/' : '') })}>↑ Up</a>
-                </td>
-              </tr>
-            )}
-            {listing?.prefixes.map((p) => (
-              <tr key={p} class="folder">
-                <td data-label="Name">
-                  <a href={href({ view: 'objects', bucket, prefix: p })}>📁 {baseName(p)}/</a>
-                </td>
-                <td class="num">—</td>
-                <td>—</td>
-                <td class="row-actions">
-                  <button type="button" class="danger" onClick={() => setDialog({ kind: 'delete', key: p })}>
-                    Delete folder
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {objects.map((o: ObjectEntry) => (
-              <tr key={o.key}>
-                <td data-label="Name">{baseName(o.key)}</td>
-                <td data-label="Size" class="num">
-                  {bytes(o.size)}
-                </td>
-                <td data-label="Last modified">{when(o.lastModified)}</td>
-                <td class="row-actions">
-                  <button type="button" onClick={() => void download(o.key)} aria-label={`Download ${baseName(o.key)}`}>
-                    Download
-                  </button>
-                  <button type="button" onClick={() => setDialog({ kind: 'share', key: o.key })} aria-label={`Share ${baseName(o.key)}`}>
-                    Share
-                  </button>
-                  <button type="button" onClick={() => setDialog({ kind: 'details', key: o.key })} aria-label={`Details of ${baseName(o.key)}`}>
-                    Details
-                  </button>
-                  <button type="button" onClick={() => setDialog({ kind: 'copy', key: o.key })} aria-label={`Copy or move ${baseName(o.key)}`}>
-                    Copy/move
-                  </button>
-                  <button type="button" class="danger" onClick={() => setDialog({ kind: 'delete', key: o.key })} aria-label={`Delete ${baseName(o.key)}`}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {listing && listing.prefixes.length === 0 && objects.length === 0 && (
-              <tr>
-                <td colSpan={4}>{search ? 'Nothing matches this prefix.' : 'This folder is empty.'}</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={['Name', { label: 'Size', num: true }, 'Last modified']}>
+        {prefix && (
+          <tr>
+            <td colSpan={4}>
+              <a href={href({ view: 'objects', bucket, prefix: prefix.split('/').slice(0, -2).join('/') + (prefix.split('/').length > 2 ? '/' : '') })}>↑ Up</a>
+            </td>
+          </tr>
+        )}
+        {listing?.prefixes.map((p) => (
+          <tr key={p} class="folder">
+            <td data-label="Name">
+              <a href={href({ view: 'objects', bucket, prefix: p })}>📁 {baseName(p)}/</a>
+            </td>
+            <td class="num">—</td>
+            <td>—</td>
+            <td class="row-actions">
+              <button type="button" class="danger" onClick={() => setDialog({ kind: 'delete', key: p })}>
+                Delete folder
+              </button>
+            </td>
+          </tr>
+        ))}
+        {objects.map((o: ObjectEntry) => (
+          <tr key={o.key}>
+            <td data-label="Name">{baseName(o.key)}</td>
+            <td data-label="Size" class="num">
+              {bytes(o.size)}
+            </td>
+            <td data-label="Last modified">{when(o.lastModified)}</td>
+            <td class="row-actions">
+              <button type="button" onClick={() => void download(o.key)} aria-label={`Download ${baseName(o.key)}`}>
+                Download
+              </button>
+              <button type="button" onClick={() => setDialog({ kind: 'share', key: o.key })} aria-label={`Share ${baseName(o.key)}`}>
+                Share
+              </button>
+              <button type="button" onClick={() => setDialog({ kind: 'details', key: o.key })} aria-label={`Details of ${baseName(o.key)}`}>
+                Details
+              </button>
+              <button type="button" onClick={() => setDialog({ kind: 'copy', key: o.key })} aria-label={`Copy or move ${baseName(o.key)}`}>
+                Copy/move
+              </button>
+              <button type="button" class="danger" onClick={() => setDialog({ kind: 'delete', key: o.key })} aria-label={`Delete ${baseName(o.key)}`}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+        {listing && listing.prefixes.length === 0 && objects.length === 0 && (
+          <tr>
+            <td colSpan={4}>{search ? 'Nothing matches this prefix.' : 'This folder is empty.'}</td>
+          </tr>
+        )}
+      </Table>
       {listing?.next && (
         <button type="button" onClick={() => void more().catch(setError)}>
           Load more

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { s3, serviceFetch, serviceJson } from '../api.ts';
 import { bytes, when } from '../format.ts';
 import type { Session } from '../session.ts';
-import { Confirm, ErrorNote, saveBlob, useLoad } from '../ui.tsx';
+import { Confirm, ErrorNote, Table, saveBlob, useLoad } from '../ui.tsx';
 
 interface Overview {
   queue: { jobs: number; scanning: number; retrying: number; oldest_enqueued_at: string | null; last_error: string | null };
@@ -74,62 +74,45 @@ export function Quarantine({ session }: { session: Session }) {
         </button>
         {queued !== undefined && <span role="status">{queued} blob(s) queued.</span>}
       </div>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Object</th>
-              <th scope="col">Signature</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">Written</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.value ?? []).map((q) => (
-              <tr key={q.bucket + '/' + q.key}>
-                <td data-label="Object">
-                  <code>
-                    {q.bucket}/{q.key}
-                  </code>
-                </td>
-                <td data-label="Signature">{q.signature ?? '—'}</td>
-                <td data-label="Size" class="num">
-                  {bytes(q.size)}
-                </td>
-                <td data-label="Written">{when(q.last_modified)}</td>
-                <td class="row-actions">
-                  <button
-                    type="button"
-                    onClick={async () => {
-                      try {
-                        const res = await serviceFetch(session, 'GET', `/admin/v1/quarantine/${encodeURIComponent(q.bucket)}/${q.key.split('/').map(encodeURIComponent).join('/')}`);
-                        saveBlob(await res.blob(), q.key.slice(q.key.lastIndexOf('/') + 1));
-                      } catch (err) {
-                        setError(err);
-                      }
-                    }}
-                  >
-                    Download
-                  </button>
-                  <button type="button" class="danger" onClick={() => setDeleting(q)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {list.value?.length === 0 && (
-              <tr>
-                <td colSpan={5}>Nothing is quarantined.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={['Object', 'Signature', { label: 'Size', num: true }, 'Written']}>
+        {(list.value ?? []).map((q) => (
+          <tr key={q.bucket + '/' + q.key}>
+            <td data-label="Object">
+              <code>
+                {q.bucket}/{q.key}
+              </code>
+            </td>
+            <td data-label="Signature">{q.signature ?? '—'}</td>
+            <td data-label="Size" class="num">
+              {bytes(q.size)}
+            </td>
+            <td data-label="Written">{when(q.last_modified)}</td>
+            <td class="row-actions">
+              <button
+                type="button"
+                onClick={async () => {
+                  try {
+                    const res = await serviceFetch(session, 'GET', `/admin/v1/quarantine/${encodeURIComponent(q.bucket)}/${q.key.split('/').map(encodeURIComponent).join('/')}`);
+                    saveBlob(await res.blob(), q.key.slice(q.key.lastIndexOf('/') + 1));
+                  } catch (err) {
+                    setError(err);
+                  }
+                }}
+              >
+                Download
+              </button>
+              <button type="button" class="danger" onClick={() => setDeleting(q)}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+        {list.value?.length === 0 && (
+          <tr>
+            <td colSpan={5}>Nothing is quarantined.</td>
+          </tr>
+        )}
+      </Table>
       <p class="hint">
         Release is not offered: a verdict changes only by a new scan (Rescan). Deleting removes the object; its content goes once nothing references it.
       </p>
