@@ -18,6 +18,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { S3RawClient } from './support/signer.ts';
 import { ROOT, startTestServer, type TestServer } from './support/server.ts';
@@ -25,6 +26,7 @@ import { ROOT, startTestServer, type TestServer } from './support/server.ts';
 const CHROMIUM = process.env.AEROSTORE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.AEROSTORE_CONSOLE_SCREENSHOTS;
 const BUCKET = 'console-walk';
+const JWT_SECRET = 'console-test-jwt-secret-0123456789abcdef';
 
 let server: TestServer;
 let s3: S3RawClient;
@@ -42,6 +44,15 @@ async function shot(name: string, target: Page = page): Promise<void> {
   await target.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/** Polls `check` until it holds (a write the page made may land a moment after the page shows it). */
+async function expectEventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function watch(p: Page): void {
   p.on('console', (m) => {
     // A fetch answered 4xx logs "Failed to load resource" (the server view asks for /admin/v1/metrics, which may be absent): not a fault of the page.
@@ -54,7 +65,7 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (or set AEROSTORE_CHROMIUM)`);
   // The console as the source says now (npm install builds it too).
   await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/build-console.ts')], { cwd: ROOT });
-  server = await startTestServer();
+  server = await startTestServer({ env: { AEROSTORE_JWT_SECRET: JWT_SECRET } });
   s3 = new S3RawClient(server.url, server);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -269,6 +280,51 @@ describe('an operator in the console', () => {
     await shot('buckets');
   });
 
+  it("changes a bucket's access, versioning and CORS in its settings", async () => {
+    await page.getByRole('row', { name: new RegExp(BUCKET) }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: `Settings of ${BUCKET}` }).waitFor();
+    const anonymousHead = async () => (await fetch(`${server.url}/${BUCKET}/reports/big.bin`, { method: 'HEAD' })).status;
+    assert.equal(await anonymousHead(), 403);
+    await page.getByLabel('Access').selectOption('public');
+    await page.getByLabel(/File size limit/).fill('50MB');
+    await page.getByRole('button', { name: 'Save access and limits' }).click();
+    await page.getByText('Saved.').first().waitFor();
+    assert.equal(await anonymousHead(), 200, 'public: anyone reads');
+    await page.getByLabel('Access').selectOption('private');
+    await page.getByRole('button', { name: 'Save access and limits' }).click();
+    await expectEventually(async () => (await anonymousHead()) === 403, 'private again');
+    await page.getByRole('button', { name: 'Enable versioning' }).click();
+    await page.getByText('Versioning: Enabled').waitFor();
+    assert.match((await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { versioning: '' } })).body.toString(), /<Status>Enabled<\/Status>/);
+    const cors = '<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>';
+    await page.getByLabel(/CORS configuration/).fill(cors);
+    await page.getByRole('button', { name: 'Save CORS configuration' }).click();
+    await expectEventually(async () => (await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { cors: '' } })).body.toString().includes('https://app.example'), 'CORS stored');
+  });
+
+  it("shows an object's versions and edits its tags", async () => {
+    for (const body of ['first', 'second']) assert.equal((await s3.send({ method: 'PUT', path: `/${BUCKET}/notes.txt`, body })).status, 200);
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: BUCKET }).click();
+    await page.getByRole('button', { name: 'Details of notes.txt' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('content-length').waitFor();
+    await expectEventually(async () => (await dialog.getByRole('button', { name: 'Download this version' }).count()) === 2, 'two versions listed');
+    await dialog.getByRole('button', { name: 'Add tag' }).click();
+    await dialog.getByLabel('Tag key').fill('team');
+    await dialog.getByLabel('Value').fill('ops');
+    await dialog.getByRole('button', { name: 'Save tags' }).click();
+    await expectEventually(async () => (await s3.send({ method: 'GET', path: `/${BUCKET}/notes.txt`, query: { tagging: '' } })).body.toString().includes('<Value>ops</Value>'), 'tag stored');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it('deletes a folder and everything in it, after saying how much', async () => {
+    await page.getByRole('row', { name: /archive\// }).getByRole('button', { name: 'Delete folder' }).click();
+    await page.getByRole('dialog').getByText('the 1 object(s) in it').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('link', { name: /archive\// }).waitFor({ state: 'detached' });
+    assert.equal((await s3.send({ method: 'HEAD', path: `/${BUCKET}/archive/big-copy.bin` })).status, 404);
+  });
+
   it('creates an access key, shows its secret once, and revokes it', async () => {
     await page.getByRole('link', { name: 'Access keys' }).click();
     await page.getByRole('heading', { name: 'Access keys' }).waitFor();
@@ -335,6 +391,44 @@ describe('an operator in the console', () => {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
   });
 
+});
+
+describe('a user signed in with a JWT', () => {
+  it('gets temporary credentials through STS and sees only what the user may', async () => {
+    const userId = '6f1d2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4b';
+    const token = await new SignJWT({ sub: userId, role: 'authenticated' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const user = await browser.newContext();
+    try {
+      const tab = await user.newPage();
+      watch(tab);
+      await tab.goto(`${server.url}/console/`);
+      await tab.getByRole('button', { name: 'JWT' }).click();
+      await tab.getByLabel('JSON Web Token').fill(token);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('heading', { name: 'Buckets' }).waitFor();
+      assert.equal(await tab.getByRole('link', { name: 'Access keys' }).count(), 0, 'no service-role views');
+      assert.equal(await tab.locator('.who', { hasText: 'service role' }).count(), 0);
+      await tab.getByText('Sizes and dedup savings are shown to the service role only.').waitFor();
+      await tab.getByText('No buckets yet.').waitFor();
+      assert.equal(await tab.getByRole('link', { name: BUCKET }).count(), 0, "the root's private bucket is not listed");
+      await tab.getByLabel('New bucket name').fill('user-bucket');
+      await tab.getByRole('button', { name: 'Create bucket' }).click();
+      await tab.getByRole('link', { name: 'user-bucket' }).click();
+      await tab.locator('#upload-input').setInputFiles({ name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from('from a user') });
+      await tab.locator('.uploads li', { hasText: 'small.txt' }).getByText('done').waitFor();
+      const stored = await s3.send({ method: 'GET', path: '/user-bucket/small.txt' });
+      assert.equal(stored.body.toString(), 'from a user');
+      assert.equal(stored.headers['content-type'], 'text/plain');
+    } finally {
+      await user.close();
+    }
+  });
+});
+
+describe('the pages', () => {
   it('logged no error and no CSP violation', () => {
     assert.deepEqual(problems, []);
   });
