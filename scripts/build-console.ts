@@ -6,9 +6,27 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+
+// esbuild and preact are devDependencies. A production install
+// (`npm ci --omit=dev`, as a container's last stage may do) runs `prepare`
+// too, without them: say so and leave the console unbuilt (the server
+// answers 503 at /console/ naming this command) rather than fail the
+// install. Any other failure fails the build.
+const missing = ['esbuild', 'preact'].filter((name) => {
+  try {
+    import.meta.resolve(name);
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length) {
+  console.error(`build-console: ${missing.join(' and ')} not installed (a production install?): the console is not built. Run npm install, then npm run build:console.`);
+  process.exit(process.env.AEROSTORE_CONSOLE_REQUIRED === '1' ? 1 : 0);
+}
+const { build } = await import('esbuild');
 const SRC = path.join(ROOT, 'console');
 const OUT = path.join(ROOT, 'dist', 'console');
 
