@@ -52,7 +52,7 @@ export async function signS3(session: Session, r: S3Request): Promise<{ url: str
     if (r.checksum) headers['x-amz-checksum-sha256'] = base64(digest);
   }
   const amz = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase().startsWith('x-amz-')));
-  const signed = await signHeaders(session.creds, { method: r.method, path, query: r.query, headers: amz, payloadHash });
+  const signed = await signHeaders(session.creds, { method: r.method, path, query: r.query, headers: amz, payloadHash }, location.host);
   const q = canonicalQuery(r.query);
   return { url: path + (q ? '?' + q : ''), headers: { ...headers, ...signed } };
 }
@@ -95,7 +95,7 @@ export async function serviceJson<T>(session: Session, method: string, path: str
 export async function serviceFetch(session: Session, method: string, path: string, body?: unknown, query: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   const contentHeaders: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-  const signed = await signHeaders(session.creds, { method, path, query, payloadHash: await sha256Hex(payload) });
+  const signed = await signHeaders(session.creds, { method, path, query, payloadHash: await sha256Hex(payload) }, location.host);
   const q = canonicalQuery(query);
   const res = await fetch(path + (q ? '?' + q : ''), {
     method,

@@ -2,7 +2,9 @@
 // each of its own requests, header-signed or presigned (query), as any S3
 // client does. ("Create a signed AWS API request", AWS IAM User Guide; the
 // S3 flavour: the path is not normalised, each segment is URI-encoded once.)
-// The secret never leaves this module's callers' memory.
+// The secret never leaves this module's callers' memory. No DOM here (the
+// host is passed in), so test/console-sigv4.test.ts checks it under Node
+// against @smithy/signature-v4.
 
 export interface Credentials {
   accessKeyId: string;
@@ -87,7 +89,8 @@ async function stringToSign(creds: Credentials, stamp: string, canonicalRequest:
 }
 
 /** The headers that sign `req` (Authorization and the x-amz-* it covers); send them with the request. */
-export async function signHeaders(creds: Credentials, req: ToSign, host = location.host, now = new Date()): Promise<Record<string, string>> {
+/** `host` is the Host the request goes to (the page's own: location.host). */
+export async function signHeaders(creds: Credentials, req: ToSign, host: string, now = new Date()): Promise<Record<string, string>> {
   const stamp = amzDate(now);
   const headers: Record<string, string> = {
     ...Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v.trim()])),
@@ -114,7 +117,13 @@ export async function signHeaders(creds: Credentials, req: ToSign, host = locati
 }
 
 /** A presigned URL (query signing, UNSIGNED-PAYLOAD) valid for `expiresIn` seconds (at most 7 days). */
-export async function presign(creds: Credentials, req: { method: string; path: string; query?: Record<string, string> }, expiresIn: number, origin = location.origin, now = new Date()): Promise<string> {
+export async function presign(
+  creds: Credentials,
+  req: { method: string; path: string; query?: Record<string, string> },
+  expiresIn: number,
+  origin: string,
+  now = new Date(),
+): Promise<string> {
   const stamp = amzDate(now);
   const host = new URL(origin).host;
   const query: Record<string, string> = {

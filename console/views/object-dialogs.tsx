@@ -33,7 +33,7 @@ export function ShareDialog({ session, bucket, objectKey, onClose }: ObjectProps
         class="stack"
         onSubmit={async (e) => {
           e.preventDefault();
-          setUrl(await presign(session.creds, { method: 'GET', path: encodePath(bucket, objectKey) }, expiry));
+          setUrl(await presign(session.creds, { method: 'GET', path: encodePath(bucket, objectKey) }, expiry, location.origin));
           setCopied(false);
         }}
       >
