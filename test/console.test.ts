@@ -354,12 +354,55 @@ describe('an operator in the console', () => {
     await shot('events');
   });
 
-  it('shows the server and the quarantine', async () => {
+  it('shows the server, saying so when metrics are not offered', async () => {
     await page.getByRole('link', { name: 'Server' }).click();
     await page.getByRole('heading', { name: 'Server' }).waitFor();
     await page.locator('.cards dt', { hasText: 'database' }).waitFor();
     await page.getByRole('heading', { name: 'Traffic' }).waitFor();
+    const status = (await fetch(`${server.url}/admin/v1/metrics`)).status;
+    if (status === 404) await page.getByText('Metrics unavailable (not offered by this server).').waitFor();
+  });
+
+  it('draws the server charts from Prometheus metrics', async () => {
+    // A stand-in for /admin/v1/metrics and /admin/v1/server (issue 19 §2) in the
+    // shape that work exposes, answered by the browser itself: counters that grow by known amounts each scrape.
+    let scrapes = 0;
+    await page.route('**/admin/v1/metrics', (route) => {
+      scrapes++;
+      const n = scrapes;
+      void route.fulfill({
+        status: 200,
+        contentType: 'text/plain; version=0.0.4',
+        body: [
+          `aerostore_http_requests_total{api="s3",operation="GetObject",status_class="2xx"} ${100 * n * n}`,
+          `aerostore_http_requests_total{api="s3",operation="GetObject",status_class="4xx"} ${3 * n}`,
+          `aerostore_http_bytes_in_total{api="s3"} ${2_000_000 * n}`,
+          `aerostore_http_bytes_out_total{api="s3"} ${5_000_000 * n * n}`,
+          `aerostore_http_request_duration_seconds_sum{api="s3"} ${0.02 * n * n}`,
+          `aerostore_http_request_duration_seconds_count{api="s3"} ${n * n + 3 * n}`,
+          '',
+        ].join('\n'),
+      });
+    });
+    await page.route('**/admin/v1/server', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ version: '0.1.0', uptime_seconds: 9000, disk: { free: 40 * 2 ** 30, total: 100 * 2 ** 30 }, objects: 12, blobs: 9, stored_bytes: 63 * 2 ** 20, dedup_savings: 20 * 2 ** 20 }),
+      }),
+    );
+    await page.getByRole('link', { name: 'Buckets', exact: true }).first().click();
+    await page.getByRole('link', { name: 'Server' }).click();
+    await page.getByText('40.0 GiB of 100.0 GiB').waitFor();
+    await expectEventually(async () => (await page.locator('.chart polyline').count()) === 5, 'five lines in four charts', 15_000);
+    const requests = await page.getByRole('img', { name: /^Requests: all/ }).getAttribute('aria-label');
+    assert.match(String(requests), /\/s; peak/);
     await shot('server');
+    await page.unroute('**/admin/v1/metrics');
+    await page.unroute('**/admin/v1/server');
+  });
+
+  it('shows the quarantine', async () => {
     await page.getByRole('link', { name: 'Quarantine' }).click();
     await page.getByText('Nothing is quarantined.').waitFor();
   });
@@ -422,6 +465,11 @@ describe('a user signed in with a JWT', () => {
       const stored = await s3.send({ method: 'GET', path: '/user-bucket/small.txt' });
       assert.equal(stored.body.toString(), 'from a user');
       assert.equal(stored.headers['content-type'], 'text/plain');
+      // 31 minutes without a click or a key: the session is not restored, and it is wiped.
+      await tab.evaluate(`sessionStorage.setItem('aerostore.console.active', String(Date.now() - 31 * 60_000))`);
+      await tab.reload();
+      await tab.getByRole('button', { name: 'Sign in' }).waitFor();
+      assert.deepEqual(await tab.evaluate<string[]>(`Object.keys(sessionStorage).filter((k) => k.startsWith('aerostore.'))`), []);
     } finally {
       await user.close();
     }

@@ -55,11 +55,16 @@ function useMetrics(session: Session): { points: Point[]; error?: unknown } {
         if (unavailable(err)) stop = true;
       }
     };
+    // Three scrapes a second apart draw the first line at once; then every POLL_MS.
     void scrape();
+    const first = [1, 2].map((n) => setTimeout(() => !stop && void scrape(), n * 1000));
     const timer = setInterval(() => {
       if (!stop) void scrape();
     }, POLL_MS);
-    return () => clearInterval(timer);
+    return () => {
+      first.forEach(clearTimeout);
+      clearInterval(timer);
+    };
   }, [session]);
   return { points, error };
 }
