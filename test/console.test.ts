@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +43,21 @@ async function shot(name: string, target: Page = page): Promise<void> {
   if (!SHOTS) return;
   await mkdir(SHOTS, { recursive: true });
   await target.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A GET with the path exactly as given (fetch would resolve `..`). */
+function rawGet(target: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: target, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Polls `check` until it holds (a write the page made may land a moment after the page shows it). */
@@ -106,6 +122,13 @@ describe('serving the console', () => {
     assert.equal(asset.status, 200);
     assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
     assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+    // Only the built files by their flat names: anything else is the page itself, never a file from elsewhere.
+    for (const sneaky of ['/console/..%2f..%2fpackage.json', '/console/%2e%2e/package.json', '/console/x/../../package.json']) {
+      const res = await rawGet(sneaky);
+      assert.equal(res.status, 200, sneaky);
+      assert.match(res.body, /<div id="app">/, sneaky);
+    }
+    assert.equal((await fetch(`${server.url}/console/app.0000000000.js`)).status, 404);
     const bare = await fetch(`${server.url}/console`, { redirect: 'manual' });
     assert.equal(bare.status, 301);
     assert.equal(bare.headers.get('location'), '/console/');

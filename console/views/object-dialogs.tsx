@@ -6,13 +6,33 @@ import { ApiError, copyObject, getTags, listBuckets, listVersions, putTags, s3 }
 import { bytes, when } from '../format.ts';
 import type { Session } from '../session.ts';
 import { encodePath, presign } from '../sigv4.ts';
-import { Dialog, ErrorNote, saveBlob, useLoad } from '../ui.tsx';
+import { Dialog, ErrorNote, useLoad } from '../ui.tsx';
 
 interface ObjectProps {
   session: Session;
   bucket: string;
   objectKey: string;
   onClose: () => void;
+}
+
+/**
+ * Saves an object (or one of its versions) as a file: the browser follows a
+ * presigned GET valid for a minute that asks for `Content-Disposition:
+ * attachment`, so the bytes stream to disk whatever their size (a signed
+ * fetch into a Blob would hold them all in memory first). The URL carries a
+ * signature, not the secret, as a share link does.
+ */
+export async function downloadObject(session: Session, bucket: string, key: string, versionId?: string): Promise<void> {
+  const name = key.slice(key.lastIndexOf('/') + 1) || 'download';
+  const query: Record<string, string> = { 'response-content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}` };
+  if (versionId) query.versionId = versionId;
+  const a = document.createElement('a');
+  a.href = await presign(session.creds, { method: 'GET', path: encodePath(bucket, key), query }, 60, location.origin);
+  a.download = name;
+  a.rel = 'noreferrer';
+  document.body.append(a);
+  a.click();
+  a.remove();
 }
 
 const EXPIRIES: Array<[number, string]> = [
@@ -140,14 +160,7 @@ function Versions({ session, bucket, objectKey }: Omit<ObjectProps, 'onClose'>) 
             {!v.deleteMarker && (
               <button
                 type="button"
-                onClick={async () => {
-                  try {
-                    const res = await s3(session, { method: 'GET', bucket, key: objectKey, query: { versionId: v.versionId } });
-                    saveBlob(await res.blob(), objectKey.slice(objectKey.lastIndexOf('/') + 1));
-                  } catch (err) {
-                    setError(err);
-                  }
-                }}
+                onClick={() => downloadObject(session, bucket, objectKey, v.versionId).catch(setError)}
               >
                 Download this version
               </button>

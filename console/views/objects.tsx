@@ -7,9 +7,9 @@ import { allKeys, deleteKeys, listObjects, s3, type Listing, type ObjectEntry } 
 import { bytes, errorText, when } from '../format.ts';
 import { href } from '../route.ts';
 import type { Session } from '../session.ts';
-import { Confirm, Dialog, ErrorNote, Table, saveBlob } from '../ui.tsx';
+import { Confirm, Dialog, ErrorNote, Table } from '../ui.tsx';
 import { uploadFile } from '../upload.ts';
-import { CopyMoveDialog, DetailsDialog, ShareDialog } from './object-dialogs.tsx';
+import { CopyMoveDialog, DetailsDialog, downloadObject, ShareDialog } from './object-dialogs.tsx';
 
 interface Upload {
   id: number;
@@ -95,8 +95,7 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
 
   async function download(key: string) {
     try {
-      const res = await s3(session, { method: 'GET', bucket, key });
-      saveBlob(await res.blob(), baseName(key));
+      await downloadObject(session, bucket, key);
     } catch (err) {
       setError(err);
     }
@@ -126,16 +125,16 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
           <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder={prefix ? `${prefix}…` : 'photos/2026'} />
         </label>
         <div class="actions">
-          <input ref={fileInput} id="upload-input" class="visually-hidden" type="file" multiple onChange={(e) => {
+          <input ref={fileInput} id="upload-input" class="visually-hidden" type="file" multiple tabIndex={-1} aria-label="Files to upload" onChange={(e) => {
               const files = Array.from(e.currentTarget.files ?? []);
               // Cleared, so that choosing the same file again (to resume it) is a change too.
               e.currentTarget.value = '';
               void upload(files);
             }}
           />
-          <label for="upload-input" class="button primary" tabIndex={0} onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && fileInput.current?.click()}>
+          <button type="button" class="primary" onClick={() => fileInput.current?.click()}>
             Upload files
-          </label>
+          </button>
           <button type="button" onClick={() => setDialog({ kind: 'folder' })}>
             New folder
           </button>
