@@ -488,6 +488,23 @@ describe('a user signed in with a JWT', () => {
       const stored = await s3.send({ method: 'GET', path: '/user-bucket/small.txt' });
       assert.equal(stored.body.toString(), 'from a user');
       assert.equal(stored.headers['content-type'], 'text/plain');
+      // Dropped on the page rather than chosen: the same upload.
+      const dropped = await tab.evaluateHandle(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' })); return dt; })()`);
+      await tab.dispatchEvent('section.dropzone', 'dragover', { dataTransfer: dropped });
+      await tab.dispatchEvent('section.dropzone', 'drop', { dataTransfer: dropped });
+      await tab.locator('.uploads li', { hasText: 'dropped.txt' }).getByText('done').waitFor();
+      assert.equal((await s3.send({ method: 'GET', path: '/user-bucket/dropped.txt' })).body.toString(), 'dropped bytes');
+      // The prefix search narrows the folder's listing.
+      await tab.getByLabel('Search by prefix').fill('dro');
+      await tab.getByRole('cell', { name: 'small.txt', exact: true }).waitFor({ state: 'detached' });
+      await tab.getByRole('cell', { name: 'dropped.txt', exact: true }).waitFor();
+      // A dialog is keyboard-operable: Escape closes it and focus returns to the button that opened it.
+      await tab.getByRole('button', { name: 'Details of dropped.txt' }).focus();
+      await tab.keyboard.press('Enter');
+      await tab.getByRole('dialog').getByText('content-type').waitFor();
+      await tab.keyboard.press('Escape');
+      await tab.getByRole('dialog').waitFor({ state: 'detached' });
+      assert.equal(await tab.evaluate<string | null>(`document.activeElement?.getAttribute('aria-label') ?? null`), 'Details of dropped.txt');
       // 31 minutes without a click or a key: the session is not restored, and it is wiped.
       await tab.evaluate(`sessionStorage.setItem('aerostore.console.active', String(Date.now() - 31 * 60_000))`);
       await tab.reload();

@@ -54,6 +54,8 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
   const [dialog, setDialog] = useState<{ kind: 'share' | 'details' | 'copy' | 'delete'; key: string } | { kind: 'folder' }>();
   const fileInput = useRef<HTMLInputElement>(null);
   const reload = () => setTick((t) => t + 1);
+  // A search is within one folder: another folder starts without it.
+  useEffect(() => setSearch(''), [bucket, prefix]);
 
   useEffect(() => {
     let live = true;
@@ -122,7 +124,7 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
       <div class="toolbar">
         <label class="search">
           Search by prefix
-          <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder={prefix ? `${prefix}…` : 'photos/2026'} />
+          <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="names starting with…" />
         </label>
         <div class="actions">
           <input ref={fileInput} id="upload-input" class="visually-hidden" type="file" multiple tabIndex={-1} aria-label="Files to upload" onChange={(e) => {
