@@ -10,7 +10,11 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     const dialog = ref.current!;
     const opener = document.activeElement as HTMLElement | null;
     dialog.showModal();
-    return () => opener?.focus?.();
+    return () => {
+      // Closed before it leaves the DOM: while a modal dialog is open everything else is inert and cannot take focus back.
+      if (dialog.open) dialog.close();
+      opener?.focus?.();
+    };
   }, []);
   return (
     <dialog ref={ref} class={props.wide ? 'wide' : ''} aria-labelledby="dialog-title" onClose={props.onClose} onCancel={props.onClose}>

@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -369,12 +370,38 @@ describe('an operator in the console', () => {
     assert.equal((await asKey.send({ method: 'GET', path: '/' })).status, 403, 'the revoked key is refused');
   });
 
-  it('tails events live', async () => {
-    await page.getByRole('link', { name: 'Events' }).click();
-    await page.getByText('Stream: live').waitFor();
-    assert.equal((await s3.send({ method: 'PUT', path: `/${BUCKET}/reports/live.txt`, body: 'hello' })).status, 200);
-    await page.locator('.events li', { hasText: 'storage.object.created' }).filter({ hasText: 'reports/live.txt' }).waitFor();
-    await shot('events');
+  it("tails events live, and shows a webhook's deliveries", async () => {
+    // A receiver on 127.0.0.1 that takes every delivery.
+    let received = 0;
+    const receiver = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const created = await s3.send({
+        method: 'POST',
+        path: '/admin/v1/webhooks',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ bucket: BUCKET, url: hookUrl, event_types: ['storage.object.created'] }),
+      });
+      assert.equal(created.status, 201, created.body.toString());
+      await page.getByRole('link', { name: 'Events' }).click();
+      await page.getByText('Stream: live').waitFor();
+      assert.equal((await s3.send({ method: 'PUT', path: `/${BUCKET}/reports/live.txt`, body: 'hello' })).status, 200);
+      await page.locator('.events li', { hasText: 'storage.object.created' }).filter({ hasText: 'reports/live.txt' }).waitFor();
+      await expectEventually(async () => received > 0, 'the webhook delivered');
+      const hook = page.locator('.webhooks > li', { hasText: hookUrl });
+      await hook.getByRole('button', { name: 'Deliveries' }).click();
+      await hook.locator('.state-delivered').first().waitFor();
+      await shot('events');
+    } finally {
+      receiver.close();
+    }
   });
 
   it('shows the server, saying so when metrics are not offered', async () => {

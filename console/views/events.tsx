@@ -178,6 +178,11 @@ interface Delivery {
 function Deliveries({ session, webhook }: { session: Session; webhook: Webhook }) {
   const list = useLoad(() => serviceJson<Delivery[]>(session, 'GET', `/admin/v1/webhooks/${webhook.id}/deliveries`, undefined, { limit: '20' }), [webhook.id]);
   const [error, setError] = useState<unknown>();
+  // While open, the list follows the deliveries' progress.
+  useEffect(() => {
+    const timer = setInterval(list.reload, 3_000);
+    return () => clearInterval(timer);
+  }, [list.reload]);
   return (
     <div class="deliveries">
       <ErrorNote error={error ?? list.error} />
