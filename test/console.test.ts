@@ -171,6 +171,21 @@ describe('an operator in the console', () => {
     await page.getByRole('heading', { name: 'Buckets' }).waitFor();
   });
 
+  it('creates a bucket and deletes it after a confirmation', async () => {
+    await page.getByLabel('New bucket name').fill('short-lived');
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    const row = page.getByRole('row', { name: /short-lived/ });
+    await row.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Delete the bucket "short-lived"? It must be empty.').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await s3.send({ method: 'HEAD', path: '/short-lived' })).status, 200, 'cancelled: still there');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Delete bucket' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await s3.send({ method: 'HEAD', path: '/short-lived' })).status, 404);
+  });
+
   it('creates a bucket, makes a folder and browses into it', async () => {
     await page.getByLabel('New bucket name').fill(BUCKET);
     await page.getByRole('button', { name: 'Create bucket' }).click();
