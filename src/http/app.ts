@@ -1,6 +1,7 @@
 // The HTTP application: the service's own endpoints (health, admin API,
-// /storage/v1, the web console's files) as Hono applications, STS at the service root, and the S3
-// protocol for everything else (S3 owns the root of the URL space). Which one
+// /storage/v1, the web console's files) as Hono applications, STS at the
+// service root, and the S3 protocol for everything else (S3 owns the root of
+// the URL space; a browser's navigation to it goes to the console). Which one
 // answers is decided on the raw request target (http/dispatch.ts), never on
 // Hono's parsed path: S3 requests do not go through Hono at all, and the
 // service APIs route on the raw path too.
