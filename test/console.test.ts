@@ -485,6 +485,12 @@ describe('an operator in the console', () => {
       const width = await tab.evaluate<number>('document.documentElement.scrollWidth');
       assert.ok(width <= 390, `no sideways scrolling (${width} px)`);
       await shot('buckets-phone', tab);
+      await tab.getByRole('link', { name: BUCKET }).click();
+      await tab.getByRole('link', { name: /reports\// }).click();
+      await tab.getByText('big.bin', { exact: true }).waitFor();
+      const objectsWidth = await tab.evaluate<number>('document.documentElement.scrollWidth');
+      assert.ok(objectsWidth <= 390, `nor in a folder (${objectsWidth} px)`);
+      await shot('objects-phone', tab);
     } finally {
       await phone.close();
     }
