@@ -5,7 +5,7 @@
 // under the file's name, size and modification time, and a new attempt asks
 // ListParts which parts the server already has and sends only the others.
 // A part that fails on the network is retried a few times before giving up.
-import { ApiError, s3Xml, signS3, text, xml } from './api.ts';
+import { ApiError, s3, s3Xml, signS3, text, xml } from './api.ts';
 import type { Session } from './session.ts';
 
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -106,5 +106,22 @@ export async function uploadFile(session: Session, bucket: string, key: string, 
   const doc = await s3Xml(session, { method: 'POST', bucket, key, query: { uploadId }, body, headers: { 'content-type': 'application/xml' }, signal });
   // CompleteMultipartUpload can answer 200 with an Error document.
   if (doc.documentElement.localName === 'Error') throw new ApiError(200, text(doc, 'Code'), text(doc, 'Message'));
+  sessionStorage.removeItem(remember);
+}
+
+/**
+ * Gives up an interrupted upload for good: the multipart upload remembered
+ * for this file, if any, is aborted (its parts leave the server's disk) and
+ * forgotten. Without it they would wait for a lifecycle rule.
+ */
+export async function discardUpload(session: Session, bucket: string, key: string, file: File): Promise<void> {
+  const remember = resumeKey(bucket, key, file);
+  const uploadId = sessionStorage.getItem(remember);
+  if (!uploadId) return;
+  try {
+    await s3(session, { method: 'DELETE', bucket, key, query: { uploadId } });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'NoSuchUpload')) throw err;
+  }
   sessionStorage.removeItem(remember);
 }

@@ -267,6 +267,27 @@ describe('an operator in the console', () => {
     assert.equal(lines.filter((l) => l.op === 'UploadPart' && l.status === 200 && !l.aborted).length, 3, 'part 1 was not sent again');
   });
 
+  it('discards a cancelled multipart upload on the server', async () => {
+    const file = path.join(server.dataDir, 'discard.bin');
+    await writeFile(file, randomBytes(9 * 1024 * 1024));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024 });
+    await page.locator('#upload-input').setInputFiles(file);
+    const row = page.locator('.uploads li', { hasText: 'discard.bin' });
+    // Once its first part is on the way (so the multipart upload exists on the server).
+    await expectEventually(async () => Number(await row.locator('progress').getAttribute('value')) > 0, 'the first part is being sent');
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await row.getByText('cancelled').waitFor();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const pending = async () => (await s3.send({ method: 'GET', path: `/${BUCKET}`, query: { uploads: '' } })).body.toString();
+    await expectEventually(async () => (await pending()).includes('<Key>reports/discard.bin</Key>'), 'the upload was started');
+    await row.getByRole('button', { name: 'Discard' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.doesNotMatch(await pending(), /discard\.bin/, 'aborted on the server');
+    assert.deepEqual(await page.evaluate<string[]>(`Object.keys(sessionStorage).filter((k) => k.includes('discard.bin'))`), [], 'and forgotten');
+  });
+
   it('downloads the object with the same bytes', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download big.bin' }).click()]);
     assert.equal(download.suggestedFilename(), 'big.bin');

@@ -8,7 +8,7 @@ import { bytes, errorText, when } from '../format.ts';
 import { href } from '../route.ts';
 import type { Session } from '../session.ts';
 import { Confirm, Dialog, ErrorNote, Table } from '../ui.tsx';
-import { uploadFile } from '../upload.ts';
+import { discardUpload, uploadFile } from '../upload.ts';
 import { CopyMoveDialog, DetailsDialog, downloadObject, ShareDialog } from './object-dialogs.tsx';
 
 interface Upload {
@@ -20,6 +20,7 @@ interface Upload {
   state: 'uploading' | 'done' | 'failed' | 'cancelled';
   error?: string;
   abort: AbortController;
+  file: File;
 }
 
 let uploadIds = 0;
@@ -84,7 +85,7 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
       const id = ++uploadIds;
       const key = prefix + file.name;
       const abort = new AbortController();
-      setUploads((list) => [...list, { id, name: file.name, key, loaded: 0, total: file.size, state: 'uploading', abort }]);
+      setUploads((list) => [...list, { id, name: file.name, key, loaded: 0, total: file.size, state: 'uploading', abort, file }]);
       try {
         await uploadFile(session, bucket, key, file, (loaded, total) => update(id, { loaded, total }), abort.signal);
         update(id, { state: 'done', loaded: file.size });
@@ -160,8 +161,19 @@ export function Objects({ session, bucket, prefix }: { session: Session; bucket:
                   Cancel
                 </button>
               ) : u.state === 'failed' || u.state === 'cancelled' ? (
-                <button type="button" onClick={() => setUploads((l) => l.filter((x) => x.id !== u.id))}>
-                  Dismiss
+                <button
+                  type="button"
+                  title="Abort the upload on the server; choose the file again instead to resume it"
+                  onClick={async () => {
+                    try {
+                      await discardUpload(session, bucket, u.key, u.file);
+                      setUploads((l) => l.filter((x) => x.id !== u.id));
+                    } catch (err) {
+                      update(u.id, { error: errorText(err) });
+                    }
+                  }}
+                >
+                  Discard
                 </button>
               ) : null}
             </li>
