@@ -85,7 +85,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { value?: T
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is a new closure each render: the caller's deps say when it means something else.
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
