@@ -11,6 +11,8 @@ function banner(url: string, region: string, accessKeyId: string, secret: string
     `  access key: ${accessKeyId}`,
     `  secret key: ${secret}${generated ? '   (generated now and kept in the data directory)' : ''}`,
     '',
+    `Web console: ${url}/console/ (sign in with the key above)`,
+    '',
     'Try it with aws-cli:',
     `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secret} AWS_DEFAULT_REGION=${region}`,
     `  aws --endpoint-url ${url} s3 mb s3://demo`,

@@ -142,7 +142,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const facts = { version: packageVersion(), dataDir: config.dataDir, totals };
     const server = createHttpServer(
       createApp({
-        storage, auth, box, sts, storedKeys, s3, domain: config.domain, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits,
+        storage, auth, box, sts, storedKeys, s3, domain: config.domain, region: config.region, maxFileSize: config.maxFileSize, signedUrls, feed, clamd, limits,
         accessLogLevel: config.accessLogLevel, metricsToken: config.metricsToken, server: facts,
       }),
       storage.log,

@@ -230,6 +230,19 @@ describe('virus scanning with clamd', () => {
     assert.equal((await root.send({ method: 'GET', path: '/admin/v1/quarantine/files/no/such/key' })).status, 404);
   });
 
+  it('lists the quarantined objects with their signature to the service role (the console quarantine view)', async () => {
+    const res = await root.send({ method: 'GET', path: '/admin/v1/quarantine' });
+    assert.equal(res.status, 200);
+    const list = JSON.parse(res.body.toString()) as Array<{ bucket: string; key: string; size: number; signature: string | null; last_modified: string }>;
+    const mine = list.find((q) => q.bucket === 'files' && q.key === infected[0]);
+    assert.ok(mine, `listed: ${JSON.stringify(list)}`);
+    assert.equal(mine.signature, EICAR_SIGNATURE);
+    assert.equal(mine.size, EICAR.length);
+    assert.equal((await root.send({ method: 'GET', path: '/admin/v1/quarantine', query: { limit: '0' } })).status, 400);
+    const asUser = await fetch(`${srv.url}/admin/v1/quarantine`, { headers: { authorization: `Bearer ${ownerToken}` } });
+    assert.equal(asUser.status, 403);
+  });
+
   it('records storage.object.scanned and storage.object.quarantined events', async () => {
     const events = await db<{ type: string; key: string; owner_id: string | null; payload: Record<string, unknown>; actor: Record<string, unknown> }[]>`
       select type, key, owner_id, payload, actor from storage.events

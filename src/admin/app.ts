@@ -1,12 +1,14 @@
-// The admin API (/admin/v1): access keys, bucket settings, webhooks, virus
-// scanning (admin/scan.ts), the audit trail (admin/audit.ts) and the server's
-// state and metrics (admin/server.ts). Only the
+// The admin API (/admin/v1): access keys, bucket settings and figures
+// (GET /buckets/stats: core/bucket-stats.ts), webhooks, virus scanning
+// (admin/scan.ts), the audit trail (admin/audit.ts) and the server's state
+// and metrics (admin/server.ts). Only the
 // service role gets in — the root key or a service-role access key by SigV4,
 // or a service-role JWT as `Authorization: Bearer`. Errors are JSON.
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { updateBucketSettings } from '../core/buckets.ts';
+import { bucketStats } from '../core/bucket-stats.ts';
 import type { Services } from '../core/services.ts';
 import type { BucketRow } from '../core/bucket.ts';
 import { isDomainError } from '../core/errors.ts';
@@ -83,6 +85,7 @@ export function adminApp(deps: { storage: Services; auth: Authenticator; box: Se
     download_events: b.download_events,
     created_at: b.created_at.toISOString(),
   });
+  app.get('/buckets/stats', async (c) => c.json(await bucketStats(deps.storage.sql)));
   app.patch('/buckets/:name', async (c) => {
     const parsed = settings.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return jsonError(c, 400, 'InvalidRequest', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));

@@ -1,5 +1,7 @@
 // Virus scanning in the admin API, mounted at /admin/v1 behind the
 // middleware that lets only the service role through (admin/app.ts):
+//   GET  /quarantine[?limit=]        → 200 [ { bucket, key, size, signature, last_modified }, ... ]
+//                                      the quarantined objects, newest first (limit 1..1000, default 100)
 //   GET  /quarantine/{bucket}/{key}  → 200 the object's bytes, whatever its verdict:
 //                                      the one way out for quarantined content
 //   GET  /scan/status                → 200 the queue and the verdicts (scanning/queue.ts ScanOverview)
@@ -15,9 +17,10 @@ import { requireBucket } from '../core/buckets.ts';
 import { openObject, validateKey } from '../core/objects.ts';
 import type { Services } from '../core/services.ts';
 import { jsonError } from '../http/json-error.ts';
-import { objectWithVerdict, rescan, scanOverview } from '../scanning/queue.ts';
+import { listQuarantined, objectWithVerdict, rescan, scanOverview } from '../scanning/queue.ts';
 import type { ApiEnv } from '../http/env.ts';
 
+const QuarantineQuery = z.coerce.number().int().min(1).max(1000);
 const RescanBody = z.strictObject({ bucket: z.string().min(1).optional() }, { error: 'the body must be {} or { "bucket": "<name>" }' });
 
 /** {bucket}/{key} after /quarantine/, percent-decoded; undefined when malformed. */
@@ -35,6 +38,12 @@ function quarantineTarget(c: Context<ApiEnv>): { bucket: string; key: string } |
 
 export function scanAdmin(storage: Services): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+
+  app.get('/quarantine', async (c) => {
+    const limit = QuarantineQuery.safeParse(c.req.query('limit') ?? '100');
+    if (!limit.success) return jsonError(c, 400, 'InvalidRequest', 'limit: a whole number from 1 to 1000');
+    return c.json(await listQuarantined(storage.sql, limit.data));
+  });
 
   app.get('/quarantine/*', async (c) => {
     const target = quarantineTarget(c);

@@ -1,6 +1,7 @@
 // The HTTP application: the service's own endpoints (health, admin API,
-// /storage/v1) as Hono applications, STS at the service root, and the S3
-// protocol for everything else (S3 owns the root of the URL space). Which one
+// /storage/v1, the web console's files) as Hono applications, STS at the
+// service root, and the S3 protocol for everything else (S3 owns the root of
+// the URL space; a browser's navigation to it goes to the console). Which one
 // answers is decided on the raw request target (http/dispatch.ts), never on
 // Hono's parsed path: S3 requests do not go through Hono at all, and the
 // service APIs route on the raw path too.
@@ -29,6 +30,7 @@ import { jsonError, type JsonErrorBody } from './json-error.ts';
 import { closeAfterResponse } from './lingering-close.ts';
 import type { HttpEnv } from './env.ts';
 import { continueOnFirstRead } from './continue.ts';
+import { consoleApp, isConsoleNavigation } from './console.ts';
 import type { RateLimits } from './rate-limit.ts';
 import { logWhenAnswered, noteRequest, type AccessLogLevel } from './request-log.ts';
 
@@ -49,6 +51,8 @@ export interface AppDeps {
   feed: EventFeed;
   /** The virus scanner, when AEROSTORE_CLAMD is set (/health/ready reports it). */
   clamd?: Clamd;
+  /** The region requests are signed for (the console signs its own, http/console.ts). */
+  region?: string;
   /** The virtual-host base domain: `<bucket>.<domain>/` is a bucket, never the STS endpoint nor a service API. */
   domain?: string;
   /** The rate limits: the address limit is taken here, the others by S3 and /storage/v1 once they know the URL and principal. */
@@ -67,9 +71,10 @@ const API_CODES: Record<ServiceApi, { invalid: string; notFound: string; slowDow
   admin: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
   storage: { invalid: 'INVALID_REQUEST', notFound: 'NOT_FOUND', slowDown: 'TOO_MANY_REQUESTS' },
   metrics: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
+  console: { invalid: 'InvalidRequest', notFound: 'NotFound', slowDown: 'SlowDown' },
 };
 
-export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel, metricsToken, server }: AppDeps): AppHandler {
+export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, region = 'us-east-1', maxFileSize, signedUrls, feed, clamd, limits, accessLogLevel, metricsToken, server }: AppDeps): AppHandler {
   // Each service API routes on the raw path (http/dispatch.ts), not on the URL the adapter parsed.
   const hono = () => {
     const app = new Hono<HttpEnv>({ getPath: (_req, opts) => routingPath(opts?.env?.incoming.url) });
@@ -103,6 +108,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     admin: hono().route('/admin/v1', adminApp({ storage, auth, box, storedKeys, server })),
     storage: hono().route('/storage/v1', storageApi({ storage, auth, maxFileSize, signedUrls, feed, limits })),
     metrics: hono().route('/', metricsApp(metricsToken)),
+    console: hono().route('/', consoleApp({ region })),
   };
   const listeners = {} as Record<ServiceApi, AppHandler>;
   for (const api of Object.keys(apps) as ServiceApi[]) {
@@ -123,6 +129,11 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, max
     if (refused) {
       if (to.api === 's3') refuseS3(storage, req, res, refused);
       else refuse(req, res, 429, { statusCode: '429', error: API_CODES[to.api].slowDown, message: refused.message }, { 'retry-after': String(refused.retryAfterSeconds) });
+    } else if (to.api === 's3' && hostBucket === undefined && isConsoleNavigation(req.method, target, req.headers)) {
+      // A browser opening the service root: the console (an S3 client's GET / is signed, and stays ListBuckets).
+      noteRequest(req, { api: 'console', op: 'GET /' });
+      res.writeHead(302, { location: '/console/', 'content-length': 0, 'cache-control': 'no-store' });
+      res.end();
     } else if (to.api === 's3') {
       if (hostBucket === undefined && isStsRequest(req.method ?? 'GET', target, req.headers)) {
         await handleSts(req, res, { jwt: auth.jwt, sts, log: storage.log });

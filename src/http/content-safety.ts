@@ -1,10 +1,11 @@
 // Headers for responses that carry an object's bytes, on both APIs. Those
 // bytes are the users' own, served from the API's origin — the origin whose
-// credentials, cookies and (soon) console a script there could use. So a
-// browser must never sniff them into something executable, and what it does
-// render as a page runs sandboxed: an opaque origin, no scripts, no plugins,
-// nothing loaded from elsewhere. Public content meant to be browsed as a
-// site belongs on its own domain (docs/security.md "Serving public content").
+// credentials, cookies and web console (docs/console.md) a script there
+// could use. So a browser must never sniff them into something executable,
+// and what it does render as a page runs sandboxed: an opaque origin, no
+// scripts, no plugins, nothing loaded from elsewhere. Public content meant to
+// be browsed as a site belongs on its own domain (docs/security.md "Serving
+// public content").
 //
 // The one exception is PDF: Chromium refuses to show a PDF whose response
 // sandboxes it, and a PDF's own scripts run inside the viewer, never with

@@ -15,6 +15,9 @@ describe('destination', () => {
     assert.deepEqual(api('/health/live'), { api: 'health' });
     assert.deepEqual(api('/metrics'), { api: 'metrics' });
     assert.deepEqual(api('/metrics?name[]=x'), { api: 'metrics' });
+    assert.deepEqual(api('/console'), { api: 'console' });
+    assert.deepEqual(api('/console/app.0123abcd.js'), { api: 'console' });
+    for (const target of ['/consoles', '/console.txt', '/CONSOLE/', '/%63onsole/']) assert.deepEqual(api(target), { api: 's3' }, target);
     for (const target of ['/health', '/health?x', '/admin', '/admin/v10/keys', '/%61dmin/v1/keys', '/ADMIN/v1/keys', '//admin/v1/keys', '/admin//v1/keys',
       '/admin\\v1/keys', '/admin/v1\\keys', '/admin%2fv1/keys', '/x/../admin/v1/keys', '/../admin/v1/keys', '/%2e%2e/admin/v1/keys',
       'http://h/admin/v1/keys', '*', '/dots/uploads/../../admin/v1/keys', '/admin/v1#/keys', '/metrics/', '/metrics/x', '/metricsx', '/METRICS']) {

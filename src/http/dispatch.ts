@@ -1,8 +1,8 @@
 // Which application answers a request, and on which path: decided once, on
 // the request target exactly as the client sent it (and signed it).
 //
-// S3 owns the root of the URL space; the service's own APIs live under three
-// literal prefixes. A URL parser (WHATWG, as @hono/node-server builds the
+// S3 owns the root of the URL space; the service's own APIs (and the web
+// console) live under literal prefixes. A URL parser (WHATWG, as @hono/node-server builds the
 // Request) resolves `..` and `%2e%2e`, turns `\` into `/`, and Hono decodes
 // `%61` before routing, while SigV4 for S3 normalises nothing ("Create a
 // canonical request": the path as sent). Routing on the parsed path let a
@@ -17,7 +17,7 @@
 // fragment is refused: the authenticator drops it, a router would not.
 import { RESERVED_BUCKET_NAMES } from '../core/buckets.ts';
 
-export type ServiceApi = 'health' | 'admin' | 'storage' | 'metrics';
+export type ServiceApi = 'health' | 'admin' | 'storage' | 'metrics' | 'console';
 
 export type Destination =
   /** S3 (and STS at the service root): the handler reads the raw target itself. */
@@ -40,6 +40,8 @@ export const SERVICE_PREFIXES: ReadonlyArray<{ prefix: string; exact: boolean; s
   { prefix: '/admin/v1', exact: true, api: 'admin' },
   { prefix: '/storage/v1', exact: true, api: 'storage' },
   { prefix: '/metrics', exact: true, subpaths: false, api: 'metrics' },
+  // The web console's files (http/console.ts); `/console` alone redirects to `/console/`.
+  { prefix: '/console', exact: true, api: 'console' },
 ];
 
 // A service prefix must begin with a name no bucket can take, or a bucket of

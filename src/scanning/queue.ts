@@ -276,3 +276,24 @@ export async function objectWithVerdict(
     where o.bucket_uuid = ${bucketId} and o.key = ${key}`);
   return row;
 }
+
+/** One quarantined object, as the admin API lists it. */
+export interface QuarantinedObject {
+  bucket: string;
+  key: string;
+  size: number;
+  signature: string | null;
+  last_modified: string;
+}
+
+/** The objects whose content is infected (every read of them answers 403), newest first, at most `limit`. */
+export async function listQuarantined(sql: Sql, limit: number): Promise<QuarantinedObject[]> {
+  const rows = await readAs(sql, SERVICE, (tx) => tx<{ bucket: string; key: string; size: number; signature: string | null; last_modified: Date }[]>`
+    select o.bucket_id as bucket, o.key, o.size, b.scan_signature as signature, o.updated_at as last_modified
+    from storage.objects o
+    join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+    where o.scan_status = 'infected'
+    order by o.updated_at desc
+    limit ${limit}`);
+  return rows.map((r) => ({ ...r, size: Number(r.size), last_modified: r.last_modified.toISOString() }));
+}
