@@ -142,6 +142,9 @@ describe('sealed blob format', () => {
         [0, HEADER_BYTES],
         [HEADER_BYTES + 2 * RECORD, 2 * RECORD],
       ]);
+      reads.length = 0;
+      for await (const piece of openRange(spying, dataKeyFor(bucket, id.sha256), id, { start: 5, end: 10 })) void piece;
+      assert.deepEqual(reads, [[0, HEADER_BYTES + RECORD]], 'from the first chunk: one read with the header');
     });
 
     it('work over a file handle', async () => {

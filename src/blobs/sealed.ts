@@ -212,13 +212,14 @@ class ChunkCipher {
     this.aad[4] = final ? 1 : 0;
   }
 
-  seal(index: number, final: boolean, plaintext: Buffer): Buffer {
+  /** The chunk's record: ciphertext, then tag (two buffers, not copied into one). */
+  seal(index: number, final: boolean, plaintext: Buffer): [Buffer, Buffer] {
     this.position(index, final);
     const cipher = createCipheriv('aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(this.aad);
     const body = cipher.update(plaintext);
     cipher.final(); // GCM: nothing is held back
-    return Buffer.concat([body, cipher.getAuthTag()]);
+    return [body, cipher.getAuthTag()];
   }
 
   /** The plaintext of a chunk's record (ciphertext ‖ tag); SealedBlobCorrupt if it does not authenticate. */
@@ -295,11 +296,15 @@ export function sealStream(key: DataKey, identity: BlobIdentity): Transform {
     if (!headerOut) stream.push(header);
     headerOut = true;
   };
+  const emitRecord = (stream: Transform, [body, tag]: [Buffer, Buffer]) => {
+    if (body.length > 0) stream.push(body);
+    stream.push(tag);
+  };
   return new Transform({
     transform(data: Buffer | string, _enc: BufferEncoding, done: TransformCallback) {
       try {
         emitHeader(this);
-        pieces.add(asBuffer(data), (chunk) => this.push(chunks.seal(index++, false, chunk)));
+        pieces.add(asBuffer(data), (chunk) => emitRecord(this, chunks.seal(index++, false, chunk)));
         done();
       } catch (err) {
         done(err as Error);
@@ -308,7 +313,7 @@ export function sealStream(key: DataKey, identity: BlobIdentity): Transform {
     flush(done: TransformCallback) {
       try {
         emitHeader(this);
-        this.push(chunks.seal(index, true, pieces.last));
+        emitRecord(this, chunks.seal(index, true, pieces.last));
         done();
       } catch (err) {
         done(err as Error);
@@ -423,18 +428,25 @@ export async function* openRange(source: SealedSource, key: DataKey, identity: B
     throw new SealedBlobCorrupt('length', `the sealed blob holds ${size} bytes, not the expected ${opts.plaintextSize}`);
   }
   const span = chunkSpan(range, size);
-  const headerBytes = await source.read(0, HEADER_BYTES);
+  const finalChunk = chunkCount(size) - 1;
+  /** Reads `length` sealed bytes at `position`, all of them or SealedBlobCorrupt. */
+  const readExactly = async (position: number, length: number) => {
+    const bytes = await source.read(position, length);
+    if (bytes.length !== length) throw new SealedBlobCorrupt('length', 'the sealed blob was cut short while being read');
+    return bytes;
+  };
+  // A range from the first chunk is read with the header, in one read (small blobs: one read in all).
+  const firstBatch = span.firstChunk === 0 ? await readExactly(0, Math.min(span.sealedEnd, HEADER_BYTES + RANGE_READ_CHUNKS * RECORD_BYTES)) : undefined;
+  const headerBytes = firstBatch?.subarray(0, HEADER_BYTES) ?? (await readExactly(0, HEADER_BYTES));
   checkKeyId(readSealedHeader(headerBytes), key);
   const chunks = new ChunkCipher(key.key, headerBytes, identity);
-  const finalChunk = chunkCount(size) - 1;
   let skip = span.skip;
   let left = span.length;
   for (let first = span.firstChunk; first <= span.lastChunk; first += RANGE_READ_CHUNKS) {
     const last = Math.min(span.lastChunk, first + RANGE_READ_CHUNKS - 1);
     const position = HEADER_BYTES + first * RECORD_BYTES;
     const length = Math.min(span.sealedEnd, HEADER_BYTES + (last + 1) * RECORD_BYTES) - position;
-    const bytes = await source.read(position, length);
-    if (bytes.length !== length) throw new SealedBlobCorrupt('length', 'the sealed blob was cut short while being read');
+    const bytes = first === 0 && firstBatch ? firstBatch.subarray(HEADER_BYTES) : await readExactly(position, length);
     for (let i = first; i <= last; i++) {
       const offset = (i - first) * RECORD_BYTES;
       const plaintext = chunks.open(i, i === finalChunk, bytes.subarray(offset, Math.min(bytes.length, offset + RECORD_BYTES)));
