@@ -80,6 +80,34 @@ describe('sealed blob format', () => {
     });
   }
 
+  it('round-trips any size cut into any pieces (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 3 * CHUNK_SIZE + 50 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 100_000 }), async (size, inPiece, outPiece) => {
+        const plaintext = randomBytes(size);
+        const id = { bucketId: 'b-1', sha256: sha(plaintext) };
+        const key = dataKeyFor(bucket, id.sha256);
+        const sealed = await collect(source(plaintext, inPiece).pipe(sealStream(key, id)));
+        assert.equal(sealed.length, sealedSize(size));
+        assert.deepEqual(await open_(sealed, id, key, outPiece), plaintext);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('any flipped bit anywhere fails the whole read (property)', async () => {
+    const plaintext = randomBytes(2 * CHUNK_SIZE + 300);
+    const id = { bucketId: 'b-1', sha256: sha(plaintext) };
+    const sealed = await seal(plaintext, id);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: sealed.length - 1 }), fc.integer({ min: 0, max: 7 }), async (at, bit) => {
+        const bad = Buffer.from(sealed);
+        bad[at] ^= 1 << bit;
+        await assert.rejects(open_(bad, id), SealedBlobCorrupt);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('sizes: one tag per chunk, an empty plaintext is one empty final chunk, and impossible lengths are refused', () => {
     assert.equal(sealedSize(0), HEADER_BYTES + TAG_BYTES);
     assert.equal(sealedSize(CHUNK_SIZE), HEADER_BYTES + RECORD);
