@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { MasterKey } from '../principals/master-key.ts';
-import { BucketKeyUnwrapError, blobEncryptionRoot, dataKeyFor, newBucketKey, rewrapBucketKey, unwrapBucketKey, wrapBucketKey } from './blob-keys.ts';
+import { BucketKeyUnwrapError, blobEncryptionRoot, newBucketKey, rewrapBucketKey, unwrapBucketKey, wrapBucketKey } from './blob-keys.ts';
+import { openStream, sealStream } from './sealed.ts';
 
 const masterV1 = MasterKey.fromBase64(randomBytes(32).toString('base64'));
 const masterV2 = MasterKey.fromBase64(randomBytes(32).toString('base64'));
 const rootV1 = blobEncryptionRoot(masterV1);
 const rootV2 = blobEncryptionRoot(masterV2);
-const sha = createHash('sha256').update('some content').digest('hex');
+const content = Buffer.from('some content');
+const sha = createHash('sha256').update(content).digest('hex');
 
 describe('blob keys', () => {
   it('the root is its own HKDF purpose of the master key', () => {
@@ -40,28 +43,24 @@ describe('blob keys', () => {
     assert.throws(() => unwrapBucketKey(rootV1, { ...wrapped, wrapped: wrapped.wrapped.subarray(1) }), BucketKeyUnwrapError);
   });
 
-  it('re-wrapping under a new master-key version keeps every data key', () => {
+  it('re-wrapping under a new master-key version keeps the bucket key: blobs sealed before still open', async () => {
     const key = newBucketKey('bucket-a');
     const v1 = wrapBucketKey(rootV1, 1, key);
+    const sealed = Buffer.concat(await Readable.from([content]).pipe(sealStream(unwrapBucketKey(rootV1, v1))).toArray());
     const v2 = rewrapBucketKey(rootV1, rootV2, 2, v1);
     assert.equal(v2.masterKeyVersion, 2);
     assert.notDeepEqual(v2.wrapped, v1.wrapped);
     assert.throws(() => unwrapBucketKey(rootV1, v2), BucketKeyUnwrapError);
-    assert.deepEqual(dataKeyFor(unwrapBucketKey(rootV2, v2), sha), dataKeyFor(unwrapBucketKey(rootV1, v1), sha));
+    assert.deepEqual(unwrapBucketKey(rootV2, v2), key);
+    assert.deepEqual(Buffer.concat(await Readable.from([sealed]).pipe(openStream(unwrapBucketKey(rootV2, v2), sha)).toArray()), content);
   });
 
-  it('data keys: one per content in a bucket, independent across buckets', () => {
+  it('bucket keys are random and independent', () => {
     const a = newBucketKey('bucket-a');
     const b = newBucketKey('bucket-b');
-    const k = dataKeyFor(a, sha);
-    assert.deepEqual(dataKeyFor(a, Buffer.from(sha, 'hex')), k, 'hex or bytes');
-    assert.equal(k.key.length, 32);
-    assert.equal(k.noncePrefix.length, 8);
-    assert.equal(k.keyId, 1);
-    assert.notDeepEqual(dataKeyFor(a, createHash('sha256').update('other').digest()).key, k.key);
-    const kb = dataKeyFor(b, sha);
-    assert.notDeepEqual(kb.key, k.key);
-    assert.notDeepEqual(kb.noncePrefix, k.noncePrefix);
-    assert.throws(() => dataKeyFor(a, 'abcd'));
+    assert.equal(a.key.length, 32);
+    assert.equal(a.generation, 1);
+    assert.notDeepEqual(a.key, b.key);
+    assert.notDeepEqual(newBucketKey('bucket-a').key, a.key);
   });
 });

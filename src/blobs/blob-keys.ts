@@ -2,36 +2,35 @@
 //
 //   master key ──HKDF "aerostore blob-encryption"──► key-encryption root (one per master-key version)
 //   root ──AES-256-GCM wrap──► bucket key: 32 random bytes per bucket, stored only wrapped
-//   bucket key ──HMAC-SHA256("aerostore data key" ‖ sha256 of the plaintext)──► data key of one blob
+//   bucket key ──AES-256-GCM wrap──► data key: 32 random bytes per blob, stored
+//                                    wrapped in the blob's own header (src/blobs/sealed.ts)
 //
-// The data key is convergent, scoped to the bucket: equal content in one
-// bucket gets the same key and nonce prefix, so it seals to the same bytes,
-// and a blob stays where it is today, at its plaintext SHA-256 (per-bucket
-// deduplication keeps working, and nothing per blob has to be stored: the
-// key is recomputed from the bucket key and the blob's name). Different
-// buckets have independent random bucket keys, so the same content in two
-// buckets shares nothing: not its key, not its ciphertext.
-//
-// The trade-off convergent encryption makes (write it into docs/security.md
-// when this is wired in): whoever holds a bucket's key — the server, or
-// anyone with the master key and the database — and can guess a candidate
-// content can confirm whether that bucket holds it, by deriving its key and
-// location; without the bucket key nobody can, and nothing lets anyone
-// confirm content across buckets. Equal ciphertext in one bucket also shows
-// a reader of the disk which blobs are equal — which the content-addressed
-// layout (one file per content) shows already. SSE-C objects must not use
-// this derivation: their key is the customer's.
+// A data key is random, not derived from the content, so a blob is sealed
+// in one pass as it arrives (its SHA-256 is only known at the end), and
+// equal content sealed twice gives unrelated ciphertext: the ciphertext lets
+// nobody confirm a guessed content, not even the holder of the bucket key
+// short of opening the blobs. Deduplication does not need equal ciphertext:
+// it is by location (the plaintext SHA-256 names the blob, and the store
+// writes nothing when that blob exists). Different buckets have independent
+// random bucket keys, so nothing is shared across buckets, and a blob moved
+// into another bucket does not open there (its data key's wrapping is bound
+// to the bucket id).
 //
 // Re-wrapping (a new master-key version): unwrapBucketKey under the old root,
 // wrapBucketKey under the new one. The bucket key itself is unchanged, so
-// every data key is too, and no blob is rewritten. A sealed blob's header
-// names the bucket key's generation (BucketKey.generation), not the
-// master-key version, for that reason: replacing a bucket key itself (a new
-// generation) would mean re-sealing its blobs, and is not needed for
+// every blob's wrapped data key still unwraps, and no blob is rewritten. A
+// sealed blob's header names the bucket key's generation
+// (BucketKey.generation), not the master-key version, for that reason:
+// replacing a bucket key itself (a new generation) would mean re-wrapping
+// the data key in every blob header of the bucket, and is not needed for
 // master-key rotation.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+//
+// Not settled by this module, for the wiring: the store names blob files by
+// the plaintext SHA-256, which lets someone holding the disk confirm that a
+// guessed content exists in a bucket from the file names alone
+// (docs/security.md, "Encryption at rest").
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { MasterKey } from '../principals/master-key.ts';
-import type { DataKey } from './sealed.ts';
 
 const KEY_BYTES = 32;
 const WRAP_IV_BYTES = 12; // GCM's native nonce size (NIST SP 800-38D §8.2)
@@ -115,28 +114,7 @@ export function unwrapBucketKey(root: Buffer, wrapped: WrappedBucketKey): Bucket
   }
 }
 
-/** Re-wraps under another master-key version; the bucket key, and so every data key, stays the same. */
+/** Re-wraps under another master-key version; the bucket key stays the same, so every blob's data key still unwraps. */
 export function rewrapBucketKey(oldRoot: Buffer, newRoot: Buffer, newVersion: number, wrapped: WrappedBucketKey): WrappedBucketKey {
   return wrapBucketKey(newRoot, newVersion, unwrapBucketKey(oldRoot, wrapped));
-}
-
-function hmac(key: Buffer, label: string, sha256: Buffer): Buffer {
-  return createHmac('sha256', key).update(label, 'utf8').update(sha256).digest();
-}
-
-/**
- * The key a blob of this bucket with this content is sealed under.
- * `sha256`: the plaintext's SHA-256, hex (as the store names blobs) or 32 bytes.
- */
-export function dataKeyFor(bucketKey: BucketKey, sha256: string | Buffer): DataKey {
-  const digest = typeof sha256 === 'string' ? Buffer.from(sha256, 'hex') : sha256;
-  if (digest.length !== 32) throw new Error('a blob is named by a 32-byte SHA-256');
-  return {
-    keyId: bucketKey.generation,
-    key: hmac(bucketKey.key, 'aerostore data key', digest),
-    // Derived as well, so that equal content seals to equal bytes. The key is
-    // already unique per content; the prefix keeps nonces apart should a key
-    // ever serve two blobs.
-    noncePrefix: hmac(bucketKey.key, 'aerostore nonce prefix', digest).subarray(0, 8),
-  };
 }

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { dataKeyFor, newBucketKey } from './blob-keys.ts';
+import { newBucketKey, type BucketKey } from './blob-keys.ts';
 import {
   CHUNK_SIZE,
   HEADER_BYTES,
@@ -23,8 +23,6 @@ import {
   readSealedHeader,
   sealStream,
   sealedSize,
-  type BlobIdentity,
-  type DataKey,
   type SealedSource,
 } from './sealed.ts';
 
@@ -45,21 +43,21 @@ async function collect(readable: Readable): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-async function seal(plaintext: Buffer, id: BlobIdentity = { bucketId: 'b-1', sha256: sha(plaintext) }, key?: DataKey): Promise<Buffer> {
-  return collect(source(plaintext).pipe(sealStream(key ?? dataKeyFor(bucket, id.sha256), id)));
+async function seal(plaintext: Buffer, key: BucketKey = bucket): Promise<Buffer> {
+  return collect(source(plaintext).pipe(sealStream(key)));
 }
 
-async function open_(sealed: Buffer, id: BlobIdentity, key?: DataKey, piece?: number): Promise<Buffer> {
-  return collect(source(sealed, piece).pipe(openStream(key ?? dataKeyFor(bucket, id.sha256), id)));
+async function open_(sealed: Buffer, digest: string, key: BucketKey = bucket, piece?: number): Promise<Buffer> {
+  return collect(source(sealed, piece).pipe(openStream(key, digest)));
 }
 
 function memorySource(sealed: Buffer): SealedSource {
   return { size: sealed.length, read: async (position, length) => sealed.subarray(position, position + length) };
 }
 
-async function readRange(sealed: Buffer, id: BlobIdentity, start: number, end: number, key?: DataKey): Promise<Buffer> {
+async function readRange(sealed: Buffer, digest: string, start: number, end: number, key: BucketKey = bucket): Promise<Buffer> {
   const out: Buffer[] = [];
-  for await (const piece of openRange(memorySource(sealed), key ?? dataKeyFor(bucket, id.sha256), id, { start, end })) out.push(piece);
+  for await (const piece of openRange(memorySource(sealed), key, digest, { start, end })) out.push(piece);
   return Buffer.concat(out);
 }
 
@@ -69,14 +67,14 @@ describe('sealed blob format', () => {
   for (const size of SIZES) {
     it(`round-trips ${size} bytes, at sealedSize(${size}) bytes, with no plaintext on the way`, async () => {
       const plaintext = randomBytes(size);
-      const id = { bucketId: 'b-1', sha256: sha(plaintext) };
-      const sealed = await seal(plaintext, id);
+      const digest = sha(plaintext);
+      const sealed = await seal(plaintext);
       assert.equal(sealed.length, sealedSize(size));
       assert.equal(plaintextSizeOf(sealed.length), size);
       if (size >= 64) assert.equal(sealed.indexOf(plaintext.subarray(0, 32)), -1);
-      assert.deepEqual(await open_(sealed, id), plaintext);
-      assert.deepEqual(await open_(sealed, id, undefined, 1), plaintext, 'fed a byte at a time');
-      assert.deepEqual(await open_(sealed, id, undefined, RECORD), plaintext, 'fed a record at a time');
+      assert.deepEqual(await open_(sealed, digest), plaintext);
+      assert.deepEqual(await open_(sealed, digest, bucket, 1), plaintext, 'fed a byte at a time');
+      assert.deepEqual(await open_(sealed, digest, bucket, RECORD), plaintext, 'fed a record at a time');
     });
   }
 
@@ -84,11 +82,11 @@ describe('sealed blob format', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 3 * CHUNK_SIZE + 50 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 100_000 }), async (size, inPiece, outPiece) => {
         const plaintext = randomBytes(size);
-        const id = { bucketId: 'b-1', sha256: sha(plaintext) };
-        const key = dataKeyFor(bucket, id.sha256);
-        const sealed = await collect(source(plaintext, inPiece).pipe(sealStream(key, id)));
+        const sealer = sealStream(bucket);
+        const sealed = await collect(source(plaintext, inPiece).pipe(sealer));
         assert.equal(sealed.length, sealedSize(size));
-        assert.deepEqual(await open_(sealed, id, key, outPiece), plaintext);
+        assert.deepEqual(sealer.sha256, createHash('sha256').update(plaintext).digest());
+        assert.deepEqual(await open_(sealed, sha(plaintext), bucket, outPiece), plaintext);
       }),
       { numRuns: 40 },
     );
@@ -96,13 +94,13 @@ describe('sealed blob format', () => {
 
   it('any flipped bit anywhere fails the whole read (property)', async () => {
     const plaintext = randomBytes(2 * CHUNK_SIZE + 300);
-    const id = { bucketId: 'b-1', sha256: sha(plaintext) };
-    const sealed = await seal(plaintext, id);
+    const digest = sha(plaintext);
+    const sealed = await seal(plaintext);
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: sealed.length - 1 }), fc.integer({ min: 0, max: 7 }), async (at, bit) => {
         const bad = Buffer.from(sealed);
         bad[at] ^= 1 << bit;
-        await assert.rejects(open_(bad, id), SealedBlobCorrupt);
+        await assert.rejects(open_(bad, digest), SealedBlobCorrupt);
       }),
       { numRuns: 200 },
     );
@@ -137,10 +135,10 @@ describe('sealed blob format', () => {
 
   describe('ranged reads', () => {
     const plaintext = randomBytes(5 * CHUNK_SIZE + 777);
-    const id = { bucketId: 'b-1', sha256: sha(plaintext) };
+    const digest = sha(plaintext);
     let sealed: Buffer;
     before(async () => {
-      sealed = await seal(plaintext, id);
+      sealed = await seal(plaintext);
     });
 
     it('are byte-exact for every range, across chunk boundaries (property)', async () => {
@@ -152,7 +150,7 @@ describe('sealed blob format', () => {
       await fc.assert(
         fc.asyncProperty(offset, offset, async (a, b) => {
           const [start, end] = a <= b ? [a, b] : [b, a];
-          const got = await readRange(sealed, id, start, end);
+          const got = await readRange(sealed, digest, start, end);
           assert.deepEqual(got, plaintext.subarray(start, end + 1));
         }),
         { numRuns: 300 },
@@ -164,14 +162,14 @@ describe('sealed blob format', () => {
       const src = memorySource(sealed);
       const spying: SealedSource = { size: src.size, read: (p, l) => (reads.push([p, l]), src.read(p, l)) };
       const out: Buffer[] = [];
-      for await (const piece of openRange(spying, dataKeyFor(bucket, id.sha256), id, { start: 2 * CHUNK_SIZE + 5, end: 3 * CHUNK_SIZE + 5 })) out.push(piece);
+      for await (const piece of openRange(spying, bucket, digest, { start: 2 * CHUNK_SIZE + 5, end: 3 * CHUNK_SIZE + 5 })) out.push(piece);
       assert.deepEqual(Buffer.concat(out), plaintext.subarray(2 * CHUNK_SIZE + 5, 3 * CHUNK_SIZE + 6));
       assert.deepEqual(reads, [
         [0, HEADER_BYTES],
         [HEADER_BYTES + 2 * RECORD, 2 * RECORD],
       ]);
       reads.length = 0;
-      for await (const piece of openRange(spying, dataKeyFor(bucket, id.sha256), id, { start: 5, end: 10 })) void piece;
+      for await (const piece of openRange(spying, bucket, digest, { start: 5, end: 10 })) void piece;
       assert.deepEqual(reads, [[0, HEADER_BYTES + RECORD]], 'from the first chunk: one read with the header');
     });
 
@@ -183,7 +181,7 @@ describe('sealed blob format', () => {
         try {
           const out: Buffer[] = [];
           const src = await fileSource(handle);
-          for await (const piece of openRange(src, dataKeyFor(bucket, id.sha256), id, { start: 0, end: plaintext.length - 1 }, { plaintextSize: plaintext.length })) out.push(piece);
+          for await (const piece of openRange(src, bucket, digest, { start: 0, end: plaintext.length - 1 }, { plaintextSize: plaintext.length })) out.push(piece);
           assert.deepEqual(Buffer.concat(out), plaintext);
         } finally {
           await handle.close();
@@ -195,17 +193,17 @@ describe('sealed blob format', () => {
 
     it('refuse a blob of another size than the row says', async () => {
       await assert.rejects(async () => {
-        for await (const _ of openRange(memorySource(sealed), dataKeyFor(bucket, id.sha256), id, { start: 0, end: 0 }, { plaintextSize: plaintext.length + 1 })) void _;
+        for await (const _ of openRange(memorySource(sealed), bucket, digest, { start: 0, end: 0 }, { plaintextSize: plaintext.length + 1 })) void _;
       }, SealedBlobCorrupt);
     });
   });
 
   describe('tampering is detected, and no byte of a bad chunk comes out', () => {
     const plaintext = randomBytes(3 * CHUNK_SIZE + 1000);
-    const id = { bucketId: 'b-1', sha256: sha(plaintext) };
+    const digest = sha(plaintext);
     let sealed: Buffer;
     before(async () => {
-      sealed = await seal(plaintext, id);
+      sealed = await seal(plaintext);
     });
 
     const flipped = (at: number) => {
@@ -216,13 +214,12 @@ describe('sealed blob format', () => {
     const record = (i: number) => sealed.subarray(HEADER_BYTES + i * RECORD, HEADER_BYTES + (i + 1) * RECORD);
 
     /** Opens `bad` as a stream, and returns what came out before the error. */
-    async function mustFail(bad: Buffer, opts: { id?: BlobIdentity; key?: DataKey; fault?: string } = {}): Promise<Buffer> {
+    async function mustFail(bad: Buffer, opts: { digest?: string; key?: BucketKey; fault?: string } = {}): Promise<Buffer> {
       const got: Buffer[] = [];
-      const useId = opts.id ?? id;
       await assert.rejects(
         pipeline(
           source(bad),
-          openStream(opts.key ?? dataKeyFor(bucket, id.sha256), useId),
+          openStream(opts.key ?? bucket, opts.digest ?? digest),
           new Writable({
             write(chunk: Buffer, _e, done) {
               got.push(chunk);
@@ -240,8 +237,12 @@ describe('sealed blob format', () => {
 
     const cases: Array<[string, () => Buffer, number, string?]> = [
       ['a bit flipped in the header magic', () => flipped(1), 0, 'header'],
-      ['a bit flipped in the header nonce prefix', () => flipped(15), 0, 'chunk'],
+      ['a bit flipped in the header nonce prefix', () => flipped(15), 0, 'key'],
       ['a bit flipped in the header key id', () => flipped(11), 0, 'key-id'],
+      ['a bit flipped in the header reserved bytes', () => flipped(6), 0, 'header'],
+      ['a bit flipped in the wrapped data key', () => flipped(40), 0, 'key'],
+      ['a bit flipped in the data key wrapping IV', () => flipped(22), 0, 'key'],
+      ['a bit flipped in the data key wrapping tag', () => flipped(HEADER_BYTES - 1), 0, 'key'],
       ['a bit flipped in a chunk body', () => flipped(HEADER_BYTES + RECORD + 100), CHUNK_SIZE, 'chunk'],
       ['a bit flipped in a tag', () => flipped(HEADER_BYTES + 2 * RECORD - 3), CHUNK_SIZE, 'chunk'],
       ['two chunks swapped', () => Buffer.concat([sealed.subarray(0, HEADER_BYTES), record(1), record(0), sealed.subarray(HEADER_BYTES + 2 * RECORD)]), 0, 'chunk'],
@@ -263,53 +264,110 @@ describe('sealed blob format', () => {
 
     it('ranged reads of tampered chunks fail; of intact chunks they still serve', async () => {
       const bad = flipped(HEADER_BYTES + RECORD + 100);
-      await assert.rejects(readRange(bad, id, CHUNK_SIZE + 10, CHUNK_SIZE + 20), SealedBlobCorrupt);
-      await assert.rejects(readRange(bad, id, 0, 2 * CHUNK_SIZE), SealedBlobCorrupt);
-      assert.deepEqual(await readRange(bad, id, 0, 10), plaintext.subarray(0, 11));
+      await assert.rejects(readRange(bad, digest, CHUNK_SIZE + 10, CHUNK_SIZE + 20), SealedBlobCorrupt);
+      await assert.rejects(readRange(bad, digest, 0, 2 * CHUNK_SIZE), SealedBlobCorrupt);
+      assert.deepEqual(await readRange(bad, digest, 0, 10), plaintext.subarray(0, 11));
       // Truncated at a chunk boundary: the new last chunk was not sealed as final.
-      await assert.rejects(readRange(sealed.subarray(0, HEADER_BYTES + 3 * RECORD), id, 3 * CHUNK_SIZE - 1, 3 * CHUNK_SIZE - 1), SealedBlobCorrupt);
-      await assert.rejects(readRange(Buffer.concat([sealed, Buffer.from('x')]), id, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE), SealedBlobCorrupt);
-      await assert.rejects(readRange(flipped(2), id, 0, 0), SealedBlobCorrupt);
+      await assert.rejects(readRange(sealed.subarray(0, HEADER_BYTES + 3 * RECORD), digest, 3 * CHUNK_SIZE - 1, 3 * CHUNK_SIZE - 1), SealedBlobCorrupt);
+      await assert.rejects(readRange(Buffer.concat([sealed, Buffer.from('x')]), digest, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE), SealedBlobCorrupt);
+      await assert.rejects(readRange(flipped(2), digest, 0, 0), SealedBlobCorrupt);
     });
 
-    it('another identity or another key does not open', async () => {
-      await mustFail(sealed, { id: { bucketId: 'b-2', sha256: id.sha256 }, fault: 'chunk' });
-      await mustFail(sealed, { id: { bucketId: 'b-1', sha256: sha(Buffer.from('other')) }, fault: 'chunk' });
-      const otherBucket = newBucketKey('b-1');
-      await mustFail(sealed, { key: dataKeyFor(otherBucket, id.sha256), fault: 'chunk' });
-      await mustFail(sealed, { key: { ...dataKeyFor(bucket, id.sha256), keyId: 2 }, fault: 'key-id' });
-      await assert.rejects(readRange(sealed, { bucketId: 'b-2', sha256: id.sha256 }, 0, 0), SealedBlobCorrupt);
-      await assert.rejects(readRange(sealed, id, 0, 0, dataKeyFor(otherBucket, id.sha256)), SealedBlobCorrupt);
+    it('a wrapped data key from another blob of the bucket does not open these chunks', async () => {
+      const other = await seal(plaintext);
+      const swapped = Buffer.concat([other.subarray(0, HEADER_BYTES), sealed.subarray(HEADER_BYTES)]);
+      // The header unwraps (it is this bucket's), but the chunks were sealed under another key and header.
+      await mustFail(swapped, { fault: 'chunk' });
+    });
+
+    it('a blob moved to another bucket does not open there', async () => {
+      const otherBucket = newBucketKey('b-2');
+      await mustFail(sealed, { key: otherBucket, fault: 'key' });
+      await assert.rejects(readRange(sealed, digest, 0, 0, otherBucket), SealedBlobCorrupt);
+      // Even were the two buckets' keys equal, the bucket id is bound into the wrapping and every chunk.
+      const sameKeyOtherId = { ...bucket, bucketId: 'b-2' };
+      await mustFail(sealed, { key: sameKeyOtherId, fault: 'key' });
+      await assert.rejects(readRange(sealed, digest, 0, 0, sameKeyOtherId), SealedBlobCorrupt);
+    });
+
+    it('another bucket key, or another generation of it, does not open', async () => {
+      await mustFail(sealed, { key: newBucketKey('b-1'), fault: 'key' });
+      await mustFail(sealed, { key: { ...bucket, generation: 2 }, fault: 'key-id' });
+    });
+
+    it('a final chunk bound to another SHA-256 fails at the last chunk, after the authentic chunks before it', async () => {
+      // Opened under another name: the last chunk binds the real one.
+      const out = await mustFail(sealed, { digest: sha(Buffer.from('other')), fault: 'chunk' });
+      assert.equal(out.length, 3 * CHUNK_SIZE);
+      // Sealed with a wrong SHA-256 (a hash fed other bytes upstream), opened under the real name.
+      const wrong = createHash('sha256').update('not the body');
+      const misnamed = await collect(source(plaintext).pipe(sealStream(bucket, { sha256: wrong, hashedUpstream: true })));
+      assert.equal((await mustFail(misnamed, { fault: 'chunk' })).length, 3 * CHUNK_SIZE);
+      // A ranged read that reaches the last chunk checks it; one that does not, cannot (the format comment).
+      await assert.rejects(readRange(misnamed, digest, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE), SealedBlobCorrupt);
+      await assert.rejects(readRange(sealed, sha(Buffer.from('other')), plaintext.length - 1, plaintext.length - 1), SealedBlobCorrupt);
+      assert.deepEqual(await readRange(misnamed, digest, 0, 10), plaintext.subarray(0, 11));
     });
 
     it('a length the row does not record is refused', async () => {
-      const key = dataKeyFor(bucket, id.sha256);
-      await assert.rejects(collect(source(sealed).pipe(openStream(key, id, { plaintextSize: plaintext.length - 1 }))), SealedBlobCorrupt);
-      await assert.rejects(collect(source(sealed).pipe(openStream(key, id, { plaintextSize: plaintext.length + 1 }))), SealedBlobCorrupt);
+      await assert.rejects(collect(source(sealed).pipe(openStream(bucket, digest, { plaintextSize: plaintext.length - 1 }))), SealedBlobCorrupt);
+      await assert.rejects(collect(source(sealed).pipe(openStream(bucket, digest, { plaintextSize: plaintext.length + 1 }))), SealedBlobCorrupt);
     });
   });
 
   it('the header says what it is', async () => {
     const sealed = await seal(Buffer.from('hello'));
     const header = readSealedHeader(sealed);
+    assert.equal(HEADER_BYTES, 80);
     assert.equal(sealed.subarray(0, 4).toString('latin1'), 'AESB');
-    assert.deepEqual({ ...header, noncePrefix: header.noncePrefix.length }, { version: 1, chunkSize: CHUNK_SIZE, keyId: 1, noncePrefix: 8 });
+    assert.deepEqual(
+      { ...header, noncePrefix: header.noncePrefix.length, wrappedKey: header.wrappedKey.length },
+      { version: 1, chunkSize: CHUNK_SIZE, keyId: 1, noncePrefix: 8, wrappedKey: 60 },
+    );
   });
 
-  it('convergent within a bucket, nothing shared across buckets', async () => {
+  it('the SHA-256 is taken in the same pass: by sealStream, or shared with the caller\'s hash', async () => {
+    const plaintext = randomBytes(2 * CHUNK_SIZE + 5);
+    const digest = createHash('sha256').update(plaintext).digest();
+    // sealStream hashes on its own.
+    const own = sealStream(bucket);
+    assert.throws(() => own.sha256, 'not before the end');
+    const a = await collect(source(plaintext).pipe(own));
+    assert.deepEqual(own.sha256, digest);
+    // sealStream feeds the caller's hash; the caller can still digest it.
+    const shared = createHash('sha256');
+    const b = await collect(source(plaintext).pipe(sealStream(bucket, { sha256: shared })));
+    assert.deepEqual(shared.digest(), digest);
+    // The caller's stage before sealStream feeds it (as the store's HashingMeter would); sealStream only reads it.
+    const upstream = createHash('sha256');
+    const meter = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        upstream.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const c = await collect(source(plaintext).pipe(meter).pipe(sealStream(bucket, { sha256: upstream, hashedUpstream: true })));
+    assert.deepEqual(upstream.digest(), digest);
+    for (const sealed of [a, b, c]) assert.deepEqual(await open_(sealed, digest.toString('hex')), plaintext);
+  });
+
+  it('a fresh data key per blob: the same content sealed twice shares no ciphertext, in one bucket or two', async () => {
     const plaintext = randomBytes(CHUNK_SIZE + 99);
     const digest = sha(plaintext);
-    const a1 = await seal(plaintext, { bucketId: 'b-1', sha256: digest });
-    const a2 = await seal(plaintext, { bucketId: 'b-1', sha256: digest });
-    assert.deepEqual(a1, a2, 'equal content in one bucket seals to equal bytes');
+    const a1 = await seal(plaintext);
+    const a2 = await seal(plaintext);
     const other = newBucketKey('b-2');
-    const b = await seal(plaintext, { bucketId: 'b-2', sha256: digest }, dataKeyFor(other, digest));
-    assert.equal(b.length, a1.length);
-    assert.notDeepEqual(b.subarray(12, 20), a1.subarray(12, 20), 'another nonce prefix');
-    // Not one 16-byte window of ciphertext in common.
-    const windows = new Set<string>();
-    for (let i = HEADER_BYTES; i + 16 <= a1.length; i += 16) windows.add(a1.subarray(i, i + 16).toString('hex'));
-    for (let i = HEADER_BYTES; i + 16 <= b.length; i += 16) assert.ok(!windows.has(b.subarray(i, i + 16).toString('hex')));
+    const b = await seal(plaintext, other);
+    for (const x of [a2, b]) {
+      assert.equal(x.length, a1.length);
+      assert.notDeepEqual(x.subarray(12, HEADER_BYTES), a1.subarray(12, HEADER_BYTES), 'another nonce prefix and wrapped key');
+      // Not one 16-byte window of ciphertext in common.
+      const windows = new Set<string>();
+      for (let i = HEADER_BYTES; i + 16 <= a1.length; i += 16) windows.add(a1.subarray(i, i + 16).toString('hex'));
+      for (let i = HEADER_BYTES; i + 16 <= x.length; i += 16) assert.ok(!windows.has(x.subarray(i, i + 16).toString('hex')));
+    }
+    assert.deepEqual(await open_(a2, digest), plaintext);
+    assert.deepEqual(await open_(b, digest, other), plaintext);
   });
 
   it('holds at most a chunk or so while sealing and opening a 64 MiB stream', async () => {
@@ -317,8 +375,7 @@ describe('sealed blob format', () => {
     const piece = Buffer.alloc(256 * 1024, 7); // the same bytes again and again: nothing to hold on to
     const digest = createHash('sha256');
     for (let i = 0; i < size; i += piece.length) digest.update(piece);
-    const id = { bucketId: 'b-1', sha256: digest.digest() };
-    const key = dataKeyFor(bucket, id.sha256);
+    const name = digest.digest();
     let fed = 0;
     function* body() {
       for (; fed < size; fed += piece.length) yield piece;
@@ -331,8 +388,8 @@ describe('sealed blob format', () => {
     // The resident set: freed buffers' memory goes back lazily, so arrayBuffers
     // swings by a few MiB between collections while the process stays put.
     const held = () => process.memoryUsage().rss - base.rss;
-    const sealer = sealStream(key, id);
-    const opener = openStream(key, id, { plaintextSize: size });
+    const sealer = sealStream(bucket);
+    const opener = openStream(bucket, name, { plaintextSize: size });
     let peakHeld = 0;
     let peakQueued = 0;
     let opened = 0;

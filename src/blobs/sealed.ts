@@ -1,49 +1,71 @@
 // The sealed blob format: how a blob is encrypted at rest (issue 20). Not
-// yet used by the store; src/blobs/blob-keys.ts says where keys come from.
+// yet used by the store; src/blobs/blob-keys.ts says where bucket keys come from.
 //
 // In the manner of MinIO's DARE and age's STREAM (Hoang, Reyhanitabar,
 // Rogaway, Vizár, "Online Authenticated-Encryption and its Nonce-Reuse
-// Misuse-Resistance", §7), over Node's AES-256-GCM:
+// Misuse-Resistance", §7), over Node's AES-256-GCM. Each blob is sealed
+// under its own random data key, carried in the header wrapped under the
+// bucket key, so a blob is sealed in one pass as its bytes arrive (a key
+// derived from the content's SHA-256 needed the whole body first: a second
+// pass, docs/benchmarks.md "Encryption format").
 //
-//   header   20 bytes
+//   header   80 bytes
 //     0  4  magic "AESB" (aerostore sealed blob)
 //     4  1  format version, 1
 //     5  1  log2 of the chunk size: 16 (64 KiB); nothing else is read in version 1
 //     6  2  reserved, zero
-//     8  4  key id, u32 big-endian: the generation of the bucket key the data key comes from
-//    12  8  nonce prefix (from DataKey.noncePrefix: derived, for convergent keys)
+//     8  4  key id, u32 big-endian: the generation of the bucket key that wraps the data key
+//    12  8  nonce prefix of the chunks (random)
+//    20 12  IV of the data key's wrapping (random)
+//    32 32  the blob's data key, AES-256-GCM under the bucket key,
+//           AAD = header bytes 0–19 ‖ bucket id (UTF-8)
+//    64 16  the wrapping's tag
 //   chunk 0 … chunk k−1, each:
 //     AES-256-GCM ciphertext of 64 KiB of plaintext (the last: 0 to 64 KiB) ‖ 16-byte tag
 //
-// Chunk i is sealed under the blob's data key with
+// Chunk i is sealed under the data key with
 //   nonce = nonce prefix ‖ u32 big-endian i
 //   AAD   = u32 big-endian i ‖ final flag (1 on the last chunk, else 0)
-//           ‖ the 20 header bytes ‖ SHA-256 of the whole plaintext (32 bytes)
+//           ‖ the 80 header bytes
+//           ‖ (the last chunk only) SHA-256 of the whole plaintext (32 bytes)
 //           ‖ bucket id (UTF-8; last, so no length is needed)
 // so each chunk authenticates its position, whether it ends the blob, the
-// header, and which blob it belongs to. Every way of damaging a blob then
-// fails some chunk's tag: a flipped bit anywhere (the header is in every
-// AAD), chunks swapped or moved (index), cut at a chunk boundary (the new
-// last chunk was sealed as not final), extended (the old last chunk is then
-// read as not final, or the extension is a partial chunk that does not
-// authenticate), another bucket's or another content's blob, another key.
-// Only a full plaintext chunk is sealed as non-final, and only an empty
-// plaintext has an empty chunk (its only, final one), so a length says
-// exactly how many chunks there are and which is last: sealedSize() is a
-// pure function of the plaintext size and plaintextSizeOf() its inverse.
+// header (and so the data key it was sealed under) and the bucket, and the
+// last one the content's SHA-256: known only once every byte has passed,
+// it is bound where sealing ends. Every way of damaging a blob then fails a
+// tag: a flipped bit anywhere (the header fields are the wrapping's AAD, and
+// the whole header is in every chunk's), chunks swapped or moved (index),
+// cut at a chunk boundary (the new last chunk was sealed as not final),
+// extended (the old last chunk is then read as not final, or the extension
+// is a partial chunk that does not authenticate), a blob moved to another
+// bucket (its data key does not unwrap there), another content's name (the
+// last chunk), another key. Only a full plaintext chunk is sealed as
+// non-final, and only an empty plaintext has an empty chunk (its only, final
+// one), so a length says exactly how many chunks there are and which is
+// last: sealedSize() is a pure function of the plaintext size and
+// plaintextSizeOf() its inverse.
+//
+// Equal content sealed twice gives different bytes (another data key):
+// deduplication is by location — the store finds the blob at its plaintext
+// SHA-256 and writes nothing — never by comparing ciphertext.
 //
 // Readers never hand out a chunk's bytes before its tag has been checked
 // (GCM's update() gives plaintext before final() verifies; we hold it).
 // A ranged read (openRange) opens only the chunks the range touches: the
 // bytes it yields are authentic and in place, but it does not prove the
-// rest of the blob intact — reading the whole blob (openStream) does, and
-// fsck --verify-content will.
+// rest of the blob intact, and unless the range reaches the last chunk it
+// does not check the content's SHA-256 either (only the last chunk binds
+// it) — reading the whole blob (openStream) does both, and fsck
+// --verify-content will.
 //
-// Limits: 2^32 chunks of 64 KiB (256 TiB) per blob; a data key must seal
-// one plaintext only (convergent keys do: the key is derived from it).
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+// Limits: 2^32 chunks of 64 KiB (256 TiB) per blob; a data key seals one
+// blob only (it is random and never leaves its header); 2^32 blobs per
+// bucket key generation, the bound for random 96-bit GCM IVs under one key
+// (NIST SP 800-38D §8.3) that the data keys' wrapping uses.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { BucketKey } from './blob-keys.ts';
 import type { ByteRange } from './store.ts';
 
 export const SEALED_MAGIC = Buffer.from('AESB', 'latin1');
@@ -52,46 +74,38 @@ const CHUNK_LOG2 = 16;
 /** Plaintext bytes per chunk. */
 export const CHUNK_SIZE = 1 << CHUNK_LOG2;
 export const TAG_BYTES = 16;
-export const HEADER_BYTES = 20;
+/** The header fields before the wrapped data key: the wrapping's AAD, with the bucket id. */
+const HEADER_FIELDS_BYTES = 20;
+const NONCE_PREFIX_BYTES = 8;
+const KEY_BYTES = 32;
+const WRAP_IV_BYTES = 12; // GCM's native nonce size (NIST SP 800-38D §8.2)
+const WRAPPED_KEY_BYTES = WRAP_IV_BYTES + KEY_BYTES + TAG_BYTES;
+export const HEADER_BYTES = HEADER_FIELDS_BYTES + WRAPPED_KEY_BYTES;
 /** A full chunk as stored: ciphertext and tag. */
 const RECORD_BYTES = CHUNK_SIZE + TAG_BYTES;
-const NONCE_PREFIX_BYTES = 8;
 const MAX_CHUNKS = 2 ** 32;
 /** sealStream hands out its bytes in batches of about this size (4 chunks). */
 const OUTPUT_BATCH_BYTES = 4 * CHUNK_SIZE;
 /** How many chunks a ranged read asks the file for at once (1 MiB). */
 const RANGE_READ_CHUNKS = 16;
 
-/** The key one blob is sealed under (blob-keys.ts: dataKeyFor). */
-export interface DataKey {
-  /** Written into the header, checked on opening: which bucket key generation the key comes from. */
-  keyId: number;
-  /** 32 bytes. */
-  key: Buffer;
-  /** 8 bytes, written into the header. */
-  noncePrefix: Buffer;
-}
-
-/** Which blob the bytes are: bound into every chunk. */
-export interface BlobIdentity {
-  bucketId: string;
-  /** SHA-256 of the plaintext, hex (as blobs are named) or 32 bytes. */
-  sha256: string | Buffer;
-}
-
 export interface SealedHeader {
   version: number;
   chunkSize: number;
+  /** The generation of the bucket key the data key is wrapped under. */
   keyId: number;
   noncePrefix: Buffer;
+  /** IV ‖ wrapped data key ‖ tag (60 bytes). */
+  wrappedKey: Buffer;
 }
 
-export type SealedBlobFault = 'header' | 'key-id' | 'length' | 'chunk';
+export type SealedBlobFault = 'header' | 'key-id' | 'key' | 'length' | 'chunk';
 
 /**
- * The sealed bytes are not this blob under this key: altered, truncated,
- * extended, reordered, another blob's, or another key. No byte of a chunk
- * that failed is ever handed out.
+ * The sealed bytes are not this blob of this bucket: altered, truncated,
+ * extended, reordered, moved from another bucket, another content's, or
+ * another key's ('key': the data key in the header does not unwrap). No
+ * byte of a chunk that failed is ever handed out.
  */
 export class SealedBlobCorrupt extends Error {
   constructor(
@@ -159,20 +173,37 @@ export function chunkSpan(range: ByteRange, plaintextSize: number): ChunkSpan {
   };
 }
 
-function encodeHeader(key: DataKey): Buffer {
-  if (key.key.length !== 32) throw new Error('a data key is 32 bytes');
-  if (key.noncePrefix.length !== NONCE_PREFIX_BYTES) throw new Error('a nonce prefix is 8 bytes');
-  if (!Number.isInteger(key.keyId) || key.keyId < 0 || key.keyId > 0xffffffff) throw new Error(`key id ${key.keyId} is not a u32`);
+function checkBucketKey(bucketKey: BucketKey): void {
+  if (bucketKey.key.length !== KEY_BYTES) throw new Error('a bucket key is 32 bytes');
+  const id = bucketKey.generation;
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new Error(`key id ${id} is not a u32`);
+}
+
+function wrapAad(header: Buffer, bucketId: string): Buffer {
+  return Buffer.concat([header.subarray(0, HEADER_FIELDS_BYTES), Buffer.from(bucketId, 'utf8')]);
+}
+
+/** A new blob's header and the fresh random data key it carries, wrapped under the bucket key. */
+function newHeader(bucketKey: BucketKey): { header: Buffer; dataKey: Buffer } {
+  checkBucketKey(bucketKey);
+  const random = randomBytes(KEY_BYTES + NONCE_PREFIX_BYTES + WRAP_IV_BYTES);
+  const dataKey = random.subarray(0, KEY_BYTES);
   const header = Buffer.alloc(HEADER_BYTES);
   SEALED_MAGIC.copy(header, 0);
   header[4] = SEALED_VERSION;
   header[5] = CHUNK_LOG2;
-  header.writeUInt32BE(key.keyId, 8);
-  key.noncePrefix.copy(header, 12);
-  return header;
+  header.writeUInt32BE(bucketKey.generation, 8);
+  random.copy(header, 12, KEY_BYTES); // nonce prefix, then the wrapping's IV
+  const iv = header.subarray(HEADER_FIELDS_BYTES, HEADER_FIELDS_BYTES + WRAP_IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', bucketKey.key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(wrapAad(header, bucketKey.bucketId));
+  cipher.update(dataKey).copy(header, HEADER_FIELDS_BYTES + WRAP_IV_BYTES);
+  cipher.final(); // GCM: nothing is held back
+  cipher.getAuthTag().copy(header, HEADER_BYTES - TAG_BYTES);
+  return { header, dataKey };
 }
 
-/** Parses and checks a header (the first HEADER_BYTES bytes); its integrity is checked by the chunks. */
+/** Parses and checks a header (the first HEADER_BYTES bytes); its integrity is checked by the wrapping and the chunks. */
 export function readSealedHeader(bytes: Buffer): SealedHeader {
   if (bytes.length < HEADER_BYTES) throw new SealedBlobCorrupt('length', 'shorter than a sealed blob header');
   if (!bytes.subarray(0, 4).equals(SEALED_MAGIC)) throw new SealedBlobCorrupt('header', 'not a sealed blob (no AESB magic)');
@@ -182,54 +213,88 @@ export function readSealedHeader(bytes: Buffer): SealedHeader {
     version: bytes[4],
     chunkSize: 1 << bytes[5],
     keyId: bytes.readUInt32BE(8),
-    noncePrefix: Buffer.from(bytes.subarray(12, HEADER_BYTES)),
+    noncePrefix: Buffer.from(bytes.subarray(12, HEADER_FIELDS_BYTES)),
+    wrappedKey: Buffer.from(bytes.subarray(HEADER_FIELDS_BYTES, HEADER_BYTES)),
   };
 }
 
-function identityDigest(identity: BlobIdentity): Buffer {
-  const digest = typeof identity.sha256 === 'string' ? Buffer.from(identity.sha256, 'hex') : identity.sha256;
-  if (digest.length !== 32) throw new Error('a blob identity needs a 32-byte SHA-256');
+/** The data key of a sealed blob's header, unwrapped under the bucket key; SealedBlobCorrupt if it is not this bucket's. */
+function openHeader(bytes: Buffer, bucketKey: BucketKey): Buffer {
+  checkBucketKey(bucketKey);
+  const header = readSealedHeader(bytes);
+  if (header.keyId !== bucketKey.generation) {
+    throw new SealedBlobCorrupt('key-id', `sealed under bucket key generation ${header.keyId}, opened with generation ${bucketKey.generation}`);
+  }
+  const wrapped = header.wrappedKey;
+  const decipher = createDecipheriv('aes-256-gcm', bucketKey.key, wrapped.subarray(0, WRAP_IV_BYTES), { authTagLength: TAG_BYTES });
+  decipher.setAAD(wrapAad(bytes, bucketKey.bucketId));
+  decipher.setAuthTag(wrapped.subarray(WRAP_IV_BYTES + KEY_BYTES));
+  const dataKey = decipher.update(wrapped.subarray(WRAP_IV_BYTES, WRAP_IV_BYTES + KEY_BYTES));
+  try {
+    decipher.final();
+  } catch {
+    throw new SealedBlobCorrupt('key', `the blob's data key does not unwrap under bucket ${bucketKey.bucketId}'s key: the header was altered, or the blob is another bucket's`);
+  }
+  return dataKey;
+}
+
+function digestBytes(sha256: string | Buffer): Buffer {
+  const digest = typeof sha256 === 'string' ? Buffer.from(sha256, 'hex') : sha256;
+  if (digest.length !== 32) throw new Error('a blob is named by a 32-byte SHA-256');
   return digest;
 }
 
-/** Seals and opens the chunks of one blob: one header, one key, one identity. */
+/** Seals and opens the chunks of one blob: one header, one data key, one bucket. */
 class ChunkCipher {
   private readonly nonce = Buffer.alloc(12);
+  /** The AAD of a chunk that is not the last; the last one's adds the SHA-256 (position()). */
   private readonly aad: Buffer;
+  /** A copy: what it is cut from may hold the first chunks too. */
+  private readonly header: Buffer;
+  private readonly bucketId: Buffer;
 
   constructor(
     private readonly key: Buffer,
     header: Buffer,
-    identity: BlobIdentity,
+    bucketId: string,
   ) {
-    header.copy(this.nonce, 0, 12, HEADER_BYTES);
-    this.aad = Buffer.concat([Buffer.alloc(5), header.subarray(0, HEADER_BYTES), identityDigest(identity), Buffer.from(identity.bucketId, 'utf8')]);
+    this.header = Buffer.from(header.subarray(0, HEADER_BYTES));
+    this.header.copy(this.nonce, 0, 12, HEADER_FIELDS_BYTES);
+    this.bucketId = Buffer.from(bucketId, 'utf8');
+    this.aad = Buffer.concat([Buffer.alloc(5), this.header, this.bucketId]);
   }
 
-  /** The nonce and AAD of chunk `index`, written in place: each cipher takes them in at creation. */
-  private position(index: number, final: boolean): void {
+  /** The nonce and AAD of chunk `index`; the nonce is written in place (each cipher takes it in at creation). */
+  private position(index: number, sha256: Buffer | undefined): Buffer {
     if (index >= MAX_CHUNKS) throw new RangeError('a sealed blob holds at most 2^32 chunks');
     this.nonce.writeUInt32BE(index, 8);
-    this.aad.writeUInt32BE(index, 0);
-    this.aad[4] = final ? 1 : 0;
+    if (sha256 === undefined) {
+      this.aad.writeUInt32BE(index, 0);
+      this.aad[4] = 0;
+      return this.aad;
+    }
+    const final = Buffer.concat([Buffer.alloc(5), this.header, sha256, this.bucketId]);
+    final.writeUInt32BE(index, 0);
+    final[4] = 1;
+    return final;
   }
 
-  /** The chunk's record: ciphertext, then tag (two buffers; sealStream batches them). */
-  seal(index: number, final: boolean, plaintext: Buffer): [Buffer, Buffer] {
-    this.position(index, final);
+  /** The chunk's record: ciphertext, then tag (two buffers; sealStream batches them). `sha256` only for the last chunk. */
+  seal(index: number, sha256: Buffer | undefined, plaintext: Buffer): [Buffer, Buffer] {
+    const aad = this.position(index, sha256);
     const cipher = createCipheriv('aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(this.aad);
+    cipher.setAAD(aad);
     const body = cipher.update(plaintext);
     cipher.final(); // GCM: nothing is held back
     return [body, cipher.getAuthTag()];
   }
 
-  /** The plaintext of a chunk's record (ciphertext ‖ tag); SealedBlobCorrupt if it does not authenticate. */
-  open(index: number, final: boolean, record: Buffer): Buffer {
+  /** The plaintext of a chunk's record (ciphertext ‖ tag); SealedBlobCorrupt if it does not authenticate. `sha256` only for the last chunk. */
+  open(index: number, sha256: Buffer | undefined, record: Buffer): Buffer {
     if (record.length < TAG_BYTES) throw new SealedBlobCorrupt('length', `chunk ${index} is cut short`);
-    this.position(index, final);
+    const aad = this.position(index, sha256);
     const decipher = createDecipheriv('aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_BYTES });
-    decipher.setAAD(this.aad);
+    decipher.setAAD(aad);
     decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
     const plaintext = decipher.update(record.subarray(0, record.length - TAG_BYTES));
     try {
@@ -237,7 +302,9 @@ class ChunkCipher {
     } catch {
       throw new SealedBlobCorrupt(
         'chunk',
-        `chunk ${index}${final ? ' (the last)' : ''} does not authenticate: altered, truncated, extended or reordered, or another blob's or another key's`,
+        sha256
+          ? `chunk ${index}, the last, does not authenticate: altered, truncated or extended, or the content is not the one named (SHA-256)`
+          : `chunk ${index} does not authenticate: altered, truncated, extended or reordered, or another blob's`,
         index,
       );
     }
@@ -282,49 +349,90 @@ class PieceCutter {
   }
 }
 
-/**
- * Encrypts a plaintext stream into the sealed format, holding at most one
- * chunk of it and one batch of output. `identity.sha256` must be the
- * SHA-256 of exactly the bytes that will pass: it is bound into every
- * chunk, so a blob sealed under the wrong name never opens.
- */
-export function sealStream(key: DataKey, identity: BlobIdentity): Transform {
-  const header = encodeHeader(key);
-  const chunks = new ChunkCipher(key.key, header, identity);
-  const pieces = new PieceCutter(CHUNK_SIZE);
-  let index = 0;
+export interface SealOptions {
+  /**
+   * The SHA-256 of the plaintext, shared with the caller, so that a body is
+   * hashed once (the store hashes every upload on its way to disk). Without
+   * `hashedUpstream`, sealStream updates it with every byte it seals; with
+   * it, the caller's stage before sealStream has already done so (the
+   * store's HashingMeter), and sealStream only reads it at the end. Either
+   * way sealStream digests a copy: the caller can still call digest().
+   * Without `sha256`, sealStream hashes on its own (SealStream.sha256).
+   */
+  sha256?: Hash;
+  hashedUpstream?: boolean;
+}
+
+/** The sealing Transform; `sha256` is the digest bound into the last chunk, once it is sealed. */
+export class SealStream extends Transform {
+  private readonly chunks: ChunkCipher;
+  private readonly pieces = new PieceCutter(CHUNK_SIZE);
+  private readonly hash: Hash;
+  private readonly hashHere: boolean;
+  private index = 0;
   // Output goes in batches of OUTPUT_BATCH_BYTES, not as each chunk's
   // ciphertext and 16-byte tag: a file written in 64 KiB + 16 B writes took
   // twice as long as plain (npm run bench:seal, docs/benchmarks.md).
-  let batch: Buffer[] = [header];
-  let batchBytes = header.length;
-  const emit = (stream: Transform, [body, tag]: [Buffer, Buffer], last: boolean) => {
-    batch.push(body, tag);
-    batchBytes += body.length + tag.length;
-    if (batchBytes >= OUTPUT_BATCH_BYTES || last) {
-      stream.push(Buffer.concat(batch, batchBytes));
-      batch = [];
-      batchBytes = 0;
+  private batch: Buffer[];
+  private batchBytes: number;
+  private digest: Buffer | undefined;
+
+  constructor(bucketKey: BucketKey, opts: SealOptions = {}) {
+    super();
+    const { header, dataKey } = newHeader(bucketKey);
+    this.chunks = new ChunkCipher(dataKey, header, bucketKey.bucketId);
+    this.hash = opts.sha256 ?? createHash('sha256');
+    this.hashHere = !(opts.sha256 && opts.hashedUpstream);
+    this.batch = [header];
+    this.batchBytes = header.length;
+  }
+
+  /** The plaintext's SHA-256 (32 bytes); only once the stream has ended. */
+  get sha256(): Buffer {
+    if (!this.digest) throw new Error('the SHA-256 of a sealed blob is known once its last chunk is sealed');
+    return this.digest;
+  }
+
+  private output([body, tag]: [Buffer, Buffer], last: boolean): void {
+    this.batch.push(body, tag);
+    this.batchBytes += body.length + tag.length;
+    if (this.batchBytes >= OUTPUT_BATCH_BYTES || last) {
+      this.push(Buffer.concat(this.batch, this.batchBytes));
+      this.batch = [];
+      this.batchBytes = 0;
     }
-  };
-  return new Transform({
-    transform(data: Buffer | string, _enc: BufferEncoding, done: TransformCallback) {
-      try {
-        pieces.add(asBuffer(data), (chunk) => emit(this, chunks.seal(index++, false, chunk), false));
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-    flush(done: TransformCallback) {
-      try {
-        emit(this, chunks.seal(index, true, pieces.last), true);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
+  }
+
+  override _transform(data: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      const bytes = asBuffer(data);
+      if (this.hashHere) this.hash.update(bytes);
+      this.pieces.add(bytes, (chunk) => this.output(this.chunks.seal(this.index++, undefined, chunk), false));
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.digest = this.hash.copy().digest();
+      this.output(this.chunks.seal(this.index, this.digest, this.pieces.last), true);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+}
+
+/**
+ * Encrypts a plaintext stream into the sealed format in one pass, under a
+ * fresh data key wrapped under `bucketKey`, holding at most one chunk of it
+ * and one batch of output. The plaintext's SHA-256, bound into the last
+ * chunk, is taken as the bytes pass (SealOptions).
+ */
+export function sealStream(bucketKey: BucketKey, opts: SealOptions = {}): SealStream {
+  return new SealStream(bucketKey, opts);
 }
 
 export interface OpenOptions {
@@ -332,18 +440,15 @@ export interface OpenOptions {
   plaintextSize?: number;
 }
 
-function checkKeyId(header: SealedHeader, key: DataKey): void {
-  if (header.keyId !== key.keyId) {
-    throw new SealedBlobCorrupt('key-id', `sealed under bucket key generation ${header.keyId}, opened with generation ${key.keyId}`);
-  }
-}
-
 /**
- * Decrypts a whole sealed blob, holding at most one chunk; errors with
+ * Decrypts a whole sealed blob of `bucketKey`'s bucket named `sha256` (hex,
+ * as blobs are named, or 32 bytes), holding at most one chunk; errors with
  * SealedBlobCorrupt before handing out any byte of a chunk that does not
- * authenticate, and at the end if the blob was cut or extended.
+ * authenticate, and at the end if the blob was cut or extended or its
+ * content is not `sha256`.
  */
-export function openStream(key: DataKey, identity: BlobIdentity, opts: OpenOptions = {}): Transform {
+export function openStream(bucketKey: BucketKey, sha256: string | Buffer, opts: OpenOptions = {}): Transform {
+  const digest = digestBytes(sha256);
   const records = new PieceCutter(RECORD_BYTES);
   let headerBytes: Buffer[] = [];
   let headerLength = 0;
@@ -367,13 +472,11 @@ export function openStream(key: DataKey, identity: BlobIdentity, opts: OpenOptio
           if (headerLength < HEADER_BYTES) return done();
           bytes = Buffer.concat(headerBytes);
           headerBytes = [];
-          const header = readSealedHeader(bytes);
-          checkKeyId(header, key);
-          chunks = new ChunkCipher(key.key, bytes, identity);
+          chunks = new ChunkCipher(openHeader(bytes, bucketKey), bytes, bucketKey.bucketId);
           bytes = bytes.subarray(HEADER_BYTES);
         }
         const opener = chunks;
-        records.add(bytes, (record) => emit(this, opener.open(index++, false, record)));
+        records.add(bytes, (record) => emit(this, opener.open(index++, undefined, record)));
         done();
       } catch (err) {
         done(err as Error);
@@ -383,7 +486,7 @@ export function openStream(key: DataKey, identity: BlobIdentity, opts: OpenOptio
       try {
         if (!chunks) throw new SealedBlobCorrupt('length', 'the sealed blob ends inside its header');
         if (records.last.length === 0) throw new SealedBlobCorrupt('length', 'the sealed blob has no chunks');
-        emit(this, chunks.open(index, true, records.last));
+        emit(this, chunks.open(index, digest, records.last));
         if (opts.plaintextSize !== undefined && out !== opts.plaintextSize) {
           throw new SealedBlobCorrupt('length', `the sealed blob holds ${out} bytes, not the expected ${opts.plaintextSize}`);
         }
@@ -422,12 +525,15 @@ export async function fileSource(handle: FileHandle): Promise<SealedSource> {
 }
 
 /**
- * Exactly the plaintext bytes of `range` (inclusive end), reading and
- * opening only the chunks it touches, at most RANGE_READ_CHUNKS at a time.
- * RangeError if the range is not within the blob; SealedBlobCorrupt, before
- * any byte of it, for a chunk that does not authenticate.
+ * Exactly the plaintext bytes of `range` (inclusive end) of a sealed blob of
+ * `bucketKey`'s bucket named `sha256`, reading and opening only the chunks
+ * it touches, at most RANGE_READ_CHUNKS at a time. RangeError if the range
+ * is not within the blob; SealedBlobCorrupt, before any byte of it, for a
+ * chunk that does not authenticate. `sha256` is checked only if the range
+ * reaches the last chunk, the one that binds it (the format comment).
  */
-export async function* openRange(source: SealedSource, key: DataKey, identity: BlobIdentity, range: ByteRange, opts: OpenOptions = {}): AsyncGenerator<Buffer> {
+export async function* openRange(source: SealedSource, bucketKey: BucketKey, sha256: string | Buffer, range: ByteRange, opts: OpenOptions = {}): AsyncGenerator<Buffer> {
+  const digest = digestBytes(sha256);
   const size = plaintextSizeOf(source.size);
   if (opts.plaintextSize !== undefined && size !== opts.plaintextSize) {
     throw new SealedBlobCorrupt('length', `the sealed blob holds ${size} bytes, not the expected ${opts.plaintextSize}`);
@@ -443,8 +549,7 @@ export async function* openRange(source: SealedSource, key: DataKey, identity: B
   // A range from the first chunk is read with the header, in one read (small blobs: one read in all).
   const firstBatch = span.firstChunk === 0 ? await readExactly(0, Math.min(span.sealedEnd, HEADER_BYTES + RANGE_READ_CHUNKS * RECORD_BYTES)) : undefined;
   const headerBytes = firstBatch?.subarray(0, HEADER_BYTES) ?? (await readExactly(0, HEADER_BYTES));
-  checkKeyId(readSealedHeader(headerBytes), key);
-  const chunks = new ChunkCipher(key.key, headerBytes, identity);
+  const chunks = new ChunkCipher(openHeader(headerBytes, bucketKey), headerBytes, bucketKey.bucketId);
   let skip = span.skip;
   let left = span.length;
   for (let first = span.firstChunk; first <= span.lastChunk; first += RANGE_READ_CHUNKS) {
@@ -454,7 +559,7 @@ export async function* openRange(source: SealedSource, key: DataKey, identity: B
     const bytes = first === 0 && firstBatch ? firstBatch.subarray(HEADER_BYTES) : await readExactly(position, length);
     for (let i = first; i <= last; i++) {
       const offset = (i - first) * RECORD_BYTES;
-      const plaintext = chunks.open(i, i === finalChunk, bytes.subarray(offset, Math.min(bytes.length, offset + RECORD_BYTES)));
+      const plaintext = chunks.open(i, i === finalChunk ? digest : undefined, bytes.subarray(offset, Math.min(bytes.length, offset + RECORD_BYTES)));
       const piece = plaintext.subarray(skip, skip + Math.min(left, plaintext.length - skip));
       skip = 0;
       left -= piece.length;
