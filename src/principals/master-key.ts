@@ -1,13 +1,13 @@
 // The server's master key: 32 random bytes from AEROSTORE_MASTER_KEY (base64)
 // or generated once into <data>/master.key (mode 0600). Purpose-specific keys
 // are derived from it with HKDF, so one secret protects stored access-key
-// secrets, signs STS session tokens and signed URLs without any two sharing
-// a key.
+// secrets, signs STS session tokens and signed URLs, and wraps the keys that
+// encrypt blobs at rest (src/blobs/blob-keys.ts), without any two sharing a key.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { loadOrCreateSecretFile } from './root-key.ts';
 
-export type KeyPurpose = 'access-key-secrets' | 'sts-session-tokens' | 'url-signing';
+export type KeyPurpose = 'access-key-secrets' | 'sts-session-tokens' | 'url-signing' | 'blob-encryption';
 
 export class MasterKey {
   private constructor(private readonly key: Buffer) {}
