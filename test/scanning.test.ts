@@ -365,6 +365,46 @@ describe('virus scanning with clamd', () => {
     for (const key of keys) assert.equal(verdicts[key].scan_status, 'clean');
     assert.equal((await (await fetch(`${srv.url}/health/ready`)).json() as Record<string, string>).scanner, 'ok');
   });
+
+  it('releases quarantined content on the service role\'s word, with every object on those bytes, until a rescan asks clamd again', async () => {
+    const release = (body: unknown) => root.send({ method: 'POST', path: '/admin/v1/quarantine/release', body: JSON.stringify(body) });
+    const codeOf = (res: { body: Buffer }) => (JSON.parse(res.body.toString()) as { error: string }).error;
+    const target = { bucket: 'files', key: infected[0] };
+    const asUser = await fetch(`${srv.url}/admin/v1/quarantine/release`, {
+      method: 'POST', headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' }, body: JSON.stringify(target),
+    });
+    assert.equal(asUser.status, 403);
+    const notQuarantined = await release({ bucket: 'files', key: 'clean/big.bin' });
+    assert.deepEqual([notQuarantined.status, codeOf(notQuarantined)], [409, 'NotQuarantined']);
+    const missing = await release({ bucket: 'files', key: 'no/such/key' });
+    assert.deepEqual([missing.status, codeOf(missing)], [404, 'NoSuchKey']);
+    assert.equal((await release({ bucket: 'files' })).status, 400);
+    assert.equal((await root.send({ method: 'GET', path: objectPath('files', infected[0]) })).status, 403, 'still quarantined');
+
+    const res = await ok(release(target));
+    // The verdict is the content's: the other object on the same bytes (the signed-URL test's, overwritten with EICAR) is released too.
+    assert.deepEqual(JSON.parse(res.body.toString()), { released: [infected[0], 'signed/report.txt'] });
+    assert.deepEqual((await ok(root.send({ method: 'GET', path: objectPath('files', infected[0]) }))).body, EICAR);
+    assert.equal((await asOwner.from('files').download('signed/report.txt')).error, null);
+    // Other infected content stays quarantined.
+    assert.equal((await root.send({ method: 'HEAD', path: objectPath('files', infected[1]) })).status, 403);
+    const verdict = await verdictOf(infected[0]);
+    assert.equal(verdict.scan_status, 'clean');
+    assert.equal(verdict.scan_note, `released by an operator (clamd had found ${EICAR_SIGNATURE})`);
+    const listed = JSON.parse((await ok(root.send({ method: 'GET', path: '/admin/v1/quarantine' }))).body.toString()) as Array<{ key: string }>;
+    assert.ok(!listed.some((q) => q.key === infected[0]), 'no longer listed');
+    // Announced like a scanner's verdict, naming the operator as the actor.
+    const [event] = await db<{ payload: Record<string, unknown>; actor: Record<string, unknown> }[]>`
+      select payload, actor from storage.events where type = 'storage.object.scanned' and key = ${infected[0]} order by id desc limit 1`;
+    assert.deepEqual([event.payload.verdict, event.payload.engine], ['clean', 'operator']);
+    assert.deepEqual([event.actor.via, event.actor.role], ['access-key', 'service'], JSON.stringify(event.actor));
+    assert.equal((await release(target)).status, 409, 'released once');
+
+    // A release is a verdict like clamd's: a rescan asks clamd again, which finds EICAR again.
+    await ok(root.send({ method: 'POST', path: '/admin/v1/scan/rescan', body: JSON.stringify({ bucket: 'files' }) }));
+    assert.equal((await settled([infected[0]]))[infected[0]].scan_status, 'infected');
+    assert.equal((await root.send({ method: 'GET', path: objectPath('files', infected[0]) })).status, 403);
+  });
 });
 
 describe('AEROSTORE_BLOCK_UNTIL_SCANNED, and limits', () => {

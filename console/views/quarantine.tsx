@@ -1,7 +1,9 @@
 // Quarantine (service role): the scanner's queue and verdicts
 // (/admin/v1/scan/status), the quarantined objects with their signature
 // (/admin/v1/quarantine), each downloadable through the admin API (the one
-// way out for infected content) or deletable; a rescan of everything.
+// way out for infected content), releasable (a false positive: the content
+// is clean by the operator's word, POST /admin/v1/quarantine/release) or
+// deletable; a rescan of everything.
 import { useState } from 'preact/hooks';
 import { s3, serviceFetch, serviceJson } from '../api.ts';
 import { bytes, when } from '../format.ts';
@@ -28,6 +30,8 @@ export function Quarantine({ session }: { session: Session }) {
   const health = useLoad(async () => ((await (await fetch('/health/ready', { cache: 'no-store' })).json()) as { scanner?: string }).scanner ?? 'unknown', []);
   const [error, setError] = useState<unknown>();
   const [deleting, setDeleting] = useState<Quarantined>();
+  const [releasing, setReleasing] = useState<Quarantined>();
+  const [released, setReleased] = useState<string[]>();
   const [queued, setQueued] = useState<number>();
   const o = overview.value;
   return (
@@ -101,6 +105,9 @@ export function Quarantine({ session }: { session: Session }) {
               >
                 Download
               </button>
+              <button type="button" onClick={() => setReleasing(q)}>
+                Release
+              </button>
               <button type="button" class="danger" onClick={() => setDeleting(q)}>
                 Delete
               </button>
@@ -113,9 +120,25 @@ export function Quarantine({ session }: { session: Session }) {
           </tr>
         )}
       </Table>
+      {released && <p role="status">Released: {released.join(', ')}.</p>}
       <p class="hint">
-        Release is not offered: a verdict changes only by a new scan (Rescan). Deleting removes the object; its content goes once nothing references it.
+        Releasing says the content is clean (a false positive): every object in the bucket with the same bytes is served again, until a rescan asks clamd again. Deleting
+        removes the object; its content goes once nothing references it.
       </p>
+      {releasing && (
+        <Confirm
+          title="Release quarantined content"
+          message={`Serve ${releasing.bucket}/${releasing.key} again, and every object in ${releasing.bucket} with the same bytes? clamd found ${releasing.signature ?? 'a signature'} in it.`}
+          action="Release"
+          onClose={() => setReleasing(undefined)}
+          onConfirm={async () => {
+            const outcome = await serviceJson<{ released: string[] }>(session, 'POST', '/admin/v1/quarantine/release', { bucket: releasing.bucket, key: releasing.key });
+            setReleased(outcome.released);
+            list.reload();
+            overview.reload();
+          }}
+        />
+      )}
       {deleting && (
         <Confirm
           title="Delete quarantined object"

@@ -4,6 +4,10 @@
 //                                      the quarantined objects, newest first (limit 1..1000, default 100)
 //   GET  /quarantine/{bucket}/{key}  → 200 the object's bytes, whatever its verdict:
 //                                      the one way out for quarantined content
+//   POST /quarantine/release { bucket, key }
+//                                  → 200 { released: [keys] }: the object's content is clean by the
+//                                      operator's word (a false positive), with every object on it;
+//                                      404 NoSuchKey, 409 NotQuarantined
 //   GET  /scan/status                → 200 the queue and the verdicts (scanning/queue.ts ScanOverview)
 //   POST /scan/rescan  { bucket? }   → 200 { queued }: every blob (of the bucket) scanned again,
 //                                      e.g. after a signature update
@@ -17,10 +21,12 @@ import { requireBucket } from '../core/buckets.ts';
 import { openObject, validateKey } from '../core/objects.ts';
 import type { Services } from '../core/services.ts';
 import { jsonError } from '../http/json-error.ts';
-import { listQuarantined, objectWithVerdict, rescan, scanOverview } from '../scanning/queue.ts';
+import { jsonBody } from './request.ts';
+import { listQuarantined, objectWithVerdict, releaseContent, rescan, scanOverview } from '../scanning/queue.ts';
 import type { ApiEnv } from '../http/env.ts';
 
 const QuarantineQuery = z.coerce.number().int().min(1).max(1000);
+const ReleaseBody = z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) }, { error: 'the body must be { "bucket": "<name>", "key": "<key>" }' });
 const RescanBody = z.strictObject({ bucket: z.string().min(1).optional() }, { error: 'the body must be {} or { "bucket": "<name>" }' });
 
 /** {bucket}/{key} after /quarantine/, percent-decoded; undefined when malformed. */
@@ -69,6 +75,19 @@ export function scanAdmin(storage: Services): Hono<ApiEnv> {
     res.on('close', () => body.destroy());
     body.pipe(res);
     return RESPONSE_ALREADY_SENT;
+  });
+
+  app.post('/quarantine/release', async (c) => {
+    const body = await jsonBody(c, ReleaseBody);
+    if ('refusal' in body) return body.refusal;
+    const { bucket: name, key } = body.data;
+    validateKey(key);
+    const bucket = await requireBucket(storage, name);
+    const outcome = await releaseContent(storage.sql, bucket.id, key, c.get('principal'));
+    if ('missing' in outcome) return jsonError(c, 404, 'NoSuchKey', `no object ${name}/${key}`);
+    if ('notQuarantined' in outcome) return jsonError(c, 409, 'NotQuarantined', `${name}/${key} is not quarantined (its content is ${outcome.notQuarantined})`);
+    storage.log.warn({ bucket: name, key, released: outcome.released.length }, 'quarantined content released by an operator');
+    return c.json(outcome);
   });
 
   app.get('/scan/status', async (c) => c.json(await scanOverview(storage.sql)));

@@ -5,8 +5,10 @@
 // lease id), not a lock held while clamd reads, so a job whose worker died
 // is simply claimed again when its lease runs out.
 import type { ObjectRow } from '../core/objects.ts';
-import type { Sql } from '../db/connect.ts';
+import type { PendingQuery, Row } from 'postgres';
+import type { Sql, TransactionSql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
+import type { Principal } from '../principals/principal.ts';
 import type { Verdict } from './clamd.ts';
 import { recordEvents, type NewEvent } from '../events/record.ts';
 
@@ -76,14 +78,7 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
     return await asPrincipal(sql, SERVICE, async (tx) => {
       const inScope = settlesAll ? tx`` : tx`and o.scan_status = 'pending'`;
       // What the verdict settles, read after the verdict and before the objects take it on.
-      const settled = tx<Settled[]>`
-        select o.id, o.key, o.owner_id, o.size, o.sha256, o.content_type, o.scan_status as was, k.name as bucket,
-          b.scan_status as verdict, b.scan_signature as signature, b.scan_note as note, b.scan_engine as engine
-        from storage.objects o
-        join storage.buckets k on k.id = o.bucket_uuid
-        join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
-        where o.bucket_uuid = ${job.bucketId} and o.sha256 = ${job.sha256} ${inScope}
-        order by o.key`;
+      const settled = settledObjects(tx, job.bucketId, job.sha256, inScope);
       const steps = [
         tx`select 1 from storage.blobs where bucket_id = ${job.bucketId} and sha256 = ${job.sha256} for update`,
         ...(verdict === 'known'
@@ -123,6 +118,18 @@ export async function recordVerdict(sql: Sql, job: ScanJob, verdict: Verdict | '
   }
 }
 
+/** The objects on a content a verdict settles (`inScope` narrows them), each with its state before and the content's verdict. */
+function settledObjects(tx: TransactionSql, bucketId: string, sha256: string, inScope: PendingQuery<Row[]>) {
+  return tx<Settled[]>`
+    select o.id, o.key, o.owner_id, o.size, o.sha256, o.content_type, o.scan_status as was, k.name as bucket,
+      b.scan_status as verdict, b.scan_signature as signature, b.scan_note as note, b.scan_engine as engine
+    from storage.objects o
+    join storage.buckets k on k.id = o.bucket_uuid
+    join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
+    where o.bucket_uuid = ${bucketId} and o.sha256 = ${sha256} ${inScope}
+    order by o.key`;
+}
+
 /** An object a verdict settles, as it was before (was) and the blob's verdict. */
 interface Settled {
   id: string;
@@ -139,8 +146,13 @@ interface Settled {
   engine: string | null;
 }
 
-/** storage.object.scanned for every settled object, and storage.object.quarantined for one that turns infected now. */
-function scanEvents(bucketId: string, o: Settled): NewEvent[] {
+/**
+ * storage.object.scanned for every settled object, and
+ * storage.object.quarantined for one that turns infected now. `actor`:
+ * the scanner's, or null for the transaction's own principal (an
+ * operator's release).
+ */
+function scanEvents(bucketId: string, o: Settled, actor: object | null = SCANNER_ACTOR): NewEvent[] {
   const payload = {
     size: o.size,
     sha256: o.sha256,
@@ -150,7 +162,7 @@ function scanEvents(bucketId: string, o: Settled): NewEvent[] {
     note: o.note ?? undefined,
     engine: o.engine ?? undefined,
   };
-  const base = { bucketId, bucket: o.bucket, key: o.key, objectId: o.id, ownerId: o.owner_id, payload, actor: SCANNER_ACTOR };
+  const base = { bucketId, bucket: o.bucket, key: o.key, objectId: o.id, ownerId: o.owner_id, payload, ...(actor ? { actor } : {}) };
   const scanned: NewEvent = { type: 'storage.object.scanned', ...base };
   return o.verdict === 'infected' && o.was !== 'infected' ? [scanned, { type: 'storage.object.quarantined', ...base }] : [scanned];
 }
@@ -261,6 +273,39 @@ export async function rescan(sql: Sql, bucketName?: string): Promise<number | un
       on conflict (bucket_id, sha256) do update
       set attempts = 0, lease = null, last_error = null, run_after = now(), enqueued_at = now(), scan = true`;
     return queued.count;
+  });
+}
+
+/** What a release answers: the current objects now served again, or why nothing changed. */
+export type Release = { released: string[] } | { missing: true } | { notQuarantined: ScanStatus };
+
+/**
+ * An operator's verdict on the content of `key` in its bucket: released,
+ * i.e. clean by `principal`'s word rather than clamd's (a false positive).
+ * A verdict belongs to the content, so every object and past version on
+ * those bytes in the bucket is served again, and each current object gets
+ * a storage.object.scanned event naming the operator as its actor. A
+ * release is a verdict like clamd's: a later rescan asks clamd again.
+ */
+export async function releaseContent(sql: Sql, bucketId: string, key: string, principal: Principal): Promise<Release> {
+  return asPrincipal(sql, principal, async (tx) => {
+    const [object] = await tx<{ sha256: string }[]>`select sha256 from storage.objects where bucket_uuid = ${bucketId} and key = ${key}`;
+    if (!object) return { missing: true };
+    const [blob] = await tx<{ scan_status: ScanStatus; scan_signature: string | null }[]>`
+      select scan_status, scan_signature from storage.blobs where bucket_id = ${bucketId} and sha256 = ${object.sha256} for update`;
+    if (blob.scan_status !== 'infected') return { notQuarantined: blob.scan_status };
+    const note = `released by an operator (clamd had found ${blob.scan_signature ?? 'a signature'})`;
+    await tx`
+      update storage.blobs
+      set scan_status = 'clean', scan_signature = null, scan_engine = 'operator', scan_note = ${note}, scanned_at = now()
+      where bucket_id = ${bucketId} and sha256 = ${object.sha256}`;
+    const settled = await settledObjects(tx, bucketId, object.sha256, tx`and o.scan_status <> 'clean'`);
+    await tx`update storage.objects set scan_status = 'clean' where bucket_uuid = ${bucketId} and sha256 = ${object.sha256} and scan_status <> 'clean'`;
+    await tx`
+      update storage.object_versions set scan_status = 'clean'
+      where bucket_uuid = ${bucketId} and sha256 = ${object.sha256} and not delete_marker and scan_status <> 'clean'`;
+    await recordEvents(tx, settled.flatMap((o) => scanEvents(bucketId, o, null)));
+    return { released: settled.map((o) => o.key) };
   });
 }
 
