@@ -228,13 +228,14 @@ describe('metrics with AEROSTORE_METRICS_TOKEN set', () => {
     assert.ok((await linesOf(server, (l) => l.api === 'metrics' && l.status === 200, 1)).length >= 1);
   });
 
-  it('serves /metrics at that path only: /metrics/… is S3’s, other methods a 404', async () => {
+  it('serves /metrics at that path only, to GET and HEAD: /metrics/… and PUT /metrics are S3’s', async () => {
     const under = await root.send({ method: 'GET', path: '/metrics/x' });
     assert.equal(under.status, 404);
     assert.match(under.body.toString(), /<Code>NoSuchBucket<\/Code>/);
-    const put = await fetch(`${server.url}/metrics`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } });
-    assert.equal(put.status, 404);
-    await put.arrayBuffer();
+    // CreateBucket of a reserved name.
+    const put = await root.send({ method: 'PUT', path: '/metrics' });
+    assert.equal(put.status, 400);
+    assert.match(put.body.toString(), /<Code>InvalidBucketName<\/Code>/);
     const head = await fetch(`${server.url}/metrics`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(head.status, 200);
   });

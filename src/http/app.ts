@@ -121,7 +121,7 @@ export function createApp({ storage, auth, box, sts, storedKeys, s3, domain, reg
     logWhenAnswered(req, res, storage.log, accessLogLevel);
     const target = req.url ?? '/';
     const hostBucket = bucketFromHost(req.headers.host, domain);
-    const to = destination(target, hostBucket);
+    const to = destination(target, hostBucket, req.method);
     noteRequest(req, { api: to.api });
     // The address limit, before anything else (credentials included) costs
     // anything. Health probes are exempt: a refused probe would take the server out of rotation.

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Hono } from 'hono';
 import { destination, routingPath, SERVICE_PREFIXES } from './dispatch.ts';
 
-const api = (target: string, hostBucket?: string) => destination(target, hostBucket);
+const api = (target: string, hostBucket?: string, method?: string) => destination(target, hostBucket, method);
 
 describe('destination', () => {
   it('names a service API only by its literal prefix', () => {
@@ -18,6 +18,14 @@ describe('destination', () => {
     assert.deepEqual(api('/console'), { api: 'console' });
     assert.deepEqual(api('/console/app.0123abcd.js'), { api: 'console' });
     for (const target of ['/consoles', '/console.txt', '/CONSOLE/', '/%63onsole/']) assert.deepEqual(api(target), { api: 's3' }, target);
+    // A bare /metrics or /console is theirs to read; any other method on it is S3's (CreateBucket, DeleteBucket…).
+    assert.deepEqual(api('/metrics', undefined, 'HEAD'), { api: 'metrics' });
+    assert.deepEqual(api('/console', undefined, 'HEAD'), { api: 'console' });
+    assert.deepEqual(api('/console/index.html', undefined, 'POST'), { api: 'console' });
+    for (const method of ['PUT', 'DELETE', 'POST']) {
+      for (const target of ['/metrics', '/console']) assert.deepEqual(api(target, undefined, method), { api: 's3' }, `${method} ${target}`);
+    }
+    assert.deepEqual(api('/admin/v1', undefined, 'POST'), { api: 'admin' });
     for (const target of ['/health', '/health?x', '/admin', '/admin/v10/keys', '/%61dmin/v1/keys', '/ADMIN/v1/keys', '//admin/v1/keys', '/admin//v1/keys',
       '/admin\\v1/keys', '/admin/v1\\keys', '/admin%2fv1/keys', '/x/../admin/v1/keys', '/../admin/v1/keys', '/%2e%2e/admin/v1/keys',
       'http://h/admin/v1/keys', '*', '/dots/uploads/../../admin/v1/keys', '/admin/v1#/keys', '/metrics/', '/metrics/x', '/metricsx', '/METRICS']) {

@@ -31,17 +31,19 @@ export type Destination =
  * `/%61dmin/v1`, `/admin//v1` or `/ADMIN/v1` is not one of them (it is S3's,
  * and names a bucket that cannot exist). `/health` alone stays S3's, so that
  * `PUT /health` is answered as the CreateBucket it is (InvalidBucketName).
- * `/metrics` is the one path Prometheus asks for, nothing under it: every
- * method on it is the metrics API's (a 404 but for GET and HEAD), and
- * `/metrics/…` stays S3's (keys of a bucket that cannot exist).
+ * `/metrics` is the one path Prometheus asks for, nothing under it, and
+ * `/metrics/…` stays S3's (keys of a bucket that cannot exist). `/metrics`
+ * and `/console` alone (`exact: 'reads'`) are the service's for GET and HEAD
+ * only: `PUT /metrics` or `DELETE /console` is S3's CreateBucket or
+ * DeleteBucket, answered as S3 answers a reserved name.
  */
-export const SERVICE_PREFIXES: ReadonlyArray<{ prefix: string; exact: boolean; subpaths?: false; api: ServiceApi }> = [
+export const SERVICE_PREFIXES: ReadonlyArray<{ prefix: string; exact: boolean | 'reads'; subpaths?: false; api: ServiceApi }> = [
   { prefix: '/health', exact: false, api: 'health' },
   { prefix: '/admin/v1', exact: true, api: 'admin' },
   { prefix: '/storage/v1', exact: true, api: 'storage' },
-  { prefix: '/metrics', exact: true, subpaths: false, api: 'metrics' },
+  { prefix: '/metrics', exact: 'reads', subpaths: false, api: 'metrics' },
   // The web console's files (http/console.ts); `/console` alone redirects to `/console/`.
-  { prefix: '/console', exact: true, api: 'console' },
+  { prefix: '/console', exact: 'reads', api: 'console' },
 ];
 
 // A service prefix must begin with a name no bucket can take, or a bucket of
@@ -57,14 +59,16 @@ for (const { prefix } of SERVICE_PREFIXES) {
  * Host names (s3/router.ts bucketFromHost), with which the whole path is a key.
  * Only an origin-form target (`/...`) can name a service API; absolute-form
  * (`http://host/...`) and asterisk-form (`*`) go to S3, whose router refuses
- * them (InvalidURI), as it always has.
+ * them (InvalidURI), as it always has. `method` only matters on a bare
+ * prefix (`exact: 'reads'`).
  */
-export function destination(target: string, hostBucket: string | undefined): Destination {
+export function destination(target: string, hostBucket: string | undefined, method = 'GET'): Destination {
   if (hostBucket !== undefined || !target.startsWith('/')) return { api: 's3' };
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
   for (const { prefix, exact, subpaths, api } of SERVICE_PREFIXES) {
-    if ((exact && path === prefix) || (subpaths !== false && path.startsWith(prefix + '/'))) {
+    const bare = exact === true || (exact === 'reads' && (method === 'GET' || method === 'HEAD'));
+    if ((bare && path === prefix) || (subpaths !== false && path.startsWith(prefix + '/'))) {
       const refuse = rewriteOf(target);
       return refuse ? { api, refuse } : { api };
     }

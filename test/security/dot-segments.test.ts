@@ -263,8 +263,12 @@ describe('paths that only look like a service path belong to S3', () => {
     '/health',
     '/health%2flive',
     `/${BUCKET}/../health/live`,
-    '/console/x',
-    '/metrics',
+    '/%63onsole/x',
+    '/CONSOLE/',
+    '/console%2fx',
+    '/metrics/',
+    '/metrics/x',
+    '/%6detrics',
   ];
 
   it('percent-encoded or differently cased prefixes, doubled or backslashed separators: S3 answers, signed or presigned', async () => {
