@@ -540,7 +540,11 @@ describe('a user signed in with a JWT', () => {
       await tab.getByRole('dialog').getByText('content-type').waitFor();
       await tab.keyboard.press('Escape');
       await tab.getByRole('dialog').waitFor({ state: 'detached' });
-      assert.equal(await tab.evaluate<string | null>(`document.activeElement?.getAttribute('aria-label') ?? null`), 'Details of dropped.txt');
+      await expectEventually(
+        async () => (await tab.evaluate<string | null>(`document.activeElement?.getAttribute('aria-label') ?? null`)) === 'Details of dropped.txt',
+        'focus back on the Details button',
+        5_000,
+      );
       // 31 minutes without a click or a key: the session is not restored, and it is wiped.
       await tab.evaluate(`sessionStorage.setItem('aerostore.console.active', String(Date.now() - 31 * 60_000))`);
       await tab.reload();
