@@ -8,9 +8,16 @@ import type { TransactionSql } from '../db/connect.ts';
 import type { BucketRow, DefaultRetention, LockMode, ObjectLock } from './bucket.ts';
 import { DomainError } from './errors.ts';
 
-/** A new version id: 32 URL-safe characters, as S3's are. */
+/**
+ * A new version id: 32 URL-safe characters, as S3's are. Never with a
+ * leading '-': aws-cli's argument parser reads `--version-id -Ab…` as a
+ * missing value followed by an option (one id in 64 did; conformance caught it).
+ */
 export function newVersionId(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const id = randomBytes(24).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** Whether `id` can name a version here: 'null', or an id newVersionId made. */
