@@ -9,7 +9,8 @@ export function bytes(n: number | undefined): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+  // Whole bytes: a rate (850.746… B/s) is a fraction.
+  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 export function when(iso: string | undefined): string {

@@ -3,6 +3,7 @@
 // between two scrapes that the charts plot.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { bytes } from '../console/format.ts';
 import { parseMetrics, rates, total, totals } from '../console/metrics.ts';
 
 const scrape = (requests: number, errors: number, bytesIn: number, sum: number, count: number) => `# HELP aerostore_http_requests_total Requests answered.
@@ -49,5 +50,15 @@ describe('console/metrics.ts', () => {
     const p = rates(before, after);
     assert.equal(p.requestsPerSecond, 0);
     assert.equal(p.latencyMs, 0);
+  });
+});
+
+describe('the console’s byte figures (console/format.ts)', () => {
+  it('shows whole bytes below a KiB, a rate included, and two or one decimals above', () => {
+    assert.equal(bytes(850.7462686567166), '851 B');
+    assert.equal(bytes(0), '0 B');
+    assert.equal(bytes(1536), '1.50 KiB');
+    assert.equal(bytes(40 * 2 ** 30), '40.0 GiB');
+    assert.equal(bytes(undefined), '—');
   });
 });
