@@ -66,7 +66,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } 
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { BucketKey } from './blob-keys.ts';
-import type { ByteRange } from './store.ts';
+import type { ByteRange } from './byte-range.ts';
 
 export const SEALED_MAGIC = Buffer.from('AESB', 'latin1');
 export const SEALED_VERSION = 1;
