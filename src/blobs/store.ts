@@ -586,29 +586,45 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async hashBlob(bucketId: string, sha256: string, onBytes?: (n: number) => void): Promise<string | undefined> {
-    const h = createHash('sha256');
+    const file = this.blobPath(bucketId, sha256);
+    // A sealed blob is hashed as its plaintext, which also checks every
+    // chunk's tag. One that does not open is hashed as it is: a plaintext
+    // blob whose content merely begins like a sealed header still hashes to
+    // its name; anything else is reported by why it did not open.
+    let sealed: boolean;
     try {
-      // A sealed blob is hashed as its plaintext (which also checks every chunk's tag).
-      const handle = await open(this.blobPath(bucketId, sha256), 'r');
-      const { size } = await handle.stat();
-      const sealed = await startsSealed(handle, size).catch(async (err: unknown) => {
+      const handle = await open(file, 'r');
+      try {
+        sealed = await startsSealed(handle, (await handle.stat()).size);
+      } finally {
         await handle.close();
-        throw err;
-      });
-      const stream = sealed
-        ? await this.readFile(handle, bucketId, sha256, undefined, undefined)
-        : createReadStream('', { fd: handle, highWaterMark: HASH_HIGH_WATER_MARK });
-      for await (const chunk of stream) {
-        h.update(chunk as Buffer);
-        onBytes?.((chunk as Buffer).length);
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      // Not a hash, so never equal to the blob's name: fsck reports it as content that is not the blob's.
-      if (err instanceof SealedBlobCorrupt) return `sealed blob does not authenticate (${err.fault}): ${err.message}`;
       throw err;
     }
-    return h.digest('hex');
+    if (sealed) {
+      try {
+        return await hashStream(await this.readFile(await open(file, 'r'), bucketId, sha256, undefined, undefined), onBytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        if (!(err instanceof SealedBlobCorrupt)) throw err;
+        const raw = await this.hashRaw(file);
+        // Not a hash, so never equal to the blob's name: fsck reports it as content that is not the blob's.
+        if (raw !== sha256) return `sealed blob does not authenticate (${err.fault}): ${err.message}`;
+        return raw;
+      }
+    }
+    return this.hashRaw(file, onBytes);
+  }
+
+  private async hashRaw(file: string, onBytes?: (n: number) => void): Promise<string | undefined> {
+    try {
+      return await hashStream(createReadStream(file, { highWaterMark: HASH_HIGH_WATER_MARK }), onBytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   blobLocation(bucketId: string, sha256: string): StoreLocation {
@@ -759,6 +775,15 @@ async function mkdirDurably(dir: string): Promise<void> {
     await fsyncDir(path.dirname(d));
     if (d === first || d === path.dirname(d)) break;
   }
+}
+
+async function hashStream(stream: Readable, onBytes?: (n: number) => void): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of stream) {
+    h.update(chunk as Buffer);
+    onBytes?.((chunk as Buffer).length);
+  }
+  return h.digest('hex');
 }
 
 /** Whether a file of `size` bytes begins with a sealed blob's magic: for readers that do not know the row's size. */
