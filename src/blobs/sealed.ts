@@ -1,5 +1,6 @@
-// The sealed blob format: how a blob is encrypted at rest (issue 20). Not
-// yet used by the store; src/blobs/blob-keys.ts says where bucket keys come from.
+// The sealed blob format: how a blob is encrypted at rest (issue 20). The
+// store seals with it when AEROSTORE_ENCRYPTION is on (src/blobs/store.ts);
+// src/blobs/blob-keys.ts and bucket-key-ring.ts say where bucket keys come from.
 //
 // In the manner of MinIO's DARE and age's STREAM (Hoang, Reyhanitabar,
 // Rogaway, Vizár, "Online Authenticated-Encryption and its Nonce-Reuse
