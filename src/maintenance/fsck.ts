@@ -275,7 +275,8 @@ class FsckRun {
     if (!storedSizeFits(st.size, size)) return `its blob file has ${st.size} bytes, the object ${size}`;
     if ((await this.hash(b.id, sha256)) !== sha256) return 'its blob file does not hold that content';
     await asPrincipal(this.m.sql, SERVICE, async (tx) => {
-      await tx`insert into storage.blobs (bucket_id, sha256, size, ref_count) values (${b.id}, ${sha256}, ${size}, 0)
+      // Sealed or not, as the file is (its length says: storedSizeFits).
+      await tx`insert into storage.blobs (bucket_id, sha256, size, ref_count, sealed) values (${b.id}, ${sha256}, ${size}, 0, ${st.size !== size})
         on conflict do nothing`;
       await recountLocked(tx, b.id, sha256, true);
     });
