@@ -29,6 +29,13 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ AEROSTORE_ROOT_ACCESS_KEY: 'abc' }, []), ConfigError);
   });
 
+  it('has encryption at rest off by default, on by AEROSTORE_ENCRYPTION or --encryption, and nothing else', () => {
+    assert.equal(loadConfig({}, []).encryption, 'off');
+    assert.equal(loadConfig({ AEROSTORE_ENCRYPTION: 'on' }, []).encryption, 'on');
+    assert.equal(loadConfig({ AEROSTORE_ENCRYPTION: 'on' }, ['--encryption', 'off']).encryption, 'off');
+    assert.throws(() => loadConfig({ AEROSTORE_ENCRYPTION: 'true' }, []), (e: unknown) => e instanceof ConfigError && /AEROSTORE_ENCRYPTION/.test(e.message));
+  });
+
   it('takes a metrics token of 16 characters or more, as a secret', () => {
     assert.equal(loadConfig({}, []).metricsToken, undefined);
     assert.equal(loadConfig({ AEROSTORE_METRICS_TOKEN: 'x'.repeat(16) }, []).metricsToken, 'x'.repeat(16));

@@ -313,6 +313,16 @@ const settings = {
    * this machine only (loopback, not through a proxy).
    */
   metricsToken: { env: 'AEROSTORE_METRICS_TOKEN', flag: 'metrics-token', secret: true, schema: z.string().min(16, 'at least 16 characters').optional() },
+  /**
+   * Encryption at rest (SSE-S3, issue 20; README "Encryption at rest"): `on` seals every new blob,
+   * part and temp file under its bucket's key, wrapped under the master key. Off by default until
+   * the crash harness and the benchmarks say so; sealed blobs are read either way.
+   */
+  encryption: {
+    env: 'AEROSTORE_ENCRYPTION',
+    flag: 'encryption',
+    schema: z.enum(['off', 'on']).default('off'),
+  },
   /** With a scanner: objects not scanned yet are refused (403) like quarantined ones, until their verdict. */
   blockUntilScanned: {
     env: 'AEROSTORE_BLOCK_UNTIL_SCANNED',

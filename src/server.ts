@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { BucketKeyRing } from './blobs/bucket-key-ring.ts';
 import { LocalDiskBlobStore } from './blobs/store.ts';
 import type { Config } from './config.ts';
 import { listenForBucketChanges, warnOfReservedBucketNames } from './core/buckets.ts';
@@ -82,7 +83,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const { sql } = pools;
   const stops: Array<() => Promise<void>> = [];
   try {
-    const blobs = new LocalDiskBlobStore(config.dataDir);
+    // Encryption at rest: sealed blobs open whatever the setting (a data
+    // directory may hold both kinds); new ones are sealed only when it is on.
+    const masterKey = await MasterKey.load(config.dataDir, config.masterKey);
+    const bucketKeys = new BucketKeyRing(sql, masterKey);
+    const blobs = new LocalDiskBlobStore(config.dataDir, bucketKeys);
     await blobs.init();
     const storage = createServices({
       sql,
@@ -95,11 +100,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       scanning: config.clamd !== undefined,
       blockUntilScanned: config.blockUntilScanned && config.clamd !== undefined,
       defaultChecksum: config.defaultChecksum,
+      sealing: config.encryption === 'on' ? bucketKeys : undefined,
     });
     stops.push(await listenForBucketChanges(storage));
     await storePublicAccessDefault(storage, config.blockPublicAccess);
 
-    const masterKey = await MasterKey.load(config.dataDir, config.masterKey);
     const box = new SecretBox(masterKey.derive('access-key-secrets'));
     const storedKeys = new StoredKeyResolver(sql, box);
     await storedKeys.start();

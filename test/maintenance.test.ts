@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import postgres from 'postgres';
 import { LocalDiskBlobStore } from '../src/blobs/store.ts';
+import { BucketKeyRing } from '../src/blobs/bucket-key-ring.ts';
+import { MasterKey } from '../src/principals/master-key.ts';
 import { createServices, type Services } from '../src/core/services.ts';
 import { connectPools, type Pools } from '../src/db/session.ts';
 import { fsck, type FsckReport } from '../src/maintenance/fsck.ts';
@@ -42,7 +44,8 @@ before(async () => {
   const url = await embeddedDatabaseUrl(server.dataDir);
   db = postgres(url, { max: 2, onnotice: () => {} });
   pools = connectPools(url, { max: 8 });
-  store = new LocalDiskBlobStore(server.dataDir);
+  // With the server's bucket keys, so that it opens sealed blobs when AEROSTORE_ENCRYPTION=on is exported.
+  store = new LocalDiskBlobStore(server.dataDir, new BucketKeyRing(pools.sql, await MasterKey.load(server.dataDir)));
   storage = createServices({
     sql: pools.sql,
     blobs: store,

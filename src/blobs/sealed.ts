@@ -1,5 +1,6 @@
-// The sealed blob format: how a blob is encrypted at rest (issue 20). Not
-// yet used by the store; src/blobs/blob-keys.ts says where bucket keys come from.
+// The sealed blob format: how a blob is encrypted at rest (issue 20). The
+// store seals with it when AEROSTORE_ENCRYPTION is on (src/blobs/store.ts);
+// src/blobs/blob-keys.ts and bucket-key-ring.ts say where bucket keys come from.
 //
 // In the manner of MinIO's DARE and age's STREAM (Hoang, Reyhanitabar,
 // Rogaway, Vizár, "Online Authenticated-Encryption and its Nonce-Reuse
@@ -66,7 +67,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } 
 import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { BucketKey } from './blob-keys.ts';
-import type { ByteRange } from './store.ts';
+import type { ByteRange } from './byte-range.ts';
 
 export const SEALED_MAGIC = Buffer.from('AESB', 'latin1');
 export const SEALED_VERSION = 1;

@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { DomainError } from '../core/errors.ts';
 import { LocalDiskBlobStore, openBlobStore, type BlobEntry, type BlobStore, type UploadEntry } from './store.ts';
 import { OFFLOAD_THRESHOLD, terminateMd5Workers } from './md5-offload.ts';
+import { newBucketKey } from './blob-keys.ts';
+import { sealedSize } from './sealed.ts';
 
 let dir: string;
 let store: LocalDiskBlobStore;
@@ -262,5 +264,55 @@ describe('BlobStore maintenance listings (LocalDiskBlobStore)', () => {
     assert.equal(await blobs.removeIdleTempFile(temp.name, 0), false, 'already gone');
     assert.deepEqual(await collect(blobs.listTempFiles()), []);
     await assert.rejects(blobs.removeIdleTempFile('../blobs/README', 0), /not a temp file name/);
+  });
+});
+
+describe('LocalDiskBlobStore with sealing (encryption at rest)', () => {
+  const bucket = '3f1c2a9e-0000-4000-8000-00000000000a';
+  const key = newBucketKey(bucket);
+  const keys = { keyOf: async (id: string, generation: number) => (id === bucket && generation === key.generation ? key : undefined) };
+  let sealing: LocalDiskBlobStore;
+  before(async () => {
+    sealing = new LocalDiskBlobStore(dir, keys);
+    await sealing.init();
+  });
+
+  for (const size of [0, 1000, 3 * 65536 + 17]) {
+    it(`seals ${size} bytes in the ingest pass and reads them back whole, by range and hashed`, async () => {
+      const body = Buffer.from('AESB'.repeat(Math.ceil(size / 4)).slice(0, size), 'latin1');
+      body.fill(7, Math.min(size, 100));
+      const staged = await sealing.ingest(chunked(body), { expectedSize: size, maxSize: 1e9, seal: key });
+      assert.equal(staged.sealed, true);
+      assert.equal(staged.sha256, hex('sha256', body));
+      assert.ok(staged.head!.equals(body.subarray(0, 4100)), 'the head is the plaintext as it passed');
+      const onDisk = await readFile(staged.tempPath);
+      assert.equal(onDisk.length, sealedSize(size));
+      if (size >= 1000) assert.ok(!onDisk.includes(body.subarray(100, 132)), 'no plaintext in the temp file');
+      assert.equal(await sealing.place(bucket, staged), true);
+      const whole = Buffer.concat(await (await sealing.openRead(bucket, staged.sha256, undefined, { size })).toArray());
+      assert.ok(whole.equals(body));
+      if (size > 70_000) {
+        const range = Buffer.concat(await (await sealing.openRead(bucket, staged.sha256, { start: 65530, end: 131080 }, { size })).toArray());
+        assert.ok(range.equals(body.subarray(65530, 131081)));
+      }
+      assert.equal(await sealing.hashBlob(bucket, staged.sha256), staged.sha256);
+    });
+  }
+
+  it('tells a plaintext blob that begins like a sealed header by its size, and seals part files', async () => {
+    const lookalike = Buffer.concat([Buffer.from('AESB\x01\x10\0\0', 'latin1'), randomBytes(200)]);
+    const plain = await sealing.ingest(Readable.from([lookalike]), { maxSize: 1e9 });
+    await sealing.place(bucket, plain);
+    const back = Buffer.concat(await (await sealing.openRead(bucket, plain.sha256, undefined, { size: lookalike.length })).toArray());
+    assert.ok(back.equals(lookalike));
+    assert.equal(await sealing.hashBlob(bucket, plain.sha256), plain.sha256);
+
+    const partBody = randomBytes(100_000);
+    const part = await sealing.ingest(Readable.from([partBody]), { maxSize: 1e9, seal: key });
+    const ref = await sealing.keepPart(bucket, 'upload-1', 1, part);
+    assert.equal((await readFile(path.join(dir, 'parts', ref))).length, sealedSize(partBody.length));
+    const read = Buffer.concat(await (await sealing.openPart(ref, { sha256: part.sha256, size: partBody.length })).toArray());
+    assert.ok(read.equals(partBody));
+    await sealing.removeUpload(bucket, 'upload-1');
   });
 });

@@ -17,15 +17,18 @@
 // take. So a second backend is one new class.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createChecksummer, type ChecksumAlgorithm, type Checksummer } from '../core/checksums.ts';
 import { DomainError } from '../core/errors.ts';
+import type { BucketKey } from './blob-keys.ts';
+import type { ByteRange } from './byte-range.ts';
 import { OffloadedMd5, OFFLOAD_THRESHOLD } from './md5-offload.ts';
+import { fileSource, HEADER_BYTES, openRange, openStream, readSealedHeader, SEALED_MAGIC, SealedBlobCorrupt, sealedSize, sealStream } from './sealed.ts';
 
 /** A body that has been written to a temp file and fsynced, not yet placed. */
 export interface StagedBlob {
@@ -36,6 +39,30 @@ export interface StagedBlob {
   md5: Buffer;
   /** Base64 digests of the extra checksums asked for in ingest(). */
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  /** The file holds the body sealed (src/blobs/sealed.ts) under IngestOptions.seal; absent: plaintext. */
+  sealed?: boolean;
+  /**
+   * The body's first HEAD_BYTES bytes (fewer if it is shorter), kept as they
+   * passed: magic-byte sniffing reads them here, since a sealed temp file no
+   * longer shows them.
+   */
+  head?: Buffer;
+}
+
+/** How much of a body's start ingest() keeps for content sniffing (file-type reads up to 4100 bytes). */
+export const HEAD_BYTES = 4100;
+
+/**
+ * The bucket keys a store opens sealed blobs with: the key of `generation`
+ * (the one a blob's header names), undefined when the bucket has none.
+ */
+export interface BucketKeySource {
+  keyOf(bucketId: string, generation: number): Promise<BucketKey | undefined>;
+}
+
+/** What a reader knows of the bytes it opens: the plaintext size its row records, and for a part its SHA-256. */
+export interface ReadExpectation {
+  size: number;
 }
 
 export interface IngestOptions {
@@ -46,13 +73,15 @@ export interface IngestOptions {
   checksums?: readonly ChecksumAlgorithm[];
   /** false: skip the MD5 (StagedBlob.md5 is then empty), when no one needs it. */
   md5?: boolean;
+  /**
+   * Seal the body as it is written, under this bucket key (encryption at
+   * rest, AEROSTORE_ENCRYPTION): the temp file never holds plaintext, and
+   * only a blob of that key's bucket may be placed from it.
+   */
+  seal?: BucketKey;
 }
 
-export interface ByteRange {
-  start: number;
-  /** Inclusive, as in HTTP Range. */
-  end: number;
-}
+export type { ByteRange } from './byte-range.ts';
 
 /** A stored item as maintenance judges it. */
 export interface StoredItemStat {
@@ -100,8 +129,10 @@ export interface BlobStore {
   /**
    * Must be called while holding the blob's row lock. `since`: when the
    * write's transaction began (performance.now()), for placeKnown().
+   * True when the staged file became the blob; false when the blob's file
+   * was there already and was kept (the staged one dropped).
    */
-  place(bucketId: string, staged: StagedBlob, since?: number): Promise<void>;
+  place(bucketId: string, staged: StagedBlob, since?: number): Promise<boolean>;
   /**
    * For a write whose content the bucket already holds (a deduplicated
    * write), in place of place(): drops the staged file and returns no
@@ -111,8 +142,14 @@ export interface BlobStore {
    */
   placeKnown(staged: StagedBlob, since: number): Promise<void>;
   discard(staged: StagedBlob): Promise<void>;
-  /** Opens the blob before streaming so a concurrent delete cannot pull it away mid-read. */
-  openRead(bucketId: string, sha256: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Opens the blob before streaming so a concurrent delete cannot pull it
+   * away mid-read. Plaintext bytes whether the file is sealed or not; a
+   * sealed blob that does not authenticate fails the stream (SealedBlobCorrupt)
+   * before any byte of the failing chunk. `expect`: the row's size, which
+   * tells a sealed file from a plaintext one by its length alone.
+   */
+  openRead(bucketId: string, sha256: string, range?: ByteRange, expect?: ReadExpectation): Promise<Readable>;
   exists(bucketId: string, sha256: string): Promise<boolean>;
   /** Must be called while holding the blob's row lock with ref_count = 0. */
   remove(bucketId: string, sha256: string): Promise<void>;
@@ -124,7 +161,8 @@ export interface BlobStore {
    * call gets a new name, so a re-upload never touches the part it replaces.
    */
   keepPart(bucketId: string, uploadId: string, partNumber: number, staged: StagedBlob): Promise<string>;
-  openPart(ref: string): Promise<Readable>;
+  /** The part's plaintext; a sealed part is opened with its bucket's key and checked against `sha256`. */
+  openPart(ref: string, expect?: ReadExpectation & { sha256: string }): Promise<Readable>;
   removePart(ref: string): Promise<void>;
   /** Removes every part file of an upload. */
   removeUpload(bucketId: string, uploadId: string): Promise<void>;
@@ -151,7 +189,9 @@ export interface BlobStore {
   /** Undefined when the blob is not there. */
   statBlob(bucketId: string, sha256: string): Promise<StoredItemStat | undefined>;
   /**
-   * SHA-256 (hex) of the blob's stored bytes, streamed: fsck --deep, and fsck
+   * SHA-256 (hex) of the blob's content (a sealed blob's plaintext, every
+   * chunk authenticated on the way; a text saying why when it does not
+   * authenticate), streamed: fsck --deep, and fsck
    * before it recreates a lost row. `onBytes` sees each chunk's length
    * (progress). Undefined when the blob is not there.
    */
@@ -183,6 +223,8 @@ class HashingMeter extends Transform {
   readonly sha256 = createHash('sha256');
   private readonly md5: Hash | OffloadedMd5 | undefined;
   size = 0;
+  private readonly headParts: Buffer[] = [];
+  private headBytes = 0;
 
   constructor(
     private readonly maxSize: number,
@@ -200,6 +242,11 @@ class HashingMeter extends Transform {
       return;
     }
     this.sha256.update(chunk);
+    if (this.headBytes < HEAD_BYTES) {
+      const part = Buffer.from(chunk.subarray(0, HEAD_BYTES - this.headBytes));
+      this.headParts.push(part);
+      this.headBytes += part.length;
+    }
     for (const c of this.extra) c.update(chunk);
     const wait = this.md5?.update(chunk);
     // An offloaded MD5 that fell behind holds the stream back: backpressure, not a growing queue.
@@ -212,6 +259,10 @@ class HashingMeter extends Transform {
     // a failed or cut-off stream abandons its MD5 session.
     if (this.md5 instanceof OffloadedMd5 && (err || !this.writableFinished)) this.md5.abort();
     done(err);
+  }
+
+  get head(): Buffer {
+    return Buffer.concat(this.headParts, this.headBytes);
   }
 
   async md5Digest(): Promise<Buffer> {
@@ -230,6 +281,11 @@ export interface DiskLayout {
   tempDir: string;
   /** Multipart parts: <parts>/<bucket-id>/<upload-id>/<part-number>-<uuid>; a part row's `path` is relative to it. */
   partsDir: string;
+}
+
+/** Whether a blob file of `fileSize` bytes can hold `plaintextSize` bytes of content: as they are, or sealed. */
+export function storedSizeFits(fileSize: number, plaintextSize: number): boolean {
+  return fileSize === plaintextSize || fileSize === sealedSize(plaintextSize);
 }
 
 /** The disk (or the user's quota) is full: the request failed for want of space, not by a bug. */
@@ -255,8 +311,8 @@ const TIMER_SLACK_MS = 1.5;
  * The blob store of a data directory, as the servers there use it: for tools
  * that work beside them (aerostore fsck). Creates nothing.
  */
-export function openBlobStore(dataDir: string): BlobStore {
-  return new LocalDiskBlobStore(dataDir);
+export function openBlobStore(dataDir: string, keys?: BucketKeySource): BlobStore {
+  return new LocalDiskBlobStore(dataDir, keys);
 }
 
 export class LocalDiskBlobStore implements BlobStore {
@@ -267,7 +323,11 @@ export class LocalDiskBlobStore implements BlobStore {
   private readonly placeTimes: number[] = [];
   private placeCursor = 0;
 
-  constructor(readonly dataDir: string) {
+  /** `keys`: where sealed blobs' bucket keys come from; without it a sealed blob does not open. */
+  constructor(
+    readonly dataDir: string,
+    private readonly keys?: BucketKeySource,
+  ) {
     ({ blobsDir: this.blobsDir, tempDir: this.tempDir, partsDir: this.partsDir } = diskLayout(dataDir));
   }
 
@@ -294,7 +354,10 @@ export class LocalDiskBlobStore implements BlobStore {
     const file = createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
     let md5: Buffer;
     try {
-      await pipeline(readWithoutDestroying(body), meter, file);
+      // Sealing is one more stage of the same pass: the meter's SHA-256 is the
+      // one bound into the last chunk (hashedUpstream), not computed twice.
+      if (opts.seal) await pipeline(readWithoutDestroying(body), meter, sealStream(opts.seal, { sha256: meter.sha256, hashedUpstream: true }), file);
+      else await pipeline(readWithoutDestroying(body), meter, file);
       if (opts.expectedSize !== undefined && meter.size !== opts.expectedSize) {
         throw new DomainError('IncompleteBody');
       }
@@ -310,17 +373,19 @@ export class LocalDiskBlobStore implements BlobStore {
     const checksums: StagedBlob['checksums'] = {};
     algorithms.forEach((a, i) => (checksums[a] = extra[i].digest()));
     if (md5Mode !== 'none' && opts.checksums?.includes('MD5')) checksums.MD5 = md5.toString('base64');
-    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5, checksums };
+    return { tempPath, size: meter.size, sha256: meter.sha256.digest('hex'), md5, checksums, sealed: opts.seal !== undefined, head: meter.head };
   }
 
-  async place(bucketId: string, staged: StagedBlob, since?: number): Promise<void> {
+  async place(bucketId: string, staged: StagedBlob, since?: number): Promise<boolean> {
     const finalPath = this.blobPath(bucketId, staged.sha256);
+    let linked = true;
     try {
       // link() never replaces: if the content is already there, keep it.
       await intoDirectory(finalPath, () => link(staged.tempPath, finalPath));
       await fsyncDir(path.dirname(finalPath));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      linked = false;
     }
     if (since !== undefined) {
       // (A deduplicated write unlinks its temp file too: not part of the difference.)
@@ -328,6 +393,7 @@ export class LocalDiskBlobStore implements BlobStore {
       this.placeCursor = (this.placeCursor + 1) % PLACE_SAMPLES;
     }
     await unlink(staged.tempPath).catch(() => {});
+    return linked;
   }
 
   /**
@@ -359,14 +425,64 @@ export class LocalDiskBlobStore implements BlobStore {
     await unlink(staged.tempPath).catch(() => {});
   }
 
-  async openRead(bucketId: string, sha256: string, range?: ByteRange): Promise<Readable> {
+  async openRead(bucketId: string, sha256: string, range?: ByteRange, expect?: ReadExpectation): Promise<Readable> {
     const handle = await open(this.blobPath(bucketId, sha256), 'r');
-    return createReadStream('', {
-      fd: handle,
-      start: range?.start,
-      end: range?.end,
-      highWaterMark: READ_HIGH_WATER_MARK,
-    });
+    return this.readFile(handle, bucketId, sha256, range, expect);
+  }
+
+  /**
+   * The plaintext of an open blob or part file, sealed or not. With the
+   * row's size known, the length decides: a sealed file is always
+   * sealedSize(size) > size bytes, a plaintext one exactly size, so no
+   * content a client stored can pass for a header (a plaintext body that
+   * begins with "AESB" is still plaintext). Without it (the scanner), the
+   * magic decides. Any other length is a damaged file: the read fails.
+   */
+  private async readFile(handle: FileHandle, bucketId: string, sha256: string, range: ByteRange | undefined, expect: ReadExpectation | undefined): Promise<Readable> {
+    let sealed: boolean;
+    try {
+      const { size } = await handle.stat();
+      if (expect === undefined) sealed = await startsSealed(handle, size);
+      else if (size === expect.size) sealed = false;
+      else if (size === sealedSize(expect.size)) sealed = true;
+      else throw new SealedBlobCorrupt('length', `blob ${bucketId}/${sha256} is ${size} bytes on disk: neither its ${expect.size} bytes nor their sealed length`);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    if (!sealed) {
+      return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: READ_HIGH_WATER_MARK });
+    }
+    let key: BucketKey;
+    try {
+      key = await this.sealedKey(handle, bucketId);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    const opts = expect ? { plaintextSize: expect.size } : {};
+    if (range) {
+      const source = await fileSource(handle);
+      return Readable.from(closingAfter(handle, openRange(source, key, sha256, range, opts)), { objectMode: false, highWaterMark: READ_HIGH_WATER_MARK });
+    }
+    const file = createReadStream('', { fd: handle, highWaterMark: READ_HIGH_WATER_MARK });
+    const plain = openStream(key, sha256, opts);
+    // Either side failing ends both: a chunk that does not authenticate
+    // errors the reader's stream, a reader gone closes the file.
+    file.on('error', (err) => plain.destroy(err));
+    plain.on('close', () => file.destroy());
+    file.pipe(plain);
+    return plain;
+  }
+
+  /** The bucket key a sealed file's header names. */
+  private async sealedKey(handle: FileHandle, bucketId: string): Promise<BucketKey> {
+    const bytes = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await handle.read(bytes, 0, HEADER_BYTES, 0);
+    const header = readSealedHeader(bytes.subarray(0, bytesRead));
+    const key = await this.keys?.keyOf(bucketId, header.keyId);
+    if (!key) throw new SealedBlobCorrupt('key-id', `no key of generation ${header.keyId} for bucket ${bucketId}: the blob cannot be opened`);
+    return key;
   }
 
   async exists(bucketId: string, sha256: string): Promise<boolean> {
@@ -396,9 +512,15 @@ export class LocalDiskBlobStore implements BlobStore {
     return ref;
   }
 
-  async openPart(ref: string): Promise<Readable> {
+  async openPart(ref: string, expect?: ReadExpectation & { sha256: string }): Promise<Readable> {
     const handle = await open(this.partPath(ref), 'r');
-    return createReadStream('', { fd: handle, highWaterMark: READ_HIGH_WATER_MARK });
+    // A part ref is <bucket-id>/<upload-id>/<file>: its bucket's key seals it.
+    const bucketId = ref.split(path.sep)[0];
+    if (!expect) {
+      // Only a plaintext part can be read without knowing its content's hash.
+      return this.readFile(handle, bucketId, '0'.repeat(64), undefined, undefined);
+    }
+    return this.readFile(handle, bucketId, expect.sha256, undefined, { size: expect.size });
   }
 
   async removePart(ref: string): Promise<void> {
@@ -464,17 +586,45 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async hashBlob(bucketId: string, sha256: string, onBytes?: (n: number) => void): Promise<string | undefined> {
-    const h = createHash('sha256');
+    const file = this.blobPath(bucketId, sha256);
+    // A sealed blob is hashed as its plaintext, which also checks every
+    // chunk's tag. One that does not open is hashed as it is: a plaintext
+    // blob whose content merely begins like a sealed header still hashes to
+    // its name; anything else is reported by why it did not open.
+    let sealed: boolean;
     try {
-      for await (const chunk of createReadStream(this.blobPath(bucketId, sha256), { highWaterMark: HASH_HIGH_WATER_MARK })) {
-        h.update(chunk as Buffer);
-        onBytes?.((chunk as Buffer).length);
+      const handle = await open(file, 'r');
+      try {
+        sealed = await startsSealed(handle, (await handle.stat()).size);
+      } finally {
+        await handle.close();
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    return h.digest('hex');
+    if (sealed) {
+      try {
+        return await hashStream(await this.readFile(await open(file, 'r'), bucketId, sha256, undefined, undefined), onBytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        if (!(err instanceof SealedBlobCorrupt)) throw err;
+        const raw = await this.hashRaw(file);
+        // Not a hash, so never equal to the blob's name: fsck reports it as content that is not the blob's.
+        if (raw !== sha256) return `sealed blob does not authenticate (${err.fault}): ${err.message}`;
+        return raw;
+      }
+    }
+    return this.hashRaw(file, onBytes);
+  }
+
+  private async hashRaw(file: string, onBytes?: (n: number) => void): Promise<string | undefined> {
+    try {
+      return await hashStream(createReadStream(file, { highWaterMark: HASH_HIGH_WATER_MARK }), onBytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   blobLocation(bucketId: string, sha256: string): StoreLocation {
@@ -624,6 +774,32 @@ async function mkdirDurably(dir: string): Promise<void> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     await fsyncDir(path.dirname(d));
     if (d === first || d === path.dirname(d)) break;
+  }
+}
+
+async function hashStream(stream: Readable, onBytes?: (n: number) => void): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of stream) {
+    h.update(chunk as Buffer);
+    onBytes?.((chunk as Buffer).length);
+  }
+  return h.digest('hex');
+}
+
+/** Whether a file of `size` bytes begins with a sealed blob's magic: for readers that do not know the row's size. */
+async function startsSealed(handle: FileHandle, size: number): Promise<boolean> {
+  if (size < HEADER_BYTES) return false;
+  const magic = Buffer.alloc(SEALED_MAGIC.length);
+  await handle.read(magic, 0, magic.length, 0);
+  return magic.equals(SEALED_MAGIC);
+}
+
+/** Yields what `chunks` yields, and closes `handle` when it ends, fails or is abandoned. */
+async function* closingAfter(handle: FileHandle, chunks: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* chunks;
+  } finally {
+    await handle.close().catch(() => {});
   }
 }
 

@@ -2,6 +2,8 @@
 // (src/maintenance/fsck.ts), with a progress bar on a terminal, and a summary.
 // Safe to run beside running servers: it works on the same database and data
 // directory, and repairs only under the locks uploads take.
+import { BucketKeyRing } from '../blobs/bucket-key-ring.ts';
+import { MasterKey } from '../principals/master-key.ts';
 import type { Logger } from 'pino';
 import { openBlobStore } from '../blobs/store.ts';
 import type { Config } from '../config.ts';
@@ -171,7 +173,9 @@ async function run(inv: Invocation, { config, db, io, log }: { config: Config; d
   process.once('SIGINT', interrupt);
   const progress = progressPrinter(io);
   try {
-    const report = await fsck(db.sql, openBlobStore(config.dataDir), {
+    // Sealed blobs (encryption at rest) are hashed as their plaintext, with the bucket keys the server uses.
+    const keys = new BucketKeyRing(db.sql, await MasterKey.load(config.dataDir, config.masterKey));
+    const report = await fsck(db.sql, openBlobStore(config.dataDir, keys), {
       deep: inv.deep,
       repair: inv.repair,
       bucket: inv.bucket,

@@ -191,6 +191,8 @@ async function storePart(
     expectedSize: input.expectedSize,
     maxSize: storage.maxObjectSize,
     checksums: checksumsToCompute(input.expected, input.checksumAlgorithms),
+    // A part file is sealed under its bucket's key like a blob (its row keeps its SHA-256, which opens it).
+    seal: await storage.sealing?.sealingKey(bucket.id),
   });
   try {
     checkContent(input.expected, staged);
@@ -465,6 +467,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
   let staged: StagedBlob;
   try {
     staged = await storage.blobs.ingest(Readable.from(concatParts(storage, chosen)), {
+      seal: await storage.sealing?.sealingKey(bucket.id),
       expectedSize: total,
       maxSize: MAX_MULTIPART_OBJECT_SIZE,
       // The ETag is the MD5 of the part MD5s: the whole object's MD5 would go unused.
@@ -497,7 +500,7 @@ export async function completeUpload(storage: Services, input: CompleteInput): P
   };
   try {
     // What the first bytes say the object is must be allowed, as for a PUT.
-    await checkSniffedType(bucket, staged.tempPath);
+    await checkSniffedType(bucket, staged);
     // The object's checksum, stored and served with checksum mode: FULL_OBJECT
     // over the bytes (checked against one the client sent on Complete), or
     // COMPOSITE over the parts' checksums ("…-N").
@@ -566,7 +569,7 @@ function partChecksumsOf(algorithm: ChecksumAlgorithm, parts: readonly PartRow[]
 
 async function* concatParts(storage: Services, parts: readonly PartRow[]): AsyncGenerator<Buffer> {
   for (const part of parts) {
-    const stream = await storage.blobs.openPart(part.path);
+    const stream = await storage.blobs.openPart(part.path, { sha256: part.sha256, size: Number(part.size) });
     for await (const chunk of stream) yield chunk as Buffer;
   }
 }

@@ -1,5 +1,6 @@
 // Objects: the write transaction, reads, deletes and the blob collector.
 // Everything here is protocol-neutral; S3 and /storage/v1 call the same code.
+import { SealedBlobCorrupt } from '../blobs/sealed.ts';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { StagedBlob } from '../blobs/store.ts';
@@ -201,11 +202,12 @@ export async function putObject(storage: Services, input: PutObjectInput): Promi
     expectedSize: input.expectedSize,
     maxSize,
     checksums: checksumsToCompute(input.expected, stored),
+    seal: await storage.sealing?.sealingKey(bucket.id),
   });
   const placement = { placed: false };
   try {
     checkContent(input.expected, staged);
-    await checkSniffedType(bucket, staged.tempPath);
+    await checkSniffedType(bucket, staged);
     const etag = `"${staged.md5.toString('hex')}"`;
     const checksums = Object.fromEntries(stored.map((a) => [a, staged.checksums[a]]));
     return await commitObject(storage, bucket, { ...input, access }, staged, { etag, checksums }, placement);
@@ -414,16 +416,16 @@ export async function writeObject(
       const gaining = (sha: string) => gains && sha === sha256;
       const blobSteps = shas.map((sha) =>
         !gaining(sha)
-          ? tx<{ ref_count: number }[]>`
+          ? tx<{ ref_count: number; sealed?: boolean }[]>`
               update storage.blobs set ref_count = ref_count - ${dropped.get(sha) as number}
               where bucket_id = ${bucket.id} and sha256 = ${sha} returning ref_count`
           : content.kind === 'staged'
-            ? tx<{ ref_count: number }[]>`
-                insert into storage.blobs (bucket_id, sha256, size, ref_count)
-                values (${bucket.id}, ${sha256}, ${version.size}, 1)
+            ? tx<{ ref_count: number; sealed?: boolean }[]>`
+                insert into storage.blobs (bucket_id, sha256, size, ref_count, sealed)
+                values (${bucket.id}, ${sha256}, ${version.size}, 1, ${content.staged.sealed === true})
                 on conflict (bucket_id, sha256) do update set ref_count = storage.blobs.ref_count + 1
-                returning ref_count`
-            : tx<{ ref_count: number }[]>`
+                returning ref_count, sealed`
+            : tx<{ ref_count: number; sealed?: boolean }[]>`
                 update storage.blobs set ref_count = ref_count + 1
                 where bucket_id = ${bucket.id} and sha256 = ${sha} and ref_count > 0 returning ref_count`,
       );
@@ -458,8 +460,15 @@ export async function writeObject(
           // A row at ref_count > 1 guarantees the file is there; at 1 it may be
           // new, or a zero-reference row the collector has not reached yet. The
           // row lock is held until commit, so the collector cannot interfere.
-          await storage.blobs.place(bucket.id, content.staged, began);
+          const linked = await storage.blobs.place(bucket.id, content.staged, began);
           content.placement.placed = true;
+          // The row says how the file is stored (migration 0031). A row
+          // brought back from zero keeps its file, and its marker, unless the
+          // file was gone and ours took its place.
+          const sealed = content.staged.sealed === true;
+          if (linked && counts[i][0]?.sealed !== sealed) {
+            await tx`update storage.blobs set sealed = ${sealed} where bucket_id = ${bucket.id} and sha256 = ${sha}`;
+          }
         } else {
           // No faster than new content would be: the timing must not reveal that the bytes were here.
           await storage.blobs.placeKnown(content.staged, began);
@@ -578,9 +587,19 @@ export async function openObject(
   found: ObjectLookup,
   range?: { start: number; end: number },
 ): Promise<Readable> {
+  const logCorrupt = (err: unknown) => {
+    // Damaged at rest (encryption at rest: a chunk that does not authenticate):
+    // the response is cut or refused, never completed with wrong bytes.
+    if (err instanceof SealedBlobCorrupt) {
+      storage.log.error({ err, bucket: found.bucket.name, key: found.object.key, sha256: found.object.sha256, fault: err.fault }, 'sealed blob does not authenticate; the read failed');
+    }
+  };
   try {
-    return await storage.blobs.openRead(found.bucket.id, found.object.sha256, range);
+    const body = await storage.blobs.openRead(found.bucket.id, found.object.sha256, range, { size: Number(found.object.size) });
+    body.once('error', logCorrupt);
+    return body;
   } catch (err) {
+    logCorrupt(err);
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const [still] = await readAs(storage.sql, SERVICE, (tx) => tx`
       select 1 from storage.objects where bucket_uuid = ${found.bucket.id} and key = ${found.object.key}

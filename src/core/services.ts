@@ -5,6 +5,7 @@
 // called `storage`.)
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import type { BucketKey } from '../blobs/blob-keys.ts';
 import type { BlobStore } from '../blobs/store.ts';
 import type { Sql } from '../db/connect.ts';
 import type { BucketRow } from './bucket.ts';
@@ -26,6 +27,11 @@ export interface Services {
   blockUntilScanned: boolean;
   /** Objects uploaded without a checksum get S3's default, CRC64NVME (AEROSTORE_DEFAULT_CHECKSUM; on unless false). */
   defaultChecksum?: boolean;
+  /**
+   * Encryption at rest is on (AEROSTORE_ENCRYPTION): new blobs and parts are
+   * sealed under their bucket's key from here. Undefined: written in plaintext.
+   */
+  sealing?: { sealingKey(bucketId: string): Promise<BucketKey> };
   /**
    * name → bucket row, read as the service role. A cache only: every
    * process drops an entry when any process changes the bucket (NOTIFY on

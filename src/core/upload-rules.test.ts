@@ -122,7 +122,7 @@ describe('core/upload-rules: the rules as tables', () => {
       for (const [patterns, content, allowed] of table) {
         const file = path.join(dir, content);
         await writeFile(file, SIGNED[content]);
-        const check = checkSniffedType(bucket({ allowedMimeTypes: patterns }), file);
+        const check = checkSniffedType(bucket({ allowedMimeTypes: patterns }), { tempPath: file });
         if (allowed) await check;
         else await assert.rejects(check, domainError('DetectedTypeNotAllowed'), `${JSON.stringify(patterns)} ${content}`);
       }

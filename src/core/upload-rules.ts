@@ -7,6 +7,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import { DomainError } from './errors.ts';
 import type { Services } from './services.ts';
 import type { BucketRow } from './bucket.ts';
+import type { StagedBlob } from '../blobs/store.ts';
 
 /**
  * The largest object this upload may store: the bucket's limit, else the
@@ -45,16 +46,19 @@ const SNIFF_BYTES = 4100;
  * (plain text, JSON...) cannot be told apart and passes on its declared type.
  * Runs on the staged file, before anything is committed.
  */
-export async function checkSniffedType(bucket: BucketRow, stagedPath: string): Promise<void> {
+export async function checkSniffedType(bucket: BucketRow, staged: Pick<StagedBlob, 'tempPath' | 'head'>): Promise<void> {
   if (!bucket.allowed_mime_types || bucket.allowed_mime_types.length === 0) return;
-  const file = await open(stagedPath, 'r');
-  let head: Buffer;
-  try {
-    const buffer = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-    head = buffer.subarray(0, bytesRead);
-  } finally {
-    await file.close();
+  // The body's start as ingest() saw it pass: a sealed temp file shows only ciphertext.
+  let head = staged.head?.subarray(0, SNIFF_BYTES);
+  if (!head) {
+    const file = await open(staged.tempPath, 'r');
+    try {
+      const buffer = Buffer.alloc(SNIFF_BYTES);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
   }
   const detected = await fileTypeFromBuffer(head);
   if (detected && !mimeTypeAllowed(bucket, detected.mime)) {

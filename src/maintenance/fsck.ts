@@ -16,6 +16,7 @@
 // account for: those are listed.
 import pino, { type Logger } from 'pino';
 import type { BlobStore, PartFile, StoreArea, TempFile } from '../blobs/store.ts';
+import { storedSizeFits } from '../blobs/store.ts';
 import { collectBlob } from '../core/objects.ts';
 import type { Sql } from '../db/connect.ts';
 import { asPrincipal, readAs, SERVICE } from '../db/session.ts';
@@ -271,10 +272,11 @@ class FsckRun {
   private async recreateBlobRow(b: BucketRef, sha256: string, size: number): Promise<string | null> {
     const st = await this.m.blobs.statBlob(b.id, sha256).catch(() => undefined);
     if (!st) return 'its blob file is missing too';
-    if (st.size !== size) return `its blob file has ${st.size} bytes, the object ${size}`;
+    if (!storedSizeFits(st.size, size)) return `its blob file has ${st.size} bytes, the object ${size}`;
     if ((await this.hash(b.id, sha256)) !== sha256) return 'its blob file does not hold that content';
     await asPrincipal(this.m.sql, SERVICE, async (tx) => {
-      await tx`insert into storage.blobs (bucket_id, sha256, size, ref_count) values (${b.id}, ${sha256}, ${size}, 0)
+      // Sealed or not, as the file is (its length says: storedSizeFits).
+      await tx`insert into storage.blobs (bucket_id, sha256, size, ref_count, sealed) values (${b.id}, ${sha256}, ${size}, 0, ${st.size !== size})
         on conflict do nothing`;
       await recountLocked(tx, b.id, sha256, true);
     });
@@ -337,7 +339,7 @@ class FsckRun {
       }
       if (row && file) {
         const st = await this.m.blobs.statBlob(b.id, sha256).catch(() => undefined);
-        if (st && st.size !== row.size) {
+        if (st && !storedSizeFits(st.size, row.size)) {
           this.add({ kind: 'blob-file-wrong-size', bucket: b.name, sha256, path: file, detail: `row ${row.size} bytes, file ${st.size}` });
         } else if (st && deep) {
           const actual = await this.hash(b.id, sha256, (n) => this.tick({ advance: n }));

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Services } from '../core/services.ts';
 import { readAs, SERVICE } from '../db/session.ts';
 import { fsck, type FsckReport } from './fsck.ts';
+import { storedSizeFits } from '../blobs/store.ts';
 
 export const FULL_CHECK_BLOBS = 10_000;
 const SAMPLE_SIZE = 1_000;
@@ -66,7 +67,7 @@ export async function startupCheck(
     if (row.counted !== row.ref_count) bump('ref-count-mismatch');
     const st = await blobs.statBlob(row.bucket_id, row.sha256).catch(() => undefined);
     if (!st) bump('blob-file-missing');
-    else if (st.size !== row.size) bump('blob-file-wrong-size');
+    else if (!storedSizeFits(st.size, row.size)) bump('blob-file-wrong-size');
   }
   const [{ zero }] = await readAs(storage.sql, SERVICE, (tx) => tx<{ zero: number }[]>`
     select count(*)::int as zero from storage.blobs where ref_count = 0`);

@@ -158,7 +158,8 @@ class ScanWorker {
     // Nothing to match (and INSTREAM cannot carry zero bytes).
     if (job.size === 0) return { verdict: { status: 'clean', note: 'empty' }, engine: null };
     const engine = await this.engineVersion();
-    const body = await this.storage.blobs.openRead(job.bucketId, job.sha256);
+    // The size tells a sealed blob from a plaintext one (never content that merely looks like a header).
+    const body = await this.storage.blobs.openRead(job.bucketId, job.sha256, undefined, { size: Number(job.size) });
     try {
       return { verdict: await this.withDeadline(this.clamd.scan(body), scanDeadlineMs(job.size)), engine };
     } finally {

@@ -156,6 +156,17 @@ describe('SQL under the request roles', () => {
     }
   });
 
+  it('leaves the wrapped bucket keys of encryption at rest to the service role alone (migration 0031)', async () => {
+    // Not in READABLE, so the test above already refuses every request role; this says why, and covers
+    // aerostore_writer too (the role of the server's write transactions, which a SQL session cannot take).
+    const [row] = await superuser<{ anon: boolean; authenticated: boolean; writer: boolean; service: boolean }[]>`
+      select has_table_privilege('aerostore_anon', 'storage.bucket_keys', 'select') as anon,
+             has_table_privilege('aerostore_authenticated', 'storage.bucket_keys', 'select') as authenticated,
+             has_table_privilege('aerostore_writer', 'storage.bucket_keys', 'select') as writer,
+             has_table_privilege('aerostore_service', 'storage.bucket_keys', 'select') as service`;
+    assert.deepEqual(row, { anon: false, authenticated: false, writer: false, service: true });
+  });
+
   it('calls only the functions it may call; the server’s security-definer functions are out of reach', async () => {
     const functions = await superuser<{ name: string; definer: boolean; anon: boolean; authenticated: boolean }[]>`
       select p.proname as name, p.prosecdef as definer,

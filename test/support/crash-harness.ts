@@ -37,6 +37,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { embeddedDatabaseUrl } from './database.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { sealedSize } from '../../src/blobs/sealed.ts';
 import { S3RawClient, type RawResponse } from './signer.ts';
 
 /** What a key holds: nothing, or content with its metadata. */
@@ -380,10 +381,10 @@ export async function checkStore(dataDir: string): Promise<string[]> {
       select o.key from storage.blob_references o left join storage.blobs b on b.bucket_id = o.bucket_uuid and b.sha256 = o.sha256
       where b.sha256 is null`;
     for (const r of missingRows) problems.push(`object ${r.key} has no blob row`);
-    const counts = await db<{ bucket_id: string; sha256: string; size: string; ref_count: number; objects: number }[]>`
-      select b.bucket_id, b.sha256, b.size, b.ref_count, count(o.key)::int as objects
+    const counts = await db<{ bucket_id: string; sha256: string; size: string; ref_count: number; objects: number; sealed: boolean }[]>`
+      select b.bucket_id, b.sha256, b.size, b.ref_count, b.sealed, count(o.key)::int as objects
       from storage.blobs b left join storage.blob_references o on o.bucket_uuid = b.bucket_id and o.sha256 = b.sha256
-      group by b.bucket_id, b.sha256, b.size, b.ref_count`;
+      group by b.bucket_id, b.sha256, b.size, b.ref_count, b.sealed`;
     const rows = new Set<string>();
     for (const b of counts) {
       rows.add(`${b.bucket_id}/${b.sha256}`);
@@ -392,7 +393,10 @@ export async function checkStore(dataDir: string): Promise<string[]> {
         const file = path.join(dataDir, 'blobs', b.bucket_id, b.sha256.slice(0, 2), b.sha256.slice(2, 4), b.sha256);
         const st = await stat(file).catch(() => undefined);
         if (!st) problems.push(`blob ${b.sha256.slice(0, 12)}… has no file`);
-        else if (st.size !== Number(b.size)) problems.push(`blob ${b.sha256.slice(0, 12)}…: file of ${st.size} B, row says ${b.size}`);
+        // A sealed blob (AEROSTORE_ENCRYPTION=on) is its content's sealed length, and its row must say it is sealed.
+        else if (st.size !== (b.sealed ? sealedSize(Number(b.size)) : Number(b.size))) {
+          problems.push(`blob ${b.sha256.slice(0, 12)}…: file of ${st.size} B, row says ${b.size}${b.sealed ? ' sealed' : ''}`);
+        }
       }
     }
     for (const file of await filesUnder(path.join(dataDir, 'blobs'))) {

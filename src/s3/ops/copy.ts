@@ -8,6 +8,7 @@ import { copyObject } from '../../core/copy.ts';
 import type { ObjectRow } from '../../core/objects.ts';
 import { bucketOf, keyOf, xmlReply, type S3Operation } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { checkRequestedEncryption, encryptionHeaderOf } from '../encryption.ts';
 import { isoTime, toXml } from '../xml.ts';
 import { notModified } from '../../core/read.ts';
 import { objectHeadersFrom, taggingFrom } from './put.ts';
@@ -88,6 +89,7 @@ function requestedChecksum(headers: IncomingHttpHeaders): ChecksumAlgorithm | un
 
 export const copyObjectOp: S3Operation = async (ctx) => {
   const h = ctx.req.headers;
+  checkRequestedEncryption(h);
   const source = parseCopySource(header(h, 'x-amz-copy-source') ?? '');
   const metadata = directive(h, 'x-amz-metadata-directive', 'metadata');
   // Tags: COPY keeps the source's (x-amz-tagging is ignored), REPLACE takes x-amz-tagging (none when absent).
@@ -130,5 +132,6 @@ export const copyObjectOp: S3Operation = async (ctx) => {
   const sourceVersion = sourceBucket.versioning ? { 'x-amz-copy-source-version-id': copied.version } : {};
   // The new object's lifecycle expiration, as on PutObject (core/lifecycle.ts).
   const expiration = { 'x-amz-expiration': expirationHeader(bucket, object) };
-  return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, object.version), ...sourceVersion, ...expiration } };
+  const encryption = await encryptionHeaderOf(ctx.storage, bucket.id, object);
+  return { ...reply, headers: { ...reply.headers, ...versionHeader(bucket, object.version), ...sourceVersion, ...expiration, ...encryption } };
 };

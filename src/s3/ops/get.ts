@@ -11,6 +11,7 @@ import { bucketOf, keyOf, type HeaderValue, type S3Context, type S3Operation } f
 import type { ByteRange } from '../../blobs/store.ts';
 import { notModified, parseRange, readConditionsOf } from '../../core/read.ts';
 import { S3Error } from '../errors.ts';
+import { encryptionHeaderOf } from '../encryption.ts';
 
 /** What S3 reports for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
@@ -155,7 +156,16 @@ export function readTarget(ctx: S3Context) {
 export const headObjectOp: S3Operation = async (ctx) => {
   const { bucket, object } = await readTarget(ctx);
   const { status, headers } = planRead(ctx, object);
-  return { status, headers: { ...headers, ...versionHeader(bucket, object.version), ...lockHeaders(object), 'x-amz-expiration': expirationHeader(bucket, object) } };
+  return {
+    status,
+    headers: {
+      ...headers,
+      ...versionHeader(bucket, object.version),
+      ...lockHeaders(object),
+      'x-amz-expiration': expirationHeader(bucket, object),
+      ...(await encryptionHeaderOf(ctx.storage, bucket.id, object)),
+    },
+  };
 };
 
 export const getObjectOp: S3Operation = async (ctx) => {
@@ -164,7 +174,7 @@ export const getObjectOp: S3Operation = async (ctx) => {
   // When a lifecycle rule will expire it (core/lifecycle.ts), from the cached bucket row.
   Object.assign(plan.headers, versionHeader(found.bucket, found.object.version), lockHeaders(found.object), {
     'x-amz-expiration': expirationHeader(found.bucket, found.object),
-  });
+  }, await encryptionHeaderOf(ctx.storage, found.bucket.id, found.object));
   if (!plan.withBody) return { status: plan.status, headers: plan.headers };
   const body = await openObject(ctx.storage, found, plan.range);
   ctx.storage.downloads.record(found.bucket, found.object, ctx.principal, plan.range && `${plan.range.start}-${plan.range.end}`);

@@ -24,6 +24,7 @@ import { encodingOf } from './list.ts';
 import { objectHeadersFrom, taggingFrom, writeConditionFrom } from './put.ts';
 import { aclRequestFromHeaders } from './acl.ts';
 import { checksumEcho } from '../../core/integrity.ts';
+import { checkRequestedEncryption, encryptionHeaderOf, uploadEncryptionHeader } from '../encryption.ts';
 
 const MAX_LISTED = 1000;
 
@@ -57,6 +58,7 @@ function ownerNodes(ownerId: string | null): XmlNode {
 }
 
 export const createMultipartUploadOp: S3Operation = async (ctx) => {
+  checkRequestedEncryption(ctx.req.headers);
   const headers = objectHeadersFrom(ctx.req.headers, storedContentEncoding(ctx.req.headers['content-encoding']));
   const requested = ctx.req.headers['x-amz-checksum-algorithm'];
   let checksumAlgorithm: ChecksumAlgorithm | undefined;
@@ -82,6 +84,7 @@ export const createMultipartUploadOp: S3Operation = async (ctx) => {
   if (checksumAlgorithm && upload.checksum_type) {
     reply.headers = { ...reply.headers, 'x-amz-checksum-algorithm': checksumAlgorithm, 'x-amz-checksum-type': upload.checksum_type };
   }
+  reply.headers = { ...reply.headers, ...uploadEncryptionHeader(ctx.storage) };
   return reply;
 };
 
@@ -98,7 +101,7 @@ export const uploadPartOp: S3Operation = async (ctx) => {
     principal: ctx.principal,
     expected: payload.expected,
   });
-  return { status: 200, headers: { etag: part.etag, ...checksumEcho(part.checksums) } };
+  return { status: 200, headers: { etag: part.etag, ...checksumEcho(part.checksums), ...uploadEncryptionHeader(ctx.storage) } };
 };
 
 /**
@@ -186,7 +189,9 @@ export const completeMultipartUploadOp: S3Operation = async (ctx) => {
     body.ChecksumType = checksum.type;
   }
   const reply = xmlReply(toXml('CompleteMultipartUploadResult', body));
-  const written = object ? { ...versionHeader(row, object.version), 'x-amz-expiration': expirationHeader(row, object) } : {};
+  const written = object
+    ? { ...versionHeader(row, object.version), 'x-amz-expiration': expirationHeader(row, object), ...(await encryptionHeaderOf(ctx.storage, row.id, object)) }
+    : {};
   return { ...reply, headers: { ...reply.headers, ...written } };
 };
 

@@ -11,6 +11,7 @@ import { S3Error } from '../errors.ts';
 import { objectPayload } from '../request-body.ts';
 import { checksumEcho } from '../../core/integrity.ts';
 import { aclRequestFromHeaders } from './acl.ts';
+import { checkRequestedEncryption, encryptionHeaderOf } from '../encryption.ts';
 
 /** S3 caps user-defined metadata at 2 KB: names plus values, in UTF-8 bytes. */
 const MAX_USER_METADATA = 2048;
@@ -84,6 +85,7 @@ export function writeConditionFrom(headers: IncomingHttpHeaders): WriteCondition
 }
 
 export const putObjectOp: S3Operation = async (ctx) => {
+  checkRequestedEncryption(ctx.req.headers);
   const condition = writeConditionFrom(ctx.req.headers);
   const payload = objectPayload(ctx.req, ctx.signature);
   const headers = objectHeadersFrom(ctx.req.headers, payload.contentEncoding);
@@ -106,6 +108,12 @@ export const putObjectOp: S3Operation = async (ctx) => {
   const expiration = expirationHeader(bucket, object);
   return {
     status: 200,
-    headers: { etag: object.etag, ...checksumEcho(object.checksums, { type: true }), ...versionHeader(bucket, object.version), 'x-amz-expiration': expiration },
+    headers: {
+      etag: object.etag,
+      ...checksumEcho(object.checksums, { type: true }),
+      ...versionHeader(bucket, object.version),
+      'x-amz-expiration': expiration,
+      ...(await encryptionHeaderOf(ctx.storage, bucket.id, object)),
+    },
   };
 };
