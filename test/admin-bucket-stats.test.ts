@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { S3RawClient } from './support/signer.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import type { BucketStats } from '../src/core/bucket-stats.ts';
 
 const JWT_SECRET = 'bucket-stats-test-secret-0123456789abcdef';
 
@@ -21,20 +22,11 @@ after(async () => {
   await srv?.stop();
 });
 
-interface Stats {
-  name: string;
-  objects: number;
-  bytes: number;
-  noncurrent_versions: number;
-  noncurrent_bytes: number;
-  stored_bytes: number;
-  dedup_savings: number;
-}
 
-async function stats(): Promise<Map<string, Stats>> {
+async function stats(): Promise<Map<string, BucketStats>> {
   const res = await root.send({ method: 'GET', path: '/admin/v1/buckets/stats' });
   assert.equal(res.status, 200);
-  return new Map((JSON.parse(res.body.toString()) as Stats[]).map((s) => [s.name, s]));
+  return new Map((JSON.parse(res.body.toString()) as BucketStats[]).map((s) => [s.name, s]));
 }
 
 const put = async (path: string, body: string) => assert.equal((await root.send({ method: 'PUT', path, body })).status, 200);

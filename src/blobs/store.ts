@@ -43,13 +43,13 @@ export interface StagedBlob {
   sealed?: boolean;
   /**
    * The body's first HEAD_BYTES bytes (fewer if it is shorter), kept as they
-   * passed: magic-byte sniffing reads them here, since a sealed temp file no
-   * longer shows them.
+   * passed: magic-byte sniffing (core/upload-rules.ts) reads them here, not
+   * from the temp file, which may be sealed.
    */
-  head?: Buffer;
+  head: Buffer;
 }
 
-/** How much of a body's start ingest() keeps for content sniffing (file-type reads up to 4100 bytes). */
+/** How much of a body's start ingest() keeps for content sniffing: file-type's own sample size, enough for every signature it knows. */
 export const HEAD_BYTES = 4100;
 
 /**

@@ -43,7 +43,7 @@ export function checksumsToCompute(expected: ExpectedContent | undefined, also: 
 }
 
 /** Throws the domain error for the first promise the staged bytes break (BadDigest, ContentSha256Mismatch, ...). */
-export function checkContent(expected: ExpectedContent | undefined, staged: StagedBlob): void {
+export function checkContent(expected: ExpectedContent | undefined, staged: Pick<StagedBlob, 'md5' | 'sha256' | 'checksums'>): void {
   if (!expected) return;
   if (expected.contentMd5 !== undefined) verifyContentMd5(expected.contentMd5, staged.md5);
   if (expected.sha256 !== undefined && expected.sha256 !== staged.sha256) {

@@ -2,7 +2,6 @@
 // same way for every API: on what the request declares before any body is
 // read, then on the bytes as they stream (the size limit is ingest's maxSize),
 // then on what the first bytes say the content is (a PDF sent as image/png).
-import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { DomainError } from './errors.ts';
 import type { Services } from './services.ts';
@@ -37,30 +36,16 @@ export function checkDeclaredUpload(bucket: BucketRow, limit: number, size: numb
   }
 }
 
-/** file-type's own sample size: enough for every signature it knows. */
-const SNIFF_BYTES = 4100;
-
 /**
  * The type the content's first bytes reveal (magic numbers, file-type) must
  * be allowed too, whatever the client declared. Content without a signature
  * (plain text, JSON...) cannot be told apart and passes on its declared type.
- * Runs on the staged file, before anything is committed.
+ * Runs on the staged body's first bytes, before anything is committed.
  */
-export async function checkSniffedType(bucket: BucketRow, staged: Pick<StagedBlob, 'tempPath' | 'head'>): Promise<void> {
+export async function checkSniffedType(bucket: BucketRow, staged: Pick<StagedBlob, 'head'>): Promise<void> {
   if (!bucket.allowed_mime_types || bucket.allowed_mime_types.length === 0) return;
-  // The body's start as ingest() saw it pass: a sealed temp file shows only ciphertext.
-  let head = staged.head?.subarray(0, SNIFF_BYTES);
-  if (!head) {
-    const file = await open(staged.tempPath, 'r');
-    try {
-      const buffer = Buffer.alloc(SNIFF_BYTES);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-      head = buffer.subarray(0, bytesRead);
-    } finally {
-      await file.close();
-    }
-  }
-  const detected = await fileTypeFromBuffer(head);
+  // The body's start as ingest() saw it pass (HEAD_BYTES, file-type's own sample size): a sealed temp file shows only ciphertext.
+  const detected = await fileTypeFromBuffer(staged.head);
   if (detected && !mimeTypeAllowed(bucket, detected.mime)) {
     throw new DomainError('DetectedTypeNotAllowed', `The content is ${detected.mime}, which is not allowed in bucket ${bucket.name}.`);
   }

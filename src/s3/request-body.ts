@@ -205,8 +205,6 @@ export async function readVerifiedBody(
   const checksums: StagedBlob['checksums'] = {};
   for (const algorithm of checksumsToCompute(payload.expected)) checksums[algorithm] = await checksumOf(algorithm, body);
   checkContent(payload.expected, {
-    tempPath: '',
-    size: body.length,
     sha256: createHash('sha256').update(body).digest('hex'),
     md5: createHash('md5').update(body).digest(),
     checksums,
